@@ -1,0 +1,27 @@
+//===- Passes.h - passes of the attn dialect --------------------*- C++ -*-===//
+//
+// Declares the attn dialect's passes and their registration.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef SKIPATTN_DIALECT_ATTN_TRANSFORMS_PASSES_H
+#define SKIPATTN_DIALECT_ATTN_TRANSFORMS_PASSES_H
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Pass/Pass.h"
+
+#include "skipattn/Dialect/Attn/IR/AttnDialect.h"
+
+namespace skipattn::attn {
+
+#define GEN_PASS_DECL
+#include "skipattn/Dialect/Attn/Transforms/Passes.h.inc"
+
+#define GEN_PASS_REGISTRATION
+#include "skipattn/Dialect/Attn/Transforms/Passes.h.inc"
+
+} // namespace skipattn::attn
+
+#endif // SKIPATTN_DIALECT_ATTN_TRANSFORMS_PASSES_H

@@ -1,0 +1,21 @@
+//===- AttnDialect.cpp - the attn dialect ---------------------------------===//
+//
+// Registers the attn dialect's operations and attributes.
+//
+//===----------------------------------------------------------------------===//
+
+#include "skipattn/Dialect/Attn/IR/AttnDialect.h"
+#include "skipattn/Dialect/Attn/IR/AttnOps.h"
+
+using namespace mlir;
+using namespace skipattn::attn;
+
+#include "skipattn/Dialect/Attn/IR/AttnOpsDialect.cpp.inc"
+
+void AttnDialect::initialize() {
+  addOperations<
+#define GET_OP_LIST
+#include "skipattn/Dialect/Attn/IR/AttnOps.cpp.inc"
+      >();
+  registerAttributes();
+}
