@@ -299,11 +299,11 @@ Labeled skipattn::attn::raise::traceLayout(const Labeled &start, Role role,
 namespace {
 /// How a labelled value becomes a rank-4 tensor with `target` labels.
 struct CanonicalPlan {
-  SmallVector<int64_t> perm;                 // transpose, if not identity
+  SmallVector<int64_t> perm;                  // transpose, if not identity
   SmallVector<ReassociationIndices> dropUnit; // collapse, if any unit dims
   SmallVector<ReassociationIndices> expand;   // expand to rank 4
   SmallVector<int64_t> shape;                 // the rank-4 shape
-  bool needsExpand = false;
+  bool collapse = false, needsExpand = false;
 };
 } // namespace
 
@@ -317,47 +317,31 @@ static std::optional<CanonicalPlan> planCanonical(RankedTensorType type,
     const Label *it = llvm::find(target, l);
     return it == target.end() ? -1 : it - target.begin();
   };
-  // Order: target labels first, by position; unit dims last.
-  SmallVector<int64_t> order;
-  for (int64_t d = 0; d < type.getRank(); ++d) {
-    if (labels[d] == Label::U)
-      continue;
-    if (position(labels[d]) < 0)
+  int64_t rank = type.getRank();
+  SmallVector<int64_t> real, units;
+  for (int64_t d = 0; d < rank; ++d) {
+    if (labels[d] != Label::U) {
+      if (position(labels[d]) < 0)
+        return std::nullopt;
+      real.push_back(d);
+    } else if (type.getDimSize(d) != 1) {
       return std::nullopt;
-    order.push_back(d);
+    } else {
+      units.push_back(d);
+    }
   }
-  llvm::stable_sort(order, [&](int64_t a, int64_t b) {
+  SmallVector<int64_t> sorted = real;
+  llvm::stable_sort(sorted, [&](int64_t a, int64_t b) {
     return position(labels[a]) < position(labels[b]);
   });
-  unsigned numReal = order.size();
-  for (int64_t d = 0; d < type.getRank(); ++d)
-    if (labels[d] == Label::U) {
-      if (type.getDimSize(d) != 1)
-        return std::nullopt;
-      order.push_back(d);
-    }
 
   CanonicalPlan plan;
-  if (!llvm::equal(order, llvm::seq<int64_t>(0, type.getRank())))
-    plan.perm = order;
-
-  // Collapse the trailing unit dims into the last real dim (or to rank 0).
-  if (numReal != order.size()) {
-    for (unsigned i = 0; i < numReal; ++i)
-      plan.dropUnit.push_back({static_cast<int64_t>(i)});
-    if (numReal > 0)
-      for (unsigned i = numReal; i < order.size(); ++i)
-        plan.dropUnit.back().push_back(i);
-  }
-
-  // Expand the real dims to the four target positions.
+  // The shape of the result: real dims at their target positions, BH split.
   plan.shape.assign(4, 1);
   SmallVector<SmallVector<int64_t>> positions;
-  for (unsigned i = 0; i < numReal; ++i) {
-    int64_t d = order[i];
-    Label l = labels[d];
+  for (int64_t d : sorted) {
     int64_t size = type.getDimSize(d);
-    if (l == Label::BH) {
+    if (labels[d] == Label::BH) {
       int64_t b = position(Label::B), h = position(Label::H);
       if (b < 0 || h != b + 1 || heads <= 0)
         return std::nullopt;
@@ -367,13 +351,50 @@ static std::optional<CanonicalPlan> planCanonical(RankedTensorType type,
       plan.shape[h] = heads;
       positions.push_back({b, h});
     } else {
-      int64_t p = position(l);
+      int64_t p = position(labels[d]);
       plan.shape[p] = size;
       positions.push_back({p});
     }
   }
-  // Each real dim takes the missing positions before it; the last one also
-  // takes those after it.
+
+  // Already in place: rank 4, every dim of extent other than 1 at its
+  // position.
+  bool inPlace = rank == 4 && llvm::all_of(llvm::seq<int64_t>(0, 4), [&](int64_t p) {
+    return type.getDimSize(p) == 1 || labels[p] == target[p];
+  });
+  if (inPlace && llvm::equal(type.getShape(), plan.shape))
+    return plan;
+
+  // Transpose only when the real dims are out of order; unit dims then go
+  // last.
+  SmallVector<int64_t> order = real;
+  if (sorted != real) {
+    order = sorted;
+    order.append(units.begin(), units.end());
+    plan.perm = order;
+  } else {
+    order.clear();
+    for (int64_t d = 0; d < rank; ++d)
+      order.push_back(d);
+  }
+
+  // Collapse unit dims into a neighbouring real dim (or everything to rank 0).
+  if (!units.empty()) {
+    plan.collapse = true;
+    ReassociationIndices pending;
+    for (auto [i, d] : llvm::enumerate(order)) {
+      pending.push_back(i);
+      if (labels[d] == Label::U)
+        continue;
+      plan.dropUnit.push_back(pending);
+      pending.clear();
+    }
+    if (!pending.empty() && !plan.dropUnit.empty())
+      plan.dropUnit.back().append(pending.begin(), pending.end());
+  }
+
+  // Expand the real dims to the four target positions; each takes the
+  // missing positions before it, the last also those after it.
   int64_t next = 0;
   for (unsigned i = 0; i < positions.size(); ++i) {
     ReassociationIndices group;
@@ -386,9 +407,9 @@ static std::optional<CanonicalPlan> planCanonical(RankedTensorType type,
         group.push_back(next);
     plan.expand.push_back(group);
   }
-  plan.needsExpand = numReal != 4 || llvm::any_of(plan.expand, [](auto &g) {
-                       return g.size() != 1;
-                     });
+  plan.needsExpand = positions.size() != 4 ||
+                     llvm::any_of(plan.expand,
+                                  [](auto &g) { return g.size() != 1; });
   return plan;
 }
 
@@ -423,7 +444,7 @@ Value skipattn::attn::raise::buildCanonical(OpBuilder &b, Location loc,
   CanonicalPlan plan = *planCanonical(type, labels, target, heads);
   if (!plan.perm.empty())
     v = transpose(b, loc, v, plan.perm);
-  if (!plan.dropUnit.empty() || (type.getRank() > 0 && plan.expand.empty()))
+  if (plan.collapse)
     v = tensor::CollapseShapeOp::create(b, loc, v, plan.dropUnit);
   if (plan.needsExpand) {
     auto resultType =

@@ -324,12 +324,22 @@ static ExprRef inlineIndexProducer(const Elementwise &ew, unsigned pos,
                                      map.getContext()));
 }
 
-/// Enumerates a dense constant input: keeps an entry when `kept` says so.
-/// Returns the triangle offset, or nothing when the constant is not one.
+/// What a constant mask says of one entry: kept, masked (with the value an
+/// additive mask adds there), or neither (not a mask the raise knows).
+struct Entry {
+  bool kept;
+  double fill = 0.0;
+};
+
+/// Enumerates a dense constant input of `ew` whose entries vary only with
+/// the query row i and key position j: an i1 constant keeps the entries that
+/// are `keepWhen`, a float constant those that are 0 (and masks those at or
+/// below kMaskedScore). Returns the triangle offset t when exactly the
+/// entries with j - i <= t are kept, with the least negative masked value in
+/// `fill`.
 static std::optional<int64_t>
 constantTriangle(const Elementwise &ew, unsigned pos, const Labels &labels,
-                 llvm::function_ref<std::optional<bool>(Attribute)> kept,
-                 SetVector<Operation *> &ops) {
+                 bool keepWhen, double &fill, SetVector<Operation *> &ops) {
   auto [src, map] = lookThroughBroadcast(ew.inputs[pos], ew.maps[pos]);
   DenseElementsAttr attr;
   if (!matchPattern(src, m_Constant(&attr)) || attr.isSplat())
@@ -352,34 +362,51 @@ constantTriangle(const Elementwise &ew, unsigned pos, const Labels &labels,
   SmallVector<int64_t> strides(type.getRank(), 1);
   for (int64_t d = type.getRank() - 2; d >= 0; --d)
     strides[d] = strides[d + 1] * type.getDimSize(d + 1);
-  auto values = attr.getValues<Attribute>();
-  auto at = [&](int64_t i, int64_t j) {
-    return kept(values[i * strides[iDim] + j * strides[jDim]]);
-  };
-  // Row 0 keeps a prefix of length t + 1.
+
+  // Read the entries without materialising an attribute for each.
+  std::function<std::optional<Entry>(int64_t)> entry;
+  Type elt = type.getElementType();
+  if (elt.isInteger(1)) {
+    auto values = attr.getValues<bool>();
+    entry = [values, keepWhen](int64_t k) -> std::optional<Entry> {
+      return Entry{values[k] == keepWhen, -INFINITY};
+    };
+  } else if (isa<FloatType>(elt)) {
+    auto values = attr.getValues<APFloat>();
+    entry = [values](int64_t k) -> std::optional<Entry> {
+      double v = values[k].convertToDouble();
+      if (v == 0.0)
+        return Entry{true};
+      if (v <= kMaskedScore)
+        return Entry{false, v};
+      return std::nullopt;
+    };
+  } else {
+    return std::nullopt;
+  }
+
+  // Row 0 keeps a prefix of length t + 1; every row must then keep exactly
+  // j <= i + t.
   int64_t t = -1;
   while (t + 1 < cols) {
-    std::optional<bool> k = at(0, t + 1);
-    if (!k)
+    std::optional<Entry> e = entry((t + 1) * strides[jDim]);
+    if (!e)
       return std::nullopt;
-    if (!*k)
+    if (!e->kept)
       break;
     ++t;
   }
+  fill = -INFINITY;
   for (int64_t i = 0; i < rows; ++i)
     for (int64_t j = 0; j < cols; ++j) {
-      std::optional<bool> k = at(i, j);
-      if (!k || *k != (j - i <= t))
+      std::optional<Entry> e = entry(i * strides[iDim] + j * strides[jDim]);
+      if (!e || e->kept != (j - i <= t))
         return std::nullopt;
+      if (!e->kept)
+        fill = std::max(fill, e->fill);
     }
   ops.insert(src.getDefiningOp());
   return t;
-}
-
-static std::optional<double> floatOf(Attribute a) {
-  if (auto f = dyn_cast<FloatAttr>(a))
-    return f.getValueAsDouble();
-  return std::nullopt;
 }
 
 /// The triangle of a boolean condition of `ew` (keep entries where it is
@@ -397,17 +424,10 @@ static std::optional<int64_t> boolTriangle(const ExprRef &cond, bool keep,
     return std::nullopt;
   if (ExprRef inlined = inlineIndexProducer(ew, cond->pos, ops))
     return boolTriangle(inlined, keep, ew, labels, ops);
-  return constantTriangle(
-      ew, cond->pos, labels,
-      [&](Attribute a) -> std::optional<bool> {
-        auto b = dyn_cast<BoolAttr>(a);
-        if (auto i = dyn_cast<IntegerAttr>(a); !b && i && i.getType().isInteger(1))
-          return keep == !i.getValue().isZero();
-        if (!b)
-          return std::nullopt;
-        return keep == b.getValue();
-      },
-      ops);
+  if (!cond->type || !cond->type.isInteger(1))
+    return std::nullopt;
+  double fill;
+  return constantTriangle(ew, cond->pos, labels, keep, fill, ops);
 }
 
 /// The triangle of an additive mask: 0 on kept entries, very negative on
@@ -434,23 +454,9 @@ static std::optional<int64_t> additiveTriangle(const ExprRef &m,
     return std::nullopt;
   if (ExprRef inlined = inlineIndexProducer(ew, m->pos, ops))
     return additiveTriangle(inlined, ew, labels, fill, ops);
-  fill = 0.0;
-  return constantTriangle(
-      ew, m->pos, labels,
-      [&](Attribute a) -> std::optional<bool> {
-        std::optional<double> v = floatOf(a);
-        if (!v)
-          return std::nullopt;
-        if (*v == 0.0)
-          return true;
-        if (*v <= kMaskedScore) {
-          fill = std::max(fill == 0.0 ? *v : fill, *v);
-          return false;
-        }
-        return std::nullopt;
-      },
-      ops);
+  return constantTriangle(ew, m->pos, labels, /*keepWhen=*/true, fill, ops);
 }
+
 
 //===----------------------------------------------------------------------===//
 // The chain

@@ -104,7 +104,8 @@ std::optional<Softmax> skipattn::attn::raise::matchSoftmax(Value output) {
   sm.output = output;
   if (auto op = output.getDefiningOp<linalg::SoftmaxOp>()) {
     int64_t rank = op.getInputOperandType().getRank();
-    if (op.getDimension() != static_cast<uint64_t>(rank - 1))
+    if (op.getDimension() != static_cast<uint64_t>(rank - 1) ||
+        !op.getInput().hasOneUse())
       return std::nullopt;
     sm.input = op.getInput();
     sm.ops.push_back(op);

@@ -195,10 +195,10 @@ static std::optional<Elementwise> matchLinalgElementwise(linalg::LinalgOp op,
   if (!isIdentity(op.getMatchingIndexingMap(init), resultType.getRank()))
     return std::nullopt;
   Block *body = op.getBlock();
-  if (!body || body->getNumArguments() < op.getNumDpsInputs())
+  if (!body || body->getNumArguments() != op.getNumDpsInputs() + 1)
     return std::nullopt;
   // The body must not read the accumulator.
-  if (!body->getArgument(op.getNumDpsInputs() + 0).use_empty())
+  if (!body->getArgument(op.getNumDpsInputs()).use_empty())
     return std::nullopt;
 
   Elementwise ew;
