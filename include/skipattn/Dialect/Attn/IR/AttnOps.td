@@ -83,4 +83,6 @@ def Attn_AttentionOp : Attn_Op<"attention", [Pure]> {
   }];
 }
 
+include "skipattn/Dialect/Attn/IR/AttnTileOps.td"
+
 #endif // SKIPATTN_DIALECT_ATTN_IR_ATTNOPS_TD

@@ -53,4 +53,102 @@ def AttnRaise : Pass<"attn-raise"> {
   ];
 }
 
+def AttnTile : Pass<"attn-tile"> {
+  let summary = "Tile attn.attention into the FlashAttention online-softmax loop";
+  let description = [{
+    Rewrites each `attn.attention` into the explicit flash loop on tensors:
+
+    ```
+    scf.forall (%b, %h, %qb) in (B, Hq, ceil(Sq / BM)) shared_outs(%o) {
+      %qt = attn.load_tile %q[%b, %h, %qb * BM]              // BM x D
+      scf.for %j = 0 to num_kv_blocks iter_args(%m = -inf, %l = 0, %acc = 0) {
+        %kt = attn.load_tile %k[%b, %h / G, %j * BN]          // BN x D
+        %s  = attn.tile_scores %qt, %kt [mask ...] at [...] bounds [Sq, Skv]
+        %mt = attn.tile_row_max %s
+        %vt = attn.load_tile %v[%b, %h / G, %j * BN]          // BN x Dv
+        %m', %l', %acc' = attn.tile_update %s, %mt, %vt into (%m, %l, %acc)
+      }
+      %ot = attn.tile_finalize %acc, %l                      // acc / l
+      insert the valid rows of %ot into %o[%b, %h, %qb * BM]
+    }
+    ```
+
+    This is the form both lowerings consume: every step of the tile-level
+    math is one `attn` tile op (AttnTileOps.td documents each), so
+    convert-attn-to-loops and convert-attn-to-gpu agree on one definition.
+
+    - The kv loop runs over kv-blocks in ascending order. With `causal` it
+      stops after the last block that holds an unmasked entry for some valid
+      row of the q-block: `ceil((min(q0 + BM, Sq) + Skv - Sq) / BN)` blocks,
+      at least 0.
+    - Ragged last blocks need no special case: load_tile pads with zeros and
+      tile_scores gives -inf to rows and columns past the ends.
+    - GQA: query head h reads key/value head h / (Hq / Hkv).
+    - The mask operand is loaded tile by tile (attn.load_mask_tile) and
+      applied by tile_scores, so the row max and the skip test see masked
+      scores.
+    - A `skip` attribute is carried to the kv loop as `attn.skip`, for
+      attn-insert-block-skip.
+  }];
+  let options = [
+    Option<"blockM", "block-m", "int64_t", /*default=*/"64",
+           "Query rows per q-block (BM)">,
+    Option<"blockN", "block-n", "int64_t", /*default=*/"64",
+           "Keys per kv-block (BN)">
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::scf::SCFDialect",
+    "::mlir::tensor::TensorDialect"
+  ];
+}
+
+def AttnInsertBlockSkip : Pass<"attn-insert-block-skip", "::mlir::ModuleOp"> {
+  let summary = "Insert the Skip-Softmax block-skip predicate into tiled attention";
+  let description = [{
+    For every kv loop that attn-tile marked with `attn.skip`, wraps the
+    softmax update and P·V of each kv-block (and the load of its V tile) in
+    an `scf.if` on the criterion of DESIGN.md section 4:
+
+    ```
+    %mt    = attn.tile_row_max %s
+    %votes = attn.skip_vote %mt, %m, %lambda {group_rows = BM} -> tensor<1xi1>
+    %skip  = (%j != 0) and %votes[0]       // the first visited block is never skipped
+    %r:3 = scf.if %skip { yield %m, %l, %acc }
+           else { %vt = attn.load_tile %v[...]; attn.tile_update ... }
+    ```
+
+    The test compares each row's tile max with the running max from *before*
+    the tile, in log space; all rows of the vote group must agree (rows
+    past Sq and rows whose tile is all -inf vote yes); lambda <= 0 or
+    lambda >= 1 turns skipping off.
+
+    The threshold is a run-time argument: the enclosing function gets a
+    trailing `f32` argument, `{attn.skip_threshold}` (lambda itself) or
+    `{attn.skip_scale_factor}` (F, with lambda = F / Skv computed in the
+    kernel), shared by the attentions of the function that use that form.
+    The function must not have callers in the module. With `stats`, a
+    trailing `memref<2xi64> {attn.skip_stats}` argument receives atomic
+    increments: [0] tiles_total (kv-blocks visited, summed over batch, query
+    head and q-block), [1] tiles_skipped.
+
+    `vote` sets the rows per vote group (0, the default, is the whole
+    q-block). With smaller groups, each group keeps or updates its rows on
+    its own vote, the counters count (group, kv-block) pairs, and there is
+    no whole-tile scf.if.
+  }];
+  let options = [
+    Option<"voteRows", "vote", "int64_t", /*default=*/"0",
+           "Rows per vote group; 0 is the whole q-block">,
+    Option<"stats", "stats", "bool", /*default=*/"false",
+           "Count visited and skipped tiles into a stats argument">
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::memref::MemRefDialect",
+    "::mlir::scf::SCFDialect",
+    "::mlir::tensor::TensorDialect"
+  ];
+}
+
 #endif // SKIPATTN_DIALECT_ATTN_TRANSFORMS_PASSES_TD

@@ -6,7 +6,7 @@
 // [B, S, H, D] inputs transposed to [B, H, S, D] and the result transposed
 // back: the raise keeps transposes around attn.attention.
 // CHECK-LABEL: func.func @bshd_layout
-//  CHECK-SAME:   (%[[Q:.*]]: tensor<2x64x4x32xf32>, %[[K:.*]]: tensor<2x64x4x32xf32>, %[[V:.*]]: tensor<2x64x4x32xf32>)
+//  CHECK-SAME:   (%[[Q:[a-z0-9]+]]: tensor<2x64x4x32xf32>, %[[K:[a-z0-9]+]]: tensor<2x64x4x32xf32>, %[[V:[a-z0-9]+]]: tensor<2x64x4x32xf32>)
 //   CHECK-DAG:   %[[QT:.*]] = linalg.transpose ins(%[[Q]] : tensor<2x64x4x32xf32>) {{.*}} permutation = [0, 2, 1, 3]
 //   CHECK-DAG:   %[[KT:.*]] = linalg.transpose ins(%[[K]] : tensor<2x64x4x32xf32>) {{.*}} permutation = [0, 2, 1, 3]
 //   CHECK-DAG:   %[[VT:.*]] = linalg.transpose ins(%[[V]] : tensor<2x64x4x32xf32>) {{.*}} permutation = [0, 2, 1, 3]
@@ -51,7 +51,7 @@ func.func @bshd_layout(%q: tensor<2x64x4x32xf32>, %k: tensor<2x64x4x32xf32>, %v:
 #bcast = affine_map<(b, h, g, s, d) -> (b, h, 0, s, d)>
 #id5 = affine_map<(b, h, g, s, d) -> (b, h, g, s, d)>
 // CHECK-LABEL: func.func @gqa_repeat_kv
-//  CHECK-SAME:   (%[[Q:.*]]: tensor<1x32x128x64xbf16>, %[[K:.*]]: tensor<1x8x128x64xbf16>, %[[V:.*]]: tensor<1x8x128x64xbf16>)
+//  CHECK-SAME:   (%[[Q:[a-z0-9]+]]: tensor<1x32x128x64xbf16>, %[[K:[a-z0-9]+]]: tensor<1x8x128x64xbf16>, %[[V:[a-z0-9]+]]: tensor<1x8x128x64xbf16>)
 //       CHECK:   %[[O:.*]] = attn.attention %[[Q]], %[[K]], %[[V]] {scale = 1.250000e-01 : f32} : tensor<1x32x128x64xbf16>, tensor<1x8x128x64xbf16>, tensor<1x8x128x64xbf16> -> tensor<1x32x128x64xbf16>
 //   CHECK-NOT:   linalg
 //       CHECK:   return %[[O]]
@@ -108,7 +108,7 @@ func.func @gqa_repeat_kv(%q: tensor<1x32x128x64xbf16>, %k: tensor<1x8x128x64xbf1
 // GQA with linalg.broadcast into [B, Hkv, G, S, D] and batch and heads fused
 // into the batch of linalg.batch_matmul.
 // CHECK-LABEL: func.func @gqa_broadcast_fused_batch
-//  CHECK-SAME:   (%[[Q:.*]]: tensor<2x6x50x32xf32>, %[[K:.*]]: tensor<2x2x70x32xf32>, %[[V:.*]]: tensor<2x2x70x16xf32>)
+//  CHECK-SAME:   (%[[Q:[a-z0-9]+]]: tensor<2x6x50x32xf32>, %[[K:[a-z0-9]+]]: tensor<2x2x70x32xf32>, %[[V:[a-z0-9]+]]: tensor<2x2x70x16xf32>)
 //       CHECK:   %[[O:.*]] = attn.attention %[[Q]], %[[K]], %[[V]] {scale = 1.000000e+00 : f32} : tensor<2x6x50x32xf32>, tensor<2x2x70x32xf32>, tensor<2x2x70x16xf32> -> tensor<2x6x50x16xf32>
 //   CHECK-NOT:   linalg
 //       CHECK:   return %[[O]]
@@ -138,7 +138,7 @@ func.func @gqa_broadcast_fused_batch(%q: tensor<2x6x50x32xf32>, %k: tensor<2x2x7
 // 3-D arguments [B*H, S, D] with nothing to say how B*H splits: one batch of
 // 12 heads.
 // CHECK-LABEL: func.func @fused_batch_arguments
-//  CHECK-SAME:   (%[[Q:.*]]: tensor<12x33x64xf16>, %[[K:.*]]: tensor<12x33x64xf16>, %[[V:.*]]: tensor<12x33x64xf16>)
+//  CHECK-SAME:   (%[[Q:[a-z0-9]+]]: tensor<12x33x64xf16>, %[[K:[a-z0-9]+]]: tensor<12x33x64xf16>, %[[V:[a-z0-9]+]]: tensor<12x33x64xf16>)
 //       CHECK:   %[[Q4:.*]] = tensor.expand_shape %[[Q]] {{\[}}[0, 1], [2], [3]] output_shape [1, 12, 33, 64]
 //       CHECK:   %[[K4:.*]] = tensor.expand_shape %[[K]] {{\[}}[0, 1], [2], [3]] output_shape [1, 12, 33, 64]
 //       CHECK:   %[[V4:.*]] = tensor.expand_shape %[[V]] {{\[}}[0, 1], [2], [3]] output_shape [1, 12, 33, 64]
@@ -166,7 +166,7 @@ func.func @fused_batch_arguments(%q: tensor<12x33x64xf16>, %k: tensor<12x33x64xf
 // Dynamic batch and sequence lengths, with the tensors built from tensor.dim
 // the way torch-mlir emits them.
 // CHECK-LABEL: func.func @dynamic_batch_and_lengths
-//  CHECK-SAME:   (%[[Q:.*]]: tensor<?x8x?x64xf32>, %[[K:.*]]: tensor<?x8x?x64xf32>, %[[V:.*]]: tensor<?x8x?x64xf32>)
+//  CHECK-SAME:   (%[[Q:[a-z0-9]+]]: tensor<?x8x?x64xf32>, %[[K:[a-z0-9]+]]: tensor<?x8x?x64xf32>, %[[V:[a-z0-9]+]]: tensor<?x8x?x64xf32>)
 //       CHECK:   %[[O:.*]] = attn.attention %[[Q]], %[[K]], %[[V]] {scale = 1.250000e-01 : f32} : tensor<?x8x?x64xf32>, tensor<?x8x?x64xf32>, tensor<?x8x?x64xf32> -> tensor<?x8x?x64xf32>
 //   CHECK-NOT:   linalg
 //       CHECK:   return %[[O]]

@@ -4,7 +4,7 @@
 // attn.attention with the scale it carries.
 
 // CHECK-LABEL: func.func @bmm_softmax
-//  CHECK-SAME:   (%[[Q:.*]]: tensor<2x4x128x64xf32>, %[[K:.*]]: tensor<2x4x128x64xf32>, %[[V:.*]]: tensor<2x4x128x64xf32>)
+//  CHECK-SAME:   (%[[Q:[a-z0-9]+]]: tensor<2x4x128x64xf32>, %[[K:[a-z0-9]+]]: tensor<2x4x128x64xf32>, %[[V:[a-z0-9]+]]: tensor<2x4x128x64xf32>)
 //       CHECK:   %[[O:.*]] = attn.attention %[[Q]], %[[K]], %[[V]] {scale = 1.250000e-01 : f32} : tensor<2x4x128x64xf32>, tensor<2x4x128x64xf32>, tensor<2x4x128x64xf32> -> tensor<2x4x128x64xf32>
 //   CHECK-NOT:   linalg
 //       CHECK:   return %[[O]]
@@ -39,7 +39,7 @@ func.func @bmm_softmax(%q: tensor<2x4x128x64xf32>, %k: tensor<2x4x128x64xf32>, %
 // torch-mlir: transpose as a generic, scores expanded to 4-D, division by
 // sqrt(D), and the max/sub/exp/sum/div softmax with keepdim reshapes.
 // CHECK-LABEL: func.func @torch_mlir_softmax
-//  CHECK-SAME:   (%[[Q:.*]]: tensor<1x12x197x64xf32>, %[[K:.*]]: tensor<1x12x197x64xf32>, %[[V:.*]]: tensor<1x12x197x64xf32>)
+//  CHECK-SAME:   (%[[Q:[a-z0-9]+]]: tensor<1x12x197x64xf32>, %[[K:[a-z0-9]+]]: tensor<1x12x197x64xf32>, %[[V:[a-z0-9]+]]: tensor<1x12x197x64xf32>)
 //       CHECK:   %[[O:.*]] = attn.attention %[[Q]], %[[K]], %[[V]] {scale = 1.250000e-01 : f32}
 //   CHECK-NOT:   linalg
 //       CHECK:   return %[[O]]
@@ -119,7 +119,7 @@ func.func @torch_mlir_softmax(%q: tensor<1x12x197x64xf32>, %k: tensor<1x12x197x6
 // One head, 2-D: K^T as the transposed indexing map of linalg.matmul, the
 // scale as a multiply by a splat tensor.
 // CHECK-LABEL: func.func @matmul_transposed_map
-//  CHECK-SAME:   (%[[Q:.*]]: tensor<77x32xf32>, %[[K:.*]]: tensor<90x32xf32>, %[[V:.*]]: tensor<90x48xf32>)
+//  CHECK-SAME:   (%[[Q:[a-z0-9]+]]: tensor<77x32xf32>, %[[K:[a-z0-9]+]]: tensor<90x32xf32>, %[[V:[a-z0-9]+]]: tensor<90x48xf32>)
 //   CHECK-DAG:   %[[Q4:.*]] = tensor.expand_shape %[[Q]] {{\[}}[0, 1, 2], [3]] output_shape [1, 1, 77, 32]
 //   CHECK-DAG:   %[[K4:.*]] = tensor.expand_shape %[[K]] {{\[}}[0, 1, 2], [3]] output_shape [1, 1, 90, 32]
 //   CHECK-DAG:   %[[V4:.*]] = tensor.expand_shape %[[V]] {{\[}}[0, 1, 2], [3]] output_shape [1, 1, 90, 48]
@@ -156,7 +156,7 @@ func.func @matmul_transposed_map(%q: tensor<77x32xf32>, %k: tensor<90x32xf32>, %
 #id = affine_map<(b, h, i, j) -> (b, h, i, j)>
 #row = affine_map<(b, h, i, j) -> (b, h, i)>
 // CHECK-LABEL: func.func @generic_contractions
-//  CHECK-SAME:   (%[[Q:.*]]: tensor<2x8x64x32xf16>, %[[K:.*]]: tensor<2x8x80x32xf16>, %[[V:.*]]: tensor<2x8x80x32xf16>)
+//  CHECK-SAME:   (%[[Q:[a-z0-9]+]]: tensor<2x8x64x32xf16>, %[[K:[a-z0-9]+]]: tensor<2x8x80x32xf16>, %[[V:[a-z0-9]+]]: tensor<2x8x80x32xf16>)
 //       CHECK:   %[[O:.*]] = attn.attention %[[Q]], %[[K]], %[[V]] {scale = 0.176757813 : f32} : tensor<2x8x64x32xf16>, tensor<2x8x80x32xf16>, tensor<2x8x80x32xf16> -> tensor<2x8x64x32xf16>
 //   CHECK-NOT:   linalg
 //       CHECK:   return %[[O]]
@@ -229,7 +229,7 @@ func.func @generic_contractions(%q: tensor<2x8x64x32xf16>, %k: tensor<2x8x80x32x
 
 // bf16 attention with the softmax in f32: extf before, truncf after.
 // CHECK-LABEL: func.func @bf16_softmax_in_f32
-//  CHECK-SAME:   (%[[Q:.*]]: tensor<4x100x64xbf16>, %[[K:.*]]: tensor<4x100x64xbf16>, %[[V:.*]]: tensor<4x100x64xbf16>)
+//  CHECK-SAME:   (%[[Q:[a-z0-9]+]]: tensor<4x100x64xbf16>, %[[K:[a-z0-9]+]]: tensor<4x100x64xbf16>, %[[V:[a-z0-9]+]]: tensor<4x100x64xbf16>)
 //       CHECK:   %[[Q4:.*]] = tensor.expand_shape %[[Q]] {{\[}}[0, 1], [2], [3]] output_shape [1, 4, 100, 64]
 //       CHECK:   %[[O:.*]] = attn.attention %[[Q4]], %{{.*}}, %{{.*}} {scale = 1.250000e-01 : f32} : tensor<1x4x100x64xbf16>, tensor<1x4x100x64xbf16>, tensor<1x4x100x64xbf16> -> tensor<1x4x100x64xbf16>
 //       CHECK:   %[[O3:.*]] = tensor.collapse_shape %[[O]]
@@ -271,7 +271,7 @@ func.func @bf16_softmax_in_f32(%q: tensor<4x100x64xbf16>, %k: tensor<4x100x64xbf
 // linalg.broadcast, linalg.sub, linalg.exp and linalg.div; the scale split
 // between Q and K (d^-1/4 each).
 // CHECK-LABEL: func.func @named_ops_scale_on_q_and_k
-//  CHECK-SAME:   (%[[Q:.*]]: tensor<1x2x16x16xf32>, %[[K:.*]]: tensor<1x2x16x16xf32>, %[[V:.*]]: tensor<1x2x16x16xf32>)
+//  CHECK-SAME:   (%[[Q:[a-z0-9]+]]: tensor<1x2x16x16xf32>, %[[K:[a-z0-9]+]]: tensor<1x2x16x16xf32>, %[[V:[a-z0-9]+]]: tensor<1x2x16x16xf32>)
 //       CHECK:   %[[O:.*]] = attn.attention %[[Q]], %[[K]], %[[V]] {scale = 2.500000e-01 : f32}
 //   CHECK-NOT:   linalg
 //       CHECK:   return %[[O]]

@@ -5,7 +5,7 @@
 // them.
 
 // CHECK-LABEL: func.func @tosa_3d
-//  CHECK-SAME:   (%[[Q:.*]]: tensor<8x128x64xf32>, %[[K:.*]]: tensor<8x128x64xf32>, %[[V:.*]]: tensor<8x128x64xf32>)
+//  CHECK-SAME:   (%[[Q:[a-z0-9]+]]: tensor<8x128x64xf32>, %[[K:[a-z0-9]+]]: tensor<8x128x64xf32>, %[[V:[a-z0-9]+]]: tensor<8x128x64xf32>)
 //   CHECK-DAG:   %[[Q4:.*]] = tensor.expand_shape %[[Q]] {{\[}}[0, 1], [2], [3]] output_shape [1, 8, 128, 64]
 //   CHECK-DAG:   %[[K4:.*]] = tensor.expand_shape %[[K]] {{\[}}[0, 1], [2], [3]] output_shape [1, 8, 128, 64]
 //   CHECK-DAG:   %[[V4:.*]] = tensor.expand_shape %[[V]] {{\[}}[0, 1], [2], [3]] output_shape [1, 8, 128, 64]
@@ -35,7 +35,7 @@ func.func @tosa_3d(%q: tensor<8x128x64xf32>, %k: tensor<8x128x64xf32>, %v: tenso
 // 4-D [B, S, H, D] tensors reshaped for tosa.matmul, the scale on Q, the
 // result transposed and reshaped back.
 // CHECK-LABEL: func.func @tosa_bshd
-//  CHECK-SAME:   (%[[Q:.*]]: tensor<2x40x3x16xf32>, %[[K:.*]]: tensor<2x40x3x16xf32>, %[[V:.*]]: tensor<2x40x3x16xf32>)
+//  CHECK-SAME:   (%[[Q:[a-z0-9]+]]: tensor<2x40x3x16xf32>, %[[K:[a-z0-9]+]]: tensor<2x40x3x16xf32>, %[[V:[a-z0-9]+]]: tensor<2x40x3x16xf32>)
 //       CHECK:   %[[O:.*]] = attn.attention %{{.*}}, %{{.*}}, %{{.*}} {scale = 2.500000e-01 : f32} : tensor<2x3x40x16xf32>, tensor<2x3x40x16xf32>, tensor<2x3x40x16xf32> -> tensor<2x3x40x16xf32>
 //   CHECK-NOT:   tosa.matmul
 //   CHECK-NOT:   tosa.exp

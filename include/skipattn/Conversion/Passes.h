@@ -1,0 +1,27 @@
+//===- Passes.h - conversions out of the attn dialect -----------*- C++ -*-===//
+//
+// Declares the conversion passes of tiled attention and their registration.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef SKIPATTN_CONVERSION_PASSES_H
+#define SKIPATTN_CONVERSION_PASSES_H
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Pass/Pass.h"
+
+namespace skipattn {
+
+#define GEN_PASS_DECL
+#include "skipattn/Conversion/Passes.h.inc"
+
+#define GEN_PASS_REGISTRATION
+#include "skipattn/Conversion/Passes.h.inc"
+
+} // namespace skipattn
+
+#endif // SKIPATTN_CONVERSION_PASSES_H

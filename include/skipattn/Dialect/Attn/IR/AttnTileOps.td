@@ -1,0 +1,162 @@
+//===- AttnTileOps.td - tile-level ops of the attn dialect -*- tablegen -*-===//
+//
+// The tile-level form of attention that attn-tile produces: the steps of the
+// FlashAttention online softmax over one q-block and one kv-block, on small
+// tensors of static shape. Both lowerings consume exactly these ops:
+// convert-attn-to-loops turns each into linalg/tensor code for the CPU,
+// convert-attn-to-gpu maps each to warp-level tensor-core code. Scores,
+// running max, row sum and accumulator are f32 whatever the element type.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef SKIPATTN_DIALECT_ATTN_IR_ATTNTILEOPS_TD
+#define SKIPATTN_DIALECT_ATTN_IR_ATTNTILEOPS_TD
+
+include "skipattn/Dialect/Attn/IR/AttnDialect.td"
+include "mlir/Interfaces/SideEffectInterfaces.td"
+
+class Attn_TileOp<string mnemonic, list<Trait> traits = []>
+    : Attn_Op<mnemonic, !listconcat([Pure], traits)> {
+  let hasVerifier = 1;
+}
+
+def Attn_LoadTileOp : Attn_TileOp<"load_tile"> {
+  let summary = "rows [row, row + R) of one (batch, head) of a [B, H, S, D] tensor";
+  let description = [{
+    `%t = attn.load_tile %src[%b, %h, %row]` reads the R x D tile
+    `t[i, d] = src[b, h, row + i, d]`; rows past the end of S read as 0, so
+    ragged last blocks need no special case downstream.
+  }];
+  let arguments = (ins AnyRankedTensor:$source, Index:$batch, Index:$head,
+                       Index:$row);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = [{
+    $source `[` $batch `,` $head `,` $row `]` attr-dict `:` type($source)
+    `->` type($result)
+  }];
+}
+
+def Attn_LoadMaskTileOp : Attn_TileOp<"load_mask_tile"> {
+  let summary = "the R x C tile of a broadcasting [B, H, Sq, Skv] mask";
+  let description = [{
+    `%t = attn.load_mask_tile %mask[%b, %h, %row, %col]` reads
+    `t[i, j] = mask[b, h, row + i, col + j]`, where every mask dimension of
+    extent 1 broadcasts (its index is 0). Entries outside the mask read as
+    false (i1) or 0 (float); tile_scores masks those positions anyway.
+  }];
+  let arguments = (ins AnyRankedTensor:$mask, Index:$batch, Index:$head,
+                       Index:$row, Index:$col);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = [{
+    $mask `[` $batch `,` $head `,` $row `,` $col `]` attr-dict `:`
+    type($mask) `->` type($result)
+  }];
+}
+
+def Attn_TileScoresOp : Attn_TileOp<"tile_scores"> {
+  let summary = "scaled and masked logits of a q-block against a kv-block";
+  let description = [{
+    For a BM x D query tile whose first row is query `row` and a BN x D key
+    tile whose first row is key `col`:
+
+    ```
+    s[i, j] = scale * sum_d q[i, d] * k[j, d]   (+ mask[i, j] if float)
+    s[i, j] = -inf   if row + i >= q_len or col + j >= kv_len
+                     or (causal and col + j > row + i + kv_len - q_len)
+                     or (i1 mask and not mask[i, j])
+    ```
+
+    The products accumulate in f32. Rows past the end of the queries are
+    entirely -inf, so they never move the running max and always vote to
+    skip.
+  }];
+  let arguments = (ins AnyRankedTensor:$query, AnyRankedTensor:$key,
+                       Optional<AnyRankedTensor>:$mask, Index:$row,
+                       Index:$col, Index:$qLen, Index:$kvLen,
+                       F32Attr:$scale, UnitAttr:$causal);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = [{
+    $query `,` $key (`mask` $mask^)? `at` `[` $row `,` $col `]`
+    `bounds` `[` $qLen `,` $kvLen `]` attr-dict `:` type($query) `,`
+    type($key) (`,` type($mask)^)? `->` type($result)
+  }];
+}
+
+def Attn_TileRowMaxOp : Attn_TileOp<"tile_row_max"> {
+  let summary = "the largest score of each row of a tile";
+  let description = [{
+    `mt[i] = max_j s[i, j]`; -inf for a row that is entirely masked.
+  }];
+  let arguments = (ins AnyRankedTensor:$scores);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = "$scores attr-dict `:` type($scores) `->` type($result)";
+}
+
+def Attn_SkipVoteOp : Attn_TileOp<"skip_vote",
+    [AllTypesMatch<["tileMax", "max"]>]> {
+  let summary = "the Skip-Softmax vote of each row group of a q-block";
+  let description = [{
+    The test of DESIGN.md section 4 for one tile. Row i votes to skip when
+    `tile_max[i] == -inf` or `tile_max[i] - max[i] < ln(lambda)`. The result
+    has one entry per group of `group_rows` consecutive rows (BM /
+    group_rows entries): true when every row of the group votes to skip.
+    Every entry is false when skipping is off, lambda <= 0 or lambda >= 1.
+    The first visited block is exempt; the caller excludes it.
+  }];
+  let arguments = (ins AnyRankedTensor:$tileMax, AnyRankedTensor:$max,
+                       F32:$lambda, I64Attr:$group_rows);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = [{
+    $tileMax `,` $max `,` $lambda attr-dict `:` type($tileMax) `->`
+    type($result)
+  }];
+}
+
+def Attn_TileUpdateOp : Attn_TileOp<"tile_update", [
+    AllTypesMatch<["tileMax", "max", "sum", "newMax", "newSum"]>,
+    AllTypesMatch<["acc", "newAcc"]>]> {
+  let summary = "the online-softmax update of (max, sum, acc) with one tile";
+  let description = [{
+    With `s` the tile's scores, `tile_max` their row max and `v` the BN x Dv
+    value tile:
+
+    ```
+    m'[i]     = max(m[i], tile_max[i])
+    c[i]      = m'[i] == -inf ? 0 : m'[i]
+    p[i, j]   = exp(s[i, j] - c[i])
+    alpha[i]  = exp(m[i] - c[i])
+    l'[i]     = alpha[i] * l[i] + sum_j p[i, j]
+    acc'[i,:] = alpha[i] * acc[i,:] + sum_j round(p[i, j]) * v[j, :]
+    ```
+
+    `round` converts p to v's element type, as the tensor cores consume it.
+    With `skip %groups` (one i1 per row group), the rows of the groups that
+    are true keep m, l and acc unchanged.
+  }];
+  let arguments = (ins AnyRankedTensor:$scores, AnyRankedTensor:$tileMax,
+                       AnyRankedTensor:$value, AnyRankedTensor:$max,
+                       AnyRankedTensor:$sum, AnyRankedTensor:$acc,
+                       Optional<AnyRankedTensor>:$skipGroups);
+  let results = (outs AnyRankedTensor:$newMax, AnyRankedTensor:$newSum,
+                      AnyRankedTensor:$newAcc);
+  let assemblyFormat = [{
+    $scores `,` $tileMax `,` $value `into` `(` $max `,` $sum `,` $acc `)`
+    (`skip` $skipGroups^ `:` type($skipGroups))? attr-dict `:`
+    type($scores) `,` type($tileMax) `,` type($value) `,` type($acc)
+  }];
+}
+
+def Attn_TileFinalizeOp : Attn_TileOp<"tile_finalize"> {
+  let summary = "the output tile: acc / sum, in the output element type";
+  let description = [{
+    `o[i, :] = sum[i] == 0 ? 0 : acc[i, :] / sum[i]`: a row that saw no
+    unmasked key yields zeros.
+  }];
+  let arguments = (ins AnyRankedTensor:$acc, AnyRankedTensor:$sum);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = [{
+    $acc `,` $sum attr-dict `:` type($acc) `,` type($sum) `->` type($result)
+  }];
+}
+
+#endif // SKIPATTN_DIALECT_ATTN_IR_ATTNTILEOPS_TD

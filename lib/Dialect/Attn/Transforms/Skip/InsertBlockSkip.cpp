@@ -1,0 +1,252 @@
+//===- InsertBlockSkip.cpp - insert the Skip-Softmax predicate ------------===//
+//
+// The attn-insert-block-skip pass. In each kv loop that attn-tile marked
+// with `attn.skip`, it puts the softmax update and P·V of a kv-block (and the
+// load of its V tile) behind the Skip-Softmax test, so that the predicate is
+// one visible transformation that every lowering inherits. The threshold
+// becomes a run-time argument of the enclosing function, and with `stats`
+// the visited and skipped tiles are counted into another argument.
+//
+//===----------------------------------------------------------------------===//
+
+#include "skipattn/Dialect/Attn/IR/AttnOps.h"
+#include "skipattn/Dialect/Attn/Transforms/Passes.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/IRMapping.h"
+#include "mlir/IR/SymbolTable.h"
+#include "mlir/Interfaces/FunctionInterfaces.h"
+
+namespace skipattn::attn {
+#define GEN_PASS_DEF_ATTNINSERTBLOCKSKIP
+#include "skipattn/Dialect/Attn/Transforms/Passes.h.inc"
+} // namespace skipattn::attn
+
+using namespace mlir;
+using namespace skipattn::attn;
+
+static constexpr StringLiteral kSkipAttr = "attn.skip";
+static constexpr StringLiteral kStatsArg = "attn.skip_stats";
+
+static StringRef thresholdArgName(SkipKind kind) {
+  return kind == SkipKind::Threshold ? "attn.skip_threshold"
+                                     : "attn.skip_scale_factor";
+}
+
+/// The argument of `func` marked `name`, added at the end if there is none.
+static FailureOr<Value> getOrAddArgument(FunctionOpInterface func,
+                                         StringRef name, Type type) {
+  for (unsigned i = 0; i < func.getNumArguments(); ++i)
+    if (func.getArgAttr(i, name))
+      return func.getArgument(i);
+  Builder b(func.getContext());
+  unsigned index = func.getNumArguments();
+  auto attrs = b.getDictionaryAttr(b.getNamedAttr(name, b.getUnitAttr()));
+  if (failed(func.insertArgument(index, type, attrs, func.getLoc())))
+    return failure();
+  return func.getArgument(index);
+}
+
+/// Adds `value` (index) to element `slot` of the stats buffer, atomically.
+static void addToStats(OpBuilder &b, Location loc, Value stats, int64_t slot,
+                       Value value) {
+  Value i64 = arith::IndexCastOp::create(b, loc, b.getI64Type(), value);
+  Value index = arith::ConstantIndexOp::create(b, loc, slot);
+  memref::AtomicRMWOp::create(b, loc, arith::AtomicRMWKind::addi, i64, stats,
+                              ValueRange{index});
+}
+
+namespace {
+/// The pieces of one tiled kv loop that the predicate needs.
+struct TiledLoop {
+  scf::ForOp loop;
+  TileScoresOp scores;
+  TileRowMaxOp rowMax;
+  TileUpdateOp update;
+  LoadTileOp valueLoad;
+};
+} // namespace
+
+static FailureOr<TiledLoop> analyze(scf::ForOp loop) {
+  TiledLoop t{loop, {}, {}, {}, {}};
+  for (Operation &op : *loop.getBody()) {
+    if (auto u = dyn_cast<TileUpdateOp>(op)) {
+      if (t.update)
+        return loop.emitError("attn-insert-block-skip: a kv loop must hold "
+                              "one attn.tile_update");
+      t.update = u;
+    }
+  }
+  if (!t.update)
+    return loop.emitError("attn-insert-block-skip: a loop marked attn.skip "
+                          "holds no attn.tile_update; run attn-tile first");
+  t.rowMax = t.update.getTileMax().getDefiningOp<TileRowMaxOp>();
+  t.scores = t.update.getScores().getDefiningOp<TileScoresOp>();
+  t.valueLoad = t.update.getValue().getDefiningOp<LoadTileOp>();
+  if (!t.rowMax || !t.scores || !t.valueLoad ||
+      t.valueLoad->getBlock() != loop.getBody() ||
+      !t.valueLoad->hasOneUse() || t.update.getSkipGroups())
+    return loop.emitError("attn-insert-block-skip: the kv loop is not in "
+                          "the form attn-tile produces");
+  if (t.update.getMax() != loop.getRegionIterArg(0) ||
+      t.update.getSum() != loop.getRegionIterArg(1) ||
+      t.update.getAcc() != loop.getRegionIterArg(2))
+    return loop.emitError("attn-insert-block-skip: the update must read the "
+                          "loop's (max, sum, acc)");
+  return t;
+}
+
+static LogicalResult insertSkip(scf::ForOp loop, SkipAttr skip,
+                                int64_t voteRows, bool stats) {
+  FailureOr<TiledLoop> tiled = analyze(loop);
+  if (failed(tiled))
+    return failure();
+  auto func = loop->getParentOfType<FunctionOpInterface>();
+  if (!func)
+    return loop.emitError("attn-insert-block-skip: tiled attention must be "
+                          "inside a function, which receives the threshold");
+  auto module = func->getParentOfType<ModuleOp>();
+  if (module && !SymbolTable::symbolKnownUseEmpty(func, module))
+    return func.emitError()
+           << "attn-insert-block-skip: cannot add the run-time threshold "
+              "argument to @"
+           << SymbolTable::getSymbolName(func).getValue()
+           << ": it has callers; skip-enabled attention must sit in an "
+              "entry function";
+
+  int64_t bm = cast<RankedTensorType>(tiled->rowMax.getType()).getDimSize(0);
+  int64_t group = voteRows == 0 ? bm : voteRows;
+  if (group <= 0 || bm % group != 0)
+    return loop.emitError() << "attn-insert-block-skip: vote=" << voteRows
+                            << " must divide the block rows (" << bm << ")";
+  int64_t numGroups = bm / group;
+
+  OpBuilder b(func.getContext());
+  FailureOr<Value> param = getOrAddArgument(
+      func, thresholdArgName(skip.getKind()), b.getF32Type());
+  if (failed(param))
+    return loop.emitError("attn-insert-block-skip: cannot add the threshold "
+                          "argument");
+  Value statsBuf;
+  if (stats) {
+    FailureOr<Value> s = getOrAddArgument(
+        func, kStatsArg, MemRefType::get({2}, b.getI64Type()));
+    if (failed(s))
+      return loop.emitError("attn-insert-block-skip: cannot add the stats "
+                            "argument");
+    statsBuf = *s;
+  }
+
+  Location loc = loop.getLoc();
+  TileUpdateOp update = tiled->update;
+  b.setInsertionPointAfter(tiled->rowMax);
+  // lambda: the threshold, or scale_factor / Skv.
+  Value lambda = *param;
+  if (skip.getKind() == SkipKind::ScaleFactor) {
+    Value kvLen = arith::IndexCastUIOp::create(b, loc, b.getI64Type(),
+                                               tiled->scores.getKvLen());
+    Value kvLenF = arith::UIToFPOp::create(b, loc, b.getF32Type(), kvLen);
+    lambda = arith::DivFOp::create(b, loc, lambda, kvLenF);
+  }
+  Value m = loop.getRegionIterArg(0);
+  auto votesType = RankedTensorType::get({numGroups}, b.getI1Type());
+  Value votes = SkipVoteOp::create(b, loc, votesType, tiled->rowMax, m, lambda,
+                                   b.getI64IntegerAttr(group));
+  // The first visited block is never skipped.
+  Value notFirst =
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne,
+                            loop.getInductionVar(), loop.getLowerBound());
+
+  if (numGroups > 1) {
+    // Each group keeps or updates its own rows.
+    Value notFirstAll = tensor::SplatOp::create(b, loc, votesType, notFirst);
+    Value groups = arith::AndIOp::create(b, loc, votes, notFirstAll);
+    update.getSkipGroupsMutable().assign(groups);
+    if (statsBuf) {
+      Value c0 = arith::ConstantIndexOp::create(b, loc, 0);
+      Value c1 = arith::ConstantIndexOp::create(b, loc, 1);
+      Value n = arith::ConstantIndexOp::create(b, loc, numGroups);
+      auto count = scf::ForOp::create(b, loc, c0, n, c1, ValueRange{c0});
+      {
+        OpBuilder::InsertionGuard guard(b);
+        b.setInsertionPointToStart(count.getBody());
+        Value bit = tensor::ExtractOp::create(b, loc, groups,
+                                              count.getInductionVar());
+        Value one = arith::IndexCastUIOp::create(b, loc, b.getIndexType(), bit);
+        scf::YieldOp::create(
+            b, loc,
+            ValueRange{arith::AddIOp::create(b, loc, count.getRegionIterArg(0),
+                                             one)});
+      }
+      addToStats(b, loc, statsBuf, 0, n);
+      addToStats(b, loc, statsBuf, 1, count.getResult(0));
+    }
+    return success();
+  }
+
+  Value c0 = arith::ConstantIndexOp::create(b, loc, 0);
+  Value vote = tensor::ExtractOp::create(b, loc, votes, ValueRange{c0});
+  Value doSkip = arith::AndIOp::create(b, loc, notFirst, vote);
+  if (statsBuf) {
+    addToStats(b, loc, statsBuf, 0, arith::ConstantIndexOp::create(b, loc, 1));
+    addToStats(b, loc, statsBuf, 1,
+               arith::IndexCastUIOp::create(b, loc, b.getIndexType(), doSkip));
+  }
+
+  // scf.if %skip { keep (m, l, acc) } else { load V; update }.
+  b.setInsertionPoint(update);
+  auto ifOp = scf::IfOp::create(b, loc, update->getResultTypes(), doSkip,
+                                /*withElseRegion=*/true);
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(ifOp.thenBlock());
+    scf::YieldOp::create(
+        b, loc, ValueRange{update.getMax(), update.getSum(), update.getAcc()});
+    b.setInsertionPointToStart(ifOp.elseBlock());
+    IRMapping map;
+    Operation *v = b.clone(*tiled->valueLoad, map);
+    map.map(tiled->valueLoad.getResult(), v->getResult(0));
+    Operation *u = b.clone(*update, map);
+    scf::YieldOp::create(b, loc, u->getResults());
+  }
+  update->replaceAllUsesWith(ifOp.getResults());
+  update->erase();
+  tiled->valueLoad->erase();
+  return success();
+}
+
+namespace {
+struct AttnInsertBlockSkipPass
+    : public skipattn::attn::impl::AttnInsertBlockSkipBase<
+          AttnInsertBlockSkipPass> {
+  using AttnInsertBlockSkipBase::AttnInsertBlockSkipBase;
+
+  void runOnOperation() override {
+    if (voteRows < 0) {
+      getOperation().emitError()
+          << "attn-insert-block-skip: vote must be 0 or positive, got "
+          << voteRows;
+      return signalPassFailure();
+    }
+    SmallVector<scf::ForOp> loops;
+    getOperation().walk([&](scf::ForOp loop) {
+      if (loop->hasAttr(kSkipAttr))
+        loops.push_back(loop);
+    });
+    for (scf::ForOp loop : loops) {
+      auto skip = dyn_cast<SkipAttr>(loop->getAttr(kSkipAttr));
+      if (!skip) {
+        loop.emitError("attn-insert-block-skip: attn.skip must be an "
+                       "#attn.skip attribute");
+        return signalPassFailure();
+      }
+      if (failed(insertSkip(loop, skip, voteRows, stats)))
+        return signalPassFailure();
+      loop->removeAttr(kSkipAttr);
+    }
+  }
+};
+} // namespace

@@ -1,0 +1,64 @@
+//===- Bundle.h - what skipattn-compile builds ------------------*- C++ -*-===//
+//
+// The description of one kernel bundle (shapes, element type, attributes,
+// tiling) and the steps that turn it into files: the entry function, the
+// target code, the manifest.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef SKIPATTN_TOOLS_SKIPATTN_COMPILE_BUNDLE_H
+#define SKIPATTN_TOOLS_SKIPATTN_COMPILE_BUNDLE_H
+
+#include "skipattn/Dialect/Attn/IR/AttnOps.h"
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/OwningOpRef.h"
+
+#include <optional>
+#include <string>
+
+namespace skipattn {
+
+/// One attention, as a bundle computes it.
+struct BundleSpec {
+  std::string target = "cpu"; // "cpu" or "gpu"
+  std::string chip = "sm_90a";
+  mlir::RankedTensorType query, key, value;
+  mlir::RankedTensorType mask; // null without a mask
+  bool causal = false;
+  std::optional<float> scale;
+  attn::SkipAttr skip; // null for a dense bundle
+  int64_t blockM = 64, blockN = 64;
+  int64_t voteRows = 0;
+
+  mlir::Type elementType() const { return query.getElementType(); }
+  mlir::RankedTensorType result() const {
+    return attn::inferAttentionResultType(query, value);
+  }
+  /// The entry's arguments, in order: q, k, v, [mask], out, [skip, stats].
+  llvm::SmallVector<std::string> argumentNames() const;
+};
+
+/// The spec of the one attn.attention in `module` (after attn-raise), or a
+/// diagnostic when there is none or more than one.
+llvm::FailureOr<BundleSpec> specFromModule(mlir::ModuleOp module);
+
+/// A module with the bundle's entry `skipattn_attention`: memref arguments
+/// (q, k, v, [mask], out) holding one attn.attention, with the C interface.
+mlir::OwningOpRef<mlir::ModuleOp> buildEntryModule(mlir::MLIRContext &ctx,
+                                                   const BundleSpec &spec);
+
+/// Tiles, predicates and lowers the entry to the LLVM dialect for the host,
+/// then writes `dir/kernel.so`.
+llvm::LogicalResult emitHostLibrary(mlir::ModuleOp module,
+                                    const BundleSpec &spec,
+                                    llvm::StringRef dir);
+
+/// Writes `dir/manifest.json`.
+llvm::LogicalResult writeManifest(const BundleSpec &spec, llvm::StringRef dir,
+                                  llvm::StringRef library,
+                                  llvm::StringRef entry);
+
+} // namespace skipattn
+
+#endif // SKIPATTN_TOOLS_SKIPATTN_COMPILE_BUNDLE_H

@@ -1,0 +1,102 @@
+//===- EntryBuilder.cpp - the entry function of a bundle ------------------===//
+//
+// Every bundle exposes one function, `skipattn_attention`, with buffers in
+// and out: q, k, v, an optional mask and out, in the op layout. This file
+// builds it around one attn.attention, and reads the spec back from a user's
+// module when the input is an .mlir file.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Bundle.h"
+
+#include "skipattn/Dialect/Attn/Transforms/Passes.h"
+
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/Pass/PassManager.h"
+
+using namespace mlir;
+using namespace skipattn;
+
+SmallVector<std::string> BundleSpec::argumentNames() const {
+  SmallVector<std::string> names = {"q", "k", "v"};
+  if (mask)
+    names.push_back("mask");
+  names.push_back("out");
+  if (skip) {
+    names.push_back(skip.getKind() == attn::SkipKind::Threshold
+                        ? "threshold"
+                        : "scale_factor");
+    names.push_back("stats");
+  }
+  return names;
+}
+
+FailureOr<BundleSpec> skipattn::specFromModule(ModuleOp module) {
+  PassManager pm(module.getContext());
+  pm.addPass(attn::createAttnRaise());
+  if (failed(pm.run(module)))
+    return failure();
+  SmallVector<attn::AttentionOp> ops;
+  module.walk([&](attn::AttentionOp op) { ops.push_back(op); });
+  if (ops.size() != 1)
+    return module.emitError()
+           << "expected exactly one attention (attn.attention, or one that "
+              "attn-raise recognises), found "
+           << ops.size();
+  attn::AttentionOp op = ops.front();
+  BundleSpec spec;
+  spec.query = op.getQuery().getType();
+  spec.key = op.getKey().getType();
+  spec.value = op.getValue().getType();
+  if (Value mask = op.getMask())
+    spec.mask = cast<RankedTensorType>(mask.getType());
+  spec.causal = op.getCausal();
+  if (std::optional<APFloat> scale = op.getScale())
+    spec.scale = scale->convertToFloat();
+  spec.skip = op.getSkipAttr();
+  return spec;
+}
+
+static MemRefType bufferOf(RankedTensorType t) {
+  return MemRefType::get(t.getShape(), t.getElementType());
+}
+
+OwningOpRef<ModuleOp> skipattn::buildEntryModule(MLIRContext &ctx,
+                                                 const BundleSpec &spec) {
+  OpBuilder b(&ctx);
+  Location loc = b.getUnknownLoc();
+  OwningOpRef<ModuleOp> module = ModuleOp::create(loc);
+  b.setInsertionPointToEnd(module->getBody());
+
+  SmallVector<RankedTensorType> tensors = {spec.query, spec.key, spec.value};
+  if (spec.mask)
+    tensors.push_back(spec.mask);
+  tensors.push_back(spec.result());
+  SmallVector<Type> args;
+  for (RankedTensorType t : tensors)
+    args.push_back(bufferOf(t));
+  auto func = func::FuncOp::create(b, loc, "skipattn_attention",
+                                   b.getFunctionType(args, {}));
+  func->setAttr("llvm.emit_c_interface", b.getUnitAttr());
+  Block *entry = func.addEntryBlock();
+  b.setInsertionPointToStart(entry);
+
+  SmallVector<Value> inputs;
+  for (unsigned i = 0; i + 1 < tensors.size(); ++i)
+    inputs.push_back(bufferization::ToTensorOp::create(
+        b, loc, tensors[i], entry->getArgument(i), /*restrict=*/true,
+        /*writable=*/false));
+  Value mask = spec.mask ? inputs[3] : Value();
+  auto attention = attn::AttentionOp::create(
+      b, loc, spec.result(), inputs[0], inputs[1], inputs[2], mask,
+      spec.causal ? b.getUnitAttr() : UnitAttr(),
+      spec.scale ? b.getF32FloatAttr(*spec.scale) : FloatAttr(), spec.skip);
+  auto store = bufferization::MaterializeInDestinationOp::create(
+      b, loc, attention.getResult(), entry->getArguments().back());
+  store.setRestrict(true);
+  store.setWritable(true);
+  func::ReturnOp::create(b, loc);
+  return module;
+}

@@ -1,0 +1,154 @@
+//===- HostLibrary.cpp - the CPU bundle: a host shared object -------------===//
+//
+// For `--target cpu`, the entry goes through attn-tile,
+// attn-insert-block-skip and attn-lower-to-cpu, is translated to LLVM IR,
+// optimised at O3 for the host processor, emitted as an object file and
+// linked into `kernel.so` with the system C compiler driver (which brings
+// libm for expf/logf).
+//
+//===----------------------------------------------------------------------===//
+
+#include "Bundle.h"
+
+#include "skipattn/Dialect/Attn/Transforms/Passes.h"
+#include "skipattn/Pipelines/Pipelines.h"
+
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/ExecutionEngine/OptUtils.h"
+#include "mlir/Interfaces/FunctionInterfaces.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Export.h"
+#include "llvm/IR/LegacyPassManager.h"
+#include "llvm/IR/Module.h"
+#include "llvm/MC/TargetRegistry.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/Program.h"
+#include "llvm/Support/TargetSelect.h"
+#include "llvm/Support/raw_ostream.h"
+#include "llvm/Target/TargetMachine.h"
+#include "llvm/Target/TargetOptions.h"
+#include "llvm/TargetParser/Host.h"
+
+using namespace mlir;
+using namespace skipattn;
+
+/// The tiling, the predicate and the CPU lowering.
+static LogicalResult lowerToLLVMDialect(ModuleOp module,
+                                        const BundleSpec &spec) {
+  PassManager pm(module.getContext());
+  attn::AttnTileOptions tile;
+  tile.blockM = spec.blockM;
+  tile.blockN = spec.blockN;
+  pm.addPass(attn::createAttnTile(tile));
+  attn::AttnInsertBlockSkipOptions skip;
+  skip.voteRows = spec.voteRows;
+  skip.stats = true;
+  pm.addPass(attn::createAttnInsertBlockSkip(skip));
+  buildLowerToCPUPipeline(pm);
+  if (failed(pm.run(module)))
+    return failure();
+  // The markers of the run-time arguments have no meaning in LLVM IR.
+  module.walk([](LLVM::LLVMFuncOp func) {
+    for (unsigned i = 0; i < func.getNumArguments(); ++i) {
+      SmallVector<StringAttr> names;
+      for (NamedAttribute attr : cast<FunctionOpInterface>(*func).getArgAttrs(i))
+        if (attr.getName().getValue().starts_with("attn."))
+          names.push_back(attr.getName());
+      for (StringAttr name : names)
+        cast<FunctionOpInterface>(*func).removeArgAttr(i, name);
+    }
+  });
+  return success();
+}
+
+static std::unique_ptr<llvm::TargetMachine> hostTargetMachine() {
+  llvm::InitializeNativeTarget();
+  llvm::InitializeNativeTargetAsmPrinter();
+  llvm::Triple triple(llvm::sys::getDefaultTargetTriple());
+  std::string error;
+  const llvm::Target *target =
+      llvm::TargetRegistry::lookupTarget(triple, error);
+  if (!target) {
+    llvm::errs() << "skipattn-compile: error: no LLVM target for "
+                 << triple.str() << ": " << error << "\n";
+    return nullptr;
+  }
+  std::string features;
+  for (const auto &f : llvm::sys::getHostCPUFeatures())
+    features += (f.second ? "+" : "-") + f.first().str() + ",";
+  return std::unique_ptr<llvm::TargetMachine>(target->createTargetMachine(
+      triple, llvm::sys::getHostCPUName(), features, llvm::TargetOptions(),
+      llvm::Reloc::PIC_));
+}
+
+LogicalResult skipattn::emitHostLibrary(ModuleOp module,
+                                        const BundleSpec &spec,
+                                        StringRef dir) {
+  if (failed(lowerToLLVMDialect(module, spec)))
+    return failure();
+
+  DialectRegistry registry;
+  registerBuiltinDialectTranslation(registry);
+  registerLLVMDialectTranslation(registry);
+  module.getContext()->appendDialectRegistry(registry);
+  llvm::LLVMContext llvmContext;
+  std::unique_ptr<llvm::Module> llvmModule =
+      translateModuleToLLVMIR(module, llvmContext, "skipattn_bundle");
+  if (!llvmModule)
+    return module.emitError("cannot translate the lowered module to LLVM IR");
+
+  std::unique_ptr<llvm::TargetMachine> tm = hostTargetMachine();
+  if (!tm)
+    return failure();
+  llvmModule->setDataLayout(tm->createDataLayout());
+  llvmModule->setTargetTriple(tm->getTargetTriple());
+  if (llvm::Error err =
+          makeOptimizingTransformer(/*optLevel=*/3, /*sizeLevel=*/0,
+                                    tm.get())(llvmModule.get())) {
+    llvm::errs() << "skipattn-compile: error: LLVM optimisation failed: "
+                 << llvm::toString(std::move(err)) << "\n";
+    return failure();
+  }
+
+  SmallString<256> object(dir), library(dir);
+  llvm::sys::path::append(object, "kernel.o");
+  llvm::sys::path::append(library, "kernel.so");
+  {
+    std::error_code ec;
+    llvm::raw_fd_ostream os(object, ec, llvm::sys::fs::OF_None);
+    if (ec) {
+      llvm::errs() << "skipattn-compile: error: cannot write " << object
+                   << ": " << ec.message() << "\n";
+      return failure();
+    }
+    llvm::legacy::PassManager codegen;
+    if (tm->addPassesToEmitFile(codegen, os, nullptr,
+                                llvm::CodeGenFileType::ObjectFile)) {
+      llvm::errs() << "skipattn-compile: error: the host target cannot emit "
+                      "object files\n";
+      return failure();
+    }
+    codegen.run(*llvmModule);
+  }
+
+  llvm::ErrorOr<std::string> cc = llvm::sys::findProgramByName("cc");
+  if (!cc) {
+    llvm::errs() << "skipattn-compile: error: no C compiler driver (cc) on "
+                    "PATH to link "
+                 << library << "\n";
+    return failure();
+  }
+  SmallVector<StringRef> args = {*cc, "-shared", "-o", library, object, "-lm"};
+  std::string error;
+  int rc = llvm::sys::ExecuteAndWait(*cc, args, std::nullopt, {}, 0, 0, &error);
+  if (rc != 0) {
+    llvm::errs() << "skipattn-compile: error: linking " << library
+                 << " failed" << (error.empty() ? "" : ": ") << error << "\n";
+    return failure();
+  }
+  llvm::sys::fs::remove(object);
+  return success();
+}

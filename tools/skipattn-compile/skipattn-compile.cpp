@@ -1,0 +1,228 @@
+//===- skipattn-compile.cpp - build a kernel bundle -----------------------===//
+//
+// Compiles one attention into a kernel bundle (DESIGN.md section 6): from an
+// .mlir file that holds it (as attn.attention, or in a form attn-raise
+// recognises), or from shape flags. Every mistake in the input is reported
+// as `skipattn-compile: error: ...` with exit code 1.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Bundle.h"
+
+#include "skipattn/InitSkipAttn.h"
+
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/IR/Verifier.h"
+#include "mlir/Parser/Parser.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/SourceMgr.h"
+#include "llvm/Support/raw_ostream.h"
+
+using namespace mlir;
+using namespace skipattn;
+namespace cl = llvm::cl;
+
+static cl::OptionCategory category("skipattn-compile options");
+static cl::opt<std::string> input(cl::Positional, cl::desc("[input.mlir]"),
+                                  cl::init(""), cl::cat(category));
+static cl::opt<std::string> outDir("o", cl::desc("Bundle directory to write"),
+                                   cl::value_desc("DIR"), cl::cat(category));
+static cl::opt<std::string> target("target", cl::desc("cpu or gpu"),
+                                   cl::init("cpu"), cl::cat(category));
+static cl::opt<std::string> chip("chip", cl::desc("GPU chip (sm_90a, sm_80)"),
+                                 cl::init("sm_90a"), cl::cat(category));
+static cl::opt<std::string> batch("batch", cl::desc("B, or ? for dynamic"),
+                                  cl::cat(category));
+static cl::opt<std::string> qHeads("q-heads", cl::desc("Hq"),
+                                   cl::cat(category));
+static cl::opt<std::string> kvHeads("kv-heads", cl::desc("Hkv"),
+                                    cl::cat(category));
+static cl::opt<std::string> qLen("q-len", cl::desc("Sq, or ? for dynamic"),
+                                 cl::cat(category));
+static cl::opt<std::string> kvLen("kv-len", cl::desc("Skv, or ? for dynamic"),
+                                  cl::cat(category));
+static cl::opt<std::string> headDim("head-dim", cl::desc("D"),
+                                    cl::cat(category));
+static cl::opt<std::string>
+    valueHeadDim("value-head-dim", cl::desc("Dv (default: the head dim)"),
+                 cl::cat(category));
+static cl::opt<std::string> dtype("dtype", cl::desc("f32, f16 or bf16"),
+                                  cl::cat(category));
+static cl::opt<bool> causal("causal", cl::desc("Causal (bottom-right) mask"),
+                            cl::cat(category));
+static cl::opt<bool> skip("skip", cl::desc("Skip-Softmax kernel with counters"),
+                          cl::cat(category));
+static cl::opt<double>
+    skipThreshold("skip-threshold",
+                  cl::desc("Default lambda of the skip kernel (implies --skip; "
+                           "default 1e-3)"),
+                  cl::init(0.0), cl::cat(category));
+static cl::opt<double> skipScaleFactor(
+    "skip-scale-factor",
+    cl::desc("TensorRT-LLM form: lambda = F / Skv (implies --skip)"),
+    cl::init(0.0), cl::cat(category));
+static cl::opt<int64_t> blockM("block-m", cl::desc("Query rows per block"),
+                               cl::init(64), cl::cat(category));
+static cl::opt<int64_t> blockN("block-n", cl::desc("Keys per block"),
+                               cl::init(64), cl::cat(category));
+static cl::opt<int64_t> vote("vote",
+                             cl::desc("Rows per skip vote group (0: block)"),
+                             cl::init(0), cl::cat(category));
+
+static int fail(const Twine &message) {
+  llvm::errs() << "skipattn-compile: error: " << message << "\n";
+  return 1;
+}
+
+/// A dimension flag: a positive integer, or "?" when `dynamicOk`.
+static FailureOr<int64_t> parseDim(StringRef flag, StringRef text,
+                                   bool dynamicOk) {
+  if (text == "?" && dynamicOk)
+    return ShapedType::kDynamic;
+  int64_t v;
+  if (text.getAsInteger(10, v) || v <= 0) {
+    fail("--" + flag + " must be a positive integer" +
+         (dynamicOk ? " or ?" : "") + ", got '" + text + "'");
+    return failure();
+  }
+  return v;
+}
+
+static FailureOr<BundleSpec> specFromFlags(MLIRContext &ctx) {
+  struct Flag {
+    const char *name;
+    cl::opt<std::string> &opt;
+    bool dynamicOk;
+  } flags[] = {{"batch", batch, true},      {"q-heads", qHeads, false},
+               {"kv-heads", kvHeads, false}, {"q-len", qLen, true},
+               {"kv-len", kvLen, true},     {"head-dim", headDim, false}};
+  int64_t v[6];
+  for (auto [i, f] : llvm::enumerate(flags)) {
+    if (f.opt.getNumOccurrences() == 0) {
+      fail(Twine("missing --") + f.name + " (or give an .mlir input)");
+      return failure();
+    }
+    FailureOr<int64_t> d = parseDim(f.name, f.opt, f.dynamicOk);
+    if (failed(d))
+      return failure();
+    v[i] = *d;
+  }
+  int64_t dv = v[5];
+  if (valueHeadDim.getNumOccurrences()) {
+    FailureOr<int64_t> d = parseDim("value-head-dim", valueHeadDim, false);
+    if (failed(d))
+      return failure();
+    dv = *d;
+  }
+  Type elt;
+  if (dtype == "f32")
+    elt = Float32Type::get(&ctx);
+  else if (dtype == "f16")
+    elt = Float16Type::get(&ctx);
+  else if (dtype == "bf16")
+    elt = BFloat16Type::get(&ctx);
+  else {
+    fail("--dtype must be f32, f16 or bf16, got '" + dtype + "'");
+    return failure();
+  }
+  BundleSpec spec;
+  spec.query = RankedTensorType::get({v[0], v[1], v[3], v[5]}, elt);
+  spec.key = RankedTensorType::get({v[0], v[2], v[4], v[5]}, elt);
+  spec.value = RankedTensorType::get({v[0], v[2], v[4], dv}, elt);
+  spec.causal = causal;
+  return spec;
+}
+
+int main(int argc, char **argv) {
+  llvm::InitLLVM init(argc, argv);
+  cl::HideUnrelatedOptions(category);
+  cl::ParseCommandLineOptions(
+      argc, argv,
+      "skipattn-compile: build a kernel bundle (manifest + host shared "
+      "object or PTX) for one attention\n");
+
+  DialectRegistry registry;
+  registerSkipAttnDialects(registry);
+  MLIRContext ctx(registry);
+  ctx.loadAllAvailableDialects();
+  llvm::SourceMgr sourceMgr;
+  SourceMgrDiagnosticHandler diagnostics(sourceMgr, &ctx);
+
+  if (outDir.empty())
+    return fail("missing -o DIR");
+  if (target != "cpu" && target != "gpu")
+    return fail("--target must be cpu or gpu, got '" + target + "'");
+
+  FailureOr<BundleSpec> spec;
+  if (!input.empty()) {
+    for (auto *o : {&batch, &qHeads, &kvHeads, &qLen, &kvLen, &headDim,
+                    &valueHeadDim, &dtype})
+      if (o->getNumOccurrences())
+        return fail("give either an .mlir input or the shape flags, not both");
+    OwningOpRef<ModuleOp> module =
+        parseSourceFile<ModuleOp>(input, sourceMgr, &ctx);
+    if (!module)
+      return fail("cannot parse '" + input + "'");
+    spec = specFromModule(*module);
+    if (succeeded(spec) && causal)
+      spec->causal = true;
+  } else {
+    spec = specFromFlags(ctx);
+  }
+  if (failed(spec))
+    return 1;
+
+  spec->target = target;
+  spec->chip = chip;
+  spec->blockM = blockM;
+  spec->blockN = blockN;
+  spec->voteRows = vote;
+  if (skipThreshold.getNumOccurrences() && skipScaleFactor.getNumOccurrences())
+    return fail("give --skip-threshold or --skip-scale-factor, not both");
+  {
+    // The attribute's own verifier names a bad threshold or factor.
+    auto emit = [&] { return emitError(UnknownLoc::get(&ctx)); };
+    if (skipThreshold.getNumOccurrences())
+      spec->skip = attn::SkipAttr::getChecked(
+          emit, &ctx, attn::SkipKind::Threshold, APFloat(skipThreshold));
+    else if (skipScaleFactor.getNumOccurrences())
+      spec->skip = attn::SkipAttr::getChecked(
+          emit, &ctx, attn::SkipKind::ScaleFactor, APFloat(skipScaleFactor));
+    else if (skip && !spec->skip)
+      spec->skip = attn::SkipAttr::get(&ctx, attn::SkipKind::Threshold,
+                                       APFloat(1.0e-3));
+    if ((skipThreshold.getNumOccurrences() ||
+         skipScaleFactor.getNumOccurrences()) &&
+        !spec->skip)
+      return 1;
+  }
+  if (spec->blockM <= 0 || spec->blockN <= 0)
+    return fail("--block-m and --block-n must be positive");
+  if (spec->voteRows < 0 ||
+      (spec->voteRows > 0 && spec->blockM % spec->voteRows != 0))
+    return fail("--vote must divide --block-m (" + Twine(spec->blockM) + ")");
+  if (failed(attn::verifyAttentionTypes(
+          [&] { return emitError(UnknownLoc::get(&ctx)); }, spec->query,
+          spec->key, spec->value, spec->mask ? Type(spec->mask) : Type(),
+          spec->result())))
+    return 1;
+  if (spec->target == "gpu")
+    return fail("--target gpu is not built yet; use --target cpu");
+
+  if (std::error_code ec = llvm::sys::fs::create_directories(outDir))
+    return fail("cannot create '" + outDir + "': " + ec.message());
+  OwningOpRef<ModuleOp> entry = buildEntryModule(ctx, *spec);
+  if (failed(verify(*entry)))
+    return 1;
+  if (failed(emitHostLibrary(*entry, *spec, outDir)))
+    return 1;
+  if (failed(writeManifest(*spec, outDir, "kernel.so",
+                           "_mlir_ciface_skipattn_attention")))
+    return 1;
+  llvm::outs() << "skipattn-compile: wrote " << outDir
+               << "/{manifest.json,kernel.so}\n";
+  return 0;
+}
