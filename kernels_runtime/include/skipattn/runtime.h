@@ -1,0 +1,231 @@
+//===- runtime.h - skipattn kernel bundle runtime, C API ----------*- C -*-===//
+//
+// The C API of libskipattn_runtime: load a kernel bundle that
+// skipattn-compile wrote (a directory with manifest.json and the compiled
+// kernel), check shapes against it, and run it. It is plain C so that C, C++
+// and Python (ctypes) hosts use the same entry points, and the library has no
+// MLIR or LLVM dependency: it runs where the kernels run, not where they were
+// compiled.
+//
+// Conventions:
+//  - Every function that can fail returns a skipattn_status; on failure
+//    skipattn_last_error() holds a message for the calling thread that names
+//    the problem (file, key, dimension, expected and actual values).
+//  - Tensors are dense, row-major (C order) arrays of the element type that
+//    the call names; nothing is ever retained past a call.
+//  - Shapes follow the PyTorch SDPA layout: q [B, Hq, Sq, D], k [B, Hkv, Skv,
+//    D], v [B, Hkv, Skv, Dv], out [B, Hq, Sq, Dv]; -1 in a bundle's shape
+//    means "any extent >= 1 at run time".
+//  - Getters on a NULL bundle return a neutral value and never crash.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef SKIPATTN_RUNTIME_H
+#define SKIPATTN_RUNTIME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(__GNUC__)
+#define SKIPATTN_API __attribute__((visibility("default")))
+#else
+#define SKIPATTN_API
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// The bundle format version this runtime reads ("version" in the manifest).
+#define SKIPATTN_BUNDLE_FORMAT_VERSION 1
+
+typedef enum skipattn_status {
+  SKIPATTN_OK = 0,
+  SKIPATTN_ERROR_INVALID_ARGUMENT = 1, // a NULL pointer, a NaN lambda, ...
+  SKIPATTN_ERROR_BUNDLE = 2,           // missing or corrupt bundle
+  SKIPATTN_ERROR_SHAPE = 3,            // shapes disagree with each other or
+                                       // with the bundle
+  SKIPATTN_ERROR_TARGET = 4,           // a bundle for another target or chip
+  SKIPATTN_ERROR_NO_DRIVER = 5,        // the GPU driver cannot be loaded
+  SKIPATTN_ERROR_DEVICE = 6,           // the GPU driver reported an error
+  SKIPATTN_ERROR_OUT_OF_MEMORY = 7
+} skipattn_status;
+
+/// Element types. I1 is only a mask type: one byte per element, 0 or 1.
+typedef enum skipattn_dtype {
+  SKIPATTN_DTYPE_F32 = 0,
+  SKIPATTN_DTYPE_F16 = 1,
+  SKIPATTN_DTYPE_BF16 = 2,
+  SKIPATTN_DTYPE_I1 = 3
+} skipattn_dtype;
+
+typedef enum skipattn_target {
+  SKIPATTN_TARGET_CPU = 0,
+  SKIPATTN_TARGET_GPU = 1
+} skipattn_target;
+
+typedef enum skipattn_skip_kind {
+  SKIPATTN_SKIP_NONE = 0,        // a dense bundle: no lambda argument
+  SKIPATTN_SKIP_THRESHOLD = 1,   // default lambda = value
+  SKIPATTN_SKIP_SCALE_FACTOR = 2 // default lambda = value / kv_len
+} skipattn_skip_kind;
+
+typedef struct skipattn_bundle skipattn_bundle;
+
+typedef struct skipattn_shape {
+  int64_t batch;
+  int64_t q_heads;
+  int64_t kv_heads;
+  int64_t q_len;
+  int64_t kv_len;
+  int64_t head_dim;
+  int64_t value_head_dim;
+} skipattn_shape;
+
+//===----------------------------------------------------------------------===//
+// Errors
+//===----------------------------------------------------------------------===//
+
+/// The enumerator's name ("SKIPATTN_ERROR_SHAPE"), or "SKIPATTN_UNKNOWN".
+SKIPATTN_API const char *skipattn_status_name(skipattn_status status);
+
+/// The message of the calling thread's last failure; "" when there was none.
+/// Valid until the next call into the runtime on this thread. Never NULL.
+SKIPATTN_API const char *skipattn_last_error(void);
+
+//===----------------------------------------------------------------------===//
+// Bundles
+//===----------------------------------------------------------------------===//
+
+/// Reads dir/manifest.json and, for a cpu bundle, loads its library and looks
+/// up the entry. On success *out owns the bundle; on failure *out is NULL.
+SKIPATTN_API skipattn_status skipattn_bundle_load(const char *dir,
+                                                  skipattn_bundle **out);
+
+/// Unloads a bundle; NULL is allowed.
+SKIPATTN_API void skipattn_bundle_free(skipattn_bundle *bundle);
+
+/// The directory the bundle was loaded from.
+SKIPATTN_API const char *skipattn_bundle_dir(const skipattn_bundle *bundle);
+
+SKIPATTN_API skipattn_target
+skipattn_bundle_target(const skipattn_bundle *bundle);
+
+/// "cpu" or "gpu".
+SKIPATTN_API const char *
+skipattn_bundle_target_name(const skipattn_bundle *bundle);
+
+/// The chip a gpu bundle was compiled for ("sm_90a"); NULL when none.
+SKIPATTN_API const char *skipattn_bundle_chip(const skipattn_bundle *bundle);
+
+/// The element type of q, k, v and out.
+SKIPATTN_API skipattn_dtype
+skipattn_bundle_dtype(const skipattn_bundle *bundle);
+
+/// The compiled shape; -1 marks a dynamic extent.
+SKIPATTN_API void skipattn_bundle_shape(const skipattn_bundle *bundle,
+                                        skipattn_shape *out);
+
+SKIPATTN_API int skipattn_bundle_causal(const skipattn_bundle *bundle);
+SKIPATTN_API double skipattn_bundle_scale(const skipattn_bundle *bundle);
+
+/// 1 if the bundle takes a mask, and then its element type and compiled shape
+/// (each entry 1 = broadcast, -1 = dynamic, or a fixed extent) when the
+/// pointers are not NULL; 0 otherwise.
+SKIPATTN_API int skipattn_bundle_has_mask(const skipattn_bundle *bundle,
+                                          skipattn_dtype *dtype,
+                                          int64_t shape[4]);
+
+SKIPATTN_API int skipattn_bundle_has_skip(const skipattn_bundle *bundle);
+SKIPATTN_API skipattn_skip_kind
+skipattn_bundle_skip_kind(const skipattn_bundle *bundle);
+/// The threshold or scale factor the bundle was compiled with; 0 if dense.
+SKIPATTN_API double skipattn_bundle_skip_value(const skipattn_bundle *bundle);
+/// Rows that vote together on a skip; 0 if dense.
+SKIPATTN_API int64_t skipattn_bundle_vote_rows(const skipattn_bundle *bundle);
+
+/// The lambda to pass when the host has no opinion: the threshold, or the
+/// scale factor divided by kv_len. 0 (skipping off) for a dense bundle or a
+/// kv_len < 1.
+SKIPATTN_API float skipattn_bundle_default_lambda(const skipattn_bundle *bundle,
+                                                  int64_t kv_len);
+
+/// 1 if the kernel counts tiles (it takes the stats argument).
+SKIPATTN_API int skipattn_bundle_has_stats(const skipattn_bundle *bundle);
+
+SKIPATTN_API int64_t skipattn_bundle_block_m(const skipattn_bundle *bundle);
+SKIPATTN_API int64_t skipattn_bundle_block_n(const skipattn_bundle *bundle);
+
+//===----------------------------------------------------------------------===//
+// Shapes
+//===----------------------------------------------------------------------===//
+
+/// Derives the call shape from the shapes of q, k and v ([B, H, S, D] each),
+/// checking them against each other and the bundle; messages name the tensor
+/// and the dimension ("k head dim (32) does not match the bundle (64)").
+SKIPATTN_API skipattn_status skipattn_shape_from_tensors(
+    const skipattn_bundle *bundle, const int64_t q[4], const int64_t k[4],
+    const int64_t v[4], skipattn_shape *out);
+
+/// Checks a call shape (and the mask shape, NULL when there is no mask)
+/// against the bundle.
+SKIPATTN_API skipattn_status skipattn_check_shape(const skipattn_bundle *bundle,
+                                                  const skipattn_shape *shape,
+                                                  const int64_t mask_shape[4]);
+
+//===----------------------------------------------------------------------===//
+// Running
+//===----------------------------------------------------------------------===//
+
+/// SKIPATTN_OK if skipattn_run_host can run this bundle (a cpu bundle built
+/// for this machine); SKIPATTN_ERROR_TARGET with a message otherwise.
+SKIPATTN_API skipattn_status skipattn_check_host(const skipattn_bundle *bundle);
+
+/// Runs a cpu bundle on host memory. q, k, v and out are in the bundle's
+/// dtype; mask (NULL when the bundle takes none) is in the mask dtype with
+/// shape mask_shape. lambda is the Skip-Softmax threshold itself for either
+/// kind of bundle (a scale-factor kernel receives lambda * kv_len and divides
+/// it back); it is ignored by a dense bundle; lambda <= 0 or >= 1 turns
+/// skipping off. stats may be NULL; when the bundle has stats and
+/// stats is not NULL it receives this call's {tiles_total, tiles_skipped}.
+/// Passing stats to a bundle without stats is an error. out must not
+/// overlap the inputs.
+SKIPATTN_API skipattn_status skipattn_run_host(
+    const skipattn_bundle *bundle, const skipattn_shape *shape, const void *q,
+    const void *k, const void *v, const void *mask, const int64_t mask_shape[4],
+    void *out, float lambda, int64_t stats[2]);
+
+//===----------------------------------------------------------------------===//
+// Element types
+//===----------------------------------------------------------------------===//
+
+/// "f32", "f16", "bf16", "i1"; NULL for a value outside the enum.
+SKIPATTN_API const char *skipattn_dtype_name(skipattn_dtype dtype);
+
+/// Bytes per element (4, 2, 2, 1); 0 for a value outside the enum.
+SKIPATTN_API size_t skipattn_dtype_size(skipattn_dtype dtype);
+
+/// IEEE binary16 bits, rounded to nearest even; overflow gives infinity, NaN
+/// stays NaN.
+SKIPATTN_API uint16_t skipattn_f32_to_f16(float value);
+SKIPATTN_API float skipattn_f16_to_f32(uint16_t bits);
+
+/// bfloat16 bits (the upper half of the f32 pattern), rounded to nearest
+/// even; NaN stays NaN.
+SKIPATTN_API uint16_t skipattn_f32_to_bf16(float value);
+SKIPATTN_API float skipattn_bf16_to_f32(uint16_t bits);
+
+/// Converts count elements between f32, f16 and bf16 (through f32, so f16 ->
+/// bf16 rounds once). src and dst may be the same buffer only when both
+/// types have the same size.
+SKIPATTN_API skipattn_status skipattn_convert(const void *src,
+                                              skipattn_dtype src_dtype,
+                                              void *dst,
+                                              skipattn_dtype dst_dtype,
+                                              size_t count);
+
+#ifdef __cplusplus
+} // extern "C"
+#endif
+
+#endif // SKIPATTN_RUNTIME_H

@@ -1,0 +1,233 @@
+//===- Bundle.cpp - loading, describing and running bundles -----*- C++ -*-===//
+//
+// The target-neutral part of the C API: skipattn_bundle_load reads the
+// manifest and hands the target-specific loading to HostKernel (cpu); the
+// getters expose the manifest; skipattn_run_host validates everything a
+// kernel cannot check for itself (target, shapes, pointers, lambda) before
+// the call, because a kernel given a wrong shape reads out of bounds instead
+// of failing.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Bundle.h"
+#include "Errors.h"
+
+#include <cmath>
+
+using namespace skipattn::runtime;
+
+extern "C" const char *skipattn_dtype_name(skipattn_dtype dtype) {
+  return dtypeName(dtype);
+}
+
+extern "C" size_t skipattn_dtype_size(skipattn_dtype dtype) {
+  switch (dtype) {
+  case SKIPATTN_DTYPE_F32:
+    return 4;
+  case SKIPATTN_DTYPE_F16:
+  case SKIPATTN_DTYPE_BF16:
+    return 2;
+  case SKIPATTN_DTYPE_I1:
+    return 1;
+  }
+  return 0;
+}
+
+//===----------------------------------------------------------------------===//
+// Loading
+//===----------------------------------------------------------------------===//
+
+extern "C" skipattn_status skipattn_bundle_load(const char *dir,
+                                                skipattn_bundle **out) {
+  if (out)
+    *out = nullptr;
+  return guard([&] {
+    if (!dir || !out)
+      return fail(SKIPATTN_ERROR_INVALID_ARGUMENT,
+                  "skipattn_bundle_load: dir and out must not be NULL");
+    auto bundle = std::make_unique<skipattn_bundle>();
+    bundle->dir = dir;
+    if (skipattn_status status = loadManifest(bundle->dir, bundle->manifest))
+      return status;
+    if (bundle->manifest.target == SKIPATTN_TARGET_CPU)
+      if (skipattn_status status =
+              HostKernel::open(bundle->dir, bundle->manifest, bundle->host))
+        return status;
+    *out = bundle.release();
+    clearError();
+    return SKIPATTN_OK;
+  });
+}
+
+extern "C" void skipattn_bundle_free(skipattn_bundle *bundle) { delete bundle; }
+
+//===----------------------------------------------------------------------===//
+// Getters
+//===----------------------------------------------------------------------===//
+
+extern "C" const char *skipattn_bundle_dir(const skipattn_bundle *bundle) {
+  return bundle ? bundle->dir.c_str() : "";
+}
+
+extern "C" skipattn_target
+skipattn_bundle_target(const skipattn_bundle *bundle) {
+  return bundle ? bundle->manifest.target : SKIPATTN_TARGET_CPU;
+}
+
+extern "C" const char *
+skipattn_bundle_target_name(const skipattn_bundle *bundle) {
+  if (!bundle)
+    return "";
+  return bundle->manifest.target == SKIPATTN_TARGET_GPU ? "gpu" : "cpu";
+}
+
+extern "C" const char *skipattn_bundle_chip(const skipattn_bundle *bundle) {
+  if (!bundle || bundle->manifest.chip.empty())
+    return nullptr;
+  return bundle->manifest.chip.c_str();
+}
+
+extern "C" skipattn_dtype skipattn_bundle_dtype(const skipattn_bundle *bundle) {
+  return bundle ? bundle->manifest.dtype : SKIPATTN_DTYPE_F32;
+}
+
+extern "C" void skipattn_bundle_shape(const skipattn_bundle *bundle,
+                                      skipattn_shape *out) {
+  if (!out)
+    return;
+  *out = bundle ? bundle->manifest.shape : skipattn_shape{};
+}
+
+extern "C" int skipattn_bundle_causal(const skipattn_bundle *bundle) {
+  return bundle && bundle->manifest.causal;
+}
+
+extern "C" double skipattn_bundle_scale(const skipattn_bundle *bundle) {
+  return bundle ? bundle->manifest.scale : 0.0;
+}
+
+extern "C" int skipattn_bundle_has_mask(const skipattn_bundle *bundle,
+                                        skipattn_dtype *dtype,
+                                        int64_t shape[4]) {
+  if (!bundle || !bundle->manifest.hasMask)
+    return 0;
+  if (dtype)
+    *dtype = bundle->manifest.maskDtype;
+  if (shape)
+    for (int i = 0; i < 4; ++i)
+      shape[i] = bundle->manifest.maskShape[i];
+  return 1;
+}
+
+extern "C" int skipattn_bundle_has_skip(const skipattn_bundle *bundle) {
+  return bundle && bundle->manifest.skipKind != SKIPATTN_SKIP_NONE;
+}
+
+extern "C" skipattn_skip_kind
+skipattn_bundle_skip_kind(const skipattn_bundle *bundle) {
+  return bundle ? bundle->manifest.skipKind : SKIPATTN_SKIP_NONE;
+}
+
+extern "C" double skipattn_bundle_skip_value(const skipattn_bundle *bundle) {
+  return bundle ? bundle->manifest.skipValue : 0.0;
+}
+
+extern "C" int64_t skipattn_bundle_vote_rows(const skipattn_bundle *bundle) {
+  return bundle ? bundle->manifest.voteRows : 0;
+}
+
+extern "C" float skipattn_bundle_default_lambda(const skipattn_bundle *bundle,
+                                                int64_t kvLen) {
+  if (!bundle)
+    return 0.0f;
+  const Manifest &manifest = bundle->manifest;
+  switch (manifest.skipKind) {
+  case SKIPATTN_SKIP_NONE:
+    return 0.0f;
+  case SKIPATTN_SKIP_THRESHOLD:
+    return static_cast<float>(manifest.skipValue);
+  case SKIPATTN_SKIP_SCALE_FACTOR:
+    // The TensorRT-LLM form: a longer context spreads the softmax mass
+    // thinner, so the threshold shrinks with it.
+    if (kvLen < 1)
+      return 0.0f;
+    return static_cast<float>(manifest.skipValue / static_cast<double>(kvLen));
+  }
+  return 0.0f;
+}
+
+extern "C" int skipattn_bundle_has_stats(const skipattn_bundle *bundle) {
+  return bundle && bundle->manifest.stats;
+}
+
+extern "C" int64_t skipattn_bundle_block_m(const skipattn_bundle *bundle) {
+  return bundle ? bundle->manifest.blockM : 0;
+}
+
+extern "C" int64_t skipattn_bundle_block_n(const skipattn_bundle *bundle) {
+  return bundle ? bundle->manifest.blockN : 0;
+}
+
+//===----------------------------------------------------------------------===//
+// Running
+//===----------------------------------------------------------------------===//
+
+extern "C" skipattn_status skipattn_check_host(const skipattn_bundle *bundle) {
+  return guard([&] {
+    if (!bundle)
+      return fail(SKIPATTN_ERROR_INVALID_ARGUMENT,
+                  "skipattn_check_host: bundle must not be NULL");
+    const Manifest &manifest = bundle->manifest;
+    if (manifest.target != SKIPATTN_TARGET_CPU || !bundle->host)
+      return fail(SKIPATTN_ERROR_TARGET,
+                  "this bundle targets gpu (" + manifest.chip +
+                      "), but host runs need a cpu bundle (this runtime "
+                      "cannot run gpu bundles yet)");
+    clearError();
+    return SKIPATTN_OK;
+  });
+}
+
+extern "C" skipattn_status
+skipattn_run_host(const skipattn_bundle *bundle, const skipattn_shape *shape,
+                  const void *q, const void *k, const void *v, const void *mask,
+                  const int64_t maskShape[4], void *out, float lambda,
+                  int64_t stats[2]) {
+  return guard([&] {
+    if (!bundle || !shape || !q || !k || !v || !out)
+      return fail(SKIPATTN_ERROR_INVALID_ARGUMENT,
+                  "skipattn_run_host: bundle, shape, q, k, v and out must not "
+                  "be NULL");
+    if (skipattn_status status = skipattn_check_host(bundle))
+      return status;
+    const Manifest &manifest = bundle->manifest;
+    if (skipattn_status status = checkDims(manifest, *shape))
+      return status;
+    if (skipattn_status status = checkMask(manifest, *shape, maskShape))
+      return status;
+    if (manifest.hasMask && !mask)
+      return fail(SKIPATTN_ERROR_INVALID_ARGUMENT,
+                  "skipattn_run_host: a mask shape was given but mask is "
+                  "NULL");
+    if (manifest.skipKind != SKIPATTN_SKIP_NONE && std::isnan(lambda))
+      return fail(SKIPATTN_ERROR_INVALID_ARGUMENT,
+                  "skipattn_run_host: lambda is NaN");
+    if (stats && !manifest.stats)
+      return fail(SKIPATTN_ERROR_INVALID_ARGUMENT,
+                  "skipattn_run_host: stats requested, but this bundle was "
+                  "compiled without stats (\"stats\": false)");
+
+    // The kernel increments its counters, so they start at zero here, in
+    // memory the runtime owns: a NULL stats from the host still gives the
+    // kernel somewhere to count.
+    int64_t counters[2] = {0, 0};
+    bundle->host->run(manifest, *shape, q, k, v, mask, maskShape, out, lambda,
+                      counters);
+    if (stats) {
+      stats[0] = counters[0];
+      stats[1] = counters[1];
+    }
+    clearError();
+    return SKIPATTN_OK;
+  });
+}

@@ -1,0 +1,40 @@
+//===- Bundle.h - the loaded bundle behind the C handle ---------*- C++ -*-===//
+//
+// skipattn_bundle is opaque to C callers; this is its definition, shared by
+// the files that implement the C API. Target-specific state hangs off it
+// (HostKernel for cpu bundles; a GPU module will sit beside it), so the
+// target-neutral code in Bundle.cpp and Shape.cpp never sees dlopen or CUDA.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef SKIPATTN_RUNTIME_BUNDLE_H
+#define SKIPATTN_RUNTIME_BUNDLE_H
+
+#include "HostBundle.h"
+#include "Manifest.h"
+
+#include <memory>
+#include <string>
+
+struct skipattn_bundle {
+  std::string dir;
+  skipattn::runtime::Manifest manifest;
+  /// Set for cpu bundles.
+  std::unique_ptr<skipattn::runtime::HostKernel> host;
+};
+
+namespace skipattn::runtime {
+
+/// Checks a call shape's extents against each other and the manifest (the
+/// mask excluded).
+skipattn_status checkDims(const Manifest &manifest,
+                          const skipattn_shape &shape);
+
+/// Checks the mask shape (null when there is none) against the manifest and
+/// a call shape that passed checkDims.
+skipattn_status checkMask(const Manifest &manifest, const skipattn_shape &shape,
+                          const int64_t *maskShape);
+
+} // namespace skipattn::runtime
+
+#endif // SKIPATTN_RUNTIME_BUNDLE_H

@@ -1,0 +1,213 @@
+//===- HostBundle.cpp - cpu bundles: dlopen and the entry call --*- C++ -*-===//
+//
+// Loads a cpu bundle's shared object and calls its entry through MLIR's C
+// interface (`llvm.emit_c_interface`): every memref argument is passed as a
+// pointer to a strided descriptor {allocated, aligned, offset, sizes[],
+// strides[]}, scalars by value. The prototype depends on which optional
+// arguments exist (mask, lambda, stats); the manifest parser has already
+// pinned "arguments" to the canonical order, so the eight prototypes below
+// are all there is.
+//
+// Before dlopen the ELF header is checked against this machine, so that a
+// bundle compiled for another architecture is reported as a target problem
+// rather than as the loader's cryptic "wrong ELF class".
+//
+//===----------------------------------------------------------------------===//
+
+#include "HostBundle.h"
+#include "Errors.h"
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <dlfcn.h>
+#include <sys/stat.h>
+
+using namespace skipattn::runtime;
+
+namespace {
+/// MLIR's StridedMemRefType<T, Rank> with the element type erased.
+template <int Rank> struct StridedMemRef {
+  void *allocated;
+  void *aligned;
+  int64_t offset;
+  int64_t sizes[Rank];
+  int64_t strides[Rank];
+};
+using MemRef4 = StridedMemRef<4>;
+using MemRef1 = StridedMemRef<1>;
+} // namespace
+
+/// A row-major contiguous descriptor. The entry only reads q, k, v and mask;
+/// the descriptor type has no const, hence the cast.
+static MemRef4 describe(const void *data, int64_t d0, int64_t d1, int64_t d2,
+                        int64_t d3) {
+  void *pointer = const_cast<void *>(data);
+  return {
+      pointer, pointer, 0, {d0, d1, d2, d3}, {d1 * d2 * d3, d2 * d3, d3, 1}};
+}
+
+//===----------------------------------------------------------------------===//
+// Loading
+//===----------------------------------------------------------------------===//
+
+#if defined(__x86_64__)
+static constexpr int hostMachine = 62;
+#elif defined(__aarch64__)
+static constexpr int hostMachine = 183;
+#elif defined(__powerpc64__)
+static constexpr int hostMachine = 21;
+#elif defined(__riscv)
+static constexpr int hostMachine = 243;
+#else
+static constexpr int hostMachine = -1; // unknown: let dlopen decide
+#endif
+
+static std::string machineName(int machine) {
+  switch (machine) {
+  case 3:
+    return "i386";
+  case 21:
+    return "ppc64";
+  case 40:
+    return "arm";
+  case 62:
+    return "x86_64";
+  case 183:
+    return "aarch64";
+  case 190:
+    return "cuda (a cubin, not a host library)";
+  case 243:
+    return "riscv";
+  }
+  return "ELF machine " + std::to_string(machine);
+}
+
+/// Fails with SKIPATTN_ERROR_TARGET if path is an ELF file for another
+/// machine; anything else is left to dlopen.
+static skipattn_status checkElfMachine(const std::string &path) {
+  if (hostMachine < 0)
+    return SKIPATTN_OK;
+  unsigned char header[20];
+  std::FILE *file = std::fopen(path.c_str(), "rb");
+  if (!file)
+    return SKIPATTN_OK;
+  size_t count = std::fread(header, 1, sizeof(header), file);
+  std::fclose(file);
+  bool isElf = count == sizeof(header) && header[0] == 0x7f &&
+               header[1] == 'E' && header[2] == 'L' && header[3] == 'F';
+  if (!isElf)
+    return SKIPATTN_OK;
+  // e_machine sits at offset 18 in both ELF classes, in the file's byte
+  // order (EI_DATA: 1 little, 2 big).
+  int machine = header[5] == 2 ? (header[18] << 8) | header[19]
+                               : header[18] | (header[19] << 8);
+  if (machine == hostMachine)
+    return SKIPATTN_OK;
+  return fail(SKIPATTN_ERROR_TARGET,
+              "'" + path + "' is built for " + machineName(machine) +
+                  ", but this machine is " + machineName(hostMachine));
+}
+
+skipattn_status HostKernel::open(const std::string &dir,
+                                 const Manifest &manifest,
+                                 std::unique_ptr<HostKernel> &result) {
+  std::string path = manifest.library;
+  if (path.front() != '/')
+    path = dir + (dir.back() == '/' ? "" : "/") + path;
+
+  struct stat info;
+  if (stat(path.c_str(), &info) != 0)
+    return fail(SKIPATTN_ERROR_BUNDLE,
+                manifest.path + ": cannot open the bundle's library '" + path +
+                    "': " + std::strerror(errno));
+  if (skipattn_status status = checkElfMachine(path))
+    return status;
+
+  // RTLD_NOW: an unresolved symbol is a load error here, not a crash in
+  // the middle of a run. RTLD_LOCAL: two bundles may export the same entry.
+  void *handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!handle) {
+    const char *why = dlerror();
+    return fail(SKIPATTN_ERROR_BUNDLE, "cannot load the bundle's library: " +
+                                           (why ? std::string(why) : path));
+  }
+  dlerror();
+  void *entry = dlsym(handle, manifest.entry.c_str());
+  if (!entry) {
+    dlclose(handle);
+    return fail(SKIPATTN_ERROR_BUNDLE,
+                "'" + path + "' has no symbol '" + manifest.entry +
+                    "' (the manifest's \"entry\"; the kernel must be "
+                    "compiled with llvm.emit_c_interface)");
+  }
+  result.reset(new HostKernel(handle, entry));
+  return SKIPATTN_OK;
+}
+
+HostKernel::~HostKernel() { dlclose(handle); }
+
+//===----------------------------------------------------------------------===//
+// Calling
+//===----------------------------------------------------------------------===//
+
+template <typename Function> static Function *as(void *symbol) {
+  return reinterpret_cast<Function *>(symbol);
+}
+
+void HostKernel::run(const Manifest &manifest, const skipattn_shape &shape,
+                     const void *q, const void *k, const void *v,
+                     const void *mask, const int64_t *maskShape, void *out,
+                     float lambda, int64_t stats[2]) const {
+  const skipattn_shape &s = shape;
+  MemRef4 qRef = describe(q, s.batch, s.q_heads, s.q_len, s.head_dim);
+  MemRef4 kRef = describe(k, s.batch, s.kv_heads, s.kv_len, s.head_dim);
+  MemRef4 vRef = describe(v, s.batch, s.kv_heads, s.kv_len, s.value_head_dim);
+  MemRef4 oRef = describe(out, s.batch, s.q_heads, s.q_len, s.value_head_dim);
+  MemRef4 mRef = {};
+  if (manifest.hasMask)
+    mRef =
+        describe(mask, maskShape[0], maskShape[1], maskShape[2], maskShape[3]);
+  MemRef1 statsRef = {stats, stats, 0, {2}, {1}};
+
+  // A scale-factor kernel takes F and computes lambda = F / kv_len itself.
+  if (manifest.skipKind == SKIPATTN_SKIP_SCALE_FACTOR)
+    lambda *= static_cast<float>(s.kv_len);
+  MemRef4 *Q = &qRef, *K = &kRef, *V = &vRef, *O = &oRef, *M = &mRef;
+  MemRef1 *S = &statsRef;
+  bool hasLambda = manifest.skipKind != SKIPATTN_SKIP_NONE;
+  switch ((manifest.hasMask ? 4 : 0) | (hasLambda ? 2 : 0) |
+          (manifest.stats ? 1 : 0)) {
+  case 0:
+    as<void(MemRef4 *, MemRef4 *, MemRef4 *, MemRef4 *)>(entry)(Q, K, V, O);
+    return;
+  case 1:
+    as<void(MemRef4 *, MemRef4 *, MemRef4 *, MemRef4 *, MemRef1 *)>(entry)(
+        Q, K, V, O, S);
+    return;
+  case 2:
+    as<void(MemRef4 *, MemRef4 *, MemRef4 *, MemRef4 *, float)>(entry)(
+        Q, K, V, O, lambda);
+    return;
+  case 3:
+    as<void(MemRef4 *, MemRef4 *, MemRef4 *, MemRef4 *, float, MemRef1 *)>(
+        entry)(Q, K, V, O, lambda, S);
+    return;
+  case 4:
+    as<void(MemRef4 *, MemRef4 *, MemRef4 *, MemRef4 *, MemRef4 *)>(entry)(
+        Q, K, V, M, O);
+    return;
+  case 5:
+    as<void(MemRef4 *, MemRef4 *, MemRef4 *, MemRef4 *, MemRef4 *, MemRef1 *)>(
+        entry)(Q, K, V, M, O, S);
+    return;
+  case 6:
+    as<void(MemRef4 *, MemRef4 *, MemRef4 *, MemRef4 *, MemRef4 *, float)>(
+        entry)(Q, K, V, M, O, lambda);
+    return;
+  case 7:
+    as<void(MemRef4 *, MemRef4 *, MemRef4 *, MemRef4 *, MemRef4 *, float,
+            MemRef1 *)>(entry)(Q, K, V, M, O, lambda, S);
+    return;
+  }
+}

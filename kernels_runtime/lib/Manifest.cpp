@@ -1,0 +1,470 @@
+//===- Manifest.cpp - reading and validating manifest.json ------*- C++ -*-===//
+//
+// Turns manifest.json into a Manifest, checking every field the runtime
+// relies on: types, allowed values, and that "arguments" is exactly the
+// parameter list the mask/skip/stats fields imply, since the runtime calls
+// the entry through a prototype chosen from those fields and a mismatch
+// would be a call with the wrong signature. Unknown keys are ignored so that
+// newer compilers can add fields (GPU launch parameters) without breaking
+// older runtimes; the version number guards incompatible changes.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Manifest.h"
+#include "Errors.h"
+#include "Json.h"
+
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <sys/stat.h>
+
+using namespace skipattn::runtime;
+
+const char *skipattn::runtime::dtypeName(skipattn_dtype dtype) {
+  switch (dtype) {
+  case SKIPATTN_DTYPE_F32:
+    return "f32";
+  case SKIPATTN_DTYPE_F16:
+    return "f16";
+  case SKIPATTN_DTYPE_BF16:
+    return "bf16";
+  case SKIPATTN_DTYPE_I1:
+    return "i1";
+  }
+  return nullptr;
+}
+
+static std::string quote(std::string_view text) {
+  std::string result = "\"";
+  for (char c : text) {
+    unsigned char u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      result += '\\';
+      result += c;
+    } else if (u < 0x20) {
+      static const char digits[] = "0123456789abcdef";
+      result += "\\u00";
+      result += digits[u >> 4];
+      result += digits[u & 15];
+    } else {
+      result += c;
+    }
+  }
+  return result + "\"";
+}
+
+static std::string formatDouble(double value) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof(buffer), "%.17g", value);
+  return buffer;
+}
+
+namespace {
+/// Typed access to manifest fields. Each getter names the field by its dotted
+/// path ("shapes.head_dim") in its message, records the first failure and
+/// returns false, so parsing reads as a chain of checks.
+class Reader {
+public:
+  explicit Reader(const std::string &path) : path(path) {}
+
+  skipattn_status status = SKIPATTN_OK;
+
+  bool error(const std::string &what,
+             skipattn_status code = SKIPATTN_ERROR_BUNDLE) {
+    status = fail(code, path + ": " + what);
+    return false;
+  }
+
+  const JsonValue *require(const JsonValue &object, const std::string &name) {
+    const JsonValue *value = object.find(leaf(name));
+    if (!value)
+      error("missing key " + quote(name));
+    return value;
+  }
+
+  bool expectKind(const JsonValue &value, JsonValue::Kind kind,
+                  const std::string &name) {
+    if (value.kind == kind)
+      return true;
+    return error(quote(name) + " must be " + describeKind(kind) + ", got " +
+                 describeKind(value.kind));
+  }
+
+  bool getString(const JsonValue &object, const std::string &name,
+                 std::string &out) {
+    const JsonValue *value = require(object, name);
+    if (!value || !expectKind(*value, JsonValue::Kind::String, name))
+      return false;
+    out = value->string;
+    return true;
+  }
+
+  bool getBool(const JsonValue &object, const std::string &name, bool &out) {
+    const JsonValue *value = require(object, name);
+    if (!value || !expectKind(*value, JsonValue::Kind::Bool, name))
+      return false;
+    out = value->boolean;
+    return true;
+  }
+
+  bool getNumber(const JsonValue &object, const std::string &name,
+                 double &out) {
+    const JsonValue *value = require(object, name);
+    if (!value || !expectKind(*value, JsonValue::Kind::Number, name))
+      return false;
+    out = value->number;
+    return true;
+  }
+
+  bool getInteger(const JsonValue &object, const std::string &name,
+                  int64_t &out) {
+    const JsonValue *value = require(object, name);
+    if (!value)
+      return false;
+    return toInteger(*value, name, out);
+  }
+
+  bool toInteger(const JsonValue &value, const std::string &name,
+                 int64_t &out) {
+    if (value.kind != JsonValue::Kind::Number)
+      return error(quote(name) + " must be an integer, got " +
+                   describeKind(value.kind));
+    if (!value.isInteger)
+      return error(quote(name) + " must be an integer, got " +
+                   formatDouble(value.number));
+    out = value.integer;
+    return true;
+  }
+
+  /// An extent: -1 (dynamic) or at least 1.
+  bool toExtent(const JsonValue &value, const std::string &name, int64_t &out) {
+    if (!toInteger(value, name, out))
+      return false;
+    if (out == -1 || out >= 1)
+      return true;
+    return error(quote(name) + " must be -1 (dynamic) or at least 1, got " +
+                 std::to_string(out));
+  }
+
+private:
+  const std::string &path;
+
+  static std::string leaf(const std::string &name) {
+    size_t dot = name.rfind('.');
+    return dot == std::string::npos ? name : name.substr(dot + 1);
+  }
+};
+} // namespace
+
+static bool parseFloatDtype(Reader &reader, const std::string &text,
+                            const std::string &name, bool allowI1,
+                            skipattn_dtype &out) {
+  if (text == "f32")
+    out = SKIPATTN_DTYPE_F32;
+  else if (text == "f16")
+    out = SKIPATTN_DTYPE_F16;
+  else if (text == "bf16")
+    out = SKIPATTN_DTYPE_BF16;
+  else if (allowI1 && text == "i1")
+    out = SKIPATTN_DTYPE_I1;
+  else
+    return reader.error(quote(name) + " must be " +
+                        (allowI1 ? "\"i1\", " : "") +
+                        "\"f32\", \"f16\" or \"bf16\", got " + quote(text));
+  return true;
+}
+
+static bool parseShapes(Reader &reader, const JsonValue &root,
+                        skipattn_shape &shape) {
+  const JsonValue *shapes = reader.require(root, "shapes");
+  if (!shapes || !reader.expectKind(*shapes, JsonValue::Kind::Object, "shapes"))
+    return false;
+  struct Field {
+    const char *key;
+    int64_t *slot;
+  } fields[] = {{"batch", &shape.batch},
+                {"q_heads", &shape.q_heads},
+                {"kv_heads", &shape.kv_heads},
+                {"q_len", &shape.q_len},
+                {"kv_len", &shape.kv_len},
+                {"head_dim", &shape.head_dim},
+                {"value_head_dim", &shape.value_head_dim}};
+  for (const Field &field : fields) {
+    std::string name = std::string("shapes.") + field.key;
+    const JsonValue *value = reader.require(*shapes, name);
+    if (!value || !reader.toExtent(*value, name, *field.slot))
+      return false;
+  }
+  if (shape.q_heads > 0 && shape.kv_heads > 0 &&
+      shape.q_heads % shape.kv_heads != 0)
+    return reader.error("\"shapes.q_heads\" (" + std::to_string(shape.q_heads) +
+                        ") must be a multiple of \"shapes.kv_heads\" (" +
+                        std::to_string(shape.kv_heads) + ")");
+  return true;
+}
+
+static bool parseMask(Reader &reader, const JsonValue &root,
+                      Manifest &manifest) {
+  const JsonValue *mask = reader.require(root, "mask");
+  if (!mask)
+    return false;
+  if (mask->kind == JsonValue::Kind::Null)
+    return true;
+  if (mask->kind != JsonValue::Kind::Object)
+    return reader.error(
+        std::string("\"mask\" must be null or an object, got ") +
+        describeKind(mask->kind));
+  manifest.hasMask = true;
+  std::string dtype;
+  if (!reader.getString(*mask, "mask.dtype", dtype) ||
+      !parseFloatDtype(reader, dtype, "mask.dtype", /*allowI1=*/true,
+                       manifest.maskDtype))
+    return false;
+  const JsonValue *shape = reader.require(*mask, "mask.shape");
+  if (!shape ||
+      !reader.expectKind(*shape, JsonValue::Kind::Array, "mask.shape"))
+    return false;
+  if (shape->array.size() != 4)
+    return reader.error("\"mask.shape\" must have 4 entries ([b, h, sq, skv]), "
+                        "got " +
+                        std::to_string(shape->array.size()));
+  for (int i = 0; i < 4; ++i)
+    if (!reader.toExtent(shape->array[i],
+                         "mask.shape[" + std::to_string(i) + "]",
+                         manifest.maskShape[i]))
+      return false;
+  return true;
+}
+
+static bool parseSkip(Reader &reader, const JsonValue &root,
+                      Manifest &manifest) {
+  const JsonValue *skip = reader.require(root, "skip");
+  if (!skip)
+    return false;
+  if (skip->kind == JsonValue::Kind::Null)
+    return true;
+  if (skip->kind != JsonValue::Kind::Object)
+    return reader.error(
+        std::string("\"skip\" must be null or an object, got ") +
+        describeKind(skip->kind));
+  std::string kind;
+  if (!reader.getString(*skip, "skip.kind", kind))
+    return false;
+  if (kind == "threshold")
+    manifest.skipKind = SKIPATTN_SKIP_THRESHOLD;
+  else if (kind == "scale_factor")
+    manifest.skipKind = SKIPATTN_SKIP_SCALE_FACTOR;
+  else
+    return reader.error("\"skip.kind\" must be \"threshold\" or "
+                        "\"scale_factor\", got " +
+                        quote(kind));
+  double value;
+  if (!reader.getNumber(*skip, "skip.value", value))
+    return false;
+  bool isThreshold = manifest.skipKind == SKIPATTN_SKIP_THRESHOLD;
+  if (!(value > 0.0) || !std::isfinite(value) || (isThreshold && value >= 1.0))
+    return reader.error(std::string("\"skip.value\" must be ") +
+                        (isThreshold ? "in (0, 1)" : "positive and finite") +
+                        ", got " + formatDouble(value));
+  manifest.skipValue = value;
+  if (!reader.getInteger(*skip, "skip.vote_rows", manifest.voteRows))
+    return false;
+  if (manifest.voteRows < 1)
+    return reader.error("\"skip.vote_rows\" must be at least 1, got " +
+                        std::to_string(manifest.voteRows));
+  return true;
+}
+
+/// The parameter list the entry must have, given the optional operands.
+static std::vector<std::string> expectedArguments(const Manifest &manifest) {
+  std::vector<std::string> result = {"q", "k", "v"};
+  if (manifest.hasMask)
+    result.push_back("mask");
+  result.push_back("out");
+  // The run-time skip argument: the threshold lambda itself, or the scale
+  // factor F from which the kernel computes lambda = F / kv_len.
+  if (manifest.skipKind == SKIPATTN_SKIP_THRESHOLD)
+    result.push_back("threshold");
+  if (manifest.skipKind == SKIPATTN_SKIP_SCALE_FACTOR)
+    result.push_back("scale_factor");
+  if (manifest.stats)
+    result.push_back("stats");
+  return result;
+}
+
+static std::string formatList(const std::vector<std::string> &names) {
+  std::string result = "[";
+  for (size_t i = 0; i < names.size(); ++i)
+    result += (i ? ", " : "") + quote(names[i]);
+  return result + "]";
+}
+
+static bool parseArguments(Reader &reader, const JsonValue &root,
+                           Manifest &manifest) {
+  const JsonValue *arguments = reader.require(root, "arguments");
+  if (!arguments ||
+      !reader.expectKind(*arguments, JsonValue::Kind::Array, "arguments"))
+    return false;
+  for (size_t i = 0; i < arguments->array.size(); ++i) {
+    std::string name = "arguments[" + std::to_string(i) + "]";
+    if (!reader.expectKind(arguments->array[i], JsonValue::Kind::String, name))
+      return false;
+    manifest.arguments.push_back(arguments->array[i].string);
+  }
+  std::vector<std::string> expected = expectedArguments(manifest);
+  if (manifest.arguments != expected)
+    return reader.error("\"arguments\" is " + formatList(manifest.arguments) +
+                        ", but \"mask\", \"skip\" and \"stats\" imply " +
+                        formatList(expected));
+  return true;
+}
+
+static bool parseBlock(Reader &reader, const JsonValue &root,
+                       const std::string &name, int64_t &out) {
+  if (!reader.getInteger(root, name, out))
+    return false;
+  if (out < 1)
+    return reader.error(quote(name) + " must be at least 1, got " +
+                        std::to_string(out));
+  return true;
+}
+
+static bool parseRoot(Reader &reader, const JsonValue &root,
+                      Manifest &manifest) {
+  if (root.kind != JsonValue::Kind::Object)
+    return reader.error(std::string("the manifest must be a JSON object, "
+                                    "got ") +
+                        describeKind(root.kind));
+
+  std::string format;
+  if (!reader.getString(root, "format", format))
+    return false;
+  if (format != "skipattn-bundle")
+    return reader.error("not a skipattn bundle manifest (\"format\" is " +
+                        quote(format) + ", expected \"skipattn-bundle\")");
+  int64_t version;
+  if (!reader.getInteger(root, "version", version))
+    return false;
+  if (version != SKIPATTN_BUNDLE_FORMAT_VERSION)
+    return reader.error("unsupported bundle version " +
+                        std::to_string(version) +
+                        " (this runtime reads version " +
+                        std::to_string(SKIPATTN_BUNDLE_FORMAT_VERSION) + ")");
+
+  std::string target;
+  if (!reader.getString(root, "target", target))
+    return false;
+  if (target == "cpu")
+    manifest.target = SKIPATTN_TARGET_CPU;
+  else if (target == "gpu")
+    manifest.target = SKIPATTN_TARGET_GPU;
+  else
+    return reader.error("unknown target " + quote(target) +
+                            " (this runtime runs \"cpu\" and \"gpu\" bundles)",
+                        SKIPATTN_ERROR_TARGET);
+  // A cpu bundle may omit the chip; a gpu bundle cannot be matched to a
+  // device without one.
+  if (const JsonValue *chip = root.find("chip")) {
+    if (chip->kind != JsonValue::Kind::Null &&
+        !reader.expectKind(*chip, JsonValue::Kind::String, "chip"))
+      return false;
+    manifest.chip = chip->string;
+  }
+  if (manifest.target == SKIPATTN_TARGET_GPU && manifest.chip.empty())
+    return reader.error("a gpu bundle must name its \"chip\" (e.g. "
+                        "\"sm_90a\")");
+
+  // The library and entry are the cpu target's; a gpu manifest describes
+  // its PTX and launch parameters with keys its own loader reads.
+  if (manifest.target == SKIPATTN_TARGET_CPU) {
+    if (!reader.getString(root, "library", manifest.library) ||
+        !reader.getString(root, "entry", manifest.entry))
+      return false;
+    if (manifest.library.empty())
+      return reader.error("\"library\" must not be empty");
+    if (manifest.entry.empty())
+      return reader.error("\"entry\" must not be empty");
+  }
+
+  std::string dtype;
+  if (!reader.getString(root, "dtype", dtype) ||
+      !parseFloatDtype(reader, dtype, "dtype", /*allowI1=*/false,
+                       manifest.dtype))
+    return false;
+  if (!parseShapes(reader, root, manifest.shape))
+    return false;
+  if (!reader.getBool(root, "causal", manifest.causal) ||
+      !reader.getNumber(root, "scale", manifest.scale))
+    return false;
+  if (!(manifest.scale > 0.0) || !std::isfinite(manifest.scale))
+    return reader.error("\"scale\" must be positive and finite, got " +
+                        formatDouble(manifest.scale));
+  if (!parseMask(reader, root, manifest) ||
+      !parseSkip(reader, root, manifest) ||
+      !reader.getBool(root, "stats", manifest.stats) ||
+      !parseBlock(reader, root, "block_m", manifest.blockM) ||
+      !parseBlock(reader, root, "block_n", manifest.blockN))
+    return false;
+  return parseArguments(reader, root, manifest);
+}
+
+skipattn_status skipattn::runtime::parseManifest(const std::string &path,
+                                                 std::string_view text,
+                                                 Manifest &manifest) {
+  manifest = Manifest();
+  manifest.path = path;
+  JsonValue root;
+  std::string jsonError;
+  if (!parseJson(text, root, jsonError))
+    return fail(SKIPATTN_ERROR_BUNDLE, path + ": invalid JSON: " + jsonError);
+  Reader reader(path);
+  if (!parseRoot(reader, root, manifest))
+    return reader.status;
+  return SKIPATTN_OK;
+}
+
+/// Manifests are a few hundred bytes; anything this large is not one, and
+/// reading it whole would only waste memory.
+static constexpr long maxManifestBytes = 1 << 20;
+
+skipattn_status skipattn::runtime::loadManifest(const std::string &dir,
+                                                Manifest &manifest) {
+  struct stat info;
+  if (stat(dir.c_str(), &info) != 0)
+    return fail(SKIPATTN_ERROR_BUNDLE, "cannot open bundle directory '" + dir +
+                                           "': " + std::strerror(errno));
+  if (!S_ISDIR(info.st_mode))
+    return fail(SKIPATTN_ERROR_BUNDLE,
+                "'" + dir +
+                    "' is not a directory (a bundle is a directory holding "
+                    "manifest.json)");
+
+  std::string path = dir;
+  if (path.back() != '/')
+    path += '/';
+  path += "manifest.json";
+  std::FILE *file = std::fopen(path.c_str(), "rb");
+  if (!file)
+    return fail(SKIPATTN_ERROR_BUNDLE,
+                "cannot read '" + path + "': " + std::strerror(errno));
+  std::string text;
+  char buffer[4096];
+  size_t count;
+  while ((count = std::fread(buffer, 1, sizeof(buffer), file)) > 0) {
+    text.append(buffer, count);
+    if (static_cast<long>(text.size()) > maxManifestBytes) {
+      std::fclose(file);
+      return fail(SKIPATTN_ERROR_BUNDLE,
+                  "'" + path + "' is too large for a manifest (over " +
+                      std::to_string(maxManifestBytes) + " bytes)");
+    }
+  }
+  int readError = std::ferror(file) ? errno : 0;
+  std::fclose(file);
+  if (readError)
+    return fail(SKIPATTN_ERROR_BUNDLE,
+                "cannot read '" + path + "': " + std::strerror(readError));
+  return parseManifest(path, text, manifest);
+}

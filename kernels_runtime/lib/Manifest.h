@@ -1,0 +1,68 @@
+//===- Manifest.h - the kernel bundle manifest ------------------*- C++ -*-===//
+//
+// manifest.json describes what skipattn-compile built: target, element type,
+// compiled shape, mask, skip criterion and the entry's argument list. This is
+// its in-memory form, validated once at load so that the run path can trust
+// it.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef SKIPATTN_RUNTIME_MANIFEST_H
+#define SKIPATTN_RUNTIME_MANIFEST_H
+
+#include "skipattn/runtime.h"
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace skipattn::runtime {
+
+struct Manifest {
+  /// Path of manifest.json, for messages.
+  std::string path;
+  skipattn_target target = SKIPATTN_TARGET_CPU;
+  /// Empty when the manifest's chip is null.
+  std::string chip;
+  /// Library file, relative to the bundle directory (cpu bundles).
+  std::string library;
+  /// Symbol of the C-interface entry (cpu bundles).
+  std::string entry;
+  skipattn_dtype dtype = SKIPATTN_DTYPE_F32;
+  /// -1 marks a dynamic extent.
+  skipattn_shape shape = {};
+  bool causal = false;
+  double scale = 0.0;
+
+  bool hasMask = false;
+  skipattn_dtype maskDtype = SKIPATTN_DTYPE_I1;
+  /// Each entry 1 (broadcast), -1 (dynamic) or a fixed extent.
+  int64_t maskShape[4] = {};
+
+  skipattn_skip_kind skipKind = SKIPATTN_SKIP_NONE;
+  double skipValue = 0.0;
+  int64_t voteRows = 0;
+
+  bool stats = false;
+  int64_t blockM = 0;
+  int64_t blockN = 0;
+  /// The entry's parameters in order; checked to be the canonical
+  /// q, k, v, [mask], out, [lambda], [stats].
+  std::vector<std::string> arguments;
+};
+
+/// Parses and validates manifest text read from path. On failure sets the
+/// last error ("<path>: ...") and returns SKIPATTN_ERROR_BUNDLE, or
+/// SKIPATTN_ERROR_TARGET for a target this runtime does not know.
+skipattn_status parseManifest(const std::string &path, std::string_view text,
+                              Manifest &manifest);
+
+/// Reads and parses dir/manifest.json.
+skipattn_status loadManifest(const std::string &dir, Manifest &manifest);
+
+/// "f32", "f16", "bf16" or "i1".
+const char *dtypeName(skipattn_dtype dtype);
+
+} // namespace skipattn::runtime
+
+#endif // SKIPATTN_RUNTIME_MANIFEST_H

@@ -1,0 +1,119 @@
+#!/usr/bin/env python3
+"""TEST FIXTURE: writes a fake cpu bundle for the skipattn-run tests.
+
+It writes DIR/manifest.json as skipattn-compile would and compiles
+naive_attention.c (a naive attention with the bundle entry ABI, not
+skipattn's kernel) into DIR/kernel.so with `cc -shared`, passing -D flags
+that match the manifest so that the library's signature is the one the
+manifest's "arguments" names.
+
+  make_bundle.py DIR [--dtype f32|f16|bf16] [--shapes b,hq,hkv,sq,skv,d,dv]
+                 [--causal] [--scale S] [--mask DTYPE:b,h,sq,skv]
+                 [--skip threshold:X | --skip scale_factor:F] [--stats]
+                 [--block-m M] [--block-n N] [--no-library] [--entry NAME]
+
+Extents are integers or '?' (dynamic, -1 in the manifest).
+"""
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+DTYPES = {"f32": 0, "f16": 1, "bf16": 2, "i1": 3}
+
+
+def extents(text):
+    """'1,4,?,64' -> [1, 4, -1, 64]: '?' is dynamic, as in MLIR types."""
+    return [-1 if x == "?" else int(x) for x in text.split(",")]
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("dir")
+    p.add_argument("--dtype", default="f32", choices=["f32", "f16", "bf16"])
+    p.add_argument("--shapes", default="1,4,1,?,?,64,64",
+                   help="batch,q_heads,kv_heads,q_len,kv_len,head_dim,"
+                        "value_head_dim ('?' = dynamic)")
+    p.add_argument("--causal", action="store_true")
+    p.add_argument("--scale", type=float, default=None,
+                   help="default 1/sqrt(head_dim)")
+    p.add_argument("--mask", default=None, help="DTYPE:b,h,sq,skv")
+    p.add_argument("--skip", default=None, help="KIND:VALUE")
+    p.add_argument("--vote-rows", type=int, default=None)
+    p.add_argument("--stats", action="store_true")
+    p.add_argument("--block-m", type=int, default=64)
+    p.add_argument("--block-n", type=int, default=64)
+    p.add_argument("--no-library", action="store_true",
+                   help="write the manifest only")
+    p.add_argument("--entry", default="_mlir_ciface_skipattn_attention",
+                   help="the manifest's entry (the library always defines "
+                        "_mlir_ciface_skipattn_attention)")
+    a = p.parse_args()
+
+    dims = extents(a.shapes)
+    keys = ["batch", "q_heads", "kv_heads", "q_len", "kv_len", "head_dim",
+            "value_head_dim"]
+    shapes = dict(zip(keys, dims))
+    scale = a.scale if a.scale is not None else 1.0 / shapes["head_dim"] ** 0.5
+
+    mask = None
+    if a.mask:
+        dtype, dims = a.mask.split(":")
+        mask = {"dtype": dtype, "shape": extents(dims)}
+    skip = None
+    if a.skip:
+        kind, value = a.skip.split(":")
+        skip = {"kind": kind, "value": float(value),
+                "vote_rows": a.vote_rows or a.block_m}
+    arguments = ["q", "k", "v"] + (["mask"] if mask else []) + ["out"]
+    # The run-time skip argument is the threshold itself, or the scale
+    # factor F with lambda = F / kv_len computed in the kernel.
+    arguments += ([skip["kind"]] if skip else []) + (["stats"] if a.stats else [])
+
+    manifest = {
+        "format": "skipattn-bundle", "version": 1,
+        "target": "cpu", "chip": None,
+        "library": "kernel.so",
+        "entry": a.entry,
+        "dtype": a.dtype,
+        "shapes": shapes,
+        "causal": a.causal, "scale": scale,
+        "mask": mask, "skip": skip, "stats": a.stats,
+        "block_m": a.block_m, "block_n": a.block_n,
+        "arguments": arguments,
+    }
+    os.makedirs(a.dir, exist_ok=True)
+    with open(os.path.join(a.dir, "manifest.json"), "w") as f:
+        json.dump(manifest, f, indent=2)
+    if a.no_library:
+        return 0
+
+    if skip and skip["vote_rows"] != a.block_m:
+        sys.exit("make_bundle.py: the fixture votes over whole q-blocks only")
+    cc = shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
+    if not cc:
+        sys.exit("make_bundle.py: no C compiler (cc) on PATH")
+    src = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                       "naive_attention.c")
+    defines = {
+        "FIXTURE_DTYPE": DTYPES[a.dtype],
+        "FIXTURE_MASK_DTYPE": DTYPES[mask["dtype"]] if mask else -1,
+        "FIXTURE_SKIP": 0 if not skip else 1 if skip["kind"] == "threshold" else 2,
+        "FIXTURE_STATS": int(a.stats),
+        "FIXTURE_CAUSAL": int(a.causal),
+        "FIXTURE_SCALE": repr(float(scale)),
+        "FIXTURE_BLOCK_M": a.block_m,
+        "FIXTURE_BLOCK_N": a.block_n,
+    }
+    cmd = [cc, "-shared", "-fPIC", "-O2", "-std=c99", "-Wall", "-Werror",
+           "-o", os.path.join(a.dir, "kernel.so"), src, "-lm"]
+    cmd += [f"-D{k}={v}" for k, v in defines.items()]
+    subprocess.run(cmd, check=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

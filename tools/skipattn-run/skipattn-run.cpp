@@ -1,0 +1,425 @@
+//===- skipattn-run.cpp - run a kernel bundle on .npy files ---------------===//
+//
+// The command-line face of libskipattn_runtime: loads a bundle, reads q, k,
+// v (and a mask) from .npy files, converts them to the bundle's element
+// type, runs the kernel once, writes the output as float32 .npy and prints
+// one JSON line (shapes, lambda, kernel wall time, skip statistics) that
+// scripts parse. It links only the runtime, never MLIR or LLVM, so it runs
+// on the machine that runs the kernels.
+//
+// Every failure is one line "skipattn-run: error: <message>" on stderr and
+// exit code 1; nothing is written on stdout then.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Npy.h"
+
+#include "skipattn/runtime.h"
+
+#include <cerrno>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <new>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+using skipattn::npy::Array;
+using skipattn::npy::ElementType;
+
+static const char usage[] =
+    "usage: skipattn-run DIR --q q.npy --k k.npy --v v.npy --out o.npy\n"
+    "                    [--mask m.npy] [--skip-threshold X | "
+    "--skip-scale-factor F]\n"
+    "                    [--stats]\n"
+    "\n"
+    "Runs the kernel bundle in DIR (written by skipattn-compile) on NumPy\n"
+    "arrays: q [B,Hq,Sq,D], k [B,Hkv,Skv,D], v [B,Hkv,Skv,Dv] as float32 or\n"
+    "float16, a mask as bool or float, and writes out [B,Hq,Sq,Dv] as\n"
+    "float32. Prints one JSON line with the shapes, lambda and the kernel's\n"
+    "wall time.\n"
+    "\n"
+    "  --skip-threshold X      run with lambda = X\n"
+    "  --skip-scale-factor F   run with lambda = F / Skv\n"
+    "                          (default: the bundle's compiled criterion)\n"
+    "  --stats                 report tiles_total and tiles_skipped\n";
+
+/// The message travels to main, which prints it and exits with 1.
+namespace {
+struct Failure : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+struct Options {
+  std::string bundle;
+  std::string q, k, v, out, mask;
+  std::optional<double> threshold, scaleFactor;
+  bool stats = false;
+};
+} // namespace
+
+[[noreturn]] static void error(const std::string &message) {
+  throw Failure(message);
+}
+
+//===----------------------------------------------------------------------===//
+// Command line
+//===----------------------------------------------------------------------===//
+
+static double parseNumber(const std::string &flag, const std::string &text) {
+  const char *begin = text.c_str();
+  char *end = nullptr;
+  errno = 0;
+  double value = std::strtod(begin, &end);
+  if (text.empty() || *end != '\0' || errno == ERANGE || !std::isfinite(value))
+    error(flag + " expects a finite number, got '" + text + "'");
+  return value;
+}
+
+/// Returns false when --help was asked for.
+static bool parseArguments(int argc, char **argv, Options &options) {
+  // The flags that take a value; the first four are required.
+  enum { Q, K, V, Out, Mask, Threshold, ScaleFactor, NumFlags };
+  std::string threshold, scaleFactor;
+  struct ValueFlag {
+    const char *name;
+    std::string *value;
+    bool seen;
+  } flags[NumFlags] = {{"--q", &options.q, false},
+                       {"--k", &options.k, false},
+                       {"--v", &options.v, false},
+                       {"--out", &options.out, false},
+                       {"--mask", &options.mask, false},
+                       {"--skip-threshold", &threshold, false},
+                       {"--skip-scale-factor", &scaleFactor, false}};
+  bool haveBundle = false;
+
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--help" || arg == "-h")
+      return false;
+    if (arg == "--stats") {
+      if (options.stats)
+        error("--stats given twice");
+      options.stats = true;
+      continue;
+    }
+    if (arg.size() < 2 || arg[0] != '-') {
+      if (haveBundle)
+        error("unexpected argument '" + arg + "' (the bundle directory is '" +
+              options.bundle + "')");
+      options.bundle = arg;
+      haveBundle = true;
+      continue;
+    }
+    // "--flag value" or "--flag=value".
+    std::string name = arg, value;
+    bool inlineValue = false;
+    if (size_t eq = arg.find('='); eq != std::string::npos) {
+      name = arg.substr(0, eq);
+      value = arg.substr(eq + 1);
+      inlineValue = true;
+    }
+    if (name == "--stats")
+      error("--stats takes no value");
+    ValueFlag *flag = nullptr;
+    for (ValueFlag &candidate : flags)
+      if (name == candidate.name)
+        flag = &candidate;
+    if (!flag)
+      error("unknown flag '" + name + "' (see skipattn-run --help)");
+    if (flag->seen)
+      error(name + " given twice");
+    flag->seen = true;
+    if (!inlineValue) {
+      if (i + 1 >= argc)
+        error(name + " needs a value");
+      value = argv[++i];
+    }
+    if (value.empty())
+      error(name + " needs a value");
+    *flag->value = value;
+  }
+
+  if (!haveBundle)
+    error("missing the bundle directory (usage: skipattn-run DIR --q q.npy "
+          "--k k.npy --v v.npy --out o.npy)");
+  for (int f : {Q, K, V, Out})
+    if (!flags[f].seen)
+      error(std::string("missing required flag ") + flags[f].name);
+  if (flags[Threshold].seen && flags[ScaleFactor].seen)
+    error("--skip-threshold and --skip-scale-factor are exclusive; give one");
+  if (flags[Threshold].seen)
+    options.threshold = parseNumber("--skip-threshold", threshold);
+  if (flags[ScaleFactor].seen)
+    options.scaleFactor = parseNumber("--skip-scale-factor", scaleFactor);
+  return true;
+}
+
+//===----------------------------------------------------------------------===//
+// Tensors
+//===----------------------------------------------------------------------===//
+
+static std::string formatShape(const std::vector<int64_t> &shape,
+                               const char *open = "[",
+                               const char *close = "]") {
+  std::string result = open;
+  for (size_t i = 0; i < shape.size(); ++i)
+    result += (i ? ", " : "") + std::to_string(shape[i]);
+  return result + close;
+}
+
+/// Reads a q, k or v tensor: rank 4, float32 or float16.
+static Array readTensor(const char *name, const std::string &path) {
+  Array array;
+  std::string message;
+  if (!skipattn::npy::readNpy(path, array, message))
+    error(message);
+  if (array.type == ElementType::Bool)
+    error(path + ": " + name + " is bool ('|b1'); " + name +
+          " must be float32 ('<f4') or float16 ('<f2')");
+  if (array.shape.size() != 4)
+    error(path + ": " + name + " must have rank 4 ([B, H, S, D]), got shape " +
+          formatShape(array.shape, "(", ")"));
+  return array;
+}
+
+static skipattn_dtype floatDtype(ElementType type) {
+  return type == ElementType::Float16 ? SKIPATTN_DTYPE_F16 : SKIPATTN_DTYPE_F32;
+}
+
+static size_t elementCount(const std::vector<int64_t> &shape) {
+  size_t count = 1;
+  for (int64_t dim : shape)
+    count *= static_cast<size_t>(dim);
+  return count;
+}
+
+/// The array's elements in dtype: the file's bytes when they already are,
+/// else a converted copy in storage.
+static const void *asDtype(const Array &array, skipattn_dtype dtype,
+                           std::vector<unsigned char> &storage) {
+  skipattn_dtype from = floatDtype(array.type);
+  if (from == dtype)
+    return array.data.data();
+  size_t count = elementCount(array.shape);
+  storage.resize(count * skipattn_dtype_size(dtype));
+  if (skipattn_convert(array.data.data(), from, storage.data(), dtype, count))
+    error(skipattn_last_error());
+  return storage.data();
+}
+
+/// The mask in the bundle's mask dtype. A bool mask feeds an i1 bundle and a
+/// float mask an additive one; turning one into the other would need a
+/// convention (what "false" adds) that the user should pick in numpy.
+static const void *maskAsDtype(const std::string &path, const Array &array,
+                               skipattn_dtype dtype,
+                               std::vector<unsigned char> &storage) {
+  bool isBool = array.type == ElementType::Bool;
+  if (dtype == SKIPATTN_DTYPE_I1) {
+    if (!isBool)
+      error(path + ": the mask is " + skipattn::npy::typeName(array.type) +
+            " ('" + skipattn::npy::descr(array.type) +
+            "'), but the bundle takes a boolean (i1) mask");
+    // numpy bools are 0/1 bytes, but a view can hold other values; the
+    // kernel reads bit 0 only, so normalize.
+    storage.resize(array.data.size());
+    for (size_t i = 0; i < storage.size(); ++i)
+      storage[i] = array.data[i] != 0;
+    return storage.data();
+  }
+  if (isBool)
+    error(path + ": the mask is bool ('|b1'), but the bundle takes an " +
+          "additive " + skipattn_dtype_name(dtype) + " mask");
+  return asDtype(array, dtype, storage);
+}
+
+//===----------------------------------------------------------------------===//
+// Output
+//===----------------------------------------------------------------------===//
+
+static std::string jsonString(const std::string &text) {
+  std::string result = "\"";
+  for (char c : text) {
+    unsigned char u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      result += '\\';
+      result += c;
+    } else if (u < 0x20) {
+      char buffer[8];
+      std::snprintf(buffer, sizeof(buffer), "\\u%04x", u);
+      result += buffer;
+    } else {
+      result += c;
+    }
+  }
+  return result + "\"";
+}
+
+static std::string jsonShape(const std::vector<int64_t> &shape) {
+  std::string result = "[";
+  for (size_t i = 0; i < shape.size(); ++i)
+    result += (i ? "," : "") + std::to_string(shape[i]);
+  return result + "]";
+}
+
+/// The shortest decimal that reads back as the same float: lambda 0.001
+/// prints as 0.001, not as its binary expansion 0.00100000005.
+static std::string shortestFloat(float value) {
+  char buffer[32];
+  for (int precision = 1; precision <= 9; ++precision) {
+    std::snprintf(buffer, sizeof(buffer), "%.*g", precision,
+                  static_cast<double>(value));
+    if (std::strtof(buffer, nullptr) == value)
+      break;
+  }
+  return buffer;
+}
+
+//===----------------------------------------------------------------------===//
+// Main
+//===----------------------------------------------------------------------===//
+
+namespace {
+struct BundleDeleter {
+  void operator()(skipattn_bundle *bundle) const {
+    skipattn_bundle_free(bundle);
+  }
+};
+using BundlePtr = std::unique_ptr<skipattn_bundle, BundleDeleter>;
+} // namespace
+
+static void check(skipattn_status status) {
+  if (status != SKIPATTN_OK)
+    error(skipattn_last_error());
+}
+
+static int run(const Options &options) {
+  skipattn_bundle *raw = nullptr;
+  check(skipattn_bundle_load(options.bundle.c_str(), &raw));
+  BundlePtr bundle(raw);
+  check(skipattn_check_host(bundle.get()));
+
+  // Flags that the bundle cannot honour fail before any file is read.
+  bool hasSkip = skipattn_bundle_has_skip(bundle.get());
+  if (!hasSkip && (options.threshold || options.scaleFactor))
+    error(std::string("the bundle is dense (\"skip\": null), so ") +
+          (options.threshold ? "--skip-threshold" : "--skip-scale-factor") +
+          " does not apply");
+  if (options.stats && !skipattn_bundle_has_stats(bundle.get()))
+    error("--stats needs a bundle compiled with stats (its manifest has "
+          "\"stats\": false)");
+  skipattn_dtype maskDtype = SKIPATTN_DTYPE_I1;
+  int64_t maskCompiled[4];
+  bool hasMask =
+      skipattn_bundle_has_mask(bundle.get(), &maskDtype, maskCompiled);
+  if (hasMask && options.mask.empty())
+    error(std::string("the bundle takes a mask (") +
+          skipattn_dtype_name(maskDtype) + ", shape " +
+          formatShape(std::vector<int64_t>(maskCompiled, maskCompiled + 4)) +
+          "); pass --mask");
+  if (!hasMask && !options.mask.empty())
+    error("the bundle takes no mask (\"mask\": null), but --mask was given");
+
+  Array q = readTensor("q", options.q);
+  Array k = readTensor("k", options.k);
+  Array v = readTensor("v", options.v);
+  skipattn_shape shape;
+  check(skipattn_shape_from_tensors(bundle.get(), q.shape.data(),
+                                    k.shape.data(), v.shape.data(), &shape));
+
+  Array mask;
+  std::vector<unsigned char> maskStorage;
+  const void *maskData = nullptr;
+  if (hasMask) {
+    std::string message;
+    if (!skipattn::npy::readNpy(options.mask, mask, message))
+      error(message);
+    if (mask.shape.size() != 4)
+      error(options.mask +
+            ": the mask must have rank 4 (broadcasting to "
+            "[B, Hq, Sq, Skv]), got shape " +
+            formatShape(mask.shape, "(", ")"));
+    check(skipattn_check_shape(bundle.get(), &shape, mask.shape.data()));
+    maskData = maskAsDtype(options.mask, mask, maskDtype, maskStorage);
+  }
+
+  skipattn_dtype dtype = skipattn_bundle_dtype(bundle.get());
+  std::vector<unsigned char> qStorage, kStorage, vStorage;
+  const void *qData = asDtype(q, dtype, qStorage);
+  const void *kData = asDtype(k, dtype, kStorage);
+  const void *vData = asDtype(v, dtype, vStorage);
+
+  float lambda = 0.0f;
+  if (options.threshold)
+    lambda = static_cast<float>(*options.threshold);
+  else if (options.scaleFactor)
+    lambda = static_cast<float>(*options.scaleFactor /
+                                static_cast<double>(shape.kv_len));
+  else
+    lambda = skipattn_bundle_default_lambda(bundle.get(), shape.kv_len);
+
+  std::vector<int64_t> outShape = {shape.batch, shape.q_heads, shape.q_len,
+                                   shape.value_head_dim};
+  size_t outCount = elementCount(outShape);
+  std::vector<unsigned char> out(outCount * skipattn_dtype_size(dtype));
+  int64_t stats[2] = {0, 0};
+
+  auto start = std::chrono::steady_clock::now();
+  check(skipattn_run_host(bundle.get(), &shape, qData, kData, vData, maskData,
+                          hasMask ? mask.shape.data() : nullptr, out.data(),
+                          lambda, options.stats ? stats : nullptr));
+  auto stop = std::chrono::steady_clock::now();
+  double wallMs =
+      std::chrono::duration<double, std::milli>(stop - start).count();
+
+  std::vector<float> result(outCount);
+  check(skipattn_convert(out.data(), dtype, result.data(), SKIPATTN_DTYPE_F32,
+                         outCount));
+  std::string message;
+  if (!skipattn::npy::writeNpyFloat32(options.out, outShape, result.data(),
+                                      message))
+    error(message);
+
+  std::string line =
+      "{\"bundle\":" + jsonString(options.bundle) + ",\"target\":\"" +
+      skipattn_bundle_target_name(bundle.get()) + "\",\"dtype\":\"" +
+      skipattn_dtype_name(dtype) + "\",\"q\":" + jsonShape(q.shape) +
+      ",\"k\":" + jsonShape(k.shape) + ",\"v\":" + jsonShape(v.shape);
+  if (hasMask)
+    line += ",\"mask\":" + jsonShape(mask.shape);
+  line += ",\"out\":" + jsonShape(outShape) + ",\"lambda\":" +
+          (hasSkip ? shortestFloat(lambda) : std::string("null"));
+  char wall[64];
+  std::snprintf(wall, sizeof(wall), ",\"wall_ms\":%.3f", wallMs);
+  line += wall;
+  if (options.stats)
+    line += ",\"tiles_total\":" + std::to_string(stats[0]) +
+            ",\"tiles_skipped\":" + std::to_string(stats[1]);
+  line += "}\n";
+  std::fputs(line.c_str(), stdout);
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  try {
+    Options options;
+    if (!parseArguments(argc, argv, options)) {
+      std::fputs(usage, stdout);
+      return 0;
+    }
+    return run(options);
+  } catch (const Failure &failure) {
+    std::fprintf(stderr, "skipattn-run: error: %s\n", failure.what());
+  } catch (const std::bad_alloc &) {
+    std::fprintf(stderr, "skipattn-run: error: out of memory\n");
+  } catch (const std::exception &e) {
+    std::fprintf(stderr, "skipattn-run: error: %s\n", e.what());
+  }
+  return 1;
+}
