@@ -1,0 +1,579 @@
+#!/usr/bin/env python3
+"""Float64 reference of attn.attention and of the Skip-Softmax contract.
+
+This module is the independent oracle of the CPU numerics tests. It
+re-implements, from DESIGN.md sections 3 and 4 and nothing else:
+
+  * reference_attention: softmax(scale * Q K^T + mask) V in float64, with GQA,
+    bottom-right aligned causal masking, fully masked rows giving zeros, and
+    optionally a set of dropped (skipped) kv tiles per (b, head, q-block);
+  * simulate_skip: which kv-blocks every (b, head, q-block) visits and which
+    of them the skip test skips, for a run-time lambda, plus the decision
+    margins that say how far each decision is from flipping;
+  * input generators: plain Gaussian, Gaussian with per-block biases, and
+    "planted" inputs with the structure of long-context attention (a sink in
+    block 0 and a few high blocks per q-block) on which a moderate lambda
+    skips most tiles.
+
+`attention_ref.py --selftest` checks these pieces against each other and
+against straightforward loops; it needs no skipattn tool. Only numpy and the
+standard library are used.
+"""
+
+import argparse
+import math
+import sys
+
+import numpy as np
+
+DEFAULT_BLOCK = 64
+
+
+# ===----------------------------------------------------------------------===
+# Geometry: masks, blocks, visited tiles
+# ===----------------------------------------------------------------------===
+
+def default_scale(head_dim):
+    return 1.0 / math.sqrt(head_dim)
+
+
+def num_blocks(n, block):
+    return (n + block - 1) // block
+
+
+def key_limits(sq, skv, causal):
+    """Per query row i, the number of keys it may attend (keys j < limit)."""
+    if not causal:
+        return np.full(sq, skv, dtype=np.int64)
+    # Bottom-right aligned: key j is kept for row i iff j <= i + (skv - sq).
+    return np.clip(np.arange(sq, dtype=np.int64) + (skv - sq) + 1, 0, skv)
+
+
+def allowed_mask(sq, skv, causal):
+    """Boolean [sq, skv]: True where query row i may attend key j."""
+    return np.arange(skv)[None, :] < key_limits(sq, skv, causal)[:, None]
+
+
+def visited_counts(sq, skv, causal, block_m, block_n):
+    """Per q-block, how many kv-blocks it visits (always blocks 0..n-1).
+
+    Non-causal: every kv-block. Causal: the blocks holding an unmasked entry
+    for at least one valid row; the allowed keys of a row are a prefix, so
+    these are exactly the blocks up to the one holding the largest key the
+    last valid row of the q-block may see.
+    """
+    nqb, nkb = num_blocks(sq, block_m), num_blocks(skv, block_n)
+    counts = np.zeros(nqb, dtype=np.int64)
+    limits = key_limits(sq, skv, causal)
+    for qb in range(nqb):
+        last_row = min(sq, (qb + 1) * block_m) - 1
+        if not causal:
+            counts[qb] = nkb
+            continue
+        max_key = int(limits[last_row]) - 1
+        counts[qb] = 0 if max_key < 0 else max_key // block_n + 1
+    return counts
+
+
+def expand_tiles(tiles, sq, skv, block_m, block_n):
+    """[..., nqb, nkb] per-tile flags -> [..., sq, skv] per-entry flags."""
+    rows = np.repeat(tiles, block_m, axis=-2)[..., :sq, :]
+    return np.repeat(rows, block_n, axis=-1)[..., :skv]
+
+
+# ===----------------------------------------------------------------------===
+# Reference attention
+# ===----------------------------------------------------------------------===
+
+def _kv_for_query_heads(x, hq):
+    """[B, Hkv, S, D] -> [B, Hq, S, D], query head h reading kv head h // g."""
+    hkv = x.shape[1]
+    assert hq % hkv == 0, "Hq must be a multiple of Hkv"
+    return np.repeat(x, hq // hkv, axis=1)
+
+
+def scores(q, k, causal, scale=None):
+    """Float64 scale * Q K^T with masked entries (causal) set to -inf."""
+    q64 = np.asarray(q, dtype=np.float64)
+    k64 = _kv_for_query_heads(np.asarray(k, dtype=np.float64), q.shape[1])
+    if scale is None:
+        scale = default_scale(q.shape[-1])
+    s = np.einsum("bhid,bhjd->bhij", q64, k64) * scale
+    allowed = allowed_mask(q.shape[2], k.shape[2], causal)
+    return np.where(allowed[None, None], s, -np.inf)
+
+
+def reference_attention(q, k, v, causal, scale=None, dropped=None,
+                        block_m=DEFAULT_BLOCK, block_n=DEFAULT_BLOCK):
+    """Float64 attention; `dropped` [B, Hq, nqb, nkb] removes whole tiles."""
+    s = scores(q, k, causal, scale)
+    if dropped is not None:
+        drop = expand_tiles(np.asarray(dropped, dtype=bool), s.shape[2],
+                            s.shape[3], block_m, block_n)
+        s = np.where(drop, -np.inf, s)
+    live = np.isfinite(s)
+    row_max = np.max(s, axis=-1, keepdims=True, initial=-np.inf)
+    row_max = np.where(np.isfinite(row_max), row_max, 0.0)
+    p = np.where(live, np.exp(np.where(live, s, 0.0) - row_max), 0.0)
+    denom = p.sum(axis=-1, keepdims=True)
+    v64 = _kv_for_query_heads(np.asarray(v, dtype=np.float64), q.shape[1])
+    acc = np.einsum("bhij,bhjd->bhid", p, v64)
+    # A row with every key masked (or dropped) yields zeros.
+    return np.where(denom > 0, acc / np.where(denom > 0, denom, 1.0), 0.0)
+
+
+# ===----------------------------------------------------------------------===
+# Skip simulator (DESIGN.md section 4)
+# ===----------------------------------------------------------------------===
+
+def block_row_max(q, k, causal, block_n, scale=None):
+    """[B, Hq, Sq, nkb]: per row, the largest scaled score in each kv-block."""
+    s = scores(q, k, causal, scale)
+    b, h, sq, skv = s.shape
+    nkb = num_blocks(skv, block_n)
+    padded = np.full((b, h, sq, nkb * block_n), -np.inf)
+    padded[..., :skv] = s
+    return padded.reshape(b, h, sq, nkb, block_n).max(axis=-1)
+
+
+def skipping_active(lam):
+    return 0.0 < lam < 1.0
+
+
+class SkipPrediction:
+    """What the contract says a skip-enabled kernel does for one lambda.
+
+    visited   [B, Hq, nqb]       kv-blocks visited (blocks 0..visited-1)
+    skipped   [B, Hq, nqb, nkb]  True for a visited tile the test skipped
+    margins   list of per-decision margins (one per non-first visited tile
+              while skipping is active): how far, in scaled-logit units, the
+              deciding rows are from ln(lam); a decision is robust to f32
+              rounding when its margin is well above the rounding error.
+    """
+
+    def __init__(self, visited, skipped, margins, lam):
+        self.visited = visited
+        self.skipped = skipped
+        self.margins = margins
+        self.lam = lam
+
+    @property
+    def tiles_total(self):
+        return int(self.visited.sum())
+
+    @property
+    def tiles_skipped(self):
+        return int(self.skipped.sum())
+
+    @property
+    def min_margin(self):
+        return min(self.margins) if self.margins else math.inf
+
+    def fraction(self):
+        if not self.tiles_total:
+            return 0.0
+        return self.tiles_skipped / self.tiles_total
+
+
+def simulate_skip(row_max, sq, skv, causal, lam,
+                  block_m=DEFAULT_BLOCK, block_n=DEFAULT_BLOCK):
+    """Replays the skip test on block_row_max() output for run-time `lam`."""
+    b_count, h_count = row_max.shape[:2]
+    nqb, nkb = num_blocks(sq, block_m), num_blocks(skv, block_n)
+    counts = visited_counts(sq, skv, causal, block_m, block_n)
+    visited = np.broadcast_to(counts, (b_count, h_count, nqb)).copy()
+    skipped = np.zeros((b_count, h_count, nqb, nkb), dtype=bool)
+    margins = []
+    active = skipping_active(lam)
+    ln_lam = math.log(lam) if active else 0.0
+    for b in range(b_count):
+        for h in range(h_count):
+            for qb in range(nqb):
+                # Rows past Sq always vote yes, so only valid rows matter.
+                tile = row_max[b, h, qb * block_m:min(sq, (qb + 1) * block_m)]
+                m = np.full(tile.shape[0], -np.inf)
+                for j in range(counts[qb]):
+                    mt = tile[:, j]
+                    if active and j > 0:
+                        finite = np.isfinite(mt) & np.isfinite(m)
+                        diff = np.where(finite, mt - np.where(finite, m, 0.0),
+                                        0.0)
+                        # mt == -inf votes yes; a finite mt over m == -inf
+                        # is an infinitely large step up and votes no.
+                        yes = np.where(np.isneginf(mt), True,
+                                       np.where(finite, diff < ln_lam, False))
+                        dist = np.abs(diff - ln_lam)
+                        if yes.all():
+                            # Every finite row must stay below the threshold.
+                            margins.append(float(dist[finite].min())
+                                           if finite.any() else math.inf)
+                            skipped[b, h, qb, j] = True
+                            continue
+                        # One robust "no" is enough to keep the tile.
+                        no_rows = ~yes
+                        infinite_no = no_rows & ~finite
+                        margins.append(math.inf if infinite_no.any() else
+                                       float(dist[no_rows].max()))
+                    m = np.maximum(m, mt)
+    return SkipPrediction(visited, skipped, margins, lam)
+
+
+def predict(q, k, causal, lam, block_m=DEFAULT_BLOCK, block_n=DEFAULT_BLOCK,
+            scale=None):
+    rm = block_row_max(q, k, causal, block_n, scale)
+    return simulate_skip(rm, q.shape[2], k.shape[2], causal, lam, block_m,
+                         block_n)
+
+
+# ===----------------------------------------------------------------------===
+# Input generators (all return float32 arrays in op layout)
+# ===----------------------------------------------------------------------===
+
+def gaussian_inputs(rng, b, hq, hkv, sq, skv, d, temperature=None):
+    """Plain Gaussian Q/K/V; Q scaled so softmax sharpness varies per draw."""
+    if temperature is None:
+        temperature = float(rng.uniform(0.5, 3.0))
+    q = rng.standard_normal((b, hq, sq, d)) * temperature
+    k = rng.standard_normal((b, hkv, skv, d))
+    v = rng.standard_normal((b, hkv, skv, d))
+    return q.astype(np.float32), k.astype(np.float32), v.astype(np.float32)
+
+
+def block_biased_inputs(rng, b, hq, hkv, sq, skv, d, block_n=DEFAULT_BLOCK,
+                        spread=3.0):
+    """Gaussian Q/K/V plus a random per-(b, kv head, kv-block) logit bias.
+
+    Every query shares one direction u; every key of kv-block j carries
+    bias_j * u, so block j's logits shift by about bias_j. Random biases
+    make some tiles skippable for whole q-blocks at lambdas well inside
+    (0, 1), which plain Gaussian inputs almost never are.
+    """
+    nkb = num_blocks(skv, block_n)
+    u = rng.standard_normal(d)
+    u /= np.linalg.norm(u)
+    q = rng.standard_normal((b, hq, sq, d)) * 0.5 + math.sqrt(d) * u
+    bias = rng.normal(0.0, spread, size=(b, hkv, nkb))
+    key_bias = np.repeat(bias, block_n, axis=-1)[..., :skv]
+    k = rng.standard_normal((b, hkv, skv, d)) * 0.5 + key_bias[..., None] * u
+    v = rng.standard_normal((b, hkv, skv, d))
+    return q.astype(np.float32), k.astype(np.float32), v.astype(np.float32)
+
+
+class PlantedPlan:
+    """Which kv-blocks a planted input makes high, and what that predicts."""
+
+    def __init__(self, high, visited, exact):
+        self.high = high            # dict (b, h, qb) -> sorted list of blocks
+        self.visited = visited      # per q-block visit counts
+        self.exact = exact          # every kv-block had an axis of its own
+
+    def planned_skipped(self, b, hq):
+        total = 0
+        for bb in range(b):
+            for h in range(hq):
+                for qb, n in enumerate(self.visited):
+                    if n > 1:
+                        total += n - 1 - len(self.high[(bb, h, qb)])
+        return total
+
+    def planned_total(self, b, hq):
+        return int(self.visited.sum()) * b * hq
+
+
+def planted_inputs(rng, b, hq, hkv, sq, skv, d, causal,
+                   block_m=DEFAULT_BLOCK, block_n=DEFAULT_BLOCK,
+                   sink_logit=11.0, high_logit=10.0):
+    """Long-context-like inputs: a sink, a few high blocks, the rest small.
+
+    Key 0 (block 0) is a sink every query row scores `sink_logit` on. Every
+    key of kv-block j >= 1 carries a component along its own axis e_j; each
+    (b, head, q-block) picks a few visited blocks as "high" and its queries
+    carry those axes, scoring `high_logit` there. Every other score is noise
+    of std about 0.25, so a tile that is neither block 0 nor high has
+    mt - m near -sink_logit, skipped by any lambda in about (exp(-10), 1);
+    a high tile has mt - m = high_logit - sink_logit = -1, kept by any lambda
+    below about 0.3. Q-blocks that visit three or more
+    kv-blocks get more than half of their tiles planned to be skipped.
+    """
+    assert d >= 2, "planted inputs need head_dim >= 2"
+    scale = default_scale(d)
+    nqb, nkb = num_blocks(sq, block_m), num_blocks(skv, block_n)
+    counts = visited_counts(sq, skv, causal, block_m, block_n)
+    sink = math.sqrt(sink_logit / scale)    # query and key coefficient
+    high = math.sqrt(high_logit / scale)
+
+    def axis(j):  # kv-block j >= 1 -> its own axis while axes last
+        return 1 + (j - 1) % (d - 1)
+
+    # Noise lives only on the axes nothing is planted on, so planted scores
+    # are exact and every other score is noise of std about 0.25.
+    planted_axes = min(d, nkb if nkb > 1 else 1)
+    k = rng.standard_normal((b, hkv, skv, d)) * 0.5
+    q = rng.standard_normal((b, hq, sq, d)) * 0.5
+    k[..., :planted_axes] = 0.0
+    q[..., :planted_axes] = 0.0
+    k[:, :, 0, 0] += sink
+    for j in range(1, nkb):
+        k[:, :, j * block_n:min(skv, (j + 1) * block_n), axis(j)] += high
+    q[..., 0] += sink
+    plan = {}
+    for bb in range(b):
+        for h in range(hq):
+            for qb in range(nqb):
+                n = int(counts[qb])
+                n_high = 0 if n <= 4 else (1 if n <= 6 else 2)
+                chosen = sorted(int(x) for x in
+                                rng.choice(np.arange(1, n), size=n_high,
+                                           replace=False)) if n_high else []
+                plan[(bb, h, qb)] = chosen
+                rows = slice(qb * block_m, min(sq, (qb + 1) * block_m))
+                for j in chosen:
+                    q[bb, h, rows, axis(j)] += high
+    v = rng.standard_normal((b, hkv, skv, d))
+    return (q.astype(np.float32), k.astype(np.float32), v.astype(np.float32),
+            PlantedPlan(plan, counts, exact=nkb - 1 <= d - 1))
+
+
+# ===----------------------------------------------------------------------===
+# Self-test (no skipattn tool needed)
+# ===----------------------------------------------------------------------===
+
+def _direct_attention(q, k, v, causal):
+    """Row-by-row softmax with explicit loops: the plainest possible oracle."""
+    b_count, hq, sq, d = q.shape
+    hkv, skv, dv = k.shape[1], k.shape[2], v.shape[3]
+    g = hq // hkv
+    scale = 1.0 / math.sqrt(d)
+    out = np.zeros((b_count, hq, sq, dv))
+    for b in range(b_count):
+        for h in range(hq):
+            kh = h // g
+            for i in range(sq):
+                keys = [j for j in range(skv)
+                        if not causal or j <= i + (skv - sq)]
+                if not keys:
+                    continue
+                logits = [scale * float(np.dot(q[b, h, i].astype(np.float64),
+                                               k[b, kh, j].astype(np.float64)))
+                          for j in keys]
+                top = max(logits)
+                w = [math.exp(x - top) for x in logits]
+                total = sum(w)
+                for wj, j in zip(w, keys):
+                    out[b, h, i] += (wj / total) * v[b, kh, j].astype(
+                        np.float64)
+    return out
+
+
+def _online_softmax_loop(q, k, v, causal, lam, block_m, block_n):
+    """Section 4 read literally: one flash loop per (b, h, q-block)."""
+    b_count, hq, sq, d = q.shape
+    hkv, skv, dv = k.shape[1], k.shape[2], v.shape[3]
+    g = hq // hkv
+    scale = 1.0 / math.sqrt(d)
+    nqb, nkb = num_blocks(sq, block_m), num_blocks(skv, block_n)
+    ln_lam = math.log(lam) if 0 < lam < 1 else None
+    out = np.zeros((b_count, hq, sq, dv))
+    skipped = np.zeros((b_count, hq, nqb, nkb), dtype=bool)
+    total = 0
+    for b in range(b_count):
+        for h in range(hq):
+            kh = h // g
+            for qb in range(nqb):
+                r0 = qb * block_m
+                rows = block_m            # padding rows included, as a kernel
+                m = np.full(rows, -np.inf)
+                l = np.zeros(rows)
+                acc = np.zeros((rows, dv))
+                first = True
+                for j in range(nkb):
+                    c0 = j * block_n
+                    s = np.full((rows, block_n), -np.inf)
+                    for r in range(rows):
+                        i = r0 + r
+                        for c in range(block_n):
+                            key = c0 + c
+                            if i >= sq or key >= skv:
+                                continue
+                            if causal and key > i + (skv - sq):
+                                continue
+                            s[r, c] = scale * float(np.dot(
+                                q[b, h, i].astype(np.float64),
+                                k[b, kh, key].astype(np.float64)))
+                    # Visit only blocks with an unmasked entry in a valid row
+                    # (found from the scores here, not from the geometry).
+                    if not np.isfinite(s).any():
+                        continue
+                    mt = s.max(axis=1)
+                    total += 1
+                    if not first and ln_lam is not None:
+                        votes = []
+                        for r in range(rows):
+                            if r0 + r >= sq or mt[r] == -np.inf:
+                                votes.append(True)
+                            elif m[r] == -np.inf:
+                                votes.append(False)
+                            else:
+                                votes.append(mt[r] - m[r] < ln_lam)
+                        if all(votes):
+                            skipped[b, h, qb, j] = True
+                            continue
+                    first = False
+                    m_new = np.maximum(m, mt)
+                    safe = np.where(np.isfinite(m_new), m_new, 0.0)
+                    alpha = np.where(np.isfinite(m), np.exp(
+                        np.where(np.isfinite(m), m, 0.0) - safe), 0.0)
+                    p = np.where(np.isfinite(s), np.exp(
+                        np.where(np.isfinite(s), s, 0.0) - safe[:, None]), 0.0)
+                    vv = np.zeros((block_n, dv))
+                    n_valid = min(block_n, skv - c0)
+                    vv[:n_valid] = v[b, kh, c0:c0 + n_valid]
+                    l = alpha * l + p.sum(axis=1)
+                    acc = alpha[:, None] * acc + p @ vv
+                    m = m_new
+                n_rows = min(block_m, sq - r0)
+                for r in range(n_rows):
+                    if l[r] > 0:
+                        out[b, h, r0 + r] = acc[r] / l[r]
+    return out, skipped, total
+
+
+def _rel_err(a, b):
+    denom = np.max(np.abs(b))
+    return float(np.max(np.abs(a - b)) / (denom if denom > 0 else 1.0))
+
+
+def selftest(verbose=False):
+    rng = np.random.default_rng(20261127)
+    failures = []
+    checks = 0
+
+    def expect(cond, what):
+        nonlocal checks
+        checks += 1
+        if not cond:
+            failures.append(what)
+            print("selftest FAIL: " + what)
+        elif verbose:
+            print("selftest ok: " + what)
+
+    # Hand-worked geometry (block 64 x 64, bottom-right causal).
+    expect(list(visited_counts(65, 129, True, 64, 64)) == [2, 3],
+           "causal Sq=65 Skv=129 visits [2, 3] kv-blocks")
+    expect(list(visited_counts(200, 1, True, 64, 64)) == [0, 0, 0, 1],
+           "causal Sq=200 Skv=1 visits only from the last q-block")
+    expect(list(visited_counts(7, 500, False, 64, 64)) == [8],
+           "non-causal Skv=500 visits 8 kv-blocks")
+    expect(list(visited_counts(200, 500, True, 64, 64)) == [6, 7, 8, 8],
+           "causal Sq=200 Skv=500 visits [6, 7, 8, 8]")
+    expect(list(visited_counts(1, 63, True, 64, 64)) == [1],
+           "causal decode row sees every key")
+    lim = key_limits(3, 2, True)
+    expect(list(lim) == [0, 1, 2], "causal Sq=3 Skv=2 key limits [0, 1, 2]")
+
+    # Reference vs direct row-by-row softmax (causal, GQA, fully masked rows).
+    for (b, hq, hkv, sq, skv, d, causal) in [
+            (2, 4, 1, 7, 63, 8, True), (1, 4, 4, 9, 5, 16, True),
+            (2, 2, 1, 5, 11, 4, False), (1, 2, 2, 1, 1, 8, True),
+            (1, 4, 2, 70, 3, 4, True)]:
+        q, k, v = gaussian_inputs(rng, b, hq, hkv, sq, skv, d)
+        ref = reference_attention(q, k, v, causal)
+        direct = _direct_attention(q, k, v, causal)
+        expect(_rel_err(ref, direct) < 1e-12,
+               f"reference == direct softmax b={b} hq={hq} hkv={hkv} "
+               f"sq={sq} skv={skv} d={d} causal={causal}")
+        if causal and sq > skv:
+            masked_rows = key_limits(sq, skv, True) == 0
+            expect(np.all(ref[:, :, masked_rows] == 0.0),
+                   f"fully masked rows are zeros sq={sq} skv={skv}")
+
+    # Simulator vs the literal online-softmax loop, on shapes small enough
+    # for Python loops, blocks small so that there are many tiles.
+    partial = 0
+    for (b, hq, hkv, sq, skv, d, causal, bm, bn, kind) in [
+            (1, 2, 1, 13, 40, 8, True, 4, 8, "biased"),
+            (2, 2, 2, 9, 37, 8, False, 4, 8, "biased"),
+            (1, 2, 1, 1, 50, 8, True, 4, 8, "biased"),
+            (1, 2, 2, 30, 10, 4, True, 8, 4, "biased"),
+            (1, 2, 1, 16, 64, 8, True, 4, 8, "planted"),
+            (1, 1, 1, 5, 33, 8, False, 2, 4, "gaussian")]:
+        if kind == "planted":
+            q, k, v, _ = planted_inputs(rng, b, hq, hkv, sq, skv, d, causal,
+                                        bm, bn)
+        elif kind == "biased":
+            q, k, v = block_biased_inputs(rng, b, hq, hkv, sq, skv, d, bn)
+        else:
+            q, k, v = gaussian_inputs(rng, b, hq, hkv, sq, skv, d)
+        for lam in [0.0, 1.0, 1.5, -0.1, 0.5, 0.05, 1e-3]:
+            pred = predict(q, k, causal, lam, bm, bn)
+            out, skipped, total = _online_softmax_loop(q, k, v, causal, lam,
+                                                       bm, bn)
+            tag = (f"{kind} b={b} hq={hq} hkv={hkv} sq={sq} skv={skv} "
+                   f"causal={causal} blocks={bm}x{bn} lam={lam}")
+            expect(total == pred.tiles_total,
+                   f"tiles_total {total} == {pred.tiles_total}: {tag}")
+            expect(np.array_equal(skipped, pred.skipped),
+                   f"skip pattern matches loop: {tag}")
+            ref = reference_attention(q, k, v, causal, dropped=pred.skipped,
+                                      block_m=bm, block_n=bn)
+            expect(_rel_err(out, ref) < 1e-12,
+                   f"loop output == reference with dropped tiles: {tag}")
+            if not skipping_active(lam):
+                expect(pred.tiles_skipped == 0 and not pred.margins,
+                       f"no skipping when lam={lam}: {tag}")
+            partial += 0 < pred.tiles_skipped < pred.tiles_total
+    expect(partial >= 10,
+           f"simulator-vs-loop cases skip some but not all tiles ({partial})")
+
+    # The biased generator really exercises skipping somewhere.
+    q, k, v = block_biased_inputs(rng, 1, 2, 1, 40, 200, 8, 16)
+    pred = predict(q, k, False, 0.05, 8, 16)
+    expect(0 < pred.tiles_skipped < pred.tiles_total,
+           f"biased inputs skip some tiles ({pred.tiles_skipped}/"
+           f"{pred.tiles_total})")
+
+    # Planted inputs: > 50% predicted skips, robust margins, and the plan
+    # (sink + high blocks) is exactly what the simulator predicts.
+    for (b, hq, hkv, sq, skv, d, causal) in [
+            (2, 4, 4, 200, 500, 32, False), (2, 4, 1, 200, 500, 64, True),
+            (1, 4, 1, 1, 500, 128, True), (2, 4, 4, 65, 500, 32, True),
+            (1, 4, 4, 7, 2048, 64, False), (1, 4, 1, 64, 129, 32, False),
+            (1, 4, 4, 256, 1024, 128, True)]:
+        q, k, v, plan = planted_inputs(rng, b, hq, hkv, sq, skv, d, causal)
+        for lam in (1e-3, 1e-2):
+            pred = predict(q, k, causal, lam)
+            tag = (f"planted b={b} hq={hq} hkv={hkv} sq={sq} skv={skv} d={d} "
+                   f"causal={causal} lam={lam}")
+            expect(pred.tiles_skipped > pred.tiles_total / 2,
+                   f"> 50% skipped ({pred.tiles_skipped}/{pred.tiles_total}): "
+                   f"{tag}")
+            expect(pred.tiles_skipped == plan.planned_skipped(b, hq) and
+                   pred.tiles_total == plan.planned_total(b, hq),
+                   f"plan matches simulator: {tag}")
+            expect(pred.min_margin > 1.0,
+                   f"margins robust (min {pred.min_margin:.3g}): {tag}")
+            dense = reference_attention(q, k, v, causal)
+            dropped = reference_attention(q, k, v, causal,
+                                          dropped=pred.skipped)
+            expect(_rel_err(dropped, dense) > 1e-4,
+                   f"dropping tiles is visible above the 1e-5 bound "
+                   f"({_rel_err(dropped, dense):.2g}): {tag}")
+
+    print(f"attention_ref selftest: {checks} checks, {len(failures)} failed")
+    return 0 if not failures else 1
+
+
+def main(argv):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--selftest", action="store_true",
+                        help="check the reference, simulator and generators")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    args = parser.parse_args(argv)
+    if args.selftest:
+        return selftest(args.verbose)
+    parser.print_help()
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
