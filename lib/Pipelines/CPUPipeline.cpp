@@ -103,4 +103,9 @@ void skipattn::registerSkipAttnPipelines() {
       "attn-lower-to-cpu",
       "Lower tiled attention to the LLVM dialect for the host (CPU bundle)",
       buildLowerToCPUPipeline);
+  PassPipelineRegistration<LowerToNVVMOptions>(
+      "attn-lower-to-nvvm",
+      "Lower tiled attention to PTX kernels (gpu-module-to-binary) and host "
+      "code that launches them through the mgpu* runtime ABI",
+      buildLowerToNVVMPipeline);
 }

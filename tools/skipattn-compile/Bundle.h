@@ -19,6 +19,13 @@
 
 namespace skipattn {
 
+/// A kernel of a GPU bundle and how to launch it.
+struct DeviceKernel {
+  std::string function;
+  int64_t threads = 0, sharedBytes = 0, blockM = 0;
+  llvm::SmallVector<std::string> params;
+};
+
 /// One attention, as a bundle computes it.
 struct BundleSpec {
   std::string target = "cpu"; // "cpu" or "gpu"
@@ -30,6 +37,9 @@ struct BundleSpec {
   attn::SkipAttr skip; // null for a dense bundle
   int64_t blockM = 64, blockN = 64;
   int64_t voteRows = 0;
+  // Filled by emitDeviceBundle.
+  llvm::SmallVector<DeviceKernel> kernels;
+  bool cubin = false;
 
   mlir::Type elementType() const { return query.getElementType(); }
   mlir::RankedTensorType result() const {
@@ -53,6 +63,12 @@ mlir::OwningOpRef<mlir::ModuleOp> buildEntryModule(mlir::MLIRContext &ctx,
 llvm::LogicalResult emitHostLibrary(mlir::ModuleOp module,
                                     const BundleSpec &spec,
                                     llvm::StringRef dir);
+
+/// Tiles, predicates and converts the entry to GPU kernels, writes
+/// `dir/kernel.ptx` (and `kernel.cubin` when ptxas is there) and records the
+/// kernels' launch descriptions in `spec`.
+llvm::LogicalResult emitDeviceBundle(mlir::ModuleOp module, BundleSpec &spec,
+                                     llvm::StringRef dir);
 
 /// Writes `dir/manifest.json`.
 llvm::LogicalResult writeManifest(const BundleSpec &spec, llvm::StringRef dir,

@@ -74,6 +74,34 @@ LogicalResult skipattn::writeManifest(const BundleSpec &spec, StringRef dir,
       {"block_m", spec.blockM},
       {"block_n", spec.blockN},
       {"arguments", std::move(arguments)}};
+  if (spec.target == "gpu") {
+    manifest.erase("library");
+    manifest.erase("entry");
+    manifest["ptx"] = "kernel.ptx";
+    manifest["cubin"] = spec.cubin ? llvm::json::Value("kernel.cubin")
+                                   : llvm::json::Value(nullptr);
+    llvm::json::Array kernels;
+    for (const DeviceKernel &k : spec.kernels) {
+      llvm::json::Array params;
+      for (const std::string &p : k.params)
+        params.push_back(p);
+      llvm::json::Object launch{
+          {"function", k.function},
+          {"block", llvm::json::Array{k.threads, 1, 1}},
+          {"shared_bytes", k.sharedBytes},
+          {"grid", llvm::json::Array{llvm::json::Array{"ceil_div", "q_len",
+                                                       k.blockM},
+                                     "q_heads", "batch"}},
+          {"params", std::move(params)}};
+      kernels.push_back(llvm::json::Object{
+          {"name", "prefill"},
+          {"when", 1},
+          {"launches", llvm::json::Array{std::move(launch)}},
+          {"workspace_bytes", 0},
+          {"num_splits", 1}});
+    }
+    manifest["kernels"] = std::move(kernels);
+  }
 
   SmallString<256> path(dir);
   llvm::sys::path::append(path, "manifest.json");

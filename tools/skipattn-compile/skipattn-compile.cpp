@@ -10,6 +10,7 @@
 #include "Bundle.h"
 
 #include "skipattn/InitSkipAttn.h"
+#include "skipattn/Pipelines/Pipelines.h"
 
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
@@ -138,6 +139,7 @@ static FailureOr<BundleSpec> specFromFlags(MLIRContext &ctx) {
 
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
+  configureNVPTXBackend();
   cl::HideUnrelatedOptions(category);
   cl::ParseCommandLineOptions(
       argc, argv,
@@ -209,14 +211,23 @@ int main(int argc, char **argv) {
           spec->key, spec->value, spec->mask ? Type(spec->mask) : Type(),
           spec->result())))
     return 1;
-  if (spec->target == "gpu")
-    return fail("--target gpu is not built yet; use --target cpu");
 
   if (std::error_code ec = llvm::sys::fs::create_directories(outDir))
     return fail("cannot create '" + outDir + "': " + ec.message());
   OwningOpRef<ModuleOp> entry = buildEntryModule(ctx, *spec);
   if (failed(verify(*entry)))
     return 1;
+  if (spec->target == "gpu") {
+    if (spec->chip != "sm_90a" && spec->chip != "sm_80")
+      return fail("--chip must be sm_90a or sm_80, got '" + spec->chip + "'");
+    if (failed(emitDeviceBundle(*entry, *spec, outDir)) ||
+        failed(writeManifest(*spec, outDir, "", "")))
+      return 1;
+    llvm::outs() << "skipattn-compile: wrote " << outDir
+                 << "/{manifest.json,kernel.ptx"
+                 << (spec->cubin ? ",kernel.cubin" : "") << "}\n";
+    return 0;
+  }
   if (failed(emitHostLibrary(*entry, *spec, outDir)))
     return 1;
   if (failed(writeManifest(*spec, outDir, "kernel.so",

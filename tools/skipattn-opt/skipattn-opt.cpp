@@ -6,6 +6,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "skipattn/InitSkipAttn.h"
+#include "skipattn/Pipelines/Pipelines.h"
 
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/Tools/mlir-opt/MlirOptMain.h"
@@ -14,6 +15,7 @@ int main(int argc, char **argv) {
   mlir::DialectRegistry registry;
   skipattn::registerSkipAttnDialects(registry);
   skipattn::registerSkipAttnPasses();
+  skipattn::configureNVPTXBackend();
   return mlir::asMainReturnCode(mlir::MlirOptMain(
       argc, argv, "skipattn optimizer driver: attention to fused, "
                   "Skip-Softmax kernels\n",

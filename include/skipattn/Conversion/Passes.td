@@ -33,4 +33,42 @@ def ConvertAttnToLoops : Pass<"convert-attn-to-loops"> {
   ];
 }
 
+def ConvertAttnToGPU : Pass<"convert-attn-to-gpu", "::mlir::ModuleOp"> {
+  let summary = "Lower tiled attention to a tensor-core GPU kernel and its launch";
+  let description = [{
+    Replaces each tiled attention (the scf.forall that attn-tile builds,
+    predicated or not by attn-insert-block-skip) with a `gpu.launch_func` of
+    a kernel generated into `gpu.module @skipattn_kernels`.
+
+    The kernel follows FlashAttention-2 on mma.sync (DESIGN.md section 5):
+    one CTA per (q-block, query head, batch) with 16 query rows per warp
+    (BM = 64: 4 warps, BM = 128: 8 warps); Q kept in registers as ldmatrix
+    fragments; K and V tiles double-buffered through swizzled shared memory
+    with cp.async; `mma.sync.m16n8k16` with f32 accumulation for Q K^T and
+    P V, P kept in registers; exp2 with the scale folded in. The tiled IR
+    fixes what the kernel computes: block sizes, scale, causal, GQA, and,
+    with the predicate, the Skip-Softmax test as a warp vote (vote.sync)
+    followed by a CTA vote (bar.red.and), a run-time threshold argument, and
+    counters when the IR counts tiles.
+
+    On the host side, Q, K and V must be device buffers; the output is
+    allocated with gpu.alloc. Batch and lengths are run-time kernel
+    arguments (i32), pointers are passed as i64.
+
+    Cases the kernel does not cover are refused with a diagnostic that
+    names them: f32 element type, head dims other than 64 and 128, value
+    head dim different from the head dim, the mask operand, block sizes the
+    warp layout cannot tile, vote groups other than the q-block or a warp.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::bufferization::BufferizationDialect",
+    "::mlir::gpu::GPUDialect",
+    "::mlir::LLVM::LLVMDialect",
+    "::mlir::memref::MemRefDialect",
+    "::mlir::NVVM::NVVMDialect",
+    "::mlir::scf::SCFDialect"
+  ];
+}
+
 #endif // SKIPATTN_CONVERSION_PASSES_TD

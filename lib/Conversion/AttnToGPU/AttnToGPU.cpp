@@ -1,0 +1,291 @@
+//===- AttnToGPU.cpp - tiled attention to a GPU kernel launch -------------===//
+//
+// The convert-attn-to-gpu pass. It reads the tiled form (attn-tile's
+// scf.forall, the tile ops and attn-insert-block-skip's predicate) into a
+// KernelConfig, refuses what the kernels do not cover with a diagnostic,
+// generates the kernel into `gpu.module @skipattn_kernels`, and replaces the
+// loop nest by host code that launches it on device buffers.
+//
+// The generated gpu.func carries `skipattn.*` attributes (parameter names,
+// block, shared memory, grid rule) so that skipattn-compile can describe the
+// launch in a bundle manifest without re-deriving it.
+//
+//===----------------------------------------------------------------------===//
+
+#include "KernelConfig.h"
+
+#include "skipattn/Conversion/Passes.h"
+#include "skipattn/Dialect/Attn/IR/AttnOps.h"
+
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Interfaces/FunctionInterfaces.h"
+
+namespace skipattn {
+#define GEN_PASS_DEF_CONVERTATTNTOGPU
+#include "skipattn/Conversion/Passes.h.inc"
+} // namespace skipattn
+
+using namespace mlir;
+using namespace skipattn::attn;
+using skipattn::kernels::KernelConfig;
+
+static constexpr StringLiteral kModuleName = "skipattn_kernels";
+
+namespace {
+/// A tiled attention as attn-tile (and attn-insert-block-skip) left it.
+struct TiledAttention {
+  scf::ForallOp forall;
+  Value query, key, value;
+  RankedTensorType resultType;
+  Value skipParam; // the function argument with lambda or F
+  Value stats;     // the function argument with the counters
+  KernelConfig config;
+};
+} // namespace
+
+template <typename OpTy> static OpTy findIn(Block *block) {
+  for (Operation &op : *block)
+    if (auto typed = dyn_cast<OpTy>(op))
+      return typed;
+  return nullptr;
+}
+
+/// Reads the tiled form, or explains what is missing.
+static FailureOr<TiledAttention> analyze(scf::ForallOp forall) {
+  TiledAttention ta;
+  ta.forall = forall;
+  Block *body = forall.getBody();
+  auto qLoad = findIn<LoadTileOp>(body);
+  auto loop = findIn<scf::ForOp>(body);
+  if (!qLoad || !loop || forall.getNumResults() != 1)
+    return forall.emitError("convert-attn-to-gpu: this loop is not the tiled "
+                            "form attn-tile produces");
+  TileScoresOp scores;
+  TileUpdateOp update;
+  SkipVoteOp vote;
+  memref::AtomicRMWOp counter;
+  loop.walk([&](Operation *op) {
+    if (auto s = dyn_cast<TileScoresOp>(op))
+      scores = s;
+    if (auto u = dyn_cast<TileUpdateOp>(op))
+      update = u;
+    if (auto v = dyn_cast<SkipVoteOp>(op))
+      vote = v;
+    if (auto a = dyn_cast<memref::AtomicRMWOp>(op))
+      counter = a;
+  });
+  if (!scores || !update)
+    return forall.emitError("convert-attn-to-gpu: the kv loop holds no "
+                            "attn.tile_scores / attn.tile_update");
+  if (loop->hasAttr("attn.skip"))
+    return loop.emitError("convert-attn-to-gpu: this kv loop asks for "
+                          "Skip-Softmax; run attn-insert-block-skip first");
+  auto kLoad = scores.getKey().getDefiningOp<LoadTileOp>();
+  auto vLoad = update.getValue().getDefiningOp<LoadTileOp>();
+  if (!kLoad || !vLoad)
+    return forall.emitError("convert-attn-to-gpu: K and V tiles must come "
+                            "from attn.load_tile");
+  ta.query = qLoad.getSource();
+  ta.key = kLoad.getSource();
+  ta.value = vLoad.getSource();
+  ta.resultType = cast<RankedTensorType>(forall.getResult(0).getType());
+
+  KernelConfig &c = ta.config;
+  auto qType = cast<RankedTensorType>(ta.query.getType());
+  auto kType = cast<RankedTensorType>(ta.key.getType());
+  auto vType = cast<RankedTensorType>(ta.value.getType());
+  c.elementType = qType.getElementType();
+  c.qHeads = qType.getDimSize(1);
+  c.kvHeads = kType.getDimSize(1);
+  c.headDim = qType.getDimSize(3);
+  c.valueHeadDim = vType.getDimSize(3);
+  c.causal = scores.getCausal();
+  c.scale = scores.getScale().convertToFloat();
+  c.blockM = cast<RankedTensorType>(qLoad.getType()).getDimSize(0);
+  c.blockN = cast<RankedTensorType>(kLoad.getType()).getDimSize(0);
+
+  // What the kernels cover.
+  if (!c.elementType.isBF16() && !c.elementType.isF16())
+    return forall.emitError() << "convert-attn-to-gpu: element type "
+                              << c.elementType
+                              << " has no tensor-core path; use bf16 or f16 "
+                                 "(or the CPU pipeline)";
+  if (c.headDim != 64 && c.headDim != 128)
+    return forall.emitError() << "convert-attn-to-gpu: head dim "
+                              << c.headDim
+                              << " is not supported (64 and 128 are)";
+  if (c.valueHeadDim != c.headDim)
+    return forall.emitError() << "convert-attn-to-gpu: value head dim "
+                              << c.valueHeadDim
+                              << " must equal the head dim " << c.headDim;
+  if (scores.getMask())
+    return forall.emitError("convert-attn-to-gpu: the mask operand is not "
+                            "supported by the GPU kernels; use causal, or the "
+                            "CPU pipeline");
+  if (c.blockM != 64 && c.blockM != 128)
+    return forall.emitError() << "convert-attn-to-gpu: block-m " << c.blockM
+                              << " is not supported (64 or 128: 16 rows per "
+                                 "warp)";
+  if (c.blockN != 32 && c.blockN != 64 && c.blockN != 128)
+    return forall.emitError() << "convert-attn-to-gpu: block-n " << c.blockN
+                              << " is not supported (32, 64 or 128)";
+
+  if (vote) {
+    c.skip = true;
+    c.voteRows = vote.getGroupRows();
+    if (c.voteRows != c.blockM && c.voteRows != 16)
+      return vote.emitError() << "convert-attn-to-gpu: a vote group of "
+                              << c.voteRows
+                              << " rows is not supported (the q-block, or 16 "
+                                 "rows: one warp)";
+    // The threshold argument: lambda itself, or F with lambda = F / Skv.
+    Value lambda = vote.getLambda();
+    c.skipKind = SkipKind::Threshold;
+    if (auto div = lambda.getDefiningOp<arith::DivFOp>()) {
+      c.skipKind = SkipKind::ScaleFactor;
+      lambda = div.getLhs();
+    }
+    if (!isa<BlockArgument>(lambda))
+      return vote.emitError("convert-attn-to-gpu: the skip threshold must be "
+                            "a function argument (attn-insert-block-skip "
+                            "adds it)");
+    ta.skipParam = lambda;
+  }
+  if (counter) {
+    c.stats = true;
+    ta.stats = counter.getMemref();
+    if (!isa<BlockArgument>(ta.stats))
+      return counter.emitError("convert-attn-to-gpu: the counters must be a "
+                               "function argument");
+  }
+  return ta;
+}
+
+static Value toI32(OpBuilder &b, Location loc, Value index) {
+  return arith::IndexCastOp::create(b, loc, b.getI32Type(), index);
+}
+
+/// The device address of a buffer as i64.
+static Value addressOf(OpBuilder &b, Location loc, Value buffer) {
+  Value index =
+      memref::ExtractAlignedPointerAsIndexOp::create(b, loc, buffer);
+  return arith::IndexCastOp::create(b, loc, b.getI64Type(), index);
+}
+
+static Value bufferOf(OpBuilder &b, Location loc, Value tensor) {
+  auto type = cast<RankedTensorType>(tensor.getType());
+  auto memref = MemRefType::get(type.getShape(), type.getElementType());
+  return bufferization::ToBufferOp::create(b, loc, memref, tensor,
+                                           /*readOnly=*/true);
+}
+
+static gpu::GPUModuleOp getOrCreateKernelModule(ModuleOp module) {
+  if (auto existing = module.lookupSymbol<gpu::GPUModuleOp>(kModuleName))
+    return existing;
+  OpBuilder b(module.getBodyRegion());
+  b.setInsertionPointToEnd(module.getBody());
+  module->setAttr(gpu::GPUDialect::getContainerModuleAttrName(),
+                  b.getUnitAttr());
+  return gpu::GPUModuleOp::create(b, module.getLoc(), kModuleName);
+}
+
+/// The kernel's parameter names, in order, for the manifest.
+static ArrayAttr parameterNames(OpBuilder &b, const KernelConfig &c) {
+  SmallVector<StringRef> names = {"q", "k", "v", "out", "batch", "q_len",
+                                  "kv_len"};
+  if (c.skip)
+    names.push_back(c.skipKind == SkipKind::Threshold ? "threshold"
+                                                      : "scale_factor");
+  if (c.stats)
+    names.push_back("stats");
+  return b.getStrArrayAttr(names);
+}
+
+static void lower(TiledAttention &ta, ModuleOp module) {
+  const KernelConfig &c = ta.config;
+  gpu::GPUModuleOp kernels = getOrCreateKernelModule(module);
+  OpBuilder b(ta.forall);
+  std::string name = c.name("prefill");
+  auto func = kernels.lookupSymbol<gpu::GPUFuncOp>(name);
+  if (!func) {
+    func = skipattn::kernels::buildPrefillKernel(b, kernels, c);
+    func->setAttr("skipattn.params", parameterNames(b, c));
+    func->setAttr("skipattn.block_m", b.getI64IntegerAttr(c.blockM));
+    func->setAttr("skipattn.threads", b.getI64IntegerAttr(c.numThreads()));
+    func->setAttr("skipattn.shared_bytes",
+                  b.getI64IntegerAttr(c.prefillSharedBytes()));
+  }
+
+  Location loc = ta.forall.getLoc();
+  b.setInsertionPoint(ta.forall);
+  Value batch = tensor::DimOp::create(b, loc, ta.query, 0);
+  Value sq = tensor::DimOp::create(b, loc, ta.query, 2);
+  Value skv = tensor::DimOp::create(b, loc, ta.key, 2);
+  Value q = bufferOf(b, loc, ta.query);
+  Value k = bufferOf(b, loc, ta.key);
+  Value v = bufferOf(b, loc, ta.value);
+  SmallVector<Value> dyn;
+  if (ta.resultType.isDynamicDim(0))
+    dyn.push_back(batch);
+  if (ta.resultType.isDynamicDim(2))
+    dyn.push_back(sq);
+  auto outType = MemRefType::get(ta.resultType.getShape(),
+                                 ta.resultType.getElementType());
+  auto alloc = gpu::AllocOp::create(b, loc, outType, /*asyncToken=*/Type(),
+                                    ValueRange{}, dyn, ValueRange{});
+  Value out = alloc.getMemref();
+
+  SmallVector<Value> args = {addressOf(b, loc, q), addressOf(b, loc, k),
+                             addressOf(b, loc, v), addressOf(b, loc, out),
+                             toI32(b, loc, batch), toI32(b, loc, sq),
+                             toI32(b, loc, skv)};
+  if (c.skip)
+    args.push_back(ta.skipParam);
+  if (c.stats)
+    args.push_back(addressOf(b, loc, ta.stats));
+
+  Value bm = arith::ConstantIndexOp::create(b, loc, c.blockM);
+  Value one = arith::ConstantIndexOp::create(b, loc, 1);
+  gpu::KernelDim3 grid = {arith::CeilDivUIOp::create(b, loc, sq, bm),
+                          arith::ConstantIndexOp::create(b, loc, c.qHeads),
+                          batch};
+  gpu::KernelDim3 block = {
+      arith::ConstantIndexOp::create(b, loc, c.numThreads()), one, one};
+  Value smem = arith::ConstantOp::create(
+      b, loc, b.getI32IntegerAttr(c.prefillSharedBytes()));
+  gpu::LaunchFuncOp::create(b, loc, func, grid, block, smem, args);
+  Value result = bufferization::ToTensorOp::create(
+      b, loc, ta.resultType, out, /*restrict=*/true, /*writable=*/true);
+  ta.forall.getResult(0).replaceAllUsesWith(result);
+  ta.forall.erase();
+}
+
+namespace {
+struct ConvertAttnToGPUPass
+    : public skipattn::impl::ConvertAttnToGPUBase<ConvertAttnToGPUPass> {
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    WalkResult untiled = module.walk([](AttentionOp op) {
+      op.emitError("convert-attn-to-gpu: attn.attention must be tiled first; "
+                   "run attn-tile");
+      return WalkResult::interrupt();
+    });
+    if (untiled.wasInterrupted())
+      return signalPassFailure();
+    SmallVector<scf::ForallOp> loops;
+    module.walk([&](scf::ForallOp forall) {
+      if (findIn<LoadTileOp>(forall.getBody()))
+        loops.push_back(forall);
+    });
+    for (scf::ForallOp forall : loops) {
+      FailureOr<TiledAttention> ta = analyze(forall);
+      if (failed(ta))
+        return signalPassFailure();
+      lower(*ta, module);
+    }
+  }
+};
+} // namespace

@@ -1,0 +1,142 @@
+//===- KernelConfig.h - what a generated attention kernel computes -*- C++ -*-//
+//
+// The parameters convert-attn-to-gpu reads off the tiled IR and hands to the
+// kernel generators, and the small instruction-level builder the generators
+// share (i32 address arithmetic, pointers, warp shuffles, ex2, the
+// tensor-core and async-copy instructions through the NVVM dialect).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef SKIPATTN_LIB_CONVERSION_ATTNTOGPU_KERNELCONFIG_H
+#define SKIPATTN_LIB_CONVERSION_ATTNTOGPU_KERNELCONFIG_H
+
+#include "skipattn/Dialect/Attn/IR/AttnAttrs.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/IR/Builders.h"
+
+#include <string>
+
+namespace skipattn::kernels {
+
+/// One attention kernel: shapes that are fixed at compile time, the tiling,
+/// and what the skip machinery must do. Batch and lengths are run-time
+/// kernel arguments.
+struct KernelConfig {
+  mlir::Type elementType; // bf16 or f16
+  int64_t qHeads = 0, kvHeads = 0, headDim = 0, valueHeadDim = 0;
+  bool causal = false;
+  float scale = 1.0f;
+  int64_t blockM = 64, blockN = 64;
+  bool skip = false;
+  attn::SkipKind skipKind = attn::SkipKind::Threshold;
+  int64_t voteRows = 0; // rows per vote group: blockM (CTA) or 16 (warp)
+  bool stats = false;
+
+  int64_t group() const { return qHeads / kvHeads; }
+  int64_t numWarps() const { return blockM / 16; }
+  int64_t numThreads() const { return 32 * numWarps(); }
+  bool warpVote() const { return voteRows == 16 && blockM > 16; }
+  /// Dynamic shared memory of the prefill kernel: Q, then two K and two V
+  /// stages.
+  int64_t prefillSharedBytes() const {
+    return 2 * (blockM * headDim + 2 * blockN * headDim +
+                2 * blockN * valueHeadDim);
+  }
+  /// The kernel's name, unique for the configuration.
+  std::string name(llvm::StringRef role) const;
+};
+
+/// The instruction-level builder the kernel generators share.
+class KernelEmitter {
+public:
+  KernelEmitter(mlir::OpBuilder &b, mlir::Location loc);
+
+  mlir::OpBuilder &b;
+  mlir::Location loc;
+  mlir::Type i1, i32, i64, f32;
+  mlir::Type globalPtr, sharedPtr;
+
+  // Constants.
+  mlir::Value i32c(int64_t v);
+  mlir::Value i64c(int64_t v);
+  mlir::Value f32c(double v);
+
+  // i32 arithmetic.
+  mlir::Value add(mlir::Value a, mlir::Value b);
+  mlir::Value sub(mlir::Value a, mlir::Value b);
+  mlir::Value mul(mlir::Value a, mlir::Value b);
+  mlir::Value divu(mlir::Value a, mlir::Value b);
+  mlir::Value remu(mlir::Value a, mlir::Value b);
+  mlir::Value band(mlir::Value a, mlir::Value b);
+  mlir::Value bxor(mlir::Value a, mlir::Value b);
+  mlir::Value shl(mlir::Value a, int64_t bits);
+  mlir::Value minsi(mlir::Value a, mlir::Value b);
+  mlir::Value maxsi(mlir::Value a, mlir::Value b);
+  mlir::Value cmp(mlir::arith::CmpIPredicate p, mlir::Value a, mlir::Value b);
+  mlir::Value select(mlir::Value c, mlir::Value a, mlir::Value b);
+  mlir::Value ceilDiv(mlir::Value a, int64_t b);
+  mlir::Value toI64(mlir::Value v);
+
+  // f32 arithmetic (contractable into FMA).
+  mlir::Value fadd(mlir::Value a, mlir::Value b);
+  mlir::Value fsub(mlir::Value a, mlir::Value b);
+  mlir::Value fmul(mlir::Value a, mlir::Value b);
+  mlir::Value fma(mlir::Value a, mlir::Value b, mlir::Value c);
+  mlir::Value fmax(mlir::Value a, mlir::Value b);
+  mlir::Value fcmp(mlir::arith::CmpFPredicate p, mlir::Value a, mlir::Value b);
+  mlir::Value fdiv(mlir::Value a, mlir::Value b);
+  /// 2^x with ex2.approx.ftz.f32 (the scale is folded in by the caller).
+  mlir::Value ex2(mlir::Value x);
+  /// log2(x) with lg2.approx.f32.
+  mlir::Value lg2(mlir::Value x);
+
+  // Special registers.
+  mlir::Value threadIdx();
+  mlir::Value blockIdx(mlir::gpu::Dimension d);
+
+  // Memory.
+  mlir::Value toGlobalPtr(mlir::Value address);
+  mlir::Value gep(mlir::Value ptr, mlir::Value byteOffset);
+  mlir::Value gep64(mlir::Value ptr, mlir::Value byteOffset);
+  mlir::Value sharedBase(llvm::StringRef symbol);
+  /// cp.async.cg 16 bytes, zero-filling when `valid` is false.
+  void cpAsync16(mlir::Value dst, mlir::Value src, mlir::Value valid);
+  void cpAsyncCommit();
+  void cpAsyncWait(int64_t pending);
+  void barrier();
+  /// bar.red.and.pred across the CTA: true when `pred` holds in every thread.
+  mlir::Value barrierAnd(mlir::Value pred);
+  /// vote.sync.all across the warp.
+  mlir::Value warpAll(mlir::Value pred);
+  mlir::Value shflXor(mlir::Value v, int64_t lanes);
+
+  // Tensor cores.
+  /// ldmatrix.x4 (optionally .trans): four 32-bit registers.
+  llvm::SmallVector<mlir::Value, 4> ldmatrix4(mlir::Value sharedAddr,
+                                              bool transpose);
+  /// mma.sync.m16n8k16 with f32 accumulation: d = a * b + c.
+  llvm::SmallVector<mlir::Value, 4> mma(mlir::Type elt,
+                                        llvm::ArrayRef<mlir::Value> a,
+                                        llvm::ArrayRef<mlir::Value> b,
+                                        llvm::ArrayRef<mlir::Value> c);
+  /// Two f32 rounded to a packed pair of `elt` (cvt.rn.bf16x2/f16x2).
+  mlir::Value pack(mlir::Type elt, mlir::Value lo, mlir::Value hi);
+
+private:
+  mlir::Value inlineAsm(llvm::StringRef code, llvm::StringRef constraints,
+                        mlir::Type result, mlir::ValueRange operands);
+};
+
+/// Builds the prefill kernel (FlashAttention-2 structure on mma.sync) into
+/// `module` and returns it.
+mlir::gpu::GPUFuncOp buildPrefillKernel(mlir::OpBuilder &b,
+                                        mlir::gpu::GPUModuleOp module,
+                                        const KernelConfig &config);
+
+} // namespace skipattn::kernels
+
+#endif // SKIPATTN_LIB_CONVERSION_ATTNTOGPU_KERNELCONFIG_H

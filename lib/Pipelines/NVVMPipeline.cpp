@@ -1,0 +1,72 @@
+//===- NVVMPipeline.cpp - tiled attention to PTX --------------------------===//
+//
+// attn-lower-to-nvvm: convert-attn-to-gpu generates the kernels and their
+// launches; host tensors are bufferized; MLIR's GPU-to-NVVM pipeline then
+// lowers the kernels to NVVM and PTX (gpu-module-to-binary) and the host
+// code to LLVM calls of the mgpu* runtime ABI that libskipattn_runtime
+// implements. The binary is PTX text (`isa`), or a fatbin holding PTX and a
+// cubin when ptxas is there to make one.
+//
+//===----------------------------------------------------------------------===//
+
+#include "skipattn/Pipelines/Pipelines.h"
+
+#include "skipattn/Conversion/Passes.h"
+
+#include "mlir/Conversion/Passes.h"
+#include "mlir/Dialect/Bufferization/Transforms/Passes.h"
+#include "mlir/Dialect/GPU/Pipelines/Passes.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassRegistry.h"
+#include "mlir/Transforms/Passes.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/Program.h"
+
+using namespace mlir;
+
+bool skipattn::havePtxas() {
+  if (llvm::sys::findProgramByName("ptxas"))
+    return true;
+  return static_cast<bool>(
+      llvm::sys::findProgramByName("ptxas", {"/usr/local/cuda/bin"}));
+}
+
+void skipattn::configureNVPTXBackend() {
+  // 32-bit shared-memory addresses: ldmatrix, cp.async and the staging
+  // stores then use one register per address instead of two.
+  auto &options = llvm::cl::getRegisteredOptions();
+  auto it = options.find("nvptx-short-ptr");
+  if (it != options.end() && it->second->getNumOccurrences() == 0)
+    (void)it->second->addOccurrence(0, "nvptx-short-ptr", "true");
+}
+
+/// Runs the upstream GPU pipeline for a chip, with PTX ISA 8.0, which sm_80
+/// and sm_90a both accept.
+static void buildGPUPipeline(OpPassManager &pm,
+                             const skipattn::LowerToNVVMOptions &options) {
+  gpu::GPUToNVVMPipelineOptions gpu;
+  gpu.cubinChip = options.chip;
+  gpu.cubinFeatures = "+ptx80";
+  gpu.cubinFormat = options.format;
+  gpu.optLevel = 3;
+  gpu::buildLowerToNVVMPassPipeline(pm, gpu);
+}
+
+void skipattn::buildKernelsToPTXPipeline(OpPassManager &pm,
+                                         const LowerToNVVMOptions &options) {
+  buildGPUPipeline(pm, options);
+}
+
+void skipattn::buildLowerToNVVMPipeline(OpPassManager &pm,
+                                        const LowerToNVVMOptions &options) {
+  pm.addPass(createConvertAttnToGPU());
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+  bufferization::OneShotBufferizePassOptions bufferize;
+  bufferize.bufferizeFunctionBoundaries = true;
+  bufferize.functionBoundaryTypeConversion =
+      bufferization::LayoutMapOption::IdentityLayoutMap;
+  pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
+  pm.addPass(createConvertBufferizationToMemRefPass());
+  buildGPUPipeline(pm, options);
+}

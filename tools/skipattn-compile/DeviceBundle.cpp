@@ -1,0 +1,124 @@
+//===- DeviceBundle.cpp - the GPU bundle: PTX kernels ---------------------===//
+//
+// For `--target gpu`, the entry goes through attn-tile,
+// attn-insert-block-skip and convert-attn-to-gpu; the generated gpu.module
+// is lowered alone to PTX (gpu-module-to-binary, format isa) and written as
+// kernel.ptx, and ptxas makes kernel.cubin for the chip when it is there.
+// The manifest then describes how to launch each kernel, from the
+// `skipattn.*` attributes convert-attn-to-gpu left on them; the host side of
+// the entry is not needed, since kernels_runtime launches the kernels itself.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Bundle.h"
+
+#include "skipattn/Dialect/Attn/Transforms/Passes.h"
+#include "skipattn/Pipelines/Pipelines.h"
+#include "skipattn/Conversion/Passes.h"
+
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Pass/PassManager.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/Program.h"
+#include "llvm/Support/raw_ostream.h"
+
+using namespace mlir;
+using namespace skipattn;
+
+static LogicalResult writeFile(StringRef path, StringRef contents) {
+  std::error_code ec;
+  llvm::raw_fd_ostream os(path, ec, llvm::sys::fs::OF_None);
+  if (ec) {
+    llvm::errs() << "skipattn-compile: error: cannot write " << path << ": "
+                 << ec.message() << "\n";
+    return failure();
+  }
+  os << contents;
+  return success();
+}
+
+/// Runs ptxas on `ptx` for the chip; a missing ptxas is not an error (the
+/// driver JIT-compiles the PTX), a failing one is.
+static LogicalResult assemble(StringRef ptx, StringRef cubin, StringRef chip,
+                              bool &made) {
+  made = false;
+  llvm::ErrorOr<std::string> ptxas = llvm::sys::findProgramByName("ptxas");
+  if (!ptxas)
+    ptxas = llvm::sys::findProgramByName("ptxas", {"/usr/local/cuda/bin"});
+  if (!ptxas)
+    return success();
+  std::string arch = ("-arch=" + chip).str();
+  SmallVector<StringRef> args = {*ptxas, arch, ptx, "-o", cubin};
+  std::string error;
+  if (llvm::sys::ExecuteAndWait(*ptxas, args, std::nullopt, {}, 0, 0,
+                                &error) != 0) {
+    llvm::errs() << "skipattn-compile: error: ptxas " << arch << " failed on "
+                 << ptx << (error.empty() ? "" : ": ") << error << "\n";
+    return failure();
+  }
+  made = true;
+  return success();
+}
+
+LogicalResult skipattn::emitDeviceBundle(ModuleOp module, BundleSpec &spec,
+                                         StringRef dir) {
+  MLIRContext *ctx = module.getContext();
+  PassManager pm(ctx);
+  attn::AttnTileOptions tile;
+  tile.blockM = spec.blockM;
+  tile.blockN = spec.blockN;
+  pm.addPass(attn::createAttnTile(tile));
+  attn::AttnInsertBlockSkipOptions skip;
+  skip.voteRows = spec.voteRows;
+  skip.stats = true;
+  pm.addPass(attn::createAttnInsertBlockSkip(skip));
+  pm.addPass(createConvertAttnToGPU());
+  if (failed(pm.run(module)))
+    return failure();
+
+  auto kernels = module.lookupSymbol<gpu::GPUModuleOp>("skipattn_kernels");
+  if (!kernels)
+    return module.emitError("convert-attn-to-gpu produced no kernels");
+  for (auto func : kernels.getOps<gpu::GPUFuncOp>()) {
+    DeviceKernel k;
+    k.function = func.getName().str();
+    k.threads = cast<IntegerAttr>(func->getAttr("skipattn.threads")).getInt();
+    k.sharedBytes =
+        cast<IntegerAttr>(func->getAttr("skipattn.shared_bytes")).getInt();
+    k.blockM = cast<IntegerAttr>(func->getAttr("skipattn.block_m")).getInt();
+    for (Attribute p : cast<ArrayAttr>(func->getAttr("skipattn.params")))
+      k.params.push_back(cast<StringAttr>(p).str());
+    spec.kernels.push_back(k);
+  }
+
+  // The kernels alone, to PTX.
+  OpBuilder b(ctx);
+  OwningOpRef<ModuleOp> device = ModuleOp::create(module.getLoc());
+  (*device)->setAttr(gpu::GPUDialect::getContainerModuleAttrName(),
+                     b.getUnitAttr());
+  b.setInsertionPointToEnd(device->getBody());
+  b.clone(*kernels);
+  PassManager ptx(ctx);
+  LowerToNVVMOptions options;
+  options.chip = spec.chip;
+  options.format = "isa";
+  buildKernelsToPTXPipeline(ptx, options);
+  if (failed(ptx.run(*device)))
+    return failure();
+  auto binary = device->lookupSymbol<gpu::BinaryOp>("skipattn_kernels");
+  if (!binary || binary.getObjects().size() != 1)
+    return device->emitError("gpu-module-to-binary produced no PTX");
+  auto object = cast<gpu::ObjectAttr>(binary.getObjects()[0]);
+
+  SmallString<256> ptxPath(dir), cubinPath(dir);
+  llvm::sys::path::append(ptxPath, "kernel.ptx");
+  llvm::sys::path::append(cubinPath, "kernel.cubin");
+  if (failed(writeFile(ptxPath, object.getObject().getValue())))
+    return failure();
+  bool madeCubin;
+  if (failed(assemble(ptxPath, cubinPath, spec.chip, madeCubin)))
+    return failure();
+  spec.cubin = madeCubin;
+  return success();
+}
