@@ -21,8 +21,9 @@ namespace skipattn {
 
 /// A kernel of a GPU bundle and how to launch it.
 struct DeviceKernel {
-  std::string function;
-  int64_t threads = 0, sharedBytes = 0, blockM = 0;
+  std::string function, role; // role: prefill, decode or combine
+  int64_t threads = 0, sharedBytes = 0;
+  int64_t blockM = 0, blockN = 0, maxQueryLen = 0;
   llvm::SmallVector<std::string> params;
 };
 

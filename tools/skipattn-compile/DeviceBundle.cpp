@@ -73,20 +73,28 @@ LogicalResult skipattn::emitDeviceBundle(ModuleOp module, BundleSpec &spec,
   skip.voteRows = spec.voteRows;
   skip.stats = true;
   pm.addPass(attn::createAttnInsertBlockSkip(skip));
-  pm.addPass(createConvertAttnToGPU());
+  ConvertAttnToGPUOptions gpu;
+  gpu.decodeKernels = true;
+  pm.addPass(createConvertAttnToGPU(gpu));
   if (failed(pm.run(module)))
     return failure();
 
   auto kernels = module.lookupSymbol<gpu::GPUModuleOp>("skipattn_kernels");
   if (!kernels)
     return module.emitError("convert-attn-to-gpu produced no kernels");
+  auto intAttr = [](gpu::GPUFuncOp func, StringRef name) -> int64_t {
+    auto attr = func->getAttrOfType<IntegerAttr>(name);
+    return attr ? attr.getInt() : 0;
+  };
   for (auto func : kernels.getOps<gpu::GPUFuncOp>()) {
     DeviceKernel k;
     k.function = func.getName().str();
-    k.threads = cast<IntegerAttr>(func->getAttr("skipattn.threads")).getInt();
-    k.sharedBytes =
-        cast<IntegerAttr>(func->getAttr("skipattn.shared_bytes")).getInt();
-    k.blockM = cast<IntegerAttr>(func->getAttr("skipattn.block_m")).getInt();
+    k.role = func->getAttrOfType<StringAttr>("skipattn.role").str();
+    k.threads = intAttr(func, "skipattn.threads");
+    k.sharedBytes = intAttr(func, "skipattn.shared_bytes");
+    k.blockM = intAttr(func, "skipattn.block_m");
+    k.blockN = intAttr(func, "skipattn.block_n");
+    k.maxQueryLen = intAttr(func, "skipattn.max_q_len");
     for (Attribute p : cast<ArrayAttr>(func->getAttr("skipattn.params")))
       k.params.push_back(cast<StringAttr>(p).str());
     spec.kernels.push_back(k);

@@ -9,6 +9,7 @@
 #include "Bundle.h"
 
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/raw_ostream.h"
@@ -23,6 +24,79 @@ static std::string typeName(Type t) {
   llvm::raw_string_ostream os(s);
   os << t;
   return s;
+}
+
+using Json = llvm::json::Value;
+
+static Json launch(const DeviceKernel &k, Json grid) {
+  llvm::json::Array params;
+  for (const std::string &p : k.params)
+    params.push_back(p);
+  return llvm::json::Object{{"function", k.function},
+                            {"block", llvm::json::Array{k.threads, 1, 1}},
+                            {"shared_bytes", k.sharedBytes},
+                            {"grid", std::move(grid)},
+                            {"params", std::move(params)}};
+}
+
+static Json op(StringRef name, std::initializer_list<Json> args) {
+  llvm::json::Array a{Json(name)};
+  for (const Json &v : args)
+    a.push_back(v);
+  return a;
+}
+
+/// The kernel alternatives of a GPU bundle, tried in order: split-KV decode
+/// when every query head of a GQA group fits the 16 rows of its CTA, then
+/// prefill for any shape.
+static Json deviceKernels(const BundleSpec &spec) {
+  const DeviceKernel *prefill = nullptr, *decode = nullptr,
+                     *combine = nullptr;
+  for (const DeviceKernel &k : spec.kernels) {
+    if (k.role == "prefill")
+      prefill = &k;
+    if (k.role == "decode")
+      decode = &k;
+    if (k.role == "combine")
+      combine = &k;
+  }
+  llvm::json::Array kernels;
+  if (decode && combine) {
+    // Enough splits to give every SM as many CTAs as fit in its shared
+    // memory (227 KiB usable), never more than there are kv-blocks.
+    int64_t perSM = std::max<int64_t>(
+        1, std::min<int64_t>(32, 227 * 1024 / decode->sharedBytes));
+    Json splits = op(
+        "max", {1, op("min", {op("ceil_div", {"kv_len", decode->blockN}),
+                              op("ceil_div",
+                                 {op("mul", {perSM, "num_sms"}),
+                                  op("mul", {"batch", "kv_heads"})})})});
+    int64_t rowBytes = 4 * (spec.value.getDimSize(3) + 2);
+    kernels.push_back(llvm::json::Object{
+        {"name", "decode"},
+        {"when", op("le", {"q_len", decode->maxQueryLen})},
+        {"num_splits", std::move(splits)},
+        {"workspace_bytes",
+         op("mul", {"batch", "q_heads", "q_len", "num_splits", rowBytes})},
+        {"launches",
+         llvm::json::Array{
+             launch(*decode, llvm::json::Array{"num_splits", "kv_heads",
+                                               "batch"}),
+             launch(*combine,
+                    llvm::json::Array{"q_len", "q_heads", "batch"})}}});
+  }
+  if (prefill)
+    kernels.push_back(llvm::json::Object{
+        {"name", "prefill"},
+        {"when", 1},
+        {"num_splits", 1},
+        {"workspace_bytes", 0},
+        {"launches",
+         llvm::json::Array{launch(
+             *prefill, llvm::json::Array{op("ceil_div",
+                                            {"q_len", prefill->blockM}),
+                                         "q_heads", "batch"})}}});
+  return kernels;
 }
 
 LogicalResult skipattn::writeManifest(const BundleSpec &spec, StringRef dir,
@@ -80,27 +154,7 @@ LogicalResult skipattn::writeManifest(const BundleSpec &spec, StringRef dir,
     manifest["ptx"] = "kernel.ptx";
     manifest["cubin"] = spec.cubin ? llvm::json::Value("kernel.cubin")
                                    : llvm::json::Value(nullptr);
-    llvm::json::Array kernels;
-    for (const DeviceKernel &k : spec.kernels) {
-      llvm::json::Array params;
-      for (const std::string &p : k.params)
-        params.push_back(p);
-      llvm::json::Object launch{
-          {"function", k.function},
-          {"block", llvm::json::Array{k.threads, 1, 1}},
-          {"shared_bytes", k.sharedBytes},
-          {"grid", llvm::json::Array{llvm::json::Array{"ceil_div", "q_len",
-                                                       k.blockM},
-                                     "q_heads", "batch"}},
-          {"params", std::move(params)}};
-      kernels.push_back(llvm::json::Object{
-          {"name", "prefill"},
-          {"when", 1},
-          {"launches", llvm::json::Array{std::move(launch)}},
-          {"workspace_bytes", 0},
-          {"num_splits", 1}});
-    }
-    manifest["kernels"] = std::move(kernels);
+    manifest["kernels"] = deviceKernels(spec);
   }
 
   SmallString<256> path(dir);

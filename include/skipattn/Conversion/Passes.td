@@ -55,11 +55,20 @@ def ConvertAttnToGPU : Pass<"convert-attn-to-gpu", "::mlir::ModuleOp"> {
     allocated with gpu.alloc. Batch and lengths are run-time kernel
     arguments (i32), pointers are passed as i64.
 
+    With `decode-kernels`, the module also gets the split-KV decode kernel
+    and its combine kernel (for decode: G query heads x Sq <= 16 rows), for
+    a runtime that picks a kernel by shape, as kernel bundles do; the host
+    launch itself always uses the prefill kernel.
+
     Cases the kernel does not cover are refused with a diagnostic that
     names them: f32 element type, head dims other than 64 and 128, value
     head dim different from the head dim, the mask operand, block sizes the
     warp layout cannot tile, vote groups other than the q-block or a warp.
   }];
+  let options = [
+    Option<"decodeKernels", "decode-kernels", "bool", /*default=*/"false",
+           "Also generate the split-KV decode and combine kernels">
+  ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",
     "::mlir::bufferization::BufferizationDialect",

@@ -192,19 +192,27 @@ static gpu::GPUModuleOp getOrCreateKernelModule(ModuleOp module) {
   return gpu::GPUModuleOp::create(b, module.getLoc(), kModuleName);
 }
 
-/// The kernel's parameter names, in order, for the manifest.
-static ArrayAttr parameterNames(OpBuilder &b, const KernelConfig &c) {
-  SmallVector<StringRef> names = {"q", "k", "v", "out", "batch", "q_len",
-                                  "kv_len"};
+/// Records how to launch a kernel, for bundle manifests.
+static void describe(OpBuilder &b, gpu::GPUFuncOp func, StringRef role,
+                     ArrayRef<StringRef> params, int64_t threads,
+                     int64_t sharedBytes) {
+  func->setAttr("skipattn.role", b.getStringAttr(role));
+  func->setAttr("skipattn.params", b.getStrArrayAttr(params));
+  func->setAttr("skipattn.threads", b.getI64IntegerAttr(threads));
+  func->setAttr("skipattn.shared_bytes", b.getI64IntegerAttr(sharedBytes));
+}
+
+static SmallVector<StringRef> withSkipParams(SmallVector<StringRef> names,
+                                            const KernelConfig &c) {
   if (c.skip)
     names.push_back(c.skipKind == SkipKind::Threshold ? "threshold"
                                                       : "scale_factor");
   if (c.stats)
     names.push_back("stats");
-  return b.getStrArrayAttr(names);
+  return names;
 }
 
-static void lower(TiledAttention &ta, ModuleOp module) {
+static void lower(TiledAttention &ta, ModuleOp module, bool decodeKernels) {
   const KernelConfig &c = ta.config;
   gpu::GPUModuleOp kernels = getOrCreateKernelModule(module);
   OpBuilder b(ta.forall);
@@ -212,11 +220,27 @@ static void lower(TiledAttention &ta, ModuleOp module) {
   auto func = kernels.lookupSymbol<gpu::GPUFuncOp>(name);
   if (!func) {
     func = skipattn::kernels::buildPrefillKernel(b, kernels, c);
-    func->setAttr("skipattn.params", parameterNames(b, c));
+    describe(b, func, "prefill",
+             withSkipParams({"q", "k", "v", "out", "batch", "q_len", "kv_len"},
+                            c),
+             c.numThreads(), c.prefillSharedBytes());
     func->setAttr("skipattn.block_m", b.getI64IntegerAttr(c.blockM));
-    func->setAttr("skipattn.threads", b.getI64IntegerAttr(c.numThreads()));
-    func->setAttr("skipattn.shared_bytes",
-                  b.getI64IntegerAttr(c.prefillSharedBytes()));
+  }
+  if (decodeKernels && c.group() <= 16 &&
+      !kernels.lookupSymbol(c.name("decode"))) {
+    auto [decode, combine] =
+        skipattn::kernels::buildDecodeKernels(b, kernels, c);
+    describe(b, decode, "decode",
+             withSkipParams({"q", "k", "v", "workspace", "batch", "q_len",
+                             "kv_len", "num_splits"},
+                            c),
+             32, c.decodeSharedBytes());
+    decode->setAttr("skipattn.max_q_len",
+                    b.getI64IntegerAttr(c.decodeMaxQueryLen()));
+    decode->setAttr("skipattn.block_n", b.getI64IntegerAttr(c.blockN));
+    describe(b, combine, "combine",
+             {"workspace", "out", "batch", "q_len", "num_splits"},
+             c.valueHeadDim, 0);
   }
 
   Location loc = ta.forall.getLoc();
@@ -266,6 +290,7 @@ static void lower(TiledAttention &ta, ModuleOp module) {
 namespace {
 struct ConvertAttnToGPUPass
     : public skipattn::impl::ConvertAttnToGPUBase<ConvertAttnToGPUPass> {
+  using ConvertAttnToGPUBase::ConvertAttnToGPUBase;
   void runOnOperation() override {
     ModuleOp module = getOperation();
     WalkResult untiled = module.walk([](AttentionOp op) {
@@ -284,7 +309,7 @@ struct ConvertAttnToGPUPass
       FailureOr<TiledAttention> ta = analyze(forall);
       if (failed(ta))
         return signalPassFailure();
-      lower(*ta, module);
+      lower(*ta, module, decodeKernels);
     }
   }
 };

@@ -46,6 +46,12 @@ struct KernelConfig {
     return 2 * (blockM * headDim + 2 * blockN * headDim +
                 2 * blockN * valueHeadDim);
   }
+  /// Dynamic shared memory of the decode kernel: 16 Q rows, two K stages,
+  /// one V tile.
+  int64_t decodeSharedBytes() const;
+  /// The most query rows per head the decode kernel takes: 16 rows hold G
+  /// heads of this many queries each.
+  int64_t decodeMaxQueryLen() const { return 16 / group(); }
   /// The kernel's name, unique for the configuration.
   std::string name(llvm::StringRef role) const;
 };
@@ -130,6 +136,14 @@ private:
   mlir::Value inlineAsm(llvm::StringRef code, llvm::StringRef constraints,
                         mlir::Type result, mlir::ValueRange operands);
 };
+
+/// Declares the dynamic shared memory symbol of `module` once.
+void declareSharedMemory(mlir::OpBuilder &b, mlir::gpu::GPUModuleOp module);
+
+/// Builds the split-KV decode kernel and its combine kernel into `module`.
+std::pair<mlir::gpu::GPUFuncOp, mlir::gpu::GPUFuncOp>
+buildDecodeKernels(mlir::OpBuilder &b, mlir::gpu::GPUModuleOp module,
+                   const KernelConfig &cfg);
 
 /// Builds the prefill kernel (FlashAttention-2 structure on mma.sync) into
 /// `module` and returns it.

@@ -25,6 +25,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "KernelConfig.h"
+#include "WarpTile.h"
 
 #include "mlir/Dialect/SCF/IR/SCF.h"
 
@@ -55,7 +56,8 @@ private:
   int64_t d, dv, bm, bn, threads, kSteps, sTiles, oTiles;
 
   // Per-thread values.
-  Value tid, warp, lane, g, t, smem;
+  Value tid, warp, lane, smem;
+  std::unique_ptr<WarpTile> wt;
   // Run-time extents and the CTA's place.
   Value batch, sq, skv, q0, h, bIdx, kvh;
   Value qBase, kBase, vBase, oBase;
@@ -68,40 +70,6 @@ private:
     return 2 * bm * d + 4 * bn * d + stage * 2 * bn * dv;
   }
 
-  /// Byte address in shared memory of 16-byte chunk `chunk` of row `row` in
-  /// a swizzled tile at `base` whose rows are `rowBytes` long.
-  Value swizzled(Value base, Value row, Value chunk, int64_t rowBytes) {
-    Value phys = e.bxor(chunk, e.band(row, e.i32c(7)));
-    Value off = e.add(e.mul(row, e.i32c(rowBytes)), e.shl(phys, 4));
-    return e.gep(smem, e.add(base, off));
-  }
-
-  /// ldmatrix addresses without 32 live registers. A lane reads chunk
-  /// `2s + half` of row `row0 + rowIn`; swizzled, that is chunk
-  /// ((half ^ rowIn % 8) ^ (2s % 8)) + (2s & 8), since the constant part of
-  /// the row never touches its low three bits. So four per-lane offsets (one
-  /// per value of 2s % 8) plus a constant reach every chunk.
-  SmallVector<Value, 4> laneBases(Value rowIn, Value half, int64_t rowBytes) {
-    Value x = e.bxor(half, e.band(rowIn, e.i32c(7)));
-    Value rowOff = e.mul(rowIn, e.i32c(rowBytes));
-    SmallVector<Value, 4> bases;
-    for (int64_t w = 0; w < 8; w += 2)
-      bases.push_back(e.add(rowOff, e.shl(e.bxor(x, e.i32c(w)), 4)));
-    return bases;
-  }
-  /// The address of the chunk pair 2s (+ half) at row offset `rowConst`
-  /// (a multiple of 8 rows) from lane bases made by laneBases.
-  Value chunkAddr(Value tileBase, ArrayRef<Value> bases, int64_t s,
-                  int64_t rowConst, int64_t rowBytes) {
-    int64_t c = 2 * s;
-    Value lanePtr = e.gep(smem, e.add(tileBase, bases[(c & 7) / 2]));
-    return e.gep(lanePtr, e.i32c(rowConst * rowBytes + (c & 8) * 16));
-  }
-
-  /// cp.async of `rows` rows (of `rowBytes`) from `global` (rows row0.., up
-  /// to `limit`) into the swizzled tile at shared offset `base`.
-  void loadTile(Value base, Value global, Value row0, Value limit,
-                int64_t rows, int64_t rowBytes);
   /// Issue the cp.async of kv-block `j` into `stage` (K then V).
   void loadKV(Value j, Value stage);
 
@@ -117,31 +85,12 @@ private:
 };
 } // namespace
 
-void PrefillGenerator::loadTile(Value base, Value global, Value row0,
-                                Value limit, int64_t rows, int64_t rowBytes) {
-  int64_t chunks = rowBytes / 16;
-  int64_t rowsPerPass = threads / chunks;
-  Value c = e.remu(tid, e.i32c(chunks));
-  Value r0 = e.divu(tid, e.i32c(chunks));
-  for (int64_t pass = 0; pass < rows / rowsPerPass; ++pass) {
-    Value r = e.add(r0, e.i32c(pass * rowsPerPass));
-    Value gr = e.add(row0, r);
-    Value valid = e.cmp(P::slt, gr, limit);
-    // An invalid row copies nothing (zero-fill) but still needs a legal
-    // address.
-    Value safe = e.select(valid, gr, e.i32c(0));
-    Value src = e.gep(global, e.add(e.mul(safe, e.i32c(rowBytes)),
-                                    e.shl(c, 4)));
-    e.cpAsync16(swizzled(base, r, c, rowBytes), src, valid);
-  }
-}
-
 void PrefillGenerator::loadKV(Value j, Value stage) {
   Value k0 = e.mul(j, e.i32c(bn));
   Value kStage = e.add(e.i32c(kOffset(0)), e.mul(stage, e.i32c(2 * bn * d)));
   Value vStage = e.add(e.i32c(vOffset(0)), e.mul(stage, e.i32c(2 * bn * dv)));
-  loadTile(kStage, kBase, k0, skv, bn, 2 * d);
-  loadTile(vStage, vBase, k0, skv, bn, 2 * dv);
+  wt->loadTile(kStage, kBase, k0, skv, bn, 2 * d, tid, threads);
+  wt->loadTile(vStage, vBase, k0, skv, bn, 2 * dv, tid, threads);
 }
 
 void PrefillGenerator::build(gpu::GPUFuncOp func) {
@@ -165,9 +114,9 @@ void PrefillGenerator::build(gpu::GPUFuncOp func) {
   tid = e.threadIdx();
   warp = e.divu(tid, e.i32c(32));
   lane = e.remu(tid, e.i32c(32));
-  g = e.divu(lane, e.i32c(4));
-  t = e.remu(lane, e.i32c(4));
   smem = e.sharedBase(kSharedSymbol);
+  wt = std::make_unique<WarpTile>(e, cfg, smem, lane);
+  Value g = wt->g, t = wt->t;
 
   // The CTA's q-block: the causal grid starts with the longest ones.
   Value numQBlocks = e.ceilDiv(sq, bm);
@@ -207,7 +156,7 @@ void PrefillGenerator::build(gpu::GPUFuncOp func) {
   }
 
   // Prologue: Q, then kv-block 0, each its own cp.async group.
-  loadTile(e.i32c(qOffset()), qBase, q0, sq, bm, 2 * d);
+  wt->loadTile(e.i32c(qOffset()), qBase, q0, sq, bm, 2 * d, tid, threads);
   e.cpAsyncCommit();
   scf::IfOp::create(b, loc, e.cmp(P::sgt, numKV, e.i32c(0)),
                     [&](OpBuilder &, Location) {
@@ -218,36 +167,16 @@ void PrefillGenerator::build(gpu::GPUFuncOp func) {
   e.cpAsyncWait(1);
   e.barrier();
 
-  // Q fragments, kept in registers: rows warp*16 + lane%16, chunk 2ks +
-  // lane/16 (the four 8x8 matrices of an m16k16 A operand).
-  SmallVector<SmallVector<Value, 4>> qFrag;
-  {
-    Value row = e.add(e.mul(warp, e.i32c(16)), e.band(lane, e.i32c(15)));
-    SmallVector<Value, 4> bases =
-        laneBases(row, e.divu(lane, e.i32c(16)), 2 * d);
-    for (int64_t ks = 0; ks < kSteps; ++ks)
-      qFrag.push_back(e.ldmatrix4(
-          chunkAddr(e.i32c(qOffset()), bases, ks, 0, 2 * d), false));
-  }
-
-  // Per-lane ldmatrix offsets into K tiles (B operand of Q K^T: two n8
-  // tiles per x4) and V tiles (B operand of P V, transposed).
-  SmallVector<Value, 4> kBases = laneBases(
-      e.add(e.band(lane, e.i32c(7)), e.mul(e.divu(lane, e.i32c(16)), e.i32c(8))),
-      e.band(e.divu(lane, e.i32c(8)), e.i32c(1)), 2 * d);
-  SmallVector<Value, 4> vBases = laneBases(
-      e.add(e.band(lane, e.i32c(7)),
-            e.mul(e.band(e.divu(lane, e.i32c(8)), e.i32c(1)), e.i32c(8))),
-      e.divu(lane, e.i32c(16)), 2 * dv);
+  // Q fragments, kept in registers for the whole loop.
+  Fragments qFrag =
+      wt->loadQ(e.i32c(qOffset()), e.mul(warp, e.i32c(16)));
 
   // The rows of this thread: warp*16 + g and + 8.
   Value rowInBlock = e.add(e.mul(warp, e.i32c(16)), g);
   Value row[2] = {e.add(q0, rowInBlock), e.add(q0, e.add(rowInBlock, e.i32c(8)))};
 
   // Loop state: m[2], l[2], O fragments, skipped-tile count.
-  SmallVector<Value> init = {ninf, ninf, zero, zero};
-  for (int64_t i = 0; i < oTiles * 4; ++i)
-    init.push_back(zero);
+  SmallVector<Value> init = wt->initial().flatten();
   init.push_back(e.i32c(0));
   unsigned skippedIdx = init.size() - 1;
 
@@ -273,21 +202,8 @@ void PrefillGenerator::build(gpu::GPUFuncOp func) {
     Value kStage = e.add(e.i32c(kOffset(0)), e.mul(stage, e.i32c(2 * bn * d)));
     Value vStage = e.add(e.i32c(vOffset(0)), e.mul(stage, e.i32c(2 * bn * dv)));
 
-    // S = Q K_j^T: K rows are the "col" B operand; one ldmatrix.x4 gives
-    // the B fragments of two n8 tiles.
-    SmallVector<SmallVector<Value, 4>> s(sTiles, SmallVector<Value, 4>(4, zero));
-    {
-      for (int64_t ks = 0; ks < kSteps; ++ks) {
-        for (int64_t np = 0; np < sTiles / 2; ++np) {
-          SmallVector<Value, 4> kf = e.ldmatrix4(
-              chunkAddr(kStage, kBases, ks, 16 * np, 2 * d), false);
-          s[2 * np] = e.mma(cfg.elementType, qFrag[ks], {kf[0], kf[1]},
-                            s[2 * np]);
-          s[2 * np + 1] = e.mma(cfg.elementType, qFrag[ks], {kf[2], kf[3]},
-                                s[2 * np + 1]);
-        }
-      }
-    }
+    // S = Q K_j^T.
+    Fragments s = wt->scores(qFrag, kStage);
 
     // Mask the ragged last tile and (causal) the tiles on the diagonal:
     // key j is kept for row i when j < Skv and j + Sq <= i + Skv.
@@ -329,16 +245,7 @@ void PrefillGenerator::build(gpu::GPUFuncOp func) {
 
     // Row max of the raw logits: two rows per thread, then the quad.
     Value mt[2];
-    for (int r = 0; r < 2; ++r) {
-      Value acc = s[0][2 * r];
-      for (int64_t n = 0; n < sTiles; ++n)
-        for (int el = 0; el < 2; ++el)
-          if (n || el)
-            acc = e.fmax(acc, s[n][2 * r + el]);
-      acc = e.fmax(acc, e.shflXor(acc, 1));
-      acc = e.fmax(acc, e.shflXor(acc, 2));
-      mt[r] = acc;
-    }
+    wt->rowMax(s, mt);
 
     // The Skip-Softmax test against the running max from before the tile,
     // in log2 space on the raw logits: (mt - m) * scale * log2e < log2(lambda).
@@ -372,51 +279,10 @@ void PrefillGenerator::build(gpu::GPUFuncOp func) {
           scf::YieldOp::create(b, loc, state.drop_back());
         },
         [&](OpBuilder &, Location) {
-          Value mNew[2], shift[2], alpha[2], lNew[2];
-          for (int r = 0; r < 2; ++r) {
-            mNew[r] = e.fmax(state[r], mt[r]);
-            Value scaled = e.fmul(mNew[r], c);
-            shift[r] = e.select(e.fcmp(FP::OEQ, mNew[r], ninf), zero, scaled);
-            alpha[r] = e.ex2(e.fsub(e.fmul(state[r], c), shift[r]));
-          }
-          // p = exp2(s * c - shift), summed per thread (the quad sums at
-          // the end).
-          Value negShift[2] = {e.fsub(zero, shift[0]), e.fsub(zero, shift[1])};
-          SmallVector<SmallVector<Value, 4>> p(sTiles);
-          Value rowSum[2] = {zero, zero};
-          for (int64_t n = 0; n < sTiles; ++n)
-            for (int el = 0; el < 4; ++el) {
-              Value x = e.ex2(e.fma(s[n][el], c, negShift[el >> 1]));
-              p[n].push_back(x);
-              rowSum[el >> 1] = e.fadd(rowSum[el >> 1], x);
-            }
-          for (int r = 0; r < 2; ++r)
-            lNew[r] = e.fma(state[2 + r], alpha[r], rowSum[r]);
-          SmallVector<SmallVector<Value, 4>> o(oTiles);
-          for (int64_t n = 0; n < oTiles; ++n)
-            for (int el = 0; el < 4; ++el)
-              o[n].push_back(e.fmul(state[4 + n * 4 + el], alpha[el >> 1]));
-
-          // O += P V_j: the C fragments of two adjacent n8 tiles of S are
-          // the A fragment of an m16k16 tile; V needs ldmatrix.trans.
-          for (int64_t kk = 0; kk < bn / 16; ++kk) {
-            SmallVector<Value, 4> a = {
-                e.pack(cfg.elementType, p[2 * kk][0], p[2 * kk][1]),
-                e.pack(cfg.elementType, p[2 * kk][2], p[2 * kk][3]),
-                e.pack(cfg.elementType, p[2 * kk + 1][0], p[2 * kk + 1][1]),
-                e.pack(cfg.elementType, p[2 * kk + 1][2], p[2 * kk + 1][3])};
-            for (int64_t dp = 0; dp < oTiles / 2; ++dp) {
-              SmallVector<Value, 4> vf = e.ldmatrix4(
-                  chunkAddr(vStage, vBases, dp, 16 * kk, 2 * dv), true);
-              o[2 * dp] = e.mma(cfg.elementType, a, {vf[0], vf[1]}, o[2 * dp]);
-              o[2 * dp + 1] =
-                  e.mma(cfg.elementType, a, {vf[2], vf[3]}, o[2 * dp + 1]);
-            }
-          }
-          SmallVector<Value> out = {mNew[0], mNew[1], lNew[0], lNew[1]};
-          for (auto &tile : o)
-            out.append(tile.begin(), tile.end());
-          scf::YieldOp::create(b, loc, out);
+          SoftmaxState before =
+              SoftmaxState::unflatten(state.drop_back(), oTiles);
+          scf::YieldOp::create(b, loc,
+                               wt->update(s, mt, before, vStage, c).flatten());
         });
 
     SmallVector<Value> yielded(update.getResults());
@@ -447,7 +313,7 @@ void PrefillGenerator::build(gpu::GPUFuncOp func) {
       Value hi = e.fmul(fin[4 + n * 4 + 2 * r + 1], inv[r]);
       Value packed = e.pack(cfg.elementType, lo, hi);
       Value rr = e.add(rowInBlock, e.i32c(8 * r));
-      Value addr = e.gep(swizzled(e.i32c(qOffset()), rr, e.i32c(n), 2 * dv),
+      Value addr = e.gep(wt->swizzled(e.i32c(qOffset()), rr, e.i32c(n), 2 * dv),
                          pairCol);
       LLVM::StoreOp::create(b, loc, packed, addr, /*alignment=*/4);
     }
@@ -463,7 +329,7 @@ void PrefillGenerator::build(gpu::GPUFuncOp func) {
       Value gr = e.add(q0, r);
       scf::IfOp::create(b, loc, e.cmp(P::slt, gr, sq),
                         [&](OpBuilder &, Location) {
-                          Value src = swizzled(e.i32c(qOffset()), r, cIdx,
+                          Value src = wt->swizzled(e.i32c(qOffset()), r, cIdx,
                                                2 * dv);
                           Value val = LLVM::LoadOp::create(b, loc, v4, src, 16);
                           Value dst = e.gep(
@@ -494,18 +360,24 @@ void PrefillGenerator::build(gpu::GPUFuncOp func) {
   gpu::ReturnOp::create(b, loc);
 }
 
+void skipattn::kernels::declareSharedMemory(OpBuilder &b,
+                                            gpu::GPUModuleOp module) {
+  if (module.lookupSymbol(kSharedSymbol))
+    return;
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(module.getBody());
+  auto arrayType = LLVM::LLVMArrayType::get(b.getI8Type(), 0);
+  LLVM::GlobalOp::create(b, module.getLoc(), arrayType, /*isConstant=*/false,
+                         LLVM::Linkage::External, kSharedSymbol, Attribute(),
+                         /*alignment=*/128, /*addrSpace=*/3);
+}
+
 gpu::GPUFuncOp skipattn::kernels::buildPrefillKernel(OpBuilder &b,
                                                  gpu::GPUModuleOp module,
                                                  const KernelConfig &cfg) {
   OpBuilder::InsertionGuard guard(b);
   Location loc = module.getLoc();
-  b.setInsertionPointToStart(module.getBody());
-  if (!module.lookupSymbol(kSharedSymbol)) {
-    auto arrayType = LLVM::LLVMArrayType::get(b.getI8Type(), 0);
-    LLVM::GlobalOp::create(b, loc, arrayType, /*isConstant=*/false,
-                           LLVM::Linkage::External, kSharedSymbol,
-                           Attribute(), /*alignment=*/128, /*addrSpace=*/3);
-  }
+  declareSharedMemory(b, module);
   b.setInsertionPointToEnd(module.getBody());
   SmallVector<Type> args = {b.getI64Type(), b.getI64Type(), b.getI64Type(),
                             b.getI64Type(), b.getI32Type(), b.getI32Type(),

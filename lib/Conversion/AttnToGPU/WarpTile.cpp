@@ -1,0 +1,206 @@
+//===- WarpTile.cpp - one warp's share of the attention tile math ---------===//
+//
+// The arithmetic of DESIGN.md section 5 for one warp of 16 query rows:
+//
+// - tiles are stored with 16-byte chunks XOR-swizzled by row % 8, so the 8
+//   rows an ldmatrix reads at one column fall in 8 different bank groups;
+// - ldmatrix.x4 of Q rows gives the A fragment of an m16k16 step; of K rows
+//   (the "col" B layout of mma.row.col) the B fragments of two n8 tiles; of
+//   V rows with .trans the B fragments of P V;
+// - the addresses come from four per-lane offsets and constants, so the
+//   hot loop keeps a handful of address registers;
+// - the C fragments of two adjacent n8 tiles of S, rounded to bf16/f16
+//   pairs, are exactly the A fragment of P for P V: P stays in registers.
+//
+//===----------------------------------------------------------------------===//
+
+#include "WarpTile.h"
+
+#include <cmath>
+
+using namespace mlir;
+using namespace skipattn::kernels;
+using FP = arith::CmpFPredicate;
+using P = arith::CmpIPredicate;
+
+SmallVector<Value> SoftmaxState::flatten() const {
+  SmallVector<Value> out = {m[0], m[1], l[0], l[1]};
+  for (const auto &tile : o)
+    out.append(tile.begin(), tile.end());
+  return out;
+}
+
+SoftmaxState SoftmaxState::unflatten(ValueRange values, int64_t oTiles) {
+  SoftmaxState s;
+  s.m[0] = values[0];
+  s.m[1] = values[1];
+  s.l[0] = values[2];
+  s.l[1] = values[3];
+  for (int64_t n = 0; n < oTiles; ++n)
+    s.o.push_back(SmallVector<Value, 4>(values.slice(4 + 4 * n, 4)));
+  return s;
+}
+
+WarpTile::WarpTile(KernelEmitter &e, const KernelConfig &cfg, Value smem,
+                   Value lane)
+    : e(e), cfg(cfg), smem(smem), lane(lane), d(cfg.headDim),
+      dv(cfg.valueHeadDim), bn(cfg.blockN), kSteps(d / 16), sTiles(bn / 8),
+      oTiles(dv / 8) {
+  g = e.divu(lane, e.i32c(4));
+  t = e.remu(lane, e.i32c(4));
+  // K (B of Q K^T, two n8 tiles per x4): rows lane%8 + 8*(lane/16), chunk
+  // half (lane/8)%2. V (B of P V, .trans): rows lane%8 + 8*((lane/8)%2),
+  // chunk half lane/16.
+  Value low = e.band(lane, e.i32c(7));
+  Value bit3 = e.band(e.divu(lane, e.i32c(8)), e.i32c(1));
+  Value bit4 = e.divu(lane, e.i32c(16));
+  kBases = laneBases(e.add(low, e.mul(bit4, e.i32c(8))), bit3, 2 * d);
+  vBases = laneBases(e.add(low, e.mul(bit3, e.i32c(8))), bit4, 2 * dv);
+}
+
+Value WarpTile::swizzled(Value base, Value row, Value chunk,
+                         int64_t rowBytes) {
+  Value phys = e.bxor(chunk, e.band(row, e.i32c(7)));
+  Value off = e.add(e.mul(row, e.i32c(rowBytes)), e.shl(phys, 4));
+  return e.gep(smem, e.add(base, off));
+}
+
+/// A lane reads chunk 2s + half of row rowConst + rowIn (rowConst a multiple
+/// of 8); swizzled, that is ((half ^ rowIn % 8) ^ (2s % 8)) + (2s & 8). So
+/// four per-lane offsets, one per value of 2s % 8, plus a constant reach
+/// every chunk.
+SmallVector<Value, 4> WarpTile::laneBases(Value rowIn, Value half,
+                                          int64_t rowBytes) {
+  Value x = e.bxor(half, e.band(rowIn, e.i32c(7)));
+  Value rowOff = e.mul(rowIn, e.i32c(rowBytes));
+  SmallVector<Value, 4> bases;
+  for (int64_t w = 0; w < 8; w += 2)
+    bases.push_back(e.add(rowOff, e.shl(e.bxor(x, e.i32c(w)), 4)));
+  return bases;
+}
+
+Value WarpTile::chunkAddr(Value tileBase, ArrayRef<Value> bases, int64_t s,
+                          int64_t rowConst, int64_t rowBytes) {
+  int64_t c = 2 * s;
+  Value lanePtr = e.gep(smem, e.add(tileBase, bases[(c & 7) / 2]));
+  return e.gep(lanePtr, e.i32c(rowConst * rowBytes + (c & 8) * 16));
+}
+
+void WarpTile::loadTile(Value base, Value global, Value row0, Value limit,
+                        int64_t rows, int64_t rowBytes, Value tid,
+                        int64_t threads) {
+  int64_t chunks = rowBytes / 16;
+  int64_t rowsPerPass = threads / chunks;
+  Value c = e.remu(tid, e.i32c(chunks));
+  Value r0 = e.divu(tid, e.i32c(chunks));
+  for (int64_t pass = 0; pass < rows / rowsPerPass; ++pass) {
+    Value r = e.add(r0, e.i32c(pass * rowsPerPass));
+    Value gr = e.add(row0, r);
+    Value valid = e.cmp(P::slt, gr, limit);
+    // An invalid row copies nothing (zero-fill) but still needs a legal
+    // address.
+    Value safe = e.select(valid, gr, e.i32c(0));
+    Value src =
+        e.gep(global, e.add(e.mul(safe, e.i32c(rowBytes)), e.shl(c, 4)));
+    e.cpAsync16(swizzled(base, r, c, rowBytes), src, valid);
+  }
+}
+
+Fragments WarpTile::loadQ(Value base, Value rowBase) {
+  // Rows rowBase + lane%16, chunk 2ks + lane/16: the four 8x8 matrices of
+  // an m16k16 A operand.
+  Value row = e.add(rowBase, e.band(lane, e.i32c(15)));
+  SmallVector<Value, 4> bases =
+      laneBases(row, e.divu(lane, e.i32c(16)), 2 * d);
+  Fragments q;
+  for (int64_t ks = 0; ks < kSteps; ++ks)
+    q.push_back(e.ldmatrix4(chunkAddr(base, bases, ks, 0, 2 * d), false));
+  return q;
+}
+
+Fragments WarpTile::scores(const Fragments &q, Value kTile) {
+  Value zero = e.f32c(0.0);
+  Fragments s(sTiles, SmallVector<Value, 4>(4, zero));
+  for (int64_t ks = 0; ks < kSteps; ++ks)
+    for (int64_t np = 0; np < sTiles / 2; ++np) {
+      SmallVector<Value, 4> kf =
+          e.ldmatrix4(chunkAddr(kTile, kBases, ks, 16 * np, 2 * d), false);
+      s[2 * np] =
+          e.mma(cfg.elementType, q[ks], {kf[0], kf[1]}, s[2 * np]);
+      s[2 * np + 1] =
+          e.mma(cfg.elementType, q[ks], {kf[2], kf[3]}, s[2 * np + 1]);
+    }
+  return s;
+}
+
+void WarpTile::rowMax(const Fragments &s, Value mt[2]) {
+  for (int r = 0; r < 2; ++r) {
+    Value acc = s[0][2 * r];
+    for (int64_t n = 0; n < sTiles; ++n)
+      for (int el = 0; el < 2; ++el)
+        if (n || el)
+          acc = e.fmax(acc, s[n][2 * r + el]);
+    acc = e.fmax(acc, e.shflXor(acc, 1));
+    acc = e.fmax(acc, e.shflXor(acc, 2));
+    mt[r] = acc;
+  }
+}
+
+SoftmaxState WarpTile::initial() {
+  SoftmaxState s;
+  Value ninf = e.f32c(-INFINITY), zero = e.f32c(0.0);
+  s.m[0] = s.m[1] = ninf;
+  s.l[0] = s.l[1] = zero;
+  s.o.assign(oTiles, SmallVector<Value, 4>(4, zero));
+  return s;
+}
+
+SoftmaxState WarpTile::update(const Fragments &s, Value mt[2],
+                              const SoftmaxState &state, Value vTile,
+                              Value c) {
+  Value ninf = e.f32c(-INFINITY), zero = e.f32c(0.0);
+  SoftmaxState next;
+  Value shift[2], alpha[2];
+  for (int r = 0; r < 2; ++r) {
+    next.m[r] = e.fmax(state.m[r], mt[r]);
+    // A row with no key yet keeps m = -inf: shift by 0, so exp2 gives 0.
+    Value scaled = e.fmul(next.m[r], c);
+    shift[r] = e.select(e.fcmp(FP::OEQ, next.m[r], ninf), zero, scaled);
+    alpha[r] = e.ex2(e.fsub(e.fmul(state.m[r], c), shift[r]));
+  }
+  // p = exp2(s * c - shift): one FMA and one ex2; l sums per thread (the
+  // quad adds up at the end).
+  Value negShift[2] = {e.fsub(zero, shift[0]), e.fsub(zero, shift[1])};
+  Fragments p(sTiles);
+  Value rowSum[2] = {zero, zero};
+  for (int64_t n = 0; n < sTiles; ++n)
+    for (int el = 0; el < 4; ++el) {
+      Value x = e.ex2(e.fma(s[n][el], c, negShift[el >> 1]));
+      p[n].push_back(x);
+      rowSum[el >> 1] = e.fadd(rowSum[el >> 1], x);
+    }
+  for (int r = 0; r < 2; ++r)
+    next.l[r] = e.fma(state.l[r], alpha[r], rowSum[r]);
+  next.o.resize(oTiles);
+  for (int64_t n = 0; n < oTiles; ++n)
+    for (int el = 0; el < 4; ++el)
+      next.o[n].push_back(e.fmul(state.o[n][el], alpha[el >> 1]));
+
+  // O += P V.
+  for (int64_t kk = 0; kk < bn / 16; ++kk) {
+    SmallVector<Value, 4> a = {
+        e.pack(cfg.elementType, p[2 * kk][0], p[2 * kk][1]),
+        e.pack(cfg.elementType, p[2 * kk][2], p[2 * kk][3]),
+        e.pack(cfg.elementType, p[2 * kk + 1][0], p[2 * kk + 1][1]),
+        e.pack(cfg.elementType, p[2 * kk + 1][2], p[2 * kk + 1][3])};
+    for (int64_t dp = 0; dp < oTiles / 2; ++dp) {
+      SmallVector<Value, 4> vf =
+          e.ldmatrix4(chunkAddr(vTile, vBases, dp, 16 * kk, 2 * dv), true);
+      next.o[2 * dp] =
+          e.mma(cfg.elementType, a, {vf[0], vf[1]}, next.o[2 * dp]);
+      next.o[2 * dp + 1] =
+          e.mma(cfg.elementType, a, {vf[2], vf[3]}, next.o[2 * dp + 1]);
+    }
+  }
+  return next;
+}

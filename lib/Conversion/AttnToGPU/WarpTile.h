@@ -1,0 +1,80 @@
+//===- WarpTile.h - one warp's share of the attention tile math -*- C++ -*-===//
+//
+// The pieces every attention kernel here is made of, for one warp owning 16
+// query rows: swizzled shared-memory tiles and their cp.async loads, the
+// ldmatrix addressing, S = Q K^T on mma.sync, the row max over the quad,
+// and the online-softmax update with O += P V. The prefill and decode
+// kernels differ in how CTAs map to work, not in this arithmetic.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef SKIPATTN_LIB_CONVERSION_ATTNTOGPU_WARPTILE_H
+#define SKIPATTN_LIB_CONVERSION_ATTNTOGPU_WARPTILE_H
+
+#include "KernelConfig.h"
+
+namespace skipattn::kernels {
+
+/// mma.sync fragments: per n8 tile, the four f32 values of a C fragment
+/// (rows g and g + 8, columns 2t and 2t + 1), or the four 32-bit registers
+/// of an A fragment.
+using Fragments = llvm::SmallVector<llvm::SmallVector<mlir::Value, 4>>;
+
+/// The online-softmax state of one warp's 16 rows: m and l of this thread's
+/// two rows, and the O fragments.
+struct SoftmaxState {
+  mlir::Value m[2], l[2];
+  Fragments o;
+
+  llvm::SmallVector<mlir::Value> flatten() const;
+  static SoftmaxState unflatten(mlir::ValueRange values, int64_t oTiles);
+};
+
+class WarpTile {
+public:
+  WarpTile(KernelEmitter &e, const KernelConfig &cfg, mlir::Value smem,
+           mlir::Value lane);
+
+  KernelEmitter &e;
+  const KernelConfig &cfg;
+  mlir::Value smem, lane, g, t;
+  int64_t d, dv, bn, kSteps, sTiles, oTiles;
+
+  /// Shared address of 16-byte chunk `chunk` of row `row` in the swizzled
+  /// tile at byte offset `base` (chunk XOR row % 8).
+  mlir::Value swizzled(mlir::Value base, mlir::Value row, mlir::Value chunk,
+                       int64_t rowBytes);
+  /// cp.async of rows [row0, row0 + rows) of the global tile at `global`
+  /// (rows at and past `limit` zero-filled) into the swizzled tile at
+  /// `base`, by `threads` threads of which this is number `tid`.
+  void loadTile(mlir::Value base, mlir::Value global, mlir::Value row0,
+                mlir::Value limit, int64_t rows, int64_t rowBytes,
+                mlir::Value tid, int64_t threads);
+
+  /// The A fragments of this warp's 16 rows of a Q tile at `base` whose
+  /// first row for this warp is `rowBase`.
+  Fragments loadQ(mlir::Value base, mlir::Value rowBase);
+  /// S = Q K^T for a BN x D key tile at `kTile`.
+  Fragments scores(const Fragments &q, mlir::Value kTile);
+  /// The row max of this thread's two rows over the quad.
+  void rowMax(const Fragments &s, mlir::Value mt[2]);
+  /// m, l and O after the tile with scores `s` (row max `mt`) and the
+  /// BN x Dv value tile at `vTile`; `c` is scale * log2(e).
+  SoftmaxState update(const Fragments &s, mlir::Value mt[2],
+                      const SoftmaxState &state, mlir::Value vTile,
+                      mlir::Value c);
+  /// The zero state: m = -inf, l = 0, O = 0.
+  SoftmaxState initial();
+
+private:
+  llvm::SmallVector<mlir::Value, 4> laneBases(mlir::Value rowIn,
+                                              mlir::Value half,
+                                              int64_t rowBytes);
+  mlir::Value chunkAddr(mlir::Value tileBase, llvm::ArrayRef<mlir::Value> bases,
+                        int64_t s, int64_t rowConst, int64_t rowBytes);
+  llvm::SmallVector<mlir::Value, 4> kBases, vBases;
+};
+
+} // namespace skipattn::kernels
+
+#endif // SKIPATTN_LIB_CONVERSION_ATTNTOGPU_WARPTILE_H
