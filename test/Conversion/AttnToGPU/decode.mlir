@@ -1,0 +1,27 @@
+// RUN: skipattn-opt %s --attn-tile --attn-insert-block-skip=stats --convert-attn-to-gpu=decode-kernels | FileCheck %s
+
+// The split-KV decode kernel: one warp per (split, kv head, batch), the
+// vote is the warp's (the whole GQA group), and V is loaded only for a
+// kept tile; the combine kernel merges the splits.
+// CHECK-LABEL: gpu.func @skipattn_decode_f16_h4x1_d64_m64n64_skipsf_stats(
+//  CHECK-SAME:     known_block_size = array<i32: 32, 1, 1>
+//  CHECK-SAME:     skipattn.role = "decode"
+//       CHECK:   scf.for
+//       CHECK:     nvvm.cp.async.wait.group 0
+//       CHECK:     nvvm.mma.sync {{.*}} shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (vector<2xf16>, vector<2xf16>, f32)
+//       CHECK:     %[[VOTE:.*]] = nvvm.vote.sync  all
+//   CHECK-NOT:     nvvm.barrier #nvvm.reduction
+//       CHECK:     %[[SKIP:.*]] = arith.andi %{{.*}}, %[[VOTE]] : i1
+//       CHECK:     %[[KEEP:.*]] = arith.xori %[[SKIP]], %{{.*}} : i1
+//       CHECK:     scf.if %[[KEEP]] {
+//       CHECK:       nvvm.cp.async.shared.global
+//       CHECK:     nvvm.cp.async.commit.group
+//       CHECK:     scf.if %[[SKIP]]
+//       CHECK: gpu.func @skipattn_combine_f16_h4x1_d64_m64n64_skipsf_stats(
+//  CHECK-SAME:     skipattn.role = "combine"
+//       CHECK:   scf.for
+//       CHECK:   "ex2.approx.ftz.f32 $0, $1;"
+func.func @attention(%q: tensor<?x4x?x64xf16>, %k: tensor<?x1x?x64xf16>, %v: tensor<?x1x?x64xf16>) -> tensor<?x4x?x64xf16> {
+  %o = attn.attention %q, %k, %v {skip = #attn.skip<scale_factor = 4.0>} : tensor<?x4x?x64xf16>, tensor<?x1x?x64xf16>, tensor<?x1x?x64xf16> -> tensor<?x4x?x64xf16>
+  return %o : tensor<?x4x?x64xf16>
+}

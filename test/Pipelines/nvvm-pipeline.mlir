@@ -1,0 +1,21 @@
+// RUN: skipattn-opt %s --attn-tile --attn-insert-block-skip --attn-lower-to-nvvm | FileCheck %s
+// RUN: skipattn-opt %s --attn-tile --attn-insert-block-skip --attn-lower-to-nvvm=chip=sm_80 | FileCheck %s --check-prefix=SM80
+
+// attn-lower-to-nvvm ends in gpu-module-to-binary: the kernels become PTX
+// for the chip, the host function an LLVM function that launches them.
+// CHECK: llvm.func @attention
+// CHECK: gpu.launch_func  @skipattn_kernels::@skipattn_prefill_bf16_h4x4_d64_m64n64_skip
+// CHECK: gpu.binary @skipattn_kernels  [#gpu.object<#nvvm.target<O = 3, chip = "sm_90a", features = "+ptx80">
+// CHECK-SAME: cp.async.cg.shared.global
+// CHECK-SAME: ldmatrix.sync.aligned.m8n8.x4.shared.b16
+// CHECK-SAME: mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32
+// CHECK-SAME: vote.sync.all.pred
+// CHECK-SAME: bar.red.and.pred
+// CHECK-SAME: ex2.approx.ftz.f32
+// CHECK-SAME: ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16
+// SM80: #nvvm.target<O = 3, chip = "sm_80", features = "+ptx80">
+// SM80-SAME: .target sm_80
+func.func @attention(%q: tensor<2x4x?x64xbf16>, %k: tensor<2x4x?x64xbf16>, %v: tensor<2x4x?x64xbf16>) -> tensor<2x4x?x64xbf16> {
+  %o = attn.attention %q, %k, %v {skip = #attn.skip<threshold = 1.0e-3>} : tensor<2x4x?x64xbf16>, tensor<2x4x?x64xbf16>, tensor<2x4x?x64xbf16> -> tensor<2x4x?x64xbf16>
+  return %o : tensor<2x4x?x64xbf16>
+}
