@@ -37,5 +37,45 @@ llvm_config.use_default_substitutions()
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 
 tool_dirs = [config.skipattn_tools_dir, config.llvm_tools_dir]
-tools = ["skipattn-opt", "skipattn-run"]
+# mlir-opt, mlir-translate and llc lower MLIR host programs to objects that
+# link against the runtime's mgpu* ABI (test/Runtime/mgpu-abi.mlir).
+tools = ["skipattn-opt", "skipattn-run", "mlir-opt", "mlir-translate", "llc"]
 llvm_config.add_tool_substitutions(tools, tool_dirs)
+
+# The CUDA toolkit's headers, as kernels_runtime's build found them: the
+# tests build a stand-in libcuda.so.1 against cuda.h
+# (test/Runtime/Inputs/fake_libcuda.c).
+def _cmake_cache_value(name):
+    try:
+        with open(os.path.join(config.skipattn_obj_root, "CMakeCache.txt")) as f:
+            for line in f:
+                if line.startswith(name + ":"):
+                    return line.split("=", 1)[1].strip()
+    except OSError:
+        pass
+    return ""
+
+_cuda_include = _cmake_cache_value("SKIPATTN_CUDA_INCLUDE_DIR")
+config.substitutions.append(("%cuda_include", _cuda_include))
+
+# ptxas assembles the PTX fixtures; it sits beside the headers in the
+# toolkit, or on PATH.
+import shutil
+_ptxas = os.path.join(os.path.dirname(_cuda_include), "bin", "ptxas")
+if not os.access(_ptxas, os.X_OK):
+    _ptxas = shutil.which("ptxas") or ""
+if _ptxas:
+    config.available_features.add("ptxas")
+    config.substitutions.append(("%ptxas", _ptxas))
+    # For tools that look ptxas up on PATH (MLIR's cubin-format=bin).
+    config.substitutions.append(("%cuda_bin", os.path.dirname(_ptxas)))
+else:
+    lit_config.note("ptxas not found; PTX assembly tests are UNSUPPORTED")
+
+# Tests of what happens without an NVIDIA driver only mean something where
+# there is none; elsewhere they report UNSUPPORTED.
+import ctypes
+try:
+    ctypes.CDLL("libcuda.so.1")
+except OSError:
+    config.available_features.add("no-cuda-driver")

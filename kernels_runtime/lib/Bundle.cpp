@@ -1,11 +1,11 @@
 //===- Bundle.cpp - loading, describing and running bundles -----*- C++ -*-===//
 //
 // The target-neutral part of the C API: skipattn_bundle_load reads the
-// manifest and hands the target-specific loading to HostKernel (cpu); the
-// getters expose the manifest; skipattn_run_host validates everything a
-// kernel cannot check for itself (target, shapes, pointers, lambda) before
-// the call, because a kernel given a wrong shape reads out of bounds instead
-// of failing.
+// manifest and hands the target-specific loading to HostKernel (cpu) or
+// DeviceKernel (gpu); the getters expose the manifest; skipattn_run_host
+// and skipattn_run_device validate everything a kernel cannot check for
+// itself (target, shapes, pointers, lambda) before the call, because a
+// kernel given a wrong shape reads out of bounds instead of failing.
 //
 //===----------------------------------------------------------------------===//
 
@@ -52,6 +52,10 @@ extern "C" skipattn_status skipattn_bundle_load(const char *dir,
     if (bundle->manifest.target == SKIPATTN_TARGET_CPU)
       if (skipattn_status status =
               HostKernel::open(bundle->dir, bundle->manifest, bundle->host))
+        return status;
+    if (bundle->manifest.target == SKIPATTN_TARGET_GPU)
+      if (skipattn_status status =
+              DeviceKernel::open(bundle->dir, bundle->manifest, bundle->device))
         return status;
     *out = bundle.release();
     clearError();
@@ -181,11 +185,63 @@ extern "C" skipattn_status skipattn_check_host(const skipattn_bundle *bundle) {
     if (manifest.target != SKIPATTN_TARGET_CPU || !bundle->host)
       return fail(SKIPATTN_ERROR_TARGET,
                   "this bundle targets gpu (" + manifest.chip +
-                      "), but host runs need a cpu bundle (this runtime "
-                      "cannot run gpu bundles yet)");
+                      "), but host runs need a cpu bundle (run gpu bundles "
+                      "with skipattn_run_device)");
     clearError();
     return SKIPATTN_OK;
   });
+}
+
+/// Fails unless the bundle is a gpu bundle; api names the caller.
+static skipattn_status checkGpuBundle(const skipattn_bundle *bundle,
+                                      const char *api) {
+  if (bundle->manifest.target == SKIPATTN_TARGET_GPU && bundle->device)
+    return SKIPATTN_OK;
+  return fail(SKIPATTN_ERROR_TARGET,
+              std::string(api) + ": this bundle targets cpu, but device "
+                                 "runs need a gpu bundle (run cpu bundles "
+                                 "with skipattn_run_host)");
+}
+
+extern "C" skipattn_status
+skipattn_check_device(const skipattn_bundle *bundle) {
+  return guard([&] {
+    if (!bundle)
+      return fail(SKIPATTN_ERROR_INVALID_ARGUMENT,
+                  "skipattn_check_device: bundle must not be NULL");
+    if (skipattn_status status =
+            checkGpuBundle(bundle, "skipattn_check_device"))
+      return status;
+    if (skipattn_status status = bundle->device->check(bundle->manifest))
+      return status;
+    clearError();
+    return SKIPATTN_OK;
+  });
+}
+
+/// The checks both runs share, after the target: shapes, the mask, lambda
+/// and stats. api names the entry point in messages.
+static skipattn_status checkCall(const char *api, const Manifest &manifest,
+                                 const skipattn_shape &shape, const void *mask,
+                                 const int64_t *maskShape, float lambda,
+                                 const int64_t *stats) {
+  if (skipattn_status status = checkDims(manifest, shape))
+    return status;
+  if (skipattn_status status = checkMask(manifest, shape, maskShape))
+    return status;
+  if (manifest.hasMask && !mask)
+    return fail(SKIPATTN_ERROR_INVALID_ARGUMENT,
+                std::string(api) + ": a mask shape was given but mask is "
+                                   "NULL");
+  if (manifest.skipKind != SKIPATTN_SKIP_NONE && std::isnan(lambda))
+    return fail(SKIPATTN_ERROR_INVALID_ARGUMENT,
+                std::string(api) + ": lambda is NaN");
+  if (stats && !manifest.stats)
+    return fail(SKIPATTN_ERROR_INVALID_ARGUMENT,
+                std::string(api) + ": stats requested, but this bundle was "
+                                   "compiled without stats (\"stats\": "
+                                   "false)");
+  return SKIPATTN_OK;
 }
 
 extern "C" skipattn_status
@@ -201,21 +257,10 @@ skipattn_run_host(const skipattn_bundle *bundle, const skipattn_shape *shape,
     if (skipattn_status status = skipattn_check_host(bundle))
       return status;
     const Manifest &manifest = bundle->manifest;
-    if (skipattn_status status = checkDims(manifest, *shape))
+    if (skipattn_status status =
+            checkCall("skipattn_run_host", manifest, *shape, mask, maskShape,
+                      lambda, stats))
       return status;
-    if (skipattn_status status = checkMask(manifest, *shape, maskShape))
-      return status;
-    if (manifest.hasMask && !mask)
-      return fail(SKIPATTN_ERROR_INVALID_ARGUMENT,
-                  "skipattn_run_host: a mask shape was given but mask is "
-                  "NULL");
-    if (manifest.skipKind != SKIPATTN_SKIP_NONE && std::isnan(lambda))
-      return fail(SKIPATTN_ERROR_INVALID_ARGUMENT,
-                  "skipattn_run_host: lambda is NaN");
-    if (stats && !manifest.stats)
-      return fail(SKIPATTN_ERROR_INVALID_ARGUMENT,
-                  "skipattn_run_host: stats requested, but this bundle was "
-                  "compiled without stats (\"stats\": false)");
 
     // The kernel increments its counters, so they start at zero here, in
     // memory the runtime owns: a NULL stats from the host still gives the
@@ -227,6 +272,63 @@ skipattn_run_host(const skipattn_bundle *bundle, const skipattn_shape *shape,
       stats[0] = counters[0];
       stats[1] = counters[1];
     }
+    clearError();
+    return SKIPATTN_OK;
+  });
+}
+
+extern "C" skipattn_status
+skipattn_run_device(const skipattn_bundle *bundle, const skipattn_shape *shape,
+                    const void *q, const void *k, const void *v,
+                    const void *mask, const int64_t maskShape[4], void *out,
+                    float lambda, int64_t stats[2], void *stream) {
+  return guard([&] {
+    if (!bundle || !shape || !q || !k || !v || !out)
+      return fail(SKIPATTN_ERROR_INVALID_ARGUMENT,
+                  "skipattn_run_device: bundle, shape, q, k, v and out must "
+                  "not be NULL");
+    if (skipattn_status status = checkGpuBundle(bundle, "skipattn_run_device"))
+      return status;
+    const Manifest &manifest = bundle->manifest;
+    if (skipattn_status status =
+            checkCall("skipattn_run_device", manifest, *shape, mask, maskShape,
+                      lambda, stats))
+      return status;
+    if (skipattn_status status = bundle->device->run(
+            manifest, *shape, q, k, v, mask, out, lambda, stats, stream))
+      return status;
+    clearError();
+    return SKIPATTN_OK;
+  });
+}
+
+/// The text skipattn_plan_device hands out, per thread like the last error.
+static thread_local std::string planText;
+
+extern "C" skipattn_status skipattn_plan_device(const skipattn_bundle *bundle,
+                                                const skipattn_shape *shape,
+                                                int64_t numSms,
+                                                const char **json) {
+  if (json)
+    *json = nullptr;
+  return guard([&] {
+    if (!bundle || !shape || !json)
+      return fail(SKIPATTN_ERROR_INVALID_ARGUMENT,
+                  "skipattn_plan_device: bundle, shape and json must not be "
+                  "NULL");
+    if (skipattn_status status = checkGpuBundle(bundle, "skipattn_plan_device"))
+      return status;
+    const Manifest &manifest = bundle->manifest;
+    if (skipattn_status status = checkDims(manifest, *shape))
+      return status;
+    if (numSms < 1)
+      if (skipattn_status status = DeviceKernel::deviceSms(numSms))
+        return status;
+    LaunchPlan plan;
+    if (skipattn_status status = planLaunches(manifest, *shape, numSms, plan))
+      return status;
+    planText = planToJson(manifest, plan, numSms);
+    *json = planText.c_str();
     clearError();
     return SKIPATTN_OK;
   });

@@ -2,7 +2,7 @@
 //
 // skipattn_bundle is opaque to C callers; this is its definition, shared by
 // the files that implement the C API. Target-specific state hangs off it
-// (HostKernel for cpu bundles; a GPU module will sit beside it), so the
+// (HostKernel for cpu bundles, DeviceKernel for gpu bundles), so the
 // target-neutral code in Bundle.cpp and Shape.cpp never sees dlopen or CUDA.
 //
 //===----------------------------------------------------------------------===//
@@ -10,6 +10,7 @@
 #ifndef SKIPATTN_RUNTIME_BUNDLE_H
 #define SKIPATTN_RUNTIME_BUNDLE_H
 
+#include "DeviceBundle.h"
 #include "HostBundle.h"
 #include "Manifest.h"
 
@@ -21,6 +22,8 @@ struct skipattn_bundle {
   skipattn::runtime::Manifest manifest;
   /// Set for cpu bundles.
   std::unique_ptr<skipattn::runtime::HostKernel> host;
+  /// Set for gpu bundles.
+  std::unique_ptr<skipattn::runtime::DeviceKernel> device;
 };
 
 namespace skipattn::runtime {

@@ -40,8 +40,28 @@ const char *skipattn::runtime::describeKind(JsonValue::Kind kind) {
   return "unknown";
 }
 
+std::string skipattn::runtime::quote(std::string_view text) {
+  std::string result = "\"";
+  for (char c : text) {
+    unsigned char u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      result += '\\';
+      result += c;
+    } else if (u < 0x20) {
+      static const char digits[] = "0123456789abcdef";
+      result += "\\u00";
+      result += digits[u >> 4];
+      result += digits[u & 15];
+    } else {
+      result += c;
+    }
+  }
+  return result + "\"";
+}
+
 namespace {
-/// Manifests nest three levels deep; 64 leaves room and bounds recursion.
+/// Manifests nest about eight levels deep (launch expressions included); 64
+/// leaves room and bounds recursion.
 constexpr int maxDepth = 64;
 
 class Parser {

@@ -42,6 +42,10 @@ public:
 /// "null", "a boolean", "a number", "a string", "an array", "an object".
 const char *describeKind(JsonValue::Kind kind);
 
+/// text as a JSON string literal, quotes included; messages quote keys and
+/// values this way so that control characters stay visible.
+std::string quote(std::string_view text);
+
 /// Parses text as one JSON document. On failure returns false and sets error
 /// to "line L, column C: what went wrong".
 bool parseJson(std::string_view text, JsonValue &result, std::string &error);

@@ -4,9 +4,12 @@
 // relies on: types, allowed values, and that "arguments" is exactly the
 // parameter list the mask/skip/stats fields imply, since the runtime calls
 // the entry through a prototype chosen from those fields and a mismatch
-// would be a call with the wrong signature. Unknown keys are ignored so that
-// newer compilers can add fields (GPU launch parameters) without breaking
-// older runtimes; the version number guards incompatible changes.
+// would be a call with the wrong signature. A gpu manifest's chip, PTX and
+// cubin names and launch alternatives ("kernels", parsed in Launch.cpp) are
+// checked here too, so that a bad launch description fails at load rather
+// than at the first call. Unknown keys are ignored so that newer compilers
+// can add fields without breaking older runtimes; the version number guards
+// incompatible changes.
 //
 //===----------------------------------------------------------------------===//
 
@@ -34,25 +37,6 @@ const char *skipattn::runtime::dtypeName(skipattn_dtype dtype) {
     return "i1";
   }
   return nullptr;
-}
-
-static std::string quote(std::string_view text) {
-  std::string result = "\"";
-  for (char c : text) {
-    unsigned char u = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      result += '\\';
-      result += c;
-    } else if (u < 0x20) {
-      static const char digits[] = "0123456789abcdef";
-      result += "\\u00";
-      result += digits[u >> 4];
-      result += digits[u & 15];
-    } else {
-      result += c;
-    }
-  }
-  return result + "\"";
 }
 
 static std::string formatDouble(double value) {
@@ -331,6 +315,57 @@ static bool parseBlock(Reader &reader, const JsonValue &root,
   return true;
 }
 
+/// "sm_90a" -> 9, 0, 'a'; "sm_80" -> 8, 0, 0; "sm_100f" -> 10, 0, 'f'.
+static bool parseChip(Reader &reader, Manifest &manifest) {
+  const std::string &chip = manifest.chip;
+  size_t end = 3;
+  while (end < chip.size() && end < 7 && chip[end] >= '0' && chip[end] <= '9')
+    ++end;
+  bool digits = chip.compare(0, 3, "sm_") == 0 && end >= 5;
+  int number = digits ? std::stoi(chip.substr(3, end - 3)) : 0;
+  std::string suffix = digits ? chip.substr(end) : "";
+  if (number < 10 || (suffix != "" && suffix != "a" && suffix != "f"))
+    return reader.error("\"chip\" must name a CUDA architecture such as "
+                        "\"sm_80\", \"sm_90a\" or \"sm_100f\", got " +
+                        quote(chip));
+  manifest.chipMajor = number / 10;
+  manifest.chipMinor = number % 10;
+  manifest.chipSuffix = suffix.empty() ? 0 : suffix[0];
+  return true;
+}
+
+/// A file name inside the bundle directory: not empty, no NUL.
+static bool parseFileName(Reader &reader, const JsonValue &root,
+                          const char *key, bool optional, std::string &out) {
+  const JsonValue *value = root.find(key);
+  if (optional && (!value || value->kind == JsonValue::Kind::Null))
+    return true;
+  if (!reader.getString(root, key, out))
+    return false;
+  if (out.empty() || out.find('\0') != std::string::npos)
+    return reader.error(quote(key) + " must name a file in the bundle");
+  return true;
+}
+
+/// The gpu target's keys: PTX, optional cubin and the launch alternatives.
+/// Runs after the mask, skip and stats fields, which decide what the
+/// launches may pass.
+static bool parseGpu(Reader &reader, const JsonValue &root,
+                     Manifest &manifest) {
+  if (!parseChip(reader, manifest) ||
+      !parseFileName(reader, root, "ptx", /*optional=*/false, manifest.ptx) ||
+      !parseFileName(reader, root, "cubin", /*optional=*/true, manifest.cubin))
+    return false;
+  const JsonValue *kernels = reader.require(root, "kernels");
+  if (!kernels)
+    return false;
+  std::string error;
+  if (!parseKernels(*kernels, manifest, manifest.kernels, manifest.functions,
+                    error))
+    return reader.error(error);
+  return true;
+}
+
 static bool parseRoot(Reader &reader, const JsonValue &root,
                       Manifest &manifest) {
   if (root.kind != JsonValue::Kind::Object)
@@ -377,7 +412,7 @@ static bool parseRoot(Reader &reader, const JsonValue &root,
                         "\"sm_90a\")");
 
   // The library and entry are the cpu target's; a gpu manifest describes
-  // its PTX and launch parameters with keys its own loader reads.
+  // its PTX and launches with keys that parseGpu reads.
   if (manifest.target == SKIPATTN_TARGET_CPU) {
     if (!reader.getString(root, "library", manifest.library) ||
         !reader.getString(root, "entry", manifest.entry))
@@ -407,7 +442,10 @@ static bool parseRoot(Reader &reader, const JsonValue &root,
       !parseBlock(reader, root, "block_m", manifest.blockM) ||
       !parseBlock(reader, root, "block_n", manifest.blockN))
     return false;
-  return parseArguments(reader, root, manifest);
+  if (!parseArguments(reader, root, manifest))
+    return false;
+  return manifest.target != SKIPATTN_TARGET_GPU ||
+         parseGpu(reader, root, manifest);
 }
 
 skipattn_status skipattn::runtime::parseManifest(const std::string &path,

@@ -1,7 +1,8 @@
 //===- Manifest.h - the kernel bundle manifest ------------------*- C++ -*-===//
 //
 // manifest.json describes what skipattn-compile built: target, element type,
-// compiled shape, mask, skip criterion and the entry's argument list. This is
+// compiled shape, mask, skip criterion and the entry's argument list; a gpu
+// manifest adds its PTX (and cubin) and how to launch the kernels. This is
 // its in-memory form, validated once at load so that the run path can trust
 // it.
 //
@@ -9,6 +10,8 @@
 
 #ifndef SKIPATTN_RUNTIME_MANIFEST_H
 #define SKIPATTN_RUNTIME_MANIFEST_H
+
+#include "Launch.h"
 
 #include "skipattn/runtime.h"
 
@@ -24,6 +27,13 @@ struct Manifest {
   skipattn_target target = SKIPATTN_TARGET_CPU;
   /// Empty when the manifest's chip is null.
   std::string chip;
+  /// The chip's compute capability ("sm_90a": 9 and 0) and suffix: 'a'
+  /// (arch-specific: that capability only), 'f' (family: the same major
+  /// version) or 0 (any later device, through the PTX JIT). Set for gpu
+  /// bundles.
+  int chipMajor = 0;
+  int chipMinor = 0;
+  char chipSuffix = 0;
   /// Library file, relative to the bundle directory (cpu bundles).
   std::string library;
   /// Symbol of the C-interface entry (cpu bundles).
@@ -49,6 +59,15 @@ struct Manifest {
   /// The entry's parameters in order; checked to be the canonical
   /// q, k, v, [mask], out, [lambda], [stats].
   std::vector<std::string> arguments;
+
+  /// PTX file and optional cubin, relative to the bundle directory (gpu
+  /// bundles); cubin is empty when the manifest's is null or absent.
+  std::string ptx;
+  std::string cubin;
+  /// The launch alternatives, tried in order (gpu bundles).
+  std::vector<KernelVariant> kernels;
+  /// The distinct kernel functions the launches name, in first-use order.
+  std::vector<std::string> functions;
 };
 
 /// Parses and validates manifest text read from path. On failure sets the

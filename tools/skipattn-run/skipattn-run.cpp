@@ -4,8 +4,12 @@
 // v (and a mask) from .npy files, converts them to the bundle's element
 // type, runs the kernel once, writes the output as float32 .npy and prints
 // one JSON line (shapes, lambda, kernel wall time, skip statistics) that
-// scripts parse. It links only the runtime, never MLIR or LLVM, so it runs
-// on the machine that runs the kernels.
+// scripts parse. A gpu bundle runs on device 0: the inputs are uploaded
+// first and the output downloaded after, outside the timed region, which
+// ends with a stream synchronize. --plan prints the launches a gpu bundle
+// would make instead of running it (with --num-sms, on any machine). It
+// links only the runtime, never MLIR or LLVM, so it runs on the machine
+// that runs the kernels.
 //
 // Every failure is one line "skipattn-run: error: <message>" on stderr and
 // exit code 1; nothing is written on stdout then.
@@ -37,17 +41,23 @@ static const char usage[] =
     "                    [--mask m.npy] [--skip-threshold X | "
     "--skip-scale-factor F]\n"
     "                    [--stats]\n"
+    "       skipattn-run DIR --q q.npy --k k.npy --v v.npy --plan "
+    "[--num-sms N]\n"
     "\n"
     "Runs the kernel bundle in DIR (written by skipattn-compile) on NumPy\n"
     "arrays: q [B,Hq,Sq,D], k [B,Hkv,Skv,D], v [B,Hkv,Skv,Dv] as float32 or\n"
     "float16, a mask as bool or float, and writes out [B,Hq,Sq,Dv] as\n"
     "float32. Prints one JSON line with the shapes, lambda and the kernel's\n"
-    "wall time.\n"
+    "wall time. A gpu bundle runs on CUDA device 0.\n"
     "\n"
     "  --skip-threshold X      run with lambda = X\n"
     "  --skip-scale-factor F   run with lambda = F / Skv\n"
     "                          (default: the bundle's compiled criterion)\n"
-    "  --stats                 report tiles_total and tiles_skipped\n";
+    "  --stats                 report tiles_total and tiles_skipped\n"
+    "  --plan                  print the launches a gpu bundle would make\n"
+    "                          for these shapes, and run nothing\n"
+    "  --num-sms N             plan for a device with N multiprocessors\n"
+    "                          (default: ask CUDA device 0)\n";
 
 /// The message travels to main, which prints it and exits with 1.
 namespace {
@@ -60,6 +70,8 @@ struct Options {
   std::string q, k, v, out, mask;
   std::optional<double> threshold, scaleFactor;
   bool stats = false;
+  bool plan = false;
+  std::optional<int64_t> numSms;
 };
 } // namespace
 
@@ -81,11 +93,26 @@ static double parseNumber(const std::string &flag, const std::string &text) {
   return value;
 }
 
+/// A multiprocessor count. Devices have at most a few hundred; the bound
+/// only keeps absurd values from overflowing the manifest's expressions.
+static int64_t parseSmCount(const std::string &flag, const std::string &text) {
+  const char *begin = text.c_str();
+  char *end = nullptr;
+  errno = 0;
+  long long value = std::strtoll(begin, &end, 10);
+  if (text.empty() || *end != '\0' || errno == ERANGE || value < 1 ||
+      value > (1 << 20))
+    error(flag + " expects a multiprocessor count from 1 to 1048576, got '" +
+          text + "'");
+  return value;
+}
+
 /// Returns false when --help was asked for.
 static bool parseArguments(int argc, char **argv, Options &options) {
-  // The flags that take a value; the first four are required.
-  enum { Q, K, V, Out, Mask, Threshold, ScaleFactor, NumFlags };
-  std::string threshold, scaleFactor;
+  // The flags that take a value; the first four are required (--out not
+  // with --plan).
+  enum { Q, K, V, Out, Mask, Threshold, ScaleFactor, NumSms, NumFlags };
+  std::string threshold, scaleFactor, numSms;
   struct ValueFlag {
     const char *name;
     std::string *value;
@@ -96,17 +123,19 @@ static bool parseArguments(int argc, char **argv, Options &options) {
                        {"--out", &options.out, false},
                        {"--mask", &options.mask, false},
                        {"--skip-threshold", &threshold, false},
-                       {"--skip-scale-factor", &scaleFactor, false}};
+                       {"--skip-scale-factor", &scaleFactor, false},
+                       {"--num-sms", &numSms, false}};
   bool haveBundle = false;
 
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg == "--help" || arg == "-h")
       return false;
-    if (arg == "--stats") {
-      if (options.stats)
-        error("--stats given twice");
-      options.stats = true;
+    if (arg == "--stats" || arg == "--plan") {
+      bool &seen = arg == "--stats" ? options.stats : options.plan;
+      if (seen)
+        error(arg + " given twice");
+      seen = true;
       continue;
     }
     if (arg.size() < 2 || arg[0] != '-') {
@@ -125,8 +154,8 @@ static bool parseArguments(int argc, char **argv, Options &options) {
       value = arg.substr(eq + 1);
       inlineValue = true;
     }
-    if (name == "--stats")
-      error("--stats takes no value");
+    if (name == "--stats" || name == "--plan")
+      error(name + " takes no value");
     ValueFlag *flag = nullptr;
     for (ValueFlag &candidate : flags)
       if (name == candidate.name)
@@ -150,8 +179,20 @@ static bool parseArguments(int argc, char **argv, Options &options) {
     error("missing the bundle directory (usage: skipattn-run DIR --q q.npy "
           "--k k.npy --v v.npy --out o.npy)");
   for (int f : {Q, K, V, Out})
-    if (!flags[f].seen)
+    if (!flags[f].seen && !(f == Out && options.plan))
       error(std::string("missing required flag ") + flags[f].name);
+  // A plan runs nothing, so the flags about a run do not apply to it.
+  if (options.plan)
+    for (int f : {Out, Mask, Threshold, ScaleFactor})
+      if (flags[f].seen)
+        error(std::string("--plan runs nothing, so ") + flags[f].name +
+              " does not apply");
+  if (options.plan && options.stats)
+    error("--plan runs nothing, so --stats does not apply");
+  if (flags[NumSms].seen && !options.plan)
+    error("--num-sms only applies to --plan");
+  if (flags[NumSms].seen)
+    options.numSms = parseSmCount("--num-sms", numSms);
   if (flags[Threshold].seen && flags[ScaleFactor].seen)
     error("--skip-threshold and --skip-scale-factor are exclusive; give one");
   if (flags[Threshold].seen)
@@ -299,11 +340,111 @@ static void check(skipattn_status status) {
     error(skipattn_last_error());
 }
 
+namespace {
+/// Device memory holding a copy of host data (or nothing yet), freed on
+/// every way out of the run.
+class DeviceBuffer {
+public:
+  DeviceBuffer(const void *host, size_t bytes) {
+    check(skipattn_device_alloc(bytes, &pointer));
+    if (!host)
+      return;
+    if (skipattn_device_upload(pointer, host, bytes) != SKIPATTN_OK) {
+      std::string message = skipattn_last_error();
+      skipattn_device_free(pointer);
+      error(message);
+    }
+  }
+  ~DeviceBuffer() { skipattn_device_free(pointer); }
+  DeviceBuffer(const DeviceBuffer &) = delete;
+  DeviceBuffer &operator=(const DeviceBuffer &) = delete;
+
+  void *pointer = nullptr;
+};
+
+/// One call's host-side operands, in the bundle's dtypes.
+struct Call {
+  const void *q, *k, *v, *mask;
+  size_t qBytes, kBytes, vBytes, maskBytes;
+  const int64_t *maskShape;
+  void *out;
+  size_t outBytes;
+  float lambda;
+  int64_t *stats;
+};
+} // namespace
+
+using Clock = std::chrono::steady_clock;
+
+static double millisecondsSince(Clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - start)
+      .count();
+}
+
+/// Runs a cpu bundle; returns the kernel's wall time in milliseconds.
+static double runOnHost(const skipattn_bundle *bundle,
+                        const skipattn_shape &shape, const Call &call) {
+  auto start = Clock::now();
+  check(skipattn_run_host(bundle, &shape, call.q, call.k, call.v, call.mask,
+                          call.maskShape, call.out, call.lambda, call.stats));
+  return millisecondsSince(start);
+}
+
+/// Runs a gpu bundle on CUDA device 0. Copies in and out are not timed: the
+/// clock starts on an idle device and stops when the launches have
+/// finished.
+static double runOnDevice(const skipattn_bundle *bundle,
+                          const skipattn_shape &shape, const Call &call) {
+  DeviceBuffer q(call.q, call.qBytes), k(call.k, call.kBytes),
+      v(call.v, call.vBytes), out(nullptr, call.outBytes);
+  std::optional<DeviceBuffer> mask;
+  if (call.mask)
+    mask.emplace(call.mask, call.maskBytes);
+  check(skipattn_device_synchronize(nullptr));
+  auto start = Clock::now();
+  check(skipattn_run_device(bundle, &shape, q.pointer, k.pointer, v.pointer,
+                            mask ? mask->pointer : nullptr, call.maskShape,
+                            out.pointer, call.lambda, call.stats,
+                            /*stream=*/nullptr));
+  check(skipattn_device_synchronize(nullptr));
+  double wallMs = millisecondsSince(start);
+  check(skipattn_device_download(call.out, out.pointer, call.outBytes));
+  return wallMs;
+}
+
+/// --plan: the launches for the shapes of q, k and v, as one JSON line.
+static int printPlan(const Options &options, const skipattn_bundle *bundle) {
+  if (skipattn_bundle_target(bundle) != SKIPATTN_TARGET_GPU)
+    error("--plan needs a gpu bundle; this one targets cpu");
+  Array q = readTensor("q", options.q);
+  Array k = readTensor("k", options.k);
+  Array v = readTensor("v", options.v);
+  skipattn_shape shape;
+  check(skipattn_shape_from_tensors(bundle, q.shape.data(), k.shape.data(),
+                                    v.shape.data(), &shape));
+  const char *plan = nullptr;
+  check(
+      skipattn_plan_device(bundle, &shape, options.numSms.value_or(0), &plan));
+  std::string line = "{\"bundle\":" + jsonString(options.bundle) +
+                     ",\"target\":\"gpu\",\"q\":" + jsonShape(q.shape) +
+                     ",\"k\":" + jsonShape(k.shape) +
+                     ",\"v\":" + jsonShape(v.shape) + ",\"plan\":" + plan +
+                     "}\n";
+  std::fputs(line.c_str(), stdout);
+  return 0;
+}
+
 static int run(const Options &options) {
   skipattn_bundle *raw = nullptr;
   check(skipattn_bundle_load(options.bundle.c_str(), &raw));
   BundlePtr bundle(raw);
-  check(skipattn_check_host(bundle.get()));
+  if (options.plan)
+    return printPlan(options, bundle.get());
+  // A gpu bundle on a machine without a driver (or with the wrong GPU)
+  // fails here, before any file is read.
+  bool onDevice = skipattn_bundle_target(bundle.get()) == SKIPATTN_TARGET_GPU;
+  check(onDevice ? skipattn_check_device(bundle.get())
+                 : skipattn_check_host(bundle.get()));
 
   // Flags that the bundle cannot honour fail before any file is read.
   bool hasSkip = skipattn_bundle_has_skip(bundle.get());
@@ -367,16 +508,27 @@ static int run(const Options &options) {
   std::vector<int64_t> outShape = {shape.batch, shape.q_heads, shape.q_len,
                                    shape.value_head_dim};
   size_t outCount = elementCount(outShape);
-  std::vector<unsigned char> out(outCount * skipattn_dtype_size(dtype));
+  size_t elementSize = skipattn_dtype_size(dtype);
+  std::vector<unsigned char> out(outCount * elementSize);
   int64_t stats[2] = {0, 0};
 
-  auto start = std::chrono::steady_clock::now();
-  check(skipattn_run_host(bundle.get(), &shape, qData, kData, vData, maskData,
-                          hasMask ? mask.shape.data() : nullptr, out.data(),
-                          lambda, options.stats ? stats : nullptr));
-  auto stop = std::chrono::steady_clock::now();
-  double wallMs =
-      std::chrono::duration<double, std::milli>(stop - start).count();
+  Call call;
+  call.q = qData;
+  call.k = kData;
+  call.v = vData;
+  call.mask = maskData;
+  call.qBytes = elementCount(q.shape) * elementSize;
+  call.kBytes = elementCount(k.shape) * elementSize;
+  call.vBytes = elementCount(v.shape) * elementSize;
+  call.maskBytes =
+      hasMask ? elementCount(mask.shape) * skipattn_dtype_size(maskDtype) : 0;
+  call.maskShape = hasMask ? mask.shape.data() : nullptr;
+  call.out = out.data();
+  call.outBytes = out.size();
+  call.lambda = lambda;
+  call.stats = options.stats ? stats : nullptr;
+  double wallMs = onDevice ? runOnDevice(bundle.get(), shape, call)
+                           : runOnHost(bundle.get(), shape, call);
 
   std::vector<float> result(outCount);
   check(skipattn_convert(out.data(), dtype, result.data(), SKIPATTN_DTYPE_F32,

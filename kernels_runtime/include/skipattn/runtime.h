@@ -2,10 +2,14 @@
 //
 // The C API of libskipattn_runtime: load a kernel bundle that
 // skipattn-compile wrote (a directory with manifest.json and the compiled
-// kernel), check shapes against it, and run it. It is plain C so that C, C++
-// and Python (ctypes) hosts use the same entry points, and the library has no
-// MLIR or LLVM dependency: it runs where the kernels run, not where they were
-// compiled.
+// kernel), check shapes against it, and run it: a cpu bundle on host memory,
+// a gpu bundle on device memory through the NVIDIA driver, which the
+// library loads (libcuda.so.1) on first use, so that it links and runs cpu
+// bundles on machines without one. It is plain C so that C, C++ and Python
+// (ctypes) hosts use the same entry points, and the library has no MLIR or
+// LLVM dependency: it runs where the kernels run, not where they were
+// compiled. (The library also exports the mgpu* functions that MLIR's
+// gpu-to-llvm lowering calls; they are not part of this API.)
 //
 // Conventions:
 //  - Every function that can fail returns a skipattn_status; on failure
@@ -98,7 +102,8 @@ SKIPATTN_API const char *skipattn_last_error(void);
 //===----------------------------------------------------------------------===//
 
 /// Reads dir/manifest.json and, for a cpu bundle, loads its library and looks
-/// up the entry. On success *out owns the bundle; on failure *out is NULL.
+/// up the entry; for a gpu bundle, reads its PTX (and cubin), which needs no
+/// driver. On success *out owns the bundle; on failure *out is NULL.
 SKIPATTN_API skipattn_status skipattn_bundle_load(const char *dir,
                                                   skipattn_bundle **out);
 
@@ -194,6 +199,78 @@ SKIPATTN_API skipattn_status skipattn_run_host(
     const skipattn_bundle *bundle, const skipattn_shape *shape, const void *q,
     const void *k, const void *v, const void *mask, const int64_t mask_shape[4],
     void *out, float lambda, int64_t stats[2]);
+
+//===----------------------------------------------------------------------===//
+// Running on a GPU
+//===----------------------------------------------------------------------===//
+
+// GPU calls run in the calling thread's current CUDA context when it has one
+// (so that the device memory and streams of PyTorch, CuPy or the CUDA
+// runtime are valid here), else in the primary context of device 0, which is
+// the one the CUDA runtime uses too.
+
+/// SKIPATTN_OK if skipattn_run_device can run this bundle: a gpu bundle, an
+/// NVIDIA driver, and a device whose compute capability runs the bundle's
+/// chip ("sm_90a" needs exactly 9.0, "sm_80" 8.0 or later). Otherwise
+/// SKIPATTN_ERROR_TARGET (a cpu bundle, or a chip the device cannot run;
+/// the message names both), SKIPATTN_ERROR_NO_DRIVER ("libcuda.so.1 not
+/// found: no NVIDIA driver on this machine") or SKIPATTN_ERROR_DEVICE.
+SKIPATTN_API skipattn_status
+skipattn_check_device(const skipattn_bundle *bundle);
+
+/// Runs a gpu bundle on device memory. q, k, v, out and mask are device
+/// pointers (CUdeviceptr values passed as pointers) in the same dtypes and
+/// shapes as for skipattn_run_host; stream is a CUstream (NULL: the default
+/// stream). lambda as for skipattn_run_host. With stats NULL the call is
+/// asynchronous: it returns once the kernels are queued on stream. With
+/// stats (host memory, int64[2]) it waits for the stream and fills this
+/// call's {tiles_total, tiles_skipped}. A fault inside a kernel surfaces at
+/// the next synchronization. Out of device memory (for the workspace, say)
+/// is SKIPATTN_ERROR_OUT_OF_MEMORY; other driver failures, PTX JIT errors
+/// included (with the JIT's log), are SKIPATTN_ERROR_DEVICE.
+SKIPATTN_API skipattn_status skipattn_run_device(
+    const skipattn_bundle *bundle, const skipattn_shape *shape, const void *q,
+    const void *k, const void *v, const void *mask, const int64_t mask_shape[4],
+    void *out, float lambda, int64_t stats[2], void *stream);
+
+/// The launches skipattn_run_device would make for shape, as one line of
+/// JSON: {"kernel": name, "index": i, "num_sms": n, "num_splits": s,
+/// "workspace_bytes": w, "launches": [{"function", "grid", "block",
+/// "shared_bytes", "params"}, ...]}. num_sms < 1 asks the device that
+/// skipattn_run_device would use; a positive value plans for a device with
+/// that many multiprocessors and needs no driver. *json stays valid until
+/// the next call of this function on the calling thread.
+SKIPATTN_API skipattn_status skipattn_plan_device(const skipattn_bundle *bundle,
+                                                  const skipattn_shape *shape,
+                                                  int64_t num_sms,
+                                                  const char **json);
+
+//===----------------------------------------------------------------------===//
+// Device memory
+//===----------------------------------------------------------------------===//
+
+// For hosts without a CUDA runtime of their own (skipattn-run, ctypes
+// scripts); they use the same context as skipattn_run_device.
+
+/// Allocates bytes of device memory; *out is NULL for 0 bytes or on failure.
+SKIPATTN_API skipattn_status skipattn_device_alloc(size_t bytes, void **out);
+
+/// Frees memory from skipattn_device_alloc; NULL is allowed.
+SKIPATTN_API skipattn_status skipattn_device_free(void *pointer);
+
+/// Copies bytes from host to device memory; returns when the copy is done.
+SKIPATTN_API skipattn_status skipattn_device_upload(void *device,
+                                                    const void *host,
+                                                    size_t bytes);
+
+/// Copies bytes from device to host memory; returns when the copy is done.
+SKIPATTN_API skipattn_status skipattn_device_download(void *host,
+                                                      const void *device,
+                                                      size_t bytes);
+
+/// Waits for the work queued on stream (a CUstream; NULL: the default
+/// stream).
+SKIPATTN_API skipattn_status skipattn_device_synchronize(void *stream);
 
 //===----------------------------------------------------------------------===//
 // Element types

@@ -9,7 +9,7 @@
  *
  * SKIP_BUNDLE: f32, shapes [1, 2, 1, ?, ?, 16, 16], i1 mask [1, 1, ?, ?],
  * threshold 0.25, stats. DENSE_BUNDLE: f32, the same shapes, no mask, no
- * skip, no stats. GPU_BUNDLE: a gpu manifest.
+ * skip, no stats. GPU_BUNDLE: a gpu bundle (never run here).
  *
  *===----------------------------------------------------------------------===*/
 

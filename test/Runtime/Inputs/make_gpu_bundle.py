@@ -1,0 +1,62 @@
+#!/usr/bin/env python3
+"""TEST FIXTURE: writes a gpu bundle directory for the runtime tests.
+
+By default DIR/manifest.json is echo_manifest.json and DIR/kernel.ptx is
+echo_kernel.ptx (beside this script); the options change what a test is
+about, so that each case states only its difference from a good bundle.
+
+  make_gpu_bundle.py DIR [--kernels JSON] [--set KEY=JSON]... [--drop KEY]...
+                     [--ptx FILE | --no-ptx] [--cubin FILE]
+
+  --kernels JSON   replace "kernels"
+  --set KEY=JSON   set a top-level key ("chip", "dtype", "mask", ...)
+  --drop KEY       remove a top-level key
+  --ptx FILE       use FILE as kernel.ptx;  --no-ptx: write none
+  --cubin FILE     copy FILE to kernel.cubin and name it in the manifest
+"""
+
+import argparse
+import json
+import os
+import shutil
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("dir")
+    p.add_argument("--kernels")
+    p.add_argument("--set", action="append", default=[])
+    p.add_argument("--drop", action="append", default=[])
+    ptx = p.add_mutually_exclusive_group()
+    ptx.add_argument("--ptx", default=os.path.join(HERE, "echo_kernel.ptx"))
+    ptx.add_argument("--no-ptx", action="store_true")
+    p.add_argument("--cubin")
+    args = p.parse_args()
+
+    with open(os.path.join(HERE, "echo_manifest.json")) as f:
+        manifest = json.load(f)
+    if args.kernels is not None:
+        manifest["kernels"] = json.loads(args.kernels)
+    for item in args.set:
+        key, _, value = item.partition("=")
+        manifest[key] = json.loads(value)
+    for key in args.drop:
+        manifest.pop(key, None)
+
+    os.makedirs(args.dir, exist_ok=True)
+    if not args.no_ptx:
+        shutil.copyfile(args.ptx, os.path.join(args.dir, "kernel.ptx"))
+    if args.cubin:
+        shutil.copyfile(args.cubin, os.path.join(args.dir, "kernel.cubin"))
+        manifest["cubin"] = "kernel.cubin"
+    with open(os.path.join(args.dir, "manifest.json"), "w") as f:
+        json.dump(manifest, f, indent=1)
+        f.write("\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
