@@ -204,40 +204,67 @@ static size_t paramBytes(LaunchParam param) {
   return 0;
 }
 
-/// Checks a launch's "params" against the parameters the kernel really has,
-/// where the driver can say (cuFuncGetParamInfo, CUDA 12.4 and later): a
-/// launch with too few values, or a 4-byte value for an 8-byte pointer,
-/// would have the kernel read past its arguments instead of failing.
+/// The number of parameters of `.entry function(...)` in the PTX text, or -1
+/// where the PTX has no such entry.
+static long ptxParamCount(const std::string &ptx, const std::string &function) {
+  std::string entry = ".entry " + function;
+  for (size_t at = ptx.find(entry); at != std::string::npos;
+       at = ptx.find(entry, at + 1)) {
+    size_t open = ptx.find_first_not_of(" \t\r\n", at + entry.size());
+    if (open == std::string::npos || ptx[open] != '(')
+      continue; // a longer name that starts with this one
+    size_t close = ptx.find(')', open);
+    if (close == std::string::npos)
+      return -1;
+    long count = 0;
+    for (size_t p = ptx.find(".param", open); p < close;
+         p = ptx.find(".param", p + 1))
+      ++count;
+    return count;
+  }
+  return -1;
+}
+
+/// Checks a launch's "params" against the parameters the kernel really has:
+/// their number from the PTX entry, their sizes from the driver where it can
+/// say (cuFuncGetParamInfo, CUDA 12.4 and later). A launch with too few
+/// values, or a 4-byte value for an 8-byte pointer, would have the kernel
+/// read past its arguments instead of failing. Only indices that exist are
+/// queried, so a correct bundle makes no failing driver call.
 static skipattn_status checkParams(const Manifest &manifest,
-                                   const std::string &ptxPath, size_t variant,
+                                   const std::string &ptxPath,
+                                   const std::string &ptx, size_t variant,
                                    size_t index, CUfunction function) {
-  if (!cuda().cuFuncGetParamInfo)
-    return SKIPATTN_OK;
   const Launch &launch = manifest.kernels[variant].launches[index];
   std::string key = "kernels[" + std::to_string(variant) + "].launches[" +
                     std::to_string(index) + "].params";
+  std::string kernel =
+      "kernel " + quote(launch.function) + " in '" + ptxPath + "'";
+  long count = ptxParamCount(ptx, launch.function);
+  if (count >= 0 && static_cast<size_t>(count) != launch.params.size())
+    return fail(SKIPATTN_ERROR_BUNDLE,
+                manifest.path + ": " + quote(key) + " lists " +
+                    std::to_string(launch.params.size()) + " parameters, but " +
+                    kernel + " takes " + std::to_string(count));
+  if (!cuda().cuFuncGetParamInfo)
+    return SKIPATTN_OK;
   std::vector<size_t> sizes;
-  // Far beyond any real kernel; it only bounds the loop.
-  constexpr size_t maxParams = 4096;
-  for (size_t p = 0; p < maxParams; ++p) {
+  for (size_t p = 0; p < launch.params.size(); ++p) {
     size_t offset = 0, size = 0;
     CUresult result = cuda().cuFuncGetParamInfo(function, p, &offset, &size);
-    // An index past the last parameter is an invalid value.
+    // Past the last parameter: the kernel takes fewer than listed.
     if (result == CUDA_ERROR_INVALID_VALUE)
-      break;
+      return fail(SKIPATTN_ERROR_BUNDLE,
+                  manifest.path + ": " + quote(key) + " lists " +
+                      std::to_string(launch.params.size()) +
+                      " parameters, but " + kernel + " takes " +
+                      std::to_string(p));
     if (result != CUDA_SUCCESS)
       return cudaFailure(result, "cuFuncGetParamInfo",
                          "reading the parameters of kernel " +
                              quote(launch.function));
     sizes.push_back(size);
   }
-  std::string kernel =
-      "kernel " + quote(launch.function) + " in '" + ptxPath + "'";
-  if (sizes.size() != launch.params.size())
-    return fail(SKIPATTN_ERROR_BUNDLE,
-                manifest.path + ": " + quote(key) + " lists " +
-                    std::to_string(launch.params.size()) + " parameters, but " +
-                    kernel + " takes " + std::to_string(sizes.size()));
   for (size_t p = 0; p < sizes.size(); ++p) {
     size_t expected = paramBytes(launch.params[p]);
     if (sizes[p] != expected)
@@ -322,8 +349,8 @@ skipattn_status DeviceKernel::module(const Manifest &manifest,
   for (size_t v = 0; v < manifest.kernels.size(); ++v)
     for (size_t l = 0; l < manifest.kernels[v].launches.size(); ++l) {
       const Launch &launch = manifest.kernels[v].launches[l];
-      if (skipattn_status status = checkParams(
-              manifest, ptxPath, v, l, loaded->functions[launch.functionIndex]))
+      if (skipattn_status status = checkParams(manifest, ptxPath, ptx, v, l,
+                      loaded->functions[launch.functionIndex]))
         return status;
     }
   loaded->module = pending.module;

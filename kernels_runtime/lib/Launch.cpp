@@ -2,7 +2,7 @@
 //
 // Reads a gpu manifest's "kernels" and turns it into launches for a call.
 // The expressions are deliberately tiny (integers, the call's extents,
-// + * min max ceil_div, comparisons, and/or): enough for a compiler to state
+// + * min max ceil_div div, comparisons, and/or): enough for a compiler to state
 // grids such as [ceil_div(q_len, 64), q_heads, batch] or a split-KV count
 // from the SM count, and nothing a manifest could loop or recurse with.
 // Every name and operator is checked when the bundle loads, so a typo is a
@@ -54,6 +54,7 @@ constexpr OpSpelling exprOps[] = {{"add", Expr::Op::Add, false},
                                   {"min", Expr::Op::Min, false},
                                   {"max", Expr::Op::Max, false},
                                   {"ceil_div", Expr::Op::CeilDiv, true},
+                                  {"div", Expr::Op::Div, true},
                                   {"le", Expr::Op::Le, true},
                                   {"lt", Expr::Op::Lt, true},
                                   {"eq", Expr::Op::Eq, true},
@@ -435,14 +436,21 @@ bool skipattn::runtime::evaluate(const Expr &expr, const ExprEnv &env,
       result = expr.op == Expr::Op::Min ? std::min(result, arg)
                                         : std::max(result, arg);
     return true;
-  case Expr::Op::CeilDiv: {
+  case Expr::Op::CeilDiv:
+  case Expr::Op::Div: {
+    bool ceil = expr.op == Expr::Op::CeilDiv;
     int64_t a = args[0], b = args[1];
     if (b <= 0) {
-      error = "\"ceil_div\" by " + std::to_string(b) +
-              " (the divisor must be positive)";
+      error = std::string(ceil ? "\"ceil_div\"" : "\"div\"") + " by " +
+              std::to_string(b) + " (the divisor must be positive)";
       return false;
     }
-    result = a / b + (a % b > 0 ? 1 : 0);
+    // Rounded up, or down (floor, also for a negative dividend).
+    result = a / b;
+    if (ceil && a % b > 0)
+      ++result;
+    if (!ceil && a % b < 0)
+      --result;
     return true;
   }
   case Expr::Op::Le:

@@ -49,6 +49,7 @@ struct Expr {
     Min,
     Max,
     CeilDiv,
+    Div,
     Le,
     Lt,
     Eq,

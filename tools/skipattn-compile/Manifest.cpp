@@ -62,13 +62,19 @@ static Json deviceKernels(const BundleSpec &spec) {
   }
   llvm::json::Array kernels;
   if (decode && combine) {
-    // Enough splits to give every SM as many CTAs as fit in its shared
-    // memory (227 KiB usable), never more than there are kv-blocks.
+    // As many splits as fill every SM with as many CTAs as fit in its
+    // shared memory (227 KiB usable) in one wave, never more than there are
+    // kv-blocks. The first kv-block of a split is never skipped, so a skip
+    // bundle keeps at least kMinSkipSplitBlocks blocks per split: skipping
+    // can reach 75%.
+    constexpr int64_t kMinSkipSplitBlocks = 4;
     int64_t perSM = std::max<int64_t>(
         1, std::min<int64_t>(32, 227 * 1024 / decode->sharedBytes));
+    int64_t splitBlocks =
+        decode->blockN * (spec.skip ? kMinSkipSplitBlocks : 1);
     Json splits = op(
-        "max", {1, op("min", {op("ceil_div", {"kv_len", decode->blockN}),
-                              op("ceil_div",
+        "max", {1, op("min", {op("ceil_div", {"kv_len", splitBlocks}),
+                              op("div",
                                  {op("mul", {perSM, "num_sms"}),
                                   op("mul", {"batch", "kv_heads"})})})});
     int64_t rowBytes = 4 * (spec.value.getDimSize(3) + 2);

@@ -7,8 +7,9 @@
 // - a CTA is one warp and handles (split, kv head, batch); its 16 rows are
 //   the query rows of every query head of the GQA group (G heads x Sq rows,
 //   padded to 16), so those heads share each K and V tile and its vote;
-// - K tiles are prefetched one ahead with cp.async; the V tile is loaded
-//   only after the vote, so a skipped tile costs no V traffic;
+// - K tiles are prefetched two ahead with cp.async (three stages); the V
+//   tile is loaded only after the vote, so a skipped tile costs no V
+//   traffic, and a run of skipped tiles still has two K tiles in flight;
 // - each split writes its unnormalised (m, l, O) to a workspace, and the
 //   combine kernel merges the splits of each output row with log-sum-exp.
 //
@@ -31,8 +32,13 @@ using FP = arith::CmpFPredicate;
 
 static constexpr StringLiteral kSharedSymbol = "skipattn_smem";
 
+/// K stages of the decode kernel: kv-block j is used while j + 1 and j + 2
+/// are in flight.
+static constexpr int64_t kKStages = 3;
+
 int64_t KernelConfig::decodeSharedBytes() const {
-  return 2 * (16 * headDim + 2 * blockN * headDim + blockN * valueHeadDim);
+  return 2 * (16 * headDim + kKStages * blockN * headDim +
+              blockN * valueHeadDim);
 }
 
 namespace {
@@ -49,7 +55,7 @@ private:
   int64_t d, dv, bn, group;
 
   int64_t kOffset(int64_t stage) const { return 2 * 16 * d + stage * 2 * bn * d; }
-  int64_t vOffset() const { return 2 * 16 * d + 4 * bn * d; }
+  int64_t vOffset() const { return 2 * 16 * d + kKStages * 2 * bn * d; }
 };
 } // namespace
 
@@ -117,12 +123,16 @@ void DecodeGenerator::build(gpu::GPUFuncOp func) {
     Value base = e.add(e.i32c(kOffset(0)), e.mul(stage, e.i32c(2 * bn * d)));
     wt.loadTile(base, kBase, e.mul(j, e.i32c(bn)), skv, bn, 2 * d, lane, 32);
   };
-  scf::IfOp::create(b, loc, e.cmp(P::slt, j0, j1), [&](OpBuilder &, Location) {
-    loadK(j0, e.i32c(0));
-    scf::YieldOp::create(b, loc);
-  });
-  e.cpAsyncCommit();
-  e.cpAsyncWait(1);
+  // cp.async groups: Q, K_j0, K_j0+1 (either may be empty).
+  for (int64_t ahead = 0; ahead < kKStages - 1; ++ahead) {
+    Value j = e.add(j0, e.i32c(ahead));
+    scf::IfOp::create(b, loc, e.cmp(P::slt, j, j1), [&](OpBuilder &, Location) {
+      loadK(j, e.i32c(ahead));
+      scf::YieldOp::create(b, loc);
+    });
+    e.cpAsyncCommit();
+  }
+  e.cpAsyncWait(kKStages - 1);
   e.barrier();
   Fragments qFrag = wt.loadQ(e.i32c(0), e.i32c(0));
 
@@ -148,8 +158,9 @@ void DecodeGenerator::build(gpu::GPUFuncOp func) {
     b.setInsertionPointToStart(loop.getBody());
     Value j = loop.getInductionVar();
     ValueRange state = loop.getRegionIterArgs();
-    Value stage = e.band(e.sub(j, j0), e.i32c(1));
-    e.cpAsyncWait(0);
+    // In flight at the top: K_j and K_j+1 (each its own group).
+    Value stage = e.remu(e.sub(j, j0), e.i32c(kKStages));
+    e.cpAsyncWait(1);
     e.barrier();
     Value kStage = e.add(e.i32c(kOffset(0)), e.mul(stage, e.i32c(2 * bn * d)));
     Fragments s = wt.scores(qFrag, kStage);
@@ -206,7 +217,8 @@ void DecodeGenerator::build(gpu::GPUFuncOp func) {
       skip = e.band(e.band(enabled, e.cmp(P::sgt, j, j0)), e.warpAll(yes));
     }
 
-    // V only for a tile that is kept; then prefetch the next K.
+    // V only for a tile that is kept; then prefetch K two ahead into the
+    // stage of K_j-1, which the barrier above has released.
     Value keepTile = arith::XOrIOp::create(
         b, loc, skip, arith::ConstantOp::create(b, loc, b.getBoolAttr(true)));
     scf::IfOp::create(b, loc, keepTile, [&](OpBuilder &, Location) {
@@ -214,12 +226,12 @@ void DecodeGenerator::build(gpu::GPUFuncOp func) {
       scf::YieldOp::create(b, loc);
     });
     e.cpAsyncCommit();
-    Value nextJ = e.add(j, e.i32c(1));
-    scf::IfOp::create(b, loc, e.cmp(P::slt, nextJ, j1),
-                      [&](OpBuilder &, Location) {
-                        loadK(nextJ, e.bxor(stage, e.i32c(1)));
-                        scf::YieldOp::create(b, loc);
-                      });
+    Value aheadJ = e.add(j, e.i32c(kKStages - 1));
+    scf::IfOp::create(
+        b, loc, e.cmp(P::slt, aheadJ, j1), [&](OpBuilder &, Location) {
+          loadK(aheadJ, e.remu(e.sub(aheadJ, j0), e.i32c(kKStages)));
+          scf::YieldOp::create(b, loc);
+        });
     e.cpAsyncCommit();
     auto update = scf::IfOp::create(
         b, loc, skip,

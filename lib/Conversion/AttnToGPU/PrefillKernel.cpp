@@ -7,8 +7,9 @@
 //   causal grid runs the longest q-blocks first;
 // - Q is loaded once (cp.async) and kept in registers as ldmatrix A
 //   fragments; K and V tiles are double-buffered through shared memory with
-//   cp.async, the next tile always prefetched before the current one is
-//   used, whatever the skip decision;
+//   cp.async, the next tile always prefetched (right after the one barrier
+//   per kv-block) before the current one is used, whatever the skip
+//   decision;
 // - shared rows are swizzled (16-byte chunk XOR row % 8), so ldmatrix reads
 //   are conflict-free;
 // - S = Q K^T and O += P V run on mma.sync.m16n8k16 with f32 accumulation;
@@ -188,7 +189,11 @@ void PrefillGenerator::build(gpu::GPUFuncOp func) {
     ValueRange state = loop.getRegionIterArgs();
     Value stage = e.band(j, e.i32c(1));
 
-    // Prefetch kv-block j + 1 into the other stage, skip or not.
+    // One barrier per kv-block: after it, kv-block j is visible to every
+    // warp and every warp is done with kv-block j - 1, whose stage then
+    // takes the prefetch of kv-block j + 1, skip or not.
+    e.cpAsyncWait(0);
+    e.barrier();
     Value nextJ = e.add(j, e.i32c(1));
     scf::IfOp::create(b, loc, e.cmp(P::slt, nextJ, numKV),
                       [&](OpBuilder &, Location) {
@@ -196,8 +201,6 @@ void PrefillGenerator::build(gpu::GPUFuncOp func) {
                         scf::YieldOp::create(b, loc);
                       });
     e.cpAsyncCommit();
-    e.cpAsyncWait(1);
-    e.barrier();
 
     Value kStage = e.add(e.i32c(kOffset(0)), e.mul(stage, e.i32c(2 * bn * d)));
     Value vStage = e.add(e.i32c(vOffset(0)), e.mul(stage, e.i32c(2 * bn * dv)));
@@ -289,8 +292,6 @@ void PrefillGenerator::build(gpu::GPUFuncOp func) {
     Value skipped = e.add(state[skippedIdx],
                           arith::ExtUIOp::create(b, loc, e.i32, skip));
     yielded.push_back(skipped);
-    // Every warp is done with this stage before the next prefetch reuses it.
-    e.barrier();
     scf::YieldOp::create(b, loc, yielded);
   }
 
@@ -304,8 +305,9 @@ void PrefillGenerator::build(gpu::GPUFuncOp func) {
     Value none = e.fcmp(FP::OEQ, l, zero);
     inv[r] = e.select(none, zero, e.fdiv(e.f32c(1.0), l));
   }
-  // Stage the bf16/f16 tile in shared memory (the Q area, free since the
-  // fragments are in registers), then write rows < Sq with 16-byte stores.
+  // Stage the bf16/f16 tile in shared memory (the Q area, free once every
+  // warp holds its fragments), then write rows < Sq with 16-byte stores.
+  e.barrier();
   Value pairCol = e.mul(t, e.i32c(4));
   for (int64_t n = 0; n < oTiles; ++n)
     for (int r = 0; r < 2; ++r) {

@@ -6,8 +6,10 @@
 // CHECK-LABEL: gpu.func @skipattn_decode_f16_h4x1_d64_m64n64_skipsf_stats(
 //  CHECK-SAME:     known_block_size = array<i32: 32, 1, 1>
 //  CHECK-SAME:     skipattn.role = "decode"
+// K is prefetched two tiles ahead: K_j and K_j+1 in flight at the top.
 //       CHECK:   scf.for
-//       CHECK:     nvvm.cp.async.wait.group 0
+//       CHECK:     arith.remui %{{.*}}, %c3_i32
+//       CHECK:     nvvm.cp.async.wait.group 1
 //       CHECK:     nvvm.mma.sync {{.*}} shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (vector<2xf16>, vector<2xf16>, f32)
 //       CHECK:     %[[VOTE:.*]] = nvvm.vote.sync  all
 //   CHECK-NOT:     nvvm.barrier #nvvm.reduction

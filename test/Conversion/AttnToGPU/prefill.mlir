@@ -10,9 +10,10 @@
 //       CHECK:   gpu.launch_func @skipattn_kernels::@[[KERNEL:skipattn_prefill_bf16_h8x2_d128_m64n64_causal_skip_stats]] blocks in (%{{.*}}, %{{.*}}, %{{.*}}) threads in (%{{.*}}, %{{.*}}, %{{.*}}) dynamic_shared_memory_size %{{.*}} args(%{{.*}} : i64, %{{.*}} : i64, %{{.*}} : i64, %{{.*}} : i64, %{{.*}} : i32, %{{.*}} : i32, %{{.*}} : i32, %[[LAMBDA]] : f32, %{{.*}} : i64)
 //       CHECK:   bufferization.to_tensor %[[OUT]]
 
-// The kernel: cp.async double-buffering, ldmatrix (plain for Q and K,
-// .trans for V), mma.sync m16n8k16 on bf16 with f32 accumulation, exp2,
-// the warp vote then the CTA vote, and the counters.
+// The kernel: cp.async double-buffering with one barrier per kv-block,
+// ldmatrix (plain for Q and K, .trans for V), mma.sync m16n8k16 on bf16
+// with f32 accumulation, exp2, the warp vote then the CTA vote, and the
+// counters.
 //       CHECK: gpu.module @skipattn_kernels
 //       CHECK:   llvm.mlir.global external @skipattn_smem() {addr_space = 3 : i32, alignment = 128 : i64} : !llvm.array<0 x i8>
 //       CHECK:   gpu.func @[[KERNEL]](%{{.*}}: i64, %{{.*}}: i64, %{{.*}}: i64, %{{.*}}: i64, %{{.*}}: i32, %{{.*}}: i32, %{{.*}}: i32, %{{.*}}: f32, %{{.*}}: i64) kernel
@@ -22,6 +23,8 @@
 //       CHECK:     nvvm.cp.async.wait.group 1
 //       CHECK:     nvvm.ldmatrix {{.*}} {eltType = #nvvm.ld_st_matrix_elt_type<b16>, layout = #nvvm.mma_layout<row>, num = 4 : i32
 //       CHECK:     scf.for
+//       CHECK:       nvvm.cp.async.wait.group 0
+//  CHECK-NEXT:       nvvm.barrier0
 //       CHECK:       nvvm.cp.async.shared.global
 //       CHECK:       nvvm.mma.sync A[{{.*}}] B[{{.*}}] C[{{.*}}] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
 //       CHECK:       nvvm.shfl.sync  bfly
@@ -31,7 +34,10 @@
 //       CHECK:       scf.if
 //       CHECK:         "ex2.approx.ftz.f32 $0, $1;"
 //       CHECK:         nvvm.ldmatrix {{.*}} layout = #nvvm.mma_layout<col>
-//       CHECK:       nvvm.barrier0
+// One barrier per kv-block besides the vote: none after the update.
+//   CHECK-NOT:       nvvm.barrier
+//       CHECK:     nvvm.shfl.sync  bfly
+//       CHECK:     nvvm.barrier0
 //       CHECK:     llvm.atomicrmw add
 // The dense kernel has no skip machinery at all.
 // DENSE-LABEL: gpu.func @skipattn_prefill_bf16_h8x2_d128_m64n64_causal(%{{.*}}: i64, %{{.*}}: i64, %{{.*}}: i64, %{{.*}}: i64, %{{.*}}: i32, %{{.*}}: i32, %{{.*}}: i32) kernel

@@ -1,0 +1,228 @@
+"""skipattn benchmark (run on the GPU machine by bench/run.sh).
+
+In one process and on the same inputs, times skipattn's dense and skip
+kernels, PyTorch SDPA with the cuDNN and FlashAttention-2 back ends, and
+FlexAttention (torch.compile), with CUDA events (triton.testing.do_bench,
+median). Prefill: B=1, H=32, D=128, S in {4K, 16K, 64K}, causal and not,
+plus D=64. Decode: GQA 32/8, L in {8K, 32K, 128K}, B in {1, 8}. Skip: on
+structured inputs (a sink and two retrieved spans per kv head score high;
+every other key block sits below them by a logit gap spread uniformly), with
+thresholds picked per run to give about 0, 25, 50, 75 and 90% measured
+tile sparsity, reported next to every speedup: prefill S=16K causal and not
+(and with one vote per warp), decode B=8 L=32K and B=1 L=128K.
+
+Writes a table to stdout and bench.json and speedup.png to --out."""
+import argparse, json, math, os, sys, time
+import torch
+import torch.nn.functional as F
+from torch.nn.attention import sdpa_kernel, SDPBackend
+import triton.testing as tt
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "kernels_runtime", "python"))
+from skipattn_runtime import Runtime  # noqa: E402
+
+dev = "cuda"
+dt = torch.bfloat16
+
+
+def bench(fn):
+    fn()
+    torch.cuda.synchronize()
+    return tt.do_bench(fn, warmup=25, rep=200, return_mode="median")
+
+
+def flops(B, H, Sq, Skv, D, causal):
+    f = 4.0 * B * H * Sq * Skv * D
+    return f / 2 if causal and Sq == Skv else f
+
+
+def structured(B, Hq, Hkv, Sq, Skv, D, bn, causal, gen, gap=40.0):
+    """Long-context structure: every query attends to a sink (key block 0)
+    and two retrieved spans of its kv head; every other key block sits below
+    those by a logit gap drawn uniformly from [0, gap] per block, so the
+    threshold chooses the sparsity (a tile is skippable when its gap exceeds
+    -ln(lambda))."""
+    u = torch.randn(D, device=dev, generator=gen)
+    u /= u.norm()
+    scale = 1.0 / math.sqrt(D)
+    nkv = -(-Skv // bn)
+    # key block strength (logit units after scaling): 0 for the strong ones,
+    # -gap * U for the rest
+    strength = -gap * torch.rand(B, Hkv, nkv, device=dev, generator=gen)
+    strength[:, :, 0] = 0.0
+    spans = torch.randint(0, nkv, (B, Hkv, 2), device=dev, generator=gen)
+    strength.scatter_(2, spans, 0.0)
+    base = 8.0  # logit of the strong blocks
+    a = math.sqrt((base + gap) / scale)
+    q = torch.randn(B, Hq, Sq, D, device=dev, generator=gen) * 0.05 + a * u
+    kb = (base + strength) / (a * scale)  # [B, Hkv, nkv]
+    kpos = kb.repeat_interleave(bn, dim=2)[:, :, :Skv]
+    k = torch.randn(B, Hkv, Skv, D, device=dev, generator=gen) * 0.05 + kpos[..., None] * u
+    v = torch.randn(B, Hkv, Skv, D, device=dev, generator=gen)
+    return q.to(dt), k.to(dt), v.to(dt)
+
+
+def sdpa(q, k, v, causal, backend):
+    g = q.shape[1] // k.shape[1]
+    if g > 1:
+        k = k.repeat_interleave(g, 1)
+        v = v.repeat_interleave(g, 1)
+    with sdpa_kernel([backend]):
+        try:
+            return bench(lambda: F.scaled_dot_product_attention(q, k, v, is_causal=causal))
+        except Exception as e:  # a back end that does not take the shape
+            print(f"  sdpa {backend}: {str(e).splitlines()[0][:80]}")
+            return None
+
+
+_flex = None
+
+
+def flex(q, k, v, causal):
+    global _flex
+    try:
+        from torch.nn.attention.flex_attention import flex_attention, create_block_mask
+        if _flex is None:
+            _flex = torch.compile(flex_attention)
+        g = q.shape[1] // k.shape[1]
+        bm = None
+        if causal:
+            bm = create_block_mask(lambda b, h, qi, ki: qi >= ki, 1, 1, q.shape[2], k.shape[2], device=dev)
+        return bench(lambda: _flex(q, k, v, block_mask=bm, enable_gqa=g > 1))
+    except Exception as e:
+        print(f"  flex: {str(e).splitlines()[0][:80]}")
+        return None
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runtime", required=True)
+    ap.add_argument("--bundles", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--quick", action="store_true")
+    a = ap.parse_args()
+    rt = Runtime(a.runtime)
+    bundles = {n: rt.load(os.path.join(a.bundles, n)) for n in sorted(os.listdir(a.bundles))
+               if os.path.isfile(os.path.join(a.bundles, n, "manifest.json"))}
+    gen = torch.Generator(device=dev).manual_seed(int.from_bytes(os.urandom(4), "little"))
+    rows = []
+    print(torch.__version__, torch.cuda.get_device_name(), "cudnn", torch.backends.cudnn.version(), flush=True)
+
+    # Prefill, dense.
+    prefill = [(128, S, c) for S in (4096, 16384, 65536) for c in (False, True)] + [(64, 16384, False), (64, 16384, True)]
+    if a.quick:
+        prefill = [(128, 4096, False), (128, 16384, False)]
+    for (D, S, causal) in prefill:
+        B, H = 1, 32
+        q = torch.randn(B, H, S, D, device=dev, generator=gen).to(dt)
+        k = torch.randn(B, H, S, D, device=dev, generator=gen).to(dt)
+        v = torch.randn(B, H, S, D, device=dev, generator=gen).to(dt)
+        out = torch.empty_like(q)
+        ours = bundles[f"prefill_d{D}{'_causal' if causal else ''}"]
+        row = dict(kind="prefill", B=B, H=H, S=S, D=D, causal=causal)
+        row["skipattn_ms"] = bench(lambda: ours.run_device(q, k, v, out))
+        row["cudnn_ms"] = sdpa(q, k, v, causal, SDPBackend.CUDNN_ATTENTION)
+        row["flash_ms"] = sdpa(q, k, v, causal, SDPBackend.FLASH_ATTENTION)
+        row["flex_ms"] = flex(q, k, v, causal) if S <= 16384 else None
+        fl = flops(B, H, S, S, D, causal)
+        for sys_ in ("skipattn", "cudnn", "flash", "flex"):
+            ms = row[f"{sys_}_ms"]
+            row[f"{sys_}_tflops"] = fl / (ms * 1e-3) / 1e12 if ms else None
+        rows.append(row)
+        print("prefill D={D} S={S} causal={causal}: ".format(**row) + "  ".join(
+            f"{s}={row[s + '_tflops']:.0f}" if row[s + '_tflops'] else f"{s}=-" for s in ("skipattn", "cudnn", "flash", "flex"))
+            + " TFLOP/s", flush=True)
+        del q, k, v, out
+
+    # Decode, dense.
+    decode = [(B, L) for L in (8192, 32768, 131072) for B in (1, 8)]
+    if a.quick:
+        decode = [(8, 32768)]
+    for (B, L) in decode:
+        Hq, Hkv, D = 32, 8, 128
+        q = torch.randn(B, Hq, 1, D, device=dev, generator=gen).to(dt)
+        k = torch.randn(B, Hkv, L, D, device=dev, generator=gen).to(dt)
+        v = torch.randn(B, Hkv, L, D, device=dev, generator=gen).to(dt)
+        out = torch.empty_like(q)
+        ours = bundles["decode_gqa"]
+        row = dict(kind="decode", B=B, Hq=Hq, Hkv=Hkv, L=L, D=D)
+        row["skipattn_ms"] = bench(lambda: ours.run_device(q, k, v, out))
+        row["cudnn_ms"] = sdpa(q, k, v, False, SDPBackend.CUDNN_ATTENTION)
+        row["flash_ms"] = sdpa(q, k, v, False, SDPBackend.FLASH_ATTENTION)
+        row["flex_ms"] = None
+        byts = (k.numel() + v.numel() + 2 * q.numel()) * 2
+        for sys_ in ("skipattn", "cudnn", "flash"):
+            ms = row[f"{sys_}_ms"]
+            row[f"{sys_}_tbps"] = byts / (ms * 1e-3) / 1e12 if ms else None
+        rows.append(row)
+        print("decode B={B} L={L}: ".format(**row) + "  ".join(
+            f"{s}={row[s + '_tbps']:.2f}" if row[s + '_tbps'] else f"{s}=-" for s in ("skipattn", "cudnn", "flash"))
+            + " TB/s", flush=True)
+        del q, k, v, out
+
+    # Skip: sparsity sweep on structured inputs, against our own dense kernel.
+    # (kind, batch, length, causal, skip bundle); "prefill-warpvote" is the
+    # same kernel with one vote per warp (16 rows) instead of per CTA.
+    skipcases = [("prefill", 1, 16384, False, "prefill_d128_skip"),
+                 ("prefill", 1, 16384, True, "prefill_d128_causal_skip"),
+                 ("prefill-warpvote", 1, 16384, False, "prefill_d128_skip_vote16"),
+                 ("decode", 8, 32768, False, "decode_gqa_skip"),
+                 ("decode", 1, 131072, False, "decode_gqa_skip")]
+    if a.quick:
+        skipcases = skipcases[:1]
+    gap = 40.0
+    for (kind, B, S, causal, skipname) in skipcases:
+        skip = bundles[skipname]
+        if kind.startswith("prefill"):
+            Hq, Hkv, Sq, Skv = 32, 32, S, S
+            dense = bundles[f"prefill_d128{'_causal' if causal else ''}"]
+        else:
+            Hq, Hkv, Sq, Skv = 32, 8, 1, S
+            dense = bundles["decode_gqa"]
+        q, k, v = structured(B, Hq, Hkv, Sq, Skv, 128, skip.manifest["block_n"], causal, gen, gap)
+        out_d = torch.empty_like(q)
+        out_s = torch.empty_like(q)
+        t_dense = bench(lambda: dense.run_device(q, k, v, out_d))
+        torch.cuda.synchronize()
+        ref = out_d.double()
+        for target in (0.0, 0.25, 0.5, 0.75, 0.9):
+            # logit gaps are uniform in [0, gap]: skipping needs gap > -ln(lam)
+            lam = math.exp(-gap * (1 - target)) if target > 0 else 1e-30
+            total, skipped = skip.run_device(q, k, v, out_s, lam, stats=True)
+            t_skip = bench(lambda: skip.run_device(q, k, v, out_s, lam))
+            err = ((out_s.double() - ref).norm() / ref.norm()).item()
+            row = dict(kind=f"skip-{kind}", bundle=skipname, B=B, Hq=Hq, Hkv=Hkv, Sq=Sq, Skv=Skv, D=128, causal=causal,
+                       target=target, lam=lam, tiles_total=total, tiles_skipped=skipped,
+                       sparsity=skipped / max(total, 1), dense_ms=t_dense, skip_ms=t_skip,
+                       speedup=t_dense / t_skip, rel_err_vs_dense=err)
+            rows.append(row)
+            print(f"skip {kind} B={B} S={S} causal={causal} lam={lam:.2e}: sparsity={row['sparsity']:.3f} "
+                  f"dense={t_dense:.3f} ms skip={t_skip:.3f} ms speedup={row['speedup']:.2f}x err={err:.1e}", flush=True)
+        del q, k, v, out_d, out_s
+
+    os.makedirs(a.out, exist_ok=True)
+    with open(os.path.join(a.out, "bench.json"), "w") as f:
+        json.dump(dict(device=torch.cuda.get_device_name(), torch=torch.__version__, rows=rows), f, indent=1)
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        fig, ax = plt.subplots(figsize=(6, 4))
+        curves = sorted({(r["kind"], r["B"], r["Skv"], r["causal"]) for r in rows if r["kind"].startswith("skip")})
+        for (kind, B, Skv, causal) in curves:
+            pts = [(r["sparsity"], r["speedup"]) for r in rows
+                   if (r["kind"], r["B"], r["Skv"], r["causal"]) == (kind, B, Skv, causal)]
+            ax.plot(*zip(*pts), marker="o", label=f"{kind[5:]} B={B} L={Skv // 1024}K{' causal' if causal else ''}")
+        ax.axhline(1.0, color="gray", lw=0.5)
+        ax.set_xlabel("measured tile sparsity")
+        ax.set_ylabel("speedup vs skipattn dense")
+        ax.set_title(torch.cuda.get_device_name())
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(os.path.join(a.out, "speedup.png"), dpi=120)
+    except Exception as e:
+        print("plot:", e)
+
+
+if __name__ == "__main__":
+    main()

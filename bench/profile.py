@@ -1,0 +1,34 @@
+"""One skipattn kernel under the profiler (run by bench/profile.sh on the GPU
+machine): builds the structured inputs of bench.py, picks the threshold for
+a target tile sparsity, and runs the bundle three times (ncu profiles the
+third launch)."""
+import argparse, math, os, sys
+import torch
+
+sys.path.insert(0, os.path.dirname(__file__))
+import bench  # noqa: E402
+from skipattn_runtime import Runtime  # noqa: E402
+
+ap = argparse.ArgumentParser()
+ap.add_argument("--runtime", required=True)
+ap.add_argument("--bundle", required=True)
+ap.add_argument("--batch", type=int, default=1)
+ap.add_argument("--len", type=int, default=16384)
+ap.add_argument("--q-len", type=int, help="default: --len (prefill)")
+ap.add_argument("--sparsity", type=float, default=0.0)
+a = ap.parse_args()
+bundle = Runtime(a.runtime).load(a.bundle)
+m = bundle.manifest
+sh = m["shapes"]
+sq = a.q_len or a.len
+gen = torch.Generator(device="cuda").manual_seed(7)
+gap = 40.0
+q, k, v = bench.structured(a.batch, sh["q_heads"], sh["kv_heads"], sq, a.len, sh["head_dim"],
+                           m["block_n"], m["causal"], gen, gap)
+out = torch.empty_like(q)
+lam = math.exp(-gap * (1 - a.sparsity)) if a.sparsity > 0 else 1e-30
+for i in range(3):
+    res = bundle.run_device(q, k, v, out, lam, stats=True) if m["skip"] else bundle.run_device(q, k, v, out)
+torch.cuda.synchronize()
+if res:
+    print(f"{os.path.basename(a.bundle)}: measured sparsity {res[1] / res[0]:.3f}")

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Nsight Compute on the benchmark's kernels (GPU machine, after
+# bench/run.sh prepare): dense and skip prefill (S=16K) and decode (B=8,
+# L=32K), skip at about 75% tile sparsity. Writes OUTDIR/ncu-*.txt.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+out="${1:?usage: bench/profile.sh OUTDIR}"
+b="$root/build-gpu/bench"
+cmake -S "$root" -B "$root/build-rt" -G Ninja -DSKIPATTN_RUNTIME_ONLY=ON >/dev/null
+cmake --build "$root/build-rt" >/dev/null
+rt="$root/build-rt/lib/libskipattn_runtime.so"
+mkdir -p "$out"
+profile() {
+  local name=$1; shift
+  ncu --kernel-name regex:skipattn_ --launch-skip 2 --launch-count 1 \
+    --section SpeedOfLight --section MemoryWorkloadAnalysis --section ComputeWorkloadAnalysis \
+    --section WarpStateStats --section Occupancy --section LaunchStats \
+    python3 "$root/bench/profile.py" --runtime "$rt" "$@" > "$out/ncu-$name.txt" 2>&1 || echo "ncu $name failed"
+}
+profile prefill-dense --bundle "$b/prefill_d128"
+profile prefill-skip0 --bundle "$b/prefill_d128_skip" --sparsity 0
+profile prefill-skip75 --bundle "$b/prefill_d128_skip" --sparsity 0.75
+profile decode-dense --bundle "$b/decode_gqa" --batch 8 --len 32768 --q-len 1
+profile decode-skip75 --bundle "$b/decode_gqa_skip" --batch 8 --len 32768 --q-len 1 --sparsity 0.75

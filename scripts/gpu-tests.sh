@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# GPU tests, in two halves because the GPU machine has no MLIR:
+#
+#   scripts/gpu-tests.sh prepare   (where skipattn builds) compiles the test
+#                                  bundles into build-gpu/tests
+#   scripts/gpu-tests.sh run       (on the GPU machine, with build-gpu/
+#                                  copied there) builds libskipattn_runtime
+#                                  from source, runs the correctness sweep
+#                                  (test/GPU/check_gpu.py) and
+#                                  compute-sanitizer memcheck and racecheck.
+#
+# CI has no GPU and runs neither; lit reports the GPU suite as UNSUPPORTED.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+out="$root/build-gpu/tests"
+
+prepare() {
+  "$root/scripts/build.sh" >/dev/null
+  local c="$root/build/bin/skipattn-compile"
+  rm -rf "$out" && mkdir -p "$out"
+  local dyn=(--batch '?' --q-len '?' --kv-len '?')
+  "$c" --target gpu -o "$out/bf16_d128_gqa_causal_skip" "${dyn[@]}" --q-heads 8 --kv-heads 2 --head-dim 128 --dtype bf16 --causal --skip
+  "$c" --target gpu -o "$out/bf16_d128_gqa_skip_sf" "${dyn[@]}" --q-heads 32 --kv-heads 8 --head-dim 128 --dtype bf16 --skip-scale-factor 4
+  "$c" --target gpu -o "$out/bf16_d128_m64_dense" "${dyn[@]}" --block-m 64 --q-heads 4 --kv-heads 4 --head-dim 128 --dtype bf16
+  "$c" --target gpu -o "$out/f16_d64_causal" "${dyn[@]}" --q-heads 4 --kv-heads 1 --head-dim 64 --dtype f16 --causal
+  "$c" --target gpu -o "$out/f16_d64_mha_skip" "${dyn[@]}" --q-heads 2 --kv-heads 2 --head-dim 64 --dtype f16 --skip
+  "$c" --target gpu -o "$out/bf16_d64_warpvote_skip" "${dyn[@]}" --q-heads 4 --kv-heads 2 --head-dim 64 --dtype bf16 --causal --skip --block-m 128 --vote 16
+  "$c" --target gpu --chip sm_80 -o "$out/bf16_d128_sm80_causal" "${dyn[@]}" --q-heads 4 --kv-heads 4 --head-dim 128 --dtype bf16 --causal
+  echo "prepared $(ls "$out" | wc -l) test bundles in $out"
+}
+
+run() {
+  cmake -S "$root" -B "$root/build-rt" -G Ninja -DSKIPATTN_RUNTIME_ONLY=ON >/dev/null
+  cmake --build "$root/build-rt" >/dev/null
+  local lib="$root/build-rt/lib/libskipattn_runtime.so"
+  local failed=0
+  python3 "$root/test/GPU/check_gpu.py" --runtime "$lib" --bundles "$out" || failed=1
+  local sanitize=(python3 "$root/test/GPU/sanitize.py" --runtime "$lib"
+                  "$out/bf16_d128_gqa_causal_skip" "$out/f16_d64_causal")
+  for tool in memcheck racecheck; do
+    echo "== compute-sanitizer --tool $tool"
+    compute-sanitizer --tool "$tool" --error-exitcode 9 "${sanitize[@]}" || failed=1
+  done
+  return $failed
+}
+
+case "${1:-}" in
+  prepare) prepare ;;
+  run) run ;;
+  *) echo "usage: scripts/gpu-tests.sh prepare|run" >&2; exit 2 ;;
+esac
