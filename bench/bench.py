@@ -208,9 +208,10 @@ def main():
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
         fig, ax = plt.subplots(figsize=(6, 4))
-        curves = sorted({(r["kind"], r["B"], r["Skv"], r["causal"]) for r in rows if r["kind"].startswith("skip")})
+        skips = [r for r in rows if r["kind"].startswith("skip")]
+        curves = sorted({(r["kind"], r["B"], r["Skv"], r["causal"]) for r in skips})
         for (kind, B, Skv, causal) in curves:
-            pts = [(r["sparsity"], r["speedup"]) for r in rows
+            pts = [(r["sparsity"], r["speedup"]) for r in skips
                    if (r["kind"], r["B"], r["Skv"], r["causal"]) == (kind, B, Skv, causal)]
             ax.plot(*zip(*pts), marker="o", label=f"{kind[5:]} B={B} L={Skv // 1024}K{' causal' if causal else ''}")
         ax.axhline(1.0, color="gray", lw=0.5)

@@ -2,14 +2,17 @@
 # GPU tests, in two halves because the GPU machine has no MLIR:
 #
 #   scripts/gpu-tests.sh prepare   (where skipattn builds) compiles the test
-#                                  bundles into build-gpu/tests
+#                                  bundles into build-gpu/tests, and the
+#                                  object of examples/host_program
 #   scripts/gpu-tests.sh run       (on the GPU machine, with build-gpu/
 #                                  copied there) builds libskipattn_runtime
 #                                  from source, runs the correctness sweep
-#                                  (test/GPU/check_gpu.py) and
+#                                  (test/GPU/check_gpu.py), links and runs
+#                                  the host-program example, and runs
 #                                  compute-sanitizer memcheck and racecheck.
 #
-# CI has no GPU and runs neither; lit reports the GPU suite as UNSUPPORTED.
+# CI has no GPU and runs neither; lit reports the GPU suite
+# (test/GPU/device-suite.test) as UNSUPPORTED.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 out="$root/build-gpu/tests"
@@ -26,7 +29,8 @@ prepare() {
   "$c" --target gpu -o "$out/f16_d64_mha_skip" "${dyn[@]}" --q-heads 2 --kv-heads 2 --head-dim 64 --dtype f16 --skip
   "$c" --target gpu -o "$out/bf16_d64_warpvote_skip" "${dyn[@]}" --q-heads 4 --kv-heads 2 --head-dim 64 --dtype bf16 --causal --skip --block-m 128 --vote 16
   "$c" --target gpu --chip sm_80 -o "$out/bf16_d128_sm80_causal" "${dyn[@]}" --q-heads 4 --kv-heads 4 --head-dim 128 --dtype bf16 --causal
-  echo "prepared $(ls "$out" | wc -l) test bundles in $out"
+  "$root/examples/host_program/build.sh" --object "$out/host_program"
+  echo "prepared $(ls "$out"/*/manifest.json | wc -l) test bundles and the host program in $out"
 }
 
 run() {
@@ -35,6 +39,9 @@ run() {
   local lib="$root/build-rt/lib/libskipattn_runtime.so"
   local failed=0
   python3 "$root/test/GPU/check_gpu.py" --runtime "$lib" --bundles "$out" || failed=1
+  echo "== examples/host_program"
+  "$root/examples/host_program/build.sh" --link "$out/host_program" "$(dirname "$lib")"
+  "$out/host_program/attention_host" || failed=1
   local sanitize=(python3 "$root/test/GPU/sanitize.py" --runtime "$lib"
                   "$out/bf16_d128_gqa_causal_skip" "$out/f16_d64_causal")
   for tool in memcheck racecheck; do

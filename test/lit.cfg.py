@@ -77,5 +77,8 @@ else:
 import ctypes
 try:
     ctypes.CDLL("libcuda.so.1")
+    # Tests that run kernels (test/Examples/host-program.test) need an
+    # sm_90 GPU behind the driver.
+    config.available_features.add("cuda-driver")
 except OSError:
     config.available_features.add("no-cuda-driver")

@@ -21,6 +21,7 @@
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/Dominance.h"
 #include "mlir/Interfaces/FunctionInterfaces.h"
 
 namespace skipattn {
@@ -212,6 +213,18 @@ static SmallVector<StringRef> withSkipParams(SmallVector<StringRef> names,
   return names;
 }
 
+/// Whether `into` writes a tensor of `type` into a row-major memref of the
+/// same element type and a compatible shape, defined before the launch
+/// that replaces `forall`, which the kernel can then address as its output.
+static bool writesIdentityMemRef(bufferization::MaterializeInDestinationOp into,
+                                 scf::ForallOp forall, RankedTensorType type) {
+  auto dest = dyn_cast<MemRefType>(into.getDest().getType());
+  return dest && DominanceInfo().properlyDominates(into.getDest(), forall) &&
+         dest.getLayout().isIdentity() &&
+         dest.getElementType() == type.getElementType() &&
+         succeeded(verifyCompatibleShape(dest.getShape(), type.getShape()));
+}
+
 static void lower(TiledAttention &ta, ModuleOp module, bool decodeKernels) {
   const KernelConfig &c = ta.config;
   gpu::GPUModuleOp kernels = getOrCreateKernelModule(module);
@@ -256,11 +269,25 @@ static void lower(TiledAttention &ta, ModuleOp module, bool decodeKernels) {
     dyn.push_back(batch);
   if (ta.resultType.isDynamicDim(2))
     dyn.push_back(sq);
-  auto outType = MemRefType::get(ta.resultType.getShape(),
-                                 ta.resultType.getElementType());
-  auto alloc = gpu::AllocOp::create(b, loc, outType, /*asyncToken=*/Type(),
-                                    ValueRange{}, dyn, ValueRange{});
-  Value out = alloc.getMemref();
+  // A result materialized into a memref (a host function on memrefs) is
+  // written there by the kernel; that memref must be device memory, as the
+  // inputs must. Otherwise the result gets a gpu.alloc of its own.
+  auto into = dyn_cast<bufferization::MaterializeInDestinationOp>(
+      ta.forall.getResult(0).hasOneUse()
+          ? *ta.forall.getResult(0).getUsers().begin()
+          : nullptr);
+  if (into && !writesIdentityMemRef(into, ta.forall, ta.resultType))
+    into = nullptr;
+  Value out;
+  if (into) {
+    out = into.getDest();
+  } else {
+    auto outType = MemRefType::get(ta.resultType.getShape(),
+                                   ta.resultType.getElementType());
+    out = gpu::AllocOp::create(b, loc, outType, /*asyncToken=*/Type(),
+                               ValueRange{}, dyn, ValueRange{})
+              .getMemref();
+  }
 
   SmallVector<Value> args = {addressOf(b, loc, q), addressOf(b, loc, k),
                              addressOf(b, loc, v), addressOf(b, loc, out),
@@ -281,9 +308,13 @@ static void lower(TiledAttention &ta, ModuleOp module, bool decodeKernels) {
   Value smem = arith::ConstantOp::create(
       b, loc, b.getI32IntegerAttr(c.prefillSharedBytes()));
   gpu::LaunchFuncOp::create(b, loc, func, grid, block, smem, args);
-  Value result = bufferization::ToTensorOp::create(
-      b, loc, ta.resultType, out, /*restrict=*/true, /*writable=*/true);
-  ta.forall.getResult(0).replaceAllUsesWith(result);
+  if (into) {
+    into.erase();
+  } else {
+    Value result = bufferization::ToTensorOp::create(
+        b, loc, ta.resultType, out, /*restrict=*/true, /*writable=*/true);
+    ta.forall.getResult(0).replaceAllUsesWith(result);
+  }
   ta.forall.erase();
 }
 

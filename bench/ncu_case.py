@@ -1,4 +1,4 @@
-"""One skipattn kernel under the profiler (run by bench/profile.sh on the GPU
+"""One skipattn kernel under the profiler (run by bench/ncu.sh on the GPU
 machine): builds the structured inputs of bench.py, picks the threshold for
 a target tile sparsity, and runs the bundle three times (ncu profiles the
 third launch)."""

@@ -4,7 +4,7 @@
 # L=32K), skip at about 75% tile sparsity. Writes OUTDIR/ncu-*.txt.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-out="${1:?usage: bench/profile.sh OUTDIR}"
+out="${1:?usage: bench/ncu.sh OUTDIR}"
 b="$root/build-gpu/bench"
 cmake -S "$root" -B "$root/build-rt" -G Ninja -DSKIPATTN_RUNTIME_ONLY=ON >/dev/null
 cmake --build "$root/build-rt" >/dev/null
@@ -15,7 +15,7 @@ profile() {
   ncu --kernel-name regex:skipattn_ --launch-skip 2 --launch-count 1 \
     --section SpeedOfLight --section MemoryWorkloadAnalysis --section ComputeWorkloadAnalysis \
     --section WarpStateStats --section Occupancy --section LaunchStats \
-    python3 "$root/bench/profile.py" --runtime "$rt" "$@" > "$out/ncu-$name.txt" 2>&1 || echo "ncu $name failed"
+    python3 "$root/bench/ncu_case.py" --runtime "$rt" "$@" > "$out/ncu-$name.txt" 2>&1 || echo "ncu $name failed"
 }
 profile prefill-dense --bundle "$b/prefill_d128"
 profile prefill-skip0 --bundle "$b/prefill_d128_skip" --sparsity 0
