@@ -20,6 +20,7 @@ import triton.testing as tt
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "kernels_runtime", "python"))
 from skipattn_runtime import Runtime  # noqa: E402
+import plot  # noqa: E402 (bench/plot.py: this script's folder is on sys.path)
 
 dev = "cuda"
 dt = torch.bfloat16
@@ -203,26 +204,7 @@ def main():
     os.makedirs(a.out, exist_ok=True)
     with open(os.path.join(a.out, "bench.json"), "w") as f:
         json.dump(dict(device=torch.cuda.get_device_name(), torch=torch.__version__, rows=rows), f, indent=1)
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-        fig, ax = plt.subplots(figsize=(6, 4))
-        skips = [r for r in rows if r["kind"].startswith("skip")]
-        curves = sorted({(r["kind"], r["B"], r["Skv"], r["causal"]) for r in skips})
-        for (kind, B, Skv, causal) in curves:
-            pts = [(r["sparsity"], r["speedup"]) for r in skips
-                   if (r["kind"], r["B"], r["Skv"], r["causal"]) == (kind, B, Skv, causal)]
-            ax.plot(*zip(*pts), marker="o", label=f"{kind[5:]} B={B} L={Skv // 1024}K{' causal' if causal else ''}")
-        ax.axhline(1.0, color="gray", lw=0.5)
-        ax.set_xlabel("measured tile sparsity")
-        ax.set_ylabel("speedup vs skipattn dense")
-        ax.set_title(torch.cuda.get_device_name())
-        ax.legend()
-        fig.tight_layout()
-        fig.savefig(os.path.join(a.out, "speedup.png"), dpi=120)
-    except Exception as e:
-        print("plot:", e)
+    plot.plot(os.path.join(a.out, "bench.json"), os.path.join(a.out, "speedup.png"))
 
 
 if __name__ == "__main__":

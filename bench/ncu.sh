@@ -1,20 +1,30 @@
 #!/usr/bin/env bash
 # Nsight Compute on the benchmark's kernels (GPU machine, after
 # bench/run.sh prepare): dense and skip prefill (S=16K) and decode (B=8,
-# L=32K), skip at about 75% tile sparsity. Writes OUTDIR/ncu-*.txt.
+# L=32K), skip at about 75% tile sparsity, with the warp stall reasons.
+# Writes OUTDIR/ncu-NAME.txt; names after OUTDIR pick some of the cases.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-out="${1:?usage: bench/ncu.sh OUTDIR}"
+out="${1:?usage: bench/ncu.sh OUTDIR [NAME...]}"
+shift
+only=" $* "
 b="$root/build-gpu/bench"
 cmake -S "$root" -B "$root/build-rt" -G Ninja -DSKIPATTN_RUNTIME_ONLY=ON >/dev/null
 cmake --build "$root/build-rt" >/dev/null
 rt="$root/build-rt/lib/libskipattn_runtime.so"
 mkdir -p "$out"
+stalls=""
+for reason in barrier long_scoreboard short_scoreboard mio_throttle math_pipe_throttle \
+              wait not_selected selected lg_throttle dispatch_stall no_instruction \
+              branch_resolving membar misc; do
+  stalls+="${stalls:+,}smsp__average_warps_issue_stalled_${reason}_per_issue_active.ratio"
+done
 profile() {
   local name=$1; shift
+  [[ "$only" == "  " || "$only" == *" $name "* ]] || return 0
   ncu --kernel-name regex:skipattn_ --launch-skip 2 --launch-count 1 \
     --section SpeedOfLight --section MemoryWorkloadAnalysis --section ComputeWorkloadAnalysis \
-    --section WarpStateStats --section Occupancy --section LaunchStats \
+    --section WarpStateStats --section Occupancy --section LaunchStats --metrics "$stalls" \
     python3 "$root/bench/ncu_case.py" --runtime "$rt" "$@" > "$out/ncu-$name.txt" 2>&1 || echo "ncu $name failed"
 }
 profile prefill-dense --bundle "$b/prefill_d128"

@@ -40,11 +40,14 @@ struct KernelConfig {
   int64_t numWarps() const { return blockM / 16; }
   int64_t numThreads() const { return 32 * numWarps(); }
   bool warpVote() const { return voteRows == 16 && blockM > 16; }
-  /// Dynamic shared memory of the prefill kernel: Q, then two K and two V
-  /// stages.
+  /// K/V stages of the prefill kernel: kv-block j is used while j + 1 and
+  /// j + 2 load.
+  static constexpr int64_t kPrefillStages = 3;
+  /// Dynamic shared memory of the prefill kernel: Q, then the K stages and
+  /// the V stages.
   int64_t prefillSharedBytes() const {
-    return 2 * (blockM * headDim + 2 * blockN * headDim +
-                2 * blockN * valueHeadDim);
+    return 2 * (blockM * headDim +
+                kPrefillStages * blockN * (headDim + valueHeadDim));
   }
   /// Dynamic shared memory of the decode kernel: 16 Q rows, two K stages,
   /// one V tile.

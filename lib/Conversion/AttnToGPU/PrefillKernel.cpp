@@ -6,10 +6,13 @@
 // - one CTA per (q-block, query head, batch); 16 query rows per warp; the
 //   causal grid runs the longest q-blocks first;
 // - Q is loaded once (cp.async) and kept in registers as ldmatrix A
-//   fragments; K and V tiles are double-buffered through shared memory with
-//   cp.async, the next tile always prefetched (right after the one barrier
-//   per kv-block) before the current one is used, whatever the skip
+//   fragments; K and V tiles go through three shared-memory stages with
+//   cp.async, kv-block j + 2 prefetched while j is used, whatever the skip
 //   decision;
+// - one barrier per kv-block, after S = Q K_j^T: it publishes K_j+1 and V_j
+//   (each thread has waited for its own copies), frees the stage of
+//   kv-block j - 1 for the prefetch of j + 2, and with skipping it is the
+//   CTA's vote (bar.red.and), so the skip test costs no extra barrier;
 // - shared rows are swizzled (16-byte chunk XOR row % 8), so ldmatrix reads
 //   are conflict-free;
 // - S = Q K^T and O += P V run on mma.sync.m16n8k16 with f32 accumulation;
@@ -17,9 +20,9 @@
 // - exp2 with scale * log2(e) folded into one FMA; the accumulator is
 //   rescaled only on the rows whose max moved;
 // - with skipping, each thread tests its two rows, vote.sync.all makes the
-//   warp's decision and bar.red.and the CTA's (or the warp skips on its own
-//   with a 16-row vote group); a skipped tile costs no exp2, no rescale and
-//   no P V;
+//   warp's decision and the barrier's AND the CTA's (or the warp skips on
+//   its own with a 16-row vote group); a skipped tile costs no exp2, no
+//   rescale and no P V;
 // - the epilogue divides by l, stages the tile through shared memory and
 //   writes 16-byte stores; rows past Sq are masked on store only.
 //
@@ -64,15 +67,18 @@ private:
   Value qBase, kBase, vBase, oBase;
 
   int64_t qOffset() const { return 0; }
+  static constexpr int64_t kStages = KernelConfig::kPrefillStages;
   int64_t kOffset(int64_t stage) const {
     return 2 * bm * d + stage * 2 * bn * d;
   }
   int64_t vOffset(int64_t stage) const {
-    return 2 * bm * d + 4 * bn * d + stage * 2 * bn * dv;
+    return 2 * bm * d + kStages * 2 * bn * d + stage * 2 * bn * dv;
   }
 
-  /// Issue the cp.async of kv-block `j` into `stage` (K then V).
-  void loadKV(Value j, Value stage);
+  /// Issues the cp.async of kv-block `j` (if j < numKV) into its stage,
+  /// j % kStages: two groups, K then V, committed whether or not they load,
+  /// so that every iteration commits the same number.
+  void prefetch(Value j, Value numKV);
 
   /// The base pointer of head `head` of batch `bIdx` for a [B, H, S, D]
   /// tensor at `address`.
@@ -86,12 +92,23 @@ private:
 };
 } // namespace
 
-void PrefillGenerator::loadKV(Value j, Value stage) {
+void PrefillGenerator::prefetch(Value j, Value numKV) {
+  OpBuilder &b = e.b;
+  Location loc = e.loc;
   Value k0 = e.mul(j, e.i32c(bn));
-  Value kStage = e.add(e.i32c(kOffset(0)), e.mul(stage, e.i32c(2 * bn * d)));
-  Value vStage = e.add(e.i32c(vOffset(0)), e.mul(stage, e.i32c(2 * bn * dv)));
-  wt->loadTile(kStage, kBase, k0, skv, bn, 2 * d, tid, threads);
-  wt->loadTile(vStage, vBase, k0, skv, bn, 2 * dv, tid, threads);
+  Value stage = e.remu(j, e.i32c(kStages));
+  Value inRange = e.cmp(P::slt, j, numKV);
+  auto load = [&](int64_t offset, int64_t stageBytes, Value base,
+                  int64_t rowBytes) {
+    scf::IfOp::create(b, loc, inRange, [&](OpBuilder &, Location) {
+      Value at = e.add(e.i32c(offset), e.mul(stage, e.i32c(stageBytes)));
+      wt->loadTile(at, base, k0, skv, bn, rowBytes, tid, threads);
+      scf::YieldOp::create(b, loc);
+    });
+    e.cpAsyncCommit();
+  };
+  load(kOffset(0), 2 * bn * d, kBase, 2 * d);
+  load(vOffset(0), 2 * bn * dv, vBase, 2 * dv);
 }
 
 void PrefillGenerator::build(gpu::GPUFuncOp func) {
@@ -156,16 +173,13 @@ void PrefillGenerator::build(gpu::GPUFuncOp func) {
     log2Lambda = e.lg2(lambda);
   }
 
-  // Prologue: Q, then kv-block 0, each its own cp.async group.
+  // Prologue: the cp.async groups Q, K_0, V_0, K_1, V_1; Q and K_0 are
+  // needed first.
   wt->loadTile(e.i32c(qOffset()), qBase, q0, sq, bm, 2 * d, tid, threads);
   e.cpAsyncCommit();
-  scf::IfOp::create(b, loc, e.cmp(P::sgt, numKV, e.i32c(0)),
-                    [&](OpBuilder &, Location) {
-                      loadKV(e.i32c(0), e.i32c(0));
-                      scf::YieldOp::create(b, loc);
-                    });
-  e.cpAsyncCommit();
-  e.cpAsyncWait(1);
+  for (int64_t j = 0; j < kStages - 1; ++j)
+    prefetch(e.i32c(j), numKV);
+  e.cpAsyncWait(2 * (kStages - 1) - 1);
   e.barrier();
 
   // Q fragments, kept in registers for the whole loop.
@@ -187,20 +201,7 @@ void PrefillGenerator::build(gpu::GPUFuncOp func) {
     b.setInsertionPointToStart(loop.getBody());
     Value j = loop.getInductionVar();
     ValueRange state = loop.getRegionIterArgs();
-    Value stage = e.band(j, e.i32c(1));
-
-    // One barrier per kv-block: after it, kv-block j is visible to every
-    // warp and every warp is done with kv-block j - 1, whose stage then
-    // takes the prefetch of kv-block j + 1, skip or not.
-    e.cpAsyncWait(0);
-    e.barrier();
-    Value nextJ = e.add(j, e.i32c(1));
-    scf::IfOp::create(b, loc, e.cmp(P::slt, nextJ, numKV),
-                      [&](OpBuilder &, Location) {
-                        loadKV(nextJ, e.bxor(stage, e.i32c(1)));
-                        scf::YieldOp::create(b, loc);
-                      });
-    e.cpAsyncCommit();
+    Value stage = e.remu(j, e.i32c(kStages));
 
     Value kStage = e.add(e.i32c(kOffset(0)), e.mul(stage, e.i32c(2 * bn * d)));
     Value vStage = e.add(e.i32c(vOffset(0)), e.mul(stage, e.i32c(2 * bn * dv)));
@@ -264,12 +265,20 @@ void PrefillGenerator::build(gpu::GPUFuncOp func) {
             b, loc, pastEnd, arith::OrIOp::create(b, loc, empty, far));
         yes = e.band(yes, rowYes);
       }
-      Value vote = e.warpAll(yes);
-      if (!cfg.warpVote())
-        vote = e.barrierAnd(vote);
-      Value notFirst = e.cmp(P::sgt, j, e.i32c(0));
-      skip = e.band(e.band(enabled, notFirst), vote);
+      skip = e.warpAll(yes);
     }
+
+    // The barrier (see the top of the file). In flight before it: V_j,
+    // K_j+1 and V_j+1, the newest group; this thread's copies of all but
+    // V_j+1 must have landed.
+    e.cpAsyncWait(1);
+    if (cfg.skip && !cfg.warpVote())
+      skip = e.barrierAnd(skip);
+    else
+      e.barrier();
+    if (cfg.skip)
+      skip = e.band(e.band(enabled, e.cmp(P::sgt, j, e.i32c(0))), skip);
+    prefetch(e.add(j, e.i32c(kStages - 1)), numKV);
 
     // Skipped: (m, l, O) unchanged. Otherwise the online-softmax update and
     // O += P V_j.

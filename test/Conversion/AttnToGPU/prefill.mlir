@@ -10,31 +10,35 @@
 //       CHECK:   gpu.launch_func @skipattn_kernels::@[[KERNEL:skipattn_prefill_bf16_h8x2_d128_m64n64_causal_skip_stats]] blocks in (%{{.*}}, %{{.*}}, %{{.*}}) threads in (%{{.*}}, %{{.*}}, %{{.*}}) dynamic_shared_memory_size %{{.*}} args(%{{.*}} : i64, %{{.*}} : i64, %{{.*}} : i64, %{{.*}} : i64, %{{.*}} : i32, %{{.*}} : i32, %{{.*}} : i32, %[[LAMBDA]] : f32, %{{.*}} : i64)
 //       CHECK:   bufferization.to_tensor %[[OUT]]
 
-// The kernel: cp.async double-buffering with one barrier per kv-block,
-// ldmatrix (plain for Q and K, .trans for V), mma.sync m16n8k16 on bf16
-// with f32 accumulation, exp2, the warp vote then the CTA vote, and the
-// counters.
+// The kernel: three cp.async stages (groups Q, K_0, V_0, K_1, V_1 in the
+// prologue), ldmatrix (plain for Q and K, .trans for V), mma.sync m16n8k16
+// on bf16 with f32 accumulation, exp2, the warp vote then the CTA vote, and
+// the counters. One barrier per kv-block, and it is the vote: after S, a
+// wait for all but the newest group (V_j+1), then bar.red.and, then the
+// prefetch of kv-block j + 2.
 //       CHECK: gpu.module @skipattn_kernels
 //       CHECK:   llvm.mlir.global external @skipattn_smem() {addr_space = 3 : i32, alignment = 128 : i64} : !llvm.array<0 x i8>
 //       CHECK:   gpu.func @[[KERNEL]](%{{.*}}: i64, %{{.*}}: i64, %{{.*}}: i64, %{{.*}}: i64, %{{.*}}: i32, %{{.*}}: i32, %{{.*}}: i32, %{{.*}}: f32, %{{.*}}: i64) kernel
 //  CHECK-SAME:     known_block_size = array<i32: 128, 1, 1>
 //       CHECK:     nvvm.cp.async.shared.global %{{.*}}, %{{.*}}, 16, cache = cg, %{{.*}} : !llvm.ptr<3>, !llvm.ptr<1>, i32
 //       CHECK:     nvvm.cp.async.commit.group
-//       CHECK:     nvvm.cp.async.wait.group 1
+//       CHECK:     nvvm.cp.async.wait.group 3
+//  CHECK-NEXT:     nvvm.barrier0
 //       CHECK:     nvvm.ldmatrix {{.*}} {eltType = #nvvm.ld_st_matrix_elt_type<b16>, layout = #nvvm.mma_layout<row>, num = 4 : i32
 //       CHECK:     scf.for
-//       CHECK:       nvvm.cp.async.wait.group 0
-//  CHECK-NEXT:       nvvm.barrier0
-//       CHECK:       nvvm.cp.async.shared.global
+//   CHECK-NOT:       nvvm.barrier
 //       CHECK:       nvvm.mma.sync A[{{.*}}] B[{{.*}}] C[{{.*}}] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+//   CHECK-NOT:       nvvm.barrier
 //       CHECK:       nvvm.shfl.sync  bfly
 //       CHECK:       %[[WARP:.*]] = nvvm.vote.sync  all %{{.*}}, %{{.*}} -> i1
+//       CHECK:       nvvm.cp.async.wait.group 1
 //       CHECK:       %[[WARPI:.*]] = arith.extui %[[WARP]] : i1 to i32
 //       CHECK:       nvvm.barrier #nvvm.reduction<and> %[[WARPI]] -> i32
+//       CHECK:       nvvm.cp.async.shared.global
+//       CHECK:       nvvm.cp.async.commit.group
 //       CHECK:       scf.if
 //       CHECK:         "ex2.approx.ftz.f32 $0, $1;"
 //       CHECK:         nvvm.ldmatrix {{.*}} layout = #nvvm.mma_layout<col>
-// One barrier per kv-block besides the vote: none after the update.
 //   CHECK-NOT:       nvvm.barrier
 //       CHECK:     nvvm.shfl.sync  bfly
 //       CHECK:     nvvm.barrier0
@@ -43,6 +47,9 @@
 // DENSE-LABEL: gpu.func @skipattn_prefill_bf16_h8x2_d128_m64n64_causal(%{{.*}}: i64, %{{.*}}: i64, %{{.*}}: i64, %{{.*}}: i64, %{{.*}}: i32, %{{.*}}: i32, %{{.*}}: i32) kernel
 //   DENSE-NOT:   nvvm.vote.sync
 //   DENSE-NOT:   nvvm.barrier #nvvm.reduction
+//       DENSE:   scf.for
+//       DENSE:     nvvm.cp.async.wait.group 1
+//  DENSE-NEXT:     nvvm.barrier0
 //   DENSE-NOT:   llvm.atomicrmw
 //       DENSE:   gpu.return
 func.func @attention(%q: tensor<?x8x?x128xbf16>, %k: tensor<?x2x?x128xbf16>, %v: tensor<?x2x?x128xbf16>) -> tensor<?x8x?x128xbf16> {

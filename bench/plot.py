@@ -1,0 +1,36 @@
+"""Speedup against measured tile sparsity, from bench.py's bench.json.
+
+  python3 bench/plot.py bench.json speedup.png"""
+import json, sys
+
+
+def plot(json_path, png_path):
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError as e:
+        print("plot: no matplotlib:", e)
+        return
+    with open(json_path) as f:
+        data = json.load(f)
+    skips = [r for r in data["rows"] if r["kind"].startswith("skip")]
+    curves = sorted({(r["kind"], r["B"], r["Skv"], r["causal"]) for r in skips})
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    for (kind, B, Skv, causal) in curves:
+        pts = [(r["sparsity"], r["speedup"]) for r in skips
+               if (r["kind"], r["B"], r["Skv"], r["causal"]) == (kind, B, Skv, causal)]
+        ax.plot(*zip(*pts), marker="o",
+                label=f"{kind[5:]} B={B} L={Skv // 1024}K{' causal' if causal else ''}")
+    ax.axhline(1.0, color="gray", lw=0.5)
+    ax.set_xlabel("measured tile sparsity")
+    ax.set_ylabel("speedup over skipattn dense")
+    ax.set_title(f"skipattn Skip-Softmax, {data['device']}")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(png_path, dpi=120)
+    print("wrote", png_path)
+
+
+if __name__ == "__main__":
+    plot(sys.argv[1], sys.argv[2])
