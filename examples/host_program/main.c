@@ -60,8 +60,8 @@ static double gaussian(void) {
 }
 
 static MemRef4 memref4(void *device, int64_t heads) {
-  MemRef4 m = {device, device, 0, {B, heads, S, D},
-               {heads * S * D, S * D, D, 1}};
+  MemRef4 m = {
+      device, device, 0, {B, heads, S, D}, {heads * S * D, S * D, D, 1}};
   return m;
 }
 
@@ -79,7 +79,8 @@ static void reference(const uint16_t *q, const uint16_t *k, const uint16_t *v,
         const uint16_t *kj = k + ((size_t)kvh * S + j) * D;
         double dot = 0;
         for (int d = 0; d < D; ++d)
-          dot += (double)skipattn_f16_to_f32(qi[d]) * skipattn_f16_to_f32(kj[d]);
+          dot +=
+              (double)skipattn_f16_to_f32(qi[d]) * skipattn_f16_to_f32(kj[d]);
         p[j] = dot * scale;
         m = p[j] > m ? p[j] : m;
       }
@@ -104,7 +105,8 @@ static int run(const char *name, const uint16_t *q, const uint16_t *k,
   check(skipattn_device_alloc(KV_ELEMS * 2, &dk), "allocating k");
   check(skipattn_device_alloc(KV_ELEMS * 2, &dv), "allocating v");
   check(skipattn_device_alloc(Q_ELEMS * 2, &dout), "allocating out");
-  check(skipattn_device_alloc(2 * sizeof(int64_t), &dstats), "allocating stats");
+  check(skipattn_device_alloc(2 * sizeof(int64_t), &dstats),
+        "allocating stats");
   uint16_t *out = malloc(Q_ELEMS * 2);
   for (size_t i = 0; i < Q_ELEMS; ++i)
     out[i] = 0x7E00; /* f16 NaN: unwritten elements show */
@@ -139,9 +141,9 @@ static int run(const char *name, const uint16_t *q, const uint16_t *k,
   int64_t qBlocks = (S + BLOCK - 1) / BLOCK, total = 0;
   for (int64_t r = 0; r < qBlocks; ++r)
     total += (r + 1) * HQ * B;
-  int pass = nan == 0 && err < 3e-3 && stats[0] == total &&
-             (expectSkips ? stats[1] == total - qBlocks * HQ * B
-                          : stats[1] == 0);
+  int pass =
+      nan == 0 && err < 3e-3 && stats[0] == total &&
+      (expectSkips ? stats[1] == total - qBlocks * HQ * B : stats[1] == 0);
   printf("%s %s: lambda=%g rel_err=%.1e nan=%zu tiles_total=%lld "
          "tiles_skipped=%lld\n",
          pass ? "PASS" : "FAIL", name, (double)lambda, err, nan,
@@ -180,7 +182,8 @@ int main(void) {
     q[i] = skipattn_f32_to_f16((float)(0.1 * gaussian() + a * u[i % D]));
   for (size_t i = 0; i < KV_ELEMS; ++i) {
     int sink = (i / D) % S < BLOCK;
-    k[i] = skipattn_f32_to_f16((float)(0.1 * gaussian() + (sink ? a * u[i % D] : 0)));
+    k[i] = skipattn_f32_to_f16(
+        (float)(0.1 * gaussian() + (sink ? a * u[i % D] : 0)));
   }
   passed += run("planted", q, k, v, 1e-3f, 1);
   free(q);

@@ -349,8 +349,9 @@ skipattn_status DeviceKernel::module(const Manifest &manifest,
   for (size_t v = 0; v < manifest.kernels.size(); ++v)
     for (size_t l = 0; l < manifest.kernels[v].launches.size(); ++l) {
       const Launch &launch = manifest.kernels[v].launches[l];
-      if (skipattn_status status = checkParams(manifest, ptxPath, ptx, v, l,
-                      loaded->functions[launch.functionIndex]))
+      if (skipattn_status status =
+              checkParams(manifest, ptxPath, ptx, v, l,
+                          loaded->functions[launch.functionIndex]))
         return status;
     }
   loaded->module = pending.module;

@@ -2,8 +2,8 @@
 //
 // Reads a gpu manifest's "kernels" and turns it into launches for a call.
 // The expressions are deliberately tiny (integers, the call's extents,
-// + * min max ceil_div div, comparisons, and/or): enough for a compiler to state
-// grids such as [ceil_div(q_len, 64), q_heads, batch] or a split-KV count
+// + * min max ceil_div div, comparisons, and/or): enough for a compiler to
+// state grids such as [ceil_div(q_len, 64), q_heads, batch] or a split-KV count
 // from the SM count, and nothing a manifest could loop or recurse with.
 // Every name and operator is checked when the bundle loads, so a typo is a
 // load error that names the key rather than a wrong launch later; values

@@ -12,9 +12,9 @@
 
 #include "Bundle.h"
 
+#include "skipattn/Conversion/Passes.h"
 #include "skipattn/Dialect/Attn/Transforms/Passes.h"
 #include "skipattn/Pipelines/Pipelines.h"
-#include "skipattn/Conversion/Passes.h"
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Pass/PassManager.h"
@@ -51,8 +51,8 @@ static LogicalResult assemble(StringRef ptx, StringRef cubin, StringRef chip,
   std::string arch = ("-arch=" + chip).str();
   SmallVector<StringRef> args = {*ptxas, arch, ptx, "-o", cubin};
   std::string error;
-  if (llvm::sys::ExecuteAndWait(*ptxas, args, std::nullopt, {}, 0, 0,
-                                &error) != 0) {
+  if (llvm::sys::ExecuteAndWait(*ptxas, args, std::nullopt, {}, 0, 0, &error) !=
+      0) {
     llvm::errs() << "skipattn-compile: error: ptxas " << arch << " failed on "
                  << ptx << (error.empty() ? "" : ": ") << error << "\n";
     return failure();

@@ -54,7 +54,8 @@ static LogicalResult lowerToLLVMDialect(ModuleOp module,
   module.walk([](LLVM::LLVMFuncOp func) {
     for (unsigned i = 0; i < func.getNumArguments(); ++i) {
       SmallVector<StringAttr> names;
-      for (NamedAttribute attr : cast<FunctionOpInterface>(*func).getArgAttrs(i))
+      for (NamedAttribute attr :
+           cast<FunctionOpInterface>(*func).getArgAttrs(i))
         if (attr.getName().getValue().starts_with("attn."))
           names.push_back(attr.getName());
       for (StringAttr name : names)
@@ -79,13 +80,12 @@ static std::unique_ptr<llvm::TargetMachine> hostTargetMachine() {
   std::string features;
   for (const auto &f : llvm::sys::getHostCPUFeatures())
     features += (f.second ? "+" : "-") + f.first().str() + ",";
-  return std::unique_ptr<llvm::TargetMachine>(target->createTargetMachine(
-      triple, llvm::sys::getHostCPUName(), features, llvm::TargetOptions(),
-      llvm::Reloc::PIC_));
+  return std::unique_ptr<llvm::TargetMachine>(
+      target->createTargetMachine(triple, llvm::sys::getHostCPUName(), features,
+                                  llvm::TargetOptions(), llvm::Reloc::PIC_));
 }
 
-LogicalResult skipattn::emitHostLibrary(ModuleOp module,
-                                        const BundleSpec &spec,
+LogicalResult skipattn::emitHostLibrary(ModuleOp module, const BundleSpec &spec,
                                         StringRef dir) {
   if (failed(lowerToLLVMDialect(module, spec)))
     return failure();
@@ -105,9 +105,8 @@ LogicalResult skipattn::emitHostLibrary(ModuleOp module,
     return failure();
   llvmModule->setDataLayout(tm->createDataLayout());
   llvmModule->setTargetTriple(tm->getTargetTriple());
-  if (llvm::Error err =
-          makeOptimizingTransformer(/*optLevel=*/3, /*sizeLevel=*/0,
-                                    tm.get())(llvmModule.get())) {
+  if (llvm::Error err = makeOptimizingTransformer(
+          /*optLevel=*/3, /*sizeLevel=*/0, tm.get())(llvmModule.get())) {
     llvm::errs() << "skipattn-compile: error: LLVM optimisation failed: "
                  << llvm::toString(std::move(err)) << "\n";
     return failure();
@@ -120,8 +119,8 @@ LogicalResult skipattn::emitHostLibrary(ModuleOp module,
     std::error_code ec;
     llvm::raw_fd_ostream os(object, ec, llvm::sys::fs::OF_None);
     if (ec) {
-      llvm::errs() << "skipattn-compile: error: cannot write " << object
-                   << ": " << ec.message() << "\n";
+      llvm::errs() << "skipattn-compile: error: cannot write " << object << ": "
+                   << ec.message() << "\n";
       return failure();
     }
     llvm::legacy::PassManager codegen;
@@ -145,8 +144,8 @@ LogicalResult skipattn::emitHostLibrary(ModuleOp module,
   std::string error;
   int rc = llvm::sys::ExecuteAndWait(*cc, args, std::nullopt, {}, 0, 0, &error);
   if (rc != 0) {
-    llvm::errs() << "skipattn-compile: error: linking " << library
-                 << " failed" << (error.empty() ? "" : ": ") << error << "\n";
+    llvm::errs() << "skipattn-compile: error: linking " << library << " failed"
+                 << (error.empty() ? "" : ": ") << error << "\n";
     return failure();
   }
   llvm::sys::fs::remove(object);

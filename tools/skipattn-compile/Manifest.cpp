@@ -50,8 +50,7 @@ static Json op(StringRef name, std::initializer_list<Json> args) {
 /// when every query head of a GQA group fits the 16 rows of its CTA, then
 /// prefill for any shape.
 static Json deviceKernels(const BundleSpec &spec) {
-  const DeviceKernel *prefill = nullptr, *decode = nullptr,
-                     *combine = nullptr;
+  const DeviceKernel *prefill = nullptr, *decode = nullptr, *combine = nullptr;
   for (const DeviceKernel &k : spec.kernels) {
     if (k.role == "prefill")
       prefill = &k;
@@ -74,9 +73,8 @@ static Json deviceKernels(const BundleSpec &spec) {
         decode->blockN * (spec.skip ? kMinSkipSplitBlocks : 1);
     Json splits = op(
         "max", {1, op("min", {op("ceil_div", {"kv_len", splitBlocks}),
-                              op("div",
-                                 {op("mul", {perSM, "num_sms"}),
-                                  op("mul", {"batch", "kv_heads"})})})});
+                              op("div", {op("mul", {perSM, "num_sms"}),
+                                         op("mul", {"batch", "kv_heads"})})})});
     int64_t rowBytes = 4 * (spec.value.getDimSize(3) + 2);
     kernels.push_back(llvm::json::Object{
         {"name", "decode"},
@@ -86,8 +84,8 @@ static Json deviceKernels(const BundleSpec &spec) {
          op("mul", {"batch", "q_heads", "q_len", "num_splits", rowBytes})},
         {"launches",
          llvm::json::Array{
-             launch(*decode, llvm::json::Array{"num_splits", "kv_heads",
-                                               "batch"}),
+             launch(*decode,
+                    llvm::json::Array{"num_splits", "kv_heads", "batch"}),
              launch(*combine,
                     llvm::json::Array{"q_len", "q_heads", "batch"})}}});
   }
@@ -99,30 +97,28 @@ static Json deviceKernels(const BundleSpec &spec) {
         {"workspace_bytes", 0},
         {"launches",
          llvm::json::Array{launch(
-             *prefill, llvm::json::Array{op("ceil_div",
-                                            {"q_len", prefill->blockM}),
-                                         "q_heads", "batch"})}}});
+             *prefill,
+             llvm::json::Array{op("ceil_div", {"q_len", prefill->blockM}),
+                               "q_heads", "batch"})}}});
   return kernels;
 }
 
 LogicalResult skipattn::writeManifest(const BundleSpec &spec, StringRef dir,
                                       StringRef library, StringRef entry) {
-  llvm::json::Object shapes{
-      {"batch", extent(spec.query.getDimSize(0))},
-      {"q_heads", spec.query.getDimSize(1)},
-      {"kv_heads", spec.key.getDimSize(1)},
-      {"q_len", extent(spec.query.getDimSize(2))},
-      {"kv_len", extent(spec.key.getDimSize(2))},
-      {"head_dim", spec.query.getDimSize(3)},
-      {"value_head_dim", spec.value.getDimSize(3)}};
+  llvm::json::Object shapes{{"batch", extent(spec.query.getDimSize(0))},
+                            {"q_heads", spec.query.getDimSize(1)},
+                            {"kv_heads", spec.key.getDimSize(1)},
+                            {"q_len", extent(spec.query.getDimSize(2))},
+                            {"kv_len", extent(spec.key.getDimSize(2))},
+                            {"head_dim", spec.query.getDimSize(3)},
+                            {"value_head_dim", spec.value.getDimSize(3)}};
   llvm::json::Value mask = nullptr;
   if (spec.mask) {
     llvm::json::Array shape;
     for (int64_t d : spec.mask.getShape())
       shape.push_back(extent(d));
-    mask = llvm::json::Object{
-        {"dtype", typeName(spec.mask.getElementType())},
-        {"shape", std::move(shape)}};
+    mask = llvm::json::Object{{"dtype", typeName(spec.mask.getElementType())},
+                              {"shape", std::move(shape)}};
   }
   llvm::json::Value skip = nullptr;
   if (spec.skip)
@@ -133,27 +129,28 @@ LogicalResult skipattn::writeManifest(const BundleSpec &spec, StringRef dir,
   llvm::json::Array arguments;
   for (const std::string &name : spec.argumentNames())
     arguments.push_back(name);
-  float scale = spec.scale ? *spec.scale
-                           : 1.0f / std::sqrt(static_cast<float>(
-                                        spec.query.getDimSize(3)));
-  llvm::json::Object manifest{
-      {"format", "skipattn-bundle"},
-      {"version", 1},
-      {"target", spec.target},
-      {"chip", spec.target == "gpu" ? llvm::json::Value(spec.chip)
-                                    : llvm::json::Value(nullptr)},
-      {"library", library},
-      {"entry", entry},
-      {"dtype", typeName(spec.elementType())},
-      {"shapes", std::move(shapes)},
-      {"causal", spec.causal},
-      {"scale", scale},
-      {"mask", std::move(mask)},
-      {"skip", std::move(skip)},
-      {"stats", static_cast<bool>(spec.skip)},
-      {"block_m", spec.blockM},
-      {"block_n", spec.blockN},
-      {"arguments", std::move(arguments)}};
+  float scale =
+      spec.scale
+          ? *spec.scale
+          : 1.0f / std::sqrt(static_cast<float>(spec.query.getDimSize(3)));
+  llvm::json::Object manifest{{"format", "skipattn-bundle"},
+                              {"version", 1},
+                              {"target", spec.target},
+                              {"chip", spec.target == "gpu"
+                                           ? llvm::json::Value(spec.chip)
+                                           : llvm::json::Value(nullptr)},
+                              {"library", library},
+                              {"entry", entry},
+                              {"dtype", typeName(spec.elementType())},
+                              {"shapes", std::move(shapes)},
+                              {"causal", spec.causal},
+                              {"scale", scale},
+                              {"mask", std::move(mask)},
+                              {"skip", std::move(skip)},
+                              {"stats", static_cast<bool>(spec.skip)},
+                              {"block_m", spec.blockM},
+                              {"block_n", spec.blockN},
+                              {"arguments", std::move(arguments)}};
   if (spec.target == "gpu") {
     manifest.erase("library");
     manifest.erase("entry");
@@ -172,7 +169,6 @@ LogicalResult skipattn::writeManifest(const BundleSpec &spec, StringRef dir,
                  << ec.message() << "\n";
     return failure();
   }
-  os << llvm::formatv("{0:2}", llvm::json::Value(std::move(manifest)))
-     << "\n";
+  os << llvm::formatv("{0:2}", llvm::json::Value(std::move(manifest))) << "\n";
   return success();
 }

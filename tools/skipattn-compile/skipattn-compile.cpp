@@ -47,11 +47,14 @@ static cl::opt<std::string> kvLen("kv-len", cl::desc("Skv, or ? for dynamic"),
                                   cl::cat(category));
 static cl::opt<std::string> headDim("head-dim", cl::desc("D"),
                                     cl::cat(category));
+static cl::opt<std::string> valueHeadDim("value-head-dim",
+                                         cl::desc("Dv (default: the head dim)"),
+                                         cl::cat(category));
 static cl::opt<std::string>
-    valueHeadDim("value-head-dim", cl::desc("Dv (default: the head dim)"),
-                 cl::cat(category));
-static cl::opt<std::string> dtype("dtype", cl::desc("f32, f16 or bf16"),
-                                  cl::cat(category));
+    dtype("dtype",
+          cl::desc("f32, f16 or bf16 (with an .mlir input: retypes its "
+                   "attention, e.g. an f32 model for the tensor cores)"),
+          cl::cat(category));
 static cl::opt<bool> causal("causal", cl::desc("Causal (bottom-right) mask"),
                             cl::cat(category));
 static cl::opt<bool> skip("skip", cl::desc("Skip-Softmax kernel with counters"),
@@ -95,14 +98,25 @@ static FailureOr<int64_t> parseDim(StringRef flag, StringRef text,
   return v;
 }
 
+static FailureOr<Type> parseDtype(MLIRContext &ctx) {
+  if (dtype == "f32")
+    return Type(Float32Type::get(&ctx));
+  if (dtype == "f16")
+    return Type(Float16Type::get(&ctx));
+  if (dtype == "bf16")
+    return Type(BFloat16Type::get(&ctx));
+  fail("--dtype must be f32, f16 or bf16, got '" + dtype + "'");
+  return failure();
+}
+
 static FailureOr<BundleSpec> specFromFlags(MLIRContext &ctx) {
   struct Flag {
     const char *name;
     cl::opt<std::string> &opt;
     bool dynamicOk;
-  } flags[] = {{"batch", batch, true},      {"q-heads", qHeads, false},
+  } flags[] = {{"batch", batch, true},       {"q-heads", qHeads, false},
                {"kv-heads", kvHeads, false}, {"q-len", qLen, true},
-               {"kv-len", kvLen, true},     {"head-dim", headDim, false}};
+               {"kv-len", kvLen, true},      {"head-dim", headDim, false}};
   int64_t v[6];
   for (auto [i, f] : llvm::enumerate(flags)) {
     if (f.opt.getNumOccurrences() == 0) {
@@ -121,21 +135,13 @@ static FailureOr<BundleSpec> specFromFlags(MLIRContext &ctx) {
       return failure();
     dv = *d;
   }
-  Type elt;
-  if (dtype == "f32")
-    elt = Float32Type::get(&ctx);
-  else if (dtype == "f16")
-    elt = Float16Type::get(&ctx);
-  else if (dtype == "bf16")
-    elt = BFloat16Type::get(&ctx);
-  else {
-    fail("--dtype must be f32, f16 or bf16, got '" + dtype + "'");
+  FailureOr<Type> elt = parseDtype(ctx);
+  if (failed(elt))
     return failure();
-  }
   BundleSpec spec;
-  spec.query = RankedTensorType::get({v[0], v[1], v[3], v[5]}, elt);
-  spec.key = RankedTensorType::get({v[0], v[2], v[4], v[5]}, elt);
-  spec.value = RankedTensorType::get({v[0], v[2], v[4], dv}, elt);
+  spec.query = RankedTensorType::get({v[0], v[1], v[3], v[5]}, *elt);
+  spec.key = RankedTensorType::get({v[0], v[2], v[4], v[5]}, *elt);
+  spec.value = RankedTensorType::get({v[0], v[2], v[4], dv}, *elt);
   spec.causal = causal;
   return spec;
 }
@@ -153,6 +159,9 @@ int main(int argc, char **argv) {
   registerSkipAttnDialects(registry);
   MLIRContext ctx(registry);
   ctx.loadAllAvailableDialects();
+  // A failing pass names the case it cannot handle; the IR it stopped on
+  // would bury that line.
+  ctx.printOpOnDiagnostic(false);
   llvm::SourceMgr sourceMgr;
   SourceMgrDiagnosticHandler diagnostics(sourceMgr, &ctx);
 
@@ -163,8 +172,8 @@ int main(int argc, char **argv) {
 
   FailureOr<BundleSpec> spec;
   if (!input.empty()) {
-    for (auto *o : {&batch, &qHeads, &kvHeads, &qLen, &kvLen, &headDim,
-                    &valueHeadDim, &dtype})
+    for (auto *o :
+         {&batch, &qHeads, &kvHeads, &qLen, &kvLen, &headDim, &valueHeadDim})
       if (o->getNumOccurrences())
         return fail("give either an .mlir input or the shape flags, not both");
     OwningOpRef<ModuleOp> module =
@@ -174,6 +183,17 @@ int main(int argc, char **argv) {
     spec = specFromModule(*module);
     if (succeeded(spec) && causal)
       spec->causal = true;
+    // --dtype retypes the input's attention: an f32 model compiled for the
+    // tensor cores.
+    if (succeeded(spec) && dtype.getNumOccurrences()) {
+      FailureOr<Type> elt = parseDtype(ctx);
+      if (failed(elt))
+        return 1;
+      for (RankedTensorType *t : {&spec->query, &spec->key, &spec->value})
+        *t = t->clone(*elt);
+      if (spec->mask && isa<FloatType>(spec->mask.getElementType()))
+        spec->mask = spec->mask.clone(*elt);
+    }
   } else {
     spec = specFromFlags(ctx);
   }
@@ -186,8 +206,7 @@ int main(int argc, char **argv) {
   // Measured on the H100 (bench/RESULTS.md): 128-row q-blocks halve the K/V
   // traffic per FLOP; with small heads the causal diagonal's waste wins.
   if (!blockM.getNumOccurrences() && target == "gpu")
-    spec->blockM =
-        spec->causal && spec->query.getDimSize(3) < 128 ? 64 : 128;
+    spec->blockM = spec->causal && spec->query.getDimSize(3) < 128 ? 64 : 128;
   spec->blockN = blockN;
   spec->voteRows = vote;
   if (skipThreshold.getNumOccurrences() && skipScaleFactor.getNumOccurrences())
@@ -202,8 +221,8 @@ int main(int argc, char **argv) {
       spec->skip = attn::SkipAttr::getChecked(
           emit, &ctx, attn::SkipKind::ScaleFactor, APFloat(skipScaleFactor));
     else if (skip && !spec->skip)
-      spec->skip = attn::SkipAttr::get(&ctx, attn::SkipKind::Threshold,
-                                       APFloat(1.0e-3));
+      spec->skip =
+          attn::SkipAttr::get(&ctx, attn::SkipKind::Threshold, APFloat(1.0e-3));
     if ((skipThreshold.getNumOccurrences() ||
          skipScaleFactor.getNumOccurrences()) &&
         !spec->skip)

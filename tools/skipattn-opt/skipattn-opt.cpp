@@ -16,8 +16,9 @@ int main(int argc, char **argv) {
   skipattn::registerSkipAttnDialects(registry);
   skipattn::registerSkipAttnPasses();
   skipattn::configureNVPTXBackend();
-  return mlir::asMainReturnCode(mlir::MlirOptMain(
-      argc, argv, "skipattn optimizer driver: attention to fused, "
-                  "Skip-Softmax kernels\n",
-      registry));
+  return mlir::asMainReturnCode(
+      mlir::MlirOptMain(argc, argv,
+                        "skipattn optimizer driver: attention to fused, "
+                        "Skip-Softmax kernels\n",
+                        registry));
 }

@@ -21,10 +21,11 @@ namespace skipattn {
 void buildLowerToCPUPipeline(mlir::OpPassManager &pm);
 
 /// Options of attn-lower-to-nvvm.
-struct LowerToNVVMOptions : public mlir::PassPipelineOptions<LowerToNVVMOptions> {
-  Option<std::string> chip{*this, "chip",
-                           llvm::cl::desc("GPU chip: sm_90a (default) or sm_80"),
-                           llvm::cl::init("sm_90a")};
+struct LowerToNVVMOptions
+    : public mlir::PassPipelineOptions<LowerToNVVMOptions> {
+  Option<std::string> chip{
+      *this, "chip", llvm::cl::desc("GPU chip: sm_90a (default) or sm_80"),
+      llvm::cl::init("sm_90a")};
   Option<std::string> format{
       *this, "format",
       llvm::cl::desc("Kernel binary: isa (PTX), bin (cubin) or fatbin (PTX "

@@ -110,18 +110,17 @@ static FailureOr<TiledAttention> analyze(scf::ForallOp forall) {
 
   // What the kernels cover.
   if (!c.elementType.isBF16() && !c.elementType.isF16())
-    return forall.emitError() << "convert-attn-to-gpu: element type "
-                              << c.elementType
-                              << " has no tensor-core path; use bf16 or f16 "
-                                 "(or the CPU pipeline)";
+    return forall.emitError()
+           << "convert-attn-to-gpu: element type " << c.elementType
+           << " has no tensor-core path; use bf16 or f16 "
+              "(or the CPU pipeline)";
   if (c.headDim != 64 && c.headDim != 128)
-    return forall.emitError() << "convert-attn-to-gpu: head dim "
-                              << c.headDim
+    return forall.emitError() << "convert-attn-to-gpu: head dim " << c.headDim
                               << " is not supported (64 and 128 are)";
   if (c.valueHeadDim != c.headDim)
-    return forall.emitError() << "convert-attn-to-gpu: value head dim "
-                              << c.valueHeadDim
-                              << " must equal the head dim " << c.headDim;
+    return forall.emitError()
+           << "convert-attn-to-gpu: value head dim " << c.valueHeadDim
+           << " must equal the head dim " << c.headDim;
   if (scores.getMask())
     return forall.emitError("convert-attn-to-gpu: the mask operand is not "
                             "supported by the GPU kernels; use causal, or the "
@@ -138,10 +137,10 @@ static FailureOr<TiledAttention> analyze(scf::ForallOp forall) {
     c.skip = true;
     c.voteRows = vote.getGroupRows();
     if (c.voteRows != c.blockM && c.voteRows != 16)
-      return vote.emitError() << "convert-attn-to-gpu: a vote group of "
-                              << c.voteRows
-                              << " rows is not supported (the q-block, or 16 "
-                                 "rows: one warp)";
+      return vote.emitError()
+             << "convert-attn-to-gpu: a vote group of " << c.voteRows
+             << " rows is not supported (the q-block, or 16 "
+                "rows: one warp)";
     // The threshold argument: lambda itself, or F with lambda = F / Skv.
     Value lambda = vote.getLambda();
     c.skipKind = SkipKind::Threshold;
@@ -171,8 +170,7 @@ static Value toI32(OpBuilder &b, Location loc, Value index) {
 
 /// The device address of a buffer as i64.
 static Value addressOf(OpBuilder &b, Location loc, Value buffer) {
-  Value index =
-      memref::ExtractAlignedPointerAsIndexOp::create(b, loc, buffer);
+  Value index = memref::ExtractAlignedPointerAsIndexOp::create(b, loc, buffer);
   return arith::IndexCastOp::create(b, loc, b.getI64Type(), index);
 }
 
@@ -204,7 +202,7 @@ static void describe(OpBuilder &b, gpu::GPUFuncOp func, StringRef role,
 }
 
 static SmallVector<StringRef> withSkipParams(SmallVector<StringRef> names,
-                                            const KernelConfig &c) {
+                                             const KernelConfig &c) {
   if (c.skip)
     names.push_back(c.skipKind == SkipKind::Threshold ? "threshold"
                                                       : "scale_factor");
@@ -233,10 +231,10 @@ static void lower(TiledAttention &ta, ModuleOp module, bool decodeKernels) {
   auto func = kernels.lookupSymbol<gpu::GPUFuncOp>(name);
   if (!func) {
     func = skipattn::kernels::buildPrefillKernel(b, kernels, c);
-    describe(b, func, "prefill",
-             withSkipParams({"q", "k", "v", "out", "batch", "q_len", "kv_len"},
-                            c),
-             c.numThreads(), c.prefillSharedBytes());
+    describe(
+        b, func, "prefill",
+        withSkipParams({"q", "k", "v", "out", "batch", "q_len", "kv_len"}, c),
+        c.numThreads(), c.prefillSharedBytes());
     func->setAttr("skipattn.block_m", b.getI64IntegerAttr(c.blockM));
   }
   if (decodeKernels && c.group() <= 16 &&

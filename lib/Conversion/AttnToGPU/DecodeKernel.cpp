@@ -37,16 +37,16 @@ static constexpr StringLiteral kSharedSymbol = "skipattn_smem";
 static constexpr int64_t kKStages = 3;
 
 int64_t KernelConfig::decodeSharedBytes() const {
-  return 2 * (16 * headDim + kKStages * blockN * headDim +
-              blockN * valueHeadDim);
+  return 2 *
+         (16 * headDim + kKStages * blockN * headDim + blockN * valueHeadDim);
 }
 
 namespace {
 class DecodeGenerator {
 public:
   DecodeGenerator(const KernelConfig &cfg, KernelEmitter &e)
-      : cfg(cfg), e(e), d(cfg.headDim), dv(cfg.valueHeadDim),
-        bn(cfg.blockN), group(cfg.group()) {}
+      : cfg(cfg), e(e), d(cfg.headDim), dv(cfg.valueHeadDim), bn(cfg.blockN),
+        group(cfg.group()) {}
   void build(gpu::GPUFuncOp func);
 
 private:
@@ -54,7 +54,9 @@ private:
   KernelEmitter &e;
   int64_t d, dv, bn, group;
 
-  int64_t kOffset(int64_t stage) const { return 2 * 16 * d + stage * 2 * bn * d; }
+  int64_t kOffset(int64_t stage) const {
+    return 2 * 16 * d + stage * 2 * bn * d;
+  }
   int64_t vOffset() const { return 2 * 16 * d + kKStages * 2 * bn * d; }
 };
 } // namespace
@@ -210,9 +212,9 @@ void DecodeGenerator::build(gpu::GPUFuncOp func) {
         Value empty = e.fcmp(FP::OEQ, mt[r], ninf);
         Value gap = e.fmul(e.fsub(mt[r], state[r]), c);
         Value far = e.fcmp(FP::OLT, gap, log2Lambda);
-        yes = e.band(yes, arith::OrIOp::create(
-                              b, loc, pad,
-                              arith::OrIOp::create(b, loc, empty, far)));
+        yes = e.band(
+            yes, arith::OrIOp::create(
+                     b, loc, pad, arith::OrIOp::create(b, loc, empty, far)));
       }
       skip = e.band(e.band(enabled, e.cmp(P::sgt, j, j0)), e.warpAll(yes));
     }
@@ -247,8 +249,8 @@ void DecodeGenerator::build(gpu::GPUFuncOp func) {
               b, loc, wt.update(s, mt, before, e.i32c(vOffset()), c).flatten());
         });
     SmallVector<Value> yielded(update.getResults());
-    yielded.push_back(e.add(state[skippedIdx],
-                            arith::ExtUIOp::create(b, loc, e.i32, skip)));
+    yielded.push_back(
+        e.add(state[skippedIdx], arith::ExtUIOp::create(b, loc, e.i32, skip)));
     e.barrier();
     scf::YieldOp::create(b, loc, yielded);
   }
@@ -263,35 +265,33 @@ void DecodeGenerator::build(gpu::GPUFuncOp func) {
     Value l = e.fadd(last.l[r], e.shflXor(last.l[r], 1));
     l = e.fadd(l, e.shflXor(l, 2));
     Value row = rowIdx[r];
-    scf::IfOp::create(b, loc, e.cmp(P::slt, row, rows), [&](OpBuilder &,
-                                                           Location) {
-      Value head = e.add(e.mul(kvh, e.i32c(group)), e.divu(row, sq));
-      Value query = e.remu(row, sq);
-      Value bh = e.add(e.mul(bIdx, e.i32c(cfg.qHeads)), head);
-      Value outRow = e.add(e.mul(bh, sq), query);
-      Value slot = e.add(e.mul(e.toI64(outRow), e.toI64(numSplits)),
-                         e.toI64(split));
-      Value base = e.gep(ws, arith::MulIOp::create(b, loc, slot,
-                                                   e.i64c(4 * rowFloats)));
-      scf::IfOp::create(b, loc, e.cmp(P::eq, t, e.i32c(0)),
-                        [&](OpBuilder &, Location) {
-                          Value mScaled = e.select(
-                              e.fcmp(FP::OEQ, last.m[r], ninf), ninf,
-                              e.fmul(last.m[r], c));
-                          LLVM::StoreOp::create(b, loc, mScaled, base, 4);
-                          LLVM::StoreOp::create(b, loc, l,
-                                                e.gep(base, e.i32c(4)), 4);
-                          scf::YieldOp::create(b, loc);
-                        });
-      for (int64_t n = 0; n < wt.oTiles; ++n) {
-        Value col = e.add(e.i32c(n * 8), e.mul(t, e.i32c(2)));
-        Value at = e.gep(base, e.shl(e.add(col, e.i32c(2)), 2));
-        LLVM::StoreOp::create(b, loc, last.o[n][2 * r], at, 4);
-        LLVM::StoreOp::create(b, loc, last.o[n][2 * r + 1],
-                              e.gep(at, e.i32c(4)), 4);
-      }
-      scf::YieldOp::create(b, loc);
-    });
+    scf::IfOp::create(
+        b, loc, e.cmp(P::slt, row, rows), [&](OpBuilder &, Location) {
+          Value head = e.add(e.mul(kvh, e.i32c(group)), e.divu(row, sq));
+          Value query = e.remu(row, sq);
+          Value bh = e.add(e.mul(bIdx, e.i32c(cfg.qHeads)), head);
+          Value outRow = e.add(e.mul(bh, sq), query);
+          Value slot =
+              e.add(e.mul(e.toI64(outRow), e.toI64(numSplits)), e.toI64(split));
+          Value base = e.gep(
+              ws, arith::MulIOp::create(b, loc, slot, e.i64c(4 * rowFloats)));
+          scf::IfOp::create(
+              b, loc, e.cmp(P::eq, t, e.i32c(0)), [&](OpBuilder &, Location) {
+                Value mScaled = e.select(e.fcmp(FP::OEQ, last.m[r], ninf), ninf,
+                                         e.fmul(last.m[r], c));
+                LLVM::StoreOp::create(b, loc, mScaled, base, 4);
+                LLVM::StoreOp::create(b, loc, l, e.gep(base, e.i32c(4)), 4);
+                scf::YieldOp::create(b, loc);
+              });
+          for (int64_t n = 0; n < wt.oTiles; ++n) {
+            Value col = e.add(e.i32c(n * 8), e.mul(t, e.i32c(2)));
+            Value at = e.gep(base, e.shl(e.add(col, e.i32c(2)), 2));
+            LLVM::StoreOp::create(b, loc, last.o[n][2 * r], at, 4);
+            LLVM::StoreOp::create(b, loc, last.o[n][2 * r + 1],
+                                  e.gep(at, e.i32c(4)), 4);
+          }
+          scf::YieldOp::create(b, loc);
+        });
   }
 
   // Counters, per query head of the group.
@@ -301,8 +301,8 @@ void DecodeGenerator::build(gpu::GPUFuncOp func) {
           Value base = e.toGlobalPtr(statsAddr);
           Value total = e.toI64(e.mul(e.sub(j1, j0), e.i32c(group)));
           Value skipped = e.toI64(e.mul(fin[skippedIdx], e.i32c(group)));
-          LLVM::AtomicRMWOp::create(b, loc, LLVM::AtomicBinOp::add, base,
-                                    total, LLVM::AtomicOrdering::monotonic);
+          LLVM::AtomicRMWOp::create(b, loc, LLVM::AtomicBinOp::add, base, total,
+                                    LLVM::AtomicOrdering::monotonic);
           LLVM::AtomicRMWOp::create(b, loc, LLVM::AtomicBinOp::add,
                                     e.gep(base, e.i32c(8)), skipped,
                                     LLVM::AtomicOrdering::monotonic);
@@ -331,8 +331,8 @@ static void buildCombine(gpu::GPUFuncOp func, const KernelConfig &cfg,
   Value bIdx = e.blockIdx(gpu::Dimension::z);
   Value outRow =
       e.add(e.mul(e.add(e.mul(bIdx, e.i32c(cfg.qHeads)), head), sq), query);
-  Value first = arith::MulIOp::create(b, loc, e.toI64(outRow),
-                                      e.toI64(numSplits));
+  Value first =
+      arith::MulIOp::create(b, loc, e.toI64(outRow), e.toI64(numSplits));
   Value rowBase =
       e.gep(ws, arith::MulIOp::create(b, loc, first, e.i64c(4 * rowFloats)));
   auto slot = [&](Value s, Value index) {
@@ -348,8 +348,7 @@ static void buildCombine(gpu::GPUFuncOp func, const KernelConfig &cfg,
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(maxLoop.getBody());
     Value m = slot(maxLoop.getInductionVar(), e.i32c(0));
-    scf::YieldOp::create(b, loc,
-                         e.fmax(maxLoop.getRegionIterArg(0), m));
+    scf::YieldOp::create(b, loc, e.fmax(maxLoop.getRegionIterArg(0), m));
   }
   Value bigM = maxLoop.getResult(0);
   Value shift = e.select(e.fcmp(FP::OEQ, bigM, ninf), zero, bigM);
@@ -362,18 +361,17 @@ static void buildCombine(gpu::GPUFuncOp func, const KernelConfig &cfg,
     Value s = sumLoop.getInductionVar();
     Value w = e.ex2(e.fsub(slot(s, e.i32c(0)), shift));
     Value l = e.fma(slot(s, e.i32c(1)), w, sumLoop.getRegionIterArg(0));
-    Value o = e.fma(slot(s, e.add(col, e.i32c(2))), w,
-                    sumLoop.getRegionIterArg(1));
+    Value o =
+        e.fma(slot(s, e.add(col, e.i32c(2))), w, sumLoop.getRegionIterArg(1));
     scf::YieldOp::create(b, loc, ValueRange{l, o});
   }
   Value l = sumLoop.getResult(0), o = sumLoop.getResult(1);
   Value value = e.select(e.fcmp(FP::OEQ, l, zero), zero, e.fdiv(o, l));
   Value narrow = arith::TruncFOp::create(b, loc, cfg.elementType, value);
-  Value at = e.gep(out, arith::MulIOp::create(
-                            b, loc,
-                            e.add(e.mul(e.toI64(outRow), e.i64c(dv)),
-                                  e.toI64(col)),
-                            e.i64c(2)));
+  Value at = e.gep(
+      out, arith::MulIOp::create(
+               b, loc, e.add(e.mul(e.toI64(outRow), e.i64c(dv)), e.toI64(col)),
+               e.i64c(2)));
   LLVM::StoreOp::create(b, loc, narrow, at, 2);
   gpu::ReturnOp::create(b, loc);
 }

@@ -170,7 +170,9 @@ void KernelEmitter::cpAsync16(Value dst, Value src, Value valid) {
   NVVM::CpAsyncOp::create(b, loc, dst, src, /*size=*/16,
                           NVVM::LoadCacheModifierKind::CG, size);
 }
-void KernelEmitter::cpAsyncCommit() { NVVM::CpAsyncCommitGroupOp::create(b, loc); }
+void KernelEmitter::cpAsyncCommit() {
+  NVVM::CpAsyncCommitGroupOp::create(b, loc);
+}
 void KernelEmitter::cpAsyncWait(int64_t pending) {
   NVVM::CpAsyncWaitGroupOp::create(b, loc, pending);
 }
@@ -204,8 +206,7 @@ SmallVector<Value, 4> KernelEmitter::ldmatrix4(Value sharedAddr,
   auto op = NVVM::LdMatrixOp::create(
       b, loc, structType, sharedAddr, /*num=*/4,
       transpose ? NVVM::MMALayout::col : NVVM::MMALayout::row,
-      NVVM::LdStMatrixShapeAttr::get(ctx, 8, 8),
-      NVVM::LdStMatrixEltType::B16);
+      NVVM::LdStMatrixShapeAttr::get(ctx, 8, 8), NVVM::LdStMatrixEltType::B16);
   SmallVector<Value, 4> regs;
   for (int64_t i = 0; i < 4; ++i)
     regs.push_back(LLVM::ExtractValueOp::create(b, loc, op.getResult(), i));
@@ -229,13 +230,13 @@ SmallVector<Value, 4> KernelEmitter::mma(Type elt, ArrayRef<Value> a,
                                        .getResult());
     return out;
   };
-  auto op = NVVM::MmaOp::create(
-      b, loc, structType, operands(a), operands(bFrag), c,
-      ArrayRef<int64_t>{16, 8, 16},
-      /*b1Op=*/std::nullopt, /*intOverflow=*/std::nullopt,
-      std::array<NVVM::MMATypes, 2>{type, type},
-      std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row,
-                                     NVVM::MMALayout::col});
+  auto op =
+      NVVM::MmaOp::create(b, loc, structType, operands(a), operands(bFrag), c,
+                          ArrayRef<int64_t>{16, 8, 16},
+                          /*b1Op=*/std::nullopt, /*intOverflow=*/std::nullopt,
+                          std::array<NVVM::MMATypes, 2>{type, type},
+                          std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row,
+                                                         NVVM::MMALayout::col});
   SmallVector<Value, 4> d;
   for (int64_t i = 0; i < 4; ++i)
     d.push_back(LLVM::ExtractValueOp::create(b, loc, op.getResult(), i));
@@ -247,7 +248,6 @@ Value KernelEmitter::pack(Type elt, Value lo, Value hi) {
   Value v = LLVM::PoisonOp::create(b, loc, v2f);
   v = LLVM::InsertElementOp::create(b, loc, v, lo, i32c(0));
   v = LLVM::InsertElementOp::create(b, loc, v, hi, i32c(1));
-  Value narrow =
-      arith::TruncFOp::create(b, loc, VectorType::get({2}, elt), v);
+  Value narrow = arith::TruncFOp::create(b, loc, VectorType::get({2}, elt), v);
   return LLVM::BitcastOp::create(b, loc, i32, narrow);
 }

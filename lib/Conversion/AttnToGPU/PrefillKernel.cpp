@@ -183,12 +183,12 @@ void PrefillGenerator::build(gpu::GPUFuncOp func) {
   e.barrier();
 
   // Q fragments, kept in registers for the whole loop.
-  Fragments qFrag =
-      wt->loadQ(e.i32c(qOffset()), e.mul(warp, e.i32c(16)));
+  Fragments qFrag = wt->loadQ(e.i32c(qOffset()), e.mul(warp, e.i32c(16)));
 
   // The rows of this thread: warp*16 + g and + 8.
   Value rowInBlock = e.add(e.mul(warp, e.i32c(16)), g);
-  Value row[2] = {e.add(q0, rowInBlock), e.add(q0, e.add(rowInBlock, e.i32c(8)))};
+  Value row[2] = {e.add(q0, rowInBlock),
+                  e.add(q0, e.add(rowInBlock, e.i32c(8)))};
 
   // Loop state: m[2], l[2], O fragments, skipped-tile count.
   SmallVector<Value> init = wt->initial().flatten();
@@ -298,8 +298,8 @@ void PrefillGenerator::build(gpu::GPUFuncOp func) {
         });
 
     SmallVector<Value> yielded(update.getResults());
-    Value skipped = e.add(state[skippedIdx],
-                          arith::ExtUIOp::create(b, loc, e.i32, skip));
+    Value skipped =
+        e.add(state[skippedIdx], arith::ExtUIOp::create(b, loc, e.i32, skip));
     yielded.push_back(skipped);
     scf::YieldOp::create(b, loc, yielded);
   }
@@ -338,17 +338,15 @@ void PrefillGenerator::build(gpu::GPUFuncOp func) {
     for (int64_t pass = 0; pass < bm / rowsPerPass; ++pass) {
       Value r = e.add(r0, e.i32c(pass * rowsPerPass));
       Value gr = e.add(q0, r);
-      scf::IfOp::create(b, loc, e.cmp(P::slt, gr, sq),
-                        [&](OpBuilder &, Location) {
-                          Value src = wt->swizzled(e.i32c(qOffset()), r, cIdx,
-                                               2 * dv);
-                          Value val = LLVM::LoadOp::create(b, loc, v4, src, 16);
-                          Value dst = e.gep(
-                              oBase, e.add(e.mul(gr, e.i32c(2 * dv)),
-                                           e.shl(cIdx, 4)));
-                          LLVM::StoreOp::create(b, loc, val, dst, 16);
-                          scf::YieldOp::create(b, loc);
-                        });
+      scf::IfOp::create(
+          b, loc, e.cmp(P::slt, gr, sq), [&](OpBuilder &, Location) {
+            Value src = wt->swizzled(e.i32c(qOffset()), r, cIdx, 2 * dv);
+            Value val = LLVM::LoadOp::create(b, loc, v4, src, 16);
+            Value dst =
+                e.gep(oBase, e.add(e.mul(gr, e.i32c(2 * dv)), e.shl(cIdx, 4)));
+            LLVM::StoreOp::create(b, loc, val, dst, 16);
+            scf::YieldOp::create(b, loc);
+          });
     }
   }
 
@@ -360,8 +358,8 @@ void PrefillGenerator::build(gpu::GPUFuncOp func) {
           Value base = e.toGlobalPtr(statsAddr);
           Value total = e.toI64(numKV);
           Value skipped = e.toI64(fin[skippedIdx]);
-          LLVM::AtomicRMWOp::create(b, loc, LLVM::AtomicBinOp::add, base,
-                                    total, LLVM::AtomicOrdering::monotonic);
+          LLVM::AtomicRMWOp::create(b, loc, LLVM::AtomicBinOp::add, base, total,
+                                    LLVM::AtomicOrdering::monotonic);
           LLVM::AtomicRMWOp::create(b, loc, LLVM::AtomicBinOp::add,
                                     e.gep(base, e.i32c(8)), skipped,
                                     LLVM::AtomicOrdering::monotonic);
@@ -384,8 +382,8 @@ void skipattn::kernels::declareSharedMemory(OpBuilder &b,
 }
 
 gpu::GPUFuncOp skipattn::kernels::buildPrefillKernel(OpBuilder &b,
-                                                 gpu::GPUModuleOp module,
-                                                 const KernelConfig &cfg) {
+                                                     gpu::GPUModuleOp module,
+                                                     const KernelConfig &cfg) {
   OpBuilder::InsertionGuard guard(b);
   Location loc = module.getLoc();
   declareSharedMemory(b, module);

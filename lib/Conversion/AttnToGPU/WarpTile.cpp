@@ -58,8 +58,7 @@ WarpTile::WarpTile(KernelEmitter &e, const KernelConfig &cfg, Value smem,
   vBases = laneBases(e.add(low, e.mul(bit3, e.i32c(8))), bit4, 2 * dv);
 }
 
-Value WarpTile::swizzled(Value base, Value row, Value chunk,
-                         int64_t rowBytes) {
+Value WarpTile::swizzled(Value base, Value row, Value chunk, int64_t rowBytes) {
   Value phys = e.bxor(chunk, e.band(row, e.i32c(7)));
   Value off = e.add(e.mul(row, e.i32c(rowBytes)), e.shl(phys, 4));
   return e.gep(smem, e.add(base, off));
@@ -110,8 +109,7 @@ Fragments WarpTile::loadQ(Value base, Value rowBase) {
   // Rows rowBase + lane%16, chunk 2ks + lane/16: the four 8x8 matrices of
   // an m16k16 A operand.
   Value row = e.add(rowBase, e.band(lane, e.i32c(15)));
-  SmallVector<Value, 4> bases =
-      laneBases(row, e.divu(lane, e.i32c(16)), 2 * d);
+  SmallVector<Value, 4> bases = laneBases(row, e.divu(lane, e.i32c(16)), 2 * d);
   Fragments q;
   for (int64_t ks = 0; ks < kSteps; ++ks)
     q.push_back(e.ldmatrix4(chunkAddr(base, bases, ks, 0, 2 * d), false));
@@ -125,8 +123,7 @@ Fragments WarpTile::scores(const Fragments &q, Value kTile) {
     for (int64_t np = 0; np < sTiles / 2; ++np) {
       SmallVector<Value, 4> kf =
           e.ldmatrix4(chunkAddr(kTile, kBases, ks, 16 * np, 2 * d), false);
-      s[2 * np] =
-          e.mma(cfg.elementType, q[ks], {kf[0], kf[1]}, s[2 * np]);
+      s[2 * np] = e.mma(cfg.elementType, q[ks], {kf[0], kf[1]}, s[2 * np]);
       s[2 * np + 1] =
           e.mma(cfg.elementType, q[ks], {kf[2], kf[3]}, s[2 * np + 1]);
     }
@@ -156,8 +153,7 @@ SoftmaxState WarpTile::initial() {
 }
 
 SoftmaxState WarpTile::update(const Fragments &s, Value mt[2],
-                              const SoftmaxState &state, Value vTile,
-                              Value c) {
+                              const SoftmaxState &state, Value vTile, Value c) {
   Value ninf = e.f32c(-INFINITY), zero = e.f32c(0.0);
   SoftmaxState next;
   Value shift[2], alpha[2];

@@ -67,9 +67,8 @@ public:
   SoftmaxState initial();
 
 private:
-  llvm::SmallVector<mlir::Value, 4> laneBases(mlir::Value rowIn,
-                                              mlir::Value half,
-                                              int64_t rowBytes);
+  llvm::SmallVector<mlir::Value, 4>
+  laneBases(mlir::Value rowIn, mlir::Value half, int64_t rowBytes);
   mlir::Value chunkAddr(mlir::Value tileBase, llvm::ArrayRef<mlir::Value> bases,
                         int64_t s, int64_t rowConst, int64_t rowBytes);
   llvm::SmallVector<mlir::Value, 4> kBases, vBases;

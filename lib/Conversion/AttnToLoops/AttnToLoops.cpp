@@ -179,8 +179,8 @@ struct LoadMaskTileLowering : OpRewritePattern<LoadMaskTileOp> {
               nb, l, in,
               [&](OpBuilder &tb, Location tl) {
                 scf::YieldOp::create(
-                    tb, tl, tensor::ExtractOp::create(tb, tl, mask, idx)
-                                .getResult());
+                    tb, tl,
+                    tensor::ExtractOp::create(tb, tl, mask, idx).getResult());
               },
               [&](OpBuilder &eb, Location el) {
                 scf::YieldOp::create(
@@ -211,14 +211,14 @@ struct TileScoresLowering : OpRewritePattern<TileScoresOp> {
     Type f32 = rewriter.getF32Type();
     Value zero = h.filled({bm, bn}, f32, h.f32(0.0));
     // qk[i, j] = sum_d q[i, d] * k[j, d], loops (i, j, d).
-    Value qk = h.generic(
-        zero, ValueRange{op.getQuery(), op.getKey()},
-        {h.map(3, {0, 2}), h.map(3, {1, 2}), h.map(3, {0, 1})},
-        {kPar, kPar, kRed}, [&](OpBuilder &nb, ValueRange a) -> Value {
-          Value prod = arith::MulFOp::create(nb, loc, h.toF32(nb, a[0]),
-                                             h.toF32(nb, a[1]));
-          return arith::AddFOp::create(nb, loc, a[2], prod);
-        });
+    Value qk = h.generic(zero, ValueRange{op.getQuery(), op.getKey()},
+                         {h.map(3, {0, 2}), h.map(3, {1, 2}), h.map(3, {0, 1})},
+                         {kPar, kPar, kRed},
+                         [&](OpBuilder &nb, ValueRange a) -> Value {
+                           Value prod = arith::MulFOp::create(
+                               nb, loc, h.toF32(nb, a[0]), h.toF32(nb, a[1]));
+                           return arith::AddFOp::create(nb, loc, a[2], prod);
+                         });
 
     Value scale = h.f32(op.getScale().convertToDouble());
     Value ninf = h.f32(-INFINITY);
@@ -233,10 +233,10 @@ struct TileScoresLowering : OpRewritePattern<TileScoresOp> {
     Value result = h.generic(
         h.empty({bm, bn}, f32), inputs, maps, {kPar, kPar},
         [&](OpBuilder &nb, ValueRange a) -> Value {
-          Value gi = arith::AddIOp::create(
-              nb, loc, op.getRow(), linalg::IndexOp::create(nb, loc, 0));
-          Value gj = arith::AddIOp::create(
-              nb, loc, op.getCol(), linalg::IndexOp::create(nb, loc, 1));
+          Value gi = arith::AddIOp::create(nb, loc, op.getRow(),
+                                           linalg::IndexOp::create(nb, loc, 0));
+          Value gj = arith::AddIOp::create(nb, loc, op.getCol(),
+                                           linalg::IndexOp::create(nb, loc, 1));
           Value rowIn = arith::CmpIOp::create(
               nb, loc, arith::CmpIPredicate::ult, gi, op.getQLen());
           Value colIn = arith::CmpIOp::create(
@@ -271,12 +271,11 @@ struct TileRowMaxLowering : OpRewritePattern<TileRowMaxOp> {
     Builder h{rewriter, op.getLoc()};
     int64_t bm = dimOf(op.getScores(), 0);
     Value init = h.filled({bm}, rewriter.getF32Type(), h.f32(-INFINITY));
-    Value max = h.generic(init, op.getScores(),
-                          {h.map(2, {0, 1}), h.map(2, {0})}, {kPar, kRed},
-                          [&](OpBuilder &nb, ValueRange a) -> Value {
-                            return arith::MaximumFOp::create(nb, op.getLoc(),
-                                                             a[0], a[1]);
-                          });
+    Value max = h.generic(
+        init, op.getScores(), {h.map(2, {0, 1}), h.map(2, {0})}, {kPar, kRed},
+        [&](OpBuilder &nb, ValueRange a) -> Value {
+          return arith::MaximumFOp::create(nb, op.getLoc(), a[0], a[1]);
+        });
     rewriter.replaceOp(op, max);
     return success();
   }
@@ -305,33 +304,32 @@ struct SkipVoteLowering : OpRewritePattern<SkipVoteOp> {
     Value enabled = arith::AndIOp::create(rewriter, loc, positive, belowOne);
     Value logLambda = math::LogOp::create(rewriter, loc, lambda);
     Value ninf = h.f32(-INFINITY);
-    Value rowVotes = h.generic(
-        h.empty({bm}, i1), ValueRange{op.getTileMax(), op.getMax()},
-        {h.map(1, {0}), h.map(1, {0}), h.map(1, {0})}, {kPar},
-        [&](OpBuilder &nb, ValueRange a) -> Value {
-          // A row votes yes if its tile is all -inf or far below its max.
-          Value empty = arith::CmpFOp::create(nb, loc,
-                                              arith::CmpFPredicate::OEQ, a[0],
-                                              ninf);
-          Value gap = arith::SubFOp::create(nb, loc, a[0], a[1]);
-          Value far = arith::CmpFOp::create(nb, loc, arith::CmpFPredicate::OLT,
-                                            gap, logLambda);
-          Value yes = arith::OrIOp::create(nb, loc, empty, far);
-          return arith::AndIOp::create(nb, loc, enabled, yes);
-        });
+    Value rowVotes =
+        h.generic(h.empty({bm}, i1), ValueRange{op.getTileMax(), op.getMax()},
+                  {h.map(1, {0}), h.map(1, {0}), h.map(1, {0})}, {kPar},
+                  [&](OpBuilder &nb, ValueRange a) -> Value {
+                    // A row votes yes if its tile is all -inf or far below its
+                    // max.
+                    Value empty = arith::CmpFOp::create(
+                        nb, loc, arith::CmpFPredicate::OEQ, a[0], ninf);
+                    Value gap = arith::SubFOp::create(nb, loc, a[0], a[1]);
+                    Value far = arith::CmpFOp::create(
+                        nb, loc, arith::CmpFPredicate::OLT, gap, logLambda);
+                    Value yes = arith::OrIOp::create(nb, loc, empty, far);
+                    return arith::AndIOp::create(nb, loc, enabled, yes);
+                  });
     int64_t numGroups = bm / group;
     Value grouped = tensor::ExpandShapeOp::create(
         rewriter, loc, RankedTensorType::get({numGroups, group}, i1), rowVotes,
         ArrayRef<ReassociationIndices>{{0, 1}});
-    Value init = h.filled({numGroups}, i1,
-                          arith::ConstantOp::create(rewriter, loc,
-                                                    rewriter.getBoolAttr(true)));
-    Value votes = h.generic(init, grouped, {h.map(2, {0, 1}), h.map(2, {0})},
-                            {kPar, kRed},
-                            [&](OpBuilder &nb, ValueRange a) -> Value {
-                              return arith::AndIOp::create(nb, loc, a[0],
-                                                           a[1]);
-                            });
+    Value init = h.filled(
+        {numGroups}, i1,
+        arith::ConstantOp::create(rewriter, loc, rewriter.getBoolAttr(true)));
+    Value votes =
+        h.generic(init, grouped, {h.map(2, {0, 1}), h.map(2, {0})},
+                  {kPar, kRed}, [&](OpBuilder &nb, ValueRange a) -> Value {
+                    return arith::AndIOp::create(nb, loc, a[0], a[1]);
+                  });
     rewriter.replaceOp(op, votes);
     return success();
   }
@@ -358,13 +356,11 @@ struct TileUpdateLowering : OpRewritePattern<TileUpdateOp> {
 
     // m' = max(m, mt); c = m' == -inf ? 0 : m' (the shift for exp);
     // alpha = exp(m - c).
-    Value newMax = h.generic(h.empty({bm}, f32),
-                             ValueRange{op.getMax(), op.getTileMax()},
-                             {row, row, row}, {kPar},
-                             [&](OpBuilder &nb, ValueRange a) -> Value {
-                               return arith::MaximumFOp::create(nb, loc, a[0],
-                                                                a[1]);
-                             });
+    Value newMax = h.generic(
+        h.empty({bm}, f32), ValueRange{op.getMax(), op.getTileMax()},
+        {row, row, row}, {kPar}, [&](OpBuilder &nb, ValueRange a) -> Value {
+          return arith::MaximumFOp::create(nb, loc, a[0], a[1]);
+        });
     Value shift = h.generic(
         h.empty({bm}, f32), newMax, {row, row}, {kPar},
         [&](OpBuilder &nb, ValueRange a) -> Value {
@@ -379,21 +375,19 @@ struct TileUpdateLowering : OpRewritePattern<TileUpdateOp> {
               nb, loc, arith::SubFOp::create(nb, loc, a[0], a[1]));
         });
     // p = exp(s - c).
-    Value p = h.generic(h.empty({bm, bn}, f32), ValueRange{op.getScores(), shift},
-                        {h.map(2, {0, 1}), h.map(2, {0}), h.map(2, {0, 1})},
-                        {kPar, kPar},
-                        [&](OpBuilder &nb, ValueRange a) -> Value {
-                          return math::ExpOp::create(
-                              nb, loc,
-                              arith::SubFOp::create(nb, loc, a[0], a[1]));
-                        });
+    Value p =
+        h.generic(h.empty({bm, bn}, f32), ValueRange{op.getScores(), shift},
+                  {h.map(2, {0, 1}), h.map(2, {0}), h.map(2, {0, 1})},
+                  {kPar, kPar}, [&](OpBuilder &nb, ValueRange a) -> Value {
+                    return math::ExpOp::create(
+                        nb, loc, arith::SubFOp::create(nb, loc, a[0], a[1]));
+                  });
     // l' = alpha * l + sum_j p.
-    Value rowSum = h.generic(h.filled({bm}, f32, h.f32(0.0)), p,
-                             {h.map(2, {0, 1}), h.map(2, {0})}, {kPar, kRed},
-                             [&](OpBuilder &nb, ValueRange a) -> Value {
-                               return arith::AddFOp::create(nb, loc, a[0],
-                                                            a[1]);
-                             });
+    Value rowSum = h.generic(
+        h.filled({bm}, f32, h.f32(0.0)), p, {h.map(2, {0, 1}), h.map(2, {0})},
+        {kPar, kRed}, [&](OpBuilder &nb, ValueRange a) -> Value {
+          return arith::AddFOp::create(nb, loc, a[0], a[1]);
+        });
     Value newSum = h.generic(
         h.empty({bm}, f32), ValueRange{alpha, op.getSum(), rowSum},
         {row, row, row, row}, {kPar},

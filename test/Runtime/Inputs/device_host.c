@@ -55,12 +55,12 @@ int main(int argc, char **argv) {
   report("check-host-gpu", skipattn_check_host(gpu));
   report("run-device-null", skipattn_run_device(gpu, &shape, q, k, k, NULL,
                                                 NULL, NULL, 0.25f, NULL, NULL));
-  report("run-device-cpu", skipattn_run_device(cpu, &shape, q, k, k, NULL,
-                                               NULL, out, 0.25f, NULL, NULL));
-  report("run-device-nan", skipattn_run_device(gpu, &shape, q, k, k, NULL,
-                                               NULL, out, NAN, NULL, NULL));
-  report("run-host-gpu", skipattn_run_host(gpu, &shape, q, k, k, NULL, NULL,
-                                           out, 0.25f, NULL));
+  report("run-device-cpu", skipattn_run_device(cpu, &shape, q, k, k, NULL, NULL,
+                                               out, 0.25f, NULL, NULL));
+  report("run-device-nan", skipattn_run_device(gpu, &shape, q, k, k, NULL, NULL,
+                                               out, NAN, NULL, NULL));
+  report("run-host-gpu",
+         skipattn_run_host(gpu, &shape, q, k, k, NULL, NULL, out, 0.25f, NULL));
   report("plan-null", skipattn_plan_device(gpu, &shape, 8, NULL));
   report("plan-cpu", skipattn_plan_device(cpu, &shape, 8, &plan));
   report("plan", skipattn_plan_device(gpu, &shape, 8, &plan));
@@ -95,9 +95,9 @@ int main(int argc, char **argv) {
   report("run-device", skipattn_run_device(gpu, &shape, dq, dk, dv, NULL, NULL,
                                            dout, 0.25f, stats, NULL));
   printf("stats: %lld %lld\n", (long long)stats[0], (long long)stats[1]);
-  report("run-device-again", skipattn_run_device(gpu, &shape, dq, dk, dv, NULL,
-                                                 NULL, dout, 0.25f, stats,
-                                                 NULL));
+  report("run-device-again",
+         skipattn_run_device(gpu, &shape, dq, dk, dv, NULL, NULL, dout, 0.25f,
+                             stats, NULL));
   printf("stats: %lld %lld\n", (long long)stats[0], (long long)stats[1]);
   report("run-device-async", skipattn_run_device(gpu, &shape, dq, dk, dv, NULL,
                                                  NULL, dout, 0.5f, NULL, NULL));

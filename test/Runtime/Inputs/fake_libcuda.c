@@ -76,7 +76,7 @@ static _Thread_local int depth;
 static int nextStream = 1;
 
 __attribute__((format(printf, 1, 2))) static void trace(const char *format,
-                                                       ...) {
+                                                        ...) {
   va_list args;
   va_start(args, format);
   fputs("fake-cuda: ", stderr);
@@ -93,8 +93,7 @@ static long envLong(const char *name, long fallback) {
 /* The allocation holding pointer, or -1. */
 static int findAllocation(uintptr_t pointer) {
   for (int i = 0; i < MAX_ALLOCATIONS; ++i)
-    if (allocations[i].base &&
-        pointer >= (uintptr_t)allocations[i].base &&
+    if (allocations[i].base && pointer >= (uintptr_t)allocations[i].base &&
         pointer < (uintptr_t)allocations[i].base + allocations[i].size)
       return i;
   return -1;
@@ -241,8 +240,7 @@ EXPORT CUresult CUDAAPI cuDeviceGetName(char *name, int len, CUdevice dev) {
   return CUDA_SUCCESS;
 }
 
-EXPORT CUresult CUDAAPI cuDeviceGetAttribute(int *pi,
-                                             CUdevice_attribute attrib,
+EXPORT CUresult CUDAAPI cuDeviceGetAttribute(int *pi, CUdevice_attribute attrib,
                                              CUdevice dev) {
   const char *cc = getenv("FAKE_CUDA_CC");
   int major = 9, minor = 0;
@@ -492,8 +490,8 @@ static CUresult launch(CUfunction f, unsigned gx, unsigned gy, unsigned gz,
   if ((uint64_t)bx * by * bz > 1024)
     return CUDA_ERROR_INVALID_VALUE;
   describeStream(stream, where, sizeof(where));
-  trace("%s %s grid=[%u,%u,%u] block=[%u,%u,%u] shared=%u %s", how, f->name,
-        gx, gy, gz, bx, by, bz, smem, where);
+  trace("%s %s grid=[%u,%u,%u] block=[%u,%u,%u] shared=%u %s", how, f->name, gx,
+        gy, gz, bx, by, bz, smem, where);
   for (int i = 0; i < f->numParams; ++i) {
     const char *type = f->types[i];
     char value[64];
@@ -530,15 +528,11 @@ static CUresult launch(CUfunction f, unsigned gx, unsigned gy, unsigned gz,
   return CUDA_SUCCESS;
 }
 
-EXPORT CUresult CUDAAPI cuLaunchKernel(CUfunction f, unsigned int gridDimX,
-                                       unsigned int gridDimY,
-                                       unsigned int gridDimZ,
-                                       unsigned int blockDimX,
-                                       unsigned int blockDimY,
-                                       unsigned int blockDimZ,
-                                       unsigned int sharedMemBytes,
-                                       CUstream hStream, void **kernelParams,
-                                       void **extra) {
+EXPORT CUresult CUDAAPI cuLaunchKernel(
+    CUfunction f, unsigned int gridDimX, unsigned int gridDimY,
+    unsigned int gridDimZ, unsigned int blockDimX, unsigned int blockDimY,
+    unsigned int blockDimZ, unsigned int sharedMemBytes, CUstream hStream,
+    void **kernelParams, void **extra) {
   (void)extra;
   return launch(f, gridDimX, gridDimY, gridDimZ, blockDimX, blockDimY,
                 blockDimZ, sharedMemBytes, hStream, kernelParams, "launch");
@@ -620,15 +614,15 @@ EXPORT CUresult CUDAAPI cuMemHostUnregister(void *p) {
 static CUresult copy(uintptr_t device, void *dst, const void *src,
                      size_t bytes) {
   int i = findAllocation(device);
-  if (i < 0 || device + bytes > (uintptr_t)allocations[i].base +
-                                    allocations[i].size)
+  if (i < 0 ||
+      device + bytes > (uintptr_t)allocations[i].base + allocations[i].size)
     return CUDA_ERROR_INVALID_VALUE;
   memcpy(dst, src, bytes);
   return CUDA_SUCCESS;
 }
 
-EXPORT CUresult CUDAAPI cuMemcpyHtoD(CUdeviceptr dstDevice,
-                                     const void *srcHost, size_t ByteCount) {
+EXPORT CUresult CUDAAPI cuMemcpyHtoD(CUdeviceptr dstDevice, const void *srcHost,
+                                     size_t ByteCount) {
   return copy(dstDevice, (void *)dstDevice, srcHost, ByteCount);
 }
 
@@ -655,9 +649,8 @@ EXPORT CUresult CUDAAPI cuMemcpyAsync(CUdeviceptr dst, CUdeviceptr src,
   return CUDA_SUCCESS;
 }
 
-EXPORT CUresult CUDAAPI cuMemsetD8Async(CUdeviceptr dstDevice,
-                                        unsigned char uc, size_t N,
-                                        CUstream hStream) {
+EXPORT CUresult CUDAAPI cuMemsetD8Async(CUdeviceptr dstDevice, unsigned char uc,
+                                        size_t N, CUstream hStream) {
   (void)hStream;
   if (findAllocation(dstDevice) < 0)
     return CUDA_ERROR_INVALID_VALUE;
@@ -675,9 +668,8 @@ EXPORT CUresult CUDAAPI cuMemsetD16Async(CUdeviceptr dstDevice,
   return CUDA_SUCCESS;
 }
 
-EXPORT CUresult CUDAAPI cuMemsetD32Async(CUdeviceptr dstDevice,
-                                         unsigned int ui, size_t N,
-                                         CUstream hStream) {
+EXPORT CUresult CUDAAPI cuMemsetD32Async(CUdeviceptr dstDevice, unsigned int ui,
+                                         size_t N, CUstream hStream) {
   (void)hStream;
   trace("memset32 %zu x %u", N, ui);
   for (size_t i = 0; i < N; ++i)
@@ -689,8 +681,7 @@ EXPORT CUresult CUDAAPI cuMemsetD32Async(CUdeviceptr dstDevice,
  * Streams, events, tensor maps
  *===----------------------------------------------------------------------===*/
 
-EXPORT CUresult CUDAAPI cuStreamCreate(CUstream *phStream,
-                                       unsigned int Flags) {
+EXPORT CUresult CUDAAPI cuStreamCreate(CUstream *phStream, unsigned int Flags) {
   struct CUstream_st *stream = calloc(1, sizeof(*stream));
   if (!stream)
     return CUDA_ERROR_OUT_OF_MEMORY;

@@ -37,13 +37,11 @@ Attribute SkipAttr::parse(AsmParser &parser, Type) {
     return {};
   }
   APFloat value(0.0);
-  if (parser.parseEqual() ||
-      parser.parseFloat(APFloat::IEEEdouble(), value) ||
+  if (parser.parseEqual() || parser.parseFloat(APFloat::IEEEdouble(), value) ||
       parser.parseGreater())
     return {};
-  return SkipAttr::getChecked(
-      [&] { return parser.emitError(loc); }, parser.getContext(), *kind,
-      value);
+  return SkipAttr::getChecked([&] { return parser.emitError(loc); },
+                              parser.getContext(), *kind, value);
 }
 
 void SkipAttr::print(AsmPrinter &printer) const {

@@ -46,8 +46,8 @@ skipattn::attn::inferAttentionResultType(RankedTensorType query,
 }
 
 LogicalResult skipattn::attn::verifyAttentionTypes(
-    function_ref<InFlightDiagnostic()> emitError, Type queryType,
-    Type keyType, Type valueType, Type maskType, Type resultType) {
+    function_ref<InFlightDiagnostic()> emitError, Type queryType, Type keyType,
+    Type valueType, Type maskType, Type resultType) {
   struct Named {
     const char *name;
     RankedTensorType type;
@@ -87,8 +87,7 @@ LogicalResult skipattn::attn::verifyAttentionTypes(
   // Heads: static, V's equal K's, and Hq a multiple of Hkv.
   for (Named n : {all[0], all[1], all[2]})
     if (n.type.isDynamicDim(1))
-      return emitError() << "number of " << n.name
-                         << " heads must be static";
+      return emitError() << "number of " << n.name << " heads must be static";
   int64_t hq = q.getDimSize(1), hkv = k.getDimSize(1);
   if (hq <= 0 || hkv <= 0)
     return emitError() << "number of heads must be positive";
@@ -119,11 +118,11 @@ LogicalResult skipattn::attn::verifyAttentionTypes(
   RankedTensorType expected = inferAttentionResultType(q, v);
   if (r.getShape() != expected.getShape()) {
     InFlightDiagnostic diag = emitError() << "result shape [";
-    llvm::interleave(r.getShape(), diag, [&](int64_t d) { diag << dimStr(d); },
-                     "x");
+    llvm::interleave(
+        r.getShape(), diag, [&](int64_t d) { diag << dimStr(d); }, "x");
     diag << "] must be [B, Hq, Sq, Dv] = [";
-    llvm::interleave(expected.getShape(), diag,
-                     [&](int64_t d) { diag << dimStr(d); }, "x");
+    llvm::interleave(
+        expected.getShape(), diag, [&](int64_t d) { diag << dimStr(d); }, "x");
     return diag << "]";
   }
 
@@ -142,8 +141,8 @@ LogicalResult skipattn::attn::verifyAttentionTypes(
                           "type ("
                        << elt << "), got " << mElt;
   int64_t target[4] = {batch, hq, q.getDimSize(2), k.getDimSize(2)};
-  const char *names[4] = {"batch size", "number of query heads",
-                          "query length", "key/value length"};
+  const char *names[4] = {"batch size", "number of query heads", "query length",
+                          "key/value length"};
   for (int i = 0; i < 4; ++i) {
     int64_t d = m.getDimSize(i);
     if (d == 1 || compatible(d, target[i]))

@@ -144,6 +144,7 @@ LogicalResult TileFinalizeOp::verify() {
   if (cast<RankedTensorType>(getType()).getShape() !=
           cast<RankedTensorType>(getAcc().getType()).getShape() ||
       !isa<FloatType>(elt(getResult())))
-    return emitOpError("result must be a float tile of the accumulator's shape");
+    return emitOpError(
+        "result must be a float tile of the accumulator's shape");
   return success();
 }

@@ -163,8 +163,7 @@ static void attention(Desc4 *q, Desc4 *k, Desc4 *v, Desc4 *mask, Desc4 *out,
                 Dv = v->sizes[3];
   const int64_t blockM = FIXTURE_BLOCK_M, blockN = FIXTURE_BLOCK_N;
   const float scale = (float)(FIXTURE_SCALE);
-  const float lambda =
-      FIXTURE_SKIP == 2 ? skipParam / (float)Skv : skipParam;
+  const float lambda = FIXTURE_SKIP == 2 ? skipParam / (float)Skv : skipParam;
   const int skipping = FIXTURE_SKIP && lambda > 0.0f && lambda < 1.0f;
   const float logLambda = skipping ? logf(lambda) : 0.0f;
 

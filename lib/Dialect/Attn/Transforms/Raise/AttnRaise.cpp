@@ -96,8 +96,8 @@ static std::optional<int64_t> kvHeads(const Labeled &x, int64_t hq) {
 }
 
 /// Labels of an operand of a contraction from the labels of its loop dims.
-static std::optional<Labels> operandLabels(AffineMap map,
-                                           ArrayRef<std::optional<Label>> loop) {
+static std::optional<Labels>
+operandLabels(AffineMap map, ArrayRef<std::optional<Label>> loop) {
   Labels labels;
   for (AffineExpr e : map.getResults()) {
     std::optional<Label> l = loop[cast<AffineDimExpr>(e).getPosition()];
@@ -108,9 +108,8 @@ static std::optional<Labels> operandLabels(AffineMap map,
   return labels;
 }
 
-static RankedTensorType
-predictType(const Labeled &x, ArrayRef<Label> target, int64_t heads,
-            Type elementType = {}) {
+static RankedTensorType predictType(const Labeled &x, ArrayRef<Label> target,
+                                    int64_t heads, Type elementType = {}) {
   auto type = cast<RankedTensorType>(x.value.getType());
   std::optional<SmallVector<int64_t>> shape =
       canonicalShape(type, x.labels, target, heads);
@@ -230,9 +229,9 @@ static std::optional<AttentionPlan> planWithP(const Contraction &pv,
   {
     MLIRContext *ctx = pv.op->getContext();
     ScopedDiagnosticHandler quiet(ctx, [](Diagnostic &) { return success(); });
-    if (failed(verifyAttentionTypes(
-            [&] { return emitError(pv.op->getLoc()); }, qType, kType, vType,
-            maskType, plan.resultType)))
+    if (failed(verifyAttentionTypes([&] { return emitError(pv.op->getLoc()); },
+                                    qType, kType, vType, maskType,
+                                    plan.resultType)))
       return std::nullopt;
   }
 
@@ -285,8 +284,7 @@ namespace {
 /// Records the ops a builder creates, for the clean-up that follows.
 struct Recorder : public OpBuilder::Listener {
   SmallVector<Operation *> created;
-  void notifyOperationInserted(Operation *op,
-                               OpBuilder::InsertPoint) override {
+  void notifyOperationInserted(Operation *op, OpBuilder::InsertPoint) override {
     created.push_back(op);
   }
 };
@@ -298,8 +296,8 @@ static void eraseDead(SetVector<Operation *> candidates,
                       llvm::DenseSet<Operation *> &erased) {
   auto addProducer = [&](Value v) {
     if (Operation *def = v.getDefiningOp())
-      if (isa<tensor::EmptyOp, linalg::FillOp, arith::ConstantOp,
-              tosa::ConstOp, tosa::ConstShapeOp, tensor::DimOp>(def))
+      if (isa<tensor::EmptyOp, linalg::FillOp, arith::ConstantOp, tosa::ConstOp,
+              tosa::ConstShapeOp, tensor::DimOp>(def))
         candidates.insert(def);
   };
   for (unsigned i = 0; i < candidates.size(); ++i) {
@@ -336,10 +334,10 @@ static void rewrite(AttentionPlan &plan, llvm::DenseSet<Operation *> &erased) {
 
   Value q = buildCanonical(b, loc, plan.q.value, plan.q.labels, kQueryTarget,
                            plan.hq);
-  Value k = buildCanonical(b, loc, plan.k.value, plan.k.labels, kKVTarget,
-                           plan.hkv);
-  Value v = buildCanonical(b, loc, plan.v.value, plan.v.labels, kKVTarget,
-                           plan.hkv);
+  Value k =
+      buildCanonical(b, loc, plan.k.value, plan.k.labels, kKVTarget, plan.hkv);
+  Value v =
+      buildCanonical(b, loc, plan.v.value, plan.v.labels, kKVTarget, plan.hkv);
   Value mask;
   if (plan.mask) {
     mask = buildCanonical(b, loc, plan.mask->value, plan.mask->labels,
@@ -348,8 +346,8 @@ static void rewrite(AttentionPlan &plan, llvm::DenseSet<Operation *> &erased) {
       auto type = cast<RankedTensorType>(mask.getType());
       Value ones;
       if (type.hasStaticShape()) {
-        ones = arith::ConstantOp::create(
-            b, loc, DenseElementsAttr::get(type, true));
+        ones = arith::ConstantOp::create(b, loc,
+                                         DenseElementsAttr::get(type, true));
       } else {
         Value one = arith::ConstantOp::create(b, loc, b.getBoolAttr(true));
         SmallVector<Value> dyn;
@@ -365,9 +363,9 @@ static void rewrite(AttentionPlan &plan, llvm::DenseSet<Operation *> &erased) {
       b, loc, plan.resultType, q, k, v, mask,
       plan.causal ? b.getUnitAttr() : UnitAttr(),
       b.getF32FloatAttr(static_cast<float>(plan.scale)), SkipAttr());
-  Value out = buildFromCanonical(
-      b, loc, attn.getResult(), plan.outLabels,
-      cast<RankedTensorType>(plan.pv.result.getType()));
+  Value out =
+      buildFromCanonical(b, loc, attn.getResult(), plan.outLabels,
+                         cast<RankedTensorType>(plan.pv.result.getType()));
   SmallVector<Operation *> users(plan.pv.result.getUsers());
   plan.pv.result.replaceAllUsesWith(out);
   b.setListener(nullptr);

@@ -259,7 +259,8 @@ static std::optional<Labeled> traceStep(const Labeled &cur, Role role) {
     return std::nullopt;
   const Expr &body = *ew->body;
   std::optional<double> factor;
-  if (body.is(ExprOp::Mul) && body.args[0]->isInput(0) && body.args[1]->isConst())
+  if (body.is(ExprOp::Mul) && body.args[0]->isInput(0) &&
+      body.args[1]->isConst())
     factor = body.args[1]->value;
   else if (body.is(ExprOp::Mul) && body.args[1]->isInput(0) &&
            body.args[0]->isConst())
@@ -275,8 +276,9 @@ static std::optional<Labeled> traceStep(const Labeled &cur, Role role) {
   return next;
 }
 
-Labeled skipattn::attn::raise::traceLayout(const Labeled &start, Role role,
-                                           llvm::SetVector<Operation *> &visited) {
+Labeled
+skipattn::attn::raise::traceLayout(const Labeled &start, Role role,
+                                   llvm::SetVector<Operation *> &visited) {
   Labeled best = start;
   Labeled cur = start;
   SmallVector<Operation *> passed;
@@ -359,9 +361,10 @@ static std::optional<CanonicalPlan> planCanonical(RankedTensorType type,
 
   // Already in place: rank 4, every dim of extent other than 1 at its
   // position.
-  bool inPlace = rank == 4 && llvm::all_of(llvm::seq<int64_t>(0, 4), [&](int64_t p) {
-    return type.getDimSize(p) == 1 || labels[p] == target[p];
-  });
+  bool inPlace =
+      rank == 4 && llvm::all_of(llvm::seq<int64_t>(0, 4), [&](int64_t p) {
+        return type.getDimSize(p) == 1 || labels[p] == target[p];
+      });
   if (inPlace && llvm::equal(type.getShape(), plan.shape))
     return plan;
 
@@ -407,9 +410,9 @@ static std::optional<CanonicalPlan> planCanonical(RankedTensorType type,
         group.push_back(next);
     plan.expand.push_back(group);
   }
-  plan.needsExpand = positions.size() != 4 ||
-                     llvm::any_of(plan.expand,
-                                  [](auto &g) { return g.size() != 1; });
+  plan.needsExpand =
+      positions.size() != 4 ||
+      llvm::any_of(plan.expand, [](auto &g) { return g.size() != 1; });
   return plan;
 }
 
@@ -431,13 +434,12 @@ static Value transpose(OpBuilder &b, Location loc, Value v,
   SmallVector<OpFoldResult> permuted;
   for (int64_t p : perm)
     permuted.push_back(sizes[p]);
-  Value init =
-      tensor::EmptyOp::create(b, loc, permuted, type.getElementType());
+  Value init = tensor::EmptyOp::create(b, loc, permuted, type.getElementType());
   return linalg::TransposeOp::create(b, loc, v, init, perm)->getResult(0);
 }
 
-Value skipattn::attn::raise::buildCanonical(OpBuilder &b, Location loc,
-                                            Value v, const Labels &labels,
+Value skipattn::attn::raise::buildCanonical(OpBuilder &b, Location loc, Value v,
+                                            const Labels &labels,
                                             ArrayRef<Label> target,
                                             int64_t heads) {
   auto type = cast<RankedTensorType>(v.getType());
@@ -447,8 +449,7 @@ Value skipattn::attn::raise::buildCanonical(OpBuilder &b, Location loc,
   if (plan.collapse)
     v = tensor::CollapseShapeOp::create(b, loc, v, plan.dropUnit);
   if (plan.needsExpand) {
-    auto resultType =
-        RankedTensorType::get(plan.shape, type.getElementType());
+    auto resultType = RankedTensorType::get(plan.shape, type.getElementType());
     v = tensor::ExpandShapeOp::create(b, loc, resultType, v, plan.expand);
   }
   return v;

@@ -30,8 +30,23 @@ namespace skipattn::attn::raise {
 
 /// The scalar operations the matchers care about; everything else is Other.
 enum class ExprOp {
-  Add, Sub, Mul, Div, Max, Exp, Neg, Select, CmpI, CmpF, ExtF, TruncF, Cast,
-  AndI, OrI, XOrI, Other
+  Add,
+  Sub,
+  Mul,
+  Div,
+  Max,
+  Exp,
+  Neg,
+  Select,
+  CmpI,
+  CmpF,
+  ExtF,
+  TruncF,
+  Cast,
+  AndI,
+  OrI,
+  XOrI,
+  Other
 };
 
 struct Expr;
@@ -41,10 +56,10 @@ using ExprRef = std::shared_ptr<const Expr>;
 /// (Input), constants (Const) and loop indices (Index).
 struct Expr {
   enum class Kind { Input, Const, Index, Op } kind;
-  unsigned pos = 0;        // Input: input number; Index: loop dimension.
-  double value = 0;        // Const: the value (i1 as 0 or 1).
+  unsigned pos = 0; // Input: input number; Index: loop dimension.
+  double value = 0; // Const: the value (i1 as 0 or 1).
   ExprOp op = ExprOp::Other;
-  int64_t predicate = -1;  // CmpI / CmpF: the arith predicate.
+  int64_t predicate = -1; // CmpI / CmpF: the arith predicate.
   mlir::Type type;
   llvm::SmallVector<ExprRef, 3> args;
 
@@ -109,8 +124,8 @@ std::optional<Contraction> matchContraction(mlir::Operation *op);
 /// Follows `v` through ops that only broadcast it or add and remove unit
 /// dims, composing `map` (result dims of the consumer -> dims of `v`) on the
 /// way. Returns the source and the composed map.
-std::pair<mlir::Value, mlir::AffineMap> lookThroughBroadcast(mlir::Value v,
-                                                             mlir::AffineMap map);
+std::pair<mlir::Value, mlir::AffineMap>
+lookThroughBroadcast(mlir::Value v, mlir::AffineMap map);
 
 /// Whether `v` is a constant whose every element equals one value.
 std::optional<double> getSplatValue(mlir::Value v);
@@ -185,8 +200,8 @@ std::optional<Softmax> matchSoftmax(mlir::Value output);
 
 /// A mask that becomes the `mask` operand of attn.attention.
 struct MaskOperand {
-  mlir::Value value;  // the tensor, before canonicalization
-  Labels labels;      // one per dim of `value`
+  mlir::Value value; // the tensor, before canonicalization
+  Labels labels;     // one per dim of `value`
   bool isBool = false;
   bool negate = false; // an i1 mask that keeps the positions that are false
 };
@@ -194,9 +209,9 @@ struct MaskOperand {
 /// Everything between the Q·K^T contraction and the P operand of P·V.
 struct ScoreChain {
   Contraction qk;
-  Labels qkLabels;        // labels of the Q·K^T result
-  Labels pLabels;         // labels of the P operand
-  double scale = 1.0;     // the product of the constant factors
+  Labels qkLabels;    // labels of the Q·K^T result
+  Labels pLabels;     // labels of the P operand
+  double scale = 1.0; // the product of the constant factors
   /// Causal triangles found: each keeps j - i <= offset.
   llvm::SmallVector<int64_t> triangles;
   /// The most negative value a triangle's masked entries may reach after

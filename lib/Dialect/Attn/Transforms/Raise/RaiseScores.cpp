@@ -62,9 +62,8 @@ static bool reachesContraction(Value v, unsigned depth = 0) {
   std::optional<Elementwise> ew = matchElementwise(v);
   if (!ew)
     return false;
-  return llvm::any_of(ew->inputs, [&](Value in) {
-    return reachesContraction(in, depth + 1);
-  });
+  return llvm::any_of(
+      ew->inputs, [&](Value in) { return reachesContraction(in, depth + 1); });
 }
 
 namespace {
@@ -80,9 +79,9 @@ struct Step {
 struct Transform {
   enum class Kind { Scale, Add, Select } kind;
   double factor = 1.0;
-  ExprRef expr;              // Add: the addend; Select: the condition.
-  bool keepWhenTrue = true;  // Select.
-  ExprRef fill;              // Select: the value of masked entries.
+  ExprRef expr;             // Add: the addend; Select: the condition.
+  bool keepWhenTrue = true; // Select.
+  ExprRef fill;             // Select: the value of masked entries.
 };
 } // namespace
 
@@ -120,8 +119,8 @@ static LogicalResult decompose(ExprRef e, unsigned s,
       if (a[0]->uses(s) || a[1]->uses(s) == a[2]->uses(s))
         return failure();
       bool keep = a[1]->uses(s);
-      out.push_back({Transform::Kind::Select, 1.0, a[0], keep,
-                     keep ? a[2] : a[1]});
+      out.push_back(
+          {Transform::Kind::Select, 1.0, a[0], keep, keep ? a[2] : a[1]});
       e = keep ? a[1] : a[2];
       break;
     }
@@ -255,8 +254,8 @@ static std::optional<int64_t> comparisonTriangle(const Expr &cmp, bool keep,
   if (!a || !b)
     return std::nullopt;
   auto pred = static_cast<P>(cmp.predicate);
-  bool isUnsigned = pred == P::ult || pred == P::ule || pred == P::ugt ||
-                    pred == P::uge;
+  bool isUnsigned =
+      pred == P::ult || pred == P::ule || pred == P::ugt || pred == P::uge;
   if (isUnsigned && !(a->single && b->single))
     return std::nullopt;
   // d = a - b = sj * (j - i) + c, compared with 0.
@@ -266,11 +265,28 @@ static std::optional<int64_t> comparisonTriangle(const Expr &cmp, bool keep,
   // Express as (j - i) ? -c with ? in {<, <=, >, >=}.
   bool less, strict;
   switch (pred) {
-  case P::slt: case P::ult: less = true; strict = true; break;
-  case P::sle: case P::ule: less = true; strict = false; break;
-  case P::sgt: case P::ugt: less = false; strict = true; break;
-  case P::sge: case P::uge: less = false; strict = false; break;
-  default: return std::nullopt;
+  case P::slt:
+  case P::ult:
+    less = true;
+    strict = true;
+    break;
+  case P::sle:
+  case P::ule:
+    less = true;
+    strict = false;
+    break;
+  case P::sgt:
+  case P::ugt:
+    less = false;
+    strict = true;
+    break;
+  case P::sge:
+  case P::uge:
+    less = false;
+    strict = false;
+    break;
+  default:
+    return std::nullopt;
   }
   if (dj == -1) { // -(j - i) + c ? 0  <=>  (j - i) ?' c
     less = !less;
@@ -319,9 +335,8 @@ static ExprRef inlineIndexProducer(const Elementwise &ew, unsigned pos,
   for (unsigned d = 0; d < producer->rank; ++d)
     exprs.push_back(map.getResult(d));
   ops.insert(producer->op);
-  return remapIndices(producer->body,
-                      AffineMap::get(map.getNumDims(), 0, exprs,
-                                     map.getContext()));
+  return remapIndices(producer->body, AffineMap::get(map.getNumDims(), 0, exprs,
+                                                     map.getContext()));
 }
 
 /// What a constant mask says of one entry: kept, masked (with the value an
@@ -432,13 +447,10 @@ static std::optional<int64_t> boolTriangle(const ExprRef &cond, bool keep,
 
 /// The triangle of an additive mask: 0 on kept entries, very negative on
 /// masked ones. `fill` receives the masked value.
-static std::optional<int64_t> additiveTriangle(const ExprRef &m,
-                                               const Elementwise &ew,
-                                               const Labels &labels,
-                                               double &fill,
-                                               SetVector<Operation *> &ops) {
-  if (m->is(ExprOp::Select) && m->args[1]->isConst() &&
-      m->args[2]->isConst()) {
+static std::optional<int64_t>
+additiveTriangle(const ExprRef &m, const Elementwise &ew, const Labels &labels,
+                 double &fill, SetVector<Operation *> &ops) {
+  if (m->is(ExprOp::Select) && m->args[1]->isConst() && m->args[2]->isConst()) {
     double a = m->args[1]->value, b = m->args[2]->value;
     if (a == 0.0 && b <= kMaskedScore) {
       fill = b;
@@ -456,7 +468,6 @@ static std::optional<int64_t> additiveTriangle(const ExprRef &m,
     return additiveTriangle(inlined, ew, labels, fill, ops);
   return constantTriangle(ew, m->pos, labels, /*keepWhen=*/true, fill, ops);
 }
-
 
 //===----------------------------------------------------------------------===//
 // The chain
@@ -556,8 +567,8 @@ std::optional<ScoreChain> skipattn::attn::raise::matchScoreChain(Value p) {
         }
         if (t.expr->kind != Expr::Kind::Input || chain.mask)
           return std::nullopt;
-        auto [src, map] = std::make_pair(ew.inputs[t.expr->pos],
-                                         ew.maps[t.expr->pos]);
+        auto [src, map] =
+            std::make_pair(ew.inputs[t.expr->pos], ew.maps[t.expr->pos]);
         MaskOperand mask;
         mask.value = src;
         for (AffineExpr e : map.getResults()) {

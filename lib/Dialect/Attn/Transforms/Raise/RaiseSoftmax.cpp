@@ -143,8 +143,8 @@ std::optional<Softmax> skipattn::attn::raise::matchSoftmax(Value output) {
     sum = rowStat(*div, rhs->args[1]->pos, Reduction::Kind::Sum, e, sm);
   } else if (body.is(ExprOp::Mul) && rhs->kind == Expr::Kind::Input) {
     // A separate reciprocal op, broadcast along the row.
-    auto [r, map] = lookThroughBroadcast(div->inputs[rhs->pos],
-                                         div->maps[rhs->pos]);
+    auto [r, map] =
+        lookThroughBroadcast(div->inputs[rhs->pos], div->maps[rhs->pos]);
     std::optional<Elementwise> recip = matchElementwise(r);
     if (!recip || !r.hasOneUse() || recip->inputs.size() != 1 ||
         !recip->body->is(ExprOp::Div) || !recip->body->args[0]->isConst() ||

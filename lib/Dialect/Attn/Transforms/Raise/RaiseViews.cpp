@@ -186,7 +186,8 @@ struct BodyBuilder {
 static std::optional<Elementwise> matchLinalgElementwise(linalg::LinalgOp op,
                                                          Value result) {
   if (op->getNumResults() != 1 || op.getNumDpsInits() != 1 ||
-      op.getNumReductionLoops() != 0 || isa<linalg::SoftmaxOp>(op.getOperation()))
+      op.getNumReductionLoops() != 0 ||
+      isa<linalg::SoftmaxOp>(op.getOperation()))
     return std::nullopt;
   auto resultType = dyn_cast<RankedTensorType>(result.getType());
   if (!resultType || op.getNumLoops() != resultType.getRank())
@@ -249,18 +250,17 @@ static std::optional<AffineMap> tosaBroadcastMap(RankedTensorType operand,
 static std::optional<Elementwise> matchTosaElementwise(Operation *op,
                                                        Value result) {
   int64_t predicate = -1;
-  ExprOp kind =
-      llvm::TypeSwitch<Operation *, ExprOp>(op)
-          .Case<tosa::AddOp>([](auto) { return ExprOp::Add; })
-          .Case<tosa::SubOp>([](auto) { return ExprOp::Sub; })
-          .Case<tosa::MulOp>([](auto) { return ExprOp::Mul; })
-          .Case<tosa::MaximumOp>([](auto) { return ExprOp::Max; })
-          .Case<tosa::ExpOp>([](auto) { return ExprOp::Exp; })
-          .Case<tosa::NegateOp>([](auto) { return ExprOp::Neg; })
-          .Case<tosa::SelectOp>([](auto) { return ExprOp::Select; })
-          .Case<tosa::CastOp>([](auto) { return ExprOp::Cast; })
-          .Case<tosa::ReciprocalOp>([](auto) { return ExprOp::Div; })
-          .Default([](Operation *) { return ExprOp::Other; });
+  ExprOp kind = llvm::TypeSwitch<Operation *, ExprOp>(op)
+                    .Case<tosa::AddOp>([](auto) { return ExprOp::Add; })
+                    .Case<tosa::SubOp>([](auto) { return ExprOp::Sub; })
+                    .Case<tosa::MulOp>([](auto) { return ExprOp::Mul; })
+                    .Case<tosa::MaximumOp>([](auto) { return ExprOp::Max; })
+                    .Case<tosa::ExpOp>([](auto) { return ExprOp::Exp; })
+                    .Case<tosa::NegateOp>([](auto) { return ExprOp::Neg; })
+                    .Case<tosa::SelectOp>([](auto) { return ExprOp::Select; })
+                    .Case<tosa::CastOp>([](auto) { return ExprOp::Cast; })
+                    .Case<tosa::ReciprocalOp>([](auto) { return ExprOp::Div; })
+                    .Default([](Operation *) { return ExprOp::Other; });
   if (kind == ExprOp::Other)
     return std::nullopt;
   auto resultType = dyn_cast<RankedTensorType>(result.getType());
@@ -452,7 +452,8 @@ static std::optional<Contraction> matchLinalgContraction(linalg::LinalgOp op) {
       dims->k.size() != 1)
     return std::nullopt;
   SmallVector<AffineMap> maps = op.getIndexingMapsArray();
-  if (!llvm::all_of(maps, [](AffineMap m) { return m.isProjectedPermutation(); }))
+  if (!llvm::all_of(maps,
+                    [](AffineMap m) { return m.isProjectedPermutation(); }))
     return std::nullopt;
   if (!isZero(op.getDpsInitOperand(0)->get()))
     return std::nullopt;
@@ -523,8 +524,7 @@ reshapeGroups(RankedTensorType small, RankedTensorType large) {
       groups.push_back({i});
     return groups;
   }
-  return getReassociationIndicesForCollapse(large.getShape(),
-                                            small.getShape());
+  return getReassociationIndicesForCollapse(large.getShape(), small.getShape());
 }
 
 /// Composes `map` (consumer dims -> dims of a reshape's large side) through
@@ -578,8 +578,8 @@ composeUnitReshape(AffineMap map, ArrayRef<ReassociationIndices> groups,
 }
 
 /// One step back through a broadcasting or unit-reshaping producer.
-static std::optional<std::pair<Value, AffineMap>>
-broadcastStep(Value v, AffineMap map) {
+static std::optional<std::pair<Value, AffineMap>> broadcastStep(Value v,
+                                                                AffineMap map) {
   Operation *def = v.getDefiningOp();
   if (!def)
     return std::nullopt;

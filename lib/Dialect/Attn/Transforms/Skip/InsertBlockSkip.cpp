@@ -87,8 +87,8 @@ static FailureOr<TiledLoop> analyze(scf::ForOp loop) {
   t.scores = t.update.getScores().getDefiningOp<TileScoresOp>();
   t.valueLoad = t.update.getValue().getDefiningOp<LoadTileOp>();
   if (!t.rowMax || !t.scores || !t.valueLoad ||
-      t.valueLoad->getBlock() != loop.getBody() ||
-      !t.valueLoad->hasOneUse() || t.update.getSkipGroups())
+      t.valueLoad->getBlock() != loop.getBody() || !t.valueLoad->hasOneUse() ||
+      t.update.getSkipGroups())
     return loop.emitError("attn-insert-block-skip: the kv loop is not in "
                           "the form attn-tile produces");
   if (t.update.getMax() != loop.getRegionIterArg(0) ||
@@ -125,15 +125,15 @@ static LogicalResult insertSkip(scf::ForOp loop, SkipAttr skip,
   int64_t numGroups = bm / group;
 
   OpBuilder b(func.getContext());
-  FailureOr<Value> param = getOrAddArgument(
-      func, thresholdArgName(skip.getKind()), b.getF32Type());
+  FailureOr<Value> param =
+      getOrAddArgument(func, thresholdArgName(skip.getKind()), b.getF32Type());
   if (failed(param))
     return loop.emitError("attn-insert-block-skip: cannot add the threshold "
                           "argument");
   Value statsBuf;
   if (stats) {
-    FailureOr<Value> s = getOrAddArgument(
-        func, kStatsArg, MemRefType::get({2}, b.getI64Type()));
+    FailureOr<Value> s =
+        getOrAddArgument(func, kStatsArg, MemRefType::get({2}, b.getI64Type()));
     if (failed(s))
       return loop.emitError("attn-insert-block-skip: cannot add the stats "
                             "argument");
@@ -173,13 +173,12 @@ static LogicalResult insertSkip(scf::ForOp loop, SkipAttr skip,
       {
         OpBuilder::InsertionGuard guard(b);
         b.setInsertionPointToStart(count.getBody());
-        Value bit = tensor::ExtractOp::create(b, loc, groups,
-                                              count.getInductionVar());
+        Value bit =
+            tensor::ExtractOp::create(b, loc, groups, count.getInductionVar());
         Value one = arith::IndexCastUIOp::create(b, loc, b.getIndexType(), bit);
-        scf::YieldOp::create(
-            b, loc,
-            ValueRange{arith::AddIOp::create(b, loc, count.getRegionIterArg(0),
-                                             one)});
+        scf::YieldOp::create(b, loc,
+                             ValueRange{arith::AddIOp::create(
+                                 b, loc, count.getRegionIterArg(0), one)});
       }
       addToStats(b, loc, statsBuf, 0, n);
       addToStats(b, loc, statsBuf, 1, count.getResult(0));

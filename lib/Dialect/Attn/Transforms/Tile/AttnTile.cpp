@@ -95,10 +95,10 @@ static LogicalResult tileAttention(AttentionOp op, int64_t bm, int64_t bn) {
         iqb = body->getArgument(2), out = body->getArgument(3);
 
   b.setInsertionPoint(body->getTerminator());
-  Value kvh = group == 1 ? ih
-                         : arith::DivUIOp::create(b, loc, ih,
-                                                  cst(b, loc, group))
-                               .getResult();
+  Value kvh =
+      group == 1
+          ? ih
+          : arith::DivUIOp::create(b, loc, ih, cst(b, loc, group)).getResult();
   Value q0 = arith::MulIOp::create(b, loc, iqb, cst(b, loc, bm));
   Value qt = LoadTileOp::create(b, loc, RankedTensorType::get({bm, d}, elt),
                                 op.getQuery(), ib, ih, q0);
@@ -141,9 +141,9 @@ static LogicalResult tileAttention(AttentionOp op, int64_t bm, int64_t bn) {
     scf::YieldOp::create(b, loc, update.getResults());
   }
 
-  Value ot = TileFinalizeOp::create(b, loc,
-                                    RankedTensorType::get({bm, dv}, elt),
-                                    loop.getResult(2), loop.getResult(1));
+  Value ot =
+      TileFinalizeOp::create(b, loc, RankedTensorType::get({bm, dv}, elt),
+                             loop.getResult(2), loop.getResult(1));
   // The last q-block may hold fewer than BM valid rows.
   Value left = arith::SubIOp::create(b, loc, sq, q0);
   Value rows = arith::MinUIOp::create(b, loc, cst(b, loc, bm), left);
