@@ -140,15 +140,9 @@ void DecodeGenerator::build(gpu::GPUFuncOp func) {
 
   double scaleLog2 = cfg.scale * M_LOG2E;
   Value c = e.f32c(scaleLog2);
-  Value enabled, log2Lambda;
-  if (cfg.skip) {
-    Value lambda = skipParam;
-    if (cfg.skipKind == skipattn::attn::SkipKind::ScaleFactor)
-      lambda = e.fdiv(lambda, arith::UIToFPOp::create(b, loc, e.f32, skv));
-    enabled = e.band(e.fcmp(FP::OGT, lambda, zero),
-                     e.fcmp(FP::OLT, lambda, e.f32c(1.0)));
-    log2Lambda = e.lg2(lambda);
-  }
+  SkipThreshold threshold;
+  if (cfg.skip)
+    threshold = SkipThreshold::build(e, cfg, skipParam, skv);
   Value rowIdx[2] = {g, e.add(g, e.i32c(8))};
 
   SmallVector<Value> init = wt.initial().flatten();
@@ -206,17 +200,12 @@ void DecodeGenerator::build(gpu::GPUFuncOp func) {
     // The group's vote: every row of every head of the group.
     Value skip = arith::ConstantOp::create(b, loc, b.getBoolAttr(false));
     if (cfg.skip) {
-      Value yes = arith::ConstantOp::create(b, loc, b.getBoolAttr(true));
-      for (int r = 0; r < 2; ++r) {
-        Value pad = e.cmp(P::sge, rowIdx[r], rows);
-        Value empty = e.fcmp(FP::OEQ, mt[r], ninf);
-        Value gap = e.fmul(e.fsub(mt[r], state[r]), c);
-        Value far = e.fcmp(FP::OLT, gap, log2Lambda);
-        yes = e.band(
-            yes, arith::OrIOp::create(
-                     b, loc, pad, arith::OrIOp::create(b, loc, empty, far)));
-      }
-      skip = e.band(e.band(enabled, e.cmp(P::sgt, j, j0)), e.warpAll(yes));
+      Value pad[2] = {e.cmp(P::sge, rowIdx[0], rows),
+                      e.cmp(P::sge, rowIdx[1], rows)};
+      Value m[2] = {state[0], state[1]};
+      Value yes = wt.skipVote(mt, m, pad, c, threshold);
+      skip = e.band(e.band(threshold.enabled, e.cmp(P::sgt, j, j0)),
+                    e.warpAll(yes));
     }
 
     // V only for a tile that is kept; then prefetch K two ahead into the

@@ -163,15 +163,9 @@ void PrefillGenerator::build(gpu::GPUFuncOp func) {
   // The threshold in log2 space: skipping is on only for 0 < lambda < 1.
   double scaleLog2 = cfg.scale * M_LOG2E;
   Value c = e.f32c(scaleLog2);
-  Value enabled, log2Lambda;
-  if (cfg.skip) {
-    Value lambda = skipParam;
-    if (cfg.skipKind == skipattn::attn::SkipKind::ScaleFactor)
-      lambda = e.fdiv(lambda, arith::UIToFPOp::create(b, loc, e.f32, skv));
-    enabled = e.band(e.fcmp(FP::OGT, lambda, zero),
-                     e.fcmp(FP::OLT, lambda, e.f32c(1.0)));
-    log2Lambda = e.lg2(lambda);
-  }
+  SkipThreshold threshold;
+  if (cfg.skip)
+    threshold = SkipThreshold::build(e, cfg, skipParam, skv);
 
   // Prologue: the cp.async groups Q, K_0, V_0, K_1, V_1; Q and K_0 are
   // needed first.
@@ -255,17 +249,9 @@ void PrefillGenerator::build(gpu::GPUFuncOp func) {
     // in log2 space on the raw logits: (mt - m) * scale * log2e < log2(lambda).
     Value skip = arith::ConstantOp::create(b, loc, b.getBoolAttr(false));
     if (cfg.skip) {
-      Value yes = arith::ConstantOp::create(b, loc, b.getBoolAttr(true));
-      for (int r = 0; r < 2; ++r) {
-        Value pastEnd = e.cmp(P::sge, row[r], sq);
-        Value empty = e.fcmp(FP::OEQ, mt[r], ninf);
-        Value gap = e.fmul(e.fsub(mt[r], state[r]), c);
-        Value far = e.fcmp(FP::OLT, gap, log2Lambda);
-        Value rowYes = arith::OrIOp::create(
-            b, loc, pastEnd, arith::OrIOp::create(b, loc, empty, far));
-        yes = e.band(yes, rowYes);
-      }
-      skip = e.warpAll(yes);
+      Value pastEnd[2] = {e.cmp(P::sge, row[0], sq), e.cmp(P::sge, row[1], sq)};
+      Value m[2] = {state[0], state[1]};
+      skip = e.warpAll(wt->skipVote(mt, m, pastEnd, c, threshold));
     }
 
     // The barrier (see the top of the file). In flight before it: V_j,
@@ -277,7 +263,8 @@ void PrefillGenerator::build(gpu::GPUFuncOp func) {
     else
       e.barrier();
     if (cfg.skip)
-      skip = e.band(e.band(enabled, e.cmp(P::sgt, j, e.i32c(0))), skip);
+      skip =
+          e.band(e.band(threshold.enabled, e.cmp(P::sgt, j, e.i32c(0))), skip);
     prefetch(e.add(j, e.i32c(kStages - 1)), numKV);
 
     // Skipped: (m, l, O) unchanged. Otherwise the online-softmax update and

@@ -200,3 +200,28 @@ SoftmaxState WarpTile::update(const Fragments &s, Value mt[2],
   }
   return next;
 }
+
+SkipThreshold SkipThreshold::build(KernelEmitter &e, const KernelConfig &cfg,
+                                   Value lambdaArg, Value skv) {
+  Value lambda = lambdaArg;
+  if (cfg.skipKind == skipattn::attn::SkipKind::ScaleFactor)
+    lambda = e.fdiv(lambda, arith::UIToFPOp::create(e.b, e.loc, e.f32, skv));
+  return {e.band(e.fcmp(arith::CmpFPredicate::OGT, lambda, e.f32c(0.0)),
+                 e.fcmp(arith::CmpFPredicate::OLT, lambda, e.f32c(1.0))),
+          e.lg2(lambda)};
+}
+
+Value WarpTile::skipVote(const Value mt[2], const Value m[2],
+                         const Value outside[2], Value c,
+                         const SkipThreshold &threshold) {
+  Value yes;
+  for (int r = 0; r < 2; ++r) {
+    Value empty = e.fcmp(arith::CmpFPredicate::OEQ, mt[r], e.f32c(-INFINITY));
+    Value far = e.fcmp(arith::CmpFPredicate::OLT,
+                       e.fmul(e.fsub(mt[r], m[r]), c), threshold.log2Lambda);
+    Value row = arith::OrIOp::create(
+        e.b, e.loc, outside[r], arith::OrIOp::create(e.b, e.loc, empty, far));
+    yes = r == 0 ? row : e.band(yes, row);
+  }
+  return yes;
+}

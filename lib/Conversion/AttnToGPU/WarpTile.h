@@ -30,6 +30,15 @@ struct SoftmaxState {
   static SoftmaxState unflatten(mlir::ValueRange values, int64_t oTiles);
 };
 
+/// The run-time half of the Skip-Softmax test (DESIGN.md section 4): the
+/// kernel's lambda argument (a threshold, or a scale factor that is divided
+/// by Skv) in log2 space, and whether skipping is on (0 < lambda < 1).
+struct SkipThreshold {
+  mlir::Value enabled, log2Lambda;
+  static SkipThreshold build(KernelEmitter &e, const KernelConfig &cfg,
+                             mlir::Value lambdaArg, mlir::Value skv);
+};
+
 class WarpTile {
 public:
   WarpTile(KernelEmitter &e, const KernelConfig &cfg, mlir::Value smem,
@@ -65,6 +74,12 @@ public:
                       mlir::Value c);
   /// The zero state: m = -inf, l = 0, O = 0.
   SoftmaxState initial();
+  /// This thread's vote on the tile: each of its two rows is out of range
+  /// (`outside`), has no unmasked key in the tile (mt = -inf) or lies far
+  /// below its running max m: (mt - m) * c < log2(lambda), with no exp.
+  mlir::Value skipVote(const mlir::Value mt[2], const mlir::Value m[2],
+                       const mlir::Value outside[2], mlir::Value c,
+                       const SkipThreshold &threshold);
 
 private:
   llvm::SmallVector<mlir::Value, 4>
