@@ -13,6 +13,7 @@
 
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/OwningOpRef.h"
+#include "mlir/Pass/PassManager.h"
 
 #include <optional>
 #include <string>
@@ -58,6 +59,10 @@ llvm::FailureOr<BundleSpec> specFromModule(mlir::ModuleOp module);
 /// (q, k, v, [mask], out) holding one attn.attention, with the C interface.
 mlir::OwningOpRef<mlir::ModuleOp> buildEntryModule(mlir::MLIRContext &ctx,
                                                    const BundleSpec &spec);
+
+/// The head of both targets' pipelines: attn-tile with the bundle's block
+/// sizes and attn-insert-block-skip with its vote group and the counters.
+void addTileAndSkipPasses(mlir::OpPassManager &pm, const BundleSpec &spec);
 
 /// Tiles, predicates and lowers the entry to the LLVM dialect for the host,
 /// then writes `dir/kernel.so`.

@@ -13,7 +13,6 @@
 #include "Bundle.h"
 
 #include "skipattn/Conversion/Passes.h"
-#include "skipattn/Dialect/Attn/Transforms/Passes.h"
 #include "skipattn/Pipelines/Pipelines.h"
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
@@ -65,14 +64,7 @@ LogicalResult skipattn::emitDeviceBundle(ModuleOp module, BundleSpec &spec,
                                          StringRef dir) {
   MLIRContext *ctx = module.getContext();
   PassManager pm(ctx);
-  attn::AttnTileOptions tile;
-  tile.blockM = spec.blockM;
-  tile.blockN = spec.blockN;
-  pm.addPass(attn::createAttnTile(tile));
-  attn::AttnInsertBlockSkipOptions skip;
-  skip.voteRows = spec.voteRows;
-  skip.stats = true;
-  pm.addPass(attn::createAttnInsertBlockSkip(skip));
+  addTileAndSkipPasses(pm, spec);
   ConvertAttnToGPUOptions gpu;
   gpu.decodeKernels = true;
   pm.addPass(createConvertAttnToGPU(gpu));

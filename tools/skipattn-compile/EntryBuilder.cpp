@@ -59,6 +59,17 @@ FailureOr<BundleSpec> skipattn::specFromModule(ModuleOp module) {
   return spec;
 }
 
+void skipattn::addTileAndSkipPasses(OpPassManager &pm, const BundleSpec &spec) {
+  attn::AttnTileOptions tile;
+  tile.blockM = spec.blockM;
+  tile.blockN = spec.blockN;
+  pm.addPass(attn::createAttnTile(tile));
+  attn::AttnInsertBlockSkipOptions skip;
+  skip.voteRows = spec.voteRows;
+  skip.stats = true;
+  pm.addPass(attn::createAttnInsertBlockSkip(skip));
+}
+
 static MemRefType bufferOf(RankedTensorType t) {
   return MemRefType::get(t.getShape(), t.getElementType());
 }

@@ -10,7 +10,6 @@
 
 #include "Bundle.h"
 
-#include "skipattn/Dialect/Attn/Transforms/Passes.h"
 #include "skipattn/Pipelines/Pipelines.h"
 
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
@@ -39,14 +38,7 @@ using namespace skipattn;
 static LogicalResult lowerToLLVMDialect(ModuleOp module,
                                         const BundleSpec &spec) {
   PassManager pm(module.getContext());
-  attn::AttnTileOptions tile;
-  tile.blockM = spec.blockM;
-  tile.blockN = spec.blockN;
-  pm.addPass(attn::createAttnTile(tile));
-  attn::AttnInsertBlockSkipOptions skip;
-  skip.voteRows = spec.voteRows;
-  skip.stats = true;
-  pm.addPass(attn::createAttnInsertBlockSkip(skip));
+  addTileAndSkipPasses(pm, spec);
   buildLowerToCPUPipeline(pm);
   if (failed(pm.run(module)))
     return failure();
