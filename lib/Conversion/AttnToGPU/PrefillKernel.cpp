@@ -269,9 +269,6 @@ void PrefillGenerator::build(gpu::GPUFuncOp func) {
 
     // Skipped: (m, l, O) unchanged. Otherwise the online-softmax update and
     // O += P V_j.
-    SmallVector<Type> stateTypes;
-    for (Value v : state.drop_back())
-      stateTypes.push_back(v.getType());
     auto update = scf::IfOp::create(
         b, loc, skip,
         [&](OpBuilder &, Location) {
