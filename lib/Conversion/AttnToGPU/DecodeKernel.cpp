@@ -77,7 +77,7 @@ void DecodeGenerator::build(gpu::GPUFuncOp func) {
   if (cfg.stats)
     statsAddr = entry.getArgument(next++);
 
-  Value ninf = e.f32c(-INFINITY), zero = e.f32c(0.0);
+  Value ninf = e.f32c(-INFINITY);
   Value lane = e.threadIdx();
   Value smem = e.sharedBase(kSharedSymbol);
   WarpTile wt(e, cfg, smem, lane);
@@ -93,15 +93,8 @@ void DecodeGenerator::build(gpu::GPUFuncOp func) {
   Value j0 = e.minsi(e.mul(split, perSplit), numKV);
   Value j1 = e.minsi(e.add(j0, perSplit), numKV);
 
-  auto headBase = [&](Value address, int64_t heads, Value head, Value len,
-                      int64_t rowBytes) {
-    Value bh = e.add(e.mul(bIdx, e.i32c(heads)), head);
-    Value rowsI64 = e.mul(e.toI64(bh), e.toI64(len));
-    Value bytes = arith::MulIOp::create(b, loc, rowsI64, e.i64c(rowBytes));
-    return e.gep(e.toGlobalPtr(address), bytes);
-  };
-  Value kBase = headBase(kAddr, cfg.kvHeads, kvh, skv, 2 * d);
-  Value vBase = headBase(vAddr, cfg.kvHeads, kvh, skv, 2 * dv);
+  Value kBase = e.headBase(kAddr, bIdx, cfg.kvHeads, kvh, skv, 2 * d);
+  Value vBase = e.headBase(vAddr, bIdx, cfg.kvHeads, kvh, skv, 2 * dv);
 
   // Q: row r is query r % Sq of head kvh * G + r / Sq; rows >= G * Sq are 0.
   {
@@ -115,7 +108,7 @@ void DecodeGenerator::build(gpu::GPUFuncOp func) {
       Value safe = e.select(valid, r, e.i32c(0));
       Value head = e.add(e.mul(kvh, e.i32c(group)), e.divu(safe, sq));
       Value qRow = e.remu(safe, sq);
-      Value src = e.gep(headBase(qAddr, cfg.qHeads, head, sq, 2 * d),
+      Value src = e.gep(e.headBase(qAddr, bIdx, cfg.qHeads, head, sq, 2 * d),
                         e.add(e.mul(qRow, e.i32c(2 * d)), e.shl(c, 4)));
       e.cpAsync16(wt.swizzled(e.i32c(0), r, c, 2 * d), src, valid);
     }
@@ -170,30 +163,8 @@ void DecodeGenerator::build(gpu::GPUFuncOp func) {
       needMask = arith::OrIOp::create(
           b, loc, needMask,
           e.cmp(P::sgt, e.add(e.sub(tileEnd, e.i32c(1)), sq), skv));
-    SmallVector<Value> flat;
-    for (auto &tile : s)
-      flat.append(tile.begin(), tile.end());
-    auto masked = scf::IfOp::create(
-        b, loc, needMask,
-        [&](OpBuilder &, Location) {
-          SmallVector<Value> out;
-          Value colBase = e.add(k0, e.mul(t, e.i32c(2)));
-          Value query[2] = {e.remu(rowIdx[0], sq), e.remu(rowIdx[1], sq)};
-          for (int64_t n = 0; n < wt.sTiles; ++n)
-            for (int64_t el = 0; el < 4; ++el) {
-              Value col = e.add(colBase, e.i32c(n * 8 + (el & 1)));
-              Value keep = e.cmp(P::slt, col, skv);
-              if (cfg.causal)
-                keep = e.band(keep, e.cmp(P::sle, e.add(col, sq),
-                                          e.add(query[el >> 1], skv)));
-              out.push_back(e.select(keep, flat[n * 4 + el], ninf));
-            }
-          scf::YieldOp::create(b, loc, out);
-        },
-        [&](OpBuilder &, Location) { scf::YieldOp::create(b, loc, flat); });
-    for (int64_t n = 0; n < wt.sTiles; ++n)
-      for (int64_t el = 0; el < 4; ++el)
-        s[n][el] = masked.getResult(n * 4 + el);
+    Value query[2] = {e.remu(rowIdx[0], sq), e.remu(rowIdx[1], sq)};
+    wt.maskScores(s, needMask, k0, sq, skv, query);
     Value mt[2];
     wt.rowMax(s, mt);
 

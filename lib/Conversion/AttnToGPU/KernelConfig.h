@@ -110,7 +110,10 @@ public:
   // Memory.
   mlir::Value toGlobalPtr(mlir::Value address);
   mlir::Value gep(mlir::Value ptr, mlir::Value byteOffset);
-  mlir::Value gep64(mlir::Value ptr, mlir::Value byteOffset);
+  /// The global pointer to head `head` of batch `batch` in a [B, heads, len,
+  /// rowBytes] tensor at `address`, with 64-bit offset arithmetic.
+  mlir::Value headBase(mlir::Value address, mlir::Value batch, int64_t heads,
+                       mlir::Value head, mlir::Value len, int64_t rowBytes);
   mlir::Value sharedBase(llvm::StringRef symbol);
   /// cp.async.cg 16 bytes, zero-filling when `valid` is false.
   void cpAsync16(mlir::Value dst, mlir::Value src, mlir::Value valid);

@@ -158,8 +158,12 @@ Value KernelEmitter::gep(Value ptr, Value byteOffset) {
   return LLVM::GEPOp::create(b, loc, ptr.getType(), b.getI8Type(), ptr,
                              ValueRange{byteOffset});
 }
-Value KernelEmitter::gep64(Value ptr, Value byteOffset) {
-  return gep(ptr, byteOffset);
+Value KernelEmitter::headBase(Value address, Value batch, int64_t heads,
+                              Value head, Value len, int64_t rowBytes) {
+  Value bh = add(mul(batch, i32c(heads)), head);
+  Value rows = arith::MulIOp::create(b, loc, toI64(bh), toI64(len));
+  Value bytes = arith::MulIOp::create(b, loc, rows, i64c(rowBytes));
+  return gep(toGlobalPtr(address), bytes);
 }
 Value KernelEmitter::sharedBase(StringRef symbol) {
   return LLVM::AddressOfOp::create(b, loc, sharedPtr, symbol);

@@ -79,16 +79,6 @@ private:
   /// j % kStages: two groups, K then V, committed whether or not they load,
   /// so that every iteration commits the same number.
   void prefetch(Value j, Value numKV);
-
-  /// The base pointer of head `head` of batch `bIdx` for a [B, H, S, D]
-  /// tensor at `address`.
-  Value headBase(Value address, int64_t heads, Value head, Value len,
-                 int64_t rowBytes) {
-    Value bh = e.add(e.mul(bIdx, e.i32c(heads)), head);
-    Value rows = e.mul(e.toI64(bh), e.toI64(len));
-    Value bytes = arith::MulIOp::create(e.b, e.loc, rows, e.i64c(rowBytes));
-    return e.gep64(e.toGlobalPtr(address), bytes);
-  }
 };
 } // namespace
 
@@ -128,7 +118,7 @@ void PrefillGenerator::build(gpu::GPUFuncOp func) {
   if (cfg.stats)
     statsAddr = entry.getArgument(next++);
 
-  Value ninf = e.f32c(-INFINITY), zero = e.f32c(0.0);
+  Value zero = e.f32c(0.0);
   tid = e.threadIdx();
   warp = e.divu(tid, e.i32c(32));
   lane = e.remu(tid, e.i32c(32));
@@ -145,10 +135,10 @@ void PrefillGenerator::build(gpu::GPUFuncOp func) {
   bIdx = e.blockIdx(gpu::Dimension::z);
   q0 = e.mul(qb, e.i32c(bm));
   kvh = cfg.group() == 1 ? h : e.divu(h, e.i32c(cfg.group()));
-  qBase = headBase(qAddr, cfg.qHeads, h, sq, 2 * d);
-  kBase = headBase(kAddr, cfg.kvHeads, kvh, skv, 2 * d);
-  vBase = headBase(vAddr, cfg.kvHeads, kvh, skv, 2 * dv);
-  oBase = headBase(oAddr, cfg.qHeads, h, sq, 2 * dv);
+  qBase = e.headBase(qAddr, bIdx, cfg.qHeads, h, sq, 2 * d);
+  kBase = e.headBase(kAddr, bIdx, cfg.kvHeads, kvh, skv, 2 * d);
+  vBase = e.headBase(vAddr, bIdx, cfg.kvHeads, kvh, skv, 2 * dv);
+  oBase = e.headBase(oAddr, bIdx, cfg.qHeads, h, sq, 2 * dv);
 
   // kv-blocks to visit: all, or (causal) up to the last one that holds an
   // unmasked key for some valid row: keys < min(q0 + BM, Sq) + Skv - Sq.
@@ -214,32 +204,7 @@ void PrefillGenerator::build(gpu::GPUFuncOp func) {
       needMask = arith::OrIOp::create(b, loc, needMask,
                                       e.cmp(P::sgt, lastKey, firstRowLimit));
     }
-    SmallVector<Value> flat;
-    for (auto &tile : s)
-      flat.append(tile.begin(), tile.end());
-    SmallVector<Type> flatTypes(flat.size(), e.f32);
-    auto masked = scf::IfOp::create(
-        b, loc, needMask,
-        [&](OpBuilder &, Location) {
-          SmallVector<Value> out;
-          Value colBase = e.add(k0, e.mul(t, e.i32c(2)));
-          for (int64_t n = 0; n < sTiles; ++n)
-            for (int64_t el = 0; el < 4; ++el) {
-              Value col = e.add(colBase, e.i32c(n * 8 + (el & 1)));
-              Value keep = e.cmp(P::slt, col, skv);
-              if (cfg.causal) {
-                Value lhs = e.add(col, sq);
-                Value rhs = e.add(row[el >> 1], skv);
-                keep = e.band(keep, e.cmp(P::sle, lhs, rhs));
-              }
-              out.push_back(e.select(keep, flat[n * 4 + el], ninf));
-            }
-          scf::YieldOp::create(b, loc, out);
-        },
-        [&](OpBuilder &, Location) { scf::YieldOp::create(b, loc, flat); });
-    for (int64_t n = 0; n < sTiles; ++n)
-      for (int64_t el = 0; el < 4; ++el)
-        s[n][el] = masked.getResult(n * 4 + el);
+    wt->maskScores(s, needMask, k0, sq, skv, row);
 
     // Row max of the raw logits: two rows per thread, then the quad.
     Value mt[2];

@@ -16,6 +16,8 @@
 
 #include "WarpTile.h"
 
+#include "mlir/Dialect/SCF/IR/SCF.h"
+
 #include <cmath>
 
 using namespace mlir;
@@ -224,4 +226,34 @@ Value WarpTile::skipVote(const Value mt[2], const Value m[2],
     yes = r == 0 ? row : e.band(yes, row);
   }
   return yes;
+}
+
+void WarpTile::maskScores(Fragments &s, Value needMask, Value k0, Value sq,
+                          Value skv, const Value query[2]) {
+  OpBuilder &b = e.b;
+  Location loc = e.loc;
+  SmallVector<Value> flat;
+  for (auto &tile : s)
+    flat.append(tile.begin(), tile.end());
+  auto masked = scf::IfOp::create(
+      b, loc, needMask,
+      [&](OpBuilder &, Location) {
+        SmallVector<Value> out;
+        Value colBase = e.add(k0, e.mul(t, e.i32c(2)));
+        Value ninf = e.f32c(-INFINITY);
+        for (int64_t n = 0; n < sTiles; ++n)
+          for (int64_t el = 0; el < 4; ++el) {
+            Value col = e.add(colBase, e.i32c(n * 8 + (el & 1)));
+            Value keep = e.cmp(P::slt, col, skv);
+            if (cfg.causal)
+              keep = e.band(keep, e.cmp(P::sle, e.add(col, sq),
+                                        e.add(query[el >> 1], skv)));
+            out.push_back(e.select(keep, flat[n * 4 + el], ninf));
+          }
+        scf::YieldOp::create(b, loc, out);
+      },
+      [&](OpBuilder &, Location) { scf::YieldOp::create(b, loc, flat); });
+  for (int64_t n = 0; n < sTiles; ++n)
+    for (int64_t el = 0; el < 4; ++el)
+      s[n][el] = masked.getResult(n * 4 + el);
 }

@@ -65,6 +65,12 @@ public:
   Fragments loadQ(mlir::Value base, mlir::Value rowBase);
   /// S = Q K^T for a BN x D key tile at `kTile`.
   Fragments scores(const Fragments &q, mlir::Value kTile);
+  /// When `needMask` holds, sets to -inf the scores of keys at and past Skv
+  /// and (causal) of keys after a row's diagonal: key k of the kv-block at
+  /// key `k0` is kept for query i when k + Sq <= i + Skv; `query` holds the
+  /// query index of this thread's two rows.
+  void maskScores(Fragments &s, mlir::Value needMask, mlir::Value k0,
+                  mlir::Value sq, mlir::Value skv, const mlir::Value query[2]);
   /// The row max of this thread's two rows over the quad.
   void rowMax(const Fragments &s, mlir::Value mt[2]);
   /// m, l and O after the tile with scores `s` (row max `mt`) and the
