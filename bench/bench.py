@@ -4,12 +4,14 @@ In one process and on the same inputs, times skipattn's dense and skip
 kernels, PyTorch SDPA with the cuDNN and FlashAttention-2 back ends, and
 FlexAttention (torch.compile), with CUDA events (triton.testing.do_bench,
 median). Prefill: B=1, H=32, D=128, S in {4K, 16K, 64K}, causal and not,
-plus D=64. Decode: GQA 32/8, L in {8K, 32K, 128K}, B in {1, 8}. Skip: on
+plus D=64 and f16 at D=128. Every prefill row reports our time as a ratio
+to cuDNN's in the same run. Decode: GQA 32/8, L in {8K, 32K, 128K}, B in {1, 8}. Skip: on
 structured inputs (a sink and two retrieved spans per kv head score high;
 every other key block sits below them by a logit gap spread uniformly), with
 thresholds picked per run to give about 0, 25, 50, 75 and 90% measured
-tile sparsity, reported next to every speedup: prefill S=16K causal and not
-(and with one vote per warp), decode B=8 L=32K and B=1 L=128K.
+tile sparsity, reported next to every speedup over our dense kernel and,
+for prefill, over cuDNN's dense time on the same inputs: prefill S=16K and
+64K causal and not, decode B=8 L=32K and B=1 L=128K.
 
 Writes a table to stdout and bench.json and speedup.png to --out."""
 import argparse, json, math, os, sys, time
@@ -24,6 +26,7 @@ import plot  # noqa: E402 (bench/plot.py: this script's folder is on sys.path)
 
 dev = "cuda"
 dt = torch.bfloat16
+DTYPES = {"bf16": torch.bfloat16, "f16": torch.float16}
 
 
 def bench(fn):
@@ -109,30 +112,34 @@ def main():
     rows = []
     print(torch.__version__, torch.cuda.get_device_name(), "cudnn", torch.backends.cudnn.version(), flush=True)
 
-    # Prefill, dense.
-    prefill = [(128, S, c) for S in (4096, 16384, 65536) for c in (False, True)] + [(64, 16384, False), (64, 16384, True)]
+    # Prefill, dense: (head dim, length, causal, dtype).
+    prefill = [(128, S, c, "bf16") for S in (4096, 16384, 65536) for c in (False, True)]
+    prefill += [(64, 16384, False, "bf16"), (64, 16384, True, "bf16"),
+                (128, 16384, False, "f16"), (128, 16384, True, "f16")]
     if a.quick:
-        prefill = [(128, 4096, False), (128, 16384, False)]
-    for (D, S, causal) in prefill:
+        prefill = [(128, 4096, False, "bf16"), (128, 16384, False, "bf16")]
+    for (D, S, causal, dtype) in prefill:
         B, H = 1, 32
-        q = torch.randn(B, H, S, D, device=dev, generator=gen).to(dt)
-        k = torch.randn(B, H, S, D, device=dev, generator=gen).to(dt)
-        v = torch.randn(B, H, S, D, device=dev, generator=gen).to(dt)
+        t = DTYPES[dtype]
+        q = torch.randn(B, H, S, D, device=dev, generator=gen).to(t)
+        k = torch.randn(B, H, S, D, device=dev, generator=gen).to(t)
+        v = torch.randn(B, H, S, D, device=dev, generator=gen).to(t)
         out = torch.empty_like(q)
-        ours = bundles[f"prefill_d{D}{'_causal' if causal else ''}"]
-        row = dict(kind="prefill", B=B, H=H, S=S, D=D, causal=causal)
+        ours = bundles[f"prefill_d{D}{'_causal' if causal else ''}{'_f16' if dtype == 'f16' else ''}"]
+        row = dict(kind="prefill", B=B, H=H, S=S, D=D, causal=causal, dtype=dtype)
         row["skipattn_ms"] = bench(lambda: ours.run_device(q, k, v, out))
         row["cudnn_ms"] = sdpa(q, k, v, causal, SDPBackend.CUDNN_ATTENTION)
         row["flash_ms"] = sdpa(q, k, v, causal, SDPBackend.FLASH_ATTENTION)
-        row["flex_ms"] = flex(q, k, v, causal) if S <= 16384 else None
+        row["flex_ms"] = flex(q, k, v, causal) if S <= 16384 and dtype == "bf16" else None
         fl = flops(B, H, S, S, D, causal)
         for sys_ in ("skipattn", "cudnn", "flash", "flex"):
             ms = row[f"{sys_}_ms"]
             row[f"{sys_}_tflops"] = fl / (ms * 1e-3) / 1e12 if ms else None
+        row["vs_cudnn"] = row["cudnn_ms"] / row["skipattn_ms"] if row["cudnn_ms"] else None
         rows.append(row)
-        print("prefill D={D} S={S} causal={causal}: ".format(**row) + "  ".join(
+        print("prefill {dtype} D={D} S={S} causal={causal}: ".format(**row) + "  ".join(
             f"{s}={row[s + '_tflops']:.0f}" if row[s + '_tflops'] else f"{s}=-" for s in ("skipattn", "cudnn", "flash", "flex"))
-            + " TFLOP/s", flush=True)
+            + " TFLOP/s" + (f"  ours/cuDNN={row['vs_cudnn']:.3f}x" if row["vs_cudnn"] else ""), flush=True)
         del q, k, v, out
 
     # Decode, dense.
@@ -162,12 +169,10 @@ def main():
         del q, k, v, out
 
     # Skip: sparsity sweep on structured inputs, against our own dense kernel.
-    # (kind, batch, length, causal, skip bundle); "prefill-warpvote" is the
-    # same kernel with one vote per warp (16 rows) instead of per CTA.
-    skipcases = [("prefill", 1, 16384, False, "prefill_d128_skip"),
-                 ("prefill", 1, 16384, True, "prefill_d128_causal_skip"),
-                 ("prefill-warpvote", 1, 16384, False, "prefill_d128_skip_vote16"),
-                 ("decode", 8, 32768, False, "decode_gqa_skip"),
+    # (kind, batch, length, causal, skip bundle).
+    skipcases = [("prefill", 1, S, c, f"prefill_d128{'_causal' if c else ''}_skip")
+                 for S in (16384, 65536) for c in (False, True)]
+    skipcases += [("decode", 8, 32768, False, "decode_gqa_skip"),
                  ("decode", 1, 131072, False, "decode_gqa_skip")]
     if a.quick:
         skipcases = skipcases[:1]
@@ -184,6 +189,7 @@ def main():
         out_d = torch.empty_like(q)
         out_s = torch.empty_like(q)
         t_dense = bench(lambda: dense.run_device(q, k, v, out_d))
+        t_cudnn = sdpa(q, k, v, causal, SDPBackend.CUDNN_ATTENTION) if kind == "prefill" else None
         torch.cuda.synchronize()
         ref = out_d.double()
         for target in (0.0, 0.25, 0.5, 0.75, 0.9):
@@ -195,10 +201,14 @@ def main():
             row = dict(kind=f"skip-{kind}", bundle=skipname, B=B, Hq=Hq, Hkv=Hkv, Sq=Sq, Skv=Skv, D=128, causal=causal,
                        target=target, lam=lam, tiles_total=total, tiles_skipped=skipped,
                        sparsity=skipped / max(total, 1), dense_ms=t_dense, skip_ms=t_skip,
-                       speedup=t_dense / t_skip, rel_err_vs_dense=err)
+                       speedup=t_dense / t_skip, cudnn_ms=t_cudnn,
+                       speedup_vs_cudnn=t_cudnn / t_skip if t_cudnn else None,
+                       rel_err_vs_dense=err)
             rows.append(row)
             print(f"skip {kind} B={B} S={S} causal={causal} lam={lam:.2e}: sparsity={row['sparsity']:.3f} "
-                  f"dense={t_dense:.3f} ms skip={t_skip:.3f} ms speedup={row['speedup']:.2f}x err={err:.1e}", flush=True)
+                  f"dense={t_dense:.3f} ms skip={t_skip:.3f} ms speedup={row['speedup']:.2f}x"
+                  + (f" cudnn={t_cudnn:.3f} ms vs_cudnn={row['speedup_vs_cudnn']:.2f}x" if t_cudnn else "")
+                  + f" err={err:.1e}", flush=True)
         del q, k, v, out_d, out_s
 
     os.makedirs(a.out, exist_ok=True)

@@ -28,6 +28,7 @@ profile() {
     python3 "$root/bench/ncu_case.py" --runtime "$rt" "$@" > "$out/ncu-$name.txt" 2>&1 || echo "ncu $name failed"
 }
 profile prefill-dense --bundle "$b/prefill_d128"
+profile prefill-dense-4k --bundle "$b/prefill_d128" --len 4096
 profile prefill-skip0 --bundle "$b/prefill_d128_skip" --sparsity 0
 profile prefill-skip75 --bundle "$b/prefill_d128_skip" --sparsity 0.75
 profile decode-dense --bundle "$b/decode_gqa" --batch 8 --len 32768 --q-len 1

@@ -20,7 +20,9 @@ prepare)
   done
   "$c" --target gpu -o "$out/prefill_d128_skip" "${dyn[@]}" --q-heads 32 --kv-heads 32 --head-dim 128 --skip
   "$c" --target gpu -o "$out/prefill_d128_causal_skip" "${dyn[@]}" --q-heads 32 --kv-heads 32 --head-dim 128 --causal --skip
-  "$c" --target gpu -o "$out/prefill_d128_skip_vote16" "${dyn[@]}" --q-heads 32 --kv-heads 32 --head-dim 128 --skip --vote 16
+  for causal in "" "_causal"; do
+    "$c" --target gpu -o "$out/prefill_d128${causal}_f16" --batch '?' --q-len '?' --kv-len '?' --dtype f16 --q-heads 32 --kv-heads 32 --head-dim 128 ${causal:+--causal}
+  done
   "$c" --target gpu -o "$out/decode_gqa" "${dyn[@]}" --q-heads 32 --kv-heads 8 --head-dim 128
   "$c" --target gpu -o "$out/decode_gqa_skip" "${dyn[@]}" --q-heads 32 --kv-heads 8 --head-dim 128 --skip
   echo "prepared $(ls "$out" | wc -l) bundles in $out"

@@ -7,9 +7,9 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 for cubin in "$root"/build-gpu/bench/*/kernel.cubin; do
   cuobjdump -sass "$cubin" | awk -v bundle="$(basename "$(dirname "$cubin")")" '
     /Function : / { fn = $3 }
-    / (HMMA|LDSM|LDGSTS|BAR|VOTE|MUFU\.EX2|LDL|STL)[. ]/ {
+    / (HMMA|HGMMA|UTMALDG|USETMAXREG|SYNCS|LDSM|LDGSTS|BAR|VOTE|MUFU\.EX2|LDL|STL)[. ]/ {
       for (i = 1; i <= NF; ++i)
-        if ($i ~ /^(HMMA|LDSM|LDGSTS|BAR|VOTE|MUFU|LDL|STL)/) {
+        if ($i ~ /^(HMMA|HGMMA|UTMALDG|USETMAXREG|SYNCS|LDSM|LDGSTS|BAR|VOTE|MUFU|LDL|STL)/) {
           op = $i; sub(/\..*/, "", op)
           if ($i ~ /^MUFU\.EX2/) op = "MUFU.EX2"
           if ($i ~ /^BAR\./) op = $i

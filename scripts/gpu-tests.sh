@@ -44,7 +44,7 @@ run() {
   "$out/host_program/attention_host" || failed=1
   local sanitize=(python3 "$root/test/GPU/sanitize.py" --runtime "$lib"
                   "$out/bf16_d128_gqa_causal_skip" "$out/f16_d64_causal")
-  for tool in memcheck racecheck; do
+  for tool in memcheck racecheck synccheck; do
     echo "== compute-sanitizer --tool $tool"
     compute-sanitizer --tool "$tool" --error-exitcode 9 "${sanitize[@]}" || failed=1
   done

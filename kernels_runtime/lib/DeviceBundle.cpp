@@ -20,6 +20,7 @@
 
 #include "DeviceBundle.h"
 #include "CudaDriver.h"
+#include "TensorMap.h"
 #include "Errors.h"
 #include "Json.h"
 
@@ -38,6 +39,8 @@ struct DeviceKernel::Module {
   std::vector<CUfunction> functions;
   /// The dynamic shared memory each function has been opted into.
   std::vector<uint32_t> sharedLimit;
+  /// TMA descriptors of the tensors this context's launches read.
+  TensorMapCache tensorMaps;
 };
 
 //===----------------------------------------------------------------------===//
@@ -189,6 +192,9 @@ static size_t paramBytes(LaunchParam param) {
   case LaunchParam::Mask:
   case LaunchParam::Stats:
   case LaunchParam::Workspace:
+  case LaunchParam::TensorMapQ:
+  case LaunchParam::TensorMapK:
+  case LaunchParam::TensorMapV:
     return sizeof(CUdeviceptr);
   case LaunchParam::Batch:
   case LaunchParam::QHeads:
@@ -619,6 +625,24 @@ skipattn_status DeviceKernel::run(const Manifest &manifest,
       case LaunchParam::ScaleFactor:
         value.real = scaleFactor;
         break;
+      case LaunchParam::TensorMapQ:
+      case LaunchParam::TensorMapK:
+      case LaunchParam::TensorMapV: {
+        // Boxes of block_m query rows or block_n keys, as the kernel loads.
+        bool isQ = launch.params[p] == LaunchParam::TensorMapQ;
+        bool isV = launch.params[p] == LaunchParam::TensorMapV;
+        TensorMapKey key;
+        key.data = devicePointer(isQ ? q : isV ? v : k);
+        key.bf16 = manifest.dtype == SKIPATTN_DTYPE_BF16;
+        key.inner = isV ? shape.value_head_dim : shape.head_dim;
+        key.rows = isQ ? shape.q_len : shape.kv_len;
+        key.outer = shape.batch * (isQ ? shape.q_heads : shape.kv_heads);
+        key.boxRows = isQ ? manifest.blockM : manifest.blockN;
+        if (skipattn_status status = loaded->tensorMaps.get(
+                key, cuStream, isQ ? "q" : isV ? "v" : "k", value.pointer))
+          return status;
+        break;
+      }
       }
       pointers[p] = &value;
     }

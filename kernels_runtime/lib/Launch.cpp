@@ -81,7 +81,10 @@ constexpr ParamSpelling launchParams[] = {
     {"kv_len", LaunchParam::KvLen},
     {"num_splits", LaunchParam::NumSplits},
     {"threshold", LaunchParam::Threshold},
-    {"scale_factor", LaunchParam::ScaleFactor}};
+    {"scale_factor", LaunchParam::ScaleFactor},
+    {"tmap_q", LaunchParam::TensorMapQ},
+    {"tmap_k", LaunchParam::TensorMapK},
+    {"tmap_v", LaunchParam::TensorMapV}};
 } // namespace
 
 const char *skipattn::runtime::paramName(LaunchParam param) {

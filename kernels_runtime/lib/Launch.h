@@ -83,7 +83,11 @@ enum class LaunchParam : uint8_t {
   KvLen,
   NumSplits,
   Threshold,
-  ScaleFactor
+  ScaleFactor,
+  /// Device addresses of the CUtensorMaps of q, k and v (sm_90a kernels).
+  TensorMapQ,
+  TensorMapK,
+  TensorMapV
 };
 
 struct Launch {

@@ -25,6 +25,7 @@
 
 #include "CudaDriver.h"
 #include "Errors.h"
+#include "TensorMap.h"
 
 #include <cstdint>
 #include <cstdio>
@@ -430,4 +431,38 @@ SKIPATTN_MGPU_EXPORT void *mgpuTensorMapEncodeTiledMemref(
   SKIPATTN_MGPU_CHECK(cuMemAlloc, (&copy, sizeof(map)));
   SKIPATTN_MGPU_CHECK(cuMemcpyHtoD, (copy, &map, sizeof(map)));
   return reinterpret_cast<void *>(copy);
+}
+
+//===----------------------------------------------------------------------===//
+// Tensor maps of the sm_90a attention kernel (convert-attn-to-gpu)
+//===----------------------------------------------------------------------===//
+
+/// The device address of the CUtensorMap of a row-major [outer, rows,
+/// inner] f16 (dtype 0) or bf16 (dtype 1) tensor at `address`, with boxes of
+/// 64 x boxRows, as the Hopper prefill kernel reads it. Maps stay resident
+/// (TensorMapCache), so a program that calls attention in a loop copies
+/// each once.
+SKIPATTN_MGPU_EXPORT uint64_t mgpuSkipattnTensorMapEncode(uint64_t address,
+                                                      int32_t dtype,
+                                                      int64_t inner,
+                                                      int64_t rows,
+                                                      int64_t outer,
+                                                      int32_t boxRows) {
+  // Never destroyed: the driver may be gone by the time statics are.
+  static TensorMapCache *cache = new TensorMapCache;
+  if (dtype != 0 && dtype != 1)
+    die(__func__, "dtype must be 0 (f16) or 1 (bf16), got " +
+                      std::to_string(dtype));
+  ScopedContext context(__func__);
+  TensorMapKey key;
+  key.data = static_cast<CUdeviceptr>(address);
+  key.bf16 = dtype == 1;
+  key.inner = inner;
+  key.rows = rows;
+  key.outer = outer;
+  key.boxRows = boxRows;
+  CUdeviceptr map = 0;
+  if (cache->get(key, /*stream=*/nullptr, "an attention operand", map))
+    die(__func__, lastError());
+  return static_cast<uint64_t>(map);
 }

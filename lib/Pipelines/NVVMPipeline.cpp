@@ -59,7 +59,9 @@ void skipattn::buildKernelsToPTXPipeline(OpPassManager &pm,
 
 void skipattn::buildLowerToNVVMPipeline(OpPassManager &pm,
                                         const LowerToNVVMOptions &options) {
-  pm.addPass(createConvertAttnToGPU());
+  ConvertAttnToGPUOptions gpu;
+  gpu.chip = options.chip;
+  pm.addPass(createConvertAttnToGPU(gpu));
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
   bufferization::OneShotBufferizePassOptions bufferize;

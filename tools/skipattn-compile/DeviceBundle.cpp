@@ -67,6 +67,7 @@ LogicalResult skipattn::emitDeviceBundle(ModuleOp module, BundleSpec &spec,
   addTileAndSkipPasses(pm, spec);
   ConvertAttnToGPUOptions gpu;
   gpu.decodeKernels = true;
+  gpu.chip = spec.chip;
   pm.addPass(createConvertAttnToGPU(gpu));
   if (failed(pm.run(module)))
     return failure();

@@ -70,10 +70,13 @@ static cl::opt<double> skipScaleFactor(
     cl::init(0.0), cl::cat(category));
 static cl::opt<int64_t>
     blockM("block-m",
-           cl::desc("Query rows per block (default: 64 on the CPU; on the "
-                    "GPU 128, or 64 for causal head dims below 128)"),
+           cl::desc("Query rows per block (default: 64 on the CPU and on "
+                    "sm_90a; on sm_80 128, or 64 for causal head dims "
+                    "below 128)"),
            cl::init(64), cl::cat(category));
-static cl::opt<int64_t> blockN("block-n", cl::desc("Keys per block"),
+static cl::opt<int64_t> blockN("block-n",
+                               cl::desc("Keys per block (default 64; 128 "
+                                        "on sm_90a)"),
                                cl::init(64), cl::cat(category));
 static cl::opt<int64_t> vote("vote",
                              cl::desc("Rows per skip vote group (0: block)"),
@@ -205,9 +208,16 @@ int main(int argc, char **argv) {
   spec->blockM = blockM;
   // Measured on the H100 (bench/RESULTS.md): 128-row q-blocks halve the K/V
   // traffic per FLOP; with small heads the causal diagonal's waste wins.
+  // sm_90a: the Hopper kernel gives each consumer warpgroup a 64-row
+  // q-block and takes 128 keys per block (FlashAttention-3's tile).
+  bool hopper = target == "gpu" && chip == "sm_90a";
   if (!blockM.getNumOccurrences() && target == "gpu")
-    spec->blockM = spec->causal && spec->query.getDimSize(3) < 128 ? 64 : 128;
+    spec->blockM = hopper ? 64
+                   : spec->causal && spec->query.getDimSize(3) < 128 ? 64
+                                                                      : 128;
   spec->blockN = blockN;
+  if (!blockN.getNumOccurrences() && hopper)
+    spec->blockN = 128;
   spec->voteRows = vote;
   if (skipThreshold.getNumOccurrences() && skipScaleFactor.getNumOccurrences())
     return fail("give --skip-threshold or --skip-scale-factor, not both");

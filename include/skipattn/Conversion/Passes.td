@@ -60,6 +60,13 @@ def ConvertAttnToGPU : Pass<"convert-attn-to-gpu", "::mlir::ModuleOp"> {
     a runtime that picks a kernel by shape, as kernel bundles do; the host
     launch itself always uses the prefill kernel.
 
+    With `chip=sm_90a` and block-m 64, block-n 64 or 128 and a vote group
+    of the q-block, the prefill kernel is the Hopper one (DESIGN.md section
+    5, phase 2): a CTA of a producer and two consumer warpgroups, each
+    consumer owning one q-block; its q, k and v arguments are the addresses
+    of CUtensorMaps, which the host code gets from
+    `mgpuSkipattnTensorMapEncode` (libskipattn_runtime).
+
     Cases the kernel does not cover are refused with a diagnostic that
     names them: f32 element type, head dims other than 64 and 128, value
     head dim different from the head dim, the mask operand, block sizes the
@@ -67,11 +74,16 @@ def ConvertAttnToGPU : Pass<"convert-attn-to-gpu", "::mlir::ModuleOp"> {
   }];
   let options = [
     Option<"decodeKernels", "decode-kernels", "bool", /*default=*/"false",
-           "Also generate the split-KV decode and combine kernels">
+           "Also generate the split-KV decode and combine kernels">,
+    Option<"chip", "chip", "std::string", /*default=*/"\"sm_90a\"",
+           "Target chip: sm_90a gets the Hopper prefill kernel (TMA, wgmma, "
+           "warp specialization) where the tiling allows it; sm_80 and "
+           "newer the mma.sync kernels">
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",
     "::mlir::bufferization::BufferizationDialect",
+    "::mlir::func::FuncDialect",
     "::mlir::gpu::GPUDialect",
     "::mlir::LLVM::LLVMDialect",
     "::mlir::memref::MemRefDialect",

@@ -18,6 +18,7 @@
 #include "skipattn/Dialect/Attn/IR/AttnOps.h"
 
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
@@ -55,7 +56,8 @@ template <typename OpTy> static OpTy findIn(Block *block) {
 }
 
 /// Reads the tiled form, or explains what is missing.
-static FailureOr<TiledAttention> analyze(scf::ForallOp forall) {
+static FailureOr<TiledAttention> analyze(scf::ForallOp forall,
+                                         StringRef chip) {
   TiledAttention ta;
   ta.forall = forall;
   Block *body = forall.getBody();
@@ -154,6 +156,12 @@ static FailureOr<TiledAttention> analyze(scf::ForallOp forall) {
                             "adds it)");
     ta.skipParam = lambda;
   }
+  // The Hopper kernel gives each consumer warpgroup one 64-row q-block, and
+  // its wgmma branches must be uniform per warpgroup: a warp vote cannot
+  // skip on its own there, so that tiling keeps the mma.sync kernel.
+  c.sm90 = chip == "sm_90a" && c.blockM == 64 &&
+           (c.blockN == 64 || c.blockN == 128) &&
+           (!c.skip || c.voteRows == c.blockM);
   if (counter) {
     c.stats = true;
     ta.stats = counter.getMemref();
@@ -179,6 +187,41 @@ static Value bufferOf(OpBuilder &b, Location loc, Value tensor) {
   auto memref = MemRefType::get(type.getShape(), type.getElementType());
   return bufferization::ToBufferOp::create(b, loc, memref, tensor,
                                            /*readOnly=*/true);
+}
+
+static constexpr StringLiteral kTensorMapFn = "mgpuSkipattnTensorMapEncode";
+
+/// The CUtensorMap of a [outer, rows, inner] view of `buffer` with boxes of
+/// 64 x boxRows, from libskipattn_runtime's mgpuSkipattnTensorMapEncode(address,
+/// dtype (0 f16, 1 bf16), inner, rows, outer, boxRows), which returns the
+/// device address of the map (0 on failure, which the kernel launch then
+/// reports as an invalid address).
+static Value tensorMap(OpBuilder &b, Location loc, ModuleOp module,
+                       Value buffer, Type elt, int64_t inner, Value rows,
+                       Value outer, int64_t boxRows) {
+  Type i64 = b.getI64Type(), i32 = b.getI32Type();
+  auto fn = module.lookupSymbol<func::FuncOp>(kTensorMapFn);
+  if (!fn) {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(module.getBody());
+    fn = func::FuncOp::create(
+        b, loc, kTensorMapFn,
+        b.getFunctionType({i64, i32, i64, i64, i64, i32}, {i64}));
+    fn.setPrivate();
+  }
+  auto toI64 = [&](Value index) -> Value {
+    return arith::IndexCastOp::create(b, loc, i64, index);
+  };
+  auto i32c = [&](int64_t v) -> Value {
+    return arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(v));
+  };
+  Value args[] = {addressOf(b, loc, buffer),
+                  i32c(elt.isBF16() ? 1 : 0),
+                  arith::ConstantOp::create(b, loc, b.getI64IntegerAttr(inner)),
+                  toI64(rows),
+                  toI64(outer),
+                  i32c(boxRows)};
+  return func::CallOp::create(b, loc, fn, args).getResult(0);
 }
 
 static gpu::GPUModuleOp getOrCreateKernelModule(ModuleOp module) {
@@ -229,7 +272,16 @@ static void lower(TiledAttention &ta, ModuleOp module, bool decodeKernels) {
   OpBuilder b(ta.forall);
   std::string name = c.name("prefill");
   auto func = kernels.lookupSymbol<gpu::GPUFuncOp>(name);
-  if (!func) {
+  if (!func && c.sm90) {
+    func = skipattn::kernels::buildSm90PrefillKernel(b, kernels, c);
+    describe(b, func, "prefill",
+             withSkipParams({"tmap_q", "tmap_k", "tmap_v", "out", "batch",
+                             "q_len", "kv_len"},
+                            c),
+             KernelConfig::kSm90Threads, c.sm90SharedBytes());
+    func->setAttr("skipattn.block_m",
+                  b.getI64IntegerAttr(KernelConfig::kSm90CtaRows));
+  } else if (!func) {
     func = skipattn::kernels::buildPrefillKernel(b, kernels, c);
     describe(
         b, func, "prefill",
@@ -287,24 +339,40 @@ static void lower(TiledAttention &ta, ModuleOp module, bool decodeKernels) {
               .getMemref();
   }
 
-  SmallVector<Value> args = {addressOf(b, loc, q), addressOf(b, loc, k),
-                             addressOf(b, loc, v), addressOf(b, loc, out),
-                             toI32(b, loc, batch), toI32(b, loc, sq),
-                             toI32(b, loc, skv)};
+  SmallVector<Value> args;
+  if (c.sm90) {
+    Value hkv = arith::ConstantIndexOp::create(b, loc, c.kvHeads);
+    Value hq = arith::ConstantIndexOp::create(b, loc, c.qHeads);
+    args = {tensorMap(b, loc, module, q, c.elementType, c.headDim, sq,
+                      arith::MulIOp::create(b, loc, batch, hq), c.blockM),
+            tensorMap(b, loc, module, k, c.elementType, c.headDim, skv,
+                      arith::MulIOp::create(b, loc, batch, hkv), c.blockN),
+            tensorMap(b, loc, module, v, c.elementType, c.valueHeadDim, skv,
+                      arith::MulIOp::create(b, loc, batch, hkv), c.blockN)};
+  } else {
+    args = {addressOf(b, loc, q), addressOf(b, loc, k), addressOf(b, loc, v)};
+  }
+  args.append({addressOf(b, loc, out), toI32(b, loc, batch), toI32(b, loc, sq),
+               toI32(b, loc, skv)});
   if (c.skip)
     args.push_back(ta.skipParam);
   if (c.stats)
     args.push_back(addressOf(b, loc, ta.stats));
 
-  Value bm = arith::ConstantIndexOp::create(b, loc, c.blockM);
+  int64_t ctaRows = c.sm90 ? KernelConfig::kSm90CtaRows : c.blockM;
+  Value bm = arith::ConstantIndexOp::create(b, loc, ctaRows);
   Value one = arith::ConstantIndexOp::create(b, loc, 1);
   gpu::KernelDim3 grid = {arith::CeilDivUIOp::create(b, loc, sq, bm),
                           arith::ConstantIndexOp::create(b, loc, c.qHeads),
                           batch};
   gpu::KernelDim3 block = {
-      arith::ConstantIndexOp::create(b, loc, c.numThreads()), one, one};
+      arith::ConstantIndexOp::create(
+          b, loc, c.sm90 ? KernelConfig::kSm90Threads : c.numThreads()),
+      one, one};
   Value smem = arith::ConstantOp::create(
-      b, loc, b.getI32IntegerAttr(c.prefillSharedBytes()));
+      b, loc,
+      b.getI32IntegerAttr(c.sm90 ? c.sm90SharedBytes()
+                                 : c.prefillSharedBytes()));
   gpu::LaunchFuncOp::create(b, loc, func, grid, block, smem, args);
   if (into) {
     into.erase();
@@ -335,7 +403,7 @@ struct ConvertAttnToGPUPass
         loops.push_back(forall);
     });
     for (scf::ForallOp forall : loops) {
-      FailureOr<TiledAttention> ta = analyze(forall);
+      FailureOr<TiledAttention> ta = analyze(forall, chip);
       if (failed(ta))
         return signalPassFailure();
       lower(*ta, module, decodeKernels);

@@ -35,6 +35,8 @@ struct KernelConfig {
   attn::SkipKind skipKind = attn::SkipKind::Threshold;
   int64_t voteRows = 0; // rows per vote group: blockM (CTA) or 16 (warp)
   bool stats = false;
+  /// Generate the Hopper kernel (chip sm_90a) instead of the mma.sync one.
+  bool sm90 = false;
 
   int64_t group() const { return qHeads / kvHeads; }
   int64_t numWarps() const { return blockM / 16; }
@@ -49,6 +51,14 @@ struct KernelConfig {
     return 2 * (blockM * headDim +
                 kPrefillStages * blockN * (headDim + valueHeadDim));
   }
+  /// The Hopper prefill kernel: K/V stages, threads (a producer and two
+  /// consumer warpgroups), and query rows per CTA (one q-block of 64 rows
+  /// per consumer).
+  static constexpr int64_t kSm90Stages = 2;
+  static constexpr int64_t kSm90Threads = 384;
+  static constexpr int64_t kSm90CtaRows = 128;
+  /// Dynamic shared memory of the Hopper prefill kernel.
+  int64_t sm90SharedBytes() const;
   /// Dynamic shared memory of the decode kernel: 16 Q rows, two K stages,
   /// one V tile.
   int64_t decodeSharedBytes() const;
@@ -156,6 +166,14 @@ buildDecodeKernels(mlir::OpBuilder &b, mlir::gpu::GPUModuleOp module,
 mlir::gpu::GPUFuncOp buildPrefillKernel(mlir::OpBuilder &b,
                                         mlir::gpu::GPUModuleOp module,
                                         const KernelConfig &config);
+
+/// Builds the Hopper prefill kernel (TMA, wgmma, warp specialization) into
+/// `module` and returns it. Its pointer arguments q, k and v are CUtensorMap
+/// addresses (3-D maps [B * heads, len, head dim], 128-byte swizzle, boxes
+/// of 64 columns by block-m rows for Q and block-n rows for K and V).
+mlir::gpu::GPUFuncOp buildSm90PrefillKernel(mlir::OpBuilder &b,
+                                            mlir::gpu::GPUModuleOp module,
+                                            const KernelConfig &config);
 
 } // namespace skipattn::kernels
 

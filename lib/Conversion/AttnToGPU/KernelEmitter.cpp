@@ -27,6 +27,8 @@ std::string KernelConfig::name(StringRef role) const {
   s += "_m" + std::to_string(blockM) + "n" + std::to_string(blockN);
   if (causal)
     s += "_causal";
+  if (sm90 && role == "prefill")
+    s += "_sm90";
   if (skip)
     s += skipKind == attn::SkipKind::Threshold ? "_skip" : "_skipsf";
   if (skip && warpVote())

@@ -213,9 +213,10 @@ SkipThreshold SkipThreshold::build(KernelEmitter &e, const KernelConfig &cfg,
           e.lg2(lambda)};
 }
 
-Value WarpTile::skipVote(const Value mt[2], const Value m[2],
-                         const Value outside[2], Value c,
-                         const SkipThreshold &threshold) {
+Value skipattn::kernels::skipVoteRows(KernelEmitter &e, const Value mt[2],
+                                      const Value m[2], const Value outside[2],
+                                      Value c,
+                                      const SkipThreshold &threshold) {
   Value yes;
   for (int r = 0; r < 2; ++r) {
     Value empty = e.fcmp(arith::CmpFPredicate::OEQ, mt[r], e.f32c(-INFINITY));
@@ -226,6 +227,12 @@ Value WarpTile::skipVote(const Value mt[2], const Value m[2],
     yes = r == 0 ? row : e.band(yes, row);
   }
   return yes;
+}
+
+Value WarpTile::skipVote(const Value mt[2], const Value m[2],
+                         const Value outside[2], Value c,
+                         const SkipThreshold &threshold) {
+  return skipVoteRows(e, mt, m, outside, c, threshold);
 }
 
 void WarpTile::maskScores(Fragments &s, Value needMask, Value k0, Value sq,

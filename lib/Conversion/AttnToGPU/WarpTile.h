@@ -39,6 +39,13 @@ struct SkipThreshold {
                              mlir::Value lambdaArg, mlir::Value skv);
 };
 
+/// The vote of one thread on a tile for its two rows: each row is out of
+/// range (`outside`), has no unmasked key in the tile (mt = -inf) or lies
+/// far below its running max m: (mt - m) * c < log2(lambda), with no exp.
+mlir::Value skipVoteRows(KernelEmitter &e, const mlir::Value mt[2],
+                         const mlir::Value m[2], const mlir::Value outside[2],
+                         mlir::Value c, const SkipThreshold &threshold);
+
 class WarpTile {
 public:
   WarpTile(KernelEmitter &e, const KernelConfig &cfg, mlir::Value smem,
@@ -80,9 +87,7 @@ public:
                       mlir::Value c);
   /// The zero state: m = -inf, l = 0, O = 0.
   SoftmaxState initial();
-  /// This thread's vote on the tile: each of its two rows is out of range
-  /// (`outside`), has no unmasked key in the tile (mt = -inf) or lies far
-  /// below its running max m: (mt - m) * c < log2(lambda), with no exp.
+  /// This thread's vote on the tile (skipVoteRows).
   mlir::Value skipVote(const mlir::Value mt[2], const mlir::Value m[2],
                        const mlir::Value outside[2], mlir::Value c,
                        const SkipThreshold &threshold);

@@ -1,5 +1,5 @@
-// RUN: skipattn-opt %s --attn-tile --attn-insert-block-skip=stats --convert-attn-to-gpu | FileCheck %s
-// RUN: skipattn-opt %s --attn-tile --attn-insert-block-skip=stats --convert-attn-to-gpu | FileCheck %s --check-prefix=DENSE
+// RUN: skipattn-opt %s --attn-tile --attn-insert-block-skip=stats --convert-attn-to-gpu=chip=sm_80 | FileCheck %s
+// RUN: skipattn-opt %s --attn-tile --attn-insert-block-skip=stats --convert-attn-to-gpu=chip=sm_80 | FileCheck %s --check-prefix=DENSE
 
 // The host side: device buffers, a gpu.launch_func of the generated kernel
 // with batch and lengths as run-time i32 arguments and the threshold and
