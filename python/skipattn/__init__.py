@@ -1,0 +1,16 @@
+"""skipattn for PyTorch: attention with Skip-Softmax block skipping.
+
+    out = skipattn.attention(q, k, v, causal=True, skip={"factor": 12.0})
+    out, stats = skipattn.attention(q, k, v, skip=1e-3, return_stats=True)
+
+q [B, Hq, Sq, D], k [B, Hkv, Skv, D], v [B, Hkv, Skv, Dv] as for
+torch.nn.functional.scaled_dot_product_attention; Hq % Hkv == 0 (GQA/MQA).
+See python/README.md for the rules (dtypes, strides, skip settings, guards,
+caching) and which torch versions get a registered custom op.
+"""
+from ._bundles import SkipattnError  # noqa: F401
+from ._op import (attention, resolve_skip, HAS_CUSTOM_OP,  # noqa: F401
+                  DEFAULT_MIN_KV_LEN)
+
+__all__ = ["attention", "resolve_skip", "SkipattnError", "HAS_CUSTOM_OP",
+           "DEFAULT_MIN_KV_LEN"]
