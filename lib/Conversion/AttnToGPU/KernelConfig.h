@@ -155,6 +155,17 @@ private:
 
 /// Declares the dynamic shared memory symbol of `module` once.
 void declareSharedMemory(mlir::OpBuilder &b, mlir::gpu::GPUModuleOp module);
+/// Declares an extern shared array `symbol` with `alignment` once.
+void declareSharedMemory(mlir::OpBuilder &b, mlir::gpu::GPUModuleOp module,
+                         llvm::StringRef symbol, int64_t alignment);
+
+/// An empty prefill kernel of `threads` threads with the arguments both
+/// prefill kernels take: q, k, v (addresses or tensor maps), out (i64),
+/// batch, q_len, kv_len (i32), [threshold (f32)], [stats (i64)].
+mlir::gpu::GPUFuncOp createPrefillFunc(mlir::OpBuilder &b,
+                                       mlir::gpu::GPUModuleOp module,
+                                       const KernelConfig &config,
+                                       int64_t threads);
 
 /// Builds the split-KV decode kernel and its combine kernel into `module`.
 std::pair<mlir::gpu::GPUFuncOp, mlir::gpu::GPUFuncOp>

@@ -319,23 +319,29 @@ void PrefillGenerator::build(gpu::GPUFuncOp func) {
 }
 
 void skipattn::kernels::declareSharedMemory(OpBuilder &b,
-                                            gpu::GPUModuleOp module) {
-  if (module.lookupSymbol(kSharedSymbol))
+                                            gpu::GPUModuleOp module,
+                                            StringRef symbol,
+                                            int64_t alignment) {
+  if (module.lookupSymbol(symbol))
     return;
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPointToStart(module.getBody());
   auto arrayType = LLVM::LLVMArrayType::get(b.getI8Type(), 0);
   LLVM::GlobalOp::create(b, module.getLoc(), arrayType, /*isConstant=*/false,
-                         LLVM::Linkage::External, kSharedSymbol, Attribute(),
-                         /*alignment=*/128, /*addrSpace=*/3);
+                         LLVM::Linkage::External, symbol, Attribute(),
+                         alignment, /*addrSpace=*/3);
 }
 
-gpu::GPUFuncOp skipattn::kernels::buildPrefillKernel(OpBuilder &b,
-                                                     gpu::GPUModuleOp module,
-                                                     const KernelConfig &cfg) {
+void skipattn::kernels::declareSharedMemory(OpBuilder &b,
+                                            gpu::GPUModuleOp module) {
+  declareSharedMemory(b, module, kSharedSymbol, /*alignment=*/128);
+}
+
+gpu::GPUFuncOp skipattn::kernels::createPrefillFunc(OpBuilder &b,
+                                                    gpu::GPUModuleOp module,
+                                                    const KernelConfig &cfg,
+                                                    int64_t threads) {
   OpBuilder::InsertionGuard guard(b);
-  Location loc = module.getLoc();
-  declareSharedMemory(b, module);
   b.setInsertionPointToEnd(module.getBody());
   SmallVector<Type> args = {b.getI64Type(), b.getI64Type(), b.getI64Type(),
                             b.getI64Type(), b.getI32Type(), b.getI32Type(),
@@ -344,12 +350,21 @@ gpu::GPUFuncOp skipattn::kernels::buildPrefillKernel(OpBuilder &b,
     args.push_back(b.getF32Type());
   if (cfg.stats)
     args.push_back(b.getI64Type());
-  auto func = gpu::GPUFuncOp::create(b, loc, cfg.name("prefill"),
+  auto func = gpu::GPUFuncOp::create(b, module.getLoc(), cfg.name("prefill"),
                                      b.getFunctionType(args, {}));
   func->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), b.getUnitAttr());
   func.setKnownBlockSizeAttr(
-      b.getDenseI32ArrayAttr({static_cast<int32_t>(cfg.numThreads()), 1, 1}));
-  KernelEmitter e(b, loc);
+      b.getDenseI32ArrayAttr({static_cast<int32_t>(threads), 1, 1}));
+  return func;
+}
+
+gpu::GPUFuncOp skipattn::kernels::buildPrefillKernel(OpBuilder &b,
+                                                     gpu::GPUModuleOp module,
+                                                     const KernelConfig &cfg) {
+  OpBuilder::InsertionGuard guard(b);
+  declareSharedMemory(b, module);
+  auto func = createPrefillFunc(b, module, cfg, cfg.numThreads());
+  KernelEmitter e(b, module.getLoc());
   PrefillGenerator(cfg, e).build(func);
   return func;
 }

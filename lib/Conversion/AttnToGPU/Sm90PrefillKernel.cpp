@@ -643,19 +643,6 @@ void Sm90PrefillGenerator::build(gpu::GPUFuncOp func) {
   gpu::ReturnOp::create(b, loc);
 }
 
-static void declareSm90SharedMemory(OpBuilder &b, gpu::GPUModuleOp module) {
-  if (module.lookupSymbol(kSharedSymbol))
-    return;
-  OpBuilder::InsertionGuard guard(b);
-  b.setInsertionPointToStart(module.getBody());
-  // 128-byte swizzled TMA tiles need 1024-byte alignment; ptxas honours it
-  // on an extern .shared array.
-  auto arrayType = LLVM::LLVMArrayType::get(b.getI8Type(), 0);
-  LLVM::GlobalOp::create(b, module.getLoc(), arrayType, /*isConstant=*/false,
-                         LLVM::Linkage::External, kSharedSymbol, Attribute(),
-                         /*alignment=*/1024, /*addrSpace=*/3);
-}
-
 int64_t KernelConfig::sm90SharedBytes() const {
   return Sm90Layout{headDim, valueHeadDim, blockN, kSm90Stages}.total();
 }
@@ -663,25 +650,14 @@ int64_t KernelConfig::sm90SharedBytes() const {
 gpu::GPUFuncOp skipattn::kernels::buildSm90PrefillKernel(
     OpBuilder &b, gpu::GPUModuleOp module, const KernelConfig &cfg) {
   OpBuilder::InsertionGuard guard(b);
-  Location loc = module.getLoc();
-  declareSm90SharedMemory(b, module);
-  b.setInsertionPointToEnd(module.getBody());
-  SmallVector<Type> args = {b.getI64Type(), b.getI64Type(), b.getI64Type(),
-                            b.getI64Type(), b.getI32Type(), b.getI32Type(),
-                            b.getI32Type()};
-  if (cfg.skip)
-    args.push_back(b.getF32Type());
-  if (cfg.stats)
-    args.push_back(b.getI64Type());
-  auto func = gpu::GPUFuncOp::create(b, loc, cfg.name("prefill"),
-                                     b.getFunctionType(args, {}));
-  func->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), b.getUnitAttr());
-  func.setKnownBlockSizeAttr(b.getDenseI32ArrayAttr(
-      {static_cast<int32_t>(KernelConfig::kSm90Threads), 1, 1}));
+  // 128-byte swizzled TMA tiles need 1024-byte alignment; ptxas honours it
+  // on an extern .shared array.
+  declareSharedMemory(b, module, kSharedSymbol, /*alignment=*/1024);
+  auto func = createPrefillFunc(b, module, cfg, KernelConfig::kSm90Threads);
   // setmaxnreg needs the entry's register budget fixed: 65536 / 384 threads.
   func->setAttr("nvvm.maxnreg", b.getI32IntegerAttr(168));
   func->setAttr("nvvm.minctasm", b.getI32IntegerAttr(1));
-  KernelEmitter e(b, loc);
+  KernelEmitter e(b, module.getLoc());
   Sm90PrefillGenerator(cfg, e).build(func);
   return func;
 }
