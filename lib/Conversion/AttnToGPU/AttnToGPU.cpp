@@ -272,22 +272,17 @@ static void lower(TiledAttention &ta, ModuleOp module, bool decodeKernels) {
   OpBuilder b(ta.forall);
   std::string name = c.name("prefill");
   auto func = kernels.lookupSymbol<gpu::GPUFuncOp>(name);
-  if (!func && c.sm90) {
-    func = skipattn::kernels::buildSm90PrefillKernel(b, kernels, c);
-    describe(b, func, "prefill",
-             withSkipParams({"tmap_q", "tmap_k", "tmap_v", "out", "batch",
-                             "q_len", "kv_len"},
-                            c),
-             KernelConfig::kSm90Threads, c.sm90SharedBytes());
-    func->setAttr("skipattn.block_m",
-                  b.getI64IntegerAttr(KernelConfig::kSm90CtaRows));
-  } else if (!func) {
-    func = skipattn::kernels::buildPrefillKernel(b, kernels, c);
-    describe(
-        b, func, "prefill",
-        withSkipParams({"q", "k", "v", "out", "batch", "q_len", "kv_len"}, c),
-        c.numThreads(), c.prefillSharedBytes());
-    func->setAttr("skipattn.block_m", b.getI64IntegerAttr(c.blockM));
+  if (!func) {
+    // The Hopper kernel reads q, k and v through TMA tensor maps.
+    SmallVector<StringRef> operands = {"q", "k", "v"};
+    if (c.sm90)
+      operands = {"tmap_q", "tmap_k", "tmap_v"};
+    func = c.sm90 ? skipattn::kernels::buildSm90PrefillKernel(b, kernels, c)
+                  : skipattn::kernels::buildPrefillKernel(b, kernels, c);
+    operands.append({"out", "batch", "q_len", "kv_len"});
+    describe(b, func, "prefill", withSkipParams(operands, c),
+             c.prefillThreads(), c.prefillSharedBytes());
+    func->setAttr("skipattn.block_m", b.getI64IntegerAttr(c.prefillCtaRows()));
   }
   if (decodeKernels && c.group() <= 16 &&
       !kernels.lookupSymbol(c.name("decode"))) {
@@ -359,20 +354,15 @@ static void lower(TiledAttention &ta, ModuleOp module, bool decodeKernels) {
   if (c.stats)
     args.push_back(addressOf(b, loc, ta.stats));
 
-  int64_t ctaRows = c.sm90 ? KernelConfig::kSm90CtaRows : c.blockM;
-  Value bm = arith::ConstantIndexOp::create(b, loc, ctaRows);
+  Value bm = arith::ConstantIndexOp::create(b, loc, c.prefillCtaRows());
   Value one = arith::ConstantIndexOp::create(b, loc, 1);
   gpu::KernelDim3 grid = {arith::CeilDivUIOp::create(b, loc, sq, bm),
                           arith::ConstantIndexOp::create(b, loc, c.qHeads),
                           batch};
   gpu::KernelDim3 block = {
-      arith::ConstantIndexOp::create(
-          b, loc, c.sm90 ? KernelConfig::kSm90Threads : c.numThreads()),
-      one, one};
+      arith::ConstantIndexOp::create(b, loc, c.prefillThreads()), one, one};
   Value smem = arith::ConstantOp::create(
-      b, loc,
-      b.getI32IntegerAttr(c.sm90 ? c.sm90SharedBytes()
-                                 : c.prefillSharedBytes()));
+      b, loc, b.getI32IntegerAttr(c.prefillSharedBytes()));
   gpu::LaunchFuncOp::create(b, loc, func, grid, block, smem, args);
   if (into) {
     into.erase();

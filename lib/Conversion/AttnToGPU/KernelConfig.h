@@ -45,9 +45,11 @@ struct KernelConfig {
   /// K/V stages of the prefill kernel: kv-block j is used while j + 1 and
   /// j + 2 load.
   static constexpr int64_t kPrefillStages = 3;
-  /// Dynamic shared memory of the prefill kernel: Q, then the K stages and
-  /// the V stages.
+  /// Dynamic shared memory of the prefill kernel: the Hopper kernel's
+  /// layout, or Q, then the K stages and the V stages.
   int64_t prefillSharedBytes() const {
+    if (sm90)
+      return sm90SharedBytes();
     return 2 * (blockM * headDim +
                 kPrefillStages * blockN * (headDim + valueHeadDim));
   }
@@ -59,6 +61,9 @@ struct KernelConfig {
   static constexpr int64_t kSm90CtaRows = 128;
   /// Dynamic shared memory of the Hopper prefill kernel.
   int64_t sm90SharedBytes() const;
+  /// Threads and query rows (q-blocks x block-m) of a prefill CTA.
+  int64_t prefillThreads() const { return sm90 ? kSm90Threads : numThreads(); }
+  int64_t prefillCtaRows() const { return sm90 ? kSm90CtaRows : blockM; }
   /// Dynamic shared memory of the decode kernel: 16 Q rows, two K stages,
   /// one V tile.
   int64_t decodeSharedBytes() const;

@@ -140,15 +140,7 @@ void PrefillGenerator::build(gpu::GPUFuncOp func) {
   vBase = e.headBase(vAddr, bIdx, cfg.kvHeads, kvh, skv, 2 * dv);
   oBase = e.headBase(oAddr, bIdx, cfg.qHeads, h, sq, 2 * dv);
 
-  // kv-blocks to visit: all, or (causal) up to the last one that holds an
-  // unmasked key for some valid row: keys < min(q0 + BM, Sq) + Skv - Sq.
-  Value numKV = e.ceilDiv(skv, bn);
-  if (cfg.causal) {
-    Value rowsEnd = e.minsi(e.add(q0, e.i32c(bm)), sq);
-    Value keysEnd = e.sub(e.add(rowsEnd, skv), sq);
-    Value blocks = e.ceilDiv(e.maxsi(keysEnd, e.i32c(0)), bn);
-    numKV = e.minsi(blocks, numKV);
-  }
+  Value numKV = visitedKvBlocks(e, cfg, q0, bm, sq, skv);
 
   // The threshold in log2 space: skipping is on only for 0 < lambda < 1.
   double scaleLog2 = cfg.scale * M_LOG2E;
@@ -193,17 +185,9 @@ void PrefillGenerator::build(gpu::GPUFuncOp func) {
     // S = Q K_j^T.
     Fragments s = wt->scores(qFrag, kStage);
 
-    // Mask the ragged last tile and (causal) the tiles on the diagonal:
-    // key j is kept for row i when j < Skv and j + Sq <= i + Skv.
+    // Mask the ragged last tile and (causal) the tiles on the diagonal.
     Value k0 = e.mul(j, e.i32c(bn));
-    Value tileEnd = e.add(k0, e.i32c(bn));
-    Value needMask = e.cmp(P::sgt, tileEnd, skv);
-    if (cfg.causal) {
-      Value lastKey = e.add(e.sub(tileEnd, e.i32c(1)), sq);
-      Value firstRowLimit = e.add(q0, skv);
-      needMask = arith::OrIOp::create(b, loc, needMask,
-                                      e.cmp(P::sgt, lastKey, firstRowLimit));
-    }
+    Value needMask = tileNeedsMask(e, cfg, k0, q0, sq, skv);
     wt->maskScores(s, needMask, k0, sq, skv, row);
 
     // Row max of the raw logits: two rows per thread, then the quad.

@@ -115,7 +115,7 @@ private:
   Sm90Layout layout;
 
   // Kernel arguments and CTA-wide values.
-  Value mapQ, mapK, mapV, outAddr, batch, sq, skv, skipParam, statsAddr;
+  Value mapQ, mapK, mapV, outAddr, sq, skv, skipParam, statsAddr;
   Value tid, smem, smem32, cta0, head, bIdx, numKV;
 
   int64_t oSize() const { return layout.dv / 2; }
@@ -128,7 +128,7 @@ private:
   Value parityOf(Value j) {
     return e.band(e.divu(j, e.i32c(layout.stages)), e.i32c(1));
   }
-  /// kv-blocks a 64-row q-block at `q0` visits (0 when it is past Sq).
+  /// kv-blocks the q-block at `q0` visits (0 when it is past Sq).
   Value visitedBlocks(Value q0);
 
   // Stages of the kernel.
@@ -139,7 +139,7 @@ private:
   Accumulator issueScores(Value descQ, Value stage);
   Accumulator issuePV(const ConsumerState &st, Value stage);
   SmallVector<Value> maskScores(ArrayRef<Value> s, Value j, Value q0,
-                                Value lane);
+                                const Value rows[2], Value lane);
   void rowMax(ArrayRef<Value> s, Value mt[2]);
   ConsumerState softmax(ArrayRef<Value> s, Value mt[2],
                         const ConsumerState &st, Value c);
@@ -165,14 +165,9 @@ Value Sm90PrefillGenerator::address32(int64_t offset, Value stage,
 }
 
 Value Sm90PrefillGenerator::visitedBlocks(Value q0) {
-  Value all = e.ceilDiv(skv, layout.bn);
-  Value n = all;
-  if (cfg.causal) {
-    Value rowsEnd = e.minsi(e.add(q0, e.i32c(64)), sq);
-    Value keysEnd = e.sub(e.add(rowsEnd, skv), sq);
-    n = e.minsi(e.ceilDiv(e.maxsi(keysEnd, e.i32c(0)), layout.bn), all);
-  }
-  return e.select(e.cmp(P::slt, q0, sq), n, e.i32c(0));
+  return e.select(e.cmp(P::slt, q0, sq),
+                  visitedKvBlocks(e, cfg, q0, cfg.blockM, sq, skv),
+                  e.i32c(0));
 }
 
 void Sm90PrefillGenerator::buildSetup() {
@@ -272,26 +267,14 @@ Accumulator Sm90PrefillGenerator::issuePV(const ConsumerState &st,
 }
 
 SmallVector<Value> Sm90PrefillGenerator::maskScores(ArrayRef<Value> s, Value j,
-                                                    Value q0, Value lane) {
+                                                    Value q0,
+                                                    const Value rows[2],
+                                                    Value lane) {
   OpBuilder &b = e.b;
   Location loc = e.loc;
-  // Key k of the tile is kept for query i when k < Skv and (causal)
-  // k + Sq <= i + Skv; only tiles that cross Skv or the first row's
-  // diagonal need the selects.
+  // Only tiles that cross Skv or the first row's diagonal need the selects.
   Value k0 = e.mul(j, e.i32c(layout.bn));
-  Value tileEnd = e.add(k0, e.i32c(layout.bn));
-  Value need = e.cmp(P::sgt, tileEnd, skv);
-  Value warpRow = e.mul(e.divu(e.remu(tid, e.i32c(kConsumerThreads)),
-                               e.i32c(32)),
-                        e.i32c(16));
-  Value query[2];
-  query[0] = e.add(q0, e.add(warpRow, e.divu(lane, e.i32c(4))));
-  query[1] = e.add(query[0], e.i32c(8));
-  if (cfg.causal) {
-    Value lastKey = e.add(e.sub(tileEnd, e.i32c(1)), sq);
-    need = arith::OrIOp::create(b, loc, need,
-                                e.cmp(P::sgt, lastKey, e.add(q0, skv)));
-  }
+  Value need = tileNeedsMask(e, cfg, k0, q0, sq, skv);
   auto masked = scf::IfOp::create(
       b, loc, need,
       [&](OpBuilder &, Location) {
@@ -300,10 +283,7 @@ SmallVector<Value> Sm90PrefillGenerator::maskScores(ArrayRef<Value> s, Value j,
         Value ninf = e.f32c(-INFINITY);
         for (int64_t i = 0; i < sSize(); ++i) {
           Value col = e.add(colBase, e.i32c(8 * (i / 4) + (i & 1)));
-          Value keep = e.cmp(P::slt, col, skv);
-          if (cfg.causal)
-            keep = e.band(keep, e.cmp(P::sle, e.add(col, sq),
-                                      e.add(query[(i % 4) / 2], skv)));
+          Value keep = keyVisible(e, cfg, col, rows[(i % 4) / 2], sq, skv);
           out.push_back(e.select(keep, s[i], ninf));
         }
         scf::YieldOp::create(b, loc, out);
@@ -522,7 +502,7 @@ void Sm90PrefillGenerator::buildConsumer() {
     {
       OpBuilder::InsertionGuard g(b);
       b.setInsertionPointToStart(&step.getThenRegion().front());
-      SmallVector<Value> sv = maskScores(h.unpack(sAcc), j, q0, lane);
+      SmallVector<Value> sv = maskScores(h.unpack(sAcc), j, q0, rows, lane);
       Value mt[2];
       rowMax(sv, mt);
       Value skip = arith::ConstantOp::create(b, loc, b.getBoolAttr(false));
@@ -603,7 +583,7 @@ void Sm90PrefillGenerator::build(gpu::GPUFuncOp func) {
   mapK = ptr(entry.getArgument(1));
   mapV = ptr(entry.getArgument(2));
   outAddr = entry.getArgument(3);
-  batch = entry.getArgument(4);
+  // Argument 4, the batch, is the grid's z extent.
   sq = entry.getArgument(5);
   skv = entry.getArgument(6);
   unsigned next = 7;

@@ -213,6 +213,40 @@ SkipThreshold SkipThreshold::build(KernelEmitter &e, const KernelConfig &cfg,
           e.lg2(lambda)};
 }
 
+Value skipattn::kernels::visitedKvBlocks(KernelEmitter &e,
+                                         const KernelConfig &cfg, Value q0,
+                                         int64_t rows, Value sq, Value skv) {
+  Value all = e.ceilDiv(skv, cfg.blockN);
+  if (!cfg.causal)
+    return all;
+  Value rowsEnd = e.minsi(e.add(q0, e.i32c(rows)), sq);
+  Value keysEnd = e.sub(e.add(rowsEnd, skv), sq);
+  Value blocks = e.ceilDiv(e.maxsi(keysEnd, e.i32c(0)), cfg.blockN);
+  return e.minsi(blocks, all);
+}
+
+Value skipattn::kernels::tileNeedsMask(KernelEmitter &e,
+                                       const KernelConfig &cfg, Value k0,
+                                       Value q0, Value sq, Value skv) {
+  Value tileEnd = e.add(k0, e.i32c(cfg.blockN));
+  Value need = e.cmp(P::sgt, tileEnd, skv);
+  if (!cfg.causal)
+    return need;
+  Value lastKey = e.add(e.sub(tileEnd, e.i32c(1)), sq);
+  return arith::OrIOp::create(e.b, e.loc, need,
+                              e.cmp(P::sgt, lastKey, e.add(q0, skv)));
+}
+
+Value skipattn::kernels::keyVisible(KernelEmitter &e, const KernelConfig &cfg,
+                                    Value key, Value query, Value sq,
+                                    Value skv) {
+  Value keep = e.cmp(P::slt, key, skv);
+  if (!cfg.causal)
+    return keep;
+  return e.band(keep,
+                e.cmp(P::sle, e.add(key, sq), e.add(query, skv)));
+}
+
 Value skipattn::kernels::skipVoteRows(KernelEmitter &e, const Value mt[2],
                                       const Value m[2], const Value outside[2],
                                       Value c,
@@ -251,10 +285,7 @@ void WarpTile::maskScores(Fragments &s, Value needMask, Value k0, Value sq,
         for (int64_t n = 0; n < sTiles; ++n)
           for (int64_t el = 0; el < 4; ++el) {
             Value col = e.add(colBase, e.i32c(n * 8 + (el & 1)));
-            Value keep = e.cmp(P::slt, col, skv);
-            if (cfg.causal)
-              keep = e.band(keep, e.cmp(P::sle, e.add(col, sq),
-                                        e.add(query[el >> 1], skv)));
+            Value keep = keyVisible(e, cfg, col, query[el >> 1], sq, skv);
             out.push_back(e.select(keep, flat[n * 4 + el], ninf));
           }
         scf::YieldOp::create(b, loc, out);

@@ -39,6 +39,24 @@ struct SkipThreshold {
                              mlir::Value lambdaArg, mlir::Value skv);
 };
 
+/// The kv-blocks a q-block of `rows` query rows at `q0` visits: all of them,
+/// or (causal) those up to the last one holding an unmasked key for one of
+/// its rows below Sq: keys < min(q0 + rows, Sq) + Skv - Sq.
+mlir::Value visitedKvBlocks(KernelEmitter &e, const KernelConfig &cfg,
+                            mlir::Value q0, int64_t rows, mlir::Value sq,
+                            mlir::Value skv);
+/// Whether the kv-block at key `k0` needs a mask for the rows from `q0`
+/// on: it crosses Skv, or (causal) its last key lies past the diagonal of
+/// row q0.
+mlir::Value tileNeedsMask(KernelEmitter &e, const KernelConfig &cfg,
+                          mlir::Value k0, mlir::Value q0, mlir::Value sq,
+                          mlir::Value skv);
+/// Whether query `query` sees key `key`: key < Skv and (causal)
+/// key + Sq <= query + Skv.
+mlir::Value keyVisible(KernelEmitter &e, const KernelConfig &cfg,
+                       mlir::Value key, mlir::Value query, mlir::Value sq,
+                       mlir::Value skv);
+
 /// The vote of one thread on a tile for its two rows: each row is out of
 /// range (`outside`), has no unmasked key in the tile (mt = -inf) or lies
 /// far below its running max m: (mt - m) * c < log2(lambda), with no exp.
