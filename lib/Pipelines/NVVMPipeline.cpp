@@ -22,6 +22,8 @@
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/Program.h"
 
+#include <optional>
+
 using namespace mlir;
 
 bool skipattn::havePtxas() {
@@ -40,6 +42,37 @@ void skipattn::configureNVPTXBackend() {
     (void)it->second->addOccurrence(0, "nvptx-short-ptr", "true");
 }
 
+namespace {
+/// Fails on the module with `message`: what a pipeline built from invalid
+/// options runs instead of passes that would crash on them.
+struct InvalidOptionsPass
+    : public PassWrapper<InvalidOptionsPass, OperationPass<ModuleOp>> {
+  MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(InvalidOptionsPass)
+  explicit InvalidOptionsPass(std::string message)
+      : message(std::move(message)) {}
+  StringRef getArgument() const override { return "attn-invalid-options"; }
+  void runOnOperation() override {
+    getOperation().emitError(message);
+    signalPassFailure();
+  }
+  std::string message;
+};
+} // namespace
+
+/// The error in attn-lower-to-nvvm's options, if any.
+static std::optional<std::string>
+invalidOptions(const skipattn::LowerToNVVMOptions &options) {
+  if (!skipattn::isSupportedGPUChip(options.chip))
+    return "attn-lower-to-nvvm: chip must be " +
+           std::string(skipattn::kSupportedGPUChips) + ", got '" +
+           options.chip + "'";
+  StringRef format = options.format;
+  if (format != "isa" && format != "bin" && format != "fatbin")
+    return "attn-lower-to-nvvm: format must be isa, bin or fatbin, got '" +
+           options.format + "'";
+  return std::nullopt;
+}
+
 /// Runs the upstream GPU pipeline for a chip, with PTX ISA 8.0, which sm_80
 /// and sm_90a both accept.
 static void buildGPUPipeline(OpPassManager &pm,
@@ -54,11 +87,15 @@ static void buildGPUPipeline(OpPassManager &pm,
 
 void skipattn::buildKernelsToPTXPipeline(OpPassManager &pm,
                                          const LowerToNVVMOptions &options) {
+  if (std::optional<std::string> error = invalidOptions(options))
+    return pm.addPass(std::make_unique<InvalidOptionsPass>(*error));
   buildGPUPipeline(pm, options);
 }
 
 void skipattn::buildLowerToNVVMPipeline(OpPassManager &pm,
                                         const LowerToNVVMOptions &options) {
+  if (std::optional<std::string> error = invalidOptions(options))
+    return pm.addPass(std::make_unique<InvalidOptionsPass>(*error));
   ConvertAttnToGPUOptions gpu;
   gpu.chip = options.chip;
   pm.addPass(createConvertAttnToGPU(gpu));

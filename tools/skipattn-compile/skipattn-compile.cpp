@@ -9,6 +9,7 @@
 
 #include "Bundle.h"
 
+#include "skipattn/Conversion/Passes.h"
 #include "skipattn/InitSkipAttn.h"
 #include "skipattn/Pipelines/Pipelines.h"
 
@@ -255,8 +256,9 @@ int main(int argc, char **argv) {
   if (failed(verify(*entry)))
     return 1;
   if (spec->target == "gpu") {
-    if (spec->chip != "sm_90a" && spec->chip != "sm_80")
-      return fail("--chip must be sm_90a or sm_80, got '" + spec->chip + "'");
+    if (!isSupportedGPUChip(spec->chip))
+      return fail(std::string("--chip must be ") + kSupportedGPUChips +
+                  ", got '" + spec->chip + "'");
     if (failed(emitDeviceBundle(*entry, *spec, outDir)) ||
         failed(writeManifest(*spec, outDir, "", "")))
       return 1;

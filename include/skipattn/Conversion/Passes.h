@@ -21,6 +21,15 @@
 
 namespace skipattn {
 
+/// The chips the GPU kernels are generated for: sm_90a (the Hopper prefill
+/// kernel) and sm_80 (cp.async and mma.sync, which later chips also run).
+/// Every GPU entry point (convert-attn-to-gpu, attn-lower-to-nvvm,
+/// skipattn-compile) checks its chip with this.
+inline bool isSupportedGPUChip(llvm::StringRef chip) {
+  return chip == "sm_90a" || chip == "sm_80";
+}
+inline constexpr const char *kSupportedGPUChips = "sm_90a or sm_80";
+
 #define GEN_PASS_DECL
 #include "skipattn/Conversion/Passes.h.inc"
 

@@ -380,6 +380,12 @@ struct ConvertAttnToGPUPass
   using ConvertAttnToGPUBase::ConvertAttnToGPUBase;
   void runOnOperation() override {
     ModuleOp module = getOperation();
+    if (!skipattn::isSupportedGPUChip(chip)) {
+      module.emitError() << "convert-attn-to-gpu: chip must be "
+                         << skipattn::kSupportedGPUChips << ", got '" << chip
+                         << "'";
+      return signalPassFailure();
+    }
     WalkResult untiled = module.walk([](AttentionOp op) {
       op.emitError("convert-attn-to-gpu: attn.attention must be tiled first; "
                    "run attn-tile");
