@@ -66,8 +66,12 @@ invalidOptions(const skipattn::LowerToNVVMOptions &options) {
     return "attn-lower-to-nvvm: chip must be " +
            std::string(skipattn::kSupportedGPUChips) + ", got '" +
            options.chip + "'";
+  // gpu-module-to-binary's own spellings of the three formats. It reports
+  // any other value but does not fail.
   StringRef format = options.format;
-  if (format != "isa" && format != "bin" && format != "fatbin")
+  if (!llvm::is_contained({"isa", "assembly", "bin", "binary", "fatbin",
+                           "fatbinary"},
+                          format))
     return "attn-lower-to-nvvm: format must be isa, bin or fatbin, got '" +
            options.format + "'";
   return std::nullopt;

@@ -5,6 +5,8 @@
 // RUN: not skipattn-opt %s --attn-tile --attn-lower-to-nvvm=chip=sm_70 -o /dev/null 2>&1 | FileCheck %s --check-prefix=CHIP70
 // RUN: not skipattn-opt %s --attn-tile "--attn-lower-to-nvvm=chip=" -o /dev/null 2>&1 | FileCheck %s --check-prefix=EMPTY
 // RUN: not skipattn-opt %s --attn-tile --attn-lower-to-nvvm=format=elf -o /dev/null 2>&1 | FileCheck %s --check-prefix=FORMAT
+// gpu-module-to-binary's long spellings stay accepted.
+// RUN: skipattn-opt %s --attn-tile --attn-lower-to-nvvm=format=assembly -o /dev/null
 // RUN: not skipattn-opt %s --attn-tile --convert-attn-to-gpu=chip=sm_75 -o /dev/null 2>&1 | FileCheck %s --check-prefix=PASS
 // CHIP: error: attn-lower-to-nvvm: chip must be sm_90a or sm_80, got 'sm_100a'
 // CHIP70: error: attn-lower-to-nvvm: chip must be sm_90a or sm_80, got 'sm_70'
