@@ -211,6 +211,19 @@ Accumulator Sm90Emitter::wgmmaRS(Type elt, int64_t n, const Accumulator &acc,
   return {result, size};
 }
 
+Accumulator Sm90Emitter::waitFor(int64_t pending, const Accumulator &acc,
+                                 ArrayRef<Value> stillRead) {
+  SmallVector<Value> operands(stillRead.begin(), stillRead.end());
+  operands.append(unpack(acc));
+  std::string inputs = llvm::join(
+      SmallVector<std::string>(stillRead.size(), std::string("r")), ",");
+  Value result = sideEffectAsm(
+      e, acc.value.getType(), operands,
+      "wgmma.wait_group.sync.aligned " + std::to_string(pending) + ";",
+      tiedConstraints(acc.size, inputs));
+  return {result, acc.size};
+}
+
 Accumulator Sm90Emitter::fenceRegisters(const Accumulator &acc) {
   Value result = sideEffectAsm(e, acc.value.getType(), unpack(acc), "",
                                tiedConstraints(acc.size, ""));

@@ -78,6 +78,13 @@ public:
   /// of `elt`) and B MN-major in shared memory: P V.
   Accumulator wgmmaRS(mlir::Type elt, int64_t n, const Accumulator &acc,
                       llvm::ArrayRef<mlir::Value> a, mlir::Value descB);
+  /// wgmma.wait_group `pending` as one asm statement that returns `acc`,
+  /// so that no read of it is scheduled before the wait, and takes
+  /// `stillRead`: registers an outstanding wgmma reads (the A fragment of
+  /// P V), which LLVM would otherwise consider dead after the wgmma and
+  /// reuse for new values while the tensor cores still read them.
+  Accumulator waitFor(int64_t pending, const Accumulator &acc,
+                      llvm::ArrayRef<mlir::Value> stillRead);
   /// An empty volatile asm that takes and returns every accumulator
   /// register, so no read of them is scheduled before the wgmma.wait_group
   /// that precedes it.

@@ -55,7 +55,11 @@ constexpr int64_t kConsumerThreads = 128;
 constexpr int64_t kProducerRegisters = 40, kConsumerRegisters = 232;
 
 /// Byte offsets in the CTA's shared memory, whose base is 1024-aligned:
-/// Q (both q-blocks), the K stages, the V stages, then the mbarriers.
+/// Q (both q-blocks), the K stages, the V stages, then the mbarriers. K and
+/// V have their own "empty" barriers: a consumer is done with K_j once S_j
+/// is computed, and with V_j only after P_j V_j (or at once when it skips
+/// tile j), so the producer can refill a K stage an iteration earlier than
+/// the V stage beside it.
 struct Sm90Layout {
   int64_t d, dv, bn, stages;
   int64_t qBlockBytes() const { return 64 * d * 2; }
@@ -67,18 +71,23 @@ struct Sm90Layout {
   int64_t fullQ() const { return barriers(); }
   int64_t fullK0() const { return barriers() + 8; }
   int64_t fullV0() const { return fullK0() + 8 * stages; }
-  int64_t empty0() const { return fullV0() + 8 * stages; }
-  int64_t total() const { return empty0() + 8 * stages; }
+  int64_t emptyK0() const { return fullV0() + 8 * stages; }
+  int64_t emptyV0() const { return emptyK0() + 8 * stages; }
+  int64_t total() const { return emptyV0() + 8 * stages; }
 };
 
 /// One consumer's online-softmax state, as loop-carried values.
 struct ConsumerState {
   Accumulator o;
   Value m[2], l[2];
-  SmallVector<Value> p; // P of the last unskipped tile, packed pairs
+  SmallVector<Value> p; // P of the last kept tile, packed pairs
   Value pending;        // that tile's P V is still to be issued
   Value skipped;        // i32 count
+  // Within a step only: the rescale of o that the tile just kept asks for
+  // (1 when nothing changes).
+  Value alpha[2];
 
+  /// The loop-carried values (alpha is not one).
   SmallVector<Value> flatten() const {
     SmallVector<Value> v = {o.value, m[0], m[1], l[0], l[1]};
     v.append(p.begin(), p.end());
@@ -98,6 +107,17 @@ struct ConsumerState {
     s.skipped = v[6 + pSize];
     return s;
   }
+};
+
+/// What a consumer warpgroup knows about itself for the whole kv loop.
+struct Consumer {
+  Value index, lane, thread; // warpgroup 0 or 1; lane; thread in warpgroup
+  Value q0, visited;         // its q-block and how many kv-blocks it visits
+  Value rows[2];             // the two query rows of this thread
+  Value myTurn, otherTurn, voteBar;
+  Value c; // scale * log2(e)
+  SkipThreshold threshold;
+  Value descQ;
 };
 
 class Sm90PrefillGenerator {
@@ -128,25 +148,51 @@ private:
   Value parityOf(Value j) {
     return e.band(e.divu(j, e.i32c(layout.stages)), e.i32c(1));
   }
+  Value constantBool(bool v) {
+    return arith::ConstantOp::create(e.b, e.loc, e.b.getBoolAttr(v));
+  }
   /// kv-blocks the q-block at `q0` visits (0 when it is past Sq).
   Value visitedBlocks(Value q0);
 
-  // Stages of the kernel.
+  // The producer.
   void buildSetup();
   void buildProducer();
+  /// Waits until the consumers released the previous use of the stage that
+  /// kv-block `j` goes to, then loads K_j (V_j) into it.
+  void loadK(Value j);
+  void loadV(Value j);
+
+  // The consumers: one kv-block per step of the loop.
   void buildConsumer();
-  void loadKV(Value j);
+  Consumer consumerSetup();
+  ConsumerState consumerStep(const Consumer &cs, Value j,
+                             const ConsumerState &st);
   Accumulator issueScores(Value descQ, Value stage);
-  Accumulator issuePV(const ConsumerState &st, Value stage);
-  SmallVector<Value> maskScores(ArrayRef<Value> s, Value j, Value q0,
-                                const Value rows[2], Value lane);
+  Accumulator issuePV(const Accumulator &o, ArrayRef<Value> p, Value stage);
+  SmallVector<Value> maskScores(ArrayRef<Value> s, Value j, const Consumer &cs);
   void rowMax(ArrayRef<Value> s, Value mt[2]);
+  Value skipDecision(const Consumer &cs, Value j, const Value mt[2],
+                     const ConsumerState &st);
   ConsumerState softmax(ArrayRef<Value> s, Value mt[2],
                         const ConsumerState &st, Value c);
-  void releaseStage(Value stage, Value lane);
-  void epilogue(const ConsumerState &st, Value q0, Value rows[2], Value lane);
+  Accumulator rescale(const Accumulator &o, const Value alpha[2]);
+  /// One arrival of this warp on the empty barrier of `stage` at `base`.
+  void release(int64_t base, Value stage, Value lane);
+  void epilogue(const ConsumerState &st, const Consumer &cs);
+  void countTiles(const ConsumerState &st, const Consumer &cs);
 };
 } // namespace
+
+/// `values` combined pairwise in a balanced tree: a dependency chain of
+/// log2(n) instead of n.
+static Value treeReduce(ArrayRef<Value> values,
+                        function_ref<Value(Value, Value)> combine) {
+  if (values.size() == 1)
+    return values.front();
+  size_t half = values.size() / 2;
+  return combine(treeReduce(values.take_front(half), combine),
+                 treeReduce(values.drop_front(half), combine));
+}
 
 Value Sm90PrefillGenerator::sharedAt(int64_t offset, Value stage,
                                      int64_t stride) {
@@ -170,6 +216,10 @@ Value Sm90PrefillGenerator::visitedBlocks(Value q0) {
                   e.i32c(0));
 }
 
+//===----------------------------------------------------------------------===//
+// Producer
+//===----------------------------------------------------------------------===//
+
 void Sm90PrefillGenerator::buildSetup() {
   OpBuilder &b = e.b;
   Location loc = e.loc;
@@ -180,7 +230,8 @@ void Sm90PrefillGenerator::buildSetup() {
                         h.mbarInit(sharedAt(layout.fullK0() + 8 * s), 1);
                         h.mbarInit(sharedAt(layout.fullV0() + 8 * s), 1);
                         // One arrival per consumer warp.
-                        h.mbarInit(sharedAt(layout.empty0() + 8 * s), 8);
+                        h.mbarInit(sharedAt(layout.emptyK0() + 8 * s), 8);
+                        h.mbarInit(sharedAt(layout.emptyV0() + 8 * s), 8);
                       }
                       h.fenceMbarInit();
                       scf::YieldOp::create(b, loc);
@@ -188,22 +239,48 @@ void Sm90PrefillGenerator::buildSetup() {
   e.barrier();
 }
 
-void Sm90PrefillGenerator::loadKV(Value j) {
+void Sm90PrefillGenerator::loadK(Value j) {
   Value s = stageOf(j);
+  scf::IfOp::create(e.b, e.loc, e.cmp(P::sge, j, e.i32c(layout.stages)),
+                    [&](OpBuilder &, Location) {
+                      Value previous = e.sub(j, e.i32c(layout.stages));
+                      h.mbarWait(sharedAt(layout.emptyK0(), s, 8),
+                                 parityOf(previous));
+                      scf::YieldOp::create(e.b, e.loc);
+                    });
   Value kvh = cfg.group() == 1 ? head : e.divu(head, e.i32c(cfg.group()));
   Value bh = e.add(e.mul(bIdx, e.i32c(cfg.kvHeads)), kvh);
   Value row = e.mul(j, e.i32c(layout.bn));
-  int64_t boxBytes = layout.bn * 128;
-  Value fullK = sharedAt(layout.fullK0(), s, 8);
-  h.mbarArriveExpectTx(fullK, layout.kTileBytes());
+  Value full = sharedAt(layout.fullK0(), s, 8);
+  h.mbarArriveExpectTx(full, layout.kTileBytes());
   for (int64_t c = 0; c < layout.d / 64; ++c)
-    h.tmaLoad(sharedAt(layout.k0() + c * boxBytes, s, layout.kTileBytes()),
-              mapK, {e.i32c(64 * c), row, bh}, fullK);
-  Value fullV = sharedAt(layout.fullV0(), s, 8);
-  h.mbarArriveExpectTx(fullV, layout.vTileBytes());
+    h.tmaLoad(sharedAt(layout.k0() + c * layout.bn * 128, s,
+                       layout.kTileBytes()),
+              mapK, {e.i32c(64 * c), row, bh}, full);
+}
+
+void Sm90PrefillGenerator::loadV(Value j) {
+  Value s = stageOf(j);
+  Value full = sharedAt(layout.fullV0(), s, 8);
+  scf::IfOp::create(
+      e.b, e.loc, e.cmp(P::sge, j, e.i32c(layout.stages)),
+      [&](OpBuilder &, Location) {
+        Value previous = e.sub(j, e.i32c(layout.stages));
+        h.mbarWait(sharedAt(layout.emptyV0(), s, 8), parityOf(previous));
+        // Consumers that skip a tile release its V stage without waiting
+        // for the load: the producer makes sure it landed before re-arming
+        // the barrier for the next load.
+        h.mbarWait(full, parityOf(previous));
+        scf::YieldOp::create(e.b, e.loc);
+      });
+  Value kvh = cfg.group() == 1 ? head : e.divu(head, e.i32c(cfg.group()));
+  Value bh = e.add(e.mul(bIdx, e.i32c(cfg.kvHeads)), kvh);
+  Value row = e.mul(j, e.i32c(layout.bn));
+  h.mbarArriveExpectTx(full, layout.vTileBytes());
   for (int64_t c = 0; c < layout.dv / 64; ++c)
-    h.tmaLoad(sharedAt(layout.v0() + c * boxBytes, s, layout.vTileBytes()),
-              mapV, {e.i32c(64 * c), row, bh}, fullV);
+    h.tmaLoad(sharedAt(layout.v0() + c * layout.bn * 128, s,
+                       layout.vTileBytes()),
+              mapV, {e.i32c(64 * c), row, bh}, full);
 }
 
 void Sm90PrefillGenerator::buildProducer() {
@@ -221,24 +298,33 @@ void Sm90PrefillGenerator::buildProducer() {
             h.tmaLoad(sharedAt(half * layout.qBlockBytes() + c * 8192), mapQ,
                       {e.i32c(64 * c), e.add(cta0, e.i32c(64 * half)), bh},
                       fullQ);
-        // K and V: a stage is refilled once all consumer warps released it.
+        // In the order the consumers use them: iteration j needs K_j and
+        // V_{j-1}, so K runs one block ahead of V.
+        scf::IfOp::create(b, loc, e.cmp(P::sgt, numKV, e.i32c(0)),
+                          [&](OpBuilder &, Location) {
+                            loadK(e.i32c(0));
+                            scf::YieldOp::create(b, loc);
+                          });
         auto loop = scf::ForOp::create(b, loc, e.i32c(0), numKV, e.i32c(1));
         {
           OpBuilder::InsertionGuard guard(b);
           b.setInsertionPointToStart(loop.getBody());
           Value j = loop.getInductionVar();
-          Value reuse = e.cmp(P::sge, j, e.i32c(layout.stages));
-          scf::IfOp::create(b, loc, reuse, [&](OpBuilder &, Location) {
-            Value previous = e.sub(j, e.i32c(layout.stages));
-            h.mbarWait(sharedAt(layout.empty0(), stageOf(j), 8),
-                       parityOf(previous));
-            scf::YieldOp::create(b, loc);
-          });
-          loadKV(j);
+          Value next = e.add(j, e.i32c(1));
+          scf::IfOp::create(b, loc, e.cmp(P::slt, next, numKV),
+                            [&](OpBuilder &, Location) {
+                              loadK(next);
+                              scf::YieldOp::create(b, loc);
+                            });
+          loadV(j);
         }
         scf::YieldOp::create(b, loc);
       });
 }
+
+//===----------------------------------------------------------------------===//
+// Consumer stages
+//===----------------------------------------------------------------------===//
 
 Accumulator Sm90PrefillGenerator::issueScores(Value descQ, Value stage) {
   Value kAddr = address32(layout.k0(), stage, layout.kTileBytes());
@@ -253,37 +339,35 @@ Accumulator Sm90PrefillGenerator::issueScores(Value descQ, Value stage) {
   return s;
 }
 
-Accumulator Sm90PrefillGenerator::issuePV(const ConsumerState &st,
-                                          Value stage) {
+Accumulator Sm90PrefillGenerator::issuePV(const Accumulator &o,
+                                          ArrayRef<Value> p, Value stage) {
   // V is MN-major: 64-column atoms BN * 128 bytes apart, 16 keys per k16.
   Value vAddr = address32(layout.v0(), stage, layout.vTileBytes());
   Value descV = h.descriptor(vAddr, layout.bn * 128, 1024);
-  Accumulator o = st.o;
+  Accumulator acc = o;
   for (int64_t kk = 0; kk < layout.bn / 16; ++kk)
-    o = h.wgmmaRS(cfg.elementType, layout.dv, o,
-                  ArrayRef<Value>(st.p).slice(4 * kk, 4),
-                  h.advance(descV, kk * 2048));
-  return o;
+    acc = h.wgmmaRS(cfg.elementType, layout.dv, acc, p.slice(4 * kk, 4),
+                    h.advance(descV, kk * 2048));
+  return acc;
 }
 
 SmallVector<Value> Sm90PrefillGenerator::maskScores(ArrayRef<Value> s, Value j,
-                                                    Value q0,
-                                                    const Value rows[2],
-                                                    Value lane) {
+                                                    const Consumer &cs) {
   OpBuilder &b = e.b;
   Location loc = e.loc;
   // Only tiles that cross Skv or the first row's diagonal need the selects.
   Value k0 = e.mul(j, e.i32c(layout.bn));
-  Value need = tileNeedsMask(e, cfg, k0, q0, sq, skv);
+  Value need = tileNeedsMask(e, cfg, k0, cs.q0, sq, skv);
   auto masked = scf::IfOp::create(
       b, loc, need,
       [&](OpBuilder &, Location) {
         SmallVector<Value> out;
-        Value colBase = e.add(k0, e.mul(e.remu(lane, e.i32c(4)), e.i32c(2)));
+        Value colBase =
+            e.add(k0, e.mul(e.remu(cs.lane, e.i32c(4)), e.i32c(2)));
         Value ninf = e.f32c(-INFINITY);
         for (int64_t i = 0; i < sSize(); ++i) {
           Value col = e.add(colBase, e.i32c(8 * (i / 4) + (i & 1)));
-          Value keep = keyVisible(e, cfg, col, rows[(i % 4) / 2], sq, skv);
+          Value keep = keyVisible(e, cfg, col, cs.rows[(i % 4) / 2], sq, skv);
           out.push_back(e.select(keep, s[i], ninf));
         }
         scf::YieldOp::create(b, loc, out);
@@ -296,26 +380,43 @@ void Sm90PrefillGenerator::rowMax(ArrayRef<Value> s, Value mt[2]) {
   // Elements 4i, 4i+1 are row r0 of this thread, 4i+2, 4i+3 row r0 + 8; a
   // row lies on the four lanes of a quad.
   for (int r = 0; r < 2; ++r) {
-    Value acc;
+    SmallVector<Value> row;
     for (int64_t i = 0; i < sSize(); ++i)
       if ((i % 4) / 2 == r)
-        acc = acc ? e.fmax(acc, s[i]) : s[i];
+        row.push_back(s[i]);
+    Value acc =
+        treeReduce(row, [&](Value a, Value b) { return e.fmax(a, b); });
     acc = e.fmax(acc, e.shflXor(acc, 1));
     mt[r] = e.fmax(acc, e.shflXor(acc, 2));
   }
+}
+
+Value Sm90PrefillGenerator::skipDecision(const Consumer &cs, Value j,
+                                         const Value mt[2],
+                                         const ConsumerState &st) {
+  if (!cfg.skip)
+    return constantBool(false);
+  // The vote group is the warpgroup's 64 rows: they share every wgmma.
+  Value outside[2] = {e.cmp(P::sge, cs.rows[0], sq),
+                      e.cmp(P::sge, cs.rows[1], sq)};
+  Value vote = skipVoteRows(e, mt, st.m, outside, cs.c, cs.threshold);
+  Value all = h.namedAnd(cs.voteBar, kConsumerThreads, vote);
+  return e.band(e.band(cs.threshold.enabled, e.cmp(P::sgt, j, e.i32c(0))),
+                all);
 }
 
 ConsumerState Sm90PrefillGenerator::softmax(ArrayRef<Value> s, Value mt[2],
                                             const ConsumerState &st, Value c) {
   Value ninf = e.f32c(-INFINITY), zero = e.f32c(0.0);
   ConsumerState next = st;
-  Value negShift[2], alpha[2], rowSum[2] = {zero, zero};
+  Value negShift[2];
+  SmallVector<Value> rowTerms[2];
   for (int r = 0; r < 2; ++r) {
     next.m[r] = e.fmax(st.m[r], mt[r]);
     // A row with no key yet keeps m = -inf: shift by 0, so exp2 gives 0.
     Value shift = e.select(e.fcmp(FP::OEQ, next.m[r], ninf), zero,
                            e.fmul(next.m[r], c));
-    alpha[r] = e.ex2(e.fsub(e.fmul(st.m[r], c), shift));
+    next.alpha[r] = e.ex2(e.fsub(e.fmul(st.m[r], c), shift));
     negShift[r] = e.fsub(zero, shift);
   }
   SmallVector<Value> p;
@@ -323,31 +424,38 @@ ConsumerState Sm90PrefillGenerator::softmax(ArrayRef<Value> s, Value mt[2],
     int r = (i % 4) / 2;
     Value x = e.ex2(e.fma(s[i], c, negShift[r]));
     p.push_back(x);
-    rowSum[r] = e.fadd(rowSum[r], x);
+    rowTerms[r].push_back(x);
   }
-  for (int r = 0; r < 2; ++r)
-    next.l[r] = e.fma(st.l[r], alpha[r], rowSum[r]);
-  SmallVector<Value> o = h.unpack(st.o);
-  for (int64_t i = 0; i < oSize(); ++i)
-    o[i] = e.fmul(o[i], alpha[(i % 4) / 2]);
-  next.o = h.pack(o);
+  for (int r = 0; r < 2; ++r) {
+    Value rowSum = treeReduce(rowTerms[r],
+                              [&](Value a, Value b) { return e.fadd(a, b); });
+    next.l[r] = e.fma(st.l[r], next.alpha[r], rowSum);
+  }
   next.p.clear();
   for (int64_t i = 0; i < pSize(); ++i)
     next.p.push_back(e.pack(cfg.elementType, p[2 * i], p[2 * i + 1]));
-  next.pending = arith::ConstantOp::create(e.b, e.loc, e.b.getBoolAttr(true));
+  next.pending = constantBool(true);
   return next;
 }
 
-void Sm90PrefillGenerator::releaseStage(Value stage, Value lane) {
+Accumulator Sm90PrefillGenerator::rescale(const Accumulator &o,
+                                          const Value alpha[2]) {
+  SmallVector<Value> v = h.unpack(o);
+  for (int64_t i = 0; i < oSize(); ++i)
+    v[i] = e.fmul(v[i], alpha[(i % 4) / 2]);
+  return h.pack(v);
+}
+
+void Sm90PrefillGenerator::release(int64_t base, Value stage, Value lane) {
   scf::IfOp::create(e.b, e.loc, e.cmp(P::eq, lane, e.i32c(0)),
                     [&](OpBuilder &, Location) {
-                      h.mbarArrive(sharedAt(layout.empty0(), stage, 8));
+                      h.mbarArrive(sharedAt(base, stage, 8));
                       scf::YieldOp::create(e.b, e.loc);
                     });
 }
 
-void Sm90PrefillGenerator::epilogue(const ConsumerState &st, Value q0,
-                                    Value rows[2], Value lane) {
+void Sm90PrefillGenerator::epilogue(const ConsumerState &st,
+                                    const Consumer &cs) {
   OpBuilder &b = e.b;
   Location loc = e.loc;
   Value zero = e.f32c(0.0);
@@ -361,9 +469,9 @@ void Sm90PrefillGenerator::epilogue(const ConsumerState &st, Value q0,
   }
   SmallVector<Value> o = h.unpack(st.o);
   Value oBase = e.headBase(outAddr, bIdx, cfg.qHeads, head, sq, 2 * layout.dv);
-  Value colBytes = e.mul(e.remu(lane, e.i32c(4)), e.i32c(4));
+  Value colBytes = e.mul(e.remu(cs.lane, e.i32c(4)), e.i32c(4));
   for (int r = 0; r < 2; ++r) {
-    Value row = rows[r];
+    Value row = cs.rows[r];
     scf::IfOp::create(
         b, loc, e.cmp(P::slt, row, sq), [&](OpBuilder &, Location) {
           Value rowPtr = e.gep(
@@ -383,43 +491,184 @@ void Sm90PrefillGenerator::epilogue(const ConsumerState &st, Value q0,
   }
 }
 
+void Sm90PrefillGenerator::countTiles(const ConsumerState &st,
+                                      const Consumer &cs) {
+  // One atomic pair per consumer that owns a q-block.
+  OpBuilder &b = e.b;
+  Location loc = e.loc;
+  Value first =
+      e.band(e.cmp(P::eq, cs.thread, e.i32c(0)), e.cmp(P::slt, cs.q0, sq));
+  scf::IfOp::create(b, loc, first, [&](OpBuilder &, Location) {
+    Value base = e.toGlobalPtr(statsAddr);
+    LLVM::AtomicRMWOp::create(b, loc, LLVM::AtomicBinOp::add, base,
+                              e.toI64(cs.visited),
+                              LLVM::AtomicOrdering::monotonic);
+    LLVM::AtomicRMWOp::create(b, loc, LLVM::AtomicBinOp::add,
+                              e.gep(base, e.i32c(8)), e.toI64(st.skipped),
+                              LLVM::AtomicOrdering::monotonic);
+    scf::YieldOp::create(b, loc);
+  });
+}
+
+//===----------------------------------------------------------------------===//
+// Consumer loop
+//===----------------------------------------------------------------------===//
+
+Consumer Sm90PrefillGenerator::consumerSetup() {
+  Consumer cs;
+  cs.index =
+      h.uniform(e.sub(e.divu(tid, e.i32c(kConsumerThreads)), e.i32c(1)));
+  Value other = e.sub(e.i32c(1), cs.index);
+  cs.thread = e.remu(tid, e.i32c(kConsumerThreads));
+  cs.lane = e.remu(cs.thread, e.i32c(32));
+  cs.q0 = e.add(cta0, e.mul(cs.index, e.i32c(64)));
+  cs.visited = visitedBlocks(cs.q0);
+  Value rowInBlock = e.add(e.mul(e.divu(cs.thread, e.i32c(32)), e.i32c(16)),
+                           e.divu(cs.lane, e.i32c(4)));
+  cs.rows[0] = e.add(cs.q0, rowInBlock);
+  cs.rows[1] = e.add(cs.q0, e.add(rowInBlock, e.i32c(8)));
+  cs.myTurn = e.add(e.i32c(kTurnBarrier), cs.index);
+  cs.otherTurn = e.add(e.i32c(kTurnBarrier), other);
+  cs.voteBar = e.add(e.i32c(kVoteBarrier), cs.index);
+  cs.c = e.f32c(cfg.scale * M_LOG2E);
+  if (cfg.skip)
+    cs.threshold = SkipThreshold::build(e, cfg, skipParam, skv);
+  cs.descQ = h.descriptor(
+      e.add(smem32, e.mul(cs.index, e.i32c(layout.qBlockBytes()))), 16, 1024);
+  return cs;
+}
+
+// Step j of a consumer, FlashAttention-3's intra-warpgroup pipelining: on
+// its turn on the tensor cores it issues S_j = Q K_j^T and then
+// O += P_{j-1} V_{j-1} as two wgmma groups, passes the turn, and works on
+// S_j as soon as the first group is done, while P_{j-1} V_{j-1} still runs:
+// mask, row max, the skip vote, and for a kept tile P_j, m and l. O is
+// rescaled for tile j once P_{j-1} V_{j-1} has landed.
+//
+// Every step commits two groups and waits the same way, whether or not it
+// issued anything: ptxas does not correlate branch conditions, and a wait
+// under a condition makes it serialize every wgmma of the kernel.
+ConsumerState Sm90PrefillGenerator::consumerStep(const Consumer &cs, Value j,
+                                                 const ConsumerState &st) {
+  OpBuilder &b = e.b;
+  Location loc = e.loc;
+  Value s = stageOf(j);
+  Value prev = e.maxsi(e.sub(j, e.i32c(1)), e.i32c(0));
+  Value sPrev = stageOf(prev);
+  Value active = e.cmp(P::slt, j, cs.visited);
+
+  h.mbarWait(sharedAt(layout.fullK0(), s, 8), parityOf(j));
+  h.namedSync(cs.myTurn, 2 * kConsumerThreads);
+  h.wgmmaFence();
+  // Issued even where this consumer does not visit block j (consumer 0's
+  // last causal block): K_j is there anyway, and a wgmma under a branch
+  // keeps ptxas from seeing which group the wait below retires.
+  Accumulator scores = issueScores(cs.descQ, s);
+  h.wgmmaCommit();
+  auto pv = scf::IfOp::create(
+      b, loc, st.pending,
+      [&](OpBuilder &, Location) {
+        h.mbarWait(sharedAt(layout.fullV0(), sPrev, 8), parityOf(prev));
+        scf::YieldOp::create(b, loc, issuePV(st.o, st.p, sPrev).value);
+      },
+      [&](OpBuilder &, Location) {
+        scf::YieldOp::create(b, loc, st.o.value);
+      });
+  h.wgmmaCommit();
+  // Hand the tensor cores to the other consumer (whose last turn, that of
+  // consumer 1 at the last block, is not passed back).
+  Value last = e.cmp(P::eq, j, e.sub(numKV, e.i32c(1)));
+  Value lastOfOne = e.band(last, e.cmp(P::eq, cs.index, e.i32c(1)));
+  scf::IfOp::create(b, loc, e.bxor(lastOfOne, constantBool(true)),
+                    [&](OpBuilder &, Location) {
+                      h.namedArrive(cs.otherTurn, 2 * kConsumerThreads);
+                      scf::YieldOp::create(b, loc);
+                    });
+  // S_j is the older group.
+  h.wgmmaWait(1);
+  Accumulator sAcc = h.fenceRegisters(scores);
+  release(layout.emptyK0(), s, cs.lane);
+
+  ConsumerState inFlight = st;
+  inFlight.o = {pv.getResult(0), oSize()};
+  inFlight.pending = constantBool(false);
+  Value one = e.f32c(1.0);
+  inFlight.alpha[0] = inFlight.alpha[1] = one;
+  auto yieldStep = [&](const ConsumerState &r) {
+    SmallVector<Value> v = r.flatten();
+    v.append({r.alpha[0], r.alpha[1]});
+    scf::YieldOp::create(b, loc, v);
+  };
+  // A tile this consumer does not visit, or skips: V_j is not read, so its
+  // stage goes back to the producer at once.
+  auto dropTile = [&](Value count) {
+    release(layout.emptyV0(), s, cs.lane);
+    ConsumerState r = inFlight;
+    r.skipped = e.add(st.skipped, count);
+    yieldStep(r);
+  };
+  SmallVector<Type> types;
+  for (Value v : st.flatten())
+    types.push_back(v.getType());
+  types.append({e.f32, e.f32});
+  auto step = scf::IfOp::create(b, loc, types, active,
+                                /*withElseRegion=*/true);
+  {
+    OpBuilder::InsertionGuard g(b);
+    b.setInsertionPointToStart(&step.getThenRegion().front());
+    SmallVector<Value> sv = maskScores(h.unpack(sAcc), j, cs);
+    Value mt[2];
+    rowMax(sv, mt);
+    auto decide = scf::IfOp::create(b, loc, types,
+                                    skipDecision(cs, j, mt, st),
+                                    /*withElseRegion=*/true);
+    {
+      OpBuilder::InsertionGuard g2(b);
+      b.setInsertionPointToStart(&decide.getThenRegion().front());
+      dropTile(e.i32c(1));
+      b.setInsertionPointToStart(&decide.getElseRegion().front());
+      yieldStep(softmax(sv, mt, inFlight, cs.c));
+    }
+    scf::YieldOp::create(b, loc, decide.getResults());
+    b.setInsertionPointToStart(&step.getElseRegion().front());
+    dropTile(e.i32c(0));
+  }
+  ValueRange results = step.getResults();
+  ConsumerState next = ConsumerState::unflatten(results.drop_back(2), oSize(),
+                                                pSize());
+
+  // P_{j-1} V_{j-1} done: V_{j-1} is free, and O takes tile j's rescale.
+  Accumulator o = h.waitFor(0, next.o, st.p);
+  scf::IfOp::create(b, loc, st.pending, [&](OpBuilder &, Location) {
+    release(layout.emptyV0(), sPrev, cs.lane);
+    scf::YieldOp::create(b, loc);
+  });
+  Value alpha[2] = {results[results.size() - 2], results.back()};
+  auto rescaled = scf::IfOp::create(
+      b, loc, next.pending,
+      [&](OpBuilder &, Location) {
+        scf::YieldOp::create(b, loc, rescale(o, alpha).value);
+      },
+      [&](OpBuilder &, Location) { scf::YieldOp::create(b, loc, o.value); });
+  next.o = {rescaled.getResult(0), oSize()};
+  return next;
+}
+
 void Sm90PrefillGenerator::buildConsumer() {
   OpBuilder &b = e.b;
   Location loc = e.loc;
   h.setMaxRegisters(kConsumerRegisters, /*increase=*/true);
-  Value consumer =
-      h.uniform(e.sub(e.divu(tid, e.i32c(kConsumerThreads)), e.i32c(1)));
-  Value other = e.sub(e.i32c(1), consumer);
-  Value t = e.remu(tid, e.i32c(kConsumerThreads));
-  Value lane = e.remu(t, e.i32c(32));
-  Value q0 = e.add(cta0, e.mul(consumer, e.i32c(64)));
-  Value myKV = visitedBlocks(q0);
-  Value rowInBlock =
-      e.add(e.mul(e.divu(t, e.i32c(32)), e.i32c(16)), e.divu(lane, e.i32c(4)));
-  Value rows[2] = {e.add(q0, rowInBlock),
-                   e.add(q0, e.add(rowInBlock, e.i32c(8)))};
-  Value myTurn = e.add(e.i32c(kTurnBarrier), consumer);
-  Value otherTurn = e.add(e.i32c(kTurnBarrier), other);
-  Value voteBar = e.add(e.i32c(kVoteBarrier), consumer);
-
-  double scaleLog2 = cfg.scale * M_LOG2E;
-  Value c = e.f32c(scaleLog2);
-  SkipThreshold threshold;
-  if (cfg.skip)
-    threshold = SkipThreshold::build(e, cfg, skipParam, skv);
+  Consumer cs = consumerSetup();
 
   // Consumer 1 lets consumer 0 go first on the tensor cores.
   scf::IfOp::create(b, loc,
-                    e.band(e.cmp(P::eq, consumer, e.i32c(1)),
+                    e.band(e.cmp(P::eq, cs.index, e.i32c(1)),
                            e.cmp(P::sgt, numKV, e.i32c(0))),
                     [&](OpBuilder &, Location) {
-                      h.namedArrive(otherTurn, 2 * kConsumerThreads);
+                      h.namedArrive(cs.otherTurn, 2 * kConsumerThreads);
                       scf::YieldOp::create(b, loc);
                     });
-
   h.mbarWait(sharedAt(layout.fullQ()), e.i32c(0));
-  Value descQ = h.descriptor(
-      e.add(smem32, e.mul(consumer, e.i32c(layout.qBlockBytes()))), 16, 1024);
 
   ConsumerState init;
   Value ninf = e.f32c(-INFINITY), zero = e.f32c(0.0);
@@ -427,7 +676,7 @@ void Sm90PrefillGenerator::buildConsumer() {
   init.m[0] = init.m[1] = ninf;
   init.l[0] = init.l[1] = zero;
   init.p.assign(pSize(), e.i32c(0));
-  init.pending = arith::ConstantOp::create(b, loc, b.getBoolAttr(false));
+  init.pending = constantBool(false);
   init.skipped = e.i32c(0);
 
   auto loop =
@@ -435,99 +684,10 @@ void Sm90PrefillGenerator::buildConsumer() {
   {
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(loop.getBody());
-    Value j = loop.getInductionVar();
     ConsumerState st = ConsumerState::unflatten(loop.getRegionIterArgs(),
                                                 oSize(), pSize());
-    Value s = stageOf(j);
-    Value prev = e.maxsi(e.sub(j, e.i32c(1)), e.i32c(0));
-    Value sPrev = stageOf(prev);
-    Value active = e.cmp(P::slt, j, myKV);
-
-    h.mbarWait(sharedAt(layout.fullK0(), s, 8), parityOf(j));
-    // This consumer's turn: S_j and P_{j-1} V_{j-1} in one batch.
-    h.namedSync(myTurn, 2 * kConsumerThreads);
-    h.wgmmaFence();
-    auto scores = scf::IfOp::create(
-        b, loc, active,
-        [&](OpBuilder &, Location) {
-          scf::YieldOp::create(b, loc, issueScores(descQ, s).value);
-        },
-        [&](OpBuilder &, Location) {
-          scf::YieldOp::create(b, loc, h.poisonAccumulator(sSize()).value);
-        });
-    auto pv = scf::IfOp::create(
-        b, loc, st.pending,
-        [&](OpBuilder &, Location) {
-          h.mbarWait(sharedAt(layout.fullV0(), sPrev, 8), parityOf(prev));
-          scf::YieldOp::create(b, loc, issuePV(st, sPrev).value);
-        },
-        [&](OpBuilder &, Location) {
-          scf::YieldOp::create(b, loc, st.o.value);
-        });
-    h.wgmmaCommit();
-    // Hand the tensor cores to the other consumer (whose last turn, that
-    // of consumer 1 at the last block, is not passed back).
-    Value last = e.cmp(P::eq, j, e.sub(numKV, e.i32c(1)));
-    Value lastOfOne = e.band(last, e.cmp(P::eq, consumer, e.i32c(1)));
-    Value passOn = e.bxor(
-        lastOfOne, arith::ConstantOp::create(b, loc, b.getBoolAttr(true)));
-    scf::IfOp::create(b, loc, passOn, [&](OpBuilder &, Location) {
-                        h.namedArrive(otherTurn, 2 * kConsumerThreads);
-                        scf::YieldOp::create(b, loc);
-                      });
-    h.wgmmaWait(0);
-    Accumulator sAcc = h.fenceRegisters({scores.getResult(0), sSize()});
-    st.o = h.fenceRegisters({pv.getResult(0), oSize()});
-    scf::IfOp::create(b, loc, st.pending, [&](OpBuilder &, Location) {
-      releaseStage(sPrev, lane);
-      scf::YieldOp::create(b, loc);
-    });
-
-    ConsumerState done = st;
-    done.pending = arith::ConstantOp::create(b, loc, b.getBoolAttr(false));
-    // A tile without work for this consumer, or a skipped one: wait until V
-    // has landed (so no TMA of the stage is in flight), then release it.
-    auto release = [&](Value one) {
-      h.mbarWait(sharedAt(layout.fullV0(), s, 8), parityOf(j));
-      releaseStage(s, lane);
-      ConsumerState r = done;
-      r.skipped = e.add(st.skipped, one);
-      scf::YieldOp::create(b, loc, r.flatten());
-    };
-    SmallVector<Type> types;
-    for (Value v : st.flatten())
-      types.push_back(v.getType());
-    auto step = scf::IfOp::create(
-        b, loc, types, active, /*withElseRegion=*/true);
-    {
-      OpBuilder::InsertionGuard g(b);
-      b.setInsertionPointToStart(&step.getThenRegion().front());
-      SmallVector<Value> sv = maskScores(h.unpack(sAcc), j, q0, rows, lane);
-      Value mt[2];
-      rowMax(sv, mt);
-      Value skip = arith::ConstantOp::create(b, loc, b.getBoolAttr(false));
-      if (cfg.skip) {
-        Value outside[2] = {e.cmp(P::sge, rows[0], sq),
-                            e.cmp(P::sge, rows[1], sq)};
-        Value vote = skipVoteRows(e, mt, st.m, outside, c, threshold);
-        Value all = h.namedAnd(voteBar, kConsumerThreads, vote);
-        skip = e.band(e.band(threshold.enabled, e.cmp(P::sgt, j, e.i32c(0))),
-                      all);
-      }
-      auto decide =
-          scf::IfOp::create(b, loc, types, skip, /*withElseRegion=*/true);
-      {
-        OpBuilder::InsertionGuard g2(b);
-        b.setInsertionPointToStart(&decide.getThenRegion().front());
-        release(e.i32c(1));
-        b.setInsertionPointToStart(&decide.getElseRegion().front());
-        scf::YieldOp::create(b, loc, softmax(sv, mt, st, c).flatten());
-      }
-      scf::YieldOp::create(b, loc, decide.getResults());
-      b.setInsertionPointToStart(&step.getElseRegion().front());
-      release(e.i32c(0));
-    }
-    scf::YieldOp::create(b, loc, step.getResults());
+    ConsumerState next = consumerStep(cs, loop.getInductionVar(), st);
+    scf::YieldOp::create(b, loc, next.flatten());
   }
   ConsumerState fin =
       ConsumerState::unflatten(loop.getResults(), oSize(), pSize());
@@ -538,34 +698,22 @@ void Sm90PrefillGenerator::buildConsumer() {
       [&](OpBuilder &, Location) {
         Value lastJ = e.sub(numKV, e.i32c(1));
         Value sLast = stageOf(lastJ);
-        h.mbarWait(sharedAt(layout.fullV0(), sLast, 8), parityOf(lastJ));
         h.wgmmaFence();
-        Accumulator o = issuePV(fin, sLast);
+        h.mbarWait(sharedAt(layout.fullV0(), sLast, 8), parityOf(lastJ));
+        Accumulator o = issuePV(fin.o, fin.p, sLast);
         h.wgmmaCommit();
         h.wgmmaWait(0);
         o = h.fenceRegisters(o);
-        releaseStage(sLast, lane);
+        release(layout.emptyV0(), sLast, cs.lane);
         scf::YieldOp::create(b, loc, o.value);
       },
       [&](OpBuilder &, Location) {
         scf::YieldOp::create(b, loc, fin.o.value);
       });
   fin.o = {tail.getResult(0), oSize()};
-  epilogue(fin, q0, rows, lane);
-
-  // Counters: one atomic pair per consumer that owns a q-block.
-  if (cfg.stats) {
-    Value first = e.band(e.cmp(P::eq, t, e.i32c(0)), e.cmp(P::slt, q0, sq));
-    scf::IfOp::create(b, loc, first, [&](OpBuilder &, Location) {
-      Value base = e.toGlobalPtr(statsAddr);
-      LLVM::AtomicRMWOp::create(b, loc, LLVM::AtomicBinOp::add, base,
-                                e.toI64(myKV), LLVM::AtomicOrdering::monotonic);
-      LLVM::AtomicRMWOp::create(b, loc, LLVM::AtomicBinOp::add,
-                                e.gep(base, e.i32c(8)), e.toI64(fin.skipped),
-                                LLVM::AtomicOrdering::monotonic);
-      scf::YieldOp::create(b, loc);
-    });
-  }
+  epilogue(fin, cs);
+  if (cfg.stats)
+    countTiles(fin, cs);
 }
 
 void Sm90PrefillGenerator::build(gpu::GPUFuncOp func) {
