@@ -5,9 +5,10 @@ prepare` (or by the same skipattn-compile flags from another commit):
 prefill_d128[_causal] and prefill_d128[_causal]_skip. On the same inputs,
 interleaved (cuDNN, every variant, cuDNN again, per case), it times dense
 prefill at S = 4K and 16K, causal and not, and the skip kernels on bench.py's
-structured inputs at about 75% and 90% tile sparsity, and checks that every
-variant agrees with cuDNN's output (dense) and that the skip counts of all
-variants are equal. Prints one line per case and writes --out/ab.json.
+structured inputs with skipping off (lambda 0), on but skipping nothing, and
+at about 75% and 90% tile sparsity, and checks that every variant agrees
+with cuDNN's output (dense) and that the skip counts of all variants are
+equal. Prints one line per case and writes --out/ab.json.
 Timing as in bench.py: CUDA events, median (triton.testing.do_bench)."""
 import argparse, json, math, os, sys
 import torch
@@ -65,8 +66,10 @@ def main():
         q, k, v = bench.structured(B, H, H, S, S, D, 128, causal, gen, gap)
         t_cudnn = cudnn(q, k, v, causal)
         name = f"prefill_d128{'_causal' if causal else ''}"
-        for target in (0.0, 0.75, 0.9):
-            lam = math.exp(-gap * (1 - target)) if target > 0 else 1e-30
+        # lambda 0 turns skipping off at run time; 1e-30 keeps the vote but
+        # skips nothing.
+        for target in (None, 0.0, 0.75, 0.9):
+            lam = 0.0 if target is None else math.exp(-gap * (1 - target)) if target > 0 else 1e-30
             row = dict(case="skip", S=S, causal=causal, target=target, lam=lam, cudnn_ms=t_cudnn)
             counts = {}
             for vn, bundles in variants.items():
@@ -78,7 +81,7 @@ def main():
             row.update(tiles_total=total, tiles_skipped=skipped, sparsity=skipped / total,
                        counts_equal=len(set(counts.values())) == 1)
             rows.append(row)
-            print(f"skip S={S} causal={causal} sparsity={row['sparsity']:.3f} counts_equal={row['counts_equal']}: "
+            print(f"skip S={S} causal={causal} lam={lam:.1e} sparsity={row['sparsity']:.3f} counts_equal={row['counts_equal']}: "
                   + " ".join(f"{vn}={row[vn + '_ms']:.3f} ms (vs cuDNN {t_cudnn / row[vn + '_ms']:.2f}x, "
                              f"vs own dense {row[vn + '_dense_ms'] / row[vn + '_ms']:.2f}x)" for vn in variants),
                   flush=True)

@@ -88,6 +88,7 @@ LogicalResult skipattn::emitDeviceBundle(ModuleOp module, BundleSpec &spec,
     k.blockM = intAttr(func, "skipattn.block_m");
     k.blockN = intAttr(func, "skipattn.block_n");
     k.maxQueryLen = intAttr(func, "skipattn.max_q_len");
+    k.persistent = func->hasAttr("skipattn.persistent");
     for (Attribute p : cast<ArrayAttr>(func->getAttr("skipattn.params")))
       k.params.push_back(cast<StringAttr>(p).str());
     spec.kernels.push_back(k);

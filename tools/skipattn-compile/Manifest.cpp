@@ -89,17 +89,20 @@ static Json deviceKernels(const BundleSpec &spec) {
              launch(*combine,
                     llvm::json::Array{"q_len", "q_heads", "batch"})}}});
   }
-  if (prefill)
+  if (prefill) {
+    Json qTiles = op("ceil_div", {"q_len", prefill->blockM});
+    llvm::json::Array grid{qTiles, "q_heads", "batch"};
+    if (prefill->persistent)
+      grid = llvm::json::Array{
+          op("min", {"num_sms", op("mul", {qTiles, "q_heads", "batch"})}), 1,
+          1};
     kernels.push_back(llvm::json::Object{
         {"name", "prefill"},
         {"when", 1},
         {"num_splits", 1},
         {"workspace_bytes", 0},
-        {"launches",
-         llvm::json::Array{launch(
-             *prefill,
-             llvm::json::Array{op("ceil_div", {"q_len", prefill->blockM}),
-                               "q_heads", "batch"})}}});
+        {"launches", llvm::json::Array{launch(*prefill, std::move(grid))}}});
+  }
   return kernels;
 }
 

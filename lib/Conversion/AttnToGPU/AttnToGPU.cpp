@@ -283,6 +283,8 @@ static void lower(TiledAttention &ta, ModuleOp module, bool decodeKernels) {
     describe(b, func, "prefill", withSkipParams(operands, c),
              c.prefillThreads(), c.prefillSharedBytes());
     func->setAttr("skipattn.block_m", b.getI64IntegerAttr(c.prefillCtaRows()));
+    if (c.sm90)
+      func->setAttr("skipattn.persistent", b.getUnitAttr());
   }
   if (decodeKernels && c.group() <= 16 &&
       !kernels.lookupSymbol(c.name("decode"))) {
@@ -356,9 +358,15 @@ static void lower(TiledAttention &ta, ModuleOp module, bool decodeKernels) {
 
   Value bm = arith::ConstantIndexOp::create(b, loc, c.prefillCtaRows());
   Value one = arith::ConstantIndexOp::create(b, loc, 1);
-  gpu::KernelDim3 grid = {arith::CeilDivUIOp::create(b, loc, sq, bm),
-                          arith::ConstantIndexOp::create(b, loc, c.qHeads),
-                          batch};
+  Value qTiles = arith::CeilDivUIOp::create(b, loc, sq, bm);
+  Value heads = arith::ConstantIndexOp::create(b, loc, c.qHeads);
+  gpu::KernelDim3 grid = {qTiles, heads, batch};
+  // The Hopper kernel is persistent: it takes any grid of x CTAs. The
+  // runtime's bundles launch one per SM; here, one per tile.
+  if (c.sm90)
+    grid = {arith::MulIOp::create(
+                b, loc, arith::MulIOp::create(b, loc, qTiles, heads), batch),
+            one, one};
   gpu::KernelDim3 block = {
       arith::ConstantIndexOp::create(b, loc, c.prefillThreads()), one, one};
   Value smem = arith::ConstantOp::create(

@@ -82,7 +82,12 @@ Value Sm90Emitter::namedAnd(Value id, int64_t threads, Value pred) {
           std::to_string(threads) + ", p;\nselp.u32 $0, 1, 0, q;\n}",
       "=r,r,r", /*has_side_effects=*/true, /*is_align_stack=*/false,
       LLVM::TailCallKind::None, LLVM::AsmDialectAttr(), ArrayAttr());
-  return e.cmp(arith::CmpIPredicate::ne, uniform(op.getResult(0)), e.i32c(0));
+  return e.cmp(arith::CmpIPredicate::ne, op.getResult(0), e.i32c(0));
+}
+
+Value Sm90Emitter::uniformBool(Value v) {
+  Value i = arith::ExtUIOp::create(e.b, e.loc, e.i32, v);
+  return e.cmp(arith::CmpIPredicate::ne, uniform(i), e.i32c(0));
 }
 
 Value Sm90Emitter::uniform(Value v) {

@@ -48,12 +48,15 @@ public:
   void namedSync(mlir::Value id, int64_t threads);
   void namedArrive(mlir::Value id, int64_t threads);
   /// bar.red.and.pred on named barrier `id`: true when `pred` holds in all
-  /// `threads` threads.
+  /// `threads` threads. The result is the same in all of them, but ptxas
+  /// does not know it (see uniform()).
   mlir::Value namedAnd(mlir::Value id, int64_t threads, mlir::Value pred);
 
   /// `v` (i32) from lane 0: a value ptxas knows to be warp-uniform, so that
   /// branches on it around wgmma are not treated as divergent.
   mlir::Value uniform(mlir::Value v);
+  /// uniform() of an i1.
+  mlir::Value uniformBool(mlir::Value v);
 
   /// The wgmma descriptor (128-byte swizzle) of the shared tile at 32-bit
   /// shared address `address`, with leading and stride byte offsets.
