@@ -148,6 +148,9 @@ LogicalResult skipattn::writeManifest(const BundleSpec &spec, StringRef dir,
                               {"mask", std::move(mask)},
                               {"skip", std::move(skip)},
                               {"stats", static_cast<bool>(spec.skip)},
+                              {"stats_layout", spec.skip
+                                                   ? llvm::json::Value("per_head")
+                                                   : llvm::json::Value(nullptr)},
                               {"block_m", spec.blockM},
                               {"block_n", spec.blockN},
                               {"arguments", std::move(arguments)}};

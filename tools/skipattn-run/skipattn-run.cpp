@@ -53,7 +53,8 @@ static const char usage[] =
     "  --skip-threshold X      run with lambda = X\n"
     "  --skip-scale-factor F   run with lambda = F / Skv\n"
     "                          (default: the bundle's compiled criterion)\n"
-    "  --stats                 report tiles_total and tiles_skipped\n"
+    "  --stats                 report tiles_total and tiles_skipped, and\n"
+    "                          both per (batch, query head) as [B][Hq]\n"
     "  --plan                  print the launches a gpu bundle would make\n"
     "                          for these shapes, and run nothing\n"
     "  --num-sms N             plan for a device with N multiprocessors\n"
@@ -370,7 +371,8 @@ struct Call {
   void *out;
   size_t outBytes;
   float lambda;
-  int64_t *stats;
+  /// [B, Hq, 2] counters, or null when they are not asked for.
+  int64_t *headStats;
 };
 } // namespace
 
@@ -385,8 +387,14 @@ static double millisecondsSince(Clock::time_point start) {
 static double runOnHost(const skipattn_bundle *bundle,
                         const skipattn_shape &shape, const Call &call) {
   auto start = Clock::now();
-  check(skipattn_run_host(bundle, &shape, call.q, call.k, call.v, call.mask,
-                          call.maskShape, call.out, call.lambda, call.stats));
+  check(call.headStats
+            ? skipattn_run_host_head_stats(bundle, &shape, call.q, call.k,
+                                           call.v, call.mask, call.maskShape,
+                                           call.out, call.lambda,
+                                           call.headStats)
+            : skipattn_run_host(bundle, &shape, call.q, call.k, call.v,
+                                call.mask, call.maskShape, call.out,
+                                call.lambda, nullptr));
   return millisecondsSince(start);
 }
 
@@ -397,19 +405,57 @@ static double runOnDevice(const skipattn_bundle *bundle,
                           const skipattn_shape &shape, const Call &call) {
   DeviceBuffer q(call.q, call.qBytes), k(call.k, call.kBytes),
       v(call.v, call.vBytes), out(nullptr, call.outBytes);
-  std::optional<DeviceBuffer> mask;
+  std::optional<DeviceBuffer> mask, headStats;
   if (call.mask)
     mask.emplace(call.mask, call.maskBytes);
+  size_t statsBytes = static_cast<size_t>(shape.batch) *
+                      static_cast<size_t>(shape.q_heads) * 2 * sizeof(int64_t);
+  if (call.headStats)
+    headStats.emplace(nullptr, statsBytes);
+  void *maskPointer = mask ? mask->pointer : nullptr;
   check(skipattn_device_synchronize(nullptr));
   auto start = Clock::now();
-  check(skipattn_run_device(bundle, &shape, q.pointer, k.pointer, v.pointer,
-                            mask ? mask->pointer : nullptr, call.maskShape,
-                            out.pointer, call.lambda, call.stats,
-                            /*stream=*/nullptr));
+  check(headStats ? skipattn_run_device_head_stats(
+                        bundle, &shape, q.pointer, k.pointer, v.pointer,
+                        maskPointer, call.maskShape, out.pointer, call.lambda,
+                        static_cast<int64_t *>(headStats->pointer),
+                        /*stream=*/nullptr)
+                  : skipattn_run_device(bundle, &shape, q.pointer, k.pointer,
+                                        v.pointer, maskPointer, call.maskShape,
+                                        out.pointer, call.lambda, nullptr,
+                                        /*stream=*/nullptr));
   check(skipattn_device_synchronize(nullptr));
   double wallMs = millisecondsSince(start);
   check(skipattn_device_download(call.out, out.pointer, call.outBytes));
+  if (headStats)
+    check(skipattn_device_download(call.headStats, headStats->pointer,
+                                   statsBytes));
   return wallMs;
+}
+
+/// ,"tiles_total":T,"tiles_skipped":S,"tiles_total_per_head":[[..]..],
+/// "tiles_skipped_per_head":[[..]..] from [B, Hq, 2] counters.
+static std::string statsJson(const std::vector<int64_t> &headStats,
+                             int64_t batch, int64_t heads) {
+  int64_t sums[2] = {0, 0};
+  std::string perHead[2] = {"[", "["};
+  for (int64_t b = 0; b < batch; ++b) {
+    for (int slot = 0; slot < 2; ++slot)
+      perHead[slot] += b ? ",[" : "[";
+    for (int64_t h = 0; h < heads; ++h) {
+      for (int slot = 0; slot < 2; ++slot) {
+        int64_t count = headStats[(b * heads + h) * 2 + slot];
+        sums[slot] += count;
+        perHead[slot] += (h ? "," : "") + std::to_string(count);
+      }
+    }
+    for (int slot = 0; slot < 2; ++slot)
+      perHead[slot] += "]";
+  }
+  return ",\"tiles_total\":" + std::to_string(sums[0]) +
+         ",\"tiles_skipped\":" + std::to_string(sums[1]) +
+         ",\"tiles_total_per_head\":" + perHead[0] +
+         "],\"tiles_skipped_per_head\":" + perHead[1] + "]";
 }
 
 /// --plan: the launches for the shapes of q, k and v, as one JSON line.
@@ -510,7 +556,8 @@ static int run(const Options &options) {
   size_t outCount = elementCount(outShape);
   size_t elementSize = skipattn_dtype_size(dtype);
   std::vector<unsigned char> out(outCount * elementSize);
-  int64_t stats[2] = {0, 0};
+  std::vector<int64_t> headStats(
+      options.stats ? static_cast<size_t>(shape.batch * shape.q_heads * 2) : 0);
 
   Call call;
   call.q = qData;
@@ -526,7 +573,7 @@ static int run(const Options &options) {
   call.out = out.data();
   call.outBytes = out.size();
   call.lambda = lambda;
-  call.stats = options.stats ? stats : nullptr;
+  call.headStats = options.stats ? headStats.data() : nullptr;
   double wallMs = onDevice ? runOnDevice(bundle.get(), shape, call)
                            : runOnHost(bundle.get(), shape, call);
 
@@ -551,8 +598,7 @@ static int run(const Options &options) {
   std::snprintf(wall, sizeof(wall), ",\"wall_ms\":%.3f", wallMs);
   line += wall;
   if (options.stats)
-    line += ",\"tiles_total\":" + std::to_string(stats[0]) +
-            ",\"tiles_skipped\":" + std::to_string(stats[1]);
+    line += statsJson(headStats, shape.batch, shape.q_heads);
   line += "}\n";
   std::fputs(line.c_str(), stdout);
   return 0;

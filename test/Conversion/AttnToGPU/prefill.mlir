@@ -5,7 +5,7 @@
 // with batch and lengths as run-time i32 arguments and the threshold and
 // counters passed through.
 // CHECK-LABEL: func.func @attention
-//  CHECK-SAME:   %[[LAMBDA:[a-z0-9]+]]: f32 {attn.skip_threshold}, %[[STATS:[a-z0-9]+]]: memref<2xi64> {attn.skip_stats})
+//  CHECK-SAME:   %[[LAMBDA:[a-z0-9]+]]: f32 {attn.skip_threshold}, %[[STATS:[a-z0-9]+]]: memref<?x8x2xi64> {attn.skip_stats})
 //       CHECK:   %[[OUT:.*]] = gpu.alloc (%{{.*}}, %{{.*}}) : memref<?x8x?x128xbf16>
 //       CHECK:   gpu.launch_func @skipattn_kernels::@[[KERNEL:skipattn_prefill_bf16_h8x2_d128_m64n64_causal_skip_stats]] blocks in (%{{.*}}, %{{.*}}, %{{.*}}) threads in (%{{.*}}, %{{.*}}, %{{.*}}) dynamic_shared_memory_size %{{.*}} args(%{{.*}} : i64, %{{.*}} : i64, %{{.*}} : i64, %{{.*}} : i64, %{{.*}} : i32, %{{.*}} : i32, %{{.*}} : i32, %[[LAMBDA]] : f32, %{{.*}} : i64)
 //       CHECK:   bufferization.to_tensor %[[OUT]]
