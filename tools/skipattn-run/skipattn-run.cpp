@@ -39,7 +39,9 @@ using skipattn::npy::ElementType;
 static const char usage[] =
     "usage: skipattn-run DIR --q q.npy --k k.npy --v v.npy --out o.npy\n"
     "                    [--mask m.npy] [--skip-threshold X | "
-    "--skip-scale-factor F]\n"
+    "--skip-scale-factor F |\n"
+    "                     --calibration calib.json --target-sparsity T "
+    "[--phase P]]\n"
     "                    [--stats]\n"
     "       skipattn-run DIR --q q.npy --k k.npy --v v.npy --plan "
     "[--num-sms N]\n"
@@ -53,6 +55,10 @@ static const char usage[] =
     "  --skip-threshold X      run with lambda = X\n"
     "  --skip-scale-factor F   run with lambda = F / Skv\n"
     "                          (default: the bundle's compiled criterion)\n"
+    "  --calibration FILE      with --target-sparsity T: lambda = F / Skv\n"
+    "                          with the factor F that skipattn-calibrate's\n"
+    "                          FILE gives for T (--phase prefill|decode,\n"
+    "                          default prefill)\n"
     "  --stats                 report tiles_total and tiles_skipped, and\n"
     "                          both per (batch, query head) as [B][Hq]\n"
     "  --plan                  print the launches a gpu bundle would make\n"
@@ -69,7 +75,8 @@ struct Failure : std::runtime_error {
 struct Options {
   std::string bundle;
   std::string q, k, v, out, mask;
-  std::optional<double> threshold, scaleFactor;
+  std::optional<double> threshold, scaleFactor, targetSparsity;
+  std::string calibration, phase = "prefill";
   bool stats = false;
   bool plan = false;
   std::optional<int64_t> numSms;
@@ -112,8 +119,21 @@ static int64_t parseSmCount(const std::string &flag, const std::string &text) {
 static bool parseArguments(int argc, char **argv, Options &options) {
   // The flags that take a value; the first four are required (--out not
   // with --plan).
-  enum { Q, K, V, Out, Mask, Threshold, ScaleFactor, NumSms, NumFlags };
-  std::string threshold, scaleFactor, numSms;
+  enum {
+    Q,
+    K,
+    V,
+    Out,
+    Mask,
+    Threshold,
+    ScaleFactor,
+    Calibration,
+    TargetSparsity,
+    Phase,
+    NumSms,
+    NumFlags
+  };
+  std::string threshold, scaleFactor, targetSparsity, numSms;
   struct ValueFlag {
     const char *name;
     std::string *value;
@@ -125,6 +145,9 @@ static bool parseArguments(int argc, char **argv, Options &options) {
                        {"--mask", &options.mask, false},
                        {"--skip-threshold", &threshold, false},
                        {"--skip-scale-factor", &scaleFactor, false},
+                       {"--calibration", &options.calibration, false},
+                       {"--target-sparsity", &targetSparsity, false},
+                       {"--phase", &options.phase, false},
                        {"--num-sms", &numSms, false}};
   bool haveBundle = false;
 
@@ -184,7 +207,7 @@ static bool parseArguments(int argc, char **argv, Options &options) {
       error(std::string("missing required flag ") + flags[f].name);
   // A plan runs nothing, so the flags about a run do not apply to it.
   if (options.plan)
-    for (int f : {Out, Mask, Threshold, ScaleFactor})
+    for (int f : {Out, Mask, Threshold, ScaleFactor, Calibration})
       if (flags[f].seen)
         error(std::string("--plan runs nothing, so ") + flags[f].name +
               " does not apply");
@@ -196,6 +219,21 @@ static bool parseArguments(int argc, char **argv, Options &options) {
     options.numSms = parseSmCount("--num-sms", numSms);
   if (flags[Threshold].seen && flags[ScaleFactor].seen)
     error("--skip-threshold and --skip-scale-factor are exclusive; give one");
+  if (flags[Calibration].seen != flags[TargetSparsity].seen)
+    error("--calibration and --target-sparsity go together");
+  if (flags[Phase].seen && !flags[Calibration].seen)
+    error("--phase only applies to --calibration");
+  if (flags[Calibration].seen &&
+      (flags[Threshold].seen || flags[ScaleFactor].seen))
+    error(std::string("--calibration and ") +
+          (flags[Threshold].seen ? "--skip-threshold" : "--skip-scale-factor") +
+          " are exclusive; give one");
+  if (flags[Phase].seen && options.phase != "prefill" &&
+      options.phase != "decode")
+    error("--phase must be prefill or decode, got '" + options.phase + "'");
+  if (flags[TargetSparsity].seen)
+    options.targetSparsity =
+        parseNumber("--target-sparsity", targetSparsity);
   if (flags[Threshold].seen)
     options.threshold = parseNumber("--skip-threshold", threshold);
   if (flags[ScaleFactor].seen)
@@ -494,10 +532,22 @@ static int run(const Options &options) {
 
   // Flags that the bundle cannot honour fail before any file is read.
   bool hasSkip = skipattn_bundle_has_skip(bundle.get());
-  if (!hasSkip && (options.threshold || options.scaleFactor))
+  if (!hasSkip &&
+      (options.threshold || options.scaleFactor || options.targetSparsity))
     error(std::string("the bundle is dense (\"skip\": null), so ") +
-          (options.threshold ? "--skip-threshold" : "--skip-scale-factor") +
+          (options.threshold     ? "--skip-threshold"
+           : options.scaleFactor ? "--skip-scale-factor"
+                                 : "--calibration") +
           " does not apply");
+  // A calibration gives a scale factor for the target sparsity.
+  std::optional<double> scaleFactor = options.scaleFactor;
+  if (options.targetSparsity) {
+    double factor;
+    check(skipattn_calibration_factor(options.calibration.c_str(),
+                                      options.phase.c_str(),
+                                      *options.targetSparsity, &factor));
+    scaleFactor = factor;
+  }
   if (options.stats && !skipattn_bundle_has_stats(bundle.get()))
     error("--stats needs a bundle compiled with stats (its manifest has "
           "\"stats\": false)");
@@ -545,8 +595,8 @@ static int run(const Options &options) {
   float lambda = 0.0f;
   if (options.threshold)
     lambda = static_cast<float>(*options.threshold);
-  else if (options.scaleFactor)
-    lambda = static_cast<float>(*options.scaleFactor /
+  else if (scaleFactor)
+    lambda = static_cast<float>(*scaleFactor /
                                 static_cast<double>(shape.kv_len));
   else
     lambda = skipattn_bundle_default_lambda(bundle.get(), shape.kv_len);
