@@ -248,8 +248,8 @@ static skipattn_status checkCall(const char *api, const Manifest &manifest,
 
 /// The number of counters of a call: two per (batch, query head).
 static size_t headStatsCount(const skipattn_shape &shape) {
-  return static_cast<size_t>(shape.batch) *
-         static_cast<size_t>(shape.q_heads) * 2;
+  return static_cast<size_t>(shape.batch) * static_cast<size_t>(shape.q_heads) *
+         2;
 }
 
 /// Sums [B, Hq, 2] counters into {tiles_total, tiles_skipped}.
@@ -277,9 +277,8 @@ static skipattn_status runHost(const char *api, const skipattn_bundle *bundle,
   if (skipattn_status status = skipattn_check_host(bundle))
     return status;
   const Manifest &manifest = bundle->manifest;
-  if (skipattn_status status =
-          checkCall(api, manifest, *shape, mask, maskShape, lambda,
-                    stats ? stats : headStats))
+  if (skipattn_status status = checkCall(api, manifest, *shape, mask, maskShape,
+                                         lambda, stats ? stats : headStats))
     return status;
 
   // The kernel increments its counters, so they start at zero; without
@@ -307,8 +306,8 @@ skipattn_run_host(const skipattn_bundle *bundle, const skipattn_shape *shape,
                   const int64_t maskShape[4], void *out, float lambda,
                   int64_t stats[2]) {
   return guard([&] {
-    return runHost("skipattn_run_host", bundle, shape, q, k, v, mask,
-                   maskShape, out, lambda, stats, nullptr);
+    return runHost("skipattn_run_host", bundle, shape, q, k, v, mask, maskShape,
+                   out, lambda, stats, nullptr);
   });
 }
 
@@ -321,8 +320,8 @@ extern "C" skipattn_status skipattn_run_host_head_stats(
       return fail(SKIPATTN_ERROR_INVALID_ARGUMENT,
                   "skipattn_run_host_head_stats: head_stats must not be NULL "
                   "(use skipattn_run_host without counters)");
-    return runHost("skipattn_run_host_head_stats", bundle, shape, q, k, v,
-                   mask, maskShape, out, lambda, nullptr, headStats);
+    return runHost("skipattn_run_host_head_stats", bundle, shape, q, k, v, mask,
+                   maskShape, out, lambda, nullptr, headStats);
   });
 }
 
@@ -331,10 +330,10 @@ extern "C" skipattn_status skipattn_run_host_head_stats(
 /// (headStats) or neither.
 static skipattn_status runDevice(const char *api, const skipattn_bundle *bundle,
                                  const skipattn_shape *shape, const void *q,
-                                 const void *k, const void *v,
-                                 const void *mask, const int64_t maskShape[4],
-                                 void *out, float lambda, int64_t *stats,
-                                 void *headStats, void *stream) {
+                                 const void *k, const void *v, const void *mask,
+                                 const int64_t maskShape[4], void *out,
+                                 float lambda, int64_t *stats, void *headStats,
+                                 void *stream) {
   if (!bundle || !shape || !q || !k || !v || !out)
     return fail(SKIPATTN_ERROR_INVALID_ARGUMENT,
                 std::string(api) + ": bundle, shape, q, k, v and out must "
@@ -349,9 +348,9 @@ static skipattn_status runDevice(const char *api, const skipattn_bundle *bundle,
   std::vector<int64_t> read;
   if (stats)
     read.assign(headStatsCount(*shape), 0);
-  if (skipattn_status status = bundle->device->run(
-          manifest, *shape, q, k, v, mask, out, lambda,
-          stats ? read.data() : nullptr, headStats, stream))
+  if (skipattn_status status =
+          bundle->device->run(manifest, *shape, q, k, v, mask, out, lambda,
+                              stats ? read.data() : nullptr, headStats, stream))
     return status;
   if (stats)
     sumHeadStats(read.data(), read.size(), stats);

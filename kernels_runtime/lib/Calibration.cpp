@@ -1,4 +1,4 @@
-//===- Calibration.cpp - thresholds from skipattn-calibrate JSON --*- C++ -*-===//
+//===- Calibration.cpp - thresholds from calibration JSON -------*- C++ -*-===//
 //
 // skipattn-calibrate writes, per phase, the TensorRT-LLM-style scale factor
 // (lambda = factor / kv_len) that gave each target sparsity on the samples,
@@ -85,9 +85,9 @@ extern "C" skipattn_status skipattn_calibration_factor(const char *path,
                                       "\"calibration\" object)");
     const JsonValue *entry = calibration->find(name);
     if (!entry || entry->kind != JsonValue::Kind::Object)
-      return fail(SKIPATTN_ERROR_INVALID_ARGUMENT,
-                  std::string(path) + ": no " + quote(name) +
-                      " calibration in it");
+      return fail(SKIPATTN_ERROR_INVALID_ARGUMENT, std::string(path) + ": no " +
+                                                       quote(name) +
+                                                       " calibration in it");
     std::string where = std::string(path) + ": \"calibration." + name + "\"";
 
     // A factor calibrated for exactly this target.

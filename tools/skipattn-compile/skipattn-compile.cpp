@@ -247,8 +247,8 @@ int main(int argc, char **argv) {
   double calibratedFactor = 0.0;
   if (calibration.getNumOccurrences() &&
       skipattn_calibration_factor(calibration.c_str(), phase.c_str(),
-                                  targetSparsity, &calibratedFactor) !=
-          SKIPATTN_OK)
+                                  targetSparsity,
+                                  &calibratedFactor) != SKIPATTN_OK)
     return fail(skipattn_last_error());
   {
     // The attribute's own verifier names a bad threshold or factor.

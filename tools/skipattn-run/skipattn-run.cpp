@@ -232,8 +232,7 @@ static bool parseArguments(int argc, char **argv, Options &options) {
       options.phase != "decode")
     error("--phase must be prefill or decode, got '" + options.phase + "'");
   if (flags[TargetSparsity].seen)
-    options.targetSparsity =
-        parseNumber("--target-sparsity", targetSparsity);
+    options.targetSparsity = parseNumber("--target-sparsity", targetSparsity);
   if (flags[Threshold].seen)
     options.threshold = parseNumber("--skip-threshold", threshold);
   if (flags[ScaleFactor].seen)
@@ -425,14 +424,13 @@ static double millisecondsSince(Clock::time_point start) {
 static double runOnHost(const skipattn_bundle *bundle,
                         const skipattn_shape &shape, const Call &call) {
   auto start = Clock::now();
-  check(call.headStats
-            ? skipattn_run_host_head_stats(bundle, &shape, call.q, call.k,
-                                           call.v, call.mask, call.maskShape,
-                                           call.out, call.lambda,
-                                           call.headStats)
-            : skipattn_run_host(bundle, &shape, call.q, call.k, call.v,
-                                call.mask, call.maskShape, call.out,
-                                call.lambda, nullptr));
+  check(
+      call.headStats
+          ? skipattn_run_host_head_stats(bundle, &shape, call.q, call.k, call.v,
+                                         call.mask, call.maskShape, call.out,
+                                         call.lambda, call.headStats)
+          : skipattn_run_host(bundle, &shape, call.q, call.k, call.v, call.mask,
+                              call.maskShape, call.out, call.lambda, nullptr));
   return millisecondsSince(start);
 }
 
@@ -596,8 +594,8 @@ static int run(const Options &options) {
   if (options.threshold)
     lambda = static_cast<float>(*options.threshold);
   else if (scaleFactor)
-    lambda = static_cast<float>(*scaleFactor /
-                                static_cast<double>(shape.kv_len));
+    lambda =
+        static_cast<float>(*scaleFactor / static_cast<double>(shape.kv_len));
   else
     lambda = skipattn_bundle_default_lambda(bundle.get(), shape.kv_len);
 

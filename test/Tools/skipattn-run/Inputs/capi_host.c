@@ -130,8 +130,8 @@ int main(int argc, char **argv) {
            skipattn_run_host_head_stats(bundle, &shape, q, k, v, mask,
                                         maskShape, out, 0.0f, NULL));
     report("run-head-stats-dense",
-           skipattn_run_host_head_stats(dense, &shape, q, k, v, NULL, NULL,
-                                        out, 0.0f, &heads[0][0][0]));
+           skipattn_run_host_head_stats(dense, &shape, q, k, v, NULL, NULL, out,
+                                        0.0f, &heads[0][0][0]));
   }
   report("run-no-stats", skipattn_run_host(bundle, &shape, q, k, v, mask,
                                            maskShape, out, 0.0f, NULL));
