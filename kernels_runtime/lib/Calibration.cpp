@@ -2,10 +2,11 @@
 //
 // skipattn-calibrate writes, per phase, the TensorRT-LLM-style scale factor
 // (lambda = factor / kv_len) that gave each target sparsity on the samples,
-// and a fit factor = a * exp(b * sparsity). skipattn_calibration_factor reads
-// that file for C and C++ hosts (skipattn-run --calibration) with the rule
-// the Python op uses: the factor calibrated for exactly the target, else the
-// fit.
+// and a fit factor = a * exp(b * sparsity), pooled over every sample and
+// per layer when the samples named layers. skipattn_calibration_factor
+// reads that file for C and C++ hosts (skipattn-run --calibration) with the
+// rule the Python op uses: the factor calibrated for exactly the target,
+// else the fit.
 //
 //===----------------------------------------------------------------------===//
 
@@ -54,10 +55,9 @@ static skipattn_status number(const JsonValue &object, const char *key,
   return SKIPATTN_OK;
 }
 
-extern "C" skipattn_status skipattn_calibration_factor(const char *path,
-                                                       const char *phase,
-                                                       double target,
-                                                       double *factor) {
+extern "C" skipattn_status
+skipattn_calibration_factor(const char *path, const char *layer,
+                            const char *phase, double target, double *factor) {
   return guard([&] {
     if (!path || !factor)
       return fail(SKIPATTN_ERROR_INVALID_ARGUMENT,
@@ -83,12 +83,23 @@ extern "C" skipattn_status skipattn_calibration_factor(const char *path,
       return fail(SKIPATTN_ERROR_INVALID_ARGUMENT,
                   std::string(path) + ": not a skipattn-calibrate file (no "
                                       "\"calibration\" object)");
+    std::string where = std::string(path) + ": \"calibration";
+    if (layer) {
+      const JsonValue *layers = calibration->find("layers");
+      const JsonValue *mine = layers ? layers->find(layer) : nullptr;
+      if (!mine || mine->kind != JsonValue::Kind::Object)
+        return fail(SKIPATTN_ERROR_INVALID_ARGUMENT,
+                    std::string(path) + ": no layer " + quote(layer) +
+                        " in it");
+      calibration = mine;
+      where += ".layers." + std::string(layer);
+    }
     const JsonValue *entry = calibration->find(name);
     if (!entry || entry->kind != JsonValue::Kind::Object)
-      return fail(SKIPATTN_ERROR_INVALID_ARGUMENT, std::string(path) + ": no " +
-                                                       quote(name) +
-                                                       " calibration in it");
-    std::string where = std::string(path) + ": \"calibration." + name + "\"";
+      return fail(SKIPATTN_ERROR_INVALID_ARGUMENT,
+                  std::string(path) + ": no " + quote(name) + " calibration" +
+                      (layer ? " for layer " + quote(layer) : "") + " in it");
+    where += "." + name + "\"";
 
     // A factor calibrated for exactly this target.
     if (const JsonValue *targets = entry->find("targets");

@@ -53,8 +53,9 @@ def resolve_skip(skip, kv_len):
 
     skip is None (dense), a float (the threshold lambda itself), or a dict:
     {"lambda": x} or {"factor": F} (lambda = F / kv_len), optionally with
-    "min_kv_len", or a calibration JSON from skipattn-calibrate (a dict with
-    "prefill"/"decode" entries, or a path to such a file) plus "target".
+    "min_kv_len", or a calibration from skipattn-calibrate plus "target"
+    (and optionally "phase" and "layer"): its JSON as a dict, or
+    {"calibration": "calib.json", "target": ...}.
     """
     if skip is None:
         return 0.0, 0, "no skip setting"
@@ -93,10 +94,20 @@ def resolve_skip(skip, kv_len):
 
 
 def _select_calibrated(skip, kv_len):
-    """A calibration JSON (see skipattn.calibrate) -> one plain setting."""
+    """A calibration JSON (see skipattn.calibrate) -> one plain setting: of
+    skip["layer"] when given, else the pooled one."""
     if "calibration" not in skip:
         return skip
     cal = skip["calibration"]
+    if isinstance(cal, (str, os.PathLike)):  # {"calibration": "calib.json"}
+        with open(cal) as f:
+            cal = json.load(f)["calibration"]
+    if skip.get("layer") is not None:
+        layers = cal.get("layers", {})
+        if str(skip["layer"]) not in layers:
+            raise ValueError("calibration has no layer %r (has %s)" %
+                             (skip["layer"], sorted(layers)))
+        cal = layers[str(skip["layer"])]
     phase = skip.get("phase", "prefill")
     if phase not in cal:
         raise ValueError("calibration has no %r entry (has %s)" %

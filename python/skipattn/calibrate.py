@@ -180,17 +180,43 @@ def calibrate(samples, targets, causal=False, block_m=64, block_n=64,
             "causal": bool(causal), "entry": entry}
 
 
-def calibration_json(prefill=None, decode=None):
-    """{"calibration": {"prefill": ..., "decode": ...}} from calibrate()
-    results, the form skipattn.attention(skip=...) reads (with "target")."""
+def _phase_entry(res):
+    e = dict(res["entry"])
+    e.update({k: res[k] for k in ("block_m", "block_n", "vote", "causal")})
+    return e
+
+
+def calibration_json(prefill=None, decode=None, layers=None):
+    """{"calibration": {"prefill": ..., "decode": ..., "layers": {name:
+    {"prefill": ..., "decode": ...}}}} from calibrate() results, the form
+    skipattn.attention(skip=...) reads (with "target", and "layer" for a
+    layer's own setting); layers maps a layer name to {"prefill": result,
+    "decode": result}."""
     cal = {}
     for name, res in (("prefill", prefill), ("decode", decode)):
         if res is not None:
-            e = dict(res["entry"])
-            e.update({k: res[k] for k in ("block_m", "block_n", "vote",
-                                          "causal")})
-            cal[name] = e
+            cal[name] = _phase_entry(res)
+    if layers:
+        cal["layers"] = {
+            str(layer): {phase: _phase_entry(res)
+                         for phase, res in phases.items() if res is not None}
+            for layer, phases in layers.items()}
     return {"calibration": cal}
+
+
+def merge_calibration(base, new):
+    """base's calibration with new's phases and layers added (new wins)."""
+    if "calibration" not in base:
+        raise ValueError("not a skipattn-calibrate file (no 'calibration')")
+    out = json.loads(json.dumps(base))
+    cal = out["calibration"]
+    for key, value in new["calibration"].items():
+        if key != "layers":
+            cal[key] = value
+            continue
+        for layer, phases in value.items():
+            cal.setdefault("layers", {}).setdefault(layer, {}).update(phases)
+    return out
 
 
 def _bundle_geometry(directory):
@@ -239,6 +265,12 @@ def main(argv=None):
     p.add_argument("--phase", choices=("prefill", "decode"),
                    default="prefill")
     p.add_argument("--min-kv-len", type=int)
+    p.add_argument("--layer", action="append",
+                   help="the layer of the matching --q (repeat with it): "
+                        "each layer also gets its own setting")
+    p.add_argument("--merge", metavar="FILE",
+                   help="add this phase (and layers) to an earlier "
+                        "skipattn-calibrate JSON")
     p.add_argument("-o", "--output")
     a = p.parse_args(argv)
     if a.bundle and (a.block_m or a.block_n):
@@ -249,6 +281,8 @@ def main(argv=None):
         bm, bn = a.block_m or 64, a.block_n or 64
     if len(a.q) != len(a.k) or (a.v and len(a.v) != len(a.q)):
         p.error("give as many --k (and --v) as --q")
+    if a.layer and len(a.layer) != len(a.q):
+        p.error("give one --layer per --q (or none)")
     samples = []
     for i, (qp, kp) in enumerate(zip(a.q, a.k)):
         q, k = np.load(qp), np.load(kp)
@@ -260,7 +294,19 @@ def main(argv=None):
     targets = [float(t) for t in a.target_sparsity.split(",") if t]
     res = calibrate(samples, targets, a.causal, bm, bn, a.scale,
                     a.min_kv_len)
-    text = json.dumps(calibration_json(**{a.phase: res}), indent=1)
+    layers = {}
+    for name in dict.fromkeys(a.layer or []):
+        mine = [s for s, n in zip(samples, a.layer) if n == name]
+        layers[name] = {a.phase: calibrate(mine, targets, a.causal, bm, bn,
+                                           a.scale, a.min_kv_len)}
+    result = calibration_json(**{a.phase: res}, layers=layers)
+    if a.merge:
+        with open(a.merge) as f:
+            try:
+                result = merge_calibration(json.load(f), result)
+            except ValueError as e:
+                p.error("--merge %s: %s" % (a.merge, e))
+    text = json.dumps(result, indent=1)
     if a.output:
         with open(a.output, "w") as f:
             f.write(text + "\n")

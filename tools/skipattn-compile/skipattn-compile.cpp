@@ -83,6 +83,11 @@ static cl::opt<std::string>
     phase("phase",
           cl::desc("Calibration phase for --calibration: prefill or decode"),
           cl::init("prefill"), cl::cat(category));
+static cl::opt<std::string>
+    layer("layer",
+          cl::desc("Calibration layer for --calibration (default: the "
+                   "setting pooled over every sample)"),
+          cl::cat(category));
 static cl::opt<int64_t>
     blockM("block-m",
            cl::desc("Query rows per block (default: 64 on the CPU and on "
@@ -241,14 +246,15 @@ int main(int argc, char **argv) {
                 "--calibration");
   if (calibration.getNumOccurrences() != targetSparsity.getNumOccurrences())
     return fail("--calibration and --target-sparsity go together");
-  if (phase.getNumOccurrences() && !calibration.getNumOccurrences())
-    return fail("--phase only applies to --calibration");
+  for (auto *o : {&phase, &layer})
+    if (o->getNumOccurrences() && !calibration.getNumOccurrences())
+      return fail("--" + o->ArgStr + " only applies to --calibration");
   // The runtime reads calibration files for every host; the same rule here.
   double calibratedFactor = 0.0;
   if (calibration.getNumOccurrences() &&
-      skipattn_calibration_factor(calibration.c_str(), phase.c_str(),
-                                  targetSparsity,
-                                  &calibratedFactor) != SKIPATTN_OK)
+      skipattn_calibration_factor(
+          calibration.c_str(), layer.empty() ? nullptr : layer.c_str(),
+          phase.c_str(), targetSparsity, &calibratedFactor) != SKIPATTN_OK)
     return fail(skipattn_last_error());
   {
     // The attribute's own verifier names a bad threshold or factor.

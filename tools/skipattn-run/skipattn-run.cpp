@@ -41,7 +41,8 @@ static const char usage[] =
     "                    [--mask m.npy] [--skip-threshold X | "
     "--skip-scale-factor F |\n"
     "                     --calibration calib.json --target-sparsity T "
-    "[--phase P]]\n"
+    "[--phase P]\n"
+    "                     [--layer L]]\n"
     "                    [--stats]\n"
     "       skipattn-run DIR --q q.npy --k k.npy --v v.npy --plan "
     "[--num-sms N]\n"
@@ -58,7 +59,8 @@ static const char usage[] =
     "  --calibration FILE      with --target-sparsity T: lambda = F / Skv\n"
     "                          with the factor F that skipattn-calibrate's\n"
     "                          FILE gives for T (--phase prefill|decode,\n"
-    "                          default prefill)\n"
+    "                          default prefill; --layer L: layer L's, not\n"
+    "                          the one pooled over every sample)\n"
     "  --stats                 report tiles_total and tiles_skipped, and\n"
     "                          both per (batch, query head) as [B][Hq]\n"
     "  --plan                  print the launches a gpu bundle would make\n"
@@ -76,7 +78,7 @@ struct Options {
   std::string bundle;
   std::string q, k, v, out, mask;
   std::optional<double> threshold, scaleFactor, targetSparsity;
-  std::string calibration, phase = "prefill";
+  std::string calibration, phase = "prefill", layer;
   bool stats = false;
   bool plan = false;
   std::optional<int64_t> numSms;
@@ -130,6 +132,7 @@ static bool parseArguments(int argc, char **argv, Options &options) {
     Calibration,
     TargetSparsity,
     Phase,
+    Layer,
     NumSms,
     NumFlags
   };
@@ -148,6 +151,7 @@ static bool parseArguments(int argc, char **argv, Options &options) {
                        {"--calibration", &options.calibration, false},
                        {"--target-sparsity", &targetSparsity, false},
                        {"--phase", &options.phase, false},
+                       {"--layer", &options.layer, false},
                        {"--num-sms", &numSms, false}};
   bool haveBundle = false;
 
@@ -221,8 +225,9 @@ static bool parseArguments(int argc, char **argv, Options &options) {
     error("--skip-threshold and --skip-scale-factor are exclusive; give one");
   if (flags[Calibration].seen != flags[TargetSparsity].seen)
     error("--calibration and --target-sparsity go together");
-  if (flags[Phase].seen && !flags[Calibration].seen)
-    error("--phase only applies to --calibration");
+  for (int f : {Phase, Layer})
+    if (flags[f].seen && !flags[Calibration].seen)
+      error(std::string(flags[f].name) + " only applies to --calibration");
   if (flags[Calibration].seen &&
       (flags[Threshold].seen || flags[ScaleFactor].seen))
     error(std::string("--calibration and ") +
@@ -541,9 +546,10 @@ static int run(const Options &options) {
   std::optional<double> scaleFactor = options.scaleFactor;
   if (options.targetSparsity) {
     double factor;
-    check(skipattn_calibration_factor(options.calibration.c_str(),
-                                      options.phase.c_str(),
-                                      *options.targetSparsity, &factor));
+    check(skipattn_calibration_factor(
+        options.calibration.c_str(),
+        options.layer.empty() ? nullptr : options.layer.c_str(),
+        options.phase.c_str(), *options.targetSparsity, &factor));
     scaleFactor = factor;
   }
   if (options.stats && !skipattn_bundle_has_stats(bundle.get()))

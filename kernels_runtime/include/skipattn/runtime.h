@@ -168,11 +168,13 @@ SKIPATTN_API int64_t skipattn_bundle_block_n(const skipattn_bundle *bundle);
 //===----------------------------------------------------------------------===//
 
 /// The scale factor (lambda = factor / kv_len) for a target tile sparsity
-/// from a skipattn-calibrate JSON file: of phase "prefill" or "decode"
-/// (NULL: "prefill"), the factor calibrated for exactly that target, else
-/// the fitted a * exp(b * target). Fails with
-/// SKIPATTN_ERROR_INVALID_ARGUMENT naming the file and what is missing.
+/// from a skipattn-calibrate JSON file: of layer (NULL: the setting pooled
+/// over every sample) and phase "prefill" or "decode" (NULL: "prefill"),
+/// the factor calibrated for exactly that target, else the fitted
+/// a * exp(b * target). Fails with SKIPATTN_ERROR_INVALID_ARGUMENT naming
+/// the file and what is missing.
 SKIPATTN_API skipattn_status skipattn_calibration_factor(const char *path,
+                                                         const char *layer,
                                                          const char *phase,
                                                          double target,
                                                          double *factor);
