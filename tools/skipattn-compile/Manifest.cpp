@@ -136,6 +136,9 @@ LogicalResult skipattn::writeManifest(const BundleSpec &spec, StringRef dir,
       spec.scale
           ? *spec.scale
           : 1.0f / std::sqrt(static_cast<float>(spec.query.getDimSize(3)));
+  // The counters are per (batch, query head): int64 [B, Hq, 2].
+  llvm::json::Value statsLayout =
+      spec.skip ? llvm::json::Value("per_head") : llvm::json::Value(nullptr);
   llvm::json::Object manifest{{"format", "skipattn-bundle"},
                               {"version", 1},
                               {"target", spec.target},
@@ -151,6 +154,7 @@ LogicalResult skipattn::writeManifest(const BundleSpec &spec, StringRef dir,
                               {"mask", std::move(mask)},
                               {"skip", std::move(skip)},
                               {"stats", static_cast<bool>(spec.skip)},
+                              {"stats_layout", std::move(statsLayout)},
                               {"block_m", spec.blockM},
                               {"block_n", spec.blockN},
                               {"arguments", std::move(arguments)}};

@@ -5,7 +5,8 @@
 // load of its V tile) behind the Skip-Softmax test, so that the predicate is
 // one visible transformation that every lowering inherits. The threshold
 // becomes a run-time argument of the enclosing function, and with `stats`
-// the visited and skipped tiles are counted into another argument.
+// the visited and skipped tiles of each (batch, query head) are counted into
+// another argument, a [B, Hq, 2] buffer.
 //
 //===----------------------------------------------------------------------===//
 
@@ -37,11 +38,16 @@ static StringRef thresholdArgName(SkipKind kind) {
 }
 
 /// The argument of `func` marked `name`, added at the end if there is none.
+/// Fails if the marked argument has another type.
 static FailureOr<Value> getOrAddArgument(FunctionOpInterface func,
                                          StringRef name, Type type) {
-  for (unsigned i = 0; i < func.getNumArguments(); ++i)
-    if (func.getArgAttr(i, name))
-      return func.getArgument(i);
+  for (unsigned i = 0; i < func.getNumArguments(); ++i) {
+    if (!func.getArgAttr(i, name))
+      continue;
+    if (func.getArgument(i).getType() != type)
+      return failure();
+    return func.getArgument(i);
+  }
   Builder b(func.getContext());
   unsigned index = func.getNumArguments();
   auto attrs = b.getDictionaryAttr(b.getNamedAttr(name, b.getUnitAttr()));
@@ -50,13 +56,15 @@ static FailureOr<Value> getOrAddArgument(FunctionOpInterface func,
   return func.getArgument(index);
 }
 
-/// Adds `value` (index) to element `slot` of the stats buffer, atomically.
-static void addToStats(OpBuilder &b, Location loc, Value stats, int64_t slot,
-                       Value value) {
+/// Adds `value` (index) to counter `slot` (0: visited, 1: skipped) of
+/// (batch, head) in the [B, Hq, 2] stats buffer, atomically: the tiles of
+/// one head run in parallel.
+static void addToStats(OpBuilder &b, Location loc, Value stats, Value batch,
+                       Value head, int64_t slot, Value value) {
   Value i64 = arith::IndexCastOp::create(b, loc, b.getI64Type(), value);
   Value index = arith::ConstantIndexOp::create(b, loc, slot);
   memref::AtomicRMWOp::create(b, loc, arith::AtomicRMWKind::addi, i64, stats,
-                              ValueRange{index});
+                              ValueRange{batch, head, index});
 }
 
 namespace {
@@ -67,11 +75,12 @@ struct TiledLoop {
   TileRowMaxOp rowMax;
   TileUpdateOp update;
   LoadTileOp valueLoad;
+  LoadTileOp queryLoad; // its (batch, head) index the counters
 };
 } // namespace
 
 static FailureOr<TiledLoop> analyze(scf::ForOp loop) {
-  TiledLoop t{loop, {}, {}, {}, {}};
+  TiledLoop t{loop, {}, {}, {}, {}, {}};
   for (Operation &op : *loop.getBody()) {
     if (auto u = dyn_cast<TileUpdateOp>(op)) {
       if (t.update)
@@ -86,7 +95,9 @@ static FailureOr<TiledLoop> analyze(scf::ForOp loop) {
   t.rowMax = t.update.getTileMax().getDefiningOp<TileRowMaxOp>();
   t.scores = t.update.getScores().getDefiningOp<TileScoresOp>();
   t.valueLoad = t.update.getValue().getDefiningOp<LoadTileOp>();
-  if (!t.rowMax || !t.scores || !t.valueLoad ||
+  if (t.scores)
+    t.queryLoad = t.scores.getQuery().getDefiningOp<LoadTileOp>();
+  if (!t.rowMax || !t.scores || !t.valueLoad || !t.queryLoad ||
       t.valueLoad->getBlock() != loop.getBody() || !t.valueLoad->hasOneUse() ||
       t.update.getSkipGroups())
     return loop.emitError("attn-insert-block-skip: the kv loop is not in "
@@ -131,14 +142,22 @@ static LogicalResult insertSkip(scf::ForOp loop, SkipAttr skip,
     return loop.emitError("attn-insert-block-skip: cannot add the threshold "
                           "argument");
   Value statsBuf;
+  LoadTileOp qLoad = tiled->queryLoad;
   if (stats) {
-    FailureOr<Value> s =
-        getOrAddArgument(func, kStatsArg, MemRefType::get({2}, b.getI64Type()));
+    // [B, Hq, 2]: the batch and query heads of the attention's Q.
+    auto qType = cast<RankedTensorType>(qLoad.getSource().getType());
+    auto statsType = MemRefType::get(
+        {qType.getDimSize(0), qType.getDimSize(1), 2}, b.getI64Type());
+    FailureOr<Value> s = getOrAddArgument(func, kStatsArg, statsType);
     if (failed(s))
-      return loop.emitError("attn-insert-block-skip: cannot add the stats "
-                            "argument");
+      return loop.emitError()
+             << "attn-insert-block-skip: cannot add the stats argument "
+             << statsType
+             << "; the skip-enabled attentions of one function share it, so "
+                "they must have the same batch and query heads";
     statsBuf = *s;
   }
+  Value bIdx = qLoad.getBatch(), hIdx = qLoad.getHead();
 
   Location loc = loop.getLoc();
   TileUpdateOp update = tiled->update;
@@ -180,8 +199,8 @@ static LogicalResult insertSkip(scf::ForOp loop, SkipAttr skip,
                              ValueRange{arith::AddIOp::create(
                                  b, loc, count.getRegionIterArg(0), one)});
       }
-      addToStats(b, loc, statsBuf, 0, n);
-      addToStats(b, loc, statsBuf, 1, count.getResult(0));
+      addToStats(b, loc, statsBuf, bIdx, hIdx, 0, n);
+      addToStats(b, loc, statsBuf, bIdx, hIdx, 1, count.getResult(0));
     }
     return success();
   }
@@ -190,8 +209,9 @@ static LogicalResult insertSkip(scf::ForOp loop, SkipAttr skip,
   Value vote = tensor::ExtractOp::create(b, loc, votes, ValueRange{c0});
   Value doSkip = arith::AndIOp::create(b, loc, notFirst, vote);
   if (statsBuf) {
-    addToStats(b, loc, statsBuf, 0, arith::ConstantIndexOp::create(b, loc, 1));
-    addToStats(b, loc, statsBuf, 1,
+    addToStats(b, loc, statsBuf, bIdx, hIdx, 0,
+               arith::ConstantIndexOp::create(b, loc, 1));
+    addToStats(b, loc, statsBuf, bIdx, hIdx, 1,
                arith::IndexCastUIOp::create(b, loc, b.getIndexType(), doSkip));
   }
 
