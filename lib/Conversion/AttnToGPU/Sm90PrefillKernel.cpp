@@ -570,20 +570,14 @@ void Sm90PrefillGenerator::epilogue(const ConsumerState &st,
 
 void Sm90PrefillGenerator::countTiles(const ConsumerState &st,
                                       const Consumer &cs) {
-  // One atomic pair per consumer that owns a q-block.
-  OpBuilder &b = e.b;
-  Location loc = e.loc;
+  // One atomic pair per consumer that owns a q-block, into the counters of
+  // the tile's (batch, head).
   Value first =
       e.band(e.cmp(P::eq, cs.thread, e.i32c(0)), e.cmp(P::slt, cs.q0, sq));
-  scf::IfOp::create(b, loc, first, [&](OpBuilder &, Location) {
-    Value base = e.toGlobalPtr(statsAddr);
-    LLVM::AtomicRMWOp::create(b, loc, LLVM::AtomicBinOp::add, base,
-                              e.toI64(cs.visited),
-                              LLVM::AtomicOrdering::monotonic);
-    LLVM::AtomicRMWOp::create(b, loc, LLVM::AtomicBinOp::add,
-                              e.gep(base, e.i32c(8)), e.toI64(st.skipped),
-                              LLVM::AtomicOrdering::monotonic);
-    scf::YieldOp::create(b, loc);
+  scf::IfOp::create(e.b, e.loc, first, [&](OpBuilder &, Location) {
+    e.countTiles(statsAddr, tile.batch, cfg.qHeads, tile.head, cs.visited,
+                 st.skipped);
+    scf::YieldOp::create(e.b, e.loc);
   });
 }
 
