@@ -1,0 +1,875 @@
+//===- RaiseMatch.cpp - prove that a value is attention -------------------===//
+//
+// Walks the description of a candidate value top-down (RaiseMatch.h): the
+// P·V contraction, the softmax over its reduction variable, the logits down
+// to the Q·K^T contraction, then the operands. Each step checks a fact about
+// the expression (which variables a factor depends on, that the normaliser
+// is the sum of the same exponentials, that a term is free of the key
+// index), never which op or how many ops computed it. Nothing here changes
+// the IR.
+//
+//===----------------------------------------------------------------------===//
+
+#include "RaiseMatch.h"
+
+#include "skipattn/Dialect/Attn/IR/AttnOps.h"
+
+#include "mlir/Interfaces/ValueBoundsOpInterface.h"
+#include "llvm/Support/FormatVariadic.h"
+
+#include <cmath>
+
+using namespace mlir;
+using namespace skipattn::attn;
+using namespace skipattn::attn::raise;
+
+//===----------------------------------------------------------------------===//
+// Shapes of expressions
+//===----------------------------------------------------------------------===//
+
+namespace {
+/// num / den, written as a division or as a product with a reciprocal.
+struct Ratio {
+  Node *num, *den;
+};
+
+/// sum_k a * b * constants.
+struct Contraction {
+  Node *a, *b;
+  double scale;
+  unsigned var;
+};
+
+/// A tensor factor seen through casts and (for Q and K) constant scales:
+/// each Read on the way is a level the operand can be taken from.
+struct Level {
+  Node *node;
+  double scale;
+};
+} // namespace
+
+static std::optional<Ratio> asRatio(Describer &d, Node *n) {
+  Node *l = d.look(n);
+  if (l->is(ExprOp::Div)) {
+    if (d.look(l->args[1])->isConst())
+      return std::nullopt;
+    return Ratio{l->args[0], l->args[1]};
+  }
+  if (l->is(ExprOp::Mul)) {
+    for (unsigned s : {1u, 0u}) {
+      Node *r = d.look(d.stripCasts(l->args[s]));
+      if (!r->is(ExprOp::Div))
+        continue;
+      Node *one = d.look(r->args[0]);
+      if (one->isConst() && one->value == 1.0)
+        return Ratio{l->args[1 - s], r->args[1]};
+    }
+  }
+  return std::nullopt;
+}
+
+static std::optional<Contraction> asContraction(Describer &d, Node *n) {
+  Node *l = d.look(n);
+  if (l->kind != Node::Kind::Reduce || l->reduction != Node::Reduction::Sum ||
+      l->bound.size() != 1)
+    return std::nullopt;
+  unsigned k = l->bound.front();
+  SmallVector<Node *> factors;
+  flattenProduct(d, l->args[0], factors);
+  Contraction c{nullptr, nullptr, 1.0, k};
+  SmallVector<Node *> varying;
+  for (Node *f : factors) {
+    Node *fl = d.look(f);
+    if (fl->isConst())
+      c.scale *= fl->value;
+    else
+      varying.push_back(f);
+  }
+  if (varying.size() != 2 || !varying[0]->dependsOn(k) ||
+      !varying[1]->dependsOn(k))
+    return std::nullopt;
+  c.a = varying[0];
+  c.b = varying[1];
+  return c;
+}
+
+/// Whether `n` is the Q·K^T contraction (one factor indexed by the key
+/// variable `j`), possibly scaled, shifted, masked or cast.
+static bool scorePath(Describer &d, Node *n, unsigned j, unsigned depth = 0) {
+  if (depth > 32)
+    return false;
+  Node *l = d.look(n);
+  if (std::optional<Contraction> c = asContraction(d, l))
+    return c->a->dependsOn(j) != c->b->dependsOn(j);
+  if (l->kind != Node::Kind::Op)
+    return false;
+  auto &a = l->args;
+  switch (l->op) {
+  case ExprOp::Mul:
+    if (d.look(a[0])->isConst())
+      return scorePath(d, a[1], j, depth + 1);
+    if (d.look(a[1])->isConst())
+      return scorePath(d, a[0], j, depth + 1);
+    return false;
+  case ExprOp::Div:
+    return d.look(a[1])->isConst() && scorePath(d, a[0], j, depth + 1);
+  case ExprOp::Add:
+  case ExprOp::Sub:
+    return scorePath(d, a[0], j, depth + 1) || scorePath(d, a[1], j, depth + 1);
+  case ExprOp::Select:
+    return scorePath(d, a[1], j, depth + 1) || scorePath(d, a[2], j, depth + 1);
+  case ExprOp::ExtF:
+  case ExprOp::TruncF:
+    return scorePath(d, a[0], j, depth + 1);
+  default:
+    return false;
+  }
+}
+
+static SmallVector<Level> levelsOf(Describer &d, Node *f, bool allowScale) {
+  SmallVector<Level> out;
+  double scale = 1.0;
+  Node *cur = f;
+  for (unsigned guard = 0; guard < 64; ++guard) {
+    if (cur->kind == Node::Kind::Read && !cur->readIdx().empty())
+      out.push_back({cur, scale});
+    Node *l = d.look(cur);
+    if (l != cur && l->kind == Node::Kind::Read) {
+      cur = l; // a computation that is the identity of another tensor
+      continue;
+    }
+    if (l->is(ExprOp::ExtF) || l->is(ExprOp::TruncF)) {
+      cur = l->args[0];
+      continue;
+    }
+    if (allowScale && (l->is(ExprOp::Mul) || l->is(ExprOp::Div))) {
+      unsigned other = 0;
+      Node *c = d.look(l->args[1]);
+      if (!c->isConst() && l->is(ExprOp::Mul)) {
+        c = d.look(l->args[0]);
+        other = 1;
+      }
+      if (c->isConst() && c->value > 0.0 && std::isfinite(c->value)) {
+        scale *= l->is(ExprOp::Mul) ? c->value : 1.0 / c->value;
+        cur = l->args[other];
+        continue;
+      }
+    }
+    break;
+  }
+  return out;
+}
+
+/// The element types attn.attention takes.
+static bool isAttentionElementType(Type t) {
+  return t.isF16() || t.isBF16() || t.isF32();
+}
+
+/// The deepest level of `levels` whose element type is `t`.
+static const Level *levelOfType(ArrayRef<Level> levels, Type t) {
+  for (const Level &l : llvm::reverse(levels))
+    if (l.node->type == t)
+      return &l;
+  return nullptr;
+}
+
+/// Whether `n` depends on no variable outside `allowed`.
+static bool dependsOnlyOn(Node *n, ArrayRef<unsigned> allowed) {
+  for (int v = n->free.find_first(); v >= 0; v = n->free.find_next(v))
+    if (!llvm::is_contained(allowed, static_cast<unsigned>(v)))
+      return false;
+  return true;
+}
+
+//===----------------------------------------------------------------------===//
+// The match
+//===----------------------------------------------------------------------===//
+
+namespace {
+/// Carries the state of one match and the reason it fails.
+class Matcher {
+public:
+  Matcher(Describer &d, Diagnosis &why) : d(d), why(why) {}
+  std::optional<AttentionMatch> run(Value root);
+
+private:
+  std::nullopt_t fail(const Twine &reason) {
+    if (why.reason.empty())
+      why.reason = reason.str();
+    return std::nullopt;
+  }
+  bool tryAssignment(Node *p, Node *v, Node *postDen);
+  bool walkLogits(Node *l);
+  bool chooseOperands();
+  bool groupBatch();
+  bool placeOperands();
+  bool decideMasks();
+  bool extentsEqual(unsigned a, unsigned b);
+  bool findScoreUsers();
+  bool dependsOnScores(Node *n);
+  int64_t extent(std::optional<unsigned> v) { return v ? d.var(*v).extent : 1; }
+
+  Describer &d;
+  Diagnosis &why;
+  AttentionMatch m;
+
+  // Found on the way down.
+  Node *pNode = nullptr, *vFactor = nullptr, *logits = nullptr;
+  Node *qFactor = nullptr, *kFactor = nullptr;
+  Value scoresValue;
+  SmallVector<unsigned> batchVars;
+  SmallVector<MaskTerm> terms;
+  double scale = 1.0;
+  /// The ops from the scores to the root, in order, and those of them that
+  /// compute from the scores.
+  SmallVector<Operation *> span;
+  llvm::SmallPtrSet<Operation *, 32> fromScores;
+};
+} // namespace
+
+bool Matcher::tryAssignment(Node *p, Node *v, Node *postDen) {
+  unsigned j = m.jVar;
+  if (!p->dependsOn(j) || !v->dependsOn(j))
+    return false;
+  // The softmax over j: E / sum_j E.
+  Node *e = nullptr, *z = nullptr;
+  if (postDen) {
+    e = p;
+    z = postDen;
+  } else {
+    std::optional<Ratio> r = asRatio(d, d.stripCasts(p));
+    if (!r)
+      return false;
+    e = r->num;
+    z = r->den;
+  }
+  Node *zl = d.look(d.stripCasts(z));
+  if (zl->kind != Node::Kind::Reduce || zl->reduction != Node::Reduction::Sum ||
+      zl->bound.size() != 1)
+    return false;
+  if (!d.equal(d.stripCasts(zl->args[0]), d.stripCasts(e),
+               {{zl->bound.front(), j}}))
+    return false;
+  Node *el = d.look(d.stripCasts(e));
+  if (!el->is(ExprOp::Exp) && !el->is(ExprOp::Exp2))
+    return false;
+  if (!scorePath(d, el->args[0], j))
+    return false;
+
+  // From here on, this is attention: a failure says why.
+  why.recognised = true;
+  logits = el->args[0];
+  pNode = p;
+  vFactor = v;
+  scale = el->is(ExprOp::Exp2) ? std::log(2.0) : 1.0;
+  return true;
+}
+
+bool Matcher::walkLogits(Node *logits) {
+  unsigned j = m.jVar;
+  Node *cur = logits;
+  for (unsigned guard = 0; guard < 64; ++guard) {
+    Node *l = d.look(cur);
+    if (std::optional<Contraction> c = asContraction(d, l)) {
+      if (c->a->dependsOn(j) == c->b->dependsOn(j))
+        return fail("the score contraction does not index the keys in "
+                    "exactly one operand"),
+               false;
+      scale *= c->scale;
+      qFactor = c->a->dependsOn(j) ? c->b : c->a;
+      kFactor = c->a->dependsOn(j) ? c->a : c->b;
+      m.dVar = c->var;
+      if (cur->kind == Node::Kind::Read)
+        scoresValue = cur->readValue();
+      return true;
+    }
+    if (l->kind != Node::Kind::Op)
+      return fail("the logits are not a function of the scores that "
+                  "attn.attention can express"),
+             false;
+    auto &a = l->args;
+    switch (l->op) {
+    case ExprOp::Mul:
+    case ExprOp::Div: {
+      unsigned s = 1;
+      Node *c = d.look(a[1]);
+      if (!c->isConst() && l->is(ExprOp::Mul)) {
+        c = d.look(a[0]);
+        s = 0;
+      }
+      if (!c->isConst())
+        return fail("the scores are multiplied by a tensor, not a constant"),
+               false;
+      double f = l->is(ExprOp::Mul) ? c->value : 1.0 / c->value;
+      if (!(f > 0.0) || !std::isfinite(f))
+        return fail(llvm::formatv("the scores are scaled by {0}; "
+                                  "attn.attention needs a positive scale",
+                                  f)),
+               false;
+      scale *= f;
+      cur = a[1 - s];
+      continue;
+    }
+    case ExprOp::Add:
+    case ExprOp::Sub: {
+      bool left = scorePath(d, a[0], j), right = scorePath(d, a[1], j);
+      if (left == right)
+        return fail("cannot tell the scores from the mask in a sum"), false;
+      if (l->is(ExprOp::Sub) && right)
+        return fail("the scores are negated"), false;
+      Node *other = left ? a[1] : a[0];
+      if (other->dependsOn(j)) {
+        Node *bias = l->is(ExprOp::Sub)
+                         ? d.makeOp(ExprOp::Neg, {other}, other->type)
+                         : other;
+        terms.push_back({MaskTerm::Kind::Bias, bias, true, nullptr, scale});
+      }
+      // A term free of j shifts each row: softmax cancels it.
+      cur = left ? a[0] : a[1];
+      continue;
+    }
+    case ExprOp::Select: {
+      bool onTrue = scorePath(d, a[1], j), onFalse = scorePath(d, a[2], j);
+      if (onTrue == onFalse || scorePath(d, a[0], j))
+        return fail("a select mixes the scores into its condition or "
+                    "both arms"),
+               false;
+      terms.push_back(
+          {MaskTerm::Kind::Select, a[0], onTrue, onTrue ? a[2] : a[1], scale});
+      cur = onTrue ? a[1] : a[2];
+      continue;
+    }
+    case ExprOp::ExtF:
+    case ExprOp::TruncF:
+      cur = a[0];
+      continue;
+    default:
+      return fail("the logits are not a function of the scores that "
+                  "attn.attention can express"),
+             false;
+    }
+  }
+  return fail("the logits are too deep"), false;
+}
+
+bool Matcher::chooseOperands() {
+  SmallVector<Level> q = levelsOf(d, qFactor, /*allowScale=*/true);
+  SmallVector<Level> k = levelsOf(d, kFactor, /*allowScale=*/true);
+  SmallVector<Level> v = levelsOf(d, vFactor, /*allowScale=*/false);
+  if (q.empty() || k.empty() || v.empty())
+    return fail("Q, K or V is computed inside the contraction, not read from "
+                "a tensor"),
+           false;
+  for (const Level &ql : llvm::reverse(q)) {
+    Type t = ql.node->type;
+    if (!isAttentionElementType(t))
+      continue;
+    const Level *kl = levelOfType(k, t);
+    const Level *vl = levelOfType(v, t);
+    if (!kl || !vl)
+      continue;
+    m.elementType = t;
+    m.q.node = ql.node;
+    m.k.node = kl->node;
+    m.v.node = vl->node;
+    scale *= ql.scale * kl->scale;
+    return true;
+  }
+  return fail("Q, K and V have no common element type among f16, bf16 and "
+              "f32"),
+         false;
+}
+
+/// How a K or V leaf indexes a batch variable.
+enum class Dep { Full, Div, None, Other };
+
+bool Matcher::groupBatch() {
+  // K's and V's dependence on each batch variable, from the deepest origin
+  // whose indices decompose into digits.
+  auto depsOf =
+      [&](Node *leaf) -> std::optional<SmallVector<std::pair<Dep, int64_t>>> {
+    for (const Origin &o : llvm::reverse(leaf->origins)) {
+      auto type = cast<RankedTensorType>(o.value.getType());
+      std::optional<SmallVector<Digits>> digits = digitsOf(d, type, o.idx);
+      if (!digits)
+        continue;
+      SmallVector<std::pair<Dep, int64_t>> deps;
+      for (unsigned n : batchVars) {
+        std::pair<Dep, int64_t> dep{Dep::None, 1};
+        for (const Digits &dim : *digits)
+          for (const Digit &g : dim)
+            if (g.var == n)
+              dep = dep.first == Dep::None
+                        ? std::make_pair(g.divisor == 1 ? Dep::Full : Dep::Div,
+                                         g.divisor)
+                        : std::make_pair(Dep::Other, int64_t(0));
+        deps.push_back(dep);
+      }
+      return deps;
+    }
+    return std::nullopt;
+  };
+  auto kDeps = depsOf(m.k.node), vDeps = depsOf(m.v.node);
+  if (!kDeps || !vDeps)
+    return fail("the layout of K or V is not a view of [B, H, S, D]"), false;
+  if (*kDeps != *vDeps)
+    return fail("K and V are shared across query heads differently"), false;
+
+  SmallVector<unsigned> full, nonFull;
+  std::optional<unsigned> divVar;
+  int64_t divisor = 1;
+  for (auto [n, dep] : llvm::zip(batchVars, *kDeps)) {
+    switch (dep.first) {
+    case Dep::Full:
+      full.push_back(n);
+      break;
+    case Dep::Div:
+      if (divVar)
+        return fail("K and V are shared across two head dims"), false;
+      divVar = n;
+      divisor = dep.second;
+      break;
+    case Dep::None:
+      nonFull.push_back(n);
+      break;
+    case Dep::Other:
+      return fail("K and V index a batch dim twice"), false;
+    }
+  }
+  auto digit = [&](unsigned n, int64_t div = 1) {
+    int64_t e = d.var(n).extent;
+    return Digit{n, div, ShapedType::isDynamic(e) ? e : e / div};
+  };
+  SmallVector<unsigned> bGroup, hGroup;
+  if (!divVar && nonFull.empty()) {
+    bGroup = full;
+    if (!full.empty() && !ShapedType::isDynamic(d.var(full.back()).extent)) {
+      hGroup.push_back(full.back());
+      bGroup.pop_back();
+    }
+  } else {
+    // The query heads of one kv head are consecutive: the divided dim, or
+    // the kv head's own dim followed by the dims K and V do not index. With
+    // a single full dim, that dim is the batch and K and V have one head.
+    bGroup = full;
+    if (!divVar && full.size() >= 2 &&
+        !ShapedType::isDynamic(d.var(full.back()).extent)) {
+      hGroup.push_back(full.back());
+      bGroup.pop_back();
+    }
+    if (divVar)
+      hGroup.push_back(*divVar);
+    hGroup.append(nonFull.begin(), nonFull.end());
+  }
+  for (unsigned n : bGroup)
+    m.bDigits.push_back(digit(n));
+  m.heads = 1;
+  int64_t group = divisor;
+  for (unsigned n : hGroup) {
+    int64_t e = d.var(n).extent;
+    if (ShapedType::isDynamic(e))
+      return fail("the number of heads is dynamic and K and V are shared "
+                  "across heads"),
+             false;
+    m.hDigits.push_back(digit(n));
+    m.heads *= e;
+    if (llvm::is_contained(nonFull, n))
+      group *= e;
+    else if (divVar && n == *divVar)
+      m.kvDigits.push_back(digit(n, divisor));
+    else
+      m.kvDigits.push_back(digit(n));
+  }
+  if (divVar && d.var(*divVar).extent % divisor != 0)
+    return fail("K and V are shared by a number of heads that does not "
+                "divide the head count"),
+           false;
+  m.kvHeads = m.heads / group;
+  return true;
+}
+
+bool Matcher::placeOperands() {
+  Digits iDigits;
+  if (m.iVar)
+    iDigits.push_back({*m.iVar, 1, d.var(*m.iVar).extent});
+  Digits jDigits{{m.jVar, 1, d.var(m.jVar).extent}};
+  Digits dDigits{{m.dVar, 1, d.var(m.dVar).extent}};
+  Digits dvDigits{{m.dvVar, 1, d.var(m.dvVar).extent}};
+  auto place = [&](Leaf &leaf, ArrayRef<Digits> groups, const char *name) {
+    for (const Origin &o : llvm::reverse(leaf.node->origins)) {
+      if (canonicalShape(d, o, groups, /*broadcastGroups=*/false)) {
+        leaf.origin = o;
+        return true;
+      }
+    }
+    return fail(llvm::formatv("the layout of {0} is not a view of "
+                              "[B, H, S, D]",
+                              name)),
+           false;
+  };
+  m.qGroups = {m.bDigits, m.hDigits, iDigits, dDigits};
+  m.kGroups = {m.bDigits, m.kvDigits, jDigits, dDigits};
+  m.vGroups = {m.bDigits, m.kvDigits, jDigits, dvDigits};
+  m.maskGroups = {m.bDigits, m.hDigits, iDigits, jDigits};
+  return place(m.q, m.qGroups, "Q") && place(m.k, m.kGroups, "K") &&
+         place(m.v, m.vGroups, "V");
+}
+
+bool Matcher::findScoreUsers() {
+  Operation *scoresOp = scoresValue ? scoresValue.getDefiningOp() : nullptr;
+  Operation *rootOp = m.root.getDefiningOp();
+  if (!scoresOp || scoresOp->getBlock() != rootOp->getBlock() ||
+      !scoresOp->isBeforeInBlock(rootOp))
+    return fail("the scores and the result are not in one block"), false;
+  Block *block = rootOp->getBlock();
+  for (Operation *op = scoresOp; op != rootOp->getNextNode();
+       op = op->getNextNode())
+    span.push_back(op);
+  fromScores.insert(scoresOp);
+  for (Operation *op : span)
+    for (Value operand : op->getOperands())
+      if (Operation *def = operand.getDefiningOp())
+        if (Operation *a = block->findAncestorOpInBlock(*def);
+            a && fromScores.contains(a))
+          fromScores.insert(op);
+  return true;
+}
+
+bool Matcher::dependsOnScores(Node *n) {
+  switch (n->kind) {
+  case Node::Kind::Read: {
+    Operation *def = n->readValue().getDefiningOp();
+    Operation *a =
+        def ? m.root.getDefiningOp()->getBlock()->findAncestorOpInBlock(*def)
+            : nullptr;
+    return a && fromScores.contains(a);
+  }
+  case Node::Kind::Op:
+  case Node::Kind::Reduce:
+    return llvm::any_of(n->args, [&](Node *a) { return dependsOnScores(a); });
+  default:
+    return false;
+  }
+}
+
+bool Matcher::extentsEqual(unsigned a, unsigned b) {
+  const VarInfo &x = d.var(a), &y = d.var(b);
+  if (!ShapedType::isDynamic(x.extent) || !ShapedType::isDynamic(y.extent))
+    return x.extent == y.extent;
+  if (!x.source || !y.source)
+    return false;
+  FailureOr<bool> eq = ValueBoundsConstraintSet::areEqual(
+      ValueBoundsConstraintSet::Variable(x.source, x.dim),
+      ValueBoundsConstraintSet::Variable(y.source, y.dim));
+  return succeeded(eq) && *eq;
+}
+
+bool Matcher::decideMasks() {
+  SmallVector<unsigned> maskVars(batchVars);
+  if (m.iVar)
+    maskVars.push_back(*m.iVar);
+  maskVars.push_back(m.jVar);
+
+  SmallVector<std::pair<const MaskTerm *, Triangle>> triangles;
+  SmallVector<const MaskTerm *> others;
+  for (const MaskTerm &t : terms) {
+    if (dependsOnScores(t.expr) || (t.fill && dependsOnScores(t.fill)))
+      return fail("a mask depends on the scores"), false;
+    if (!dependsOnlyOn(t.expr, maskVars) ||
+        (t.fill && !dependsOnlyOn(t.fill, maskVars)))
+      return fail("a mask depends on the head dim"), false;
+    if (std::optional<Triangle> tri = matchTriangle(d, t, m.iVar, m.jVar))
+      triangles.push_back({&t, *tri});
+    else
+      others.push_back(&t);
+  }
+
+  // Triangles that are exactly the bottom-right causal one become `causal`.
+  if (!triangles.empty()) {
+    int64_t sq = extent(m.iVar), skv = extent(m.jVar);
+    bool dynamic = ShapedType::isDynamic(sq) || ShapedType::isDynamic(skv);
+    bool causal = true;
+    for (auto &[term, tri] : triangles) {
+      bool aligned =
+          dynamic ? tri.offset == 0 && m.iVar && extentsEqual(*m.iVar, m.jVar)
+                  : tri.offset == skv - sq;
+      // A finite fill leaves rows with every entry masked uniform, not
+      // zero: only where no such row exists.
+      bool fullRows = !dynamic && sq > skv;
+      causal = causal && aligned && (std::isinf(tri.fill) || !fullRows);
+    }
+    if (causal)
+      m.causal = true;
+    else
+      for (auto &[term, tri] : triangles)
+        others.push_back(term);
+  }
+
+  if (others.empty())
+    return true;
+  if (others.size() > 1)
+    return fail("more than one mask that is not causal; attn.attention "
+                "takes one mask operand"),
+           false;
+  const MaskTerm &t = *others.front();
+  MaskOperand mask;
+  if (t.kind == MaskTerm::Kind::Bias) {
+    if (t.scaleAfter != 1.0)
+      return fail("an additive mask is scaled after it is added; "
+                  "attn.attention adds the mask to the scaled scores"),
+             false;
+    mask.expr = t.expr;
+    SmallVector<Level> levels = levelsOf(d, t.expr, /*allowScale=*/false);
+    if (const Level *l = levelOfType(levels, m.elementType))
+      mask.leaf = Leaf{l->node, {}};
+  } else {
+    Node *fill = d.look(t.fill);
+    if (!fill->isConst() || !(std::isinf(fill->value) && fill->value < 0))
+      return fail("a boolean mask fills with a finite value: rows with every "
+                  "entry masked would differ from attn.attention's zeros"),
+             false;
+    mask.isBool = true;
+    mask.expr = t.expr;
+    mask.negate = !t.keepWhen;
+    Node *cond = d.look(t.expr);
+    if (cond->is(ExprOp::XOrI) && d.look(cond->args[1])->isConst() &&
+        d.look(cond->args[1])->value == 1.0) {
+      mask.negate = !mask.negate;
+      mask.expr = cond->args[0];
+    }
+    SmallVector<Level> levels = levelsOf(d, mask.expr, /*allowScale=*/false);
+    for (const Level &l : llvm::reverse(levels))
+      if (l.node->type.isInteger(1)) {
+        mask.leaf = Leaf{l.node, {}};
+        break;
+      }
+  }
+
+  // A tensor that is a view of [B or 1, H or 1, Sq, Skv], or an expression
+  // to compute into one.
+  if (mask.leaf) {
+    bool placed = false;
+    for (const Origin &o : llvm::reverse(mask.leaf->node->origins)) {
+      if (canonicalShape(d, o, m.maskGroups, /*broadcastGroups=*/true)) {
+        mask.leaf->origin = o;
+        placed = true;
+        break;
+      }
+    }
+    if (!placed)
+      mask.leaf.reset();
+  }
+  if (!mask.leaf && !canMaterialize(d, mask.expr))
+    return fail("the mask is neither a view of a tensor nor an expression "
+                "of tensors and indices"),
+           false;
+  m.mask = mask;
+  return true;
+}
+
+std::optional<AttentionMatch> Matcher::run(Value root) {
+  auto rootType = dyn_cast<RankedTensorType>(root.getType());
+  if (!rootType || rootType.getRank() < 2 ||
+      !isa<FloatType>(rootType.getElementType()))
+    return std::nullopt;
+  m.root = root;
+  SmallVector<AffineExpr> idx = d.freeVarsOf(root);
+  for (AffineExpr e : idx)
+    m.rootVars.push_back(cast<AffineDimExpr>(e).getPosition());
+
+  // O = sum_j P V, or (sum_j E V) / Z.
+  Node *topRead = d.stripCasts(d.describe(root, idx));
+  Node *top = d.look(topRead);
+  Node *pv = nullptr, *postDen = nullptr;
+  if (top->kind == Node::Kind::Reduce) {
+    pv = top;
+  } else if (std::optional<Ratio> r = asRatio(d, top)) {
+    topRead = d.stripCasts(r->num);
+    pv = d.look(topRead);
+    postDen = r->den;
+  }
+  if (topRead->kind == Node::Kind::Read)
+    why.anchor = topRead->readValue().getDefiningOp();
+  if (!pv || pv->kind != Node::Kind::Reduce ||
+      pv->reduction != Node::Reduction::Sum || pv->bound.size() != 1)
+    return std::nullopt;
+  m.jVar = pv->bound.front();
+  SmallVector<Node *> factors, varying;
+  flattenProduct(d, pv->args[0], factors);
+  double pvScale = 1.0;
+  SmallVector<Node *> rowFactors;
+  for (Node *f : factors) {
+    Node *l = d.look(f);
+    if (l->isConst())
+      pvScale *= l->value;
+    else if (f->dependsOn(m.jVar))
+      varying.push_back(f);
+    else
+      rowFactors.push_back(f);
+  }
+  if (varying.size() != 2)
+    return std::nullopt;
+  // A factor free of j is the normalisation fused into P·V: 1 / Z.
+  if (!rowFactors.empty()) {
+    if (postDen || rowFactors.size() != 1)
+      return std::nullopt;
+    Node *r = d.look(d.stripCasts(rowFactors.front()));
+    Node *one = r->is(ExprOp::Div) ? d.look(r->args[0]) : nullptr;
+    if (!one || !one->isConst() || one->value != 1.0)
+      return std::nullopt;
+    postDen = r->args[1];
+  }
+  if (!tryAssignment(varying[0], varying[1], postDen) &&
+      !tryAssignment(varying[1], varying[0], postDen))
+    return std::nullopt;
+  if (d.exhausted())
+    return fail("the graph is too large to analyse");
+  if (pvScale != 1.0)
+    return fail("P·V is scaled by a constant");
+
+  // Roles of the root's variables: batch (P and V depend on it), value dim
+  // (V only), query rows (P only; several when V is shared across heads).
+  Node *p = pNode;
+  std::optional<unsigned> dv;
+  SmallVector<unsigned> rows;
+  for (unsigned x : m.rootVars) {
+    if (d.var(x).extent == 1)
+      continue; // always 0: a unit dim
+    bool inP = p->dependsOn(x), inV = vFactor->dependsOn(x);
+    if (inP && inV) {
+      batchVars.push_back(x);
+    } else if (inP) {
+      rows.push_back(x);
+    } else if (inV) {
+      if (dv)
+        return fail("V varies along two dims of the result");
+      dv = x;
+    } else {
+      return fail("the result is broadcast along a dim");
+    }
+  }
+  if (!dv)
+    return fail("the result has no value dim");
+  m.dvVar = *dv;
+
+  if (!walkLogits(logits))
+    return std::nullopt;
+  if (d.exhausted())
+    return fail("the graph is too large to analyse");
+  if (!findScoreUsers())
+    return std::nullopt;
+
+  // With K and V shared across heads (MQA), heads and query rows are both
+  // dims only P depends on. Without a mask they are interchangeable; the
+  // rows are the one a mask reads, else the dynamic one, else the longest,
+  // else the last. The others are batch dims that K and V do not index.
+  if (!rows.empty()) {
+    auto score = [&](unsigned x) {
+      bool masked = llvm::any_of(
+          terms, [&](const MaskTerm &t) { return t.expr->dependsOn(x); });
+      int64_t e = d.var(x).extent;
+      return std::make_tuple(masked, ShapedType::isDynamic(e),
+                             ShapedType::isDynamic(e) ? 0 : e);
+    };
+    unsigned best = rows.back();
+    for (unsigned x : llvm::reverse(rows))
+      if (score(x) > score(best))
+        best = x;
+    m.iVar = best;
+    for (unsigned x : rows)
+      if (x != best)
+        batchVars.push_back(x);
+    // Keep the batch dims in the root's order.
+    llvm::sort(batchVars, [&](unsigned a, unsigned b) {
+      return llvm::find(m.rootVars, a) < llvm::find(m.rootVars, b);
+    });
+  }
+
+  // Which variables each piece may depend on.
+  SmallVector<unsigned> qVars(batchVars), kVars(batchVars), vVars(batchVars);
+  if (m.iVar)
+    qVars.push_back(*m.iVar);
+  qVars.push_back(m.dVar);
+  kVars.append({m.jVar, m.dVar});
+  vVars.append({m.jVar, m.dvVar});
+  if (!dependsOnlyOn(qFactor, qVars) || !dependsOnlyOn(kFactor, kVars) ||
+      !dependsOnlyOn(vFactor, vVars))
+    return fail("Q, K or V varies along a dim that is not batch, head, "
+                "sequence or head dim");
+  if (m.iVar && (!qFactor->dependsOn(*m.iVar) || kFactor->dependsOn(*m.iVar)))
+    return fail("the query rows are not the rows of Q");
+
+  if (!chooseOperands() || !groupBatch() || !placeOperands() || !decideMasks())
+    return std::nullopt;
+  m.scale = scale;
+  if (!(m.scale > 0.0) || !std::isfinite(m.scale))
+    return fail(
+        llvm::formatv("the scale {0} is not positive and finite", m.scale));
+
+  // Every attn.attention rule, checked before anything is built.
+  auto typeOf = [&](const Origin &o, ArrayRef<Digits> groups, bool broadcast,
+                    Type elt) {
+    return RankedTensorType::get(*canonicalShape(d, o, groups, broadcast), elt);
+  };
+  RankedTensorType qType = typeOf(m.q.origin, m.qGroups, false, m.elementType);
+  RankedTensorType kType = typeOf(m.k.origin, m.kGroups, false, m.elementType);
+  RankedTensorType vType = typeOf(m.v.origin, m.vGroups, false, m.elementType);
+  RankedTensorType maskType;
+  if (m.mask) {
+    Type elt =
+        m.mask->isBool ? IntegerType::get(d.getContext(), 1) : m.elementType;
+    maskType = m.mask->leaf
+                   ? typeOf(m.mask->leaf->origin, m.maskGroups, true, elt)
+                   : RankedTensorType::get(
+                         materializedMaskShape(m, d, m.mask->expr), elt);
+  }
+  RankedTensorType resultType = inferAttentionResultType(qType, vType);
+  {
+    std::string message;
+    ScopedDiagnosticHandler capture(d.getContext(), [&](Diagnostic &diag) {
+      message = diag.str();
+      return success();
+    });
+    if (failed(verifyAttentionTypes(
+            [&] { return emitError(UnknownLoc::get(d.getContext())); }, qType,
+            kType, vType, maskType, resultType)))
+      return fail("attn.attention does not take this form: " + message);
+  }
+
+  // Every op between the scores and the root that computes from the scores
+  // belongs to the attention: none may have a use elsewhere.
+  Block *block = root.getDefiningOp()->getBlock();
+  Operation *rootOp = root.getDefiningOp();
+  llvm::SmallPtrSet<Operation *, 32> toRoot{rootOp};
+  for (Operation *op : llvm::reverse(span))
+    for (Operation *user : op->getUsers())
+      if (Operation *u = block->findAncestorOpInBlock(*user);
+          u && toRoot.contains(u))
+        toRoot.insert(op);
+  for (Operation *op : span)
+    if (fromScores.contains(op) && toRoot.contains(op))
+      m.interior.insert(op);
+  if (!m.interior.contains(rootOp))
+    return fail("the result does not depend on the scores");
+  for (Operation *op : m.interior) {
+    for (OpResult r : op->getResults()) {
+      if (r == root)
+        continue;
+      for (Operation *user : r.getUsers()) {
+        Operation *u = block->findAncestorOpInBlock(*user);
+        if (!u || !m.interior.contains(u) || op == rootOp)
+          return fail(llvm::formatv("an intermediate result ({0}) is used "
+                                    "outside the attention",
+                                    op->getName().getStringRef()));
+      }
+    }
+  }
+  return m;
+}
+
+std::optional<AttentionMatch>
+skipattn::attn::raise::matchAttention(Describer &d, Value root,
+                                      Diagnosis &why) {
+  Matcher matcher(d, why);
+  return matcher.run(root);
+}
