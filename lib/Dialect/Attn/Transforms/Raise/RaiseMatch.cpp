@@ -94,36 +94,48 @@ static std::optional<Contraction> asContraction(Describer &d, Node *n) {
 }
 
 /// Whether `n` is the Q·K^T contraction (one factor indexed by the key
-/// variable `j`), possibly scaled, shifted, masked or cast.
-static bool scorePath(Describer &d, Node *n, unsigned j, unsigned depth = 0) {
+/// variable `j`), possibly scaled, shifted, masked or cast. `memo` keeps the
+/// answers for the nodes of one description (a DAG).
+static bool scorePath(Describer &d, Node *n, unsigned j,
+                      DenseMap<Node *, bool> &memo, unsigned depth = 0) {
   if (depth > 32)
     return false;
+  auto it = memo.find(n);
+  if (it != memo.end())
+    return it->second;
+  memo[n] = false;
   Node *l = d.look(n);
-  if (std::optional<Contraction> c = asContraction(d, l))
-    return c->a->dependsOn(j) != c->b->dependsOn(j);
-  if (l->kind != Node::Kind::Op)
-    return false;
-  auto &a = l->args;
-  switch (l->op) {
-  case ExprOp::Mul:
-    if (d.look(a[0])->isConst())
-      return scorePath(d, a[1], j, depth + 1);
-    if (d.look(a[1])->isConst())
-      return scorePath(d, a[0], j, depth + 1);
-    return false;
-  case ExprOp::Div:
-    return d.look(a[1])->isConst() && scorePath(d, a[0], j, depth + 1);
-  case ExprOp::Add:
-  case ExprOp::Sub:
-    return scorePath(d, a[0], j, depth + 1) || scorePath(d, a[1], j, depth + 1);
-  case ExprOp::Select:
-    return scorePath(d, a[1], j, depth + 1) || scorePath(d, a[2], j, depth + 1);
-  case ExprOp::ExtF:
-  case ExprOp::TruncF:
-    return scorePath(d, a[0], j, depth + 1);
-  default:
-    return false;
+  bool found = false;
+  auto path = [&](Node *x) { return scorePath(d, x, j, memo, depth + 1); };
+  if (std::optional<Contraction> c = asContraction(d, l)) {
+    found = c->a->dependsOn(j) != c->b->dependsOn(j);
+  } else if (l->kind == Node::Kind::Op) {
+    auto &a = l->args;
+    switch (l->op) {
+    case ExprOp::Mul:
+      found = (d.look(a[0])->isConst() && path(a[1])) ||
+              (d.look(a[1])->isConst() && path(a[0]));
+      break;
+    case ExprOp::Div:
+      found = d.look(a[1])->isConst() && path(a[0]);
+      break;
+    case ExprOp::Add:
+    case ExprOp::Sub:
+      found = path(a[0]) || path(a[1]);
+      break;
+    case ExprOp::Select:
+      found = path(a[1]) || path(a[2]);
+      break;
+    case ExprOp::ExtF:
+    case ExprOp::TruncF:
+      found = path(a[0]);
+      break;
+    default:
+      break;
+    }
   }
+  memo[n] = found;
+  return found;
 }
 
 static SmallVector<Level> levelsOf(Describer &d, Node *f, bool allowScale) {
@@ -220,6 +232,7 @@ private:
   SmallVector<unsigned> batchVars;
   SmallVector<MaskTerm> terms;
   double scale = 1.0;
+  DenseMap<Node *, bool> scoreMemo;
   /// The ops from the scores to the root, in order, and those of them that
   /// compute from the scores.
   SmallVector<Operation *> span;
@@ -253,7 +266,7 @@ bool Matcher::tryAssignment(Node *p, Node *v, Node *postDen) {
   Node *el = d.look(d.stripCasts(e));
   if (!el->is(ExprOp::Exp) && !el->is(ExprOp::Exp2))
     return false;
-  if (!scorePath(d, el->args[0], j))
+  if (!scorePath(d, el->args[0], j, scoreMemo))
     return false;
 
   // From here on, this is attention: a failure says why.
@@ -312,7 +325,8 @@ bool Matcher::walkLogits(Node *logits) {
     }
     case ExprOp::Add:
     case ExprOp::Sub: {
-      bool left = scorePath(d, a[0], j), right = scorePath(d, a[1], j);
+      bool left = scorePath(d, a[0], j, scoreMemo),
+           right = scorePath(d, a[1], j, scoreMemo);
       if (left == right)
         return fail("cannot tell the scores from the mask in a sum"), false;
       if (l->is(ExprOp::Sub) && right)
@@ -329,8 +343,9 @@ bool Matcher::walkLogits(Node *logits) {
       continue;
     }
     case ExprOp::Select: {
-      bool onTrue = scorePath(d, a[1], j), onFalse = scorePath(d, a[2], j);
-      if (onTrue == onFalse || scorePath(d, a[0], j))
+      bool onTrue = scorePath(d, a[1], j, scoreMemo),
+           onFalse = scorePath(d, a[2], j, scoreMemo);
+      if (onTrue == onFalse || scorePath(d, a[0], j, scoreMemo))
         return fail("a select mixes the scores into its condition or "
                     "both arms"),
                false;
@@ -574,7 +589,9 @@ bool Matcher::decideMasks() {
   SmallVector<const MaskTerm *> others;
   for (const MaskTerm &t : terms) {
     if (dependsOnScores(t.expr) || (t.fill && dependsOnScores(t.fill)))
-      return fail("a mask depends on the scores"), false;
+      return fail("a term of the logits varies along the keys and depends "
+                  "on the scores: not a softmax over the key dim"),
+             false;
     if (!dependsOnlyOn(t.expr, maskVars) ||
         (t.fill && !dependsOnlyOn(t.fill, maskVars)))
       return fail("a mask depends on the head dim"), false;

@@ -1,6 +1,10 @@
 // RUN: skipattn-opt %s --split-input-file > %t.before
 // RUN: skipattn-opt %s --split-input-file --attn-raise > %t.after
 // RUN: diff %t.before %t.after
+// RUN: mlir-opt %s --split-input-file --linalg-generalize-named-ops --linalg-fuse-elementwise-ops > %t.fused
+// RUN: skipattn-opt %t.fused --split-input-file > %t.fused.before
+// RUN: skipattn-opt %t.fused --split-input-file --attn-raise > %t.fused.after
+// RUN: diff %t.fused.before %t.fused.after
 // RUN: FileCheck %s --input-file %t.after
 
 // Look-alikes of attention that attn-raise must leave exactly as they were:
