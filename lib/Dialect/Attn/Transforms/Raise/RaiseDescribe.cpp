@@ -504,6 +504,12 @@ Node *Describer::expandLinalg(Operation *op, unsigned r,
   };
   if (y->is(ExprOp::Add) && (x = pairWithAcc(y->args[0], y->args[1]))) {
     kind = Node::Reduction::Sum;
+  } else if (y->kind == Node::Kind::Op && y->scalarOp &&
+             isa<math::FmaOp>(y->scalarOp) && y->args[2] == acc &&
+             !hasAcc(y->args[0]) && !hasAcc(y->args[1])) {
+    // fma(a, b, acc): a sum of products.
+    kind = Node::Reduction::Sum;
+    x = makeOp(ExprOp::Mul, {y->args[0], y->args[1]}, type);
   } else if (y->is(ExprOp::Max) && (x = pairWithAcc(y->args[0], y->args[1]))) {
     kind = Node::Reduction::Max;
   } else if (y->is(ExprOp::Select) && y->args[0]->is(ExprOp::CmpF)) {

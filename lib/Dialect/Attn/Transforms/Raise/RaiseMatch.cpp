@@ -349,8 +349,21 @@ bool Matcher::walkLogits(Node *logits) {
         return fail("a select mixes the scores into its condition or "
                     "both arms"),
                false;
-      terms.push_back(
-          {MaskTerm::Kind::Select, a[0], onTrue, onTrue ? a[2] : a[1], scale});
+      // Keeping where c1 and c2 (or filling where c1 or c2) is two masks
+      // with the same fill: a causal one may be among them.
+      SmallVector<Node *> conds{a[0]};
+      ExprOp split = onTrue ? ExprOp::AndI : ExprOp::OrI;
+      for (unsigned k = 0; k < conds.size() && conds.size() < 8; ++k) {
+        Node *c = d.look(conds[k]);
+        if (c->is(split)) {
+          conds[k] = c->args[0];
+          conds.push_back(c->args[1]);
+          --k;
+        }
+      }
+      for (Node *c : conds)
+        terms.push_back(
+            {MaskTerm::Kind::Select, c, onTrue, onTrue ? a[2] : a[1], scale});
       cur = onTrue ? a[1] : a[2];
       continue;
     }
@@ -624,27 +637,69 @@ bool Matcher::decideMasks() {
 
   if (others.empty())
     return true;
-  if (others.size() > 1)
-    return fail("more than one mask that is not causal; attn.attention "
-                "takes one mask operand"),
-           false;
-  const MaskTerm &t = *others.front();
-  MaskOperand mask;
-  if (t.kind == MaskTerm::Kind::Bias) {
-    if (t.scaleAfter != 1.0)
+  // Each term must mean the same as an attn.attention mask.
+  for (const MaskTerm *t : others) {
+    if (t->kind == MaskTerm::Kind::Bias && t->scaleAfter != 1.0)
       return fail("an additive mask is scaled after it is added; "
                   "attn.attention adds the mask to the scaled scores"),
              false;
+    if (t->kind == MaskTerm::Kind::Select) {
+      Node *fill = d.look(t->fill);
+      if (!fill->isConst() || !(std::isinf(fill->value) && fill->value < 0))
+        return fail("a boolean mask fills with a finite value: rows with "
+                    "every entry masked would differ from attn.attention's "
+                    "zeros"),
+               false;
+    }
+  }
+  MaskOperand mask;
+  Type i1 = IntegerType::get(d.getContext(), 1);
+  auto keepCond = [&](const MaskTerm *t) {
+    return t->keepWhen
+               ? t->expr
+               : d.makeOp(ExprOp::XOrI, {t->expr, d.makeConst(1.0, i1)}, i1);
+  };
+  if (others.size() > 1) {
+    // Several masks become one computed mask: the conjunction of boolean
+    // ones, or the sum of additive ones (a boolean one adding 0 or -inf).
+    bool allBool = llvm::all_of(others, [](const MaskTerm *t) {
+      return t->kind == MaskTerm::Kind::Select;
+    });
+    Node *combined = nullptr;
+    for (const MaskTerm *t : others) {
+      Node *term;
+      if (allBool) {
+        term = keepCond(t);
+      } else if (t->kind == MaskTerm::Kind::Select) {
+        term = d.makeOp(ExprOp::Select,
+                        {keepCond(t), d.makeConst(0.0, m.elementType),
+                         d.makeConst(-INFINITY, m.elementType)},
+                        m.elementType);
+      } else {
+        term =
+            t->expr->type == m.elementType
+                ? t->expr
+                : d.makeOp(isa<FloatType>(t->expr->type) &&
+                                   cast<FloatType>(t->expr->type).getWidth() <
+                                       cast<FloatType>(m.elementType).getWidth()
+                               ? ExprOp::ExtF
+                               : ExprOp::TruncF,
+                           {t->expr}, m.elementType);
+      }
+      combined = !combined
+                     ? term
+                     : d.makeOp(allBool ? ExprOp::AndI : ExprOp::Add,
+                                {combined, term}, allBool ? i1 : m.elementType);
+    }
+    mask.expr = combined;
+    mask.isBool = allBool;
+  } else if (const MaskTerm &t = *others.front();
+             t.kind == MaskTerm::Kind::Bias) {
     mask.expr = t.expr;
     SmallVector<Level> levels = levelsOf(d, t.expr, /*allowScale=*/false);
     if (const Level *l = levelOfType(levels, m.elementType))
       mask.leaf = Leaf{l->node, {}};
   } else {
-    Node *fill = d.look(t.fill);
-    if (!fill->isConst() || !(std::isinf(fill->value) && fill->value < 0))
-      return fail("a boolean mask fills with a finite value: rows with every "
-                  "entry masked would differ from attn.attention's zeros"),
-             false;
     mask.isBool = true;
     mask.expr = t.expr;
     mask.negate = !t.keepWhen;
