@@ -8,7 +8,7 @@
 //             extract_slice / insert_slice into a whole empty tensor,
 //             any linalg op whose payload yields one of its tensor inputs
 //             (linalg.transpose, linalg.broadcast, linalg.copy and their
-//             generic forms), tosa.reshape / transpose / tile;
+//             generic forms), tosa.reshape / transpose / tile / slice;
 //   fills     linalg.fill, a generalized fill, splat constants;
 //   computing any other linalg op with tensor semantics, through the
 //             LinalgOp interface (indexing maps and payload: the op's
@@ -27,6 +27,7 @@
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Tosa/IR/TosaOps.h"
+#include "mlir/Dialect/Tosa/Utils/ConversionUtils.h"
 #include "mlir/IR/Matchers.h"
 #include "llvm/ADT/TypeSwitch.h"
 
@@ -317,6 +318,18 @@ std::optional<Origin> Describer::viewStep(const Origin &o) {
     for (auto [r, p] : llvm::enumerate(t.getPerms()))
       src[p] = idx[r];
     return finish(t.getInput1(), src);
+  }
+
+  if (auto slice = dyn_cast<tosa::SliceOp>(def)) {
+    SmallVector<int64_t> start;
+    if (!slice.getStart().getDefiningOp() ||
+        !tosa::getConstShapeValues(slice.getStart().getDefiningOp(), start) ||
+        start.size() != idx.size())
+      return std::nullopt;
+    SmallVector<AffineExpr> src;
+    for (auto [e, s] : llvm::zip(idx, start))
+      src.push_back(e + s);
+    return finish(slice.getInput1(), src);
   }
 
   if (auto tile = dyn_cast<tosa::TileOp>(def)) {

@@ -49,13 +49,64 @@ static bool sumTerms(AffineExpr e, int64_t coef,
   return true;
 }
 
+/// The digit an index atom reads: v, v floordiv c, v mod m or
+/// (v floordiv c) mod m.
+static std::optional<Digit> atomDigit(Describer &d, AffineExpr atom) {
+  int64_t mod = 0, div = 1;
+  if (atom.getKind() == AffineExprKind::Mod) {
+    auto bin = cast<AffineBinaryOpExpr>(atom);
+    auto c = dyn_cast<AffineConstantExpr>(bin.getRHS());
+    if (!c || c.getValue() <= 0)
+      return std::nullopt;
+    mod = c.getValue();
+    atom = bin.getLHS();
+  }
+  if (atom.getKind() == AffineExprKind::FloorDiv) {
+    auto bin = cast<AffineBinaryOpExpr>(atom);
+    auto c = dyn_cast<AffineConstantExpr>(bin.getRHS());
+    if (!c || c.getValue() <= 0)
+      return std::nullopt;
+    div = c.getValue();
+    atom = bin.getLHS();
+  }
+  auto dim = dyn_cast<AffineDimExpr>(atom);
+  if (!dim || dim.getPosition() >= d.numVars())
+    return std::nullopt;
+  Digit g{dim.getPosition(), div, 0};
+  int64_t ext = d.var(g.var).extent;
+  if (ShapedType::isDynamic(ext)) {
+    if (div != 1 || mod != 0)
+      return std::nullopt;
+    g.extent = ext;
+    return g;
+  }
+  if (ext % div != 0)
+    return std::nullopt;
+  g.extent = ext / div;
+  if (mod) {
+    if (g.extent % mod != 0)
+      return std::nullopt;
+    g.extent = mod;
+  }
+  return g;
+}
+
+/// Whether two digits of one variable read overlapping runs.
+static bool overlap(const Digit &a, const Digit &b) {
+  if (a.var != b.var)
+    return false;
+  if (ShapedType::isDynamic(a.extent) || ShapedType::isDynamic(b.extent))
+    return true;
+  return a.divisor < b.divisor * b.extent && b.divisor < a.divisor * a.extent;
+}
+
 std::optional<SmallVector<Digits>>
 skipattn::attn::raise::digitsOf(Describer &d, RankedTensorType type,
                                 ArrayRef<AffineExpr> idx) {
   if (static_cast<int64_t>(idx.size()) != type.getRank())
     return std::nullopt;
   SmallVector<Digits> out;
-  SmallVector<unsigned> seen;
+  Digits seen;
   for (auto [k, raw] : llvm::enumerate(idx)) {
     AffineExpr e = d.simplify(raw);
     int64_t size = type.getDimSize(k);
@@ -63,46 +114,19 @@ skipattn::attn::raise::digitsOf(Describer &d, RankedTensorType type,
     int64_t constant = 0;
     if (!sumTerms(e, 1, terms, constant) || constant != 0)
       return std::nullopt;
-    Digits digits;
-    SmallVector<int64_t> coefs;
+    SmallVector<std::pair<int64_t, Digit>> byCoef;
     for (auto [coef, atom] : terms) {
-      Digit g;
-      if (auto dim = dyn_cast<AffineDimExpr>(atom)) {
-        g.var = dim.getPosition();
-      } else if (atom.getKind() == AffineExprKind::FloorDiv) {
-        auto bin = cast<AffineBinaryOpExpr>(atom);
-        auto dim = dyn_cast<AffineDimExpr>(bin.getLHS());
-        auto c = dyn_cast<AffineConstantExpr>(bin.getRHS());
-        if (!dim || !c || c.getValue() <= 0)
-          return std::nullopt;
-        g.var = dim.getPosition();
-        g.divisor = c.getValue();
-      } else {
+      std::optional<Digit> g = atomDigit(d, atom);
+      if (!g || coef <= 0)
         return std::nullopt;
-      }
-      if (coef <= 0 || g.var >= d.numVars() || llvm::is_contained(seen, g.var))
+      if (llvm::any_of(seen, [&](const Digit &s) { return overlap(s, *g); }))
         return std::nullopt;
-      seen.push_back(g.var);
-      int64_t ext = d.var(g.var).extent;
-      if (ShapedType::isDynamic(ext)) {
-        if (g.divisor != 1)
-          return std::nullopt;
-        g.extent = ext;
-      } else {
-        if (ext % g.divisor != 0)
-          return std::nullopt;
-        g.extent = ext / g.divisor;
-      }
+      seen.push_back(*g);
       // Digits of extent 1 are always 0: not part of the index.
-      if (g.extent == 1)
-        continue;
-      digits.push_back(g);
-      coefs.push_back(coef);
+      if (g->extent != 1)
+        byCoef.push_back({coef, *g});
     }
     // Row-major: each coefficient is the product of the inner extents.
-    SmallVector<std::pair<int64_t, Digit>> byCoef;
-    for (auto [c, g] : llvm::zip(coefs, digits))
-      byCoef.push_back({c, g});
     llvm::sort(byCoef, [](auto &x, auto &y) { return x.first > y.first; });
     Digits sorted;
     int64_t expected = 1;
@@ -155,8 +179,65 @@ struct Regroup {
 };
 } // namespace
 
-static std::optional<Regroup>
-planRegroup(ArrayRef<Digits> src, ArrayRef<Digits> dst, bool broadcastGroups) {
+/// Splits the digits of `src` and `dst` at every boundary where a digit of
+/// the same variable starts or ends on the other side, so that both read the
+/// same runs: [h] against [h mod 2, h floordiv 2] becomes
+/// [h floordiv 2, h mod 2]. Fails when the radices do not nest.
+static LogicalResult refine(SmallVectorImpl<Digits> &src,
+                            SmallVectorImpl<Digits> &dst) {
+  DenseMap<unsigned, SmallVector<int64_t>> bounds;
+  auto add = [&](const Digit &g) {
+    if (ShapedType::isDynamic(g.extent))
+      return;
+    SmallVector<int64_t> &b = bounds[g.var];
+    for (int64_t x : {g.divisor, g.divisor * g.extent})
+      if (!llvm::is_contained(b, x))
+        b.push_back(x);
+  };
+  for (const Digits &group : src)
+    for (const Digit &g : group)
+      add(g);
+  for (const Digits &group : dst)
+    for (const Digit &g : group)
+      add(g);
+  for (auto &entry : bounds)
+    llvm::sort(entry.second);
+  auto split = [&](const Digits &group, Digits &out) {
+    for (const Digit &g : group) {
+      if (ShapedType::isDynamic(g.extent)) {
+        out.push_back(g);
+        continue;
+      }
+      SmallVector<int64_t> inside;
+      for (int64_t x : bounds[g.var])
+        if (x >= g.divisor && x <= g.divisor * g.extent)
+          inside.push_back(x);
+      for (unsigned k = inside.size() - 1; k > 0; --k) {
+        if (inside[k] % inside[k - 1] != 0)
+          return failure();
+        out.push_back({g.var, inside[k - 1], inside[k] / inside[k - 1]});
+      }
+    }
+    return success();
+  };
+  for (SmallVectorImpl<Digits> *side : {&src, &dst}) {
+    for (Digits &group : *side) {
+      Digits refined;
+      if (failed(split(group, refined)))
+        return failure();
+      group = refined;
+    }
+  }
+  return success();
+}
+
+static std::optional<Regroup> planRegroup(ArrayRef<Digits> srcIn,
+                                          ArrayRef<Digits> dstIn,
+                                          bool broadcastGroups) {
+  SmallVector<Digits> src(srcIn.begin(), srcIn.end());
+  SmallVector<Digits> dst(dstIn.begin(), dstIn.end());
+  if (failed(refine(src, dst)))
+    return std::nullopt;
   Regroup plan;
   // 1. Source dims into digits.
   SmallVector<Digit> level; // the digit of each digit-level dim

@@ -408,111 +408,102 @@ bool Matcher::chooseOperands() {
          false;
 }
 
-/// How a K or V leaf indexes a batch variable.
-enum class Dep { Full, Div, None, Other };
-
 bool Matcher::groupBatch() {
-  // K's and V's dependence on each batch variable, from the deepest origin
-  // whose indices decompose into digits.
-  auto depsOf =
-      [&](Node *leaf) -> std::optional<SmallVector<std::pair<Dep, int64_t>>> {
+  // The runs of each batch variable that K and V read, outermost first, from
+  // the deepest origin whose indices decompose into digits.
+  auto readsOf = [&](Node *leaf) -> std::optional<SmallVector<Digits>> {
     for (const Origin &o : llvm::reverse(leaf->origins)) {
       auto type = cast<RankedTensorType>(o.value.getType());
       std::optional<SmallVector<Digits>> digits = digitsOf(d, type, o.idx);
       if (!digits)
         continue;
-      SmallVector<std::pair<Dep, int64_t>> deps;
-      for (unsigned n : batchVars) {
-        std::pair<Dep, int64_t> dep{Dep::None, 1};
-        for (const Digits &dim : *digits)
-          for (const Digit &g : dim)
-            if (g.var == n)
-              dep = dep.first == Dep::None
-                        ? std::make_pair(g.divisor == 1 ? Dep::Full : Dep::Div,
-                                         g.divisor)
-                        : std::make_pair(Dep::Other, int64_t(0));
-        deps.push_back(dep);
-      }
-      return deps;
+      SmallVector<Digits> reads(batchVars.size());
+      for (const Digits &dim : *digits)
+        for (const Digit &g : dim)
+          if (auto *it = llvm::find(batchVars, g.var); it != batchVars.end())
+            reads[it - batchVars.begin()].push_back(g);
+      for (Digits &r : reads)
+        llvm::sort(r, [](const Digit &x, const Digit &y) {
+          return x.divisor > y.divisor;
+        });
+      return reads;
     }
     return std::nullopt;
   };
-  auto kDeps = depsOf(m.k.node), vDeps = depsOf(m.v.node);
-  if (!kDeps || !vDeps)
+  std::optional<SmallVector<Digits>> kReads = readsOf(m.k.node);
+  std::optional<SmallVector<Digits>> vReads = readsOf(m.v.node);
+  if (!kReads || !vReads)
     return fail("the layout of K or V is not a view of [B, H, S, D]"), false;
-  if (*kDeps != *vDeps)
+  if (*kReads != *vReads)
     return fail("K and V are shared across query heads differently"), false;
 
-  SmallVector<unsigned> full, nonFull;
-  std::optional<unsigned> divVar;
-  int64_t divisor = 1;
-  for (auto [n, dep] : llvm::zip(batchVars, *kDeps)) {
-    switch (dep.first) {
-    case Dep::Full:
-      full.push_back(n);
-      break;
-    case Dep::Div:
-      if (divVar)
-        return fail("K and V are shared across two head dims"), false;
-      divVar = n;
-      divisor = dep.second;
-      break;
-    case Dep::None:
-      nonFull.push_back(n);
-      break;
-    case Dep::Other:
-      return fail("K and V index a batch dim twice"), false;
-    }
-  }
-  auto digit = [&](unsigned n, int64_t div = 1) {
+  // Batch dims K and V read whole, and those they read in part or not at
+  // all (GQA and MQA: their query heads share K and V).
+  SmallVector<unsigned> full, shared;
+  bool readNone = true;
+  for (auto [n, reads] : llvm::zip(batchVars, *kReads)) {
     int64_t e = d.var(n).extent;
-    return Digit{n, div, ShapedType::isDynamic(e) ? e : e / div};
-  };
-  SmallVector<unsigned> bGroup, hGroup;
-  if (!divVar && nonFull.empty()) {
-    bGroup = full;
-    if (!full.empty() && !ShapedType::isDynamic(d.var(full.back()).extent)) {
-      hGroup.push_back(full.back());
-      bGroup.pop_back();
+    if (reads.size() == 1 && reads.front().divisor == 1 &&
+        reads.front().extent == e) {
+      full.push_back(n);
+    } else {
+      shared.push_back(n);
+      readNone &= reads.empty();
     }
-  } else {
-    // The query heads of one kv head are consecutive: the divided dim, or
-    // the kv head's own dim followed by the dims K and V do not index. With
-    // a single full dim, that dim is the batch and K and V have one head.
-    bGroup = full;
-    if (!divVar && full.size() >= 2 &&
-        !ShapedType::isDynamic(d.var(full.back()).extent)) {
-      hGroup.push_back(full.back());
-      bGroup.pop_back();
-    }
-    if (divVar)
-      hGroup.push_back(*divVar);
-    hGroup.append(nonFull.begin(), nonFull.end());
   }
-  for (unsigned n : bGroup)
-    m.bDigits.push_back(digit(n));
-  m.heads = 1;
-  int64_t group = divisor;
+  SmallVector<unsigned> bGroup(full), hGroup;
+  bool staticLast =
+      !full.empty() && !ShapedType::isDynamic(d.var(full.back()).extent);
+  // Without sharing, the last batch dim is the heads. With dims K and V do
+  // not read at all, the kv heads are the last full dim before them, unless
+  // it is the only one (then it is the batch: MQA).
+  if (staticLast && (shared.empty() || (readNone && full.size() >= 2))) {
+    hGroup.push_back(full.back());
+    bGroup.pop_back();
+  }
+  hGroup.append(shared.begin(), shared.end());
+
+  // The query heads: the runs K and V read (the kv head) outermost, then the
+  // runs they do not read (the query heads of one kv head).
+  Digits unread;
   for (unsigned n : hGroup) {
     int64_t e = d.var(n).extent;
     if (ShapedType::isDynamic(e))
       return fail("the number of heads is dynamic and K and V are shared "
                   "across heads"),
              false;
-    m.hDigits.push_back(digit(n));
-    m.heads *= e;
-    if (llvm::is_contained(nonFull, n))
-      group *= e;
-    else if (divVar && n == *divVar)
-      m.kvDigits.push_back(digit(n, divisor));
-    else
-      m.kvDigits.push_back(digit(n));
+    Digits reads = (*kReads)[llvm::find(batchVars, n) - batchVars.begin()];
+    m.kvDigits.append(reads.begin(), reads.end());
+    // The gaps between the runs read, outermost first.
+    int64_t pos = 1;
+    Digits gaps;
+    for (const Digit &r : llvm::reverse(reads)) {
+      if (r.divisor % pos != 0)
+        return fail("K and V index the heads in an order attn.attention "
+                    "cannot express"),
+               false;
+      if (r.divisor > pos)
+        gaps.push_back({n, pos, r.divisor / pos});
+      pos = r.divisor * r.extent;
+    }
+    if (e % pos != 0)
+      return fail("K and V index the heads in an order attn.attention "
+                  "cannot express"),
+             false;
+    if (e > pos)
+      gaps.push_back({n, pos, e / pos});
+    unread.append(gaps.rbegin(), gaps.rend());
   }
-  if (divVar && d.var(*divVar).extent % divisor != 0)
-    return fail("K and V are shared by a number of heads that does not "
-                "divide the head count"),
-           false;
-  m.kvHeads = m.heads / group;
+  for (unsigned n : bGroup)
+    m.bDigits.push_back({n, 1, d.var(n).extent});
+  m.hDigits = m.kvDigits;
+  m.hDigits.append(unread.begin(), unread.end());
+  m.heads = 1;
+  m.kvHeads = 1;
+  for (const Digit &g : m.hDigits)
+    m.heads *= g.extent;
+  for (const Digit &g : m.kvDigits)
+    m.kvHeads *= g.extent;
   return true;
 }
 

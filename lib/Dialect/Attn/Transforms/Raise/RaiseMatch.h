@@ -30,13 +30,17 @@
 
 namespace skipattn::attn::raise {
 
-/// The value `var floordiv divisor`, ranging over `extent` values.
+/// A run of the mixed-radix digits of a variable: the value
+/// `(var floordiv divisor) mod extent`, ranging over `extent` values (the mod
+/// is a no-op for the outermost run). A whole variable is (var, 1, its
+/// extent); GQA's kv head is (h, G, Hq / G) when query heads are grouped,
+/// (h, 1, Hkv) when K and V are tiled.
 struct Digit {
   unsigned var = 0;
   int64_t divisor = 1;
   int64_t extent = 1;
   bool operator==(const Digit &o) const {
-    return var == o.var && divisor == o.divisor;
+    return var == o.var && divisor == o.divisor && extent == o.extent;
   }
 };
 using Digits = llvm::SmallVector<Digit, 3>;

@@ -202,8 +202,9 @@ private:
 };
 } // namespace
 
-/// The expressions of the variables of `digits` over the loop `loop` that
-/// runs over their linearization.
+/// Adds to each variable of `digits` its value from the loop `loop` that
+/// runs over their linearization: a variable is the sum of its digits
+/// times their divisors.
 static void digitExprs(ArrayRef<Digit> digits, AffineExpr loop,
                        SmallVectorImpl<AffineExpr> &varExprs) {
   int64_t stride = 1;
@@ -212,8 +213,7 @@ static void digitExprs(ArrayRef<Digit> digits, AffineExpr loop,
     AffineExpr e = loop.floorDiv(stride);
     if (k != 0)
       e = e % g.extent;
-    // The digit is var floordiv divisor; a mask only reads divisor-1 digits.
-    varExprs[g.var] = e;
+    varExprs[g.var] = varExprs[g.var] + e * g.divisor;
     if (!ShapedType::isDynamic(g.extent))
       stride *= g.extent;
   }
