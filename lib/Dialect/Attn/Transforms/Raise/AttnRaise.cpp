@@ -21,6 +21,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/MemRef/Transforms/Transforms.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Tosa/IR/TosaOps.h"
 #include "mlir/IR/Remarks.h"
@@ -41,10 +42,19 @@ using namespace skipattn::attn::raise;
 
 namespace {
 /// Records the ops a builder creates: for the clean-up, or to undo.
-struct Recorder : public OpBuilder::Listener {
-  SmallVector<Operation *> created;
+struct Recorder : public RewriterBase::Listener {
+  SetVector<Operation *> created;
+  /// Producers of ops a rewrite erased: they may have lost their last use.
+  SetVector<Operation *> orphans;
   void notifyOperationInserted(Operation *op, OpBuilder::InsertPoint) override {
-    created.push_back(op);
+    created.insert(op);
+  }
+  void notifyOperationErased(Operation *op) override {
+    created.remove(op);
+    orphans.remove(op);
+    for (Value operand : op->getOperands())
+      if (Operation *def = operand.getDefiningOp())
+        orphans.insert(def);
   }
 };
 } // namespace
@@ -173,7 +183,10 @@ static LogicalResult rewrite(AttentionMatch &m, Describer &d,
       b, loc, resultType, *q, *k, *v, mask,
       m.causal ? b.getUnitAttr() : UnitAttr(),
       b.getF32FloatAttr(static_cast<float>(m.scale)), SkipAttr());
-  Value out = buildResult(b, loc, d, m, attn.getResult());
+  FailureOr<Value> built = buildResult(b, loc, d, m, attn.getResult());
+  if (failed(built))
+    return undo();
+  Value out = *built;
   auto rootType = cast<RankedTensorType>(m.root.getType());
   out = convertElements(b, loc, out, rootType.getElementType());
   if (out.getType() != rootType)
@@ -182,10 +195,37 @@ static LogicalResult rewrite(AttentionMatch &m, Describer &d,
   m.root.replaceAllUsesWith(out);
   b.setListener(nullptr);
 
+  // Dims of the ops that go away are resolved in terms of their operands
+  // (ReifyRankedShapedTypeOpInterface), so that they keep nothing alive.
+  SmallVector<Operation *> dims;
+  Recorder dimRecorder;
+  for (Operation *op : m.interior)
+    for (Operation *user : op->getUsers())
+      if (isa<tensor::DimOp>(user))
+        dims.push_back(user);
+  if (!dims.empty()) {
+    RewritePatternSet dimPatterns(ctx);
+    memref::populateResolveRankedShapedTypeResultDimsPatterns(dimPatterns);
+    tensor::DimOp::getCanonicalizationPatterns(dimPatterns, ctx);
+    GreedyRewriteConfig dimConfig;
+    dimConfig.setStrictness(GreedyRewriteStrictness::ExistingAndNewOps);
+    dimConfig.setListener(&dimRecorder);
+    (void)applyOpPatternsGreedily(dims, std::move(dimPatterns), dimConfig);
+  }
+
   SetVector<Operation *> dead(m.interior.begin(), m.interior.end());
   dead.insert(d.touched().begin(), d.touched().end());
   dead.insert(rootOp);
   eraseDead(dead, erased);
+  // What the dim resolution made or orphaned and nothing uses any more.
+  SetVector<Operation *> made;
+  for (Operation *op : dimRecorder.created)
+    if (!erased.contains(op))
+      made.insert(op);
+  for (Operation *op : dimRecorder.orphans)
+    if (!erased.contains(op))
+      made.insert(op);
+  eraseDead(made, erased);
 
   // Fold the reshapes and transposes the rewrite put next to the ones the
   // source had (expand of collapse, transpose of transpose).

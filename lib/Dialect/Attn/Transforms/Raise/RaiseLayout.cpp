@@ -419,9 +419,9 @@ FailureOr<Value> skipattn::attn::raise::buildCanonical(
   return buildRegroup(b, loc, leaf.value, *plan);
 }
 
-Value skipattn::attn::raise::buildResult(OpBuilder &b, Location loc,
-                                         Describer &d, const AttentionMatch &m,
-                                         Value result) {
+/// The regrouping of the [B, H, Sq, Dv] result into the root's layout.
+static std::optional<Regroup> resultPlan(Describer &d,
+                                         const AttentionMatch &m) {
   Digits iDigits;
   if (m.iVar)
     iDigits.push_back({*m.iVar, 1, d.var(*m.iVar).extent});
@@ -432,9 +432,22 @@ Value skipattn::attn::raise::buildResult(OpBuilder &b, Location loc,
     int64_t e = d.var(v).extent;
     dst.push_back(e == 1 ? Digits{} : Digits{{v, 1, e}});
   }
-  std::optional<Regroup> plan = planRegroup(src, dst, false);
-  assert(plan && "a matched result regroups into the root's layout");
-  // A dynamic digit needs its extent when it is split off: only the
-  // outermost digit of B can be dynamic, and expand_shape infers it.
+  return planRegroup(src, dst, false);
+}
+
+bool skipattn::attn::raise::canBuildResult(Describer &d,
+                                           const AttentionMatch &m) {
+  return resultPlan(d, m).has_value();
+}
+
+FailureOr<Value> skipattn::attn::raise::buildResult(OpBuilder &b, Location loc,
+                                                    Describer &d,
+                                                    const AttentionMatch &m,
+                                                    Value result) {
+  // A dynamic digit is only ever the outermost of B, whose extent
+  // expand_shape infers.
+  std::optional<Regroup> plan = resultPlan(d, m);
+  if (!plan)
+    return failure();
   return buildRegroup(b, loc, result, *plan);
 }

@@ -14,6 +14,7 @@
 
 #include "skipattn/Dialect/Attn/IR/AttnOps.h"
 
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Interfaces/ValueBoundsOpInterface.h"
 #include "llvm/Support/FormatVariadic.h"
 
@@ -887,6 +888,8 @@ std::optional<AttentionMatch> Matcher::run(Value root) {
                          materializedMaskShape(m, d, m.mask->expr), elt);
   }
   RankedTensorType resultType = inferAttentionResultType(qType, vType);
+  if (!canBuildResult(d, m))
+    return fail("the result layout is not a view of [B, H, S, D]");
   {
     std::string message;
     ScopedDiagnosticHandler capture(d.getContext(), [&](Diagnostic &diag) {
@@ -919,6 +922,9 @@ std::optional<AttentionMatch> Matcher::run(Value root) {
       if (r == root)
         continue;
       for (Operation *user : r.getUsers()) {
+        // A dim only reads the shape, which the rewrite resolves.
+        if (isa<tensor::DimOp>(user))
+          continue;
         Operation *u = block->findAncestorOpInBlock(*user);
         if (!u || !m.interior.contains(u) || op == rootOp)
           return fail(llvm::formatv("an intermediate result ({0}) is used "

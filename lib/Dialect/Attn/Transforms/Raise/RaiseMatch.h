@@ -152,8 +152,11 @@ canonicalShape(Describer &d, const Origin &leaf, llvm::ArrayRef<Digits> groups,
                bool broadcastGroups);
 
 /// Brings the [B, H, Sq, Dv] attention result to the root's layout.
-mlir::Value buildResult(mlir::OpBuilder &b, mlir::Location loc, Describer &d,
-                        const AttentionMatch &m, mlir::Value result);
+mlir::FailureOr<mlir::Value> buildResult(mlir::OpBuilder &b, mlir::Location loc,
+                                         Describer &d, const AttentionMatch &m,
+                                         mlir::Value result);
+/// Whether buildResult can.
+bool canBuildResult(Describer &d, const AttentionMatch &m);
 
 /// Computes `mask.expr` into a [B or 1, H or 1, Sq, Skv] tensor of
 /// `elementType` (i1 for a boolean mask).

@@ -24,7 +24,6 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 
 import numpy as np
 
@@ -138,27 +137,14 @@ def harness(module, name, shapes, seed):
 
 # linalg.softmax has no lowering pass of its own: upstream decomposes it
 # through its AggregatedOpInterface, from the transform dialect.
-DECOMPOSE_SOFTMAX = """
-module attributes {transform.with_named_sequence} {
-  transform.named_sequence @__transform_main(
-      %root: !transform.any_op {transform.readonly}) {
-    %sm = transform.structured.match ops{["linalg.softmax"]} in %root
-        : (!transform.any_op) -> !transform.any_op
-    transform.structured.decompose_interface %sm
-        : (!transform.any_op) -> !transform.any_op
-    transform.yield
-  }
-}
-"""
+DECOMPOSE_SOFTMAX = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                 "decompose-softmax.transform")
 
 
 def decompose_softmax(module, tools):
-    with tempfile.NamedTemporaryFile("w", suffix=".mlir") as f:
-        f.write(DECOMPOSE_SOFTMAX)
-        f.flush()
-        return run([tools.mlir_opt, "-", "--transform-preload-library="
-                    f"transform-library-paths={f.name}",
-                    "--transform-interpreter"], stdin=module)
+    return run([tools.mlir_opt, "-", "--transform-preload-library="
+                f"transform-library-paths={DECOMPOSE_SOFTMAX}",
+                "--transform-interpreter"], stdin=module)
 
 
 def execute(module, tools):
