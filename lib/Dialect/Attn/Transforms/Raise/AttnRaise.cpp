@@ -163,6 +163,11 @@ static LogicalResult rewrite(AttentionMatch &m, Describer &d,
   FailureOr<Value> v = buildCanonical(b, loc, d, m.v.origin, m.vGroups, false);
   if (failed(q) || failed(k) || failed(v))
     return undo();
+  for (auto [value, leaf] :
+       {std::make_pair(&*q, &m.q), std::make_pair(&*k, &m.k),
+        std::make_pair(&*v, &m.v)})
+    if (leaf->castTo)
+      *value = convertElements(b, loc, *value, leaf->castTo);
   Value mask;
   if (m.mask) {
     Type elt = m.mask->isBool ? Type(b.getI1Type()) : m.elementType;

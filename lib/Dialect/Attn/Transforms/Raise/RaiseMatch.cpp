@@ -46,6 +46,9 @@ struct Contraction {
 struct Level {
   Node *node;
   double scale;
+  /// Below a truncation: taking the operand here skips a rounding the
+  /// program does.
+  bool lossy = false;
 };
 } // namespace
 
@@ -139,19 +142,40 @@ static bool scorePath(Describer &d, Node *n, unsigned j,
   return found;
 }
 
-static SmallVector<Level> levelsOf(Describer &d, Node *f, bool allowScale) {
+/// The narrower of two float types, or null when neither is (f16 against
+/// bf16).
+static Type narrower(Type a, Type b) {
+  if (!a)
+    return b;
+  auto fa = dyn_cast<FloatType>(a), fb = dyn_cast<FloatType>(b);
+  if (!fa || !fb || fa == fb)
+    return fa ? a : Type();
+  if (fa.getWidth() != fb.getWidth())
+    return fa.getWidth() < fb.getWidth() ? a : b;
+  return Type();
+}
+
+static SmallVector<Level> levelsOf(Describer &d, Node *f, bool allowScale,
+                                   Type *narrowest = nullptr) {
   SmallVector<Level> out;
   double scale = 1.0;
+  bool lossy = false;
   Node *cur = f;
   for (unsigned guard = 0; guard < 64; ++guard) {
-    if (cur->kind == Node::Kind::Read && !cur->readIdx().empty())
-      out.push_back({cur, scale});
+    if (cur->kind == Node::Kind::Read && !cur->readIdx().empty()) {
+      out.push_back({cur, scale, lossy});
+      if (narrowest)
+        *narrowest = narrower(*narrowest, cur->type);
+    }
     Node *l = d.look(cur);
     if (l != cur && l->kind == Node::Kind::Read) {
       cur = l; // a computation that is the identity of another tensor
       continue;
     }
     if (l->is(ExprOp::ExtF) || l->is(ExprOp::TruncF)) {
+      lossy |= l->is(ExprOp::TruncF);
+      if (narrowest && l->is(ExprOp::TruncF))
+        *narrowest = narrower(*narrowest, l->type);
       cur = l->args[0];
       continue;
     }
@@ -179,9 +203,10 @@ static bool isAttentionElementType(Type t) {
 }
 
 /// The deepest level of `levels` whose element type is `t`.
-static const Level *levelOfType(ArrayRef<Level> levels, Type t) {
+static const Level *levelOfType(ArrayRef<Level> levels, Type t,
+                                bool allowLossy = true) {
   for (const Level &l : llvm::reverse(levels))
-    if (l.node->type == t)
+    if (l.node->type == t && (allowLossy || !l.lossy))
       return &l;
   return nullptr;
 }
@@ -382,27 +407,53 @@ bool Matcher::walkLogits(Node *logits) {
 }
 
 bool Matcher::chooseOperands() {
-  SmallVector<Level> q = levelsOf(d, qFactor, /*allowScale=*/true);
-  SmallVector<Level> k = levelsOf(d, kFactor, /*allowScale=*/true);
-  SmallVector<Level> v = levelsOf(d, vFactor, /*allowScale=*/false);
+  Type qNarrow, kNarrow, vNarrow;
+  SmallVector<Level> q = levelsOf(d, qFactor, /*allowScale=*/true, &qNarrow);
+  SmallVector<Level> k = levelsOf(d, kFactor, /*allowScale=*/true, &kNarrow);
+  SmallVector<Level> v = levelsOf(d, vFactor, /*allowScale=*/false, &vNarrow);
   if (q.empty() || k.empty() || v.empty())
     return fail("Q, K or V is computed inside the contraction, not read from "
                 "a tensor"),
            false;
-  for (const Level &ql : llvm::reverse(q)) {
-    Type t = ql.node->type;
-    if (!isAttentionElementType(t))
-      continue;
-    const Level *kl = levelOfType(k, t);
-    const Level *vl = levelOfType(v, t);
-    if (!kl || !vl)
-      continue;
-    m.elementType = t;
-    m.q.node = ql.node;
-    m.k.node = kl->node;
-    m.v.node = vl->node;
-    scale *= ql.scale * kl->scale;
+  // The precision the program computes Q, K and V in: the narrowest type on
+  // their way to the contraction. The op takes the deepest tensors of that
+  // type, or the deepest tensors rounded to it when the rounding was fused
+  // into the contraction.
+  if (qNarrow && qNarrow == kNarrow && qNarrow == vNarrow &&
+      isAttentionElementType(qNarrow)) {
+    auto pick = [&](ArrayRef<Level> levels, Leaf &leaf) {
+      const Level *l = levelOfType(levels, qNarrow);
+      if (!l) {
+        l = &levels.back();
+        leaf.castTo = qNarrow;
+      }
+      leaf.node = l->node;
+      return l->scale;
+    };
+    m.elementType = qNarrow;
+    scale *= pick(q, m.q) * pick(k, m.k);
+    pick(v, m.v);
     return true;
+  }
+  // The deepest tensors with one element type, through casts that widen
+  // (they lose nothing) and, only when needed, through truncations (the
+  // attention would then skip a rounding the program does).
+  for (bool allowLossy : {false, true}) {
+    for (const Level &ql : llvm::reverse(q)) {
+      Type t = ql.node->type;
+      if (!isAttentionElementType(t) || (ql.lossy && !allowLossy))
+        continue;
+      const Level *kl = levelOfType(k, t, allowLossy);
+      const Level *vl = levelOfType(v, t, allowLossy);
+      if (!kl || !vl)
+        continue;
+      m.elementType = t;
+      m.q.node = ql.node;
+      m.k.node = kl->node;
+      m.v.node = vl->node;
+      scale *= ql.scale * kl->scale;
+      return true;
+    }
   }
   return fail("Q, K and V have no common element type among f16, bf16 and "
               "f32"),

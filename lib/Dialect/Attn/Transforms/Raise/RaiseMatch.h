@@ -49,6 +49,9 @@ using Digits = llvm::SmallVector<Digit, 3>;
 struct Leaf {
   Node *node = nullptr;
   Origin origin;
+  /// The element type the program rounds the leaf to before using it, when
+  /// that rounding is not in a tensor of its own (fused into a payload).
+  mlir::Type castTo;
 };
 
 /// A mask operand: a tensor leaf, or an expression to compute into one.

@@ -182,6 +182,9 @@ def main():
                    help="concrete argument shapes, e.g. 2x8x4,2x8x4 (for "
                         "dynamic dims)")
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--tolerance", type=float, default=None,
+                   help="relative tolerance (default: from the narrowest "
+                        "float type of the signature)")
     p.add_argument("input")
     p.add_argument("passes", nargs="*",
                    help="upstream mlir-opt passes, e.g. --tosa-to-linalg-pipeline")
@@ -209,6 +212,8 @@ def main():
     got = execute(fused, tools)
     elts = {split_type(t)[1] for t in types} - {"i1"}
     tol = max(TOLERANCE.get(e, 1e-3) for e in elts) if elts else 1e-4
+    if args.tolerance is not None:
+        tol = args.tolerance
     if want.shape != got.shape or want.size == 0:
         sys.stdout.write(f"FAIL: {want.size} values unraised, {got.size} "
                          f"raised\n")
