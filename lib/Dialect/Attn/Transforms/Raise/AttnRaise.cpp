@@ -288,8 +288,12 @@ struct AttnRaisePass
         llvm::DenseSet<Operation *> erased;
         if (!m || failed(rewrite(*m, d, erased))) {
           failedOps.insert(op);
-          if (why.recognised && why.anchor && !missed.contains(why.anchor))
+          // Candidates come latest first: the reason found closest to the
+          // P·V op is the one to report.
+          if (why.recognised && why.anchor) {
+            missed.erase(why.anchor);
             missed.insert({why.anchor, {why.anchor->getLoc(), why.reason}});
+          }
           continue;
         }
         for (Operation *e : erased) {
