@@ -9,7 +9,6 @@
 // RUN: mlir-opt %s --linalg-morph-ops=named-to-category | skipattn-opt --attn-raise | FileCheck %s
 // RUN: mlir-opt %s --linalg-generalize-named-ops --linalg-fold-unit-extent-dims --linalg-fuse-elementwise-ops --canonicalize --cse | skipattn-opt --attn-raise | FileCheck %s
 // RUN: mlir-opt %s --transform-preload-library=transform-library-paths=%S/decompose-softmax.transform --transform-interpreter --linalg-fuse-elementwise-ops | skipattn-opt --attn-raise | FileCheck %s
-// RUN: %python %S/check_raise.py --bin %skipattn_bin --shapes 2x4x9x16 %s | FileCheck %s --check-prefix=NUM
 // RUN: %python %S/check_raise.py --bin %skipattn_bin --shapes 2x4x9x16 %s -- --linalg-generalize-named-ops --linalg-fuse-elementwise-ops --canonicalize --cse | FileCheck %s --check-prefix=NUM
 
 // CHECK-LABEL: func.func @attention

@@ -7,7 +7,6 @@
 // RUN: mlir-opt %s --canonicalize --cse | skipattn-opt --attn-raise | FileCheck %s
 // RUN: mlir-opt %s --linalg-morph-ops=named-to-category | skipattn-opt --attn-raise | FileCheck %s
 // RUN: mlir-opt %s --linalg-generalize-named-ops --linalg-fold-unit-extent-dims --linalg-fuse-elementwise-ops --canonicalize --cse | skipattn-opt --attn-raise | FileCheck %s
-// RUN: %python %S/check_raise.py --bin %skipattn_bin %s | FileCheck %s --check-prefix=NUM
 // RUN: %python %S/check_raise.py --bin %skipattn_bin %s -- --linalg-generalize-named-ops --linalg-fuse-elementwise-ops --canonicalize --cse | FileCheck %s --check-prefix=NUM
 
 // CHECK-LABEL: func.func @attention
