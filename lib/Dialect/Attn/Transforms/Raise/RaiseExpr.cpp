@@ -202,6 +202,14 @@ static bool compare(ExprOp op, int64_t predicate, double a, double b) {
 /// The value of `op` on constants, or nothing.
 static std::optional<double> fold(ExprOp op, int64_t predicate,
                                   ArrayRef<double> a) {
+  // Every op folded here takes one or two operands.
+  bool unary = op == ExprOp::Neg || op == ExprOp::Exp || op == ExprOp::Exp2 ||
+               op == ExprOp::Sqrt || op == ExprOp::Rsqrt ||
+               op == ExprOp::ExtF || op == ExprOp::TruncF ||
+               op == ExprOp::IToF || op == ExprOp::IntCast ||
+               op == ExprOp::FToI;
+  if (a.size() != (unary ? 1u : 2u))
+    return std::nullopt;
   switch (op) {
   case ExprOp::Add:
     return a[0] + a[1];

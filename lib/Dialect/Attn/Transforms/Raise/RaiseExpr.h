@@ -1,5 +1,4 @@
-//===- RaiseExpr.h - what a tensor value computes, per element ---*- C++
-//-*-===//
+//===- RaiseExpr.h - what a tensor value computes, per element -*- C++ -*-===//
 //
 // attn-raise does not match op names or op boundaries: it matches what a
 // value computes. A Describer reads a tensor value at symbolic indices and
