@@ -1,7 +1,8 @@
 //===- DeviceBundle.cpp - the GPU bundle: PTX kernels ---------------------===//
 //
-// For `--target gpu`, the entry goes through attn-tile,
-// attn-insert-block-skip and convert-attn-to-gpu; the generated gpu.module
+// For `--target gpu`, the entry goes through the front of skipattn's compile
+// pipeline (attn-tile, attn-insert-block-skip) and convert-attn-to-gpu
+// without the launch; the generated gpu.module
 // is lowered alone to PTX (gpu-module-to-binary, format isa) and written as
 // kernel.ptx, and ptxas makes kernel.cubin for the chip when it is there.
 // The manifest then describes how to launch each kernel, from the
@@ -63,13 +64,18 @@ static LogicalResult assemble(StringRef ptx, StringRef cubin, StringRef chip,
 LogicalResult skipattn::emitDeviceBundle(ModuleOp module, BundleSpec &spec,
                                          StringRef dir) {
   MLIRContext *ctx = module.getContext();
-  PassManager pm(ctx);
-  addTileAndSkipPasses(pm, spec);
-  ConvertAttnToGPUOptions gpu;
-  gpu.decodeKernels = true;
-  gpu.chip = spec.chip;
-  pm.addPass(createConvertAttnToGPU(gpu));
-  if (failed(pm.run(module)))
+  // The front of the compile pipeline and the kernels; the runtime launches
+  // them itself, so the entry's host code is not needed.
+  if (failed(runPasses(module, [&](OpPassManager &pm) {
+        CompileOptions options;
+        setCompileOptions(spec, options);
+        buildAttentionFrontPipeline(pm, options);
+        ConvertAttnToGPUOptions gpu;
+        gpu.decodeKernels = true;
+        gpu.chip = spec.chip;
+        gpu.launchKernels = false;
+        pm.addPass(createConvertAttnToGPU(gpu));
+      })))
     return failure();
 
   auto kernels = module.lookupSymbol<gpu::GPUModuleOp>("skipattn_kernels");
@@ -100,12 +106,12 @@ LogicalResult skipattn::emitDeviceBundle(ModuleOp module, BundleSpec &spec,
                      b.getUnitAttr());
   b.setInsertionPointToEnd(device->getBody());
   b.clone(*kernels);
-  PassManager ptx(ctx);
   LowerToNVVMOptions options;
   options.chip = spec.chip;
   options.format = "isa";
-  buildKernelsToPTXPipeline(ptx, options);
-  if (failed(ptx.run(*device)))
+  if (failed(runPasses(*device, [&](OpPassManager &pm) {
+        buildKernelsToPTXPipeline(pm, options);
+      })))
     return failure();
   auto binary = device->lookupSymbol<gpu::BinaryOp>("skipattn_kernels");
   if (!binary || binary.getObjects().size() != 1)

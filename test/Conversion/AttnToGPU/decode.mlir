@@ -24,6 +24,11 @@
 //       CHECK:   scf.for
 //       CHECK:   "ex2.approx.ftz.f32 $0, $1;"
 func.func @attention(%q: tensor<?x4x?x64xf16>, %k: tensor<?x1x?x64xf16>, %v: tensor<?x1x?x64xf16>) -> tensor<?x4x?x64xf16> {
-  %o = attn.attention %q, %k, %v {skip = #attn.skip<scale_factor = 4.0>} : tensor<?x4x?x64xf16>, tensor<?x1x?x64xf16>, tensor<?x1x?x64xf16> -> tensor<?x4x?x64xf16>
+  %init_o_c0 = arith.constant 0 : index
+  %init_o_d0 = tensor.dim %q, %init_o_c0 : tensor<?x4x?x64xf16>
+  %init_o_c2 = arith.constant 2 : index
+  %init_o_d2 = tensor.dim %q, %init_o_c2 : tensor<?x4x?x64xf16>
+  %init_o = tensor.empty(%init_o_d0, %init_o_d2) : tensor<?x4x?x64xf16>
+  %o = attn.attention %q, %k, %v {skip = #attn.skip<scale_factor = 4.0>} : tensor<?x4x?x64xf16>, tensor<?x1x?x64xf16>, tensor<?x1x?x64xf16> -> tensor<?x4x?x64xf16> outs(%init_o)
   return %o : tensor<?x4x?x64xf16>
 }

@@ -26,7 +26,9 @@ def Attn_Dialect : Dialect {
   let extraClassDeclaration = [{
     void registerAttributes();
   }];
+  // tensor: destinations and the slices of tiling; affine: tile bounds.
   let dependentDialects = [
+    "::mlir::affine::AffineDialect",
     "::mlir::arith::ArithDialect",
     "::mlir::tensor::TensorDialect"
   ];

@@ -5,7 +5,8 @@
 // callers cannot change its signature.
 // expected-error @+1 {{attn-insert-block-skip: cannot add the run-time threshold argument to @callee: it has callers; skip-enabled attention must sit in an entry function}}
 func.func private @callee(%q: tensor<1x2x64x32xf32>) -> tensor<1x2x64x32xf32> {
-  %a = attn.attention %q, %q, %q {skip = #attn.skip<threshold = 1.0e-3>} : tensor<1x2x64x32xf32>, tensor<1x2x64x32xf32>, tensor<1x2x64x32xf32> -> tensor<1x2x64x32xf32>
+  %init_a = tensor.empty() : tensor<1x2x64x32xf32>
+  %a = attn.attention %q, %q, %q {skip = #attn.skip<threshold = 1.0e-3>} : tensor<1x2x64x32xf32>, tensor<1x2x64x32xf32>, tensor<1x2x64x32xf32> -> tensor<1x2x64x32xf32> outs(%init_a)
   return %a : tensor<1x2x64x32xf32>
 }
 func.func @caller(%q: tensor<1x2x64x32xf32>) -> tensor<1x2x64x32xf32> {
@@ -17,6 +18,7 @@ func.func @caller(%q: tensor<1x2x64x32xf32>) -> tensor<1x2x64x32xf32> {
 
 // VOTE: error: attn-insert-block-skip: vote=48 must divide the block rows (64)
 func.func @entry(%q: tensor<1x2x64x32xf32>) -> tensor<1x2x64x32xf32> {
-  %a = attn.attention %q, %q, %q {skip = #attn.skip<threshold = 1.0e-3>} : tensor<1x2x64x32xf32>, tensor<1x2x64x32xf32>, tensor<1x2x64x32xf32> -> tensor<1x2x64x32xf32>
+  %init_a = tensor.empty() : tensor<1x2x64x32xf32>
+  %a = attn.attention %q, %q, %q {skip = #attn.skip<threshold = 1.0e-3>} : tensor<1x2x64x32xf32>, tensor<1x2x64x32xf32>, tensor<1x2x64x32xf32> -> tensor<1x2x64x32xf32> outs(%init_a)
   return %a : tensor<1x2x64x32xf32>
 }
