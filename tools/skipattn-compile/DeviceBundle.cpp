@@ -6,7 +6,7 @@
 // is lowered alone to PTX (gpu-module-to-binary, format isa) and written as
 // kernel.ptx, and ptxas makes kernel.cubin for the chip when it is there.
 // The manifest then describes how to launch each kernel, from the
-// `skipattn.*` attributes convert-attn-to-gpu left on them; the host side of
+// #attn.kernel attribute convert-attn-to-gpu left on it; the host side of
 // the entry is not needed, since kernels_runtime launches the kernels itself.
 //
 //===----------------------------------------------------------------------===//
@@ -81,20 +81,21 @@ LogicalResult skipattn::emitDeviceBundle(ModuleOp module, BundleSpec &spec,
   auto kernels = module.lookupSymbol<gpu::GPUModuleOp>("skipattn_kernels");
   if (!kernels)
     return module.emitError("convert-attn-to-gpu produced no kernels");
-  auto intAttr = [](gpu::GPUFuncOp func, StringRef name) -> int64_t {
-    auto attr = func->getAttrOfType<IntegerAttr>(name);
-    return attr ? attr.getInt() : 0;
-  };
   for (auto func : kernels.getOps<gpu::GPUFuncOp>()) {
+    auto info =
+        func->getAttrOfType<attn::KernelAttr>(attn::KernelAttr::getAttrName());
+    if (!info)
+      return func.emitError("convert-attn-to-gpu left no #attn.kernel on "
+                            "this kernel");
     DeviceKernel k;
     k.function = func.getName().str();
-    k.role = func->getAttrOfType<StringAttr>("skipattn.role").str();
-    k.threads = intAttr(func, "skipattn.threads");
-    k.sharedBytes = intAttr(func, "skipattn.shared_bytes");
-    k.blockM = intAttr(func, "skipattn.block_m");
-    k.blockN = intAttr(func, "skipattn.block_n");
-    k.maxQueryLen = intAttr(func, "skipattn.max_q_len");
-    for (Attribute p : cast<ArrayAttr>(func->getAttr("skipattn.params")))
+    k.role = info.getRole().str();
+    k.threads = info.getThreads();
+    k.sharedBytes = info.getSharedBytes();
+    k.blockM = info.getBlockM();
+    k.blockN = info.getBlockN();
+    k.maxQueryLen = info.getMaxQLen();
+    for (Attribute p : info.getParams())
       k.params.push_back(cast<StringAttr>(p).str());
     spec.kernels.push_back(k);
   }

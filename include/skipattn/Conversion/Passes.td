@@ -69,6 +69,11 @@ def ConvertAttnToGPU : Pass<"convert-attn-to-gpu", "::mlir::ModuleOp"> {
     `mgpuSkipattnTensorMapEncode` (libskipattn_runtime), declared in the
     module by this pass.
 
+    Each generated gpu.func carries `attn.kernel = #attn.kernel<...>`: its
+    role, parameter names, threads, dynamic shared memory and block sizes,
+    which is what a runtime needs to launch it (skipattn-compile writes it
+    into the bundle manifest).
+
     Cases the kernel does not cover are refused with a diagnostic that
     names them, before anything is rewritten: f32 element type, head dims
     other than 64 and 128, value head dim different from the head dim, the
@@ -105,7 +110,8 @@ def ConvertAttnToGPULaunch : Pass<"convert-attn-to-gpu-launch"> {
     function (or any op) and leaves the module alone: each tiled attention
     becomes a `gpu.launch_func` of the prefill kernel that
     `convert-attn-to-gpu{launch=false}` generated for it with the same
-    `chip`, named by its configuration in `@skipattn_kernels`.
+    `chip`, named by its configuration in `@skipattn_kernels` (a launch of a
+    kernel that was not generated fails verification).
 
     Q, K and V must be device buffers. Batch and lengths are run-time kernel
     arguments (i32), pointers are passed as i64, the Hopper kernel's inputs

@@ -19,9 +19,10 @@
 // kernel's output buffer, or the kernel writes a memref that the result was
 // materialized into; an unused result's buffer is freed after the launch.
 //
-// The generated gpu.func carries `skipattn.*` attributes (parameter names,
-// block, shared memory, grid rule) so that skipattn-compile can describe the
-// launch in a bundle manifest without re-deriving it.
+// Each generated gpu.func carries an `attn.kernel = #attn.kernel<...>`
+// (role, parameter names, threads, shared memory, block sizes) so that
+// skipattn-compile can describe the launch in a bundle manifest without
+// re-deriving it.
 //
 //===----------------------------------------------------------------------===//
 
@@ -287,14 +288,15 @@ static void declareTensorMapFunction(ModuleOp module) {
   fn.setPrivate();
 }
 
-/// Records how to launch a kernel, for bundle manifests.
+/// Records how to launch a kernel (#attn.kernel), for bundle manifests.
 static void describe(OpBuilder &b, gpu::GPUFuncOp func, StringRef role,
                      ArrayRef<StringRef> params, int64_t threads,
-                     int64_t sharedBytes) {
-  func->setAttr("skipattn.role", b.getStringAttr(role));
-  func->setAttr("skipattn.params", b.getStrArrayAttr(params));
-  func->setAttr("skipattn.threads", b.getI64IntegerAttr(threads));
-  func->setAttr("skipattn.shared_bytes", b.getI64IntegerAttr(sharedBytes));
+                     int64_t sharedBytes, int64_t blockM = 0,
+                     int64_t blockN = 0, int64_t maxQueryLen = 0) {
+  func->setAttr(KernelAttr::getAttrName(),
+                KernelAttr::get(b.getContext(), role, b.getStrArrayAttr(params),
+                                threads, sharedBytes, blockM, blockN,
+                                maxQueryLen));
 }
 
 static SmallVector<StringRef> withSkipParams(SmallVector<StringRef> names,
@@ -327,8 +329,7 @@ static void generateKernels(TiledAttention &ta, bool decodeKernels) {
                : skipattn::kernels::buildPrefillKernel(b, kernels, c);
     operands.append({"out", "batch", "q_len", "kv_len"});
     describe(b, func, "prefill", withSkipParams(operands, c),
-             c.prefillThreads(), c.prefillSharedBytes());
-    func->setAttr("skipattn.block_m", b.getI64IntegerAttr(c.prefillCtaRows()));
+             c.prefillThreads(), c.prefillSharedBytes(), c.prefillCtaRows());
   }
   if (decodeKernels && c.group() <= 16 &&
       !kernels.lookupSymbol(c.name("decode"))) {
@@ -338,10 +339,8 @@ static void generateKernels(TiledAttention &ta, bool decodeKernels) {
              withSkipParams({"q", "k", "v", "workspace", "batch", "q_len",
                              "kv_len", "num_splits"},
                             c),
-             32, c.decodeSharedBytes());
-    decode->setAttr("skipattn.max_q_len",
-                    b.getI64IntegerAttr(c.decodeMaxQueryLen()));
-    decode->setAttr("skipattn.block_n", b.getI64IntegerAttr(c.blockN));
+             32, c.decodeSharedBytes(), /*blockM=*/0, c.blockN,
+             c.decodeMaxQueryLen());
     describe(b, combine, "combine",
              {"workspace", "out", "batch", "q_len", "num_splits"},
              c.valueHeadDim, 0);

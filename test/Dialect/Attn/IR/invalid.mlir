@@ -312,3 +312,17 @@ func.func @missing_destination(%q: tensor<1x4x8x4xf32>) {
   %0 = "attn.attention"(%q, %q, %q) : (tensor<1x4x8x4xf32>, tensor<1x4x8x4xf32>, tensor<1x4x8x4xf32>) -> tensor<1x4x8x4xf32>
   return
 }
+
+// -----
+
+// expected-error @+1 {{'attn.kernel' must be an #attn.kernel attribute}}
+func.func @kernel_info_type() attributes {attn.kernel = 3 : i64} {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{kernel role must be prefill, decode or combine, got 'backward'}}
+func.func @kernel_info_role() attributes {attn.kernel = #attn.kernel<role = "backward", params = [], threads = 32, shared_bytes = 0>} {
+  return
+}

@@ -61,3 +61,12 @@ func.func @dynamic_mask(%q: tensor<?x2x?x32xbf16>, %k: tensor<?x2x?x32xbf16>, %v
        : tensor<?x2x?x32xbf16>, tensor<?x2x?x32xbf16>, tensor<?x2x?x32xbf16>, tensor<?x1x?x?xbf16> -> tensor<?x2x?x32xbf16> outs(%init_o)
   return %o : tensor<?x2x?x32xbf16>
 }
+
+// How convert-attn-to-gpu describes a kernel it generated.
+// CHECK-LABEL: gpu.func @described
+//  CHECK-SAME:   attn.kernel = #attn.kernel<role = "prefill", params = ["q", "k", "v", "out", "batch", "q_len", "kv_len"], threads = 128, shared_bytes = 57344, block_m = 64>
+gpu.module @kernels {
+  gpu.func @described() kernel attributes {attn.kernel = #attn.kernel<role = "prefill", params = ["q", "k", "v", "out", "batch", "q_len", "kv_len"], threads = 128, shared_bytes = 57344, block_m = 64>} {
+    gpu.return
+  }
+}

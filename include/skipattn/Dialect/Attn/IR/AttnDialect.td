@@ -23,6 +23,8 @@ def Attn_Dialect : Dialect {
   }];
   let cppNamespace = "::skipattn::attn";
   let useDefaultAttributePrinterParser = 1;
+  // `attn.kernel` on the gpu.funcs convert-attn-to-gpu generates.
+  let hasOperationAttrVerify = 1;
   let extraClassDeclaration = [{
     void registerAttributes();
   }];
