@@ -6,7 +6,8 @@
 // through the mgpu* ABI), mlir-translate and llc, and links the object with
 // main.c and libskipattn_runtime. attn-insert-block-skip appends the
 // threshold and the tile counters to the signature:
-//   @attention(q, k, v, out, f32 threshold, memref<2xi64> counters)
+//   @attention(q, k, v, out, f32 threshold, memref<1x8x2xi64> counters)
+// (the counters per (batch, query head): {tiles_total, tiles_skipped}).
 // The result is materialized into %out: the kernel writes it there.
 func.func @attention(%q: memref<1x8x300x64xf16>, %k: memref<1x2x300x64xf16>,
                      %v: memref<1x2x300x64xf16>, %out: memref<1x8x300x64xf16>)

@@ -26,6 +26,9 @@ struct DeviceKernel {
   std::string function, role; // role: prefill, decode or combine
   int64_t threads = 0, sharedBytes = 0;
   int64_t blockM = 0, blockN = 0, maxQueryLen = 0;
+  /// One CTA loops over tiles of blockM query rows: launch at most one per
+  /// SM.
+  bool persistent = false;
   llvm::SmallVector<std::string> params;
 };
 

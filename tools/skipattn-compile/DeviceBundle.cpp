@@ -95,6 +95,7 @@ LogicalResult skipattn::emitDeviceBundle(ModuleOp module, BundleSpec &spec,
     k.blockM = info.getBlockM();
     k.blockN = info.getBlockN();
     k.maxQueryLen = info.getMaxQLen();
+    k.persistent = info.getPersistent();
     for (Attribute p : info.getParams())
       k.params.push_back(cast<StringAttr>(p).str());
     spec.kernels.push_back(k);

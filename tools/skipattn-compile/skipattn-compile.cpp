@@ -12,6 +12,7 @@
 #include "skipattn/Conversion/Passes.h"
 #include "skipattn/InitSkipAttn.h"
 #include "skipattn/Pipelines/Pipelines.h"
+#include "skipattn/runtime.h"
 
 #include "mlir/IR/AsmState.h"
 #include "mlir/IR/Diagnostics.h"
@@ -72,6 +73,24 @@ static cl::opt<double> skipScaleFactor(
     "skip-scale-factor",
     cl::desc("TensorRT-LLM form: lambda = F / Skv (implies --skip)"),
     cl::init(0.0), cl::cat(category));
+static cl::opt<std::string> calibration(
+    "calibration",
+    cl::desc("skipattn-calibrate JSON: the skip kernel's default is the "
+             "scale factor it gives for --target-sparsity (implies --skip)"),
+    cl::value_desc("FILE"), cl::cat(category));
+static cl::opt<double>
+    targetSparsity("target-sparsity",
+                   cl::desc("Target tile sparsity for --calibration"),
+                   cl::init(0.0), cl::cat(category));
+static cl::opt<std::string>
+    phase("phase",
+          cl::desc("Calibration phase for --calibration: prefill or decode"),
+          cl::init("prefill"), cl::cat(category));
+static cl::opt<std::string>
+    layer("layer",
+          cl::desc("Calibration layer for --calibration (default: the "
+                   "setting pooled over every sample)"),
+          cl::cat(category));
 static cl::opt<int64_t>
     blockM("block-m",
            cl::desc("Query rows per block (default: 64 on the CPU and on "
@@ -268,8 +287,23 @@ int main(int argc, char **argv) {
   if (!blockN.getNumOccurrences() && hopper)
     spec->blockN = 128;
   spec->voteRows = vote;
-  if (skipThreshold.getNumOccurrences() && skipScaleFactor.getNumOccurrences())
-    return fail("give --skip-threshold or --skip-scale-factor, not both");
+  if (skipThreshold.getNumOccurrences() + skipScaleFactor.getNumOccurrences() +
+          calibration.getNumOccurrences() >
+      1)
+    return fail("give one of --skip-threshold, --skip-scale-factor and "
+                "--calibration");
+  if (calibration.getNumOccurrences() != targetSparsity.getNumOccurrences())
+    return fail("--calibration and --target-sparsity go together");
+  for (auto *o : {&phase, &layer})
+    if (o->getNumOccurrences() && !calibration.getNumOccurrences())
+      return fail("--" + o->ArgStr + " only applies to --calibration");
+  // The runtime reads calibration files for every host; the same rule here.
+  double calibratedFactor = 0.0;
+  if (calibration.getNumOccurrences() &&
+      skipattn_calibration_factor(
+          calibration.c_str(), layer.empty() ? nullptr : layer.c_str(),
+          phase.c_str(), targetSparsity, &calibratedFactor) != SKIPATTN_OK)
+    return fail(skipattn_last_error());
   {
     // The attribute's own verifier names a bad threshold or factor.
     if (skipThreshold.getNumOccurrences())
@@ -280,11 +314,16 @@ int main(int argc, char **argv) {
       spec->skip = attn::SkipAttr::getChecked(
           [&] { return emitError(flagLoc(ctx, "--skip-scale-factor")); }, &ctx,
           attn::SkipKind::ScaleFactor, APFloat(skipScaleFactor));
+    else if (calibration.getNumOccurrences())
+      spec->skip = attn::SkipAttr::getChecked(
+          [&] { return emitError(flagLoc(ctx, "--calibration")); }, &ctx,
+          attn::SkipKind::ScaleFactor, APFloat(calibratedFactor));
     else if (skip && !spec->skip)
       spec->skip =
           attn::SkipAttr::get(&ctx, attn::SkipKind::Threshold, APFloat(1.0e-3));
     if ((skipThreshold.getNumOccurrences() ||
-         skipScaleFactor.getNumOccurrences()) &&
+         skipScaleFactor.getNumOccurrences() ||
+         calibration.getNumOccurrences()) &&
         !spec->skip)
       return 1;
   }

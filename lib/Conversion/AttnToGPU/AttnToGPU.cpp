@@ -292,11 +292,12 @@ static void declareTensorMapFunction(ModuleOp module) {
 static void describe(OpBuilder &b, gpu::GPUFuncOp func, StringRef role,
                      ArrayRef<StringRef> params, int64_t threads,
                      int64_t sharedBytes, int64_t blockM = 0,
-                     int64_t blockN = 0, int64_t maxQueryLen = 0) {
+                     int64_t blockN = 0, int64_t maxQueryLen = 0,
+                     bool persistent = false) {
   func->setAttr(KernelAttr::getAttrName(),
                 KernelAttr::get(b.getContext(), role, b.getStrArrayAttr(params),
                                 threads, sharedBytes, blockM, blockN,
-                                maxQueryLen));
+                                maxQueryLen, persistent));
 }
 
 static SmallVector<StringRef> withSkipParams(SmallVector<StringRef> names,
@@ -328,8 +329,10 @@ static void generateKernels(TiledAttention &ta, bool decodeKernels) {
         c.sm90 ? skipattn::kernels::buildSm90PrefillKernel(b, kernels, c)
                : skipattn::kernels::buildPrefillKernel(b, kernels, c);
     operands.append({"out", "batch", "q_len", "kv_len"});
+    // The Hopper kernel is persistent: it walks the tiles of any grid.
     describe(b, func, "prefill", withSkipParams(operands, c),
-             c.prefillThreads(), c.prefillSharedBytes(), c.prefillCtaRows());
+             c.prefillThreads(), c.prefillSharedBytes(), c.prefillCtaRows(),
+             /*blockN=*/0, /*maxQueryLen=*/0, /*persistent=*/c.sm90);
   }
   if (decodeKernels && c.group() <= 16 &&
       !kernels.lookupSymbol(c.name("decode"))) {
@@ -475,9 +478,15 @@ static void launch(TiledAttention &ta) {
 
   Value bm = arith::ConstantIndexOp::create(b, loc, c.prefillCtaRows());
   Value one = arith::ConstantIndexOp::create(b, loc, 1);
-  gpu::KernelDim3 grid = {arith::CeilDivUIOp::create(b, loc, sq, bm),
-                          arith::ConstantIndexOp::create(b, loc, c.qHeads),
-                          batch};
+  Value qTiles = arith::CeilDivUIOp::create(b, loc, sq, bm);
+  Value heads = arith::ConstantIndexOp::create(b, loc, c.qHeads);
+  gpu::KernelDim3 grid = {qTiles, heads, batch};
+  // The Hopper kernel is persistent: it takes any grid of x CTAs. The
+  // runtime's bundles launch one per SM; here, one per tile.
+  if (c.sm90)
+    grid = {arith::MulIOp::create(
+                b, loc, arith::MulIOp::create(b, loc, qTiles, heads), batch),
+            one, one};
   gpu::KernelDim3 block = {
       arith::ConstantIndexOp::create(b, loc, c.prefillThreads()), one, one};
   Value smem = arith::ConstantOp::create(

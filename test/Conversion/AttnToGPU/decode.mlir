@@ -19,6 +19,17 @@
 //       CHECK:       nvvm.cp.async.shared.global
 //       CHECK:     nvvm.cp.async.commit.group
 //       CHECK:     scf.if %[[SKIP]]
+// The counters: lane g < 4 adds the split's tiles to query head kvh * 4 + g
+// of the GQA group, at stats + (b * 4 + head) * 16.
+//       CHECK:   %[[LANEOK:.*]] = arith.cmpi ult, %[[LANE:.*]], %c4_i32{{.*}} : i32
+//       CHECK:   scf.if %[[LANEOK]] {
+//       CHECK:     %[[G:.*]] = arith.muli %{{.*}}, %c4_i32{{.*}} : i32
+//       CHECK:     %[[HEAD:.*]] = arith.addi %[[G]], %[[LANE]] : i32
+//       CHECK:     %[[BH4:.*]] = arith.muli %{{.*}}, %c4_i32{{.*}} : i32
+//       CHECK:     %[[BH:.*]] = arith.addi %[[BH4]], %[[HEAD]] : i32
+//       CHECK:     arith.muli %{{.*}}, %c16_i64 : i64
+//       CHECK:     llvm.atomicrmw add
+//       CHECK:     llvm.atomicrmw add
 //       CHECK: gpu.func @skipattn_combine_f16_h4x1_d64_m64n64_skipsf_stats(
 //  CHECK-SAME:     attn.kernel = #attn.kernel<role = "combine", params = ["workspace", "out", "batch", "q_len", "num_splits"], threads = 64, shared_bytes = 0>
 //       CHECK:   scf.for

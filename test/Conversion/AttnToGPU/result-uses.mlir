@@ -24,7 +24,7 @@ func.func @negf(%q: tensor<1x4x128x64xbf16>, %k: tensor<1x4x128x64xbf16>,
 // An unused result (the attention runs for its tile counters): the kernel
 // is launched and its output buffer freed.
 // CHECK-LABEL: func.func @unused
-//  CHECK-SAME:   %{{.*}}: f32, %{{.*}}: memref<2xi64>)
+//  CHECK-SAME:   %{{.*}}: f32, %{{.*}}: memref<1x4x2xi64>)
 //       CHECK:   %[[BUF:.*]] = gpu.alloc () : memref<1x4x128x64xbf16>
 //       CHECK:   gpu.launch_func @skipattn_kernels::@skipattn_prefill_bf16_h4x4_d64_m64n64_skip_stats
 //       CHECK:   gpu.dealloc %[[BUF]] : memref<1x4x128x64xbf16>

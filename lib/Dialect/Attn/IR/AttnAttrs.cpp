@@ -71,7 +71,7 @@ LogicalResult KernelAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                                  StringRef role, ArrayAttr params,
                                  int64_t threads, int64_t sharedBytes,
                                  int64_t blockM, int64_t blockN,
-                                 int64_t maxQLen) {
+                                 int64_t maxQLen, bool persistent) {
   if (!llvm::is_contained({"prefill", "decode", "combine"}, role))
     return emitError() << "kernel role must be prefill, decode or combine, "
                           "got '"

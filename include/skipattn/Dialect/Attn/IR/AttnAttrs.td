@@ -63,7 +63,10 @@ def Attn_KernelAttr : AttrDef<Attn_Dialect, "Kernel"> {
     - `threads` per CTA and `shared_bytes` of dynamic shared memory;
     - `block_m` (query rows per CTA), `block_n` (keys per kv-block) and
       `max_q_len` (the most queries per head the decode kernel takes), 0
-      where they do not apply.
+      where they do not apply;
+    - `persistent`: the kernel takes any number of CTAs in x and walks the
+      tiles itself (the Hopper prefill kernel), so a runtime launches one
+      per SM.
 
     ```mlir
     gpu.func @skipattn_prefill_... attributes {attn.kernel = #attn.kernel<
@@ -79,7 +82,8 @@ def Attn_KernelAttr : AttrDef<Attn_Dialect, "Kernel"> {
     "int64_t":$shared_bytes,
     DefaultValuedParameter<"int64_t", "0">:$block_m,
     DefaultValuedParameter<"int64_t", "0">:$block_n,
-    DefaultValuedParameter<"int64_t", "0">:$max_q_len);
+    DefaultValuedParameter<"int64_t", "0">:$max_q_len,
+    DefaultValuedParameter<"bool", "false">:$persistent);
   let assemblyFormat = "`<` struct(params) `>`";
   let genVerifyDecl = 1;
   let extraClassDeclaration = [{

@@ -152,9 +152,12 @@ def AttnInsertBlockSkip : Pass<"attn-insert-block-skip", "::mlir::ModuleOp"> {
     kernel), shared by the attentions of the function that this run
     predicates with that form; the vote's `criterion` records which. The
     function must not have callers in the module. With `stats`, a trailing
-    `memref<2xi64>` argument (after the thresholds) receives atomic
-    increments: [0] tiles_total (kv-blocks visited, summed over batch,
-    query head and q-block), [1] tiles_skipped.
+    `memref<BxHqx2xi64>` argument (after the thresholds; B and Hq of the
+    attention's Q, B may be dynamic) receives atomic increments per (batch,
+    query head): [b, h, 0] tiles_total (kv-blocks visited, summed over the
+    head's q-blocks), [b, h, 1] tiles_skipped. The caller zeroes it.
+    Skip-enabled attentions of one function share the buffer, so they must
+    have the same batch and query heads.
 
     `vote` sets the rows per vote group (0, the default, is the whole
     q-block). With smaller groups, each group keeps or updates its rows on
@@ -165,7 +168,7 @@ def AttnInsertBlockSkip : Pass<"attn-insert-block-skip", "::mlir::ModuleOp"> {
     Option<"voteRows", "vote", "int64_t", /*default=*/"0",
            "Rows per vote group; 0 is the whole q-block">,
     Option<"stats", "stats", "bool", /*default=*/"false",
-           "Count visited and skipped tiles into a stats argument">
+           "Count visited and skipped tiles per (batch, head) into a stats argument">
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",

@@ -5,8 +5,8 @@
 // kv-block (and the load of its V tile) behind the Skip-Softmax test, so
 // that the predicate is one visible transformation that every lowering
 // inherits. The threshold becomes a run-time argument of the enclosing
-// function, and with `stats` the visited and skipped tiles are counted into
-// another argument.
+// function, and with `stats` the visited and skipped tiles of each (batch,
+// query head) are counted into another argument, a [B, Hq, 2] buffer.
 //
 // The request travels on the update op and the criterion on the vote op
 // (attn.skip_vote's `criterion`): dialect attributes of dialect ops, which
@@ -44,10 +44,14 @@ struct SkipArguments {
 } // namespace
 
 /// `slot`, or a new trailing argument of `func` of `type` stored in it.
+/// Fails if the argument in `slot` has another type.
 static FailureOr<Value> getOrAddArgument(FunctionOpInterface func, Value &slot,
                                          Type type) {
-  if (slot)
+  if (slot) {
+    if (slot.getType() != type)
+      return failure();
     return slot;
+  }
   unsigned index = func.getNumArguments();
   if (failed(func.insertArgument(index, type, DictionaryAttr(), func.getLoc())))
     return failure();
@@ -55,13 +59,15 @@ static FailureOr<Value> getOrAddArgument(FunctionOpInterface func, Value &slot,
   return slot;
 }
 
-/// Adds `value` (index) to element `slot` of the stats buffer, atomically.
-static void addToStats(OpBuilder &b, Location loc, Value stats, int64_t slot,
-                       Value value) {
+/// Adds `value` (index) to counter `slot` (0: visited, 1: skipped) of
+/// (batch, head) in the [B, Hq, 2] stats buffer, atomically: the tiles of
+/// one head run in parallel.
+static void addToStats(OpBuilder &b, Location loc, Value stats, Value batch,
+                       Value head, int64_t slot, Value value) {
   Value i64 = arith::IndexCastOp::create(b, loc, b.getI64Type(), value);
   Value index = arith::ConstantIndexOp::create(b, loc, slot);
   memref::AtomicRMWOp::create(b, loc, arith::AtomicRMWKind::addi, i64, stats,
-                              ValueRange{index});
+                              ValueRange{batch, head, index});
 }
 
 namespace {
@@ -72,6 +78,7 @@ struct TiledLoop {
   TileRowMaxOp rowMax;
   TileUpdateOp update;
   LoadTileOp valueLoad;
+  LoadTileOp queryLoad; // its (batch, head) index the counters
 };
 } // namespace
 
@@ -81,7 +88,7 @@ static FailureOr<TiledLoop> analyze(TileUpdateOp update) {
     return update.emitError("attn-insert-block-skip: an update with a skip "
                             "request must be in the kv loop (scf.for) that "
                             "attn-tile builds");
-  TiledLoop t{loop, {}, {}, update, {}};
+  TiledLoop t{loop, {}, {}, update, {}, {}};
   for (Operation &op : *loop.getBody())
     if (isa<TileUpdateOp>(op) && &op != update.getOperation())
       return loop.emitError("attn-insert-block-skip: a kv loop must hold "
@@ -89,7 +96,9 @@ static FailureOr<TiledLoop> analyze(TileUpdateOp update) {
   t.rowMax = t.update.getTileMax().getDefiningOp<TileRowMaxOp>();
   t.scores = t.update.getScores().getDefiningOp<TileScoresOp>();
   t.valueLoad = t.update.getValue().getDefiningOp<LoadTileOp>();
-  if (!t.rowMax || !t.scores || !t.valueLoad ||
+  if (t.scores)
+    t.queryLoad = t.scores.getQuery().getDefiningOp<LoadTileOp>();
+  if (!t.rowMax || !t.scores || !t.valueLoad || !t.queryLoad ||
       t.valueLoad->getBlock() != loop.getBody() || !t.valueLoad->hasOneUse() ||
       t.update.getSkipGroups())
     return loop.emitError("attn-insert-block-skip: the kv loop is not in "
@@ -140,14 +149,22 @@ insertSkip(TileUpdateOp request, int64_t voteRows, bool stats,
     return loop.emitError("attn-insert-block-skip: cannot add the threshold "
                           "argument");
   Value statsBuf;
+  LoadTileOp qLoad = tiled->queryLoad;
   if (stats) {
-    FailureOr<Value> s = getOrAddArgument(func, args.stats,
-                                          MemRefType::get({2}, b.getI64Type()));
+    // [B, Hq, 2]: the batch and query heads of the attention's Q.
+    auto qType = cast<RankedTensorType>(qLoad.getSource().getType());
+    auto statsType = MemRefType::get(
+        {qType.getDimSize(0), qType.getDimSize(1), 2}, b.getI64Type());
+    FailureOr<Value> s = getOrAddArgument(func, args.stats, statsType);
     if (failed(s))
-      return loop.emitError("attn-insert-block-skip: cannot add the stats "
-                            "argument");
+      return loop.emitError()
+             << "attn-insert-block-skip: cannot add the stats argument "
+             << statsType
+             << "; the skip-enabled attentions of one function share it, so "
+                "they must have the same batch and query heads";
     statsBuf = *s;
   }
+  Value bIdx = qLoad.getBatch(), hIdx = qLoad.getHead();
 
   Location loc = loop.getLoc();
   TileUpdateOp update = tiled->update;
@@ -190,8 +207,8 @@ insertSkip(TileUpdateOp request, int64_t voteRows, bool stats,
                              ValueRange{arith::AddIOp::create(
                                  b, loc, count.getRegionIterArg(0), one)});
       }
-      addToStats(b, loc, statsBuf, 0, n);
-      addToStats(b, loc, statsBuf, 1, count.getResult(0));
+      addToStats(b, loc, statsBuf, bIdx, hIdx, 0, n);
+      addToStats(b, loc, statsBuf, bIdx, hIdx, 1, count.getResult(0));
     }
     return success();
   }
@@ -200,8 +217,9 @@ insertSkip(TileUpdateOp request, int64_t voteRows, bool stats,
   Value vote = tensor::ExtractOp::create(b, loc, votes, ValueRange{c0});
   Value doSkip = arith::AndIOp::create(b, loc, notFirst, vote);
   if (statsBuf) {
-    addToStats(b, loc, statsBuf, 0, arith::ConstantIndexOp::create(b, loc, 1));
-    addToStats(b, loc, statsBuf, 1,
+    addToStats(b, loc, statsBuf, bIdx, hIdx, 0,
+               arith::ConstantIndexOp::create(b, loc, 1));
+    addToStats(b, loc, statsBuf, bIdx, hIdx, 1,
                arith::IndexCastUIOp::create(b, loc, b.getIndexType(), doSkip));
   }
 

@@ -1,6 +1,7 @@
 // RUN: skipattn-opt %s --split-input-file --attn-tile --attn-insert-block-skip | FileCheck %s
 // RUN: skipattn-opt %s --split-input-file --attn-tile --attn-insert-block-skip=stats | FileCheck %s --check-prefix=STATS
 // RUN: skipattn-opt %s --split-input-file --attn-tile --attn-insert-block-skip=vote=16 | FileCheck %s --check-prefix=GROUPS
+// RUN: skipattn-opt %s --split-input-file --attn-tile --attn-insert-block-skip="vote=16 stats" | FileCheck %s --check-prefix=GSTATS
 
 // The predicate: each tile's row max against the running max from before
 // the tile, the whole q-block voting; the first block never skips; a skipped
@@ -23,14 +24,19 @@
 //       CHECK:     }
 //       CHECK:     scf.yield %[[R]]#0, %[[R]]#1, %[[R]]#2
 //   CHECK-NOT:   skip_request
+// With stats, each tile counts into its own (batch, head) of a [B, Hq, 2]
+// buffer: slot 0 visited, slot 1 skipped.
 // STATS-LABEL: func.func @threshold
-//  STATS-SAME:   %{{.*}}: f32, %[[ST:[a-z0-9]+]]: memref<2xi64>)
+//  STATS-SAME:   %{{.*}}: f32, %[[ST:[a-z0-9]+]]: memref<1x4x2xi64>)
+//       STATS:   scf.forall (%[[B:[a-z0-9]+]], %[[H:[a-z0-9]+]], %{{.*}}) in
 //       STATS:   %[[SKIP:.*]] = arith.andi
 //       STATS:   %[[ONE:.*]] = arith.index_cast %{{.*}} : index to i64
-//       STATS:   memref.atomic_rmw addi %[[ONE]], %[[ST]][%{{.*}}] : (i64, memref<2xi64>) -> i64
+//       STATS:   %[[C0:.*]] = arith.constant 0 : index
+//       STATS:   memref.atomic_rmw addi %[[ONE]], %[[ST]][%[[B]], %[[H]], %[[C0]]] : (i64, memref<1x4x2xi64>) -> i64
 //       STATS:   %[[BIT:.*]] = arith.index_castui %[[SKIP]] : i1 to index
 //       STATS:   %[[N:.*]] = arith.index_cast %[[BIT]] : index to i64
-//       STATS:   memref.atomic_rmw addi %[[N]], %[[ST]][%{{.*}}] : (i64, memref<2xi64>) -> i64
+//       STATS:   %[[C1:.*]] = arith.constant 1 : index
+//       STATS:   memref.atomic_rmw addi %[[N]], %[[ST]][%[[B]], %[[H]], %[[C1]]] : (i64, memref<1x4x2xi64>) -> i64
 //       STATS:   scf.if %[[SKIP]]
 // GROUPS-LABEL: func.func @threshold
 //       GROUPS:   %[[VOTES:.*]] = attn.skip_vote %{{.*}}, %{{.*}}, %{{.*}} {criterion = #attn.skip<threshold = 1.000000e-03>, group_rows = 16 : i64} : tensor<64xf32> -> tensor<4xi1>
@@ -95,4 +101,33 @@ func.func @dense(%q: tensor<1x2x64x32xf32>, %k: tensor<1x2x64x32xf32>, %v: tenso
   %init_a = tensor.empty() : tensor<1x2x64x32xf32>
   %a = attn.attention %q, %k, %v : tensor<1x2x64x32xf32>, tensor<1x2x64x32xf32>, tensor<1x2x64x32xf32> -> tensor<1x2x64x32xf32> outs(%init_a)
   return %a : tensor<1x2x64x32xf32>
+}
+
+// -----
+
+// A dynamic batch gives a dynamic stats buffer; with vote groups a tile
+// adds its number of groups to the visited count and its skipping groups
+// to the skipped count, of its own (batch, head).
+// CHECK-LABEL: func.func @dynamic_batch
+// STATS-LABEL: func.func @dynamic_batch
+//  STATS-SAME:   %[[ST:[a-z0-9]+]]: memref<?x2x2xi64>)
+//       STATS:   memref.atomic_rmw addi %{{.*}}, %[[ST]][%{{.*}}, %{{.*}}, %{{.*}}] : (i64, memref<?x2x2xi64>) -> i64
+// GSTATS-LABEL: func.func @dynamic_batch
+//       GSTATS:   scf.forall (%[[B:[a-z0-9]+]], %[[H:[a-z0-9]+]], %{{.*}}) in
+//       GSTATS:   %[[G:.*]] = arith.andi %{{.*}}, %{{.*}} : tensor<4xi1>
+//       GSTATS:   %[[COUNT:.*]] = scf.for
+//       GSTATS:     tensor.extract %[[G]]
+//       GSTATS:   %[[NG:.*]] = arith.index_cast %{{.*}} : index to i64
+//       GSTATS:   memref.atomic_rmw addi %[[NG]], %{{.*}}[%[[B]], %[[H]], %{{.*}}]
+//       GSTATS:   %[[NS:.*]] = arith.index_cast %[[COUNT]] : index to i64
+//       GSTATS:   memref.atomic_rmw addi %[[NS]], %{{.*}}[%[[B]], %[[H]], %{{.*}}]
+//       GSTATS:   attn.tile_update {{.*}} skip %[[G]] : tensor<4xi1>
+func.func @dynamic_batch(%q: tensor<?x2x?x32xf32>, %k: tensor<?x2x?x32xf32>, %v: tensor<?x2x?x32xf32>) -> tensor<?x2x?x32xf32> {
+  %init_o_c0 = arith.constant 0 : index
+  %init_o_d0 = tensor.dim %q, %init_o_c0 : tensor<?x2x?x32xf32>
+  %init_o_c2 = arith.constant 2 : index
+  %init_o_d2 = tensor.dim %q, %init_o_c2 : tensor<?x2x?x32xf32>
+  %init_o = tensor.empty(%init_o_d0, %init_o_d2) : tensor<?x2x?x32xf32>
+  %o = attn.attention %q, %k, %v {skip = #attn.skip<threshold = 1.0e-3>} : tensor<?x2x?x32xf32>, tensor<?x2x?x32xf32>, tensor<?x2x?x32xf32> -> tensor<?x2x?x32xf32> outs(%init_o)
+  return %o : tensor<?x2x?x32xf32>
 }
