@@ -144,10 +144,16 @@ class BundleKey:
         v = tensor(["?", f["kv_heads"], "?", f["value_head_dim"]])
         o = tensor(["?", f["q_heads"], "?", f["value_head_dim"]])
         m = tensor(f["mask"]["shape"], f["mask"]["dtype"])
+        # The destination (outs) has the dynamic batch and length of q.
         return ("func.func @attention(%%q: %s, %%k: %s, %%v: %s, %%m: %s) -> "
-                "%s {\n  %%o = attn.attention %%q, %%k, %%v mask %%m : %s, %s, "
-                "%s, %s -> %s\n  return %%o : %s\n}\n" %
-                (q, k, v, m, o, q, k, v, m, o, o))
+                "%s {\n  %%c0 = arith.constant 0 : index\n"
+                "  %%c2 = arith.constant 2 : index\n"
+                "  %%b = tensor.dim %%q, %%c0 : %s\n"
+                "  %%s = tensor.dim %%q, %%c2 : %s\n"
+                "  %%e = tensor.empty(%%b, %%s) : %s\n"
+                "  %%o = attn.attention %%q, %%k, %%v mask %%m : %s, %s, "
+                "%s, %s -> %s outs(%%e)\n  return %%o : %s\n}\n" %
+                (q, k, v, m, o, q, q, o, q, k, v, m, o, o))
 
     def compile_args(self, compiler, out, mlir_path=None):
         """skipattn-compile's command line; mlir_path holds self.mlir() for

@@ -36,6 +36,9 @@
 // SM80-SAME: ex2.approx.ftz.f32
 // SM80-SAME: ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16
 func.func @attention(%q: tensor<2x4x?x64xbf16>, %k: tensor<2x4x?x64xbf16>, %v: tensor<2x4x?x64xbf16>) -> tensor<2x4x?x64xbf16> {
-  %o = attn.attention %q, %k, %v {skip = #attn.skip<threshold = 1.0e-3>} : tensor<2x4x?x64xbf16>, tensor<2x4x?x64xbf16>, tensor<2x4x?x64xbf16> -> tensor<2x4x?x64xbf16>
+  %init_o_c2 = arith.constant 2 : index
+  %init_o_d2 = tensor.dim %q, %init_o_c2 : tensor<2x4x?x64xbf16>
+  %init_o = tensor.empty(%init_o_d2) : tensor<2x4x?x64xbf16>
+  %o = attn.attention %q, %k, %v {skip = #attn.skip<threshold = 1.0e-3>} : tensor<2x4x?x64xbf16>, tensor<2x4x?x64xbf16>, tensor<2x4x?x64xbf16> -> tensor<2x4x?x64xbf16> outs(%init_o)
   return %o : tensor<2x4x?x64xbf16>
 }

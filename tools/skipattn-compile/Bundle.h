@@ -10,6 +10,7 @@
 #define SKIPATTN_TOOLS_SKIPATTN_COMPILE_BUNDLE_H
 
 #include "skipattn/Dialect/Attn/IR/AttnOps.h"
+#include "skipattn/Pipelines/Pipelines.h"
 
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/OwningOpRef.h"
@@ -35,6 +36,9 @@ struct DeviceKernel {
 struct BundleSpec {
   std::string target = "cpu"; // "cpu" or "gpu"
   std::string chip = "sm_90a";
+  /// Where the attention comes from (the input's op, or the shape flags):
+  /// the location of the entry's ops and of diagnostics about them.
+  mlir::LocationAttr origin;
   mlir::RankedTensorType query, key, value;
   mlir::RankedTensorType mask; // null without a mask
   bool causal = false;
@@ -63,9 +67,17 @@ llvm::FailureOr<BundleSpec> specFromModule(mlir::ModuleOp module);
 mlir::OwningOpRef<mlir::ModuleOp> buildEntryModule(mlir::MLIRContext &ctx,
                                                    const BundleSpec &spec);
 
-/// The head of both targets' pipelines: attn-tile with the bundle's block
-/// sizes and attn-insert-block-skip with its vote group and the counters.
-void addTileAndSkipPasses(mlir::OpPassManager &pm, const BundleSpec &spec);
+/// Sets `options` of skipattn's compile pipeline for the bundle's entry:
+/// its target, chip, block sizes, vote group and counters, no raising (the
+/// entry is built around an attn.attention).
+void setCompileOptions(const BundleSpec &spec, CompileOptions &options);
+
+/// Runs the passes that `build` adds on `module`, in a pass manager set up
+/// from MLIR's command-line options (--mlir-print-ir-after-all,
+/// --mlir-timing, ...).
+llvm::LogicalResult
+runPasses(mlir::ModuleOp module,
+          llvm::function_ref<void(mlir::OpPassManager &)> build);
 
 /// Tiles, predicates and lowers the entry to the LLVM dialect for the host,
 /// then writes `dir/kernel.so`.

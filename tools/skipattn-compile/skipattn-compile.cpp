@@ -14,10 +14,13 @@
 #include "skipattn/Pipelines/Pipelines.h"
 #include "skipattn/runtime.h"
 
+#include "mlir/IR/AsmState.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/IR/Verifier.h"
 #include "mlir/Parser/Parser.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Support/Timing.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/InitLLVM.h"
@@ -102,6 +105,11 @@ static cl::opt<int64_t> vote("vote",
                              cl::desc("Rows per skip vote group (0: block)"),
                              cl::init(0), cl::cat(category));
 
+/// The location of diagnostics about the flags `names`.
+static Location flagLoc(MLIRContext &ctx, StringRef names) {
+  return NameLoc::get(StringAttr::get(&ctx, names));
+}
+
 static int fail(const Twine &message) {
   llvm::errs() << "skipattn-compile: error: " << message << "\n";
   return 1;
@@ -162,6 +170,9 @@ static FailureOr<BundleSpec> specFromFlags(MLIRContext &ctx) {
   if (failed(elt))
     return failure();
   BundleSpec spec;
+  spec.origin = flagLoc(ctx, "the attention of the shape flags (--batch, "
+                             "--q-heads, --kv-heads, --q-len, --kv-len, "
+                             "--head-dim, --value-head-dim, --dtype)");
   spec.query = RankedTensorType::get({v[0], v[1], v[3], v[5]}, *elt);
   spec.key = RankedTensorType::get({v[0], v[2], v[4], v[5]}, *elt);
   spec.value = RankedTensorType::get({v[0], v[2], v[4], dv}, *elt);
@@ -169,10 +180,46 @@ static FailureOr<BundleSpec> specFromFlags(MLIRContext &ctx) {
   return spec;
 }
 
+/// Reports diagnostics that point at no input file (those about flags, and
+/// those about the attention the flags describe) as one line that says what
+/// they are about, instead of SourceMgr's `<unknown>:0:`; the others go on
+/// to the source-manager handler, which shows the input line.
+static LogicalResult reportWithoutFile(Diagnostic &diag) {
+  if (diag.getLocation()->findInstanceOf<FileLineColLoc>())
+    return failure();
+  llvm::errs() << "skipattn-compile: "
+               << (diag.getSeverity() == DiagnosticSeverity::Error ? "error"
+                   : diag.getSeverity() == DiagnosticSeverity::Warning
+                       ? "warning"
+                       : "note")
+               << ": ";
+  if (auto name = dyn_cast<NameLoc>(diag.getLocation()))
+    llvm::errs() << name.getName().getValue() << ": ";
+  llvm::errs() << diag.str() << "\n";
+  for (Diagnostic &note : diag.getNotes())
+    llvm::errs() << "skipattn-compile: note: " << note.str() << "\n";
+  return success();
+}
+
+/// Shows MLIR's own options (--mlir-print-ir-after-all, --mlir-timing, ...)
+/// in --help beside the tool's.
+static void showMLIROptions() {
+  for (auto &option : cl::getRegisteredOptions())
+    if (option.first.starts_with("mlir-"))
+      option.second->setHiddenFlag(cl::NotHidden);
+}
+
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
-  configureNVPTXBackend();
+  setToolDefaultLLVMOptions();
+  // Every pipeline the tool runs honours MLIR's pass-manager, timing and
+  // printing options.
+  registerMLIRContextCLOptions();
+  registerPassManagerCLOptions();
+  registerDefaultTimingManagerCLOptions();
+  registerAsmPrinterCLOptions();
   cl::HideUnrelatedOptions(category);
+  showMLIROptions();
   cl::ParseCommandLineOptions(
       argc, argv,
       "skipattn-compile: build a kernel bundle (manifest + host shared "
@@ -187,6 +234,7 @@ int main(int argc, char **argv) {
   ctx.printOpOnDiagnostic(false);
   llvm::SourceMgr sourceMgr;
   SourceMgrDiagnosticHandler diagnostics(sourceMgr, &ctx);
+  ScopedDiagnosticHandler flagDiagnostics(&ctx, reportWithoutFile);
 
   if (outDir.empty())
     return fail("missing -o DIR");
@@ -232,9 +280,9 @@ int main(int argc, char **argv) {
   // q-block and takes 128 keys per block (FlashAttention-3's tile).
   bool hopper = target == "gpu" && chip == "sm_90a";
   if (!blockM.getNumOccurrences() && target == "gpu")
-    spec->blockM = hopper ? 64
+    spec->blockM = hopper                                            ? 64
                    : spec->causal && spec->query.getDimSize(3) < 128 ? 64
-                                                                      : 128;
+                                                                     : 128;
   spec->blockN = blockN;
   if (!blockN.getNumOccurrences() && hopper)
     spec->blockN = 128;
@@ -258,16 +306,18 @@ int main(int argc, char **argv) {
     return fail(skipattn_last_error());
   {
     // The attribute's own verifier names a bad threshold or factor.
-    auto emit = [&] { return emitError(UnknownLoc::get(&ctx)); };
     if (skipThreshold.getNumOccurrences())
       spec->skip = attn::SkipAttr::getChecked(
-          emit, &ctx, attn::SkipKind::Threshold, APFloat(skipThreshold));
+          [&] { return emitError(flagLoc(ctx, "--skip-threshold")); }, &ctx,
+          attn::SkipKind::Threshold, APFloat(skipThreshold));
     else if (skipScaleFactor.getNumOccurrences())
       spec->skip = attn::SkipAttr::getChecked(
-          emit, &ctx, attn::SkipKind::ScaleFactor, APFloat(skipScaleFactor));
+          [&] { return emitError(flagLoc(ctx, "--skip-scale-factor")); }, &ctx,
+          attn::SkipKind::ScaleFactor, APFloat(skipScaleFactor));
     else if (calibration.getNumOccurrences())
       spec->skip = attn::SkipAttr::getChecked(
-          emit, &ctx, attn::SkipKind::ScaleFactor, APFloat(calibratedFactor));
+          [&] { return emitError(flagLoc(ctx, "--calibration")); }, &ctx,
+          attn::SkipKind::ScaleFactor, APFloat(calibratedFactor));
     else if (skip && !spec->skip)
       spec->skip =
           attn::SkipAttr::get(&ctx, attn::SkipKind::Threshold, APFloat(1.0e-3));
@@ -283,9 +333,8 @@ int main(int argc, char **argv) {
       (spec->voteRows > 0 && spec->blockM % spec->voteRows != 0))
     return fail("--vote must divide --block-m (" + Twine(spec->blockM) + ")");
   if (failed(attn::verifyAttentionTypes(
-          [&] { return emitError(UnknownLoc::get(&ctx)); }, spec->query,
-          spec->key, spec->value, spec->mask ? Type(spec->mask) : Type(),
-          spec->result())))
+          [&] { return emitError(spec->origin); }, spec->query, spec->key,
+          spec->value, spec->mask ? Type(spec->mask) : Type(), spec->result())))
     return 1;
 
   if (std::error_code ec = llvm::sys::fs::create_directories(outDir))

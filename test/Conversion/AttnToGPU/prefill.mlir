@@ -5,7 +5,7 @@
 // with batch and lengths as run-time i32 arguments and the threshold and
 // counters passed through.
 // CHECK-LABEL: func.func @attention
-//  CHECK-SAME:   %[[LAMBDA:[a-z0-9]+]]: f32 {attn.skip_threshold}, %[[STATS:[a-z0-9]+]]: memref<?x8x2xi64> {attn.skip_stats})
+//  CHECK-SAME:   %[[LAMBDA:[a-z0-9]+]]: f32, %[[STATS:[a-z0-9]+]]: memref<?x8x2xi64>)
 //       CHECK:   %[[OUT:.*]] = gpu.alloc (%{{.*}}, %{{.*}}) : memref<?x8x?x128xbf16>
 //       CHECK:   gpu.launch_func @skipattn_kernels::@[[KERNEL:skipattn_prefill_bf16_h8x2_d128_m64n64_causal_skip_stats]] blocks in (%{{.*}}, %{{.*}}, %{{.*}}) threads in (%{{.*}}, %{{.*}}, %{{.*}}) dynamic_shared_memory_size %{{.*}} args(%{{.*}} : i64, %{{.*}} : i64, %{{.*}} : i64, %{{.*}} : i64, %{{.*}} : i32, %{{.*}} : i32, %{{.*}} : i32, %[[LAMBDA]] : f32, %{{.*}} : i64)
 //       CHECK:   bufferization.to_tensor %[[OUT]]
@@ -67,11 +67,21 @@
 //   DENSE-NOT:   llvm.atomicrmw
 //       DENSE:   gpu.return
 func.func @attention(%q: tensor<?x8x?x128xbf16>, %k: tensor<?x2x?x128xbf16>, %v: tensor<?x2x?x128xbf16>) -> tensor<?x8x?x128xbf16> {
-  %o = attn.attention %q, %k, %v {causal, skip = #attn.skip<threshold = 1.0e-3>} : tensor<?x8x?x128xbf16>, tensor<?x2x?x128xbf16>, tensor<?x2x?x128xbf16> -> tensor<?x8x?x128xbf16>
+  %init_o_c0 = arith.constant 0 : index
+  %init_o_d0 = tensor.dim %q, %init_o_c0 : tensor<?x8x?x128xbf16>
+  %init_o_c2 = arith.constant 2 : index
+  %init_o_d2 = tensor.dim %q, %init_o_c2 : tensor<?x8x?x128xbf16>
+  %init_o = tensor.empty(%init_o_d0, %init_o_d2) : tensor<?x8x?x128xbf16>
+  %o = attn.attention %q, %k, %v {causal, skip = #attn.skip<threshold = 1.0e-3>} : tensor<?x8x?x128xbf16>, tensor<?x2x?x128xbf16>, tensor<?x2x?x128xbf16> -> tensor<?x8x?x128xbf16> outs(%init_o)
   return %o : tensor<?x8x?x128xbf16>
 }
 
 func.func @dense_attention(%q: tensor<?x8x?x128xbf16>, %k: tensor<?x2x?x128xbf16>, %v: tensor<?x2x?x128xbf16>) -> tensor<?x8x?x128xbf16> {
-  %o = attn.attention %q, %k, %v {causal} : tensor<?x8x?x128xbf16>, tensor<?x2x?x128xbf16>, tensor<?x2x?x128xbf16> -> tensor<?x8x?x128xbf16>
+  %init_o_c0 = arith.constant 0 : index
+  %init_o_d0 = tensor.dim %q, %init_o_c0 : tensor<?x8x?x128xbf16>
+  %init_o_c2 = arith.constant 2 : index
+  %init_o_d2 = tensor.dim %q, %init_o_c2 : tensor<?x8x?x128xbf16>
+  %init_o = tensor.empty(%init_o_d0, %init_o_d2) : tensor<?x8x?x128xbf16>
+  %o = attn.attention %q, %k, %v {causal} : tensor<?x8x?x128xbf16>, tensor<?x2x?x128xbf16>, tensor<?x2x?x128xbf16> -> tensor<?x8x?x128xbf16> outs(%init_o)
   return %o : tensor<?x8x?x128xbf16>
 }

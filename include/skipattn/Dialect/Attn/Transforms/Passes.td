@@ -83,7 +83,7 @@ def AttnTile : Pass<"attn-tile"> {
     Rewrites each `attn.attention` into the explicit flash loop on tensors:
 
     ```
-    scf.forall (%b, %h, %qb) in (B, Hq, ceil(Sq / BM)) shared_outs(%o) {
+    scf.forall (%b, %h, %qb) in (B, Hq, ceil(Sq / BM)) shared_outs(%o = %init) {
       %qt = attn.load_tile %q[%b, %h, %qb * BM]              // BM x D
       scf.for %j = 0 to num_kv_blocks iter_args(%m = -inf, %l = 0, %acc = 0) {
         %kt = attn.load_tile %k[%b, %h / G, %j * BN]          // BN x D
@@ -111,8 +111,9 @@ def AttnTile : Pass<"attn-tile"> {
     - The mask operand is loaded tile by tile (attn.load_mask_tile) and
       applied by tile_scores, so the row max and the skip test see masked
       scores.
-    - A `skip` attribute is carried to the kv loop as `attn.skip`, for
-      attn-insert-block-skip.
+    - The loop writes the attention's destination (`outs`).
+    - A `skip` attribute becomes the `skip_request` of the kv loop's
+      attn.tile_update, for attn-insert-block-skip.
   }];
   let options = [
     Option<"blockM", "block-m", "int64_t", /*default=*/"64",
@@ -127,16 +128,38 @@ def AttnTile : Pass<"attn-tile"> {
   ];
 }
 
+def AttnRequestSkip : Pass<"attn-request-skip"> {
+  let summary = "Ask every attn.attention without a skip attribute for Skip-Softmax";
+  let description = [{
+    Gives each `attn.attention` that has no `skip` attribute
+    `#attn.skip<threshold = X>` (option `threshold`) or
+    `#attn.skip<scale_factor = F>` (option `scale-factor`); attentions that
+    already have one keep it. This is how a pipeline turns skipping on for
+    attention that attn-raise found, where the source had no way to say so.
+    Exactly one of the options must be given; a value the attribute rejects
+    (a threshold outside (0, 1), a factor that is not positive) is an
+    error.
+  }];
+  let options = [
+    Option<"threshold", "threshold", "double", /*default=*/"0.0",
+           "lambda, in (0, 1)">,
+    Option<"scaleFactor", "scale-factor", "double", /*default=*/"0.0",
+           "F, with lambda = F / Skv">
+  ];
+}
+
 def AttnInsertBlockSkip : Pass<"attn-insert-block-skip", "::mlir::ModuleOp"> {
   let summary = "Insert the Skip-Softmax block-skip predicate into tiled attention";
   let description = [{
-    For every kv loop that attn-tile marked with `attn.skip`, wraps the
-    softmax update and P·V of each kv-block (and the load of its V tile) in
-    an `scf.if` on the criterion of DESIGN.md section 4:
+    For every attn.tile_update that attn-tile gave a `skip_request`, wraps
+    the softmax update and P·V of each kv-block (and the load of its V tile)
+    in an `scf.if` on the criterion of DESIGN.md section 4, and drops the
+    request:
 
     ```
     %mt    = attn.tile_row_max %s
-    %votes = attn.skip_vote %mt, %m, %lambda {group_rows = BM} -> tensor<1xi1>
+    %votes = attn.skip_vote %mt, %m, %lambda {criterion = #attn.skip<...>,
+                                              group_rows = BM} -> tensor<1xi1>
     %skip  = (%j != 0) and %votes[0]       // the first visited block is never skipped
     %r:3 = scf.if %skip { yield %m, %l, %acc }
            else { %vt = attn.load_tile %v[...]; attn.tile_update ... }
@@ -148,16 +171,17 @@ def AttnInsertBlockSkip : Pass<"attn-insert-block-skip", "::mlir::ModuleOp"> {
     lambda >= 1 turns skipping off.
 
     The threshold is a run-time argument: the enclosing function gets a
-    trailing `f32` argument, `{attn.skip_threshold}` (lambda itself) or
-    `{attn.skip_scale_factor}` (F, with lambda = F / Skv computed in the
-    kernel), shared by the attentions of the function that use that form.
-    The function must not have callers in the module. With `stats`, a
-    trailing `memref<BxHqx2xi64> {attn.skip_stats}` argument (B and Hq of
-    the attention's Q; B may be dynamic) receives atomic increments per
-    (batch, query head): [b, h, 0] tiles_total (kv-blocks visited, summed
-    over the head's q-blocks), [b, h, 1] tiles_skipped. The caller zeroes
-    it. Skip-enabled attentions of one function share the buffer, so they
-    must have the same batch and query heads.
+    trailing `f32` argument, lambda itself for `#attn.skip<threshold>` or F
+    for `#attn.skip<scale_factor>` (lambda = F / Skv, computed in the
+    kernel), shared by the attentions of the function that this run
+    predicates with that form; the vote's `criterion` records which. The
+    function must not have callers in the module. With `stats`, a trailing
+    `memref<BxHqx2xi64>` argument (after the thresholds; B and Hq of the
+    attention's Q, B may be dynamic) receives atomic increments per (batch,
+    query head): [b, h, 0] tiles_total (kv-blocks visited, summed over the
+    head's q-blocks), [b, h, 1] tiles_skipped. The caller zeroes it.
+    Skip-enabled attentions of one function share the buffer, so they must
+    have the same batch and query heads.
 
     `vote` sets the rows per vote group (0, the default, is the whole
     q-block). With smaller groups, each group keeps or updates its rows on

@@ -1,12 +1,18 @@
 //===- InsertBlockSkip.cpp - insert the Skip-Softmax predicate ------------===//
 //
-// The attn-insert-block-skip pass. In each kv loop that attn-tile marked
-// with `attn.skip`, it puts the softmax update and P·V of a kv-block (and the
-// load of its V tile) behind the Skip-Softmax test, so that the predicate is
-// one visible transformation that every lowering inherits. The threshold
-// becomes a run-time argument of the enclosing function, and with `stats`
-// the visited and skipped tiles of each (batch, query head) are counted into
-// another argument, a [B, Hq, 2] buffer.
+// The attn-insert-block-skip pass. For each attn.tile_update that attn-tile
+// marked with a skip request, it puts the softmax update and P·V of a
+// kv-block (and the load of its V tile) behind the Skip-Softmax test, so
+// that the predicate is one visible transformation that every lowering
+// inherits. The threshold becomes a run-time argument of the enclosing
+// function, and with `stats` the visited and skipped tiles of each (batch,
+// query head) are counted into another argument, a [B, Hq, 2] buffer.
+//
+// The request travels on the update op and the criterion on the vote op
+// (attn.skip_vote's `criterion`): dialect attributes of dialect ops, which
+// survive whatever rewrites the surrounding loops. The new arguments carry
+// no marker; the attentions of one function that this pass predicates
+// share them.
 //
 //===----------------------------------------------------------------------===//
 
@@ -29,31 +35,28 @@ namespace skipattn::attn {
 using namespace mlir;
 using namespace skipattn::attn;
 
-static constexpr StringLiteral kSkipAttr = "attn.skip";
-static constexpr StringLiteral kStatsArg = "attn.skip_stats";
+namespace {
+/// The run-time arguments the pass added to one function: one threshold
+/// per skip kind, and the counters.
+struct SkipArguments {
+  Value threshold, scaleFactor, stats;
+};
+} // namespace
 
-static StringRef thresholdArgName(SkipKind kind) {
-  return kind == SkipKind::Threshold ? "attn.skip_threshold"
-                                     : "attn.skip_scale_factor";
-}
-
-/// The argument of `func` marked `name`, added at the end if there is none.
-/// Fails if the marked argument has another type.
-static FailureOr<Value> getOrAddArgument(FunctionOpInterface func,
-                                         StringRef name, Type type) {
-  for (unsigned i = 0; i < func.getNumArguments(); ++i) {
-    if (!func.getArgAttr(i, name))
-      continue;
-    if (func.getArgument(i).getType() != type)
+/// `slot`, or a new trailing argument of `func` of `type` stored in it.
+/// Fails if the argument in `slot` has another type.
+static FailureOr<Value> getOrAddArgument(FunctionOpInterface func, Value &slot,
+                                         Type type) {
+  if (slot) {
+    if (slot.getType() != type)
       return failure();
-    return func.getArgument(i);
+    return slot;
   }
-  Builder b(func.getContext());
   unsigned index = func.getNumArguments();
-  auto attrs = b.getDictionaryAttr(b.getNamedAttr(name, b.getUnitAttr()));
-  if (failed(func.insertArgument(index, type, attrs, func.getLoc())))
+  if (failed(func.insertArgument(index, type, DictionaryAttr(), func.getLoc())))
     return failure();
-  return func.getArgument(index);
+  slot = func.getArgument(index);
+  return slot;
 }
 
 /// Adds `value` (index) to counter `slot` (0: visited, 1: skipped) of
@@ -79,19 +82,17 @@ struct TiledLoop {
 };
 } // namespace
 
-static FailureOr<TiledLoop> analyze(scf::ForOp loop) {
-  TiledLoop t{loop, {}, {}, {}, {}, {}};
-  for (Operation &op : *loop.getBody()) {
-    if (auto u = dyn_cast<TileUpdateOp>(op)) {
-      if (t.update)
-        return loop.emitError("attn-insert-block-skip: a kv loop must hold "
-                              "one attn.tile_update");
-      t.update = u;
-    }
-  }
-  if (!t.update)
-    return loop.emitError("attn-insert-block-skip: a loop marked attn.skip "
-                          "holds no attn.tile_update; run attn-tile first");
+static FailureOr<TiledLoop> analyze(TileUpdateOp update) {
+  auto loop = dyn_cast<scf::ForOp>(update->getParentOp());
+  if (!loop)
+    return update.emitError("attn-insert-block-skip: an update with a skip "
+                            "request must be in the kv loop (scf.for) that "
+                            "attn-tile builds");
+  TiledLoop t{loop, {}, {}, update, {}, {}};
+  for (Operation &op : *loop.getBody())
+    if (isa<TileUpdateOp>(op) && &op != update.getOperation())
+      return loop.emitError("attn-insert-block-skip: a kv loop must hold "
+                            "one attn.tile_update");
   t.rowMax = t.update.getTileMax().getDefiningOp<TileRowMaxOp>();
   t.scores = t.update.getScores().getDefiningOp<TileScoresOp>();
   t.valueLoad = t.update.getValue().getDefiningOp<LoadTileOp>();
@@ -110,11 +111,14 @@ static FailureOr<TiledLoop> analyze(scf::ForOp loop) {
   return t;
 }
 
-static LogicalResult insertSkip(scf::ForOp loop, SkipAttr skip,
-                                int64_t voteRows, bool stats) {
-  FailureOr<TiledLoop> tiled = analyze(loop);
+static LogicalResult
+insertSkip(TileUpdateOp request, int64_t voteRows, bool stats,
+           DenseMap<Operation *, SkipArguments> &arguments) {
+  SkipAttr skip = request.getSkipRequestAttr();
+  FailureOr<TiledLoop> tiled = analyze(request);
   if (failed(tiled))
     return failure();
+  scf::ForOp loop = tiled->loop;
   auto func = loop->getParentOfType<FunctionOpInterface>();
   if (!func)
     return loop.emitError("attn-insert-block-skip: tiled attention must be "
@@ -136,8 +140,11 @@ static LogicalResult insertSkip(scf::ForOp loop, SkipAttr skip,
   int64_t numGroups = bm / group;
 
   OpBuilder b(func.getContext());
-  FailureOr<Value> param =
-      getOrAddArgument(func, thresholdArgName(skip.getKind()), b.getF32Type());
+  SkipArguments &args = arguments[func.getOperation()];
+  FailureOr<Value> param = getOrAddArgument(
+      func,
+      skip.getKind() == SkipKind::Threshold ? args.threshold : args.scaleFactor,
+      b.getF32Type());
   if (failed(param))
     return loop.emitError("attn-insert-block-skip: cannot add the threshold "
                           "argument");
@@ -148,7 +155,7 @@ static LogicalResult insertSkip(scf::ForOp loop, SkipAttr skip,
     auto qType = cast<RankedTensorType>(qLoad.getSource().getType());
     auto statsType = MemRefType::get(
         {qType.getDimSize(0), qType.getDimSize(1), 2}, b.getI64Type());
-    FailureOr<Value> s = getOrAddArgument(func, kStatsArg, statsType);
+    FailureOr<Value> s = getOrAddArgument(func, args.stats, statsType);
     if (failed(s))
       return loop.emitError()
              << "attn-insert-block-skip: cannot add the stats argument "
@@ -173,7 +180,8 @@ static LogicalResult insertSkip(scf::ForOp loop, SkipAttr skip,
   Value m = loop.getRegionIterArg(0);
   auto votesType = RankedTensorType::get({numGroups}, b.getI1Type());
   Value votes = SkipVoteOp::create(b, loc, votesType, tiled->rowMax, m, lambda,
-                                   b.getI64IntegerAttr(group));
+                                   b.getI64IntegerAttr(group), skip);
+  update.removeSkipRequestAttr();
   // The first visited block is never skipped.
   Value notFirst =
       arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne,
@@ -250,22 +258,15 @@ struct AttnInsertBlockSkipPass
           << voteRows;
       return signalPassFailure();
     }
-    SmallVector<scf::ForOp> loops;
-    getOperation().walk([&](scf::ForOp loop) {
-      if (loop->hasAttr(kSkipAttr))
-        loops.push_back(loop);
+    SmallVector<TileUpdateOp> requests;
+    getOperation().walk([&](TileUpdateOp update) {
+      if (update.getSkipRequestAttr())
+        requests.push_back(update);
     });
-    for (scf::ForOp loop : loops) {
-      auto skip = dyn_cast<SkipAttr>(loop->getAttr(kSkipAttr));
-      if (!skip) {
-        loop.emitError("attn-insert-block-skip: attn.skip must be an "
-                       "#attn.skip attribute");
+    DenseMap<Operation *, SkipArguments> arguments;
+    for (TileUpdateOp update : requests)
+      if (failed(insertSkip(update, voteRows, stats, arguments)))
         return signalPassFailure();
-      }
-      if (failed(insertSkip(loop, skip, voteRows, stats)))
-        return signalPassFailure();
-      loop->removeAttr(kSkipAttr);
-    }
   }
 };
 } // namespace
