@@ -172,6 +172,10 @@ extern "C" int64_t skipattn_bundle_block_n(const skipattn_bundle *bundle) {
   return bundle ? bundle->manifest.blockN : 0;
 }
 
+extern "C" int skipattn_bundle_kv_splits(const skipattn_bundle *bundle) {
+  return bundle && bundle->manifest.kvSplits;
+}
+
 //===----------------------------------------------------------------------===//
 // Running
 //===----------------------------------------------------------------------===//
@@ -244,11 +248,32 @@ static skipattn_status checkCall(const char *api, const Manifest &manifest,
   return SKIPATTN_OK;
 }
 
+/// Checks the options against the bundle; api names the entry point.
+static skipattn_status checkOptions(const char *api, const Manifest &manifest,
+                                    const skipattn_run_options &options) {
+  constexpr int64_t int32Max = 2147483647;
+  if (options.num_splits < 0 || options.num_splits > int32Max)
+    return fail(SKIPATTN_ERROR_INVALID_ARGUMENT,
+                std::string(api) +
+                    ": num_splits must be between 0 (one part) "
+                    "and 2147483647, got " +
+                    std::to_string(options.num_splits));
+  if (options.num_splits > 1 && !manifest.kvSplits)
+    return fail(SKIPATTN_ERROR_INVALID_ARGUMENT,
+                std::string(api) + ": num_splits " +
+                    std::to_string(options.num_splits) +
+                    " asks for kv splits, but this bundle is not tiled with "
+                    "them (\"kv_splits\" is false; compile with "
+                    "--kv-splits)");
+  return SKIPATTN_OK;
+}
+
 extern "C" skipattn_status
-skipattn_run_host(const skipattn_bundle *bundle, const skipattn_shape *shape,
-                  const void *q, const void *k, const void *v, const void *mask,
-                  const int64_t maskShape[4], void *out, float lambda,
-                  int64_t stats[2]) {
+skipattn_run_host_ex(const skipattn_bundle *bundle, const skipattn_shape *shape,
+                     const void *q, const void *k, const void *v,
+                     const void *mask, const int64_t maskShape[4], void *out,
+                     float lambda, int64_t stats[2],
+                     const skipattn_run_options *options) {
   return guard([&] {
     if (!bundle || !shape || !q || !k || !v || !out)
       return fail(SKIPATTN_ERROR_INVALID_ARGUMENT,
@@ -261,13 +286,17 @@ skipattn_run_host(const skipattn_bundle *bundle, const skipattn_shape *shape,
             checkCall("skipattn_run_host", manifest, *shape, mask, maskShape,
                       lambda, stats))
       return status;
+    skipattn_run_options given = options ? *options : skipattn_run_options{};
+    if (skipattn_status status =
+            checkOptions("skipattn_run_host", manifest, given))
+      return status;
 
     // The kernel increments its counters, so they start at zero here, in
     // memory the runtime owns: a NULL stats from the host still gives the
     // kernel somewhere to count.
     int64_t counters[2] = {0, 0};
     bundle->host->run(manifest, *shape, q, k, v, mask, maskShape, out, lambda,
-                      counters);
+                      counters, given);
     if (stats) {
       stats[0] = counters[0];
       stats[1] = counters[1];
@@ -275,6 +304,15 @@ skipattn_run_host(const skipattn_bundle *bundle, const skipattn_shape *shape,
     clearError();
     return SKIPATTN_OK;
   });
+}
+
+extern "C" skipattn_status
+skipattn_run_host(const skipattn_bundle *bundle, const skipattn_shape *shape,
+                  const void *q, const void *k, const void *v, const void *mask,
+                  const int64_t maskShape[4], void *out, float lambda,
+                  int64_t stats[2]) {
+  return skipattn_run_host_ex(bundle, shape, q, k, v, mask, maskShape, out,
+                              lambda, stats, nullptr);
 }
 
 extern "C" skipattn_status

@@ -4,9 +4,9 @@
 // interface (`llvm.emit_c_interface`): every memref argument is passed as a
 // pointer to a strided descriptor {allocated, aligned, offset, sizes[],
 // strides[]}, scalars by value. The prototype depends on which optional
-// arguments exist (mask, lambda, stats); the manifest parser has already
-// pinned "arguments" to the canonical order, so the eight prototypes below
-// are all there is.
+// arguments exist (mask, num_splits, lambda, stats); the manifest parser has
+// already pinned "arguments" to the canonical order, and run() builds the
+// argument list in that order.
 //
 // Before dlopen the ELF header is checked against this machine, so that a
 // bundle compiled for another architecture is reported as a target problem
@@ -151,14 +151,17 @@ HostKernel::~HostKernel() { dlclose(handle); }
 // Calling
 //===----------------------------------------------------------------------===//
 
-template <typename Function> static Function *as(void *symbol) {
-  return reinterpret_cast<Function *>(symbol);
+/// Calls the entry with exactly `args`: the C interface's prototype is the
+/// argument list, pointers to descriptors and scalars by value.
+template <typename... Args> static void call(void *entry, Args... args) {
+  reinterpret_cast<void (*)(Args...)>(entry)(args...);
 }
 
 void HostKernel::run(const Manifest &manifest, const skipattn_shape &shape,
                      const void *q, const void *k, const void *v,
                      const void *mask, const int64_t *maskShape, void *out,
-                     float lambda, int64_t stats[2]) const {
+                     float lambda, int64_t stats[2],
+                     const skipattn_run_options &options) const {
   const skipattn_shape &s = shape;
   MemRef4 qRef = describe(q, s.batch, s.q_heads, s.q_len, s.head_dim);
   MemRef4 kRef = describe(k, s.batch, s.kv_heads, s.kv_len, s.head_dim);
@@ -169,45 +172,37 @@ void HostKernel::run(const Manifest &manifest, const skipattn_shape &shape,
     mRef =
         describe(mask, maskShape[0], maskShape[1], maskShape[2], maskShape[3]);
   MemRef1 statsRef = {stats, stats, 0, {2}, {1}};
+  // An index argument: int64 on the 64-bit hosts the runtime builds for.
+  int64_t numSplits = options.num_splits < 1 ? 1 : options.num_splits;
 
   // A scale-factor kernel takes F and computes lambda = F / kv_len itself.
   if (manifest.skipKind == SKIPATTN_SKIP_SCALE_FACTOR)
     lambda *= static_cast<float>(s.kv_len);
-  MemRef4 *Q = &qRef, *K = &kRef, *V = &vRef, *O = &oRef, *M = &mRef;
-  MemRef1 *S = &statsRef;
   bool hasLambda = manifest.skipKind != SKIPATTN_SKIP_NONE;
-  switch ((manifest.hasMask ? 4 : 0) | (hasLambda ? 2 : 0) |
-          (manifest.stats ? 1 : 0)) {
-  case 0:
-    as<void(MemRef4 *, MemRef4 *, MemRef4 *, MemRef4 *)>(entry)(Q, K, V, O);
-    return;
-  case 1:
-    as<void(MemRef4 *, MemRef4 *, MemRef4 *, MemRef4 *, MemRef1 *)>(entry)(
-        Q, K, V, O, S);
-    return;
-  case 2:
-    as<void(MemRef4 *, MemRef4 *, MemRef4 *, MemRef4 *, float)>(entry)(
-        Q, K, V, O, lambda);
-    return;
-  case 3:
-    as<void(MemRef4 *, MemRef4 *, MemRef4 *, MemRef4 *, float, MemRef1 *)>(
-        entry)(Q, K, V, O, lambda, S);
-    return;
-  case 4:
-    as<void(MemRef4 *, MemRef4 *, MemRef4 *, MemRef4 *, MemRef4 *)>(entry)(
-        Q, K, V, M, O);
-    return;
-  case 5:
-    as<void(MemRef4 *, MemRef4 *, MemRef4 *, MemRef4 *, MemRef4 *, MemRef1 *)>(
-        entry)(Q, K, V, M, O, S);
-    return;
-  case 6:
-    as<void(MemRef4 *, MemRef4 *, MemRef4 *, MemRef4 *, MemRef4 *, float)>(
-        entry)(Q, K, V, M, O, lambda);
-    return;
-  case 7:
-    as<void(MemRef4 *, MemRef4 *, MemRef4 *, MemRef4 *, MemRef4 *, float,
-            MemRef1 *)>(entry)(Q, K, V, M, O, lambda, S);
-    return;
-  }
+
+  // The canonical order q, k, v, [mask], out, [num_splits], [lambda],
+  // [stats]: each step appends its argument when the bundle has it, so
+  // every combination gets its own prototype.
+  auto withStats = [&](auto... args) {
+    if (manifest.stats)
+      call(entry, args..., &statsRef);
+    else
+      call(entry, args...);
+  };
+  auto withLambda = [&](auto... args) {
+    if (hasLambda)
+      withStats(args..., lambda);
+    else
+      withStats(args...);
+  };
+  auto withSplits = [&](auto... args) {
+    if (manifest.kvSplits)
+      withLambda(args..., numSplits);
+    else
+      withLambda(args...);
+  };
+  if (manifest.hasMask)
+    withSplits(&qRef, &kRef, &vRef, &mRef, &oRef);
+  else
+    withSplits(&qRef, &kRef, &vRef, &oRef);
 }

@@ -29,12 +29,12 @@ public:
   HostKernel(const HostKernel &) = delete;
   HostKernel &operator=(const HostKernel &) = delete;
 
-  /// Calls the entry. The caller has checked shape and pointers; stats
-  /// receives this call's counters when the manifest has stats.
+  /// Calls the entry. The caller has checked shape, pointers and options;
+  /// stats receives this call's counters when the manifest has stats.
   void run(const Manifest &manifest, const skipattn_shape &shape, const void *q,
            const void *k, const void *v, const void *mask,
-           const int64_t *maskShape, void *out, float lambda,
-           int64_t stats[2]) const;
+           const int64_t *maskShape, void *out, float lambda, int64_t stats[2],
+           const skipattn_run_options &options) const;
 
 private:
   HostKernel(void *handle, void *entry) : handle(handle), entry(entry) {}

@@ -93,6 +93,12 @@ public:
     return true;
   }
 
+  /// A key that may be absent, which leaves out as it is.
+  bool getOptionalBool(const JsonValue &object, const std::string &name,
+                       bool &out) {
+    return !object.find(leaf(name)) || getBool(object, name, out);
+  }
+
   bool getNumber(const JsonValue &object, const std::string &name,
                  double &out) {
     const JsonValue *value = require(object, name);
@@ -267,6 +273,8 @@ static std::vector<std::string> expectedArguments(const Manifest &manifest) {
   if (manifest.hasMask)
     result.push_back("mask");
   result.push_back("out");
+  if (manifest.kvSplits)
+    result.push_back("num_splits");
   // The run-time skip argument: the threshold lambda itself, or the scale
   // factor F from which the kernel computes lambda = F / kv_len.
   if (manifest.skipKind == SKIPATTN_SKIP_THRESHOLD)
@@ -300,7 +308,8 @@ static bool parseArguments(Reader &reader, const JsonValue &root,
   std::vector<std::string> expected = expectedArguments(manifest);
   if (manifest.arguments != expected)
     return reader.error("\"arguments\" is " + formatList(manifest.arguments) +
-                        ", but \"mask\", \"skip\" and \"stats\" imply " +
+                        ", but \"mask\", \"kv_splits\", \"skip\" and "
+                        "\"stats\" imply " +
                         formatList(expected));
   return true;
 }
@@ -439,9 +448,13 @@ static bool parseRoot(Reader &reader, const JsonValue &root,
   if (!parseMask(reader, root, manifest) ||
       !parseSkip(reader, root, manifest) ||
       !reader.getBool(root, "stats", manifest.stats) ||
+      !reader.getOptionalBool(root, "kv_splits", manifest.kvSplits) ||
       !parseBlock(reader, root, "block_m", manifest.blockM) ||
       !parseBlock(reader, root, "block_n", manifest.blockN))
     return false;
+  if (manifest.kvSplits && manifest.target == SKIPATTN_TARGET_GPU)
+    return reader.error("\"kv_splits\" is a tiling of cpu bundles; a gpu "
+                        "bundle's kernels split the kv range on their own");
   if (!parseArguments(reader, root, manifest))
     return false;
   return manifest.target != SKIPATTN_TARGET_GPU ||

@@ -54,10 +54,13 @@ struct Manifest {
   int64_t voteRows = 0;
 
   bool stats = false;
+  /// A cpu bundle tiled with kv splits ("kv_splits": true, docs/serving.md)
+  /// takes the number of parts as an argument after out.
+  bool kvSplits = false;
   int64_t blockM = 0;
   int64_t blockN = 0;
   /// The entry's parameters in order; checked to be the canonical
-  /// q, k, v, [mask], out, [lambda], [stats].
+  /// q, k, v, [mask], out, [num_splits], [lambda], [stats].
   std::vector<std::string> arguments;
 
   /// PTX file and optional cubin, relative to the bundle directory (gpu

@@ -9,8 +9,10 @@ For every bundle in --bundles it checks, on fresh random inputs each time:
 - skip bundles on planted inputs (a few high-scoring key blocks per query):
   tiles_total and tiles_skipped equal an independent float64 simulation of
   the criterion for the kernel the runtime picks (prefill: one vote per
-  q-block; decode: one vote per GQA group and kv split), and the output
-  equals the reference with exactly those tiles dropped.
+  q-block; decode: one vote per GQA group and kv split, each split past
+  kv-block 0 starting from the seed of block 0, on the decode kernel's own
+  kv-block), and the output equals the reference with exactly those tiles
+  dropped.
 Prints one line per case and a summary; exits non-zero on any failure."""
 import argparse, json, math, os, sys
 import torch
@@ -53,7 +55,7 @@ def simulate(q, k, man, plan, lam):
     B, Hq, Sq, D = q.shape
     Hkv, Skv = k.shape[1], k.shape[2]
     g = Hq // Hkv
-    bn = man["block_n"]
+    bn = kernel_block_n(man, plan)
     causal, scale = man["causal"], man["scale"]
     nkv = -(-Skv // bn)
     s = torch.einsum("bhid,bhjd->bhij", q.double(), k.double().repeat_interleave(g, 1)) * scale
@@ -104,10 +106,13 @@ def simulate(q, k, man, plan, lam):
             rngs = [(0, last)]
         for j0, j1 in rngs:
             m = torch.full((rows_t.shape[0],), float("-inf"), dtype=torch.float64, device=q.device)
+            if on and 0 < j0 < j1:
+                # The seed: a part past kv-block 0 starts from block 0's row max.
+                m = rows_t[:, 0].clone()
             for j in range(j0, j1):
                 mt = rows_t[:, j]
                 total += mult
-                if on and j > j0:
+                if on and j > 0:
                     gap = mt - m
                     yes = torch.isinf(mt) & (mt < 0) | (gap < lnl)
                     fin = ~torch.isinf(mt) & ~torch.isinf(m)
@@ -127,12 +132,20 @@ def simulate(q, k, man, plan, lam):
     return total, skipped, drop, margin
 
 
+def kernel_block_n(man, plan):
+    """The kv-block of the kernel the plan launches: the decode variant
+    states its own ("block_n" in its entry), prefill uses the bundle's."""
+    for variant in man.get("kernels", []):
+        if variant.get("name") == plan["kernel"] and "block_n" in variant:
+            return variant["block_n"]
+    return man["block_n"]
+
+
 def planted(B, Hq, Hkv, Sq, Skv, D, dt, bn, gen):
     """Queries that all score high on a sink (key block 0) and on about a
     quarter of the other key blocks of their GQA group, chosen at random,
-    and low on the rest. Decode splits start their running max afresh, so
-    strong blocks spread over the whole range give every split something to
-    skip."""
+    and low on the rest: every tile that is neither is skippable from the
+    sink's seed on, in whichever split it falls."""
     dev = "cuda"
     u = torch.randn(D, generator=gen, device=dev, dtype=torch.float64)
     u /= u.norm()
@@ -194,9 +207,10 @@ def main():
         # Planted inputs, predicted skip counts.
         for (B, Sq, Skv, lam) in [(1, 1, 4000, 1e-3), (2, 2, 3000, 1e-2), (1, 200, 1500, 1e-3),
                                   (1, 130, 1000, 3e-2)]:
+            meta = [torch.empty(B, h, n, D, device="meta") for (h, n) in ((Hq, Sq), (Hkv, Skv), (Hkv, Skv))]
+            plan = bundle.plan(*meta)
             for attempt in range(6):
-                q, k, v = planted(B, Hq, Hkv, Sq, Skv, D, dt, man["block_n"], gen)
-                plan = bundle.plan(q, k, v)
+                q, k, v = planted(B, Hq, Hkv, Sq, Skv, D, dt, kernel_block_n(man, plan), gen)
                 total, skipped, drop, margin = simulate(q, k, man, plan, lam)
                 if margin > 0.05:
                     break

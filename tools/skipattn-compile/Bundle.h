@@ -39,6 +39,10 @@ struct BundleSpec {
   attn::SkipAttr skip; // null for a dense bundle
   int64_t blockM = 64, blockN = 64;
   int64_t voteRows = 0;
+  /// The decode kernel's tiling on the CPU (docs/serving.md): the query
+  /// heads of a GQA group packed into the q-blocks, and the kv range in a
+  /// run-time number of parts (an entry argument after out).
+  bool packGQA = false, kvSplits = false;
   // Filled by emitDeviceBundle.
   llvm::SmallVector<DeviceKernel> kernels;
   bool cubin = false;
@@ -47,7 +51,8 @@ struct BundleSpec {
   mlir::RankedTensorType result() const {
     return attn::inferAttentionResultType(query, value);
   }
-  /// The entry's arguments, in order: q, k, v, [mask], out, [skip, stats].
+  /// The entry's arguments, in order: q, k, v, [mask], out, [num_splits],
+  /// [skip, stats].
   llvm::SmallVector<std::string> argumentNames() const;
 };
 

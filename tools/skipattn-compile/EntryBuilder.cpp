@@ -24,6 +24,8 @@ SmallVector<std::string> BundleSpec::argumentNames() const {
   if (mask)
     names.push_back("mask");
   names.push_back("out");
+  if (kvSplits)
+    names.push_back("num_splits");
   if (skip) {
     names.push_back(skip.getKind() == attn::SkipKind::Threshold
                         ? "threshold"
@@ -63,6 +65,8 @@ void skipattn::addTileAndSkipPasses(OpPassManager &pm, const BundleSpec &spec) {
   attn::AttnTileOptions tile;
   tile.blockM = spec.blockM;
   tile.blockN = spec.blockN;
+  tile.packGQA = spec.packGQA;
+  tile.kvSplits = spec.kvSplits;
   pm.addPass(attn::createAttnTile(tile));
   attn::AttnInsertBlockSkipOptions skip;
   skip.voteRows = spec.voteRows;

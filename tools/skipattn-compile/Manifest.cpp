@@ -61,24 +61,30 @@ static Json deviceKernels(const BundleSpec &spec) {
   }
   llvm::json::Array kernels;
   if (decode && combine) {
-    // As many splits as fill every SM with as many CTAs as fit in its
-    // shared memory (227 KiB usable) in one wave, never more than there are
-    // kv-blocks. The first kv-block of a split is never skipped, so a skip
-    // bundle keeps at least kMinSkipSplitBlocks blocks per split: skipping
-    // can reach 75%.
-    constexpr int64_t kMinSkipSplitBlocks = 4;
+    // Splits: enough CTAs to give every SM as many as fit in its shared
+    // memory (227 KiB usable) in one wave, each split at least
+    // kMinSplitBlocks kv-blocks long, never fewer than one. A short
+    // context at batch 1 thus gets many short splits; a long one at a large
+    // batch a few long ones. Every split of a skip kernel past block 0 also
+    // scores its seed (block 0, DESIGN.md section 4), one K tile on top of
+    // its own: skip bundles keep splits of kMinSkipSplitBlocks so that the
+    // seeds cost at most an eighth of the K traffic.
+    constexpr int64_t kMinSplitBlocks = 2, kMinSkipSplitBlocks = 8;
     int64_t perSM = std::max<int64_t>(
         1, std::min<int64_t>(32, 227 * 1024 / decode->sharedBytes));
-    int64_t splitBlocks =
-        decode->blockN * (spec.skip ? kMinSkipSplitBlocks : 1);
+    int64_t splitKeys =
+        decode->blockN * (spec.skip ? kMinSkipSplitBlocks : kMinSplitBlocks);
     Json splits = op(
-        "max", {1, op("min", {op("ceil_div", {"kv_len", splitBlocks}),
+        "max", {1, op("min", {op("ceil_div", {"kv_len", splitKeys}),
                               op("div", {op("mul", {perSM, "num_sms"}),
                                          op("mul", {"batch", "kv_heads"})})})});
     int64_t rowBytes = 4 * (spec.value.getDimSize(3) + 2);
     kernels.push_back(llvm::json::Object{
         {"name", "decode"},
         {"when", op("le", {"q_len", decode->maxQueryLen})},
+        // The decode kernel's own kv-block, which its skip decisions (and
+        // their simulation) are made on.
+        {"block_n", decode->blockN},
         {"num_splits", std::move(splits)},
         {"workspace_bytes",
          op("mul", {"batch", "q_heads", "q_len", "num_splits", rowBytes})},
@@ -150,6 +156,8 @@ LogicalResult skipattn::writeManifest(const BundleSpec &spec, StringRef dir,
                               {"stats", static_cast<bool>(spec.skip)},
                               {"block_m", spec.blockM},
                               {"block_n", spec.blockN},
+                              {"pack_gqa", spec.packGQA},
+                              {"kv_splits", spec.kvSplits},
                               {"arguments", std::move(arguments)}};
   if (spec.target == "gpu") {
     manifest.erase("library");

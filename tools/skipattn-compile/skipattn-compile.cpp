@@ -79,6 +79,17 @@ static cl::opt<int64_t> blockN("block-n",
                                cl::desc("Keys per block (default 64; 128 "
                                         "on sm_90a)"),
                                cl::init(64), cl::cat(category));
+static cl::opt<bool>
+    packGQA("pack-gqa",
+            cl::desc("CPU: pack the query heads of a GQA group into the "
+                     "q-blocks, as the GPU decode kernel does"),
+            cl::cat(category));
+static cl::opt<bool>
+    kvSplits("kv-splits",
+             cl::desc("CPU: process each q-block's kv range in a run-time "
+                      "number of parts (skipattn-run --num-splits), seeded "
+                      "and merged as split-KV decode does"),
+             cl::cat(category));
 static cl::opt<int64_t> vote("vote",
                              cl::desc("Rows per skip vote group (0: block)"),
                              cl::init(0), cl::cat(category));
@@ -220,6 +231,11 @@ int main(int argc, char **argv) {
   if (!blockN.getNumOccurrences() && hopper)
     spec->blockN = 128;
   spec->voteRows = vote;
+  spec->packGQA = packGQA;
+  spec->kvSplits = kvSplits;
+  if ((packGQA || kvSplits) && target != "cpu")
+    return fail("--pack-gqa and --kv-splits are tilings of cpu bundles (the "
+                "GPU decode kernel packs and splits on its own)");
   if (skipThreshold.getNumOccurrences() && skipScaleFactor.getNumOccurrences())
     return fail("give --skip-threshold or --skip-scale-factor, not both");
   {

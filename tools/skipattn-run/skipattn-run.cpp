@@ -40,7 +40,7 @@ static const char usage[] =
     "usage: skipattn-run DIR --q q.npy --k k.npy --v v.npy --out o.npy\n"
     "                    [--mask m.npy] [--skip-threshold X | "
     "--skip-scale-factor F]\n"
-    "                    [--stats]\n"
+    "                    [--stats] [--num-splits N]\n"
     "       skipattn-run DIR --q q.npy --k k.npy --v v.npy --plan "
     "[--num-sms N]\n"
     "\n"
@@ -54,6 +54,8 @@ static const char usage[] =
     "  --skip-scale-factor F   run with lambda = F / Skv\n"
     "                          (default: the bundle's compiled criterion)\n"
     "  --stats                 report tiles_total and tiles_skipped\n"
+    "  --num-splits N          process the kv range in N parts (a cpu bundle\n"
+    "                          compiled with --kv-splits; default 1)\n"
     "  --plan                  print the launches a gpu bundle would make\n"
     "                          for these shapes, and run nothing\n"
     "  --num-sms N             plan for a device with N multiprocessors\n"
@@ -72,6 +74,7 @@ struct Options {
   bool stats = false;
   bool plan = false;
   std::optional<int64_t> numSms;
+  std::optional<int64_t> numSplits;
 };
 } // namespace
 
@@ -107,12 +110,37 @@ static int64_t parseSmCount(const std::string &flag, const std::string &text) {
   return value;
 }
 
+/// A split count: 1 to 2^31 - 1, the range of the kernels' i32 argument.
+static int64_t parseSplitCount(const std::string &flag,
+                               const std::string &text) {
+  const char *begin = text.c_str();
+  char *end = nullptr;
+  errno = 0;
+  long long value = std::strtoll(begin, &end, 10);
+  if (text.empty() || *end != '\0' || errno == ERANGE || value < 1 ||
+      value > 2147483647LL)
+    error(flag + " expects a split count from 1 to 2147483647, got '" + text +
+          "'");
+  return value;
+}
+
 /// Returns false when --help was asked for.
 static bool parseArguments(int argc, char **argv, Options &options) {
   // The flags that take a value; the first four are required (--out not
   // with --plan).
-  enum { Q, K, V, Out, Mask, Threshold, ScaleFactor, NumSms, NumFlags };
-  std::string threshold, scaleFactor, numSms;
+  enum {
+    Q,
+    K,
+    V,
+    Out,
+    Mask,
+    Threshold,
+    ScaleFactor,
+    NumSms,
+    NumSplits,
+    NumFlags
+  };
+  std::string threshold, scaleFactor, numSms, numSplits;
   struct ValueFlag {
     const char *name;
     std::string *value;
@@ -124,7 +152,8 @@ static bool parseArguments(int argc, char **argv, Options &options) {
                        {"--mask", &options.mask, false},
                        {"--skip-threshold", &threshold, false},
                        {"--skip-scale-factor", &scaleFactor, false},
-                       {"--num-sms", &numSms, false}};
+                       {"--num-sms", &numSms, false},
+                       {"--num-splits", &numSplits, false}};
   bool haveBundle = false;
 
   for (int i = 1; i < argc; ++i) {
@@ -183,7 +212,7 @@ static bool parseArguments(int argc, char **argv, Options &options) {
       error(std::string("missing required flag ") + flags[f].name);
   // A plan runs nothing, so the flags about a run do not apply to it.
   if (options.plan)
-    for (int f : {Out, Mask, Threshold, ScaleFactor})
+    for (int f : {Out, Mask, Threshold, ScaleFactor, NumSplits})
       if (flags[f].seen)
         error(std::string("--plan runs nothing, so ") + flags[f].name +
               " does not apply");
@@ -193,6 +222,8 @@ static bool parseArguments(int argc, char **argv, Options &options) {
     error("--num-sms only applies to --plan");
   if (flags[NumSms].seen)
     options.numSms = parseSmCount("--num-sms", numSms);
+  if (flags[NumSplits].seen)
+    options.numSplits = parseSplitCount("--num-splits", numSplits);
   if (flags[Threshold].seen && flags[ScaleFactor].seen)
     error("--skip-threshold and --skip-scale-factor are exclusive; give one");
   if (flags[Threshold].seen)
@@ -371,6 +402,7 @@ struct Call {
   size_t outBytes;
   float lambda;
   int64_t *stats;
+  skipattn_run_options options;
 };
 } // namespace
 
@@ -385,8 +417,9 @@ static double millisecondsSince(Clock::time_point start) {
 static double runOnHost(const skipattn_bundle *bundle,
                         const skipattn_shape &shape, const Call &call) {
   auto start = Clock::now();
-  check(skipattn_run_host(bundle, &shape, call.q, call.k, call.v, call.mask,
-                          call.maskShape, call.out, call.lambda, call.stats));
+  check(skipattn_run_host_ex(bundle, &shape, call.q, call.k, call.v, call.mask,
+                             call.maskShape, call.out, call.lambda, call.stats,
+                             &call.options));
   return millisecondsSince(start);
 }
 
@@ -455,6 +488,10 @@ static int run(const Options &options) {
   if (options.stats && !skipattn_bundle_has_stats(bundle.get()))
     error("--stats needs a bundle compiled with stats (its manifest has "
           "\"stats\": false)");
+  bool kvSplits = skipattn_bundle_kv_splits(bundle.get());
+  if (options.numSplits && !kvSplits)
+    error("--num-splits needs a cpu bundle compiled with --kv-splits (its "
+          "manifest has no \"kv_splits\": true)");
   skipattn_dtype maskDtype = SKIPATTN_DTYPE_I1;
   int64_t maskCompiled[4];
   bool hasMask =
@@ -527,6 +564,8 @@ static int run(const Options &options) {
   call.outBytes = out.size();
   call.lambda = lambda;
   call.stats = options.stats ? stats : nullptr;
+  call.options = skipattn_run_options{};
+  call.options.num_splits = options.numSplits.value_or(1);
   double wallMs = onDevice ? runOnDevice(bundle.get(), shape, call)
                            : runOnHost(bundle.get(), shape, call);
 
@@ -545,6 +584,8 @@ static int run(const Options &options) {
       ",\"k\":" + jsonShape(k.shape) + ",\"v\":" + jsonShape(v.shape);
   if (hasMask)
     line += ",\"mask\":" + jsonShape(mask.shape);
+  if (kvSplits)
+    line += ",\"num_splits\":" + std::to_string(call.options.num_splits);
   line += ",\"out\":" + jsonShape(outShape) + ",\"lambda\":" +
           (hasSkip ? shortestFloat(lambda) : std::string("null"));
   char wall[64];

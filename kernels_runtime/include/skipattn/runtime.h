@@ -161,6 +161,12 @@ SKIPATTN_API int skipattn_bundle_has_stats(const skipattn_bundle *bundle);
 SKIPATTN_API int64_t skipattn_bundle_block_m(const skipattn_bundle *bundle);
 SKIPATTN_API int64_t skipattn_bundle_block_n(const skipattn_bundle *bundle);
 
+/// 1 for a cpu bundle tiled with kv splits (skipattn-compile --kv-splits):
+/// it processes the kv range of each q-block in a run-time number of parts,
+/// skipattn_run_options.num_splits, as split-KV decode does
+/// (docs/serving.md).
+SKIPATTN_API int skipattn_bundle_kv_splits(const skipattn_bundle *bundle);
+
 //===----------------------------------------------------------------------===//
 // Shapes
 //===----------------------------------------------------------------------===//
@@ -199,6 +205,24 @@ SKIPATTN_API skipattn_status skipattn_run_host(
     const skipattn_bundle *bundle, const skipattn_shape *shape, const void *q,
     const void *k, const void *v, const void *mask, const int64_t mask_shape[4],
     void *out, float lambda, int64_t stats[2]);
+
+/// What a run takes beyond the arguments of skipattn_run_host, for bundles
+/// that ask for it. Zero-initialize it and set the fields that apply.
+typedef struct skipattn_run_options {
+  /// For a bundle with kv splits (skipattn_bundle_kv_splits): the number of
+  /// parts, 1 to 2^31 - 1; 0 means 1. Passing the num_splits of a gpu
+  /// bundle's plan (skipattn_plan_device) makes a cpu bundle compiled with
+  /// --pack-gqa --kv-splits and the decode block_n count the decode
+  /// kernel's skips exactly. Must be 0 for other bundles.
+  int64_t num_splits;
+} skipattn_run_options;
+
+/// skipattn_run_host with options; NULL options are all zero.
+SKIPATTN_API skipattn_status skipattn_run_host_ex(
+    const skipattn_bundle *bundle, const skipattn_shape *shape, const void *q,
+    const void *k, const void *v, const void *mask, const int64_t mask_shape[4],
+    void *out, float lambda, int64_t stats[2],
+    const skipattn_run_options *options);
 
 //===----------------------------------------------------------------------===//
 // Running on a GPU

@@ -83,6 +83,13 @@ static FailureOr<TiledAttention> analyze(scf::ForallOp forall,
   if (!scores || !update)
     return forall.emitError("convert-attn-to-gpu: the kv loop holds no "
                             "attn.tile_scores / attn.tile_update");
+  // The CPU-only tilings of the decode kernel's work split (docs/serving.md):
+  // the GPU kernels pack GQA groups and split the kv range on their own.
+  if (scores.getPackedHeads() || findIn<TileMergeOp>(loop.getBody()))
+    return forall.emitError("convert-attn-to-gpu: attn-tile's pack-gqa and "
+                            "kv-splits tilings are for the CPU lowering; the "
+                            "GPU decode kernel packs and splits on its own "
+                            "(decode-kernels)");
   if (loop->hasAttr("attn.skip"))
     return loop.emitError("convert-attn-to-gpu: this kv loop asks for "
                           "Skip-Softmax; run attn-insert-block-skip first");
@@ -295,7 +302,7 @@ static void lower(TiledAttention &ta, ModuleOp module, bool decodeKernels) {
              32, c.decodeSharedBytes());
     decode->setAttr("skipattn.max_q_len",
                     b.getI64IntegerAttr(c.decodeMaxQueryLen()));
-    decode->setAttr("skipattn.block_n", b.getI64IntegerAttr(c.blockN));
+    decode->setAttr("skipattn.block_n", b.getI64IntegerAttr(c.decodeBlockN()));
     describe(b, combine, "combine",
              {"workspace", "out", "batch", "q_len", "num_splits"},
              c.valueHeadDim, 0);

@@ -13,8 +13,13 @@
 // - each split writes its unnormalised (m, l, O) to a workspace, and the
 //   combine kernel merges the splits of each output row with log-sum-exp.
 //
-// The first kv-block of each split is never skipped: each split starts its
-// running max afresh.
+// Seeds (DESIGN.md section 4, docs/serving.md): a split that does not start
+// at kv-block 0 first scores block 0 (the sink tokens) and starts its running
+// max from that tile's row max, a lower bound of the final max, so its own
+// first tiles can be skipped. Block 0 itself is the only tile that is never
+// skipped; the seed is not counted as a visited tile. The seed's K tile
+// rides in the cp.async group of Q, and skipping off at run time loads no
+// seed.
 //
 //===----------------------------------------------------------------------===//
 
@@ -37,8 +42,8 @@ static constexpr StringLiteral kSharedSymbol = "skipattn_smem";
 static constexpr int64_t kKStages = 3;
 
 int64_t KernelConfig::decodeSharedBytes() const {
-  return 2 *
-         (16 * headDim + kKStages * blockN * headDim + blockN * valueHeadDim);
+  int64_t bn = decodeBlockN();
+  return 2 * (16 * headDim + kKStages * bn * headDim + bn * valueHeadDim);
 }
 
 namespace {
@@ -96,6 +101,16 @@ void DecodeGenerator::build(gpu::GPUFuncOp func) {
   Value kBase = e.headBase(kAddr, bIdx, cfg.kvHeads, kvh, skv, 2 * d);
   Value vBase = e.headBase(vAddr, bIdx, cfg.kvHeads, kvh, skv, 2 * dv);
 
+  // A split seeds its running max from kv-block 0 when skipping is on and it
+  // has blocks of its own past block 0.
+  SkipThreshold threshold;
+  Value seeded = arith::ConstantOp::create(b, loc, b.getBoolAttr(false));
+  if (cfg.skip) {
+    threshold = SkipThreshold::build(e, cfg, skipParam, skv);
+    seeded = e.band(threshold.enabled, e.band(e.cmp(P::sgt, j0, e.i32c(0)),
+                                              e.cmp(P::slt, j0, j1)));
+  }
+
   // Q: row r is query r % Sq of head kvh * G + r / Sq; rows >= G * Sq are 0.
   {
     int64_t chunks = 2 * d / 16;
@@ -113,11 +128,19 @@ void DecodeGenerator::build(gpu::GPUFuncOp func) {
       e.cpAsync16(wt.swizzled(e.i32c(0), r, c, 2 * d), src, valid);
     }
   }
-  e.cpAsyncCommit();
   auto loadK = [&](Value j, Value stage) {
     Value base = e.add(e.i32c(kOffset(0)), e.mul(stage, e.i32c(2 * bn * d)));
     wt.loadTile(base, kBase, e.mul(j, e.i32c(bn)), skv, bn, 2 * d, lane, 32);
   };
+  // The seed's K_0 goes to the last stage, which the loop first fills with
+  // K_j0+2 after its first barrier.
+  Value seedStage = e.i32c(kKStages - 1);
+  if (cfg.skip)
+    scf::IfOp::create(b, loc, seeded, [&](OpBuilder &, Location) {
+      loadK(e.i32c(0), seedStage);
+      scf::YieldOp::create(b, loc);
+    });
+  e.cpAsyncCommit();
   // cp.async groups: Q, K_j0, K_j0+1 (either may be empty).
   for (int64_t ahead = 0; ahead < kKStages - 1; ++ahead) {
     Value j = e.add(j0, e.i32c(ahead));
@@ -133,12 +156,46 @@ void DecodeGenerator::build(gpu::GPUFuncOp func) {
 
   double scaleLog2 = cfg.scale * M_LOG2E;
   Value c = e.f32c(scaleLog2);
-  SkipThreshold threshold;
-  if (cfg.skip)
-    threshold = SkipThreshold::build(e, cfg, skipParam, skv);
   Value rowIdx[2] = {g, e.add(g, e.i32c(8))};
+  Value query[2] = {e.remu(rowIdx[0], sq), e.remu(rowIdx[1], sq)};
 
-  SmallVector<Value> init = wt.initial().flatten();
+  // The scores of kv-block j from the K tile at shared offset kStage, masked
+  // past Skv and (causal) after a row's diagonal: key k is kept for query i
+  // when k + Sq <= i + Skv; and their row max.
+  auto scoreTile = [&](Value j, Value kStage, Value mt[2]) {
+    Fragments s = wt.scores(qFrag, kStage);
+    Value k0 = e.mul(j, e.i32c(bn));
+    Value tileEnd = e.add(k0, e.i32c(bn));
+    Value needMask = e.cmp(P::sgt, tileEnd, skv);
+    if (cfg.causal)
+      needMask = arith::OrIOp::create(
+          b, loc, needMask,
+          e.cmp(P::sgt, e.add(e.sub(tileEnd, e.i32c(1)), sq), skv));
+    wt.maskScores(s, needMask, k0, sq, skv, query);
+    wt.rowMax(s, mt);
+    return s;
+  };
+
+  SoftmaxState start = wt.initial();
+  if (cfg.skip) {
+    auto seed = scf::IfOp::create(
+        b, loc, seeded,
+        [&](OpBuilder &, Location) {
+          Value mt[2];
+          scoreTile(
+              e.i32c(0),
+              e.add(e.i32c(kOffset(0)), e.mul(seedStage, e.i32c(2 * bn * d))),
+              mt);
+          scf::YieldOp::create(b, loc, ValueRange{mt[0], mt[1]});
+        },
+        [&](OpBuilder &, Location) {
+          scf::YieldOp::create(b, loc, ValueRange{ninf, ninf});
+        });
+    start.m[0] = seed.getResult(0);
+    start.m[1] = seed.getResult(1);
+  }
+
+  SmallVector<Value> init = start.flatten();
   init.push_back(e.i32c(0));
   unsigned skippedIdx = init.size() - 1;
   auto loop = scf::ForOp::create(b, loc, j0, j1, e.i32c(1), init);
@@ -152,30 +209,19 @@ void DecodeGenerator::build(gpu::GPUFuncOp func) {
     e.cpAsyncWait(1);
     e.barrier();
     Value kStage = e.add(e.i32c(kOffset(0)), e.mul(stage, e.i32c(2 * bn * d)));
-    Fragments s = wt.scores(qFrag, kStage);
-
-    // Mask keys past Skv and (causal) keys after a row's diagonal:
-    // key k is kept for query i when k + Sq <= i + Skv.
-    Value k0 = e.mul(j, e.i32c(bn));
-    Value tileEnd = e.add(k0, e.i32c(bn));
-    Value needMask = e.cmp(P::sgt, tileEnd, skv);
-    if (cfg.causal)
-      needMask = arith::OrIOp::create(
-          b, loc, needMask,
-          e.cmp(P::sgt, e.add(e.sub(tileEnd, e.i32c(1)), sq), skv));
-    Value query[2] = {e.remu(rowIdx[0], sq), e.remu(rowIdx[1], sq)};
-    wt.maskScores(s, needMask, k0, sq, skv, query);
     Value mt[2];
-    wt.rowMax(s, mt);
+    Fragments s = scoreTile(j, kStage, mt);
+    Value k0 = e.mul(j, e.i32c(bn));
 
-    // The group's vote: every row of every head of the group.
+    // The group's vote: every row of every head of the group. Only kv-block
+    // 0 is exempt: a split past it starts from its seed.
     Value skip = arith::ConstantOp::create(b, loc, b.getBoolAttr(false));
     if (cfg.skip) {
       Value pad[2] = {e.cmp(P::sge, rowIdx[0], rows),
                       e.cmp(P::sge, rowIdx[1], rows)};
       Value m[2] = {state[0], state[1]};
       Value yes = wt.skipVote(mt, m, pad, c, threshold);
-      skip = e.band(e.band(threshold.enabled, e.cmp(P::sgt, j, j0)),
+      skip = e.band(e.band(threshold.enabled, e.cmp(P::sgt, j, e.i32c(0))),
                     e.warpAll(yes));
     }
 
@@ -363,7 +409,9 @@ skipattn::kernels::buildDecodeKernels(OpBuilder &b, gpu::GPUModuleOp module,
     args.push_back(i64);
   gpu::GPUFuncOp decode = makeKernel(b, module, cfg.name("decode"), args, 32);
   KernelEmitter e(b, loc);
-  DecodeGenerator(cfg, e).build(decode);
+  KernelConfig tiles = cfg;
+  tiles.blockN = cfg.decodeBlockN();
+  DecodeGenerator(tiles, e).build(decode);
   // (workspace, out, batch, q_len, num_splits)
   gpu::GPUFuncOp combine =
       makeKernel(b, module, cfg.name("combine"), {i64, i64, i32, i32, i32},

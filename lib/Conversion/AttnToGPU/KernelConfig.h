@@ -18,6 +18,7 @@
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/IR/Builders.h"
 
+#include <algorithm>
 #include <string>
 
 namespace skipattn::kernels {
@@ -64,7 +65,11 @@ struct KernelConfig {
   /// Threads and query rows (q-blocks x block-m) of a prefill CTA.
   int64_t prefillThreads() const { return sm90 ? kSm90Threads : numThreads(); }
   int64_t prefillCtaRows() const { return sm90 ? kSm90CtaRows : blockM; }
-  /// Dynamic shared memory of the decode kernel: 16 Q rows, two K stages,
+  /// Keys per kv-block of the decode kernel: at most 64 whatever the
+  /// prefill tile, so that three decode CTAs fit in an SM's shared memory
+  /// and skipping decides on finer tiles.
+  int64_t decodeBlockN() const { return std::min<int64_t>(blockN, 64); }
+  /// Dynamic shared memory of the decode kernel: 16 Q rows, three K stages,
   /// one V tile.
   int64_t decodeSharedBytes() const;
   /// The most query rows per head the decode kernel takes: 16 rows hold G

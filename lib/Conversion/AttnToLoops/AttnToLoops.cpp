@@ -160,11 +160,19 @@ struct LoadMaskTileLowering : OpRewritePattern<LoadMaskTileOp> {
                                       extents[d], h.index(1));
     }
     Value zero = h.index(0);
+    Value packedQLen = op.getPackedQLen();
     auto gen = tensor::GenerateOp::create(
         rewriter, loc, op.getType(), ValueRange{},
         [&](OpBuilder &nb, Location l, ValueRange ivs) {
-          Value base[4] = {op.getBatch(), op.getHead(),
-                           arith::AddIOp::create(nb, l, op.getRow(), ivs[0]),
+          Value row = arith::AddIOp::create(nb, l, op.getRow(), ivs[0]);
+          Value head = op.getHead();
+          if (packedQLen) {
+            // Packed row p: query p mod Sq of the group's head p / Sq.
+            head = arith::AddIOp::create(
+                nb, l, head, arith::DivUIOp::create(nb, l, row, packedQLen));
+            row = arith::RemUIOp::create(nb, l, row, packedQLen);
+          }
+          Value base[4] = {op.getBatch(), head, row,
                            arith::AddIOp::create(nb, l, op.getCol(), ivs[1])};
           SmallVector<Value> idx;
           Value in = arith::ConstantOp::create(nb, l, nb.getBoolAttr(true));
@@ -222,6 +230,7 @@ struct TileScoresLowering : OpRewritePattern<TileScoresOp> {
 
     Value scale = h.f32(op.getScale().convertToDouble());
     Value ninf = h.f32(-INFINITY);
+    int64_t packedHeads = op.getPackedHeads().value_or(1);
     SmallVector<Value> inputs = {qk};
     SmallVector<AffineMap> maps = {h.map(2, {0, 1})};
     Value mask = op.getMask();
@@ -237,8 +246,17 @@ struct TileScoresLowering : OpRewritePattern<TileScoresOp> {
                                            linalg::IndexOp::create(nb, loc, 0));
           Value gj = arith::AddIOp::create(nb, loc, op.getCol(),
                                            linalg::IndexOp::create(nb, loc, 1));
+          Value rowEnd = op.getQLen();
+          if (packedHeads > 1) {
+            // Packed rows: G heads x Sq queries; the causal test uses the
+            // query index.
+            rowEnd =
+                arith::MulIOp::create(nb, loc, rowEnd, h.index(packedHeads));
+          }
           Value rowIn = arith::CmpIOp::create(
-              nb, loc, arith::CmpIPredicate::ult, gi, op.getQLen());
+              nb, loc, arith::CmpIPredicate::ult, gi, rowEnd);
+          if (packedHeads > 1)
+            gi = arith::RemUIOp::create(nb, loc, gi, op.getQLen());
           Value colIn = arith::CmpIOp::create(
               nb, loc, arith::CmpIPredicate::ult, gj, op.getKvLen());
           Value valid = arith::AndIOp::create(nb, loc, rowIn, colIn);
@@ -439,6 +457,55 @@ struct TileUpdateLowering : OpRewritePattern<TileUpdateOp> {
   }
 };
 
+/// Pattern: attn.tile_merge => the log-sum-exp merge of two (m, l, acc).
+struct TileMergeLowering : OpRewritePattern<TileMergeOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(TileMergeOp op,
+                                PatternRewriter &rewriter) const override {
+    Builder h{rewriter, op.getLoc()};
+    Location loc = op.getLoc();
+    int64_t bm = dimOf(op.getMax(), 0), dv = dimOf(op.getAcc(), 1);
+    Type f32 = rewriter.getF32Type();
+    Value ninf = h.f32(-INFINITY);
+    AffineMap row = h.map(1, {0});
+    // m' = max(m1, m2); c = m' == -inf ? 0 : m'; a1, a2 = exp(m1 - c),
+    // exp(m2 - c).
+    Value newMax = h.generic(
+        h.empty({bm}, f32), ValueRange{op.getMax(), op.getOtherMax()},
+        {row, row, row}, {kPar}, [&](OpBuilder &nb, ValueRange a) -> Value {
+          return arith::MaximumFOp::create(nb, loc, a[0], a[1]);
+        });
+    auto weight = [&](Value m) {
+      return h.generic(
+          h.empty({bm}, f32), ValueRange{m, newMax}, {row, row, row}, {kPar},
+          [&](OpBuilder &nb, ValueRange a) -> Value {
+            Value isNinf = arith::CmpFOp::create(
+                nb, loc, arith::CmpFPredicate::OEQ, a[1], ninf);
+            Value c =
+                arith::SelectOp::create(nb, loc, isNinf, h.f32(0.0), a[1]);
+            return math::ExpOp::create(nb, loc,
+                                       arith::SubFOp::create(nb, loc, a[0], c));
+          });
+    };
+    Value a1 = weight(op.getMax()), a2 = weight(op.getOtherMax());
+    auto combine = [&](OpBuilder &nb, ValueRange a) -> Value {
+      return arith::AddFOp::create(nb, loc,
+                                   arith::MulFOp::create(nb, loc, a[0], a[1]),
+                                   arith::MulFOp::create(nb, loc, a[2], a[3]));
+    };
+    Value newSum = h.generic(h.empty({bm}, f32),
+                             ValueRange{a1, op.getSum(), a2, op.getOtherSum()},
+                             {row, row, row, row, row}, {kPar}, combine);
+    AffineMap full = h.map(2, {0, 1}), rowOf = h.map(2, {0});
+    Value newAcc =
+        h.generic(h.empty({bm, dv}, f32),
+                  ValueRange{a1, op.getAcc(), a2, op.getOtherAcc()},
+                  {rowOf, full, rowOf, full, full}, {kPar, kPar}, combine);
+    rewriter.replaceOp(op, ValueRange{newMax, newSum, newAcc});
+    return success();
+  }
+};
+
 /// Pattern: attn.tile_finalize => acc / l (0 where l is 0), in the output
 /// element type.
 struct TileFinalizeLowering : OpRewritePattern<TileFinalizeOp> {
@@ -494,7 +561,7 @@ struct ConvertAttnToLoopsPass
     RewritePatternSet patterns(&getContext());
     patterns.add<LoadTileLowering, LoadMaskTileLowering, TileScoresLowering,
                  TileRowMaxLowering, SkipVoteLowering, TileUpdateLowering,
-                 TileFinalizeLowering>(&getContext());
+                 TileMergeLowering, TileFinalizeLowering>(&getContext());
     GreedyRewriteConfig config;
     config.enableFolding(false);
     if (failed(applyPatternsGreedily(root, std::move(patterns), config)))

@@ -6,14 +6,29 @@
 // CHECK-LABEL: gpu.func @skipattn_decode_f16_h4x1_d64_m64n64_skipsf_stats(
 //  CHECK-SAME:     known_block_size = array<i32: 32, 1, 1>
 //  CHECK-SAME:     skipattn.role = "decode"
+// The seed (docs/serving.md): with skipping on, a split that starts past
+// kv-block 0 loads K_0 with Q and starts its running max from block 0's row
+// max; only block 0 is exempt from the vote.
+//       CHECK:   %[[PAST:.*]] = arith.cmpi sgt, %[[J0:.*]], %{{.*}} : i32
+//       CHECK:   %[[WHERE:.*]] = arith.andi %[[PAST]], %{{.*}} : i1
+//       CHECK:   %[[SEEDED:.*]] = arith.andi %{{.*}}, %[[WHERE]] : i1
+//       CHECK:   scf.if %[[SEEDED]] {
+//       CHECK:     nvvm.cp.async.shared.global
+//       CHECK:   nvvm.cp.async.commit.group
+//       CHECK:   nvvm.cp.async.wait.group 2
+//       CHECK:   %[[SEED:.*]]:2 = scf.if %[[SEEDED]] -> (f32, f32) {
+//       CHECK:     nvvm.mma.sync
+//       CHECK:     nvvm.shfl.sync  bfly
 // K is prefetched two tiles ahead: K_j and K_j+1 in flight at the top.
-//       CHECK:   scf.for
+//       CHECK:   scf.for %[[J:.*]] = %[[J0]] to %{{.*}} step %{{.*}} iter_args(%{{.*}} = %[[SEED]]#0, %{{.*}} = %[[SEED]]#1,
 //       CHECK:     arith.remui %{{.*}}, %c3_i32
 //       CHECK:     nvvm.cp.async.wait.group 1
 //       CHECK:     nvvm.mma.sync {{.*}} shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (vector<2xf16>, vector<2xf16>, f32)
 //       CHECK:     %[[VOTE:.*]] = nvvm.vote.sync  all
 //   CHECK-NOT:     nvvm.barrier #nvvm.reduction
-//       CHECK:     %[[SKIP:.*]] = arith.andi %{{.*}}, %[[VOTE]] : i1
+//       CHECK:     %[[NOT0:.*]] = arith.cmpi sgt, %[[J]], %c0_i32{{[_0-9]*}} : i32
+//       CHECK:     %[[ON:.*]] = arith.andi %{{.*}}, %[[NOT0]] : i1
+//       CHECK:     %[[SKIP:.*]] = arith.andi %[[ON]], %[[VOTE]] : i1
 //       CHECK:     %[[KEEP:.*]] = arith.xori %[[SKIP]], %{{.*}} : i1
 //       CHECK:     scf.if %[[KEEP]] {
 //       CHECK:       nvvm.cp.async.shared.global

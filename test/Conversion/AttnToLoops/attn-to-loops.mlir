@@ -124,3 +124,63 @@ func.func @tile_finalize(%acc: tensor<16x32xf32>, %l: tensor<16xf32>) -> tensor<
   %o = attn.tile_finalize %acc, %l : tensor<16x32xf32>, tensor<16xf32> -> tensor<16x32xf16>
   return %o : tensor<16x32xf16>
 }
+
+// -----
+
+// tile_merge: the log-sum-exp merge of two partial states; each side is
+// weighted by exp(m - c) with c the merged max, or 0 when that is -inf.
+// CHECK-LABEL: func.func @tile_merge
+//  CHECK-SAME:   (%[[M1:[a-z0-9]+]]: tensor<8xf32>, %[[L1:[a-z0-9]+]]: tensor<8xf32>, %[[A1:[a-z0-9]+]]: tensor<8x4xf32>, %[[M2:[a-z0-9]+]]: tensor<8xf32>, %[[L2:[a-z0-9]+]]: tensor<8xf32>, %[[A2:[a-z0-9]+]]: tensor<8x4xf32>)
+//       CHECK:   %[[M:.*]] = linalg.generic {{.*}} ins(%[[M1]], %[[M2]] : tensor<8xf32>, tensor<8xf32>)
+//       CHECK:     arith.maximumf
+//       CHECK:   %[[W1:.*]] = linalg.generic {{.*}} ins(%[[M1]], %[[M]] : tensor<8xf32>, tensor<8xf32>)
+//       CHECK:     arith.cmpf oeq
+//       CHECK:     arith.select
+//       CHECK:     arith.subf
+//       CHECK:     math.exp
+//       CHECK:   %[[W2:.*]] = linalg.generic {{.*}} ins(%[[M2]], %[[M]] : tensor<8xf32>, tensor<8xf32>)
+//       CHECK:   %[[L:.*]] = linalg.generic {{.*}} ins(%[[W1]], %[[L1]], %[[W2]], %[[L2]] : tensor<8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8xf32>)
+//       CHECK:   %[[A:.*]] = linalg.generic {{.*}} ins(%[[W1]], %[[A1]], %[[W2]], %[[A2]] : tensor<8xf32>, tensor<8x4xf32>, tensor<8xf32>, tensor<8x4xf32>)
+//       CHECK:   return %[[M]], %[[L]], %[[A]]
+func.func @tile_merge(%m1: tensor<8xf32>, %l1: tensor<8xf32>, %a1: tensor<8x4xf32>, %m2: tensor<8xf32>, %l2: tensor<8xf32>, %a2: tensor<8x4xf32>) -> (tensor<8xf32>, tensor<8xf32>, tensor<8x4xf32>) {
+  %m, %l, %a = attn.tile_merge (%m1, %l1, %a1), (%m2, %l2, %a2) : tensor<8xf32>, tensor<8x4xf32>
+  return %m, %l, %a : tensor<8xf32>, tensor<8xf32>, tensor<8x4xf32>
+}
+
+// -----
+
+// Packed rows: valid below G * Sq; the causal test uses the query index
+// (row mod Sq).
+// CHECK-LABEL: func.func @packed_scores
+//  CHECK-SAME:   %[[R:[a-z0-9]+]]: index, %[[C:[a-z0-9]+]]: index, %[[SQ:[a-z0-9]+]]: index, %[[SKV:[a-z0-9]+]]: index)
+//       CHECK:   linalg.generic
+//       CHECK:     %[[GI:.*]] = arith.addi %[[R]], %{{.*}} : index
+//       CHECK:     %[[GJ:.*]] = arith.addi %[[C]], %{{.*}} : index
+//       CHECK:     %[[ROWS:.*]] = arith.muli %[[SQ]], %{{.*}} : index
+//       CHECK:     arith.cmpi ult, %[[GI]], %[[ROWS]] : index
+//       CHECK:     %[[QI:.*]] = arith.remui %[[GI]], %[[SQ]] : index
+//       CHECK:     %[[LHS:.*]] = arith.addi %[[GJ]], %[[SQ]] : index
+//       CHECK:     %[[RHS:.*]] = arith.addi %[[QI]], %[[SKV]] : index
+//       CHECK:     arith.cmpi ule, %[[LHS]], %[[RHS]] : index
+func.func @packed_scores(%q: tensor<16x32xbf16>, %k: tensor<8x32xbf16>, %r: index, %c: index, %sq: index, %skv: index) -> tensor<16x8xf32> {
+  %s = attn.tile_scores %q, %k at [%r, %c] bounds [%sq, %skv] {causal, packed_heads = 4 : i64, scale = 0.125 : f32} : tensor<16x32xbf16>, tensor<8x32xbf16> -> tensor<16x8xf32>
+  return %s : tensor<16x8xf32>
+}
+
+// -----
+
+// A packed mask tile reads row p of the tile at head h + p / Sq, query
+// p mod Sq.
+// CHECK-LABEL: func.func @packed_mask
+//  CHECK-SAME:   %[[H:[a-z0-9]+]]: index, %[[R:[a-z0-9]+]]: index, %[[C:[a-z0-9]+]]: index, %[[SQ:[a-z0-9]+]]: index)
+//       CHECK:   tensor.generate
+//       CHECK:     %[[P:.*]] = arith.addi %[[R]], %{{.*}} : index
+//       CHECK:     %[[DH:.*]] = arith.divui %[[P]], %[[SQ]] : index
+//       CHECK:     %[[HEAD:.*]] = arith.addi %[[H]], %[[DH]] : index
+//       CHECK:     %[[QI:.*]] = arith.remui %[[P]], %[[SQ]] : index
+//       CHECK:     arith.select %{{.*}}, %{{.*}}, %[[HEAD]] : index
+//       CHECK:     arith.select %{{.*}}, %{{.*}}, %[[QI]] : index
+func.func @packed_mask(%m: tensor<?x4x?x?xi1>, %b: index, %h: index, %r: index, %c: index, %sq: index) -> tensor<8x16xi1> {
+  %t = attn.load_mask_tile %m[%b, %h, %r, %c] packed %sq : tensor<?x4x?x?xi1> -> tensor<8x16xi1>
+  return %t : tensor<8x16xi1>
+}

@@ -81,6 +81,8 @@ LogicalResult TileScoresOp::verify() {
   }
   if (!(getScale().convertToDouble() > 0.0))
     return emitOpError("scale must be positive");
+  if (std::optional<int64_t> heads = getPackedHeads(); heads && *heads < 1)
+    return emitOpError() << "packed_heads must be positive, got " << *heads;
   return success();
 }
 
@@ -130,6 +132,17 @@ LogicalResult TileUpdateOp::verify() {
     if (!elt(groups).isInteger(1) || bm % dim(groups, 0) != 0)
       return emitOpError("skip groups must be i1 and divide the rows");
   }
+  return success();
+}
+
+LogicalResult TileMergeOp::verify() {
+  if (failed(staticTile(*this, getMax().getType(), 1, "running max")) ||
+      failed(staticTile(*this, getAcc().getType(), 2, "accumulator")))
+    return failure();
+  if (!isF32Tile(getMax()) || !isF32Tile(getAcc()) ||
+      dim(getAcc(), 0) != dim(getMax(), 0))
+    return emitOpError("max, sum and accumulator must be f32 with one row "
+                       "count");
   return success();
 }
 

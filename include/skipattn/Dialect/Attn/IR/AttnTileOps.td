@@ -43,13 +43,18 @@ def Attn_LoadMaskTileOp : Attn_TileOp<"load_mask_tile"> {
     `t[i, j] = mask[b, h, row + i, col + j]`, where every mask dimension of
     extent 1 broadcasts (its index is 0). Entries outside the mask read as
     false (i1) or 0 (float); tile_scores masks those positions anyway.
+
+    With `packed %q_len` the tile's rows are the packed rows of a GQA group
+    (attn-tile's pack-gqa): row p = row + i is query `p mod q_len` of query
+    head `h + p / q_len`, so `t[i, j] = mask[b, h + p / q_len, p mod q_len,
+    col + j]`, `h` being the group's first query head.
   }];
   let arguments = (ins AnyRankedTensor:$mask, Index:$batch, Index:$head,
-                       Index:$row, Index:$col);
+                       Index:$row, Index:$col, Optional<Index>:$packedQLen);
   let results = (outs AnyRankedTensor:$result);
   let assemblyFormat = [{
-    $mask `[` $batch `,` $head `,` $row `,` $col `]` attr-dict `:`
-    type($mask) `->` type($result)
+    $mask `[` $batch `,` $head `,` $row `,` $col `]`
+    (`packed` $packedQLen^)? attr-dict `:` type($mask) `->` type($result)
   }];
 }
 
@@ -69,11 +74,17 @@ def Attn_TileScoresOp : Attn_TileOp<"tile_scores"> {
     The products accumulate in f32. Rows past the end of the queries are
     entirely -inf, so they never move the running max and always vote to
     skip.
+
+    With `packed_heads = G` (attn-tile's pack-gqa) the query rows are packed:
+    row p = row + i is query `p mod q_len` of the p / q_len-th head of a GQA
+    group of G heads. Rows at and past `G * q_len` are -inf, and the causal
+    test uses the query index `p mod q_len` in place of `row + i`.
   }];
   let arguments = (ins AnyRankedTensor:$query, AnyRankedTensor:$key,
                        Optional<AnyRankedTensor>:$mask, Index:$row,
                        Index:$col, Index:$qLen, Index:$kvLen,
-                       F32Attr:$scale, UnitAttr:$causal);
+                       F32Attr:$scale, UnitAttr:$causal,
+                       OptionalAttr<I64Attr>:$packed_heads);
   let results = (outs AnyRankedTensor:$result);
   let assemblyFormat = [{
     $query `,` $key (`mask` $mask^)? `at` `[` $row `,` $col `]`
@@ -143,6 +154,36 @@ def Attn_TileUpdateOp : Attn_TileOp<"tile_update", [
     $scores `,` $tileMax `,` $value `into` `(` $max `,` $sum `,` $acc `)`
     (`skip` $skipGroups^ `:` type($skipGroups))? attr-dict `:`
     type($scores) `,` type($tileMax) `,` type($value) `,` type($acc)
+  }];
+}
+
+def Attn_TileMergeOp : Attn_TileOp<"tile_merge", [
+    AllTypesMatch<["max", "sum", "otherMax", "otherSum", "newMax", "newSum"]>,
+    AllTypesMatch<["acc", "otherAcc", "newAcc"]>]> {
+  let summary = "the log-sum-exp merge of two partial softmax states";
+  let description = [{
+    Two online-softmax states of the same rows over disjoint kv ranges (the
+    parts of a split kv range) merge into the state over both:
+
+    ```
+    m'[i]     = max(m1[i], m2[i])
+    c[i]      = m'[i] == -inf ? 0 : m'[i]
+    a1[i]     = exp(m1[i] - c[i]),  a2[i] = exp(m2[i] - c[i])
+    l'[i]     = a1[i] * l1[i] + a2[i] * l2[i]
+    acc'[i,:] = a1[i] * acc1[i,:] + a2[i] * acc2[i,:]
+    ```
+
+    A state whose m is a seed (docs/serving.md) but whose l is 0 adds
+    nothing.
+  }];
+  let arguments = (ins AnyRankedTensor:$max, AnyRankedTensor:$sum,
+                       AnyRankedTensor:$acc, AnyRankedTensor:$otherMax,
+                       AnyRankedTensor:$otherSum, AnyRankedTensor:$otherAcc);
+  let results = (outs AnyRankedTensor:$newMax, AnyRankedTensor:$newSum,
+                      AnyRankedTensor:$newAcc);
+  let assemblyFormat = [{
+    `(` $max `,` $sum `,` $acc `)` `,` `(` $otherMax `,` $otherSum `,`
+    $otherAcc `)` attr-dict `:` type($max) `,` type($acc)
   }];
 }
 

@@ -7,6 +7,11 @@
 // becomes a run-time argument of the enclosing function, and with `stats`
 // the visited and skipped tiles are counted into another argument.
 //
+// A kv loop that may start past kv-block 0 (a part of a split kv range)
+// gets the seed of docs/serving.md: the scores of block 0, computed before
+// the loop by a clone of the loop's own score computation, start its running
+// max, and every block but block 0 is subject to the vote.
+//
 //===----------------------------------------------------------------------===//
 
 #include "skipattn/Dialect/Attn/IR/AttnOps.h"
@@ -16,9 +21,10 @@
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/IR/IRMapping.h"
-#include "mlir/IR/SymbolTable.h"
-#include "mlir/Interfaces/FunctionInterfaces.h"
+
+#include "../RuntimeArgument.h"
 
 namespace skipattn::attn {
 #define GEN_PASS_DEF_ATTNINSERTBLOCKSKIP
@@ -34,20 +40,6 @@ static constexpr StringLiteral kStatsArg = "attn.skip_stats";
 static StringRef thresholdArgName(SkipKind kind) {
   return kind == SkipKind::Threshold ? "attn.skip_threshold"
                                      : "attn.skip_scale_factor";
-}
-
-/// The argument of `func` marked `name`, added at the end if there is none.
-static FailureOr<Value> getOrAddArgument(FunctionOpInterface func,
-                                         StringRef name, Type type) {
-  for (unsigned i = 0; i < func.getNumArguments(); ++i)
-    if (func.getArgAttr(i, name))
-      return func.getArgument(i);
-  Builder b(func.getContext());
-  unsigned index = func.getNumArguments();
-  auto attrs = b.getDictionaryAttr(b.getNamedAttr(name, b.getUnitAttr()));
-  if (failed(func.insertArgument(index, type, attrs, func.getLoc())))
-    return failure();
-  return func.getArgument(index);
 }
 
 /// Adds `value` (index) to element `slot` of the stats buffer, atomically.
@@ -99,50 +91,134 @@ static FailureOr<TiledLoop> analyze(scf::ForOp loop) {
   return t;
 }
 
+/// Whether 0 < lambda < 1: skipping is on.
+static Value skippingOn(OpBuilder &b, Location loc, Value lambda) {
+  auto f32 = [&](double v) -> Value {
+    return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(v));
+  };
+  Value positive = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT,
+                                         lambda, f32(0.0));
+  Value belowOne = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OLT,
+                                         lambda, f32(1.0));
+  return arith::AndIOp::create(b, loc, positive, belowOne);
+}
+
+/// Before `loop`, the row max of kv-block 0 when the loop starts past it
+/// and skipping is on (the seed), else the loop's initial max; the loop
+/// then starts from it. The scores are a clone of the loop's own
+/// computation of `rowMax` with the block index at 0.
+static void seedRunningMax(OpBuilder &b, scf::ForOp loop, TileRowMaxOp rowMax,
+                           Value lambda) {
+  Location loc = loop.getLoc();
+  Block *body = loop.getBody();
+  // The ops of the loop body that the row max depends on, in order.
+  llvm::SetVector<Operation *> slice;
+  SmallVector<Operation *> worklist = {rowMax};
+  while (!worklist.empty()) {
+    Operation *op = worklist.pop_back_val();
+    if (!slice.insert(op))
+      continue;
+    for (Value operand : op->getOperands())
+      if (Operation *def = operand.getDefiningOp())
+        if (def->getBlock() == body)
+          worklist.push_back(def);
+  }
+  SmallVector<Operation *> ordered(slice.begin(), slice.end());
+  llvm::sort(ordered,
+             [](Operation *a, Operation *b) { return a->isBeforeInBlock(b); });
+
+  b.setInsertionPoint(loop);
+  Value lb = loop.getLowerBound(), ub = loop.getUpperBound();
+  Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+  Value pastFirst =
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ugt, lb, zero);
+  Value hasBlocks =
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, lb, ub);
+  Value seeded = arith::AndIOp::create(
+      b, loc, skippingOn(b, loc, lambda),
+      arith::AndIOp::create(b, loc, pastFirst, hasBlocks));
+  Value initMax = loop.getInitArgs()[0];
+  auto ifOp = scf::IfOp::create(b, loc, TypeRange{initMax.getType()}, seeded,
+                                /*withElseRegion=*/true);
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(ifOp.thenBlock());
+    IRMapping map;
+    map.map(loop.getInductionVar(), zero);
+    for (Operation *op : ordered)
+      b.clone(*op, map);
+    scf::YieldOp::create(b, loc, map.lookup(rowMax.getResult()));
+    b.setInsertionPointToStart(ifOp.elseBlock());
+    scf::YieldOp::create(b, loc, initMax);
+  }
+  loop.getInitArgsMutable()[0].assign(ifOp.getResult(0));
+}
+
+/// The query heads a packed q-block holds (tile_scores' packed_heads > 1):
+/// its rows are [row, min(row + BM, G * Sq)), head p / Sq of the group for
+/// row p. Null when the rows are one head's.
+static Value packedHeadCount(OpBuilder &b, Location loc, TileScoresOp scores,
+                             int64_t bm) {
+  std::optional<int64_t> heads = scores.getPackedHeads();
+  if (!heads || *heads <= 1)
+    return Value();
+  auto cst = [&](int64_t v) -> Value {
+    return arith::ConstantIndexOp::create(b, loc, v);
+  };
+  Value row = scores.getRow(), qLen = scores.getQLen();
+  Value end = arith::MinUIOp::create(
+      b, loc, arith::AddIOp::create(b, loc, row, cst(bm)),
+      arith::MulIOp::create(b, loc, qLen, cst(*heads)));
+  Value lastHead = arith::DivUIOp::create(
+      b, loc, arith::SubIOp::create(b, loc, end, cst(1)), qLen);
+  Value firstHead = arith::DivUIOp::create(b, loc, row, qLen);
+  return arith::AddIOp::create(
+      b, loc, arith::SubIOp::create(b, loc, lastHead, firstHead), cst(1));
+}
+
 static LogicalResult insertSkip(scf::ForOp loop, SkipAttr skip,
                                 int64_t voteRows, bool stats) {
   FailureOr<TiledLoop> tiled = analyze(loop);
   if (failed(tiled))
     return failure();
-  auto func = loop->getParentOfType<FunctionOpInterface>();
-  if (!func)
-    return loop.emitError("attn-insert-block-skip: tiled attention must be "
-                          "inside a function, which receives the threshold");
-  auto module = func->getParentOfType<ModuleOp>();
-  if (module && !SymbolTable::symbolKnownUseEmpty(func, module))
-    return func.emitError()
-           << "attn-insert-block-skip: cannot add the run-time threshold "
-              "argument to @"
-           << SymbolTable::getSymbolName(func).getValue()
-           << ": it has callers; skip-enabled attention must sit in an "
-              "entry function";
-
   int64_t bm = cast<RankedTensorType>(tiled->rowMax.getType()).getDimSize(0);
   int64_t group = voteRows == 0 ? bm : voteRows;
   if (group <= 0 || bm % group != 0)
     return loop.emitError() << "attn-insert-block-skip: vote=" << voteRows
                             << " must divide the block rows (" << bm << ")";
   int64_t numGroups = bm / group;
+  std::optional<int64_t> packed = tiled->scores.getPackedHeads();
+  if (numGroups > 1 && packed && *packed > 1)
+    return loop.emitError() << "attn-insert-block-skip: vote=" << voteRows
+                            << " splits a q-block of packed GQA heads; a "
+                               "packed q-block votes as a whole";
 
-  OpBuilder b(func.getContext());
-  FailureOr<Value> param =
-      getOrAddArgument(func, thresholdArgName(skip.getKind()), b.getF32Type());
+  OpBuilder b(loop.getContext());
+  RuntimeArgumentNames names{"attn-insert-block-skip", "threshold",
+                             "skip-enabled attention"};
+  FailureOr<Value> param = getOrAddRuntimeArgument(
+      loop, thresholdArgName(skip.getKind()), b.getF32Type(), names);
   if (failed(param))
-    return loop.emitError("attn-insert-block-skip: cannot add the threshold "
-                          "argument");
+    return failure();
   Value statsBuf;
   if (stats) {
-    FailureOr<Value> s =
-        getOrAddArgument(func, kStatsArg, MemRefType::get({2}, b.getI64Type()));
+    names.what = "stats";
+    FailureOr<Value> s = getOrAddRuntimeArgument(
+        loop, kStatsArg, MemRefType::get({2}, b.getI64Type()), names);
     if (failed(s))
-      return loop.emitError("attn-insert-block-skip: cannot add the stats "
-                            "argument");
+      return failure();
     statsBuf = *s;
   }
 
   Location loc = loop.getLoc();
   TileUpdateOp update = tiled->update;
-  b.setInsertionPointAfter(tiled->rowMax);
+  // A loop that may start past kv-block 0 is a part of a split kv range: it
+  // is seeded, and needs lambda before it.
+  bool split = !isConstantIntValue(loop.getLowerBound(), 0);
+  if (split)
+    b.setInsertionPoint(loop);
+  else
+    b.setInsertionPointAfter(tiled->rowMax);
   // lambda: the threshold, or scale_factor / Skv.
   Value lambda = *param;
   if (skip.getKind() == SkipKind::ScaleFactor) {
@@ -151,14 +227,22 @@ static LogicalResult insertSkip(scf::ForOp loop, SkipAttr skip,
     Value kvLenF = arith::UIToFPOp::create(b, loc, b.getF32Type(), kvLen);
     lambda = arith::DivFOp::create(b, loc, lambda, kvLenF);
   }
+  // Each tile counts once per query head of its q-block.
+  Value weight = packedHeadCount(b, loc, tiled->scores, bm);
+  if (split) {
+    seedRunningMax(b, loop, tiled->rowMax, lambda);
+    b.setInsertionPointAfter(tiled->rowMax);
+  }
   Value m = loop.getRegionIterArg(0);
   auto votesType = RankedTensorType::get({numGroups}, b.getI1Type());
   Value votes = SkipVoteOp::create(b, loc, votesType, tiled->rowMax, m, lambda,
                                    b.getI64IntegerAttr(group));
-  // The first visited block is never skipped.
-  Value notFirst =
-      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne,
-                            loop.getInductionVar(), loop.getLowerBound());
+  // Block 0 is never skipped; every other block is, on the vote (a part
+  // that starts past block 0 starts from its seed).
+  Value first = split ? arith::ConstantIndexOp::create(b, loc, 0).getResult()
+                      : loop.getLowerBound();
+  Value notFirst = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne,
+                                         loop.getInductionVar(), first);
 
   if (numGroups > 1) {
     // Each group keeps or updates its own rows.
@@ -190,9 +274,14 @@ static LogicalResult insertSkip(scf::ForOp loop, SkipAttr skip,
   Value vote = tensor::ExtractOp::create(b, loc, votes, ValueRange{c0});
   Value doSkip = arith::AndIOp::create(b, loc, notFirst, vote);
   if (statsBuf) {
-    addToStats(b, loc, statsBuf, 0, arith::ConstantIndexOp::create(b, loc, 1));
-    addToStats(b, loc, statsBuf, 1,
-               arith::IndexCastUIOp::create(b, loc, b.getIndexType(), doSkip));
+    Value visited =
+        weight ? weight : arith::ConstantIndexOp::create(b, loc, 1).getResult();
+    addToStats(b, loc, statsBuf, 0, visited);
+    Value skipped =
+        arith::IndexCastUIOp::create(b, loc, b.getIndexType(), doSkip);
+    if (weight)
+      skipped = arith::MulIOp::create(b, loc, skipped, weight);
+    addToStats(b, loc, statsBuf, 1, skipped);
   }
 
   // scf.if %skip { keep (m, l, acc) } else { load V; update }.

@@ -12,6 +12,8 @@
 #include "skipattn/Dialect/Attn/IR/AttnOps.h"
 #include "skipattn/Dialect/Attn/Transforms/Passes.h"
 
+#include "../RuntimeArgument.h"
+
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
@@ -26,6 +28,8 @@ namespace skipattn::attn {
 
 using namespace mlir;
 using namespace skipattn::attn;
+
+static constexpr StringLiteral kKvSplitsArg = "attn.kv_splits";
 
 /// The extent of dim `d` of `v` as an index value.
 static Value dimValue(OpBuilder &b, Location loc, Value v, int64_t d) {
@@ -46,48 +50,138 @@ static Value splat(OpBuilder &b, Location loc, ArrayRef<int64_t> shape,
       b, loc, DenseElementsAttr::get(type, b.getF32FloatAttr(value)));
 }
 
-/// The number of kv-blocks the q-block starting at `q0` visits.
+/// The number of kv-blocks a q-block visits. Unpacked, its rows are the
+/// queries [q0, min(q0 + BM, Sq)) of one head; packed (`heads` > 1), they
+/// are the packed rows [q0, min(q0 + BM, heads * Sq)) of a GQA group, whose
+/// largest query index is Sq - 1 when they reach a head's last query or
+/// cross into the next head.
 static Value numKVBlocks(OpBuilder &b, Location loc, AttentionOp op, Value q0,
-                         Value sq, Value skv, int64_t bm, int64_t bn) {
+                         Value sq, Value skv, int64_t bm, int64_t bn,
+                         int64_t heads) {
   Value all = arith::CeilDivUIOp::create(b, loc, skv, cst(b, loc, bn));
   if (!op.getCausal())
     return all;
-  // Row i keeps keys j <= i + Skv - Sq; the last valid row of the q-block is
-  // min(q0 + BM, Sq) - 1, so the blocks up to key min(q0 + BM, Sq) + Skv - Sq
-  // (exclusive) hold every unmasked entry.
+  // Row i keeps keys j <= i + Skv - Sq, so the blocks up to key
+  // (largest query + 1) + Skv - Sq (exclusive) hold every unmasked entry.
+  Value one = cst(b, loc, 1);
   Value rowsEnd = arith::MinUIOp::create(
-      b, loc, arith::AddIOp::create(b, loc, q0, cst(b, loc, bm)), sq);
+      b, loc, arith::AddIOp::create(b, loc, q0, cst(b, loc, bm)),
+      heads > 1
+          ? arith::MulIOp::create(b, loc, sq, cst(b, loc, heads)).getResult()
+          : sq);
+  Value queryEnd = rowsEnd;
+  if (heads > 1) {
+    Value last = arith::SubIOp::create(b, loc, rowsEnd, one);
+    Value sameHead =
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
+                              arith::DivUIOp::create(b, loc, q0, sq),
+                              arith::DivUIOp::create(b, loc, last, sq));
+    Value within = arith::AddIOp::create(
+        b, loc, arith::RemUIOp::create(b, loc, last, sq), one);
+    queryEnd = arith::SelectOp::create(b, loc, sameHead, within, sq);
+  }
   Value keysEnd = arith::SubIOp::create(
-      b, loc, arith::AddIOp::create(b, loc, rowsEnd, skv), sq);
+      b, loc, arith::AddIOp::create(b, loc, queryEnd, skv), sq);
   Value blocks = arith::CeilDivSIOp::create(b, loc, keysEnd, cst(b, loc, bn));
   Value clamped = arith::MinSIOp::create(b, loc, blocks, all);
   return arith::MaxSIOp::create(b, loc, clamped, cst(b, loc, 0));
 }
 
-static LogicalResult tileAttention(AttentionOp op, int64_t bm, int64_t bn) {
+/// [B, Hq, S, D] viewed as [B, Hkv, G * S, D]: the rows of a GQA group's
+/// heads one after another (G = Hq / Hkv).
+static Value packHeads(OpBuilder &b, Location loc, Value x, int64_t hkv,
+                       int64_t group) {
+  auto type = cast<RankedTensorType>(x.getType());
+  int64_t bDim = type.getDimSize(0), s = type.getDimSize(2),
+          d = type.getDimSize(3);
+  SmallVector<OpFoldResult> shape = {getAsOpFoldResult(dimValue(b, loc, x, 0)),
+                                     b.getIndexAttr(hkv), b.getIndexAttr(group),
+                                     getAsOpFoldResult(dimValue(b, loc, x, 2)),
+                                     b.getIndexAttr(d)};
+  auto expandedType =
+      RankedTensorType::get({bDim, hkv, group, s, d}, type.getElementType());
+  Value expanded = tensor::ExpandShapeOp::create(
+      b, loc, expandedType, x,
+      ArrayRef<ReassociationIndices>{{0}, {1, 2}, {3}, {4}}, shape);
+  int64_t rows = ShapedType::isDynamic(s) ? ShapedType::kDynamic : group * s;
+  return tensor::CollapseShapeOp::create(
+      b, loc,
+      RankedTensorType::get({bDim, hkv, rows, d}, type.getElementType()),
+      expanded, ArrayRef<ReassociationIndices>{{0}, {1}, {2, 3}, {4}});
+}
+
+/// The inverse of packHeads: [B, Hkv, G * S, D] back to `type`, [B, Hq, S,
+/// D], with S the value `sq`.
+static Value unpackHeads(OpBuilder &b, Location loc, Value x,
+                         RankedTensorType type, int64_t group, Value sq) {
+  auto packed = cast<RankedTensorType>(x.getType());
+  int64_t bDim = type.getDimSize(0), hkv = packed.getDimSize(1),
+          s = type.getDimSize(2), d = type.getDimSize(3);
+  SmallVector<OpFoldResult> shape = {getAsOpFoldResult(dimValue(b, loc, x, 0)),
+                                     b.getIndexAttr(hkv), b.getIndexAttr(group),
+                                     getAsOpFoldResult(sq), b.getIndexAttr(d)};
+  auto expandedType =
+      RankedTensorType::get({bDim, hkv, group, s, d}, type.getElementType());
+  Value expanded = tensor::ExpandShapeOp::create(
+      b, loc, expandedType, x,
+      ArrayRef<ReassociationIndices>{{0}, {1}, {2, 3}, {4}}, shape);
+  return tensor::CollapseShapeOp::create(
+      b, loc, type, expanded,
+      ArrayRef<ReassociationIndices>{{0}, {1, 2}, {3}, {4}});
+}
+
+namespace {
+/// What tileAttention builds around the kv loop.
+struct Tiling {
+  int64_t bm, bn;
+  bool packGQA;
+  /// The number of kv parts (index), or null for one kv loop.
+  Value numSplits;
+};
+} // namespace
+
+static LogicalResult tileAttention(AttentionOp op, const Tiling &tiling) {
   Location loc = op.getLoc();
   IRRewriter b(op);
-  auto qType = op.getQuery().getType();
+  int64_t bm = tiling.bm, bn = tiling.bn;
   auto resultType = op.getResult().getType();
-  Type elt = qType.getElementType();
-  int64_t hq = op.getNumQueryHeads();
-  int64_t group = hq / op.getNumKVHeads();
+  Type elt = op.getElementType();
+  int64_t hq = op.getNumQueryHeads(), hkv = op.getNumKVHeads();
+  int64_t group = hq / hkv;
+  // Packing a group of one head changes nothing.
+  int64_t packed = tiling.packGQA && group > 1 ? group : 1;
   int64_t d = op.getHeadDim(), dv = op.getValueHeadDim();
   Type f32 = b.getF32Type();
 
   Value batch = dimValue(b, loc, op.getQuery(), 0);
   Value sq = dimValue(b, loc, op.getQuery(), 2);
   Value skv = dimValue(b, loc, op.getKey(), 2);
-  Value numQBlocks = arith::CeilDivUIOp::create(b, loc, sq, cst(b, loc, bm));
+  // The rows the q-blocks run over: Sq queries of a head, or G * Sq packed
+  // rows of a group.
+  Value query = op.getQuery();
+  Value rowsTotal = sq;
+  RankedTensorType outType = resultType;
+  if (packed > 1) {
+    query = packHeads(b, loc, query, hkv, packed);
+    rowsTotal = arith::MulIOp::create(b, loc, sq, cst(b, loc, packed));
+    int64_t s = resultType.getDimSize(2);
+    outType = RankedTensorType::get(
+        {resultType.getDimSize(0), hkv,
+         ShapedType::isDynamic(s) ? ShapedType::kDynamic : packed * s, dv},
+        elt);
+  }
+  Value numQBlocks =
+      arith::CeilDivUIOp::create(b, loc, rowsTotal, cst(b, loc, bm));
 
   SmallVector<Value> dynSizes;
-  if (resultType.isDynamicDim(0))
+  if (outType.isDynamicDim(0))
     dynSizes.push_back(batch);
-  if (resultType.isDynamicDim(2))
-    dynSizes.push_back(sq);
-  Value init = tensor::EmptyOp::create(b, loc, resultType, dynSizes);
+  if (outType.isDynamicDim(2))
+    dynSizes.push_back(rowsTotal);
+  Value init = tensor::EmptyOp::create(b, loc, outType, dynSizes);
 
-  SmallVector<OpFoldResult> ubs = {batch, b.getIndexAttr(hq), numQBlocks};
+  int64_t heads = packed > 1 ? hkv : hq;
+  SmallVector<OpFoldResult> ubs = {batch, b.getIndexAttr(heads), numQBlocks};
   auto forall = scf::ForallOp::create(b, loc, ubs, ValueRange{init},
                                       /*mapping=*/std::nullopt);
   Block *body = forall.getBody();
@@ -95,23 +189,26 @@ static LogicalResult tileAttention(AttentionOp op, int64_t bm, int64_t bn) {
         iqb = body->getArgument(2), out = body->getArgument(3);
 
   b.setInsertionPoint(body->getTerminator());
-  Value kvh =
-      group == 1
-          ? ih
-          : arith::DivUIOp::create(b, loc, ih, cst(b, loc, group)).getResult();
+  // The kv head, and the query head of the tile's first row (for the mask).
+  Value kvh = ih, qHead = ih;
+  if (packed > 1)
+    qHead = arith::MulIOp::create(b, loc, ih, cst(b, loc, packed));
+  else if (group > 1)
+    kvh = arith::DivUIOp::create(b, loc, ih, cst(b, loc, group));
   Value q0 = arith::MulIOp::create(b, loc, iqb, cst(b, loc, bm));
   Value qt = LoadTileOp::create(b, loc, RankedTensorType::get({bm, d}, elt),
-                                op.getQuery(), ib, ih, q0);
-  Value numKV = numKVBlocks(b, loc, op, q0, sq, skv, bm, bn);
+                                query, ib, ih, q0);
+  Value numKV = numKVBlocks(b, loc, op, q0, sq, skv, bm, bn, packed);
   Value m0 = splat(b, loc, {bm}, -INFINITY);
   Value l0 = splat(b, loc, {bm}, 0.0f);
   Value acc0 = splat(b, loc, {bm, dv}, 0.0f);
 
-  auto loop = scf::ForOp::create(b, loc, cst(b, loc, 0), numKV, cst(b, loc, 1),
-                                 ValueRange{m0, l0, acc0});
-  if (SkipAttr skip = op.getSkipAttr())
-    loop->setAttr("attn.skip", skip);
-  {
+  // One kv loop over [lb, ub) from (-inf, 0, 0).
+  auto kvLoop = [&](Value lb, Value ub) {
+    auto loop = scf::ForOp::create(b, loc, lb, ub, cst(b, loc, 1),
+                                   ValueRange{m0, l0, acc0});
+    if (SkipAttr skip = op.getSkipAttr())
+      loop->setAttr("attn.skip", skip);
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(loop.getBody());
     Value j = loop.getInductionVar();
@@ -124,13 +221,14 @@ static LogicalResult tileAttention(AttentionOp op, int64_t bm, int64_t bn) {
     if (Value mask = op.getMask()) {
       Type maskElt = cast<RankedTensorType>(mask.getType()).getElementType();
       maskTile = LoadMaskTileOp::create(
-          b, loc, RankedTensorType::get({bm, bn}, maskElt), mask, ib, ih, q0,
-          k0);
+          b, loc, RankedTensorType::get({bm, bn}, maskElt), mask, ib, qHead, q0,
+          k0, packed > 1 ? sq : Value());
     }
     Value s = TileScoresOp::create(
         b, loc, RankedTensorType::get({bm, bn}, f32), qt, kt, maskTile, q0, k0,
         sq, skv, b.getF32FloatAttr(op.getScaleValue()),
-        op.getCausal() ? b.getUnitAttr() : UnitAttr());
+        op.getCausal() ? b.getUnitAttr() : UnitAttr(),
+        packed > 1 ? b.getI64IntegerAttr(packed) : IntegerAttr());
     Value mt =
         TileRowMaxOp::create(b, loc, RankedTensorType::get({bm}, f32), s);
     Value vt = LoadTileOp::create(b, loc, RankedTensorType::get({bn, dv}, elt),
@@ -139,13 +237,43 @@ static LogicalResult tileAttention(AttentionOp op, int64_t bm, int64_t bn) {
                                        acc.getType(), s, mt, vt, m, l, acc,
                                        /*skipGroups=*/Value());
     scf::YieldOp::create(b, loc, update.getResults());
+    return loop;
+  };
+
+  ValueRange state;
+  if (!tiling.numSplits) {
+    state = kvLoop(cst(b, loc, 0), numKV).getResults();
+  } else {
+    // Part p covers [min(p * per, n), min(p * per + per, n)), per =
+    // ceil(n / P); a P below 1 counts as 1.
+    Value parts =
+        arith::MaxSIOp::create(b, loc, tiling.numSplits, cst(b, loc, 1));
+    Value per = arith::CeilDivUIOp::create(b, loc, numKV, parts);
+    auto splits = scf::ForOp::create(b, loc, cst(b, loc, 0), parts,
+                                     cst(b, loc, 1), ValueRange{m0, l0, acc0});
+    {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(splits.getBody());
+      Value first = arith::MinUIOp::create(
+          b, loc, arith::MulIOp::create(b, loc, splits.getInductionVar(), per),
+          numKV);
+      Value last = arith::MinUIOp::create(
+          b, loc, arith::AddIOp::create(b, loc, first, per), numKV);
+      scf::ForOp part = kvLoop(first, last);
+      ValueRange acc = splits.getRegionIterArgs();
+      auto merged = TileMergeOp::create(
+          b, loc, acc[0].getType(), acc[1].getType(), acc[2].getType(), acc[0],
+          acc[1], acc[2], part.getResult(0), part.getResult(1),
+          part.getResult(2));
+      scf::YieldOp::create(b, loc, merged.getResults());
+    }
+    state = splits.getResults();
   }
 
-  Value ot =
-      TileFinalizeOp::create(b, loc, RankedTensorType::get({bm, dv}, elt),
-                             loop.getResult(2), loop.getResult(1));
+  Value ot = TileFinalizeOp::create(
+      b, loc, RankedTensorType::get({bm, dv}, elt), state[2], state[1]);
   // The last q-block may hold fewer than BM valid rows.
-  Value left = arith::SubIOp::create(b, loc, sq, q0);
+  Value left = arith::SubIOp::create(b, loc, rowsTotal, q0);
   Value rows = arith::MinUIOp::create(b, loc, cst(b, loc, bm), left);
   OpFoldResult zero = b.getIndexAttr(0), one = b.getIndexAttr(1);
   Value valid = tensor::ExtractSliceOp::create(
@@ -158,7 +286,11 @@ static LogicalResult tileAttention(AttentionOp op, int64_t bm, int64_t bn) {
       ArrayRef<OpFoldResult>{one, one, rows, b.getIndexAttr(dv)},
       ArrayRef<OpFoldResult>{one, one, one, one});
 
-  b.replaceOp(op, forall.getResults());
+  b.setInsertionPointAfter(forall);
+  Value result = forall.getResult(0);
+  if (packed > 1)
+    result = unpackHeads(b, loc, result, resultType, packed, sq);
+  b.replaceOp(op, result);
   return success();
 }
 
@@ -175,9 +307,19 @@ struct AttnTilePass : public skipattn::attn::impl::AttnTileBase<AttnTilePass> {
     }
     SmallVector<AttentionOp> ops;
     getOperation()->walk([&](AttentionOp op) { ops.push_back(op); });
-    for (AttentionOp op : ops)
-      if (failed(tileAttention(op, blockM, blockN)))
+    for (AttentionOp op : ops) {
+      Tiling tiling{blockM, blockN, packGQA, Value()};
+      if (kvSplits) {
+        FailureOr<Value> parts = getOrAddRuntimeArgument(
+            op, kKvSplitsArg, IndexType::get(&getContext()),
+            {"attn-tile", "kv-split", "split-KV attention"});
+        if (failed(parts))
+          return signalPassFailure();
+        tiling.numSplits = *parts;
+      }
+      if (failed(tileAttention(op, tiling)))
         return signalPassFailure();
+    }
   }
 };
 } // namespace
