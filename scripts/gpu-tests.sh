@@ -29,6 +29,12 @@ prepare() {
   "$c" --target gpu -o "$out/f16_d64_mha_skip" "${dyn[@]}" --q-heads 2 --kv-heads 2 --head-dim 64 --dtype f16 --skip
   "$c" --target gpu -o "$out/bf16_d64_warpvote_skip" "${dyn[@]}" --q-heads 4 --kv-heads 2 --head-dim 64 --dtype bf16 --causal --skip --block-m 128 --vote 16
   "$c" --target gpu --chip sm_80 -o "$out/bf16_d128_sm80_causal" "${dyn[@]}" --q-heads 4 --kv-heads 4 --head-dim 128 --dtype bf16 --causal
+  # Serving (docs/serving.md): the log-sum-exp output and its merge.
+  "$c" --target gpu -o "$out/bf16_d128_gqa_lse" "${dyn[@]}" --q-heads 32 --kv-heads 8 --head-dim 128 --dtype bf16 --lse
+  # Paged K/V, each with its contiguous twin (the name without _paged<P>).
+  "$c" --target gpu -o "$out/bf16_d128_gqa_skip" "${dyn[@]}" --q-heads 32 --kv-heads 8 --head-dim 128 --dtype bf16 --skip
+  "$c" --target gpu -o "$out/bf16_d128_gqa_paged16_skip" "${dyn[@]}" --q-heads 32 --kv-heads 8 --head-dim 128 --dtype bf16 --skip --page-size 16
+  "$c" --target gpu -o "$out/f16_d64_causal_paged256_lse" "${dyn[@]}" --q-heads 8 --kv-heads 2 --head-dim 64 --dtype f16 --causal --page-size 256 --lse
   "$root/examples/host_program/build.sh" --object "$out/host_program"
   echo "prepared $(ls "$out"/*/manifest.json | wc -l) test bundles and the host program in $out"
 }

@@ -176,6 +176,14 @@ extern "C" int skipattn_bundle_kv_splits(const skipattn_bundle *bundle) {
   return bundle && bundle->manifest.kvSplits;
 }
 
+extern "C" int skipattn_bundle_has_lse(const skipattn_bundle *bundle) {
+  return bundle && bundle->manifest.lse;
+}
+
+extern "C" int64_t skipattn_bundle_page_size(const skipattn_bundle *bundle) {
+  return bundle ? bundle->manifest.pageSize : 0;
+}
+
 //===----------------------------------------------------------------------===//
 // Running
 //===----------------------------------------------------------------------===//
@@ -248,6 +256,77 @@ static skipattn_status checkCall(const char *api, const Manifest &manifest,
   return SKIPATTN_OK;
 }
 
+/// The paged options against the bundle and the shape: a paged bundle
+/// needs the table, the lengths and their extents, with kv_len the table's
+/// capacity; any other bundle none of them.
+static skipattn_status checkPaging(const std::string &api,
+                                   const Manifest &manifest,
+                                   const skipattn_shape &shape,
+                                   const skipattn_run_options &options) {
+  bool given = options.block_table || options.seq_lens || options.num_pages ||
+               options.max_pages;
+  if (!manifest.pageSize) {
+    if (given)
+      return fail(SKIPATTN_ERROR_INVALID_ARGUMENT,
+                  api + ": block_table, seq_lens, num_pages and max_pages "
+                        "are for a paged bundle; this one takes k and v as "
+                        "[B, Hkv, Skv, D] (\"paged\" is null)");
+    return SKIPATTN_OK;
+  }
+  if (!options.block_table || !options.seq_lens)
+    return fail(SKIPATTN_ERROR_INVALID_ARGUMENT,
+                api + ": this bundle is paged (page size " +
+                    std::to_string(manifest.pageSize) +
+                    "); pass skipattn_run_options.block_table and seq_lens");
+  constexpr int64_t int32Max = 2147483647;
+  if (options.num_pages < 1 || options.num_pages > int32Max ||
+      options.max_pages < 1 || options.max_pages > int32Max)
+    return fail(SKIPATTN_ERROR_INVALID_ARGUMENT,
+                api +
+                    ": num_pages and max_pages must be between 1 and "
+                    "2147483647, got " +
+                    std::to_string(options.num_pages) + " and " +
+                    std::to_string(options.max_pages));
+  int64_t capacity;
+  if (__builtin_mul_overflow(options.max_pages, manifest.pageSize, &capacity) ||
+      capacity != shape.kv_len)
+    return fail(SKIPATTN_ERROR_SHAPE,
+                api +
+                    ": a paged call's kv_len must be max_pages * page_size "
+                    "(" +
+                    std::to_string(options.max_pages) + " * " +
+                    std::to_string(manifest.pageSize) + "), got " +
+                    std::to_string(shape.kv_len));
+  return SKIPATTN_OK;
+}
+
+/// The lengths and the page numbers a host run reads: each length in
+/// [0, max_pages * page_size], each page of a sequence in [0, num_pages).
+static skipattn_status checkPageTable(const Manifest &manifest,
+                                      const skipattn_shape &shape,
+                                      const skipattn_run_options &options) {
+  int64_t pageSize = manifest.pageSize;
+  for (int64_t b = 0; b < shape.batch; ++b) {
+    int64_t len = options.seq_lens[b];
+    if (len < 0 || len > options.max_pages * pageSize)
+      return fail(SKIPATTN_ERROR_INVALID_ARGUMENT,
+                  "skipattn_run_host: seq_lens[" + std::to_string(b) + "] is " +
+                      std::to_string(len) +
+                      "; it must be between 0 and max_pages * page_size (" +
+                      std::to_string(options.max_pages * pageSize) + ")");
+    for (int64_t p = 0; p * pageSize < len; ++p) {
+      int64_t page = options.block_table[b * options.max_pages + p];
+      if (page < 0 || page >= options.num_pages)
+        return fail(SKIPATTN_ERROR_INVALID_ARGUMENT,
+                    "skipattn_run_host: block_table[" + std::to_string(b) +
+                        ", " + std::to_string(p) + "] is " +
+                        std::to_string(page) + ", not a page of the pool [0, " +
+                        std::to_string(options.num_pages) + ")");
+    }
+  }
+  return SKIPATTN_OK;
+}
+
 /// Checks the options against the bundle; api names the entry point.
 static skipattn_status checkOptions(const char *api, const Manifest &manifest,
                                     const skipattn_run_options &options) {
@@ -265,6 +344,17 @@ static skipattn_status checkOptions(const char *api, const Manifest &manifest,
                     " asks for kv splits, but this bundle is not tiled with "
                     "them (\"kv_splits\" is false; compile with "
                     "--kv-splits)");
+  if (manifest.lse && !options.lse)
+    return fail(SKIPATTN_ERROR_INVALID_ARGUMENT,
+                std::string(api) + ": this bundle writes the log-sum-exp of "
+                                   "each row (\"lse\": true); pass "
+                                   "skipattn_run_options.lse (f32 [B, Hq, "
+                                   "Sq])");
+  if (!manifest.lse && options.lse)
+    return fail(SKIPATTN_ERROR_INVALID_ARGUMENT,
+                std::string(api) + ": lse was given, but this bundle does not "
+                                   "write it (\"lse\": false; compile with "
+                                   "--lse)");
   return SKIPATTN_OK;
 }
 
@@ -290,6 +380,12 @@ skipattn_run_host_ex(const skipattn_bundle *bundle, const skipattn_shape *shape,
     if (skipattn_status status =
             checkOptions("skipattn_run_host", manifest, given))
       return status;
+    if (skipattn_status status =
+            checkPaging("skipattn_run_host", manifest, *shape, given))
+      return status;
+    if (manifest.pageSize)
+      if (skipattn_status status = checkPageTable(manifest, *shape, given))
+        return status;
 
     // The kernel increments its counters, so they start at zero here, in
     // memory the runtime owns: a NULL stats from the host still gives the
@@ -320,6 +416,15 @@ skipattn_run_device(const skipattn_bundle *bundle, const skipattn_shape *shape,
                     const void *q, const void *k, const void *v,
                     const void *mask, const int64_t maskShape[4], void *out,
                     float lambda, int64_t stats[2], void *stream) {
+  return skipattn_run_device_ex(bundle, shape, q, k, v, mask, maskShape, out,
+                                lambda, stats, stream, nullptr);
+}
+
+extern "C" skipattn_status skipattn_run_device_ex(
+    const skipattn_bundle *bundle, const skipattn_shape *shape, const void *q,
+    const void *k, const void *v, const void *mask, const int64_t maskShape[4],
+    void *out, float lambda, int64_t stats[2], void *stream,
+    const skipattn_run_options *options) {
   return guard([&] {
     if (!bundle || !shape || !q || !k || !v || !out)
       return fail(SKIPATTN_ERROR_INVALID_ARGUMENT,
@@ -332,8 +437,15 @@ skipattn_run_device(const skipattn_bundle *bundle, const skipattn_shape *shape,
             checkCall("skipattn_run_device", manifest, *shape, mask, maskShape,
                       lambda, stats))
       return status;
+    skipattn_run_options given = options ? *options : skipattn_run_options{};
+    if (skipattn_status status =
+            checkOptions("skipattn_run_device", manifest, given))
+      return status;
+    if (skipattn_status status =
+            checkPaging("skipattn_run_device", manifest, *shape, given))
+      return status;
     if (skipattn_status status = bundle->device->run(
-            manifest, *shape, q, k, v, mask, out, lambda, stats, stream))
+            manifest, *shape, q, k, v, mask, out, lambda, stats, stream, given))
       return status;
     clearError();
     return SKIPATTN_OK;

@@ -190,6 +190,9 @@ static size_t paramBytes(LaunchParam param) {
   case LaunchParam::V:
   case LaunchParam::Out:
   case LaunchParam::Mask:
+  case LaunchParam::Lse:
+  case LaunchParam::BlockTable:
+  case LaunchParam::SeqLens:
   case LaunchParam::Stats:
   case LaunchParam::Workspace:
   case LaunchParam::TensorMapQ:
@@ -202,6 +205,7 @@ static size_t paramBytes(LaunchParam param) {
   case LaunchParam::QLen:
   case LaunchParam::KvLen:
   case LaunchParam::NumSplits:
+  case LaunchParam::MaxPages:
     return sizeof(int32_t);
   case LaunchParam::Threshold:
   case LaunchParam::ScaleFactor:
@@ -502,7 +506,8 @@ skipattn_status DeviceKernel::run(const Manifest &manifest,
                                   const skipattn_shape &shape, const void *q,
                                   const void *k, const void *v,
                                   const void *mask, void *out, float lambda,
-                                  int64_t *stats, void *stream) const {
+                                  int64_t *stats, void *stream,
+                                  const skipattn_run_options &options) const {
   ContextScope scope;
   if (skipattn_status status = scope.enter(0, /*preferCurrent=*/true))
     return status;
@@ -594,6 +599,18 @@ skipattn_status DeviceKernel::run(const Manifest &manifest,
         break;
       case LaunchParam::Mask:
         value.pointer = devicePointer(mask);
+        break;
+      case LaunchParam::Lse:
+        value.pointer = devicePointer(options.lse);
+        break;
+      case LaunchParam::BlockTable:
+        value.pointer = devicePointer(options.block_table);
+        break;
+      case LaunchParam::SeqLens:
+        value.pointer = devicePointer(options.seq_lens);
+        break;
+      case LaunchParam::MaxPages:
+        value.integer = static_cast<int32_t>(options.max_pages);
         break;
       case LaunchParam::Stats:
         value.pointer = counters.pointer;

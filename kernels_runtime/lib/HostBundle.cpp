@@ -35,6 +35,8 @@ template <int Rank> struct StridedMemRef {
   int64_t strides[Rank];
 };
 using MemRef4 = StridedMemRef<4>;
+using MemRef3 = StridedMemRef<3>;
+using MemRef2 = StridedMemRef<2>;
 using MemRef1 = StridedMemRef<1>;
 } // namespace
 
@@ -166,12 +168,29 @@ void HostKernel::run(const Manifest &manifest, const skipattn_shape &shape,
   MemRef4 qRef = describe(q, s.batch, s.q_heads, s.q_len, s.head_dim);
   MemRef4 kRef = describe(k, s.batch, s.kv_heads, s.kv_len, s.head_dim);
   MemRef4 vRef = describe(v, s.batch, s.kv_heads, s.kv_len, s.value_head_dim);
+  // Paged: k and v are page pools, then the block table and the lengths.
+  int64_t pageSize = manifest.pageSize;
+  auto *table = const_cast<int32_t *>(options.block_table);
+  auto *lens = const_cast<int32_t *>(options.seq_lens);
+  MemRef2 tableRef = {
+      table, table, 0, {s.batch, options.max_pages}, {options.max_pages, 1}};
+  MemRef1 lensRef = {lens, lens, 0, {s.batch}, {1}};
+  if (pageSize) {
+    kRef = describe(k, options.num_pages, pageSize, s.kv_heads, s.head_dim);
+    vRef =
+        describe(v, options.num_pages, pageSize, s.kv_heads, s.value_head_dim);
+  }
   MemRef4 oRef = describe(out, s.batch, s.q_heads, s.q_len, s.value_head_dim);
   MemRef4 mRef = {};
   if (manifest.hasMask)
     mRef =
         describe(mask, maskShape[0], maskShape[1], maskShape[2], maskShape[3]);
   MemRef1 statsRef = {stats, stats, 0, {2}, {1}};
+  MemRef3 lseRef = {options.lse,
+                    options.lse,
+                    0,
+                    {s.batch, s.q_heads, s.q_len},
+                    {s.q_heads * s.q_len, s.q_len, 1}};
   // An index argument: int64 on the 64-bit hosts the runtime builds for.
   int64_t numSplits = options.num_splits < 1 ? 1 : options.num_splits;
 
@@ -180,9 +199,9 @@ void HostKernel::run(const Manifest &manifest, const skipattn_shape &shape,
     lambda *= static_cast<float>(s.kv_len);
   bool hasLambda = manifest.skipKind != SKIPATTN_SKIP_NONE;
 
-  // The canonical order q, k, v, [mask], out, [num_splits], [lambda],
-  // [stats]: each step appends its argument when the bundle has it, so
-  // every combination gets its own prototype.
+  // The canonical order q, k, v, [mask], [block_table, seq_lens], out,
+  // [lse], [num_splits], [lambda], [stats]: each step appends its argument
+  // when the bundle has it, so every combination gets its own prototype.
   auto withStats = [&](auto... args) {
     if (manifest.stats)
       call(entry, args..., &statsRef);
@@ -201,8 +220,16 @@ void HostKernel::run(const Manifest &manifest, const skipattn_shape &shape,
     else
       withLambda(args...);
   };
+  auto withLse = [&](auto... args) {
+    if (manifest.lse)
+      withSplits(args..., &lseRef);
+    else
+      withSplits(args...);
+  };
   if (manifest.hasMask)
-    withSplits(&qRef, &kRef, &vRef, &mRef, &oRef);
+    withLse(&qRef, &kRef, &vRef, &mRef, &oRef);
+  else if (pageSize)
+    withLse(&qRef, &kRef, &vRef, &tableRef, &lensRef, &oRef);
   else
-    withSplits(&qRef, &kRef, &vRef, &oRef);
+    withLse(&qRef, &kRef, &vRef, &oRef);
 }

@@ -72,6 +72,7 @@ constexpr ParamSpelling launchParams[] = {
     {"v", LaunchParam::V},
     {"out", LaunchParam::Out},
     {"mask", LaunchParam::Mask},
+    {"lse", LaunchParam::Lse},
     {"stats", LaunchParam::Stats},
     {"workspace", LaunchParam::Workspace},
     {"batch", LaunchParam::Batch},
@@ -82,6 +83,9 @@ constexpr ParamSpelling launchParams[] = {
     {"num_splits", LaunchParam::NumSplits},
     {"threshold", LaunchParam::Threshold},
     {"scale_factor", LaunchParam::ScaleFactor},
+    {"block_table", LaunchParam::BlockTable},
+    {"seq_lens", LaunchParam::SeqLens},
+    {"max_pages", LaunchParam::MaxPages},
     {"tmap_q", LaunchParam::TensorMapQ},
     {"tmap_k", LaunchParam::TensorMapK},
     {"tmap_v", LaunchParam::TensorMapV}};
@@ -375,6 +379,14 @@ private:
           dense)
         return fail(where, ": " + quote(name) +
                                " needs a skip criterion (\"skip\" is null)");
+      bool pagedParam = found->param == LaunchParam::BlockTable ||
+                        found->param == LaunchParam::SeqLens ||
+                        found->param == LaunchParam::MaxPages;
+      if (pagedParam && !manifest.pageSize)
+        return fail(where, ": " + quote(name) +
+                               " needs a paged bundle (\"paged\" is null)");
+      if (found->param == LaunchParam::Lse && !manifest.lse)
+        return fail(where, ": \"lse\" needs \"lse\": true");
       if (found->param == LaunchParam::Stats && !manifest.stats)
         return fail(where, ": \"stats\" needs \"stats\": true");
       launch.params.push_back(found->param);

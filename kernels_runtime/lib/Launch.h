@@ -74,6 +74,8 @@ enum class LaunchParam : uint8_t {
   V,
   Out,
   Mask,
+  /// The log-sum-exp output, f32 [B, Hq, Sq] (bundles with "lse").
+  Lse,
   Stats,
   Workspace,
   Batch,
@@ -84,6 +86,11 @@ enum class LaunchParam : uint8_t {
   NumSplits,
   Threshold,
   ScaleFactor,
+  /// Paged bundles: the block table and lengths (device addresses) and the
+  /// table's width (i32).
+  BlockTable,
+  SeqLens,
+  MaxPages,
   /// Device addresses of the CUtensorMaps of q, k and v (sm_90a kernels).
   TensorMapQ,
   TensorMapK,

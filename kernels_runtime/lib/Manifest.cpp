@@ -267,12 +267,38 @@ static bool parseSkip(Reader &reader, const JsonValue &root,
   return true;
 }
 
+/// "paged": null (or absent), or {"page_size": P} with P a power of two
+/// from 16 to 256.
+static bool parsePaged(Reader &reader, const JsonValue &root,
+                       Manifest &manifest) {
+  const JsonValue *paged = root.find("paged");
+  if (!paged || paged->kind == JsonValue::Kind::Null)
+    return true;
+  if (!reader.expectKind(*paged, JsonValue::Kind::Object, "paged") ||
+      !reader.getInteger(*paged, "paged.page_size", manifest.pageSize))
+    return false;
+  int64_t p = manifest.pageSize;
+  if (p < 16 || p > 256 || (p & (p - 1)))
+    return reader.error("\"paged.page_size\" must be a power of two from 16 "
+                        "to 256, got " +
+                        std::to_string(p));
+  if (manifest.hasMask)
+    return reader.error("a paged bundle (\"paged\") takes no mask");
+  return true;
+}
+
 /// The parameter list the entry must have, given the optional operands.
 static std::vector<std::string> expectedArguments(const Manifest &manifest) {
   std::vector<std::string> result = {"q", "k", "v"};
   if (manifest.hasMask)
     result.push_back("mask");
+  if (manifest.pageSize) {
+    result.push_back("block_table");
+    result.push_back("seq_lens");
+  }
   result.push_back("out");
+  if (manifest.lse)
+    result.push_back("lse");
   if (manifest.kvSplits)
     result.push_back("num_splits");
   // The run-time skip argument: the threshold lambda itself, or the scale
@@ -308,8 +334,8 @@ static bool parseArguments(Reader &reader, const JsonValue &root,
   std::vector<std::string> expected = expectedArguments(manifest);
   if (manifest.arguments != expected)
     return reader.error("\"arguments\" is " + formatList(manifest.arguments) +
-                        ", but \"mask\", \"kv_splits\", \"skip\" and "
-                        "\"stats\" imply " +
+                        ", but \"mask\", \"paged\", \"lse\", \"kv_splits\", "
+                        "\"skip\" and \"stats\" imply " +
                         formatList(expected));
   return true;
 }
@@ -449,8 +475,11 @@ static bool parseRoot(Reader &reader, const JsonValue &root,
       !parseSkip(reader, root, manifest) ||
       !reader.getBool(root, "stats", manifest.stats) ||
       !reader.getOptionalBool(root, "kv_splits", manifest.kvSplits) ||
+      !reader.getOptionalBool(root, "lse", manifest.lse) ||
       !parseBlock(reader, root, "block_m", manifest.blockM) ||
       !parseBlock(reader, root, "block_n", manifest.blockN))
+    return false;
+  if (!parsePaged(reader, root, manifest))
     return false;
   if (manifest.kvSplits && manifest.target == SKIPATTN_TARGET_GPU)
     return reader.error("\"kv_splits\" is a tiling of cpu bundles; a gpu "

@@ -12,7 +12,15 @@ For every bundle in --bundles it checks, on fresh random inputs each time:
   q-block; decode: one vote per GQA group and kv split, each split past
   kv-block 0 starting from the seed of block 0, on the decode kernel's own
   kv-block), and the output equals the reference with exactly those tiles
-  dropped.
+  dropped;
+- paged bundles (docs/serving.md): sequences of mixed lengths scattered
+  over a page pool in random order, against float64 per sequence, skip
+  counts against the simulation per sequence, and the same batch through
+  the contiguous twin bundle (the name without "_paged<P>") equal;
+- bundles with lse (docs/serving.md): the log-sum-exp of every row against
+  float64 on every run, and two halves of the key range, each run on the
+  device and merged with the runtime's skipattn_merge_lse, equal to the
+  whole call.
 Prints one line per case and a summary; exits non-zero on any failure."""
 import argparse, json, math, os, sys
 import torch
@@ -23,6 +31,8 @@ from skipattn_runtime import Runtime  # noqa: E402
 DT = {"bf16": torch.bfloat16, "f16": torch.float16}
 TOL = {"bf16": 1.5e-2, "f16": 3e-3}
 LOG2E = 1.4426950408889634
+# Absolute error of a row's log-sum-exp (f32 sums, lg2.approx).
+LSE_TOL = 2e-3
 
 
 def reference(q, k, v, causal, scale, drop=None):
@@ -49,6 +59,158 @@ def reference(q, k, v, causal, scale, drop=None):
     return torch.where(l > 0, (p @ vd) / torch.where(l > 0, l, torch.ones_like(l)), torch.zeros_like(l))
 
 
+def reference_lse(q, k, causal, scale, drop=None):
+    """float64 log-sum-exp of each row [B, Hq, Sq]; -inf for a row with no key."""
+    B, Hq, Sq, D = q.shape
+    Hkv, Skv = k.shape[1], k.shape[2]
+    s = torch.einsum("bhid,bhjd->bhij", q.double(),
+                     k.double().repeat_interleave(Hq // Hkv, 1)) * scale
+    if causal:
+        i = torch.arange(Sq, device=q.device)[:, None]
+        j = torch.arange(Skv, device=q.device)[None, :]
+        s = s.masked_fill(j > i + Skv - Sq, float("-inf"))
+    if drop is not None:
+        s = s.masked_fill(drop, float("-inf"))
+    return torch.logsumexp(s, -1)
+
+
+def lse_error(got, ref):
+    """Largest |got - ref| over the finite rows; inf when the -inf rows or any
+    NaN disagree."""
+    if bool(torch.isnan(got).any()) or not torch.equal(torch.isinf(got), torch.isinf(ref)):
+        return float("inf")
+    fin = torch.isfinite(ref)
+    return (got.double()[fin] - ref[fin]).abs().max().item() if bool(fin.any()) else 0.0
+
+
+def check_lse_merge(rt, bundle, name, man, gen, dt, tol):
+    """Two halves of the key range, run on the device and merged on the host,
+    equal the whole call (non-causal, or one query row, so that a causal mask
+    does not move with each half's length)."""
+    sh = man["shapes"]
+    Hq, Hkv, D = sh["q_heads"], sh["kv_heads"], sh["head_dim"]
+    ok_all = True
+    for (B, Sq, Skv, cut) in [(2, 1, 3000, 1111), (1, 1, 200, 64), (1, 100, 700, 300)]:
+        if man["causal"] and Sq > 1:
+            continue
+        q = torch.randn(B, Hq, Sq, D, generator=gen, device="cuda").to(dt)
+        k = torch.randn(B, Hkv, Skv, D, generator=gen, device="cuda").to(dt)
+        v = torch.randn(B, Hkv, Skv, D, generator=gen, device="cuda").to(dt)
+        runs = []
+        for (kk, vv) in ((k, v), (k[:, :, :cut].contiguous(), v[:, :, :cut].contiguous()),
+                         (k[:, :, cut:].contiguous(), v[:, :, cut:].contiguous())):
+            out = torch.full((B, Hq, Sq, D), float("nan"), device="cuda", dtype=dt)
+            lse = torch.full((B, Hq, Sq), float("nan"), device="cuda")
+            bundle.run_device(q, kk, vv, out, 0.0, lse=lse)
+            runs.append((out, lse))
+        torch.cuda.synchronize()
+        (ow, lw), (oa, la), (ob, lb) = [(o.float().cpu(), l.cpu()) for (o, l) in runs]
+        om, lm = torch.empty_like(oa), torch.empty_like(la)
+        rt.merge_lse(oa, la, ob, lb, om, lm)
+        ref = reference(q, k, v, man["causal"], man["scale"]).cpu()
+        err = ((om.double() - ref).norm() / ref.norm()).item()
+        err_whole = ((om - ow).norm() / ow.norm()).item()
+        lerr = lse_error(lm, reference_lse(q, k, man["causal"], man["scale"]).cpu())
+        ok = err <= tol and err_whole <= tol and lerr <= LSE_TOL
+        ok_all &= ok
+        print(f"{'PASS' if ok else 'FAIL'} {name} lse-merge B={B} Sq={Sq} Skv={Skv} cut={cut} "
+              f"err={err:.1e} vs_whole={err_whole:.1e} lse_err={lerr:.1e}", flush=True)
+    return ok_all
+
+
+def scatter_pages(k, v, lens, page, gen):
+    """Page pools holding each sequence's first lens[b] keys and values in
+    random page order, garbage everywhere else (in the table too)."""
+    B, Hkv, _, D = k.shape
+    need = [-(-n // page) for n in lens]
+    max_pages = max(max(need), 1) + 1
+    pool = sum(need) + 3
+    order = torch.randperm(pool, generator=torch.Generator().manual_seed(int(
+        torch.randint(0, 2**31 - 1, (1,), generator=gen, device="cuda").item())))
+    kp = torch.randn(pool, page, Hkv, D, device="cuda").to(k.dtype) * 100
+    vp = torch.randn(pool, page, Hkv, v.shape[3], device="cuda").to(v.dtype) * 100
+    table = torch.randint(-5, pool + 5, (B, max_pages), dtype=torch.int32)
+    at = 0
+    for b, n in enumerate(lens):
+        for p in range(need[b]):
+            pid = int(order[at])
+            at += 1
+            table[b, p] = pid
+            lo, hi = p * page, min((p + 1) * page, n)
+            kp[pid, :hi - lo] = k[b, :, lo:hi].transpose(0, 1)
+            vp[pid, :hi - lo] = v[b, :, lo:hi].transpose(0, 1)
+    return kp, vp, table.cuda(), torch.tensor(lens, dtype=torch.int32, device="cuda")
+
+
+def check_paged_bundle(rt, bundle, name, man, gen, dt, tol, bundles_dir):
+    """Paged decode: every sequence against float64 over its own keys, skip
+    counts against the per-sequence simulation, and the contiguous twin
+    bundle on the same keys. Returns (cases, failures)."""
+    sh = man["shapes"]
+    Hq, Hkv, D = sh["q_heads"], sh["kv_heads"], sh["head_dim"]
+    page = man["paged"]["page_size"]
+    twin_dir = os.path.join(bundles_dir, name.replace(f"_paged{page}", ""))
+    twin = rt.load(twin_dir) if twin_dir != os.path.join(bundles_dir, name) and \
+        os.path.isfile(os.path.join(twin_dir, "manifest.json")) else None
+    cases = fails = 0
+    lam = 1e-3 if man["skip"] else 0.0
+    for (Sq, lens) in [(1, [3000, 1, 0, 777, 64]), (3, [5000, 200]), (7, [1500, 1500])]:
+        B, top = len(lens), max(lens)
+        for attempt in range(6):
+            if man["skip"]:
+                q, k, v = planted(B, Hq, Hkv, Sq, top, D, dt, 64, gen)
+            else:
+                q = torch.randn(B, Hq, Sq, D, generator=gen, device="cuda").to(dt)
+                k = torch.randn(B, Hkv, top, D, generator=gen, device="cuda").to(dt)
+                v = torch.randn(B, Hkv, top, D, generator=gen, device="cuda").to(dt)
+            kp, vp, table, lens_t = scatter_pages(k, v, lens, page, gen)
+            plan = bundle.plan(q, kp, vp, table)
+            total = skipped = 0
+            margin = float("inf")
+            drops = []
+            for b, n in enumerate(lens):
+                if n == 0:
+                    drops.append(None)
+                    continue
+                t, s_, d_, m_ = simulate(q[b:b + 1], k[b:b + 1, :, :n], man, plan, lam)
+                total, skipped, margin = total + t, skipped + s_, min(margin, m_)
+                drops.append(d_)
+            if margin > 0.05:
+                break
+        out = torch.full((B, Hq, Sq, D), float("nan"), device="cuda", dtype=dt)
+        lse = torch.full((B, Hq, Sq), float("nan"), device="cuda") if man.get("lse") else None
+        got = bundle.run_device(q, kp, vp, out, lam, stats=bool(man["stats"]), lse=lse,
+                                block_table=table, seq_lens=lens_t)
+        torch.cuda.synchronize()
+        err = 0.0
+        for b, n in enumerate(lens):
+            if n == 0:  # nothing to attend: zeros
+                err = max(err, out[b:b + 1].double().abs().max().item())
+                continue
+            ref = reference(q[b:b + 1], k[b:b + 1, :, :n], v[b:b + 1, :, :n], man["causal"],
+                            man["scale"], drops[b])
+            diff = (out[b:b + 1].double() - ref).norm() / ref.norm().clamp_min(1e-30)
+            err = max(err, diff.item())
+        nan = torch.isnan(out).sum().item()
+        ok = nan == 0 and err <= tol and (got is None or got == (total, skipped))
+        note = ""
+        if twin is not None and len(set(lens)) == 1:
+            # Equal lengths: the same batch through the contiguous bundle.
+            out2 = torch.full_like(out, float("nan"))
+            lse2 = torch.empty_like(lse) if lse is not None else None
+            twin.run_device(q, k.contiguous(), v.contiguous(), out2, lam, lse=lse2)
+            torch.cuda.synchronize()
+            same = ((out.double() - out2.double()).norm() / out2.double().norm()).item()
+            ok = ok and same <= tol
+            note = f" vs_contiguous={same:.1e}"
+        cases += 1
+        fails += not ok
+        print(f"{'PASS' if ok else 'FAIL'} {name} paged {plan['kernel']} Sq={Sq} lens={lens} "
+              f"splits={plan['num_splits']} err={err:.1e} nan={nan} stats={got} "
+              f"predicted={(total, skipped)}{note}", flush=True)
+    return cases, fails
+
+
 def simulate(q, k, man, plan, lam):
     """Independent float64 re-implementation of DESIGN.md section 4 for the
     kernel the runtime planned. Returns (total, skipped, drop, margin)."""
@@ -71,7 +233,7 @@ def simulate(q, k, man, plan, lam):
     drop = torch.zeros_like(s, dtype=torch.bool)
     total = skipped = 0
     margin = float("inf")
-    if plan["kernel"] == "decode":
+    if plan["kernel"].startswith("decode"):
         splits = plan["num_splits"]
         per = -(-nkv // splits)
         # rows of one vote: every query of every head of a GQA group
@@ -95,7 +257,7 @@ def simulate(q, k, man, plan, lam):
                         units.append((tmax[b, h, r0:r1], (b, h, r0, r1, qb * bm)))
         mult = 1
     for rows_t, key in units:
-        if plan["kernel"] == "decode":
+        if plan["kernel"].startswith("decode"):
             rngs = ranges
         else:
             b, h, r0, r1, q0 = key
@@ -121,7 +283,7 @@ def simulate(q, k, man, plan, lam):
                     if bool(yes.all()):
                         skipped += mult
                         c0, c1 = j * bn, min(j * bn + bn, Skv)
-                        if plan["kernel"] == "decode":
+                        if plan["kernel"].startswith("decode"):
                             b, h = key
                             drop[b, h * g:(h + 1) * g, :, c0:c1] = True
                         else:
@@ -174,7 +336,10 @@ def main():
     print(f"seed {seed}", flush=True)
     fails = cases = 0
     shapes = [(1, 1, 1), (2, 1, 63), (1, 3, 64), (2, 2, 129), (1, 64, 64), (2, 65, 129),
-              (1, 200, 500), (1, 500, 200), (1, 1000, 2000), (3, 1, 5000)]
+              (1, 200, 500), (1, 500, 200), (1, 1000, 2000), (3, 1, 5000),
+              # 5 to 8 query tokens per sequence: the wide decode kernel
+              # where the GQA group's heads need more than 16 rows.
+              (2, 6, 3000), (1, 8, 700)]
     if a.quick:
         shapes = shapes[::3]
     for name in sorted(os.listdir(a.bundles)):
@@ -186,27 +351,44 @@ def main():
         sh = man["shapes"]
         dt, tol = DT[man["dtype"]], TOL[man["dtype"]]
         Hq, Hkv, D = sh["q_heads"], sh["kv_heads"], sh["head_dim"]
+        if man.get("paged"):
+            c, f = check_paged_bundle(rt, bundle, name, man, gen, dt, tol, a.bundles)
+            cases, fails = cases + c, fails + f
+            continue
+        has_lse = bool(man.get("lse"))
         for (B, Sq, Skv) in shapes:
             q = torch.randn(B, Hq, Sq, D, generator=gen, device="cuda").to(dt)
             k = torch.randn(B, Hkv, Skv, D, generator=gen, device="cuda").to(dt)
             v = torch.randn(B, Hkv, Skv, D, generator=gen, device="cuda").to(dt)
             out = torch.full((B, Hq, Sq, D), float("nan"), device="cuda", dtype=dt)
+            lse = torch.full((B, Hq, Sq), float("nan"), device="cuda") if has_lse else None
             plan = bundle.plan(q, k, v)
-            res = bundle.run_device(q, k, v, out, 0.0, stats=bool(man["stats"]))
+            res = bundle.run_device(q, k, v, out, 0.0, stats=bool(man["stats"]), lse=lse)
             torch.cuda.synchronize()
             ref = reference(q, k, v, man["causal"], man["scale"])
             nan = torch.isnan(out).sum().item()
             err = ((out.double() - ref).norm() / ref.norm().clamp_min(1e-30)).item()
             ok = nan == 0 and err <= tol and (res is None or res[1] == 0)
+            note = ""
+            if has_lse:
+                lerr = lse_error(lse, reference_lse(q, k, man["causal"], man["scale"]))
+                ok = ok and lerr <= LSE_TOL
+                note = f" lse_err={lerr:.1e}"
             cases += 1
             fails += not ok
             print(f"{'PASS' if ok else 'FAIL'} {name} {plan['kernel']} B={B} Sq={Sq} Skv={Skv} "
-                  f"err={err:.1e} nan={nan} stats={res}", flush=True)
+                  f"err={err:.1e} nan={nan} stats={res}{note}", flush=True)
+        if has_lse:
+            cases += 1
+            fails += not check_lse_merge(rt, bundle, name, man, gen, dt, tol)
         if not man["skip"]:
             continue
         # Planted inputs, predicted skip counts.
         for (B, Sq, Skv, lam) in [(1, 1, 4000, 1e-3), (2, 2, 3000, 1e-2), (1, 200, 1500, 1e-3),
-                                  (1, 130, 1000, 3e-2)]:
+                                  (1, 130, 1000, 3e-2),
+                                  # Many splits, each seeded from block 0;
+                                  # the wide decode kernel's vote.
+                                  (1, 1, 16000, 1e-3), (1, 7, 5000, 1e-3)]:
             meta = [torch.empty(B, h, n, D, device="meta") for (h, n) in ((Hq, Sq), (Hkv, Skv), (Hkv, Skv))]
             plan = bundle.plan(*meta)
             for attempt in range(6):
@@ -215,11 +397,15 @@ def main():
                 if margin > 0.05:
                     break
             out = torch.full((B, Hq, Sq, D), float("nan"), device="cuda", dtype=dt)
-            got = bundle.run_device(q, k, v, out, lam, stats=True)
+            lse = torch.full((B, Hq, Sq), float("nan"), device="cuda") if has_lse else None
+            got = bundle.run_device(q, k, v, out, lam, stats=True, lse=lse)
             ref = reference(q, k, v, man["causal"], man["scale"], drop)
             err = ((out.double() - ref).norm() / ref.norm().clamp_min(1e-30)).item()
             nan = torch.isnan(out).sum().item()
             ok = got == (total, skipped) and nan == 0 and err <= tol and skipped > 0
+            if has_lse:
+                ok = ok and lse_error(lse, reference_lse(q, k, man["causal"], man["scale"],
+                                                         drop)) <= LSE_TOL
             cases += 1
             fails += not ok
             print(f"{'PASS' if ok else 'FAIL'} {name} planted {plan['kernel']} B={B} Sq={Sq} Skv={Skv} lam={lam} "

@@ -129,6 +129,28 @@ def reference_attention(q, k, v, causal, scale=None, dropped=None,
     return np.where(denom > 0, acc / np.where(denom > 0, denom, 1.0), 0.0)
 
 
+def reference_lse(q, k, causal, scale=None, drop=None, mask=None):
+    """Float64 log-sum-exp of each softmax row, [B, Hq, Sq]: the log of the
+    denominator over the entries the row attends (-inf for none). `drop`
+    leaves out entries as in reference_attention; `mask` is a boolean
+    [B|1, Hq|1, Sq|1, Skv|1] keep-mask or an additive float mask."""
+    s = scores(q, k, causal, scale)
+    if mask is not None:
+        if mask.dtype == bool:
+            s = np.where(np.broadcast_to(mask, s.shape), s, -np.inf)
+        else:
+            s = s + np.asarray(mask, dtype=np.float64)
+    if drop is not None:
+        s = np.where(np.asarray(drop, dtype=bool), -np.inf, s)
+    top = np.max(s, axis=-1, keepdims=True, initial=-np.inf)
+    safe = np.where(np.isfinite(top), top, 0.0)
+    total = np.where(np.isfinite(s), np.exp(np.where(np.isfinite(s), s, 0.0) -
+                                            safe), 0.0).sum(axis=-1)
+    with np.errstate(divide="ignore"):
+        return np.where(total > 0, np.log(np.where(total > 0, total, 1.0)) +
+                        safe[..., 0], -np.inf)
+
+
 # ===----------------------------------------------------------------------===
 # Skip simulator (DESIGN.md section 4)
 # ===----------------------------------------------------------------------===

@@ -67,6 +67,8 @@ LogicalResult skipattn::emitDeviceBundle(ModuleOp module, BundleSpec &spec,
   addTileAndSkipPasses(pm, spec);
   ConvertAttnToGPUOptions gpu;
   gpu.decodeKernels = true;
+  // The runtime launches the kernels; the host side is not used.
+  gpu.kernelsOnly = true;
   gpu.chip = spec.chip;
   pm.addPass(createConvertAttnToGPU(gpu));
   if (failed(pm.run(module)))

@@ -47,20 +47,27 @@ static Json op(StringRef name, std::initializer_list<Json> args) {
 }
 
 /// The kernel alternatives of a GPU bundle, tried in order: split-KV decode
-/// when every query head of a GQA group fits the 16 rows of its CTA, then
-/// prefill for any shape.
+/// when every query head of a GQA group fits the 16 rows of its CTA, the
+/// wide decode kernel when they fit its rows (up to 8 query tokens per
+/// sequence), then prefill for any shape.
 static Json deviceKernels(const BundleSpec &spec) {
-  const DeviceKernel *prefill = nullptr, *decode = nullptr, *combine = nullptr;
+  const DeviceKernel *prefill = nullptr, *combine = nullptr;
+  SmallVector<const DeviceKernel *> decodes;
   for (const DeviceKernel &k : spec.kernels) {
     if (k.role == "prefill")
       prefill = &k;
-    if (k.role == "decode")
-      decode = &k;
+    if (k.role == "decode" || k.role == "decode_wide")
+      decodes.push_back(&k);
     if (k.role == "combine")
       combine = &k;
   }
+  llvm::sort(decodes, [](const DeviceKernel *a, const DeviceKernel *b) {
+    return a->maxQueryLen < b->maxQueryLen;
+  });
   llvm::json::Array kernels;
-  if (decode && combine) {
+  if (!combine)
+    decodes.clear();
+  for (const DeviceKernel *decode : decodes) {
     // Splits: enough CTAs to give every SM as many as fit in its shared
     // memory (227 KiB usable) in one wave, each split at least
     // kMinSplitBlocks kv-blocks long, never fewer than one. A short
@@ -80,7 +87,7 @@ static Json deviceKernels(const BundleSpec &spec) {
                                          op("mul", {"batch", "kv_heads"})})})});
     int64_t rowBytes = 4 * (spec.value.getDimSize(3) + 2);
     kernels.push_back(llvm::json::Object{
-        {"name", "decode"},
+        {"name", decode->role},
         {"when", op("le", {"q_len", decode->maxQueryLen})},
         // The decode kernel's own kv-block, which its skip decisions (and
         // their simulation) are made on.
@@ -126,6 +133,9 @@ LogicalResult skipattn::writeManifest(const BundleSpec &spec, StringRef dir,
     mask = llvm::json::Object{{"dtype", typeName(spec.mask.getElementType())},
                               {"shape", std::move(shape)}};
   }
+  llvm::json::Value paged = nullptr;
+  if (spec.pageSize)
+    paged = llvm::json::Object{{"page_size", spec.pageSize}};
   llvm::json::Value skip = nullptr;
   if (spec.skip)
     skip = llvm::json::Object{
@@ -158,6 +168,8 @@ LogicalResult skipattn::writeManifest(const BundleSpec &spec, StringRef dir,
                               {"block_n", spec.blockN},
                               {"pack_gqa", spec.packGQA},
                               {"kv_splits", spec.kvSplits},
+                              {"lse", spec.lse},
+                              {"paged", std::move(paged)},
                               {"arguments", std::move(arguments)}};
   if (spec.target == "gpu") {
     manifest.erase("library");

@@ -90,6 +90,17 @@ static cl::opt<bool>
                       "number of parts (skipattn-run --num-splits), seeded "
                       "and merged as split-KV decode does"),
              cl::cat(category));
+static cl::opt<bool>
+    lse("lse",
+        cl::desc("Also write the log-sum-exp of each output row (f32 "
+                 "[B, Hq, Sq]), to merge partial attentions"),
+        cl::cat(category));
+static cl::opt<int64_t> pageSize(
+    "page-size",
+    cl::desc("Paged K/V cache (attn.paged_attention): keys per page, a power "
+             "of two from 16 to 256; the bundle takes page pools, a block "
+             "table and per-sequence lengths"),
+    cl::init(0), cl::cat(category));
 static cl::opt<int64_t> vote("vote",
                              cl::desc("Rows per skip vote group (0: block)"),
                              cl::init(0), cl::cat(category));
@@ -231,6 +242,15 @@ int main(int argc, char **argv) {
   if (!blockN.getNumOccurrences() && hopper)
     spec->blockN = 128;
   spec->voteRows = vote;
+  spec->lse = spec->lse || lse;
+  spec->pageSize = pageSize;
+  if (pageSize.getNumOccurrences() && !input.empty())
+    return fail("--page-size builds a paged attention from the shape flags; "
+                "it does not apply to an .mlir input");
+  if (pageSize.getNumOccurrences() &&
+      (pageSize < 16 || pageSize > 256 || (pageSize & (pageSize - 1))))
+    return fail("--page-size must be a power of two from 16 to 256, got " +
+                Twine(pageSize));
   spec->packGQA = packGQA;
   spec->kvSplits = kvSplits;
   if ((packGQA || kvSplits) && target != "cpu")

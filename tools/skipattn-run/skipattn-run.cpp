@@ -40,7 +40,8 @@ static const char usage[] =
     "usage: skipattn-run DIR --q q.npy --k k.npy --v v.npy --out o.npy\n"
     "                    [--mask m.npy] [--skip-threshold X | "
     "--skip-scale-factor F]\n"
-    "                    [--stats] [--num-splits N]\n"
+    "                    [--stats] [--num-splits N] [--lse lse.npy]\n"
+    "                    [--block-table t.npy --seq-lens l.npy]\n"
     "       skipattn-run DIR --q q.npy --k k.npy --v v.npy --plan "
     "[--num-sms N]\n"
     "\n"
@@ -56,6 +57,14 @@ static const char usage[] =
     "  --stats                 report tiles_total and tiles_skipped\n"
     "  --num-splits N          process the kv range in N parts (a cpu bundle\n"
     "                          compiled with --kv-splits; default 1)\n"
+    "  --block-table t.npy     a paged bundle's block table, int32\n"
+    "                          [B, max_pages]; k and v are then page pools\n"
+    "                          [num_pages, page_size, Hkv, D]\n"
+    "  --seq-lens l.npy        a paged bundle's kv length per sequence,\n"
+    "                          int32 [B]\n"
+    "  --lse lse.npy           write the log-sum-exp of each output row,\n"
+    "                          float32 [B,Hq,Sq] (a bundle compiled with\n"
+    "                          --lse)\n"
     "  --plan                  print the launches a gpu bundle would make\n"
     "                          for these shapes, and run nothing\n"
     "  --num-sms N             plan for a device with N multiprocessors\n"
@@ -69,7 +78,7 @@ struct Failure : std::runtime_error {
 
 struct Options {
   std::string bundle;
-  std::string q, k, v, out, mask;
+  std::string q, k, v, out, mask, lse, blockTable, seqLens;
   std::optional<double> threshold, scaleFactor;
   bool stats = false;
   bool plan = false;
@@ -138,6 +147,9 @@ static bool parseArguments(int argc, char **argv, Options &options) {
     ScaleFactor,
     NumSms,
     NumSplits,
+    Lse,
+    BlockTable,
+    SeqLens,
     NumFlags
   };
   std::string threshold, scaleFactor, numSms, numSplits;
@@ -153,7 +165,10 @@ static bool parseArguments(int argc, char **argv, Options &options) {
                        {"--skip-threshold", &threshold, false},
                        {"--skip-scale-factor", &scaleFactor, false},
                        {"--num-sms", &numSms, false},
-                       {"--num-splits", &numSplits, false}};
+                       {"--num-splits", &numSplits, false},
+                       {"--lse", &options.lse, false},
+                       {"--block-table", &options.blockTable, false},
+                       {"--seq-lens", &options.seqLens, false}};
   bool haveBundle = false;
 
   for (int i = 1; i < argc; ++i) {
@@ -212,7 +227,7 @@ static bool parseArguments(int argc, char **argv, Options &options) {
       error(std::string("missing required flag ") + flags[f].name);
   // A plan runs nothing, so the flags about a run do not apply to it.
   if (options.plan)
-    for (int f : {Out, Mask, Threshold, ScaleFactor, NumSplits})
+    for (int f : {Out, Mask, Threshold, ScaleFactor, NumSplits, Lse})
       if (flags[f].seen)
         error(std::string("--plan runs nothing, so ") + flags[f].name +
               " does not apply");
@@ -224,6 +239,9 @@ static bool parseArguments(int argc, char **argv, Options &options) {
     options.numSms = parseSmCount("--num-sms", numSms);
   if (flags[NumSplits].seen)
     options.numSplits = parseSplitCount("--num-splits", numSplits);
+  if (flags[BlockTable].seen != flags[SeqLens].seen)
+    error("--block-table and --seq-lens go together (a paged bundle takes "
+          "both)");
   if (flags[Threshold].seen && flags[ScaleFactor].seen)
     error("--skip-threshold and --skip-scale-factor are exclusive; give one");
   if (flags[Threshold].seen)
@@ -252,12 +270,30 @@ static Array readTensor(const char *name, const std::string &path) {
   std::string message;
   if (!skipattn::npy::readNpy(path, array, message))
     error(message);
-  if (array.type == ElementType::Bool)
-    error(path + ": " + name + " is bool ('|b1'); " + name +
+  if (array.type == ElementType::Bool || array.type == ElementType::Int32)
+    error(path + ": " + name + " is " + skipattn::npy::typeName(array.type) +
+          " ('" + skipattn::npy::descr(array.type) + "'); " + name +
           " must be float32 ('<f4') or float16 ('<f2')");
   if (array.shape.size() != 4)
     error(path + ": " + name + " must have rank 4 ([B, H, S, D]), got shape " +
           formatShape(array.shape, "(", ")"));
+  return array;
+}
+
+/// Reads an int32 array of the given rank (block tables, lengths).
+static Array readInt32(const char *name, const std::string &path, size_t rank,
+                       const char *layout) {
+  Array array;
+  std::string message;
+  if (!skipattn::npy::readNpy(path, array, message))
+    error(message);
+  if (array.type != ElementType::Int32)
+    error(path + ": " + name + " is " + skipattn::npy::typeName(array.type) +
+          " ('" + skipattn::npy::descr(array.type) + "'); " + name +
+          " must be int32 ('<i4')");
+  if (array.shape.size() != rank)
+    error(path + ": " + name + " must have rank " + std::to_string(rank) +
+          " (" + layout + "), got shape " + formatShape(array.shape, "(", ")"));
   return array;
 }
 
@@ -305,9 +341,11 @@ static const void *maskAsDtype(const std::string &path, const Array &array,
       storage[i] = array.data[i] != 0;
     return storage.data();
   }
-  if (isBool)
-    error(path + ": the mask is bool ('|b1'), but the bundle takes an " +
-          "additive " + skipattn_dtype_name(dtype) + " mask");
+  if (isBool || array.type == ElementType::Int32)
+    error(path + ": the mask is " + skipattn::npy::typeName(array.type) +
+          " ('" + skipattn::npy::descr(array.type) +
+          "'), but the bundle takes an additive " + skipattn_dtype_name(dtype) +
+          " mask");
   return asDtype(array, dtype, storage);
 }
 
@@ -400,6 +438,11 @@ struct Call {
   const int64_t *maskShape;
   void *out;
   size_t outBytes;
+  /// The log-sum-exp output (host memory), when the bundle writes one.
+  float *lse;
+  size_t lseBytes;
+  /// Paged bundles: the table and the lengths (host memory).
+  size_t tableBytes, lensBytes;
   float lambda;
   int64_t *stats;
   skipattn_run_options options;
@@ -417,9 +460,11 @@ static double millisecondsSince(Clock::time_point start) {
 static double runOnHost(const skipattn_bundle *bundle,
                         const skipattn_shape &shape, const Call &call) {
   auto start = Clock::now();
+  skipattn_run_options options = call.options;
+  options.lse = call.lse;
   check(skipattn_run_host_ex(bundle, &shape, call.q, call.k, call.v, call.mask,
                              call.maskShape, call.out, call.lambda, call.stats,
-                             &call.options));
+                             &options));
   return millisecondsSince(start);
 }
 
@@ -430,19 +475,79 @@ static double runOnDevice(const skipattn_bundle *bundle,
                           const skipattn_shape &shape, const Call &call) {
   DeviceBuffer q(call.q, call.qBytes), k(call.k, call.kBytes),
       v(call.v, call.vBytes), out(nullptr, call.outBytes);
-  std::optional<DeviceBuffer> mask;
+  std::optional<DeviceBuffer> mask, lse, table, lens;
   if (call.mask)
     mask.emplace(call.mask, call.maskBytes);
+  skipattn_run_options options = call.options;
+  if (options.block_table) {
+    table.emplace(options.block_table, call.tableBytes);
+    lens.emplace(options.seq_lens, call.lensBytes);
+    options.block_table = static_cast<const int32_t *>(table->pointer);
+    options.seq_lens = static_cast<const int32_t *>(lens->pointer);
+  }
+  if (call.lse) {
+    lse.emplace(nullptr, call.lseBytes);
+    options.lse = static_cast<float *>(lse->pointer);
+  }
   check(skipattn_device_synchronize(nullptr));
   auto start = Clock::now();
-  check(skipattn_run_device(bundle, &shape, q.pointer, k.pointer, v.pointer,
-                            mask ? mask->pointer : nullptr, call.maskShape,
-                            out.pointer, call.lambda, call.stats,
-                            /*stream=*/nullptr));
+  check(skipattn_run_device_ex(bundle, &shape, q.pointer, k.pointer, v.pointer,
+                               mask ? mask->pointer : nullptr, call.maskShape,
+                               out.pointer, call.lambda, call.stats,
+                               /*stream=*/nullptr, &options));
   check(skipattn_device_synchronize(nullptr));
   double wallMs = millisecondsSince(start);
   check(skipattn_device_download(call.out, out.pointer, call.outBytes));
+  if (call.lse)
+    check(skipattn_device_download(call.lse, lse->pointer, call.lseBytes));
   return wallMs;
+}
+
+/// The call's shape from q, k and v, checked against the bundle. A paged
+/// bundle's k and v are page pools [num_pages, page_size, Hkv, D]; its
+/// block table and lengths are read into table and lens, and the shape's
+/// kv_len is the table's capacity, max_pages * page_size.
+static skipattn_shape callShape(const Options &options,
+                                const skipattn_bundle *bundle, const Array &q,
+                                const Array &k, const Array &v, Array &table,
+                                Array &lens) {
+  int64_t pageSize = skipattn_bundle_page_size(bundle);
+  if (pageSize && options.blockTable.empty())
+    error("the bundle is paged (page size " + std::to_string(pageSize) +
+          "); pass --block-table and --seq-lens");
+  if (!pageSize && !options.blockTable.empty())
+    error("the bundle is not paged (\"paged\": null), but --block-table was "
+          "given");
+  skipattn_shape shape;
+  if (!pageSize) {
+    check(skipattn_shape_from_tensors(bundle, q.shape.data(), k.shape.data(),
+                                      v.shape.data(), &shape));
+    return shape;
+  }
+  table = readInt32("the block table", options.blockTable, 2, "[B, max_pages]");
+  lens = readInt32("seq_lens", options.seqLens, 1, "[B]");
+  const std::vector<int64_t> &ks = k.shape, &vs = v.shape;
+  if (ks[1] != pageSize)
+    error(options.k + ": the pages hold " + std::to_string(ks[1]) +
+          " keys (dim 1), but the bundle's page size is " +
+          std::to_string(pageSize));
+  if (vs[0] != ks[0] || vs[1] != ks[1] || vs[2] != ks[2])
+    error(options.v + ": the value pages " + formatShape(vs) +
+          " must match the key pages " + formatShape(ks) +
+          " in their first three dims");
+  if (ks[3] != q.shape[3])
+    error(options.k + ": the key head dim (" + std::to_string(ks[3]) +
+          ") must match q's (" + std::to_string(q.shape[3]) + ")");
+  if (table.shape[0] != q.shape[0] || lens.shape[0] != q.shape[0])
+    error("the block table " + formatShape(table.shape) + " and seq_lens " +
+          formatShape(lens.shape) + " must have a row per sequence (batch " +
+          std::to_string(q.shape[0]) + ")");
+  if (table.shape[1] < 1 || ks[0] < 1)
+    error("the block table and the page pool must not be empty");
+  shape = {q.shape[0], q.shape[1], ks[2], q.shape[2], table.shape[1] * pageSize,
+           q.shape[3], vs[3]};
+  check(skipattn_check_shape(bundle, &shape, nullptr));
+  return shape;
 }
 
 /// --plan: the launches for the shapes of q, k and v, as one JSON line.
@@ -452,9 +557,8 @@ static int printPlan(const Options &options, const skipattn_bundle *bundle) {
   Array q = readTensor("q", options.q);
   Array k = readTensor("k", options.k);
   Array v = readTensor("v", options.v);
-  skipattn_shape shape;
-  check(skipattn_shape_from_tensors(bundle, q.shape.data(), k.shape.data(),
-                                    v.shape.data(), &shape));
+  Array table, lens;
+  skipattn_shape shape = callShape(options, bundle, q, k, v, table, lens);
   const char *plan = nullptr;
   check(
       skipattn_plan_device(bundle, &shape, options.numSms.value_or(0), &plan));
@@ -489,6 +593,10 @@ static int run(const Options &options) {
     error("--stats needs a bundle compiled with stats (its manifest has "
           "\"stats\": false)");
   bool kvSplits = skipattn_bundle_kv_splits(bundle.get());
+  bool hasLse = skipattn_bundle_has_lse(bundle.get());
+  if (!options.lse.empty() && !hasLse)
+    error("--lse needs a bundle compiled with --lse (its manifest has no "
+          "\"lse\": true)");
   if (options.numSplits && !kvSplits)
     error("--num-splits needs a cpu bundle compiled with --kv-splits (its "
           "manifest has no \"kv_splits\": true)");
@@ -504,12 +612,19 @@ static int run(const Options &options) {
   if (!hasMask && !options.mask.empty())
     error("the bundle takes no mask (\"mask\": null), but --mask was given");
 
+  int64_t pageSize = skipattn_bundle_page_size(bundle.get());
+  if (pageSize && options.blockTable.empty())
+    error("the bundle is paged (page size " + std::to_string(pageSize) +
+          "); pass --block-table and --seq-lens");
+  if (!pageSize && !options.blockTable.empty())
+    error("the bundle is not paged (\"paged\": null), but --block-table was "
+          "given");
+
   Array q = readTensor("q", options.q);
   Array k = readTensor("k", options.k);
   Array v = readTensor("v", options.v);
-  skipattn_shape shape;
-  check(skipattn_shape_from_tensors(bundle.get(), q.shape.data(),
-                                    k.shape.data(), v.shape.data(), &shape));
+  Array table, lens;
+  skipattn_shape shape = callShape(options, bundle.get(), q, k, v, table, lens);
 
   Array mask;
   std::vector<unsigned char> maskStorage;
@@ -566,6 +681,20 @@ static int run(const Options &options) {
   call.stats = options.stats ? stats : nullptr;
   call.options = skipattn_run_options{};
   call.options.num_splits = options.numSplits.value_or(1);
+  // A bundle with lse always writes it; it is saved when --lse asks.
+  std::vector<int64_t> lseShape = {shape.batch, shape.q_heads, shape.q_len};
+  std::vector<float> lse(hasLse ? elementCount(lseShape) : 0);
+  call.lse = hasLse ? lse.data() : nullptr;
+  call.lseBytes = lse.size() * sizeof(float);
+  call.tableBytes = table.data.size();
+  call.lensBytes = lens.data.size();
+  if (skipattn_bundle_page_size(bundle.get())) {
+    call.options.block_table =
+        reinterpret_cast<const int32_t *>(table.data.data());
+    call.options.seq_lens = reinterpret_cast<const int32_t *>(lens.data.data());
+    call.options.num_pages = k.shape[0];
+    call.options.max_pages = table.shape[1];
+  }
   double wallMs = onDevice ? runOnDevice(bundle.get(), shape, call)
                            : runOnHost(bundle.get(), shape, call);
 
@@ -575,6 +704,9 @@ static int run(const Options &options) {
   std::string message;
   if (!skipattn::npy::writeNpyFloat32(options.out, outShape, result.data(),
                                       message))
+    error(message);
+  if (!options.lse.empty() && !skipattn::npy::writeNpyFloat32(
+                                  options.lse, lseShape, lse.data(), message))
     error(message);
 
   std::string line =

@@ -67,6 +67,11 @@ def ConvertAttnToGPU : Pass<"convert-attn-to-gpu", "::mlir::ModuleOp"> {
     of CUtensorMaps, which the host code gets from
     `mgpuSkipattnTensorMapEncode` (libskipattn_runtime).
 
+    attn.paged_attention (its tiled form, with attn.load_paged_tile) gets
+    the decode kernels only, which read K and V from the pages through the
+    block table; it has no host launch (the split count is the runtime's),
+    so it needs `kernels-only`, which bundles use: the kernels are
+    generated and the attention's results become ub.poison.
     Cases the kernel does not cover are refused with a diagnostic that
     names them: f32 element type, head dims other than 64 and 128, value
     head dim different from the head dim, the mask operand, block sizes the
@@ -75,6 +80,10 @@ def ConvertAttnToGPU : Pass<"convert-attn-to-gpu", "::mlir::ModuleOp"> {
   let options = [
     Option<"decodeKernels", "decode-kernels", "bool", /*default=*/"false",
            "Also generate the split-KV decode and combine kernels">,
+    Option<"kernelsOnly", "kernels-only", "bool", /*default=*/"false",
+           "Generate the kernels but no host launch: the attention's "
+           "results become ub.poison (for kernel bundles, whose runtime "
+           "launches the kernels; paged attention needs it)">,
     Option<"chip", "chip", "std::string", /*default=*/"\"sm_90a\"",
            "Target chip: sm_90a gets the Hopper prefill kernel (TMA, wgmma, "
            "warp specialization) where the tiling allows it; sm_80 and "
@@ -88,7 +97,8 @@ def ConvertAttnToGPU : Pass<"convert-attn-to-gpu", "::mlir::ModuleOp"> {
     "::mlir::LLVM::LLVMDialect",
     "::mlir::memref::MemRefDialect",
     "::mlir::NVVM::NVVMDialect",
-    "::mlir::scf::SCFDialect"
+    "::mlir::scf::SCFDialect",
+    "::mlir::ub::UBDialect"
   ];
 }
 

@@ -167,6 +167,15 @@ SKIPATTN_API int64_t skipattn_bundle_block_n(const skipattn_bundle *bundle);
 /// (docs/serving.md).
 SKIPATTN_API int skipattn_bundle_kv_splits(const skipattn_bundle *bundle);
 
+/// 1 if the bundle also writes the log-sum-exp of each output row
+/// (skipattn-compile --lse): skipattn_run_options.lse receives it.
+SKIPATTN_API int skipattn_bundle_has_lse(const skipattn_bundle *bundle);
+
+/// Keys per page of a paged bundle (skipattn-compile --page-size), whose k
+/// and v are page pools addressed through skipattn_run_options.block_table;
+/// 0 for a bundle with k [B, Hkv, Skv, D].
+SKIPATTN_API int64_t skipattn_bundle_page_size(const skipattn_bundle *bundle);
+
 //===----------------------------------------------------------------------===//
 // Shapes
 //===----------------------------------------------------------------------===//
@@ -215,6 +224,25 @@ typedef struct skipattn_run_options {
   /// --pack-gqa --kv-splits and the decode block_n count the decode
   /// kernel's skips exactly. Must be 0 for other bundles.
   int64_t num_splits;
+  /// For a bundle with lse (skipattn_bundle_has_lse), where it writes the
+  /// log-sum-exp of each output row: f32 [B, Hq, Sq], natural log of the
+  /// softmax denominator (log sum_j exp(score_ij)), -inf for a row with
+  /// nothing to attend. Host memory for skipattn_run_host_ex, device memory
+  /// for skipattn_run_device_ex; required by such a bundle, NULL otherwise.
+  float *lse;
+  /// For a paged bundle (skipattn_bundle_page_size > 0), whose k and v are
+  /// page pools [num_pages, page_size, Hkv, D] (and Dv): block_table, int32
+  /// [B, max_pages], the pages of each sequence in order; seq_lens, int32
+  /// [B], each sequence's number of keys, at most max_pages * page_size
+  /// (table entries past a sequence's pages are never read). Host memory
+  /// for skipattn_run_host_ex (which checks the lengths and the page numbers
+  /// it reads), device memory for skipattn_run_device_ex (not checked: a
+  /// bad page number there reads out of bounds). The shape's kv_len must be
+  /// max_pages * page_size. Required by a paged bundle, NULL/0 otherwise.
+  const int32_t *block_table;
+  const int32_t *seq_lens;
+  int64_t num_pages;
+  int64_t max_pages;
 } skipattn_run_options;
 
 /// skipattn_run_host with options; NULL options are all zero.
@@ -256,6 +284,14 @@ SKIPATTN_API skipattn_status skipattn_run_device(
     const skipattn_bundle *bundle, const skipattn_shape *shape, const void *q,
     const void *k, const void *v, const void *mask, const int64_t mask_shape[4],
     void *out, float lambda, int64_t stats[2], void *stream);
+
+/// skipattn_run_device with options (device pointers where they point to
+/// tensors); NULL options are all zero.
+SKIPATTN_API skipattn_status skipattn_run_device_ex(
+    const skipattn_bundle *bundle, const skipattn_shape *shape, const void *q,
+    const void *k, const void *v, const void *mask, const int64_t mask_shape[4],
+    void *out, float lambda, int64_t stats[2], void *stream,
+    const skipattn_run_options *options);
 
 /// The launches skipattn_run_device would make for shape, as one line of
 /// JSON: {"kernel": name, "index": i, "num_sms": n, "num_splits": s,
@@ -324,6 +360,23 @@ SKIPATTN_API skipattn_status skipattn_convert(const void *src,
                                               void *dst,
                                               skipattn_dtype dst_dtype,
                                               size_t count);
+
+//===----------------------------------------------------------------------===//
+// Merging partial attentions
+//===----------------------------------------------------------------------===//
+
+/// Merges two attentions of the same rows over disjoint key ranges into the
+/// attention over both (ring and context-parallel attention, split kv
+/// ranges): with a = exp(lse_a - lse), b = exp(lse_b - lse) and lse =
+/// log(exp(lse_a) + exp(lse_b)), out = a * out_a + b * out_b. out_a, out_b
+/// and out are `rows` x `dv` in dtype (f32, f16 or bf16), row-major; the
+/// lse arrays hold `rows` f32 values (-inf: a row that attended nothing,
+/// which then contributes nothing). Host memory; out and lse may be out_a
+/// and lse_a (or out_b and lse_b), to merge in place.
+SKIPATTN_API skipattn_status
+skipattn_merge_lse(skipattn_dtype dtype, size_t rows, size_t dv,
+                   const void *out_a, const float *lse_a, const void *out_b,
+                   const float *lse_b, void *out, float *lse);
 
 #ifdef __cplusplus
 } // extern "C"

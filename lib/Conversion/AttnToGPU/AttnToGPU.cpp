@@ -41,6 +41,8 @@ namespace {
 struct TiledAttention {
   scf::ForallOp forall;
   Value query, key, value;
+  /// attn.paged_attention: the block table and the lengths.
+  Value blockTable, seqLens;
   RankedTensorType resultType;
   Value skipParam; // the function argument with lambda or F
   Value stats;     // the function argument with the counters
@@ -63,7 +65,9 @@ static FailureOr<TiledAttention> analyze(scf::ForallOp forall,
   Block *body = forall.getBody();
   auto qLoad = findIn<LoadTileOp>(body);
   auto loop = findIn<scf::ForOp>(body);
-  if (!qLoad || !loop || forall.getNumResults() != 1)
+  // The output, and with attn.attention's lse result the log-sum-exp.
+  bool lse = findIn<TileLseOp>(body) != nullptr;
+  if (!qLoad || !loop || forall.getNumResults() != (lse ? 2u : 1u))
     return forall.emitError("convert-attn-to-gpu: this loop is not the tiled "
                             "form attn-tile produces");
   TileScoresOp scores;
@@ -93,29 +97,51 @@ static FailureOr<TiledAttention> analyze(scf::ForallOp forall,
   if (loop->hasAttr("attn.skip"))
     return loop.emitError("convert-attn-to-gpu: this kv loop asks for "
                           "Skip-Softmax; run attn-insert-block-skip first");
-  auto kLoad = scores.getKey().getDefiningOp<LoadTileOp>();
-  auto vLoad = update.getValue().getDefiningOp<LoadTileOp>();
-  if (!kLoad || !vLoad)
-    return forall.emitError("convert-attn-to-gpu: K and V tiles must come "
-                            "from attn.load_tile");
+  KernelConfig &c = ta.config;
+  Operation *kDef = scores.getKey().getDefiningOp();
+  Operation *vDef = update.getValue().getDefiningOp();
+  if (auto kPaged = dyn_cast_or_null<LoadPagedTileOp>(kDef)) {
+    // attn.paged_attention: K and V are page pools [num_pages, P, Hkv, D];
+    // the kv length is L_b = seq_lens[b], read in the forall.
+    auto vPaged = dyn_cast_or_null<LoadPagedTileOp>(vDef);
+    auto len = kPaged.getLimit().getDefiningOp<arith::IndexCastOp>();
+    auto clamp = len ? len.getIn().getDefiningOp<arith::MaxSIOp>() : nullptr;
+    auto read =
+        clamp ? clamp.getLhs().getDefiningOp<tensor::ExtractOp>() : nullptr;
+    if (!vPaged || !read)
+      return forall.emitError("convert-attn-to-gpu: this paged attention is "
+                              "not the tiled form attn-tile produces");
+    ta.key = kPaged.getPages();
+    ta.value = vPaged.getPages();
+    ta.blockTable = kPaged.getTable();
+    ta.seqLens = read.getTensor();
+    c.pageSize = cast<RankedTensorType>(ta.key.getType()).getDimSize(1);
+  } else {
+    auto kLoad = dyn_cast_or_null<LoadTileOp>(kDef);
+    auto vLoad = dyn_cast_or_null<LoadTileOp>(vDef);
+    if (!kLoad || !vLoad)
+      return forall.emitError("convert-attn-to-gpu: K and V tiles must come "
+                              "from attn.load_tile");
+    ta.key = kLoad.getSource();
+    ta.value = vLoad.getSource();
+  }
   ta.query = qLoad.getSource();
-  ta.key = kLoad.getSource();
-  ta.value = vLoad.getSource();
   ta.resultType = cast<RankedTensorType>(forall.getResult(0).getType());
 
-  KernelConfig &c = ta.config;
   auto qType = cast<RankedTensorType>(ta.query.getType());
   auto kType = cast<RankedTensorType>(ta.key.getType());
   auto vType = cast<RankedTensorType>(ta.value.getType());
   c.elementType = qType.getElementType();
   c.qHeads = qType.getDimSize(1);
-  c.kvHeads = kType.getDimSize(1);
+  // [B, Hkv, Skv, D], or pages [num_pages, P, Hkv, D].
+  c.kvHeads = kType.getDimSize(c.pageSize ? 2 : 1);
   c.headDim = qType.getDimSize(3);
   c.valueHeadDim = vType.getDimSize(3);
   c.causal = scores.getCausal();
   c.scale = scores.getScale().convertToFloat();
   c.blockM = cast<RankedTensorType>(qLoad.getType()).getDimSize(0);
-  c.blockN = cast<RankedTensorType>(kLoad.getType()).getDimSize(0);
+  c.blockN = cast<RankedTensorType>(scores.getKey().getType()).getDimSize(0);
+  c.lse = lse;
 
   // What the kernels cover.
   if (!c.elementType.isBF16() && !c.elementType.isF16())
@@ -166,9 +192,11 @@ static FailureOr<TiledAttention> analyze(scf::ForallOp forall,
   // The Hopper kernel gives each consumer warpgroup one 64-row q-block, and
   // its wgmma branches must be uniform per warpgroup: a warp vote cannot
   // skip on its own there, so that tiling keeps the mma.sync kernel.
+  // The Hopper kernel does not write a log-sum-exp yet: an attention with
+  // the lse result keeps the mma.sync kernel.
   c.sm90 = chip == "sm_90a" && c.blockM == 64 &&
            (c.blockN == 64 || c.blockN == 128) &&
-           (!c.skip || c.voteRows == c.blockM);
+           (!c.skip || c.voteRows == c.blockM) && !c.lse;
   if (counter) {
     c.stats = true;
     ta.stats = counter.getMemref();
@@ -261,6 +289,15 @@ static SmallVector<StringRef> withSkipParams(SmallVector<StringRef> names,
   return names;
 }
 
+/// The parameters of a kernel that writes the output rows, with the lse
+/// output last when the attention has one.
+static SmallVector<StringRef> withLseParam(SmallVector<StringRef> names,
+                                           const KernelConfig &c) {
+  if (c.lse)
+    names.push_back("lse");
+  return names;
+}
+
 /// Whether `into` writes a tensor of `type` into a row-major memref of the
 /// same element type and a compatible shape, defined before the launch
 /// that replaces `forall`, which the kernel can then address as its output.
@@ -273,13 +310,28 @@ static bool writesIdentityMemRef(bufferization::MaterializeInDestinationOp into,
          succeeded(verifyCompatibleShape(dest.getShape(), type.getShape()));
 }
 
-static void lower(TiledAttention &ta, ModuleOp module, bool decodeKernels) {
+static LogicalResult lower(TiledAttention &ta, ModuleOp module,
+                           bool decodeKernels, bool kernelsOnly) {
   const KernelConfig &c = ta.config;
+  // Paged attention has decode kernels only, whose split count the runtime
+  // picks: no host launch.
+  bool paged = c.pageSize != 0;
+  if (paged && !kernelsOnly)
+    return ta.forall.emitError(
+        "convert-attn-to-gpu: paged attention has no host launch (its "
+        "decode kernels take a split count that the runtime picks); compile "
+        "it into a kernel bundle (skipattn-compile), which uses "
+        "kernels-only");
+  if (paged && c.group() > 16)
+    return ta.forall.emitError()
+           << "convert-attn-to-gpu: paged attention needs the decode kernels, "
+              "which take at most 16 query heads per kv head, got "
+           << c.group();
   gpu::GPUModuleOp kernels = getOrCreateKernelModule(module);
   OpBuilder b(ta.forall);
   std::string name = c.name("prefill");
   auto func = kernels.lookupSymbol<gpu::GPUFuncOp>(name);
-  if (!func) {
+  if (!func && !paged) {
     // The Hopper kernel reads q, k and v through TMA tensor maps.
     SmallVector<StringRef> operands = {"q", "k", "v"};
     if (c.sm90)
@@ -287,29 +339,46 @@ static void lower(TiledAttention &ta, ModuleOp module, bool decodeKernels) {
     func = c.sm90 ? skipattn::kernels::buildSm90PrefillKernel(b, kernels, c)
                   : skipattn::kernels::buildPrefillKernel(b, kernels, c);
     operands.append({"out", "batch", "q_len", "kv_len"});
-    describe(b, func, "prefill", withSkipParams(operands, c),
+    describe(b, func, "prefill", withLseParam(withSkipParams(operands, c), c),
              c.prefillThreads(), c.prefillSharedBytes());
     func->setAttr("skipattn.block_m", b.getI64IntegerAttr(c.prefillCtaRows()));
   }
-  if (decodeKernels && c.group() <= 16 &&
+  if ((decodeKernels || paged) && c.group() <= 16 &&
       !kernels.lookupSymbol(c.name("decode"))) {
-    auto [decode, combine] =
+    skipattn::kernels::DecodeKernels decode =
         skipattn::kernels::buildDecodeKernels(b, kernels, c);
-    describe(b, decode, "decode",
-             withSkipParams({"q", "k", "v", "workspace", "batch", "q_len",
-                             "kv_len", "num_splits"},
-                            c),
-             32, c.decodeSharedBytes());
-    decode->setAttr("skipattn.max_q_len",
-                    b.getI64IntegerAttr(c.decodeMaxQueryLen()));
-    decode->setAttr("skipattn.block_n", b.getI64IntegerAttr(c.decodeBlockN()));
-    describe(b, combine, "combine",
-             {"workspace", "out", "batch", "q_len", "num_splits"},
-             c.valueHeadDim, 0);
+    auto describeDecode = [&](gpu::GPUFuncOp func, StringRef role,
+                              int64_t warps) {
+      SmallVector<StringRef> params = {
+          "q", "k", "v", "workspace", "batch", "q_len", "kv_len", "num_splits"};
+      if (paged)
+        params.append({"block_table", "seq_lens", "max_pages"});
+      describe(b, func, role, withSkipParams(params, c), 32 * warps,
+               c.decodeSharedBytes(warps));
+      func->setAttr("skipattn.max_q_len",
+                    b.getI64IntegerAttr(c.decodeMaxQueryLen(warps)));
+      func->setAttr("skipattn.block_n", b.getI64IntegerAttr(c.decodeBlockN()));
+    };
+    describeDecode(decode.decode, "decode", 1);
+    if (decode.wide)
+      describeDecode(decode.wide, "decode_wide", c.decodeWideWarps());
+    gpu::GPUFuncOp combine = decode.combine;
+    describe(
+        b, combine, "combine",
+        withLseParam({"workspace", "out", "batch", "q_len", "num_splits"}, c),
+        c.valueHeadDim, 0);
   }
 
   Location loc = ta.forall.getLoc();
   b.setInsertionPoint(ta.forall);
+  if (kernelsOnly) {
+    // The runtime launches the kernels; the host computes nothing.
+    for (OpResult result : ta.forall.getResults())
+      result.replaceAllUsesWith(
+          ub::PoisonOp::create(b, loc, result.getType()).getResult());
+    ta.forall.erase();
+    return success();
+  }
   Value batch = tensor::DimOp::create(b, loc, ta.query, 0);
   Value sq = tensor::DimOp::create(b, loc, ta.query, 2);
   Value skv = tensor::DimOp::create(b, loc, ta.key, 2);
@@ -323,23 +392,28 @@ static void lower(TiledAttention &ta, ModuleOp module, bool decodeKernels) {
     dyn.push_back(sq);
   // A result materialized into a memref (a host function on memrefs) is
   // written there by the kernel; that memref must be device memory, as the
-  // inputs must. Otherwise the result gets a gpu.alloc of its own.
-  auto into = dyn_cast<bufferization::MaterializeInDestinationOp>(
-      ta.forall.getResult(0).hasOneUse()
-          ? *ta.forall.getResult(0).getUsers().begin()
-          : nullptr);
-  if (into && !writesIdentityMemRef(into, ta.forall, ta.resultType))
-    into = nullptr;
-  Value out;
-  if (into) {
-    out = into.getDest();
-  } else {
-    auto outType = MemRefType::get(ta.resultType.getShape(),
-                                   ta.resultType.getElementType());
-    out = gpu::AllocOp::create(b, loc, outType, /*asyncToken=*/Type(),
-                               ValueRange{}, dyn, ValueRange{})
-              .getMemref();
+  // inputs must. Otherwise the result gets a gpu.alloc of its own. The
+  // lse result, [B, Hq, Sq], has the output's dynamic extents.
+  SmallVector<bufferization::MaterializeInDestinationOp> intos;
+  SmallVector<Value> outs;
+  for (OpResult result : ta.forall.getResults()) {
+    auto type = cast<RankedTensorType>(result.getType());
+    auto into = dyn_cast<bufferization::MaterializeInDestinationOp>(
+        result.hasOneUse() ? *result.getUsers().begin() : nullptr);
+    if (into && !writesIdentityMemRef(into, ta.forall, type))
+      into = nullptr;
+    intos.push_back(into);
+    if (into) {
+      outs.push_back(into.getDest());
+      continue;
+    }
+    auto bufferType = MemRefType::get(type.getShape(), type.getElementType());
+    outs.push_back(gpu::AllocOp::create(b, loc, bufferType,
+                                        /*asyncToken=*/Type(), ValueRange{},
+                                        dyn, ValueRange{})
+                       .getMemref());
   }
+  Value out = outs[0];
 
   SmallVector<Value> args;
   if (c.sm90) {
@@ -360,6 +434,8 @@ static void lower(TiledAttention &ta, ModuleOp module, bool decodeKernels) {
     args.push_back(ta.skipParam);
   if (c.stats)
     args.push_back(addressOf(b, loc, ta.stats));
+  if (c.lse)
+    args.push_back(addressOf(b, loc, outs[1]));
 
   Value bm = arith::ConstantIndexOp::create(b, loc, c.prefillCtaRows());
   Value one = arith::ConstantIndexOp::create(b, loc, 1);
@@ -371,14 +447,18 @@ static void lower(TiledAttention &ta, ModuleOp module, bool decodeKernels) {
   Value smem = arith::ConstantOp::create(
       b, loc, b.getI32IntegerAttr(c.prefillSharedBytes()));
   gpu::LaunchFuncOp::create(b, loc, func, grid, block, smem, args);
-  if (into) {
-    into.erase();
-  } else {
-    Value result = bufferization::ToTensorOp::create(
-        b, loc, ta.resultType, out, /*restrict=*/true, /*writable=*/true);
-    ta.forall.getResult(0).replaceAllUsesWith(result);
+  for (auto [result, into, buffer] :
+       llvm::zip(ta.forall.getResults(), intos, outs)) {
+    if (into) {
+      into.erase();
+      continue;
+    }
+    Value tensor = bufferization::ToTensorOp::create(
+        b, loc, result.getType(), buffer, /*restrict=*/true, /*writable=*/true);
+    result.replaceAllUsesWith(tensor);
   }
   ta.forall.erase();
+  return success();
 }
 
 namespace {
@@ -393,9 +473,11 @@ struct ConvertAttnToGPUPass
                          << "'";
       return signalPassFailure();
     }
-    WalkResult untiled = module.walk([](AttentionOp op) {
-      op.emitError("convert-attn-to-gpu: attn.attention must be tiled first; "
-                   "run attn-tile");
+    WalkResult untiled = module.walk([](Operation *op) {
+      if (!isa<AttentionOp, PagedAttentionOp>(op))
+        return WalkResult::advance();
+      op->emitError() << "convert-attn-to-gpu: " << op->getName()
+                      << " must be tiled first; run attn-tile";
       return WalkResult::interrupt();
     });
     if (untiled.wasInterrupted())
@@ -407,9 +489,8 @@ struct ConvertAttnToGPUPass
     });
     for (scf::ForallOp forall : loops) {
       FailureOr<TiledAttention> ta = analyze(forall, chip);
-      if (failed(ta))
+      if (failed(ta) || failed(lower(*ta, module, decodeKernels, kernelsOnly)))
         return signalPassFailure();
-      lower(*ta, module, decodeKernels);
     }
   }
 };

@@ -4,9 +4,12 @@
 // CTA per (q-block, head) would leave most of the GPU idle. Following
 // flash-decoding, the kv range is split across CTAs:
 //
-// - a CTA is one warp and handles (split, kv head, batch); its 16 rows are
-//   the query rows of every query head of the GQA group (G heads x Sq rows,
-//   padded to 16), so those heads share each K and V tile and its vote;
+// - a CTA handles (split, kv head, batch); its rows are the query rows of
+//   every query head of the GQA group (G heads x Sq rows, padded to a
+//   multiple of 16), so those heads share each K and V tile and its vote.
+//   The decode kernel is one warp of 16 rows; its wide variant, for up to 8
+//   query tokens per sequence (speculative decoding) with larger groups,
+//   has one warp per 16 rows, and the warps' votes meet in a bar.red.and;
 // - K tiles are prefetched two ahead with cp.async (three stages); the V
 //   tile is loaded only after the vote, so a skipped tile costs no V
 //   traffic, and a run of skipped tiles still has two K tiles in flight;
@@ -41,28 +44,30 @@ static constexpr StringLiteral kSharedSymbol = "skipattn_smem";
 /// are in flight.
 static constexpr int64_t kKStages = 3;
 
-int64_t KernelConfig::decodeSharedBytes() const {
+int64_t KernelConfig::decodeSharedBytes(int64_t warps) const {
   int64_t bn = decodeBlockN();
-  return 2 * (16 * headDim + kKStages * bn * headDim + bn * valueHeadDim);
+  return 2 *
+         (16 * warps * headDim + kKStages * bn * headDim + bn * valueHeadDim);
 }
 
 namespace {
 class DecodeGenerator {
 public:
-  DecodeGenerator(const KernelConfig &cfg, KernelEmitter &e)
+  DecodeGenerator(const KernelConfig &cfg, KernelEmitter &e, int64_t warps)
       : cfg(cfg), e(e), d(cfg.headDim), dv(cfg.valueHeadDim), bn(cfg.blockN),
-        group(cfg.group()) {}
+        group(cfg.group()), warps(warps), threads(32 * warps) {}
   void build(gpu::GPUFuncOp func);
 
 private:
   const KernelConfig &cfg;
   KernelEmitter &e;
-  int64_t d, dv, bn, group;
+  int64_t d, dv, bn, group, warps, threads;
 
+  /// Shared memory: the Q rows of every warp, the K stages, the V tile.
   int64_t kOffset(int64_t stage) const {
-    return 2 * 16 * d + stage * 2 * bn * d;
+    return 2 * 16 * warps * d + stage * 2 * bn * d;
   }
-  int64_t vOffset() const { return 2 * 16 * d + kKStages * 2 * bn * d; }
+  int64_t vOffset() const { return 2 * 16 * warps * d + kKStages * 2 * bn * d; }
 };
 } // namespace
 
@@ -76,6 +81,15 @@ void DecodeGenerator::build(gpu::GPUFuncOp func) {
   Value sq = entry.getArgument(5), skv = entry.getArgument(6),
         numSplits = entry.getArgument(7);
   unsigned next = 8;
+  // Paged K/V: the block table [B, max_pages], the lengths [B] (i32) and
+  // max_pages; k and v are then the page pools [num_pages, P, Hkv, D].
+  int64_t pageSize = cfg.pageSize;
+  Value tableAddr, lensAddr, maxPages;
+  if (pageSize) {
+    tableAddr = entry.getArgument(next++);
+    lensAddr = entry.getArgument(next++);
+    maxPages = entry.getArgument(next++);
+  }
   Value skipParam, statsAddr;
   if (cfg.skip)
     skipParam = entry.getArgument(next++);
@@ -83,14 +97,24 @@ void DecodeGenerator::build(gpu::GPUFuncOp func) {
     statsAddr = entry.getArgument(next++);
 
   Value ninf = e.f32c(-INFINITY);
-  Value lane = e.threadIdx();
+  Value tid = e.threadIdx();
+  Value lane = warps == 1 ? tid : e.remu(tid, e.i32c(32));
+  Value warpRow =
+      warps == 1 ? e.i32c(0) : e.mul(e.divu(tid, e.i32c(32)), e.i32c(16));
   Value smem = e.sharedBase(kSharedSymbol);
   WarpTile wt(e, cfg, smem, lane);
   Value g = wt.g, t = wt.t;
   Value split = e.blockIdx(gpu::Dimension::x);
   Value kvh = e.blockIdx(gpu::Dimension::y);
   Value bIdx = e.blockIdx(gpu::Dimension::z);
-  Value rows = e.mul(e.i32c(group), sq); // valid rows of the 16
+  Value rows = e.mul(e.i32c(group), sq); // valid rows of the 16 per warp
+
+  // Paged: this sequence's length, clamped to what its table can hold.
+  if (pageSize) {
+    Value len = LLVM::LoadOp::create(
+        b, loc, e.i32, e.gep(e.toGlobalPtr(lensAddr), e.shl(bIdx, 2)), 4);
+    skv = e.minsi(e.maxsi(len, e.i32c(0)), e.mul(maxPages, e.i32c(pageSize)));
+  }
 
   // This split's kv-blocks.
   Value numKV = e.ceilDiv(skv, bn);
@@ -98,8 +122,66 @@ void DecodeGenerator::build(gpu::GPUFuncOp func) {
   Value j0 = e.minsi(e.mul(split, perSplit), numKV);
   Value j1 = e.minsi(e.add(j0, perSplit), numKV);
 
-  Value kBase = e.headBase(kAddr, bIdx, cfg.kvHeads, kvh, skv, 2 * d);
-  Value vBase = e.headBase(vAddr, bIdx, cfg.kvHeads, kvh, skv, 2 * dv);
+  Value kBase, vBase;
+  if (!pageSize) {
+    kBase = e.headBase(kAddr, bIdx, cfg.kvHeads, kvh, skv, 2 * d);
+    vBase = e.headBase(vAddr, bIdx, cfg.kvHeads, kvh, skv, 2 * dv);
+  }
+  // The rows [k0, k0 + BN) of K or V (rowBytes per row) into the swizzled
+  // tile at shared offset `at`, rows at and past Skv zero-filled. Paged,
+  // row k lives in page table[b, k / P] at slot k % P: each thread reads
+  // rows r0, r0 + rpp, ... (rpp = threads / chunks per row), so its rows of
+  // one page are consecutive passes, and it loads the page number once per
+  // page of the tile (once per tile when a page holds the tile).
+  auto loadKV = [&](Value at, Value contiguous, Value pagesAddr, Value k0,
+                    int64_t rowBytes) {
+    if (!pageSize) {
+      wt.loadTile(at, contiguous, k0, skv, bn, rowBytes, tid, threads);
+      return;
+    }
+    int64_t chunks = rowBytes / 16, rpp = threads / chunks;
+    int64_t passesPerPage = std::max<int64_t>(1, pageSize / rpp);
+    Value c = e.remu(tid, e.i32c(chunks));
+    Value r0 = e.divu(tid, e.i32c(chunks));
+    Value pages = e.toGlobalPtr(pagesAddr);
+    Value tableRow =
+        e.gep(e.toGlobalPtr(tableAddr),
+              arith::MulIOp::create(b, loc, e.toI64(e.mul(bIdx, maxPages)),
+                                    e.i64c(4)));
+    Value lastColumn = e.sub(maxPages, e.i32c(1));
+    Value page;
+    for (int64_t pass = 0; pass < bn / rpp; ++pass) {
+      Value r = e.add(r0, e.i32c(pass * rpp));
+      Value key = e.add(k0, r);
+      Value valid = e.cmp(P::slt, key, skv);
+      if (pass % passesPerPage == 0) {
+        // A legal table column even for rows past the length, whose page
+        // is then not used.
+        Value column = e.minsi(e.divu(key, e.i32c(pageSize)), lastColumn);
+        page = LLVM::LoadOp::create(b, loc, e.i32,
+                                    e.gep(tableRow, e.shl(column, 2)), 4);
+      }
+      // Rows past the length read page 0, slot 0 (zero-filled): a legal
+      // address whatever the table holds there.
+      Value rowPage = e.toI64(e.select(valid, page, e.i32c(0)));
+      Value slot =
+          e.toI64(e.select(valid, e.remu(key, e.i32c(pageSize)), e.i32c(0)));
+      Value index = arith::AddIOp::create(
+          b, loc,
+          arith::MulIOp::create(
+              b, loc,
+              arith::AddIOp::create(
+                  b, loc,
+                  arith::MulIOp::create(b, loc, rowPage, e.i64c(pageSize)),
+                  slot),
+              e.i64c(cfg.kvHeads)),
+          e.toI64(kvh));
+      Value offset = arith::AddIOp::create(
+          b, loc, arith::MulIOp::create(b, loc, index, e.i64c(rowBytes)),
+          e.toI64(e.shl(c, 4)));
+      e.cpAsync16(wt.swizzled(at, r, c, rowBytes), e.gep(pages, offset), valid);
+    }
+  };
 
   // A split seeds its running max from kv-block 0 when skipping is on and it
   // has blocks of its own past block 0.
@@ -114,10 +196,10 @@ void DecodeGenerator::build(gpu::GPUFuncOp func) {
   // Q: row r is query r % Sq of head kvh * G + r / Sq; rows >= G * Sq are 0.
   {
     int64_t chunks = 2 * d / 16;
-    int64_t rowsPerPass = 32 / chunks;
-    Value c = e.remu(lane, e.i32c(chunks));
-    Value r0 = e.divu(lane, e.i32c(chunks));
-    for (int64_t pass = 0; pass < 16 / rowsPerPass; ++pass) {
+    int64_t rowsPerPass = threads / chunks;
+    Value c = e.remu(tid, e.i32c(chunks));
+    Value r0 = e.divu(tid, e.i32c(chunks));
+    for (int64_t pass = 0; pass < 16 * warps / rowsPerPass; ++pass) {
       Value r = e.add(r0, e.i32c(pass * rowsPerPass));
       Value valid = e.cmp(P::slt, r, rows);
       Value safe = e.select(valid, r, e.i32c(0));
@@ -130,7 +212,7 @@ void DecodeGenerator::build(gpu::GPUFuncOp func) {
   }
   auto loadK = [&](Value j, Value stage) {
     Value base = e.add(e.i32c(kOffset(0)), e.mul(stage, e.i32c(2 * bn * d)));
-    wt.loadTile(base, kBase, e.mul(j, e.i32c(bn)), skv, bn, 2 * d, lane, 32);
+    loadKV(base, kBase, kAddr, e.mul(j, e.i32c(bn)), 2 * d);
   };
   // The seed's K_0 goes to the last stage, which the loop first fills with
   // K_j0+2 after its first barrier.
@@ -152,11 +234,11 @@ void DecodeGenerator::build(gpu::GPUFuncOp func) {
   }
   e.cpAsyncWait(kKStages - 1);
   e.barrier();
-  Fragments qFrag = wt.loadQ(e.i32c(0), e.i32c(0));
+  Fragments qFrag = wt.loadQ(e.i32c(0), warpRow);
 
   double scaleLog2 = cfg.scale * M_LOG2E;
   Value c = e.f32c(scaleLog2);
-  Value rowIdx[2] = {g, e.add(g, e.i32c(8))};
+  Value rowIdx[2] = {e.add(warpRow, g), e.add(warpRow, e.add(g, e.i32c(8)))};
   Value query[2] = {e.remu(rowIdx[0], sq), e.remu(rowIdx[1], sq)};
 
   // The scores of kv-block j from the K tile at shared offset kStage, masked
@@ -221,8 +303,10 @@ void DecodeGenerator::build(gpu::GPUFuncOp func) {
                       e.cmp(P::sge, rowIdx[1], rows)};
       Value m[2] = {state[0], state[1]};
       Value yes = wt.skipVote(mt, m, pad, c, threshold);
-      skip = e.band(e.band(threshold.enabled, e.cmp(P::sgt, j, e.i32c(0))),
-                    e.warpAll(yes));
+      // One warp votes with vote.sync; several meet in bar.red.and.
+      Value all = warps == 1 ? e.warpAll(yes) : e.barrierAnd(yes);
+      skip =
+          e.band(e.band(threshold.enabled, e.cmp(P::sgt, j, e.i32c(0))), all);
     }
 
     // V only for a tile that is kept; then prefetch K two ahead into the
@@ -230,7 +314,7 @@ void DecodeGenerator::build(gpu::GPUFuncOp func) {
     Value keepTile = arith::XOrIOp::create(
         b, loc, skip, arith::ConstantOp::create(b, loc, b.getBoolAttr(true)));
     scf::IfOp::create(b, loc, keepTile, [&](OpBuilder &, Location) {
-      wt.loadTile(e.i32c(vOffset()), vBase, k0, skv, bn, 2 * dv, lane, 32);
+      loadKV(e.i32c(vOffset()), vBase, vAddr, k0, 2 * dv);
       scf::YieldOp::create(b, loc);
     });
     e.cpAsyncCommit();
@@ -303,7 +387,7 @@ void DecodeGenerator::build(gpu::GPUFuncOp func) {
   // Counters, per query head of the group.
   if (cfg.stats) {
     scf::IfOp::create(
-        b, loc, e.cmp(P::eq, lane, e.i32c(0)), [&](OpBuilder &, Location) {
+        b, loc, e.cmp(P::eq, tid, e.i32c(0)), [&](OpBuilder &, Location) {
           Value base = e.toGlobalPtr(statsAddr);
           Value total = e.toI64(e.mul(e.sub(j1, j0), e.i32c(group)));
           Value skipped = e.toI64(e.mul(fin[skippedIdx], e.i32c(group)));
@@ -373,6 +457,19 @@ static void buildCombine(gpu::GPUFuncOp func, const KernelConfig &cfg,
   }
   Value l = sumLoop.getResult(0), o = sumLoop.getResult(1);
   Value value = e.select(e.fcmp(FP::OEQ, l, zero), zero, e.fdiv(o, l));
+  // The row's log-sum-exp, natural log: M and the split maxima are in log2
+  // units of scaled logits, so ln(sum) = (M + log2(L)) ln 2.
+  if (cfg.lse) {
+    Value lse = e.select(e.fcmp(FP::OEQ, l, zero), ninf,
+                         e.fmul(e.fadd(shift, e.lg2(l)), e.f32c(M_LN2)));
+    Value at = e.gep(e.toGlobalPtr(entry.getArgument(5)),
+                     arith::MulIOp::create(b, loc, e.toI64(outRow), e.i64c(4)));
+    scf::IfOp::create(b, loc, e.cmp(P::eq, col, e.i32c(0)),
+                      [&](OpBuilder &, Location) {
+                        LLVM::StoreOp::create(b, loc, lse, at, 4);
+                        scf::YieldOp::create(b, loc);
+                      });
+  }
   Value narrow = arith::TruncFOp::create(b, loc, cfg.elementType, value);
   Value at = e.gep(
       out, arith::MulIOp::create(
@@ -394,29 +491,42 @@ static gpu::GPUFuncOp makeKernel(OpBuilder &b, gpu::GPUModuleOp module,
   return func;
 }
 
-std::pair<gpu::GPUFuncOp, gpu::GPUFuncOp>
-skipattn::kernels::buildDecodeKernels(OpBuilder &b, gpu::GPUModuleOp module,
-                                      const KernelConfig &cfg) {
+DecodeKernels skipattn::kernels::buildDecodeKernels(OpBuilder &b,
+                                                    gpu::GPUModuleOp module,
+                                                    const KernelConfig &cfg) {
   OpBuilder::InsertionGuard guard(b);
   Location loc = module.getLoc();
   declareSharedMemory(b, module);
   Type i32 = b.getI32Type(), i64 = b.getI64Type();
-  // (q, k, v, workspace, batch, q_len, kv_len, num_splits, [skip], [stats])
+  // (q, k, v, workspace, batch, q_len, kv_len, num_splits,
+  //  [block_table, seq_lens, max_pages], [skip], [stats])
   SmallVector<Type> args = {i64, i64, i64, i64, i32, i32, i32, i32};
+  if (cfg.pageSize)
+    args.append({i64, i64, i32});
   if (cfg.skip)
     args.push_back(b.getF32Type());
   if (cfg.stats)
     args.push_back(i64);
-  gpu::GPUFuncOp decode = makeKernel(b, module, cfg.name("decode"), args, 32);
-  KernelEmitter e(b, loc);
   KernelConfig tiles = cfg;
   tiles.blockN = cfg.decodeBlockN();
-  DecodeGenerator(tiles, e).build(decode);
-  // (workspace, out, batch, q_len, num_splits)
-  gpu::GPUFuncOp combine =
-      makeKernel(b, module, cfg.name("combine"), {i64, i64, i32, i32, i32},
-                 cfg.valueHeadDim);
+  DecodeKernels kernels;
+  auto build = [&](StringRef role, int64_t warps) {
+    gpu::GPUFuncOp func =
+        makeKernel(b, module, cfg.name(role), args, 32 * warps);
+    KernelEmitter e(b, loc);
+    DecodeGenerator(tiles, e, warps).build(func);
+    return func;
+  };
+  kernels.decode = build("decode", 1);
+  if (cfg.decodeWideWarps() > 1)
+    kernels.wide = build("decode_wide", cfg.decodeWideWarps());
+  // (workspace, out, batch, q_len, num_splits, [lse])
+  SmallVector<Type> combineArgs = {i64, i64, i32, i32, i32};
+  if (cfg.lse)
+    combineArgs.push_back(i64);
+  kernels.combine =
+      makeKernel(b, module, cfg.name("combine"), combineArgs, cfg.valueHeadDim);
   KernelEmitter ce(b, loc);
-  buildCombine(combine, cfg, ce);
-  return {decode, combine};
+  buildCombine(kernels.combine, cfg, ce);
+  return kernels;
 }

@@ -35,6 +35,10 @@ std::string KernelConfig::name(StringRef role) const {
     s += "_warpvote";
   if (stats)
     s += "_stats";
+  if (lse)
+    s += "_lse";
+  if (pageSize)
+    s += "_paged" + std::to_string(pageSize);
   return s;
 }
 

@@ -112,11 +112,13 @@ void PrefillGenerator::build(gpu::GPUFuncOp func) {
   sq = entry.getArgument(5);
   skv = entry.getArgument(6);
   unsigned next = 7;
-  Value skipParam, statsAddr;
+  Value skipParam, statsAddr, lseAddr;
   if (cfg.skip)
     skipParam = entry.getArgument(next++);
   if (cfg.stats)
     statsAddr = entry.getArgument(next++);
+  if (cfg.lse)
+    lseAddr = entry.getArgument(next++);
 
   Value zero = e.f32c(0.0);
   tid = e.threadIdx();
@@ -239,13 +241,34 @@ void PrefillGenerator::build(gpu::GPUFuncOp func) {
 
   // Epilogue: the quad's row sums, O / l (0 for rows that saw no key).
   ValueRange fin = loop.getResults();
-  Value inv[2];
+  Value inv[2], rowSum[2];
   for (int r = 0; r < 2; ++r) {
     Value l = fin[2 + r];
     l = e.fadd(l, e.shflXor(l, 1));
     l = e.fadd(l, e.shflXor(l, 2));
+    rowSum[r] = l;
     Value none = e.fcmp(FP::OEQ, l, zero);
     inv[r] = e.select(none, zero, e.fdiv(e.f32c(1.0), l));
+  }
+  // The log-sum-exp of the rows below Sq, by the quad's first thread:
+  // scale * m + ln(l) over the raw-logit max m, -inf for a row that saw no
+  // key.
+  if (cfg.lse) {
+    Value lseBase = e.toGlobalPtr(lseAddr);
+    Value rowBase =
+        e.mul(e.add(e.mul(bIdx, e.i32c(cfg.qHeads)), h), sq); // (b, h, 0)
+    for (int r = 0; r < 2; ++r) {
+      Value inRange =
+          e.band(e.cmp(P::slt, row[r], sq), e.cmp(P::eq, t, e.i32c(0)));
+      scf::IfOp::create(b, loc, inRange, [&](OpBuilder &, Location) {
+        Value value = rowLse(e, fin[r], rowSum[r], cfg.scale);
+        Value index = e.toI64(e.add(rowBase, row[r]));
+        Value at =
+            e.gep(lseBase, arith::MulIOp::create(b, loc, index, e.i64c(4)));
+        LLVM::StoreOp::create(b, loc, value, at, 4);
+        scf::YieldOp::create(b, loc);
+      });
+    }
   }
   // Stage the bf16/f16 tile in shared memory (the Q area, free once every
   // warp holds its fragments), then write rows < Sq with 16-byte stores.
@@ -333,6 +356,8 @@ gpu::GPUFuncOp skipattn::kernels::createPrefillFunc(OpBuilder &b,
   if (cfg.skip)
     args.push_back(b.getF32Type());
   if (cfg.stats)
+    args.push_back(b.getI64Type());
+  if (cfg.lse)
     args.push_back(b.getI64Type());
   auto func = gpu::GPUFuncOp::create(b, module.getLoc(), cfg.name("prefill"),
                                      b.getFunctionType(args, {}));

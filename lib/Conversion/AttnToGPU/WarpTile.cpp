@@ -247,6 +247,14 @@ Value skipattn::kernels::keyVisible(KernelEmitter &e, const KernelConfig &cfg,
                 e.cmp(P::sle, e.add(key, sq), e.add(query, skv)));
 }
 
+Value skipattn::kernels::rowLse(KernelEmitter &e, Value m, Value l,
+                                double scale) {
+  Value lnL = e.fmul(e.lg2(l), e.f32c(M_LN2));
+  Value value = e.fma(m, e.f32c(scale), lnL);
+  return e.select(e.fcmp(arith::CmpFPredicate::OEQ, l, e.f32c(0.0)),
+                  e.f32c(-INFINITY), value);
+}
+
 Value skipattn::kernels::skipVoteRows(KernelEmitter &e, const Value mt[2],
                                       const Value m[2], const Value outside[2],
                                       Value c,

@@ -57,6 +57,11 @@ mlir::Value keyVisible(KernelEmitter &e, const KernelConfig &cfg,
                        mlir::Value key, mlir::Value query, mlir::Value sq,
                        mlir::Value skv);
 
+/// The log-sum-exp of a row from its max m of raw logits and its sum l of
+/// exp(scale * (s - m)): scale * m + ln(l), or -inf when l is 0.
+mlir::Value rowLse(KernelEmitter &e, mlir::Value m, mlir::Value l,
+                   double scale);
+
 /// The vote of one thread on a tile for its two rows: each row is out of
 /// range (`outside`), has no unmasked key in the tile (mt = -inf) or lies
 /// far below its running max m: (mt - m) * c < log2(lambda), with no exp.

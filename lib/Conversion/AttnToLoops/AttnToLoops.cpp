@@ -143,6 +143,66 @@ struct LoadTileLowering : OpRewritePattern<LoadTileOp> {
   }
 };
 
+/// Pattern: attn.load_paged_tile => tensor.generate reading row j of the
+/// sequence from page table[b, j / P], slot j mod P; 0 at and past the
+/// limit, and for a table entry that is not a page of the pool.
+struct LoadPagedTileLowering : OpRewritePattern<LoadPagedTileOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(LoadPagedTileOp op,
+                                PatternRewriter &rewriter) const override {
+    Builder h{rewriter, op.getLoc()};
+    Value pages = op.getPages(), table = op.getTable();
+    Type elt = eltOf(pages);
+    Location loc = op.getLoc();
+    int64_t pageSize = dimOf(pages, 1);
+    Value numPages = h.dim(pages, 0), width = h.dim(table, 1);
+    auto ult = [&](OpBuilder &nb, Location l, Value a, Value b) -> Value {
+      return arith::CmpIOp::create(nb, l, arith::CmpIPredicate::ult, a, b);
+    };
+    auto gen = tensor::GenerateOp::create(
+        rewriter, loc, op.getType(), ValueRange{},
+        [&](OpBuilder &nb, Location l, ValueRange ivs) {
+          Value zero =
+              arith::ConstantOp::create(nb, l, nb.getZeroAttr(elt)).getResult();
+          Value j = arith::AddIOp::create(nb, l, op.getRow(), ivs[0]);
+          Value column = arith::DivUIOp::create(nb, l, j, h.index(pageSize));
+          Value inRange = arith::AndIOp::create(
+              nb, l, ult(nb, l, j, op.getLimit()), ult(nb, l, column, width));
+          // The table is read only for rows in range; a negative entry is a
+          // huge unsigned index and reads 0 like any other bad one.
+          auto page = scf::IfOp::create(
+              nb, l, inRange,
+              [&](OpBuilder &tb, Location tl) {
+                Value entry = tensor::ExtractOp::create(
+                    tb, tl, table, ValueRange{op.getBatch(), column});
+                scf::YieldOp::create(
+                    tb, tl,
+                    arith::IndexCastOp::create(tb, tl, tb.getIndexType(), entry)
+                        .getResult());
+              },
+              [&](OpBuilder &eb, Location el) {
+                scf::YieldOp::create(eb, el, numPages);
+              });
+          Value p = page.getResult(0);
+          auto value = scf::IfOp::create(
+              nb, l, ult(nb, l, p, numPages),
+              [&](OpBuilder &tb, Location tl) {
+                Value slot =
+                    arith::RemUIOp::create(tb, tl, j, h.index(pageSize));
+                Value x = tensor::ExtractOp::create(
+                    tb, tl, pages, ValueRange{p, slot, op.getHead(), ivs[1]});
+                scf::YieldOp::create(tb, tl, x);
+              },
+              [&](OpBuilder &eb, Location el) {
+                scf::YieldOp::create(eb, el, zero);
+              });
+          tensor::YieldOp::create(nb, l, value.getResult(0));
+        });
+    rewriter.replaceOp(op, gen.getResult());
+    return success();
+  }
+};
+
 /// Pattern: attn.load_mask_tile => tensor.generate with broadcasting of
 /// extent-1 dims; entries outside the mask read as 0 / false.
 struct LoadMaskTileLowering : OpRewritePattern<LoadMaskTileOp> {
@@ -506,6 +566,30 @@ struct TileMergeLowering : OpRewritePattern<TileMergeOp> {
   }
 };
 
+/// Pattern: attn.tile_lse => m + log(l), -inf where l is 0.
+struct TileLseLowering : OpRewritePattern<TileLseOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(TileLseOp op,
+                                PatternRewriter &rewriter) const override {
+    Builder h{rewriter, op.getLoc()};
+    Location loc = op.getLoc();
+    AffineMap row = h.map(1, {0});
+    Value lse =
+        h.generic(h.empty({dimOf(op.getMax(), 0)}, rewriter.getF32Type()),
+                  ValueRange{op.getMax(), op.getSum()}, {row, row, row}, {kPar},
+                  [&](OpBuilder &nb, ValueRange a) -> Value {
+                    Value none = arith::CmpFOp::create(
+                        nb, loc, arith::CmpFPredicate::OEQ, a[1], h.f32(0.0));
+                    Value value = arith::AddFOp::create(
+                        nb, loc, a[0], math::LogOp::create(nb, loc, a[1]));
+                    return arith::SelectOp::create(nb, loc, none,
+                                                   h.f32(-INFINITY), value);
+                  });
+    rewriter.replaceOp(op, lse);
+    return success();
+  }
+};
+
 /// Pattern: attn.tile_finalize => acc / l (0 where l is 0), in the output
 /// element type.
 struct TileFinalizeLowering : OpRewritePattern<TileFinalizeOp> {
@@ -543,9 +627,9 @@ struct ConvertAttnToLoopsPass
   void runOnOperation() override {
     Operation *root = getOperation();
     WalkResult untiled = root->walk([&](Operation *op) {
-      if (isa<AttentionOp>(op)) {
-        op->emitError("convert-attn-to-loops: attn.attention must be tiled "
-                      "first; run attn-tile");
+      if (isa<AttentionOp, PagedAttentionOp>(op)) {
+        op->emitError() << "convert-attn-to-loops: " << op->getName()
+                        << " must be tiled first; run attn-tile";
         return WalkResult::interrupt();
       }
       if (op->hasAttr("attn.skip")) {
@@ -559,9 +643,10 @@ struct ConvertAttnToLoopsPass
       return signalPassFailure();
 
     RewritePatternSet patterns(&getContext());
-    patterns.add<LoadTileLowering, LoadMaskTileLowering, TileScoresLowering,
-                 TileRowMaxLowering, SkipVoteLowering, TileUpdateLowering,
-                 TileMergeLowering, TileFinalizeLowering>(&getContext());
+    patterns.add<LoadTileLowering, LoadPagedTileLowering, LoadMaskTileLowering,
+                 TileScoresLowering, TileRowMaxLowering, SkipVoteLowering,
+                 TileUpdateLowering, TileMergeLowering, TileLseLowering,
+                 TileFinalizeLowering>(&getContext());
     GreedyRewriteConfig config;
     config.enableFolding(false);
     if (failed(applyPatternsGreedily(root, std::move(patterns), config)))

@@ -34,6 +34,17 @@
 //       CHECK:       nvvm.cp.async.shared.global
 //       CHECK:     nvvm.cp.async.commit.group
 //       CHECK:     scf.if %[[SKIP]]
+// Up to 8 query tokens per sequence (speculative decoding): the wide
+// kernel has a warp per 16 of the group's 4 x 8 rows, and its warps' votes
+// meet in bar.red.and.
+//       CHECK: gpu.func @skipattn_decode_wide_f16_h4x1_d64_m64n64_skipsf_stats(
+//  CHECK-SAME:     known_block_size = array<i32: 64, 1, 1>
+//  CHECK-SAME:     skipattn.max_q_len = 8
+//  CHECK-SAME:     skipattn.role = "decode_wide"
+//       CHECK:   scf.for
+//   CHECK-NOT:     nvvm.vote.sync
+//       CHECK:     %[[WVOTE:.*]] = nvvm.barrier #nvvm.reduction<and>
+//       CHECK:     arith.andi %{{.*}}, %{{.*}} : i1
 //       CHECK: gpu.func @skipattn_combine_f16_h4x1_d64_m64n64_skipsf_stats(
 //  CHECK-SAME:     skipattn.role = "combine"
 //       CHECK:   scf.for

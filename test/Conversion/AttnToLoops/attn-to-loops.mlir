@@ -184,3 +184,51 @@ func.func @packed_mask(%m: tensor<?x4x?x?xi1>, %b: index, %h: index, %r: index, 
   %t = attn.load_mask_tile %m[%b, %h, %r, %c] packed %sq : tensor<?x4x?x?xi1> -> tensor<8x16xi1>
   return %t : tensor<8x16xi1>
 }
+
+// -----
+
+// tile_lse: m + log(l), -inf for a row that summed nothing.
+// CHECK-LABEL: func.func @tile_lse
+//  CHECK-SAME:   (%[[M:[a-z0-9]+]]: tensor<8xf32>, %[[L:[a-z0-9]+]]: tensor<8xf32>)
+//   CHECK-DAG:   %[[NINF:.*]] = arith.constant 0xFF800000 : f32
+//   CHECK-DAG:   %[[ZERO:.*]] = arith.constant 0.000000e+00 : f32
+//       CHECK:   linalg.generic {{.*}} ins(%[[M]], %[[L]] : tensor<8xf32>, tensor<8xf32>)
+//       CHECK:   ^bb0(%[[MI:.*]]: f32, %[[LI:.*]]: f32, %{{.*}}: f32):
+//       CHECK:     %[[NONE:.*]] = arith.cmpf oeq, %[[LI]], %[[ZERO]] : f32
+//       CHECK:     %[[LOG:.*]] = math.log %[[LI]] : f32
+//       CHECK:     %[[SUM:.*]] = arith.addf %[[MI]], %[[LOG]] : f32
+//       CHECK:     arith.select %[[NONE]], %[[NINF]], %[[SUM]] : f32
+func.func @tile_lse(%m: tensor<8xf32>, %l: tensor<8xf32>) -> tensor<8xf32> {
+  %r = attn.tile_lse %m, %l : tensor<8xf32>
+  return %r : tensor<8xf32>
+}
+
+// -----
+
+// load_paged_tile: row j of the sequence from page table[b, j / 16], slot
+// j mod 16; the table is read only below the limit and inside its width,
+// and a page number outside the pool reads 0 too.
+// CHECK-LABEL: func.func @load_paged_tile
+//  CHECK-SAME:   (%[[P:[a-z0-9]+]]: tensor<?x16x2x32xbf16>, %[[T:[a-z0-9]+]]: tensor<?x?xi32>, %[[B:[a-z0-9]+]]: index, %[[H:[a-z0-9]+]]: index, %[[R:[a-z0-9]+]]: index, %[[N:[a-z0-9]+]]: index)
+//   CHECK-DAG:   %[[NP:.*]] = tensor.dim %[[P]], %{{.*}} : tensor<?x16x2x32xbf16>
+//   CHECK-DAG:   %[[W:.*]] = tensor.dim %[[T]], %{{.*}} : tensor<?x?xi32>
+//       CHECK:   tensor.generate
+//       CHECK:   ^bb0(%[[I:.*]]: index, %[[D:.*]]: index):
+//       CHECK:     %[[J:.*]] = arith.addi %[[R]], %[[I]] : index
+//       CHECK:     %[[COL:.*]] = arith.divui %[[J]], %{{.*}} : index
+//       CHECK:     %[[INSIDE:.*]] = arith.cmpi ult, %[[COL]], %[[W]] : index
+//       CHECK:     %[[BELOW:.*]] = arith.cmpi ult, %[[J]], %[[N]] : index
+//       CHECK:     %[[OK:.*]] = arith.andi %[[BELOW]], %[[INSIDE]] : i1
+//       CHECK:     %[[PAGE:.*]] = scf.if %[[OK]] -> (index) {
+//       CHECK:       %[[E:.*]] = tensor.extract %[[T]][%[[B]], %[[COL]]] : tensor<?x?xi32>
+//       CHECK:       arith.index_cast %[[E]] : i32 to index
+//       CHECK:     } else {
+//       CHECK:       scf.yield %[[NP]] : index
+//       CHECK:     %[[VALID:.*]] = arith.cmpi ult, %[[PAGE]], %[[NP]] : index
+//       CHECK:     scf.if %[[VALID]] -> (bf16) {
+//       CHECK:       %[[SLOT:.*]] = arith.remui %[[J]], %{{.*}} : index
+//       CHECK:       tensor.extract %[[P]][%[[PAGE]], %[[SLOT]], %[[H]], %[[D]]] : tensor<?x16x2x32xbf16>
+func.func @load_paged_tile(%p: tensor<?x16x2x32xbf16>, %t: tensor<?x?xi32>, %b: index, %h: index, %r: index, %n: index) -> tensor<64x32xbf16> {
+  %x = attn.load_paged_tile %p[%t, %b, %h, %r] limit %n : tensor<?x16x2x32xbf16>, tensor<?x?xi32> -> tensor<64x32xbf16>
+  return %x : tensor<64x32xbf16>
+}

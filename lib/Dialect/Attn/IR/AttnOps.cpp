@@ -10,6 +10,7 @@
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/OpImplementation.h"
+#include "llvm/Support/MathExtras.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <cmath>
@@ -158,6 +159,31 @@ LogicalResult skipattn::attn::verifyAttentionTypes(
 // AttentionOp
 //===----------------------------------------------------------------------===//
 
+/// The `scale` attribute, when given, is positive and finite.
+static LogicalResult verifyScale(Operation *op, std::optional<APFloat> scale) {
+  if (!scale)
+    return success();
+  double s = scale->convertToDouble();
+  if (!(s > 0.0) || !std::isfinite(s))
+    return op->emitOpError() << "scale must be positive and finite, got " << s;
+  return success();
+}
+
+/// The lse result, when there is one, is f32 [B, Hq, Sq] of the query.
+static LogicalResult verifyLse(Operation *op, RankedTensorType q, Value lse) {
+  if (!lse)
+    return success();
+  // f32 whatever the element type: a log-sum-exp needs the range.
+  auto type = cast<RankedTensorType>(lse.getType());
+  if (type.getElementType().isF32() && type.getRank() == 3 &&
+      type.getShape() == q.getShape().drop_back())
+    return success();
+  InFlightDiagnostic diag = op->emitOpError() << "lse must be tensor<";
+  for (int64_t i = 0; i < 3; ++i)
+    diag << dimStr(q.getDimSize(i)) << "x";
+  return diag << "f32> ([B, Hq, Sq] of the query), got " << type;
+}
+
 LogicalResult AttentionOp::verify() {
   Type maskType = getMask() ? getMask().getType() : Type();
   if (failed(verifyAttentionTypes([&] { return emitOpError(); },
@@ -165,15 +191,103 @@ LogicalResult AttentionOp::verify() {
                                   getValue().getType(), maskType,
                                   getResult().getType())))
     return failure();
-  if (std::optional<APFloat> scale = getScale()) {
-    double s = scale->convertToDouble();
-    if (!(s > 0.0) || !std::isfinite(s))
-      return emitOpError() << "scale must be positive and finite, got " << s;
-  }
-  return success();
+  if (failed(verifyScale(*this, getScale())))
+    return failure();
+  return verifyLse(*this, getQuery().getType(), getLse());
 }
 
 float AttentionOp::getScaleValue() {
+  if (std::optional<APFloat> scale = getScale())
+    return scale->convertToFloat();
+  return 1.0f / std::sqrt(static_cast<float>(getHeadDim()));
+}
+
+//===----------------------------------------------------------------------===//
+// PagedAttentionOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult PagedAttentionOp::verify() {
+  RankedTensorType q = getQuery().getType(), k = getKey().getType(),
+                   v = getValue().getType(), r = getResult().getType();
+  struct Named {
+    const char *name;
+    RankedTensorType type;
+  } all[] = {{"query", q}, {"key pages", k}, {"value pages", v}, {"result", r}};
+  for (Named n : all)
+    if (n.type.getRank() != 4)
+      return emitOpError() << n.name << " must have rank 4, got rank "
+                           << n.type.getRank();
+  Type elt = q.getElementType();
+  if (!isAttentionElementType(elt))
+    return emitOpError() << "query element type must be f16, bf16 or f32, got "
+                         << elt;
+  for (Named n : all)
+    if (n.type.getElementType() != elt)
+      return emitOpError() << n.name << " element type ("
+                           << n.type.getElementType()
+                           << ") must match query element type (" << elt << ")";
+
+  // Pages: [num_pages, page_size, Hkv, D], V's first three dims K's.
+  int64_t pageSize = k.getDimSize(1);
+  if (ShapedType::isDynamic(pageSize) || pageSize < 16 || pageSize > 256 ||
+      !llvm::isPowerOf2_64(pageSize))
+    return emitOpError() << "page size (key pages dim 1) must be a static "
+                            "power of two from 16 to 256, got "
+                         << dimStr(pageSize);
+  for (int64_t i = 0; i < 3; ++i)
+    if (!compatible(v.getDimSize(i), k.getDimSize(i)))
+      return emitOpError() << "value pages dim " << i << " ("
+                           << dimStr(v.getDimSize(i))
+                           << ") must match key pages dim " << i << " ("
+                           << dimStr(k.getDimSize(i)) << ")";
+  int64_t hq = q.getDimSize(1), hkv = k.getDimSize(2);
+  if (ShapedType::isDynamic(hq) || ShapedType::isDynamic(hkv) || hq <= 0 ||
+      hkv <= 0)
+    return emitOpError("numbers of heads must be static and positive");
+  if (hq % hkv != 0)
+    return emitOpError() << "number of query heads (" << hq
+                         << ") must be a multiple of key/value heads (" << hkv
+                         << ")";
+  for (Named n : {all[0], all[1], all[2]})
+    if (n.type.isDynamicDim(3))
+      return emitOpError() << n.name << " head dim must be static";
+  if (k.getDimSize(3) != q.getDimSize(3))
+    return emitOpError() << "key head dim (" << k.getDimSize(3)
+                         << ") must match query head dim (" << q.getDimSize(3)
+                         << ")";
+
+  // The block table and the lengths: i32, one row per sequence.
+  int64_t batch = q.getDimSize(0);
+  auto table = cast<RankedTensorType>(getBlockTable().getType());
+  auto lens = cast<RankedTensorType>(getSeqLens().getType());
+  if (table.getRank() != 2 || !table.getElementType().isInteger(32))
+    return emitOpError() << "block_table must be i32 [B, max_pages], got "
+                         << table;
+  if (lens.getRank() != 1 || !lens.getElementType().isInteger(32))
+    return emitOpError() << "seq_lens must be i32 [B], got " << lens;
+  if (!compatible(table.getDimSize(0), batch))
+    return emitOpError() << "block_table has " << dimStr(table.getDimSize(0))
+                         << " rows, but the batch is " << dimStr(batch);
+  if (!compatible(lens.getDimSize(0), batch))
+    return emitOpError() << "seq_lens has " << dimStr(lens.getDimSize(0))
+                         << " entries, but the batch is " << dimStr(batch);
+
+  SmallVector<int64_t> expected = {batch, hq, q.getDimSize(2), v.getDimSize(3)};
+  if (r.getShape() != ArrayRef<int64_t>(expected)) {
+    InFlightDiagnostic diag = emitOpError() << "result shape [";
+    llvm::interleave(
+        r.getShape(), diag, [&](int64_t d) { diag << dimStr(d); }, "x");
+    diag << "] must be [B, Hq, Sq, Dv] = [";
+    llvm::interleave(
+        expected, diag, [&](int64_t d) { diag << dimStr(d); }, "x");
+    return diag << "]";
+  }
+  if (failed(verifyScale(*this, getScale())))
+    return failure();
+  return verifyLse(*this, q, getLse());
+}
+
+float PagedAttentionOp::getScaleValue() {
   if (std::optional<APFloat> scale = getScale())
     return scale->convertToFloat();
   return 1.0f / std::sqrt(static_cast<float>(getHeadDim()));

@@ -45,6 +45,26 @@ LogicalResult LoadTileOp::verify() {
   return success();
 }
 
+LogicalResult LoadPagedTileOp::verify() {
+  auto pages = cast<RankedTensorType>(getPages().getType());
+  auto table = cast<RankedTensorType>(getTable().getType());
+  if (pages.getRank() != 4)
+    return emitOpError("pages must have rank 4 ([num_pages, page_size, H, D])");
+  if (pages.isDynamicDim(1))
+    return emitOpError("the page size must be static");
+  if (table.getRank() != 2 || !table.getElementType().isInteger(32))
+    return emitOpError("table must be i32 [B, max_pages]");
+  if (failed(staticTile(*this, getType(), 2, "result")))
+    return failure();
+  if (elt(getResult()) != elt(getPages()))
+    return emitOpError("result element type must match the pages'");
+  int64_t d = pages.getDimSize(3);
+  if (!ShapedType::isDynamic(d) && dim(getResult(), 1) != d)
+    return emitOpError() << "result has " << dim(getResult(), 1)
+                         << " columns but the pages' head dim is " << d;
+  return success();
+}
+
 LogicalResult LoadMaskTileOp::verify() {
   if (getMask().getType().getRank() != 4)
     return emitOpError("mask must have rank 4 ([B, H, Sq, Skv])");
@@ -143,6 +163,14 @@ LogicalResult TileMergeOp::verify() {
       dim(getAcc(), 0) != dim(getMax(), 0))
     return emitOpError("max, sum and accumulator must be f32 with one row "
                        "count");
+  return success();
+}
+
+LogicalResult TileLseOp::verify() {
+  if (failed(staticTile(*this, getMax().getType(), 1, "running max")))
+    return failure();
+  if (!isF32Tile(getMax()))
+    return emitOpError("max and sum must be f32");
   return success();
 }
 

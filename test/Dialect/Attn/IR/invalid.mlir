@@ -265,3 +265,83 @@ func.func @generic_unranked(%q: tensor<*xf32>, %k: tensor<1x4x8x4xf32>) {
   %0 = "attn.attention"(%q, %k, %k) <{operandSegmentSizes = array<i32: 1, 1, 1, 0>}> : (tensor<*xf32>, tensor<1x4x8x4xf32>, tensor<1x4x8x4xf32>) -> tensor<1x4x8x4xf32>
   return
 }
+
+// -----
+
+func.func @lse_element_type(%q: tensor<1x4x8x32xf16>) {
+  // expected-error @+1 {{lse must be tensor<1x4x8xf32> ([B, Hq, Sq] of the query), got 'tensor<1x4x8xf16>'}}
+  %o, %l = attn.attention %q, %q, %q : tensor<1x4x8x32xf16>, tensor<1x4x8x32xf16>, tensor<1x4x8x32xf16> -> tensor<1x4x8x32xf16>, tensor<1x4x8xf16>
+  return
+}
+
+// -----
+
+func.func @lse_shape(%q: tensor<?x4x?x32xf32>) {
+  // expected-error @+1 {{lse must be tensor<?x4x?xf32> ([B, Hq, Sq] of the query), got 'tensor<?x4xf32>'}}
+  %o, %l = attn.attention %q, %q, %q : tensor<?x4x?x32xf32>, tensor<?x4x?x32xf32>, tensor<?x4x?x32xf32> -> tensor<?x4x?x32xf32>, tensor<?x4xf32>
+  return
+}
+
+// -----
+
+func.func @paged_page_size(%q: tensor<2x4x1x64xf16>, %kp: tensor<9x24x2x64xf16>, %t: tensor<2x4xi32>, %l: tensor<2xi32>) {
+  // expected-error @+1 {{page size (key pages dim 1) must be a static power of two from 16 to 256, got 24}}
+  %o = attn.paged_attention %q, %kp, %kp, %t, %l : tensor<2x4x1x64xf16>, tensor<9x24x2x64xf16>, tensor<9x24x2x64xf16>, tensor<2x4xi32>, tensor<2xi32> -> tensor<2x4x1x64xf16>
+  return
+}
+
+// -----
+
+func.func @paged_value_pages(%q: tensor<2x4x1x64xf16>, %kp: tensor<9x16x2x64xf16>, %vp: tensor<8x16x2x64xf16>, %t: tensor<2x4xi32>, %l: tensor<2xi32>) {
+  // expected-error @+1 {{value pages dim 0 (8) must match key pages dim 0 (9)}}
+  %o = attn.paged_attention %q, %kp, %vp, %t, %l : tensor<2x4x1x64xf16>, tensor<9x16x2x64xf16>, tensor<8x16x2x64xf16>, tensor<2x4xi32>, tensor<2xi32> -> tensor<2x4x1x64xf16>
+  return
+}
+
+// -----
+
+func.func @paged_gqa(%q: tensor<2x6x1x64xf16>, %kp: tensor<9x16x4x64xf16>, %t: tensor<2x4xi32>, %l: tensor<2xi32>) {
+  // expected-error @+1 {{number of query heads (6) must be a multiple of key/value heads (4)}}
+  %o = attn.paged_attention %q, %kp, %kp, %t, %l : tensor<2x6x1x64xf16>, tensor<9x16x4x64xf16>, tensor<9x16x4x64xf16>, tensor<2x4xi32>, tensor<2xi32> -> tensor<2x6x1x64xf16>
+  return
+}
+
+// -----
+
+func.func @paged_table_type(%q: tensor<2x4x1x64xf16>, %kp: tensor<9x16x2x64xf16>, %t: tensor<2x4xi64>, %l: tensor<2xi32>) {
+  // expected-error @+1 {{block_table must be i32 [B, max_pages], got 'tensor<2x4xi64>'}}
+  %o = attn.paged_attention %q, %kp, %kp, %t, %l : tensor<2x4x1x64xf16>, tensor<9x16x2x64xf16>, tensor<9x16x2x64xf16>, tensor<2x4xi64>, tensor<2xi32> -> tensor<2x4x1x64xf16>
+  return
+}
+
+// -----
+
+func.func @paged_table_rows(%q: tensor<2x4x1x64xf16>, %kp: tensor<9x16x2x64xf16>, %t: tensor<3x4xi32>, %l: tensor<2xi32>) {
+  // expected-error @+1 {{block_table has 3 rows, but the batch is 2}}
+  %o = attn.paged_attention %q, %kp, %kp, %t, %l : tensor<2x4x1x64xf16>, tensor<9x16x2x64xf16>, tensor<9x16x2x64xf16>, tensor<3x4xi32>, tensor<2xi32> -> tensor<2x4x1x64xf16>
+  return
+}
+
+// -----
+
+func.func @paged_lens(%q: tensor<2x4x1x64xf16>, %kp: tensor<9x16x2x64xf16>, %t: tensor<2x4xi32>, %l: tensor<2x1xi32>) {
+  // expected-error @+1 {{seq_lens must be i32 [B], got 'tensor<2x1xi32>'}}
+  %o = attn.paged_attention %q, %kp, %kp, %t, %l : tensor<2x4x1x64xf16>, tensor<9x16x2x64xf16>, tensor<9x16x2x64xf16>, tensor<2x4xi32>, tensor<2x1xi32> -> tensor<2x4x1x64xf16>
+  return
+}
+
+// -----
+
+func.func @paged_head_dim(%q: tensor<2x4x1x64xf16>, %kp: tensor<9x16x2x32xf16>, %t: tensor<2x4xi32>, %l: tensor<2xi32>) {
+  // expected-error @+1 {{key head dim (32) must match query head dim (64)}}
+  %o = attn.paged_attention %q, %kp, %kp, %t, %l : tensor<2x4x1x64xf16>, tensor<9x16x2x32xf16>, tensor<9x16x2x32xf16>, tensor<2x4xi32>, tensor<2xi32> -> tensor<2x4x1x32xf16>
+  return
+}
+
+// -----
+
+func.func @paged_result(%q: tensor<2x4x1x64xf16>, %kp: tensor<9x16x2x64xf16>, %t: tensor<2x4xi32>, %l: tensor<2xi32>) {
+  // expected-error @+1 {{result shape [2x4x2x64] must be [B, Hq, Sq, Dv] = [2x4x1x64]}}
+  %o = attn.paged_attention %q, %kp, %kp, %t, %l : tensor<2x4x1x64xf16>, tensor<9x16x2x64xf16>, tensor<9x16x2x64xf16>, tensor<2x4xi32>, tensor<2xi32> -> tensor<2x4x2x64xf16>
+  return
+}

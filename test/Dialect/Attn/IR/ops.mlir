@@ -48,3 +48,24 @@ func.func @dynamic_mask(%q: tensor<?x2x?x32xbf16>, %k: tensor<?x2x?x32xbf16>, %v
        : tensor<?x2x?x32xbf16>, tensor<?x2x?x32xbf16>, tensor<?x2x?x32xbf16>, tensor<?x1x?x?xbf16> -> tensor<?x2x?x32xbf16>
   return %o : tensor<?x2x?x32xbf16>
 }
+
+// The optional log-sum-exp result: f32 [B, Hq, Sq].
+// CHECK-LABEL: func.func @lse
+// CHECK:         %{{.*}}, %{{.*}} = attn.attention %{{.*}}, %{{.*}}, %{{.*}} : tensor<?x8x?x64xbf16>, tensor<?x2x?x64xbf16>, tensor<?x2x?x64xbf16> -> tensor<?x8x?x64xbf16>, tensor<?x8x?xf32>
+func.func @lse(%q: tensor<?x8x?x64xbf16>, %k: tensor<?x2x?x64xbf16>,
+               %v: tensor<?x2x?x64xbf16>) -> (tensor<?x8x?x64xbf16>, tensor<?x8x?xf32>) {
+  %o, %lse = attn.attention %q, %k, %v
+       : tensor<?x8x?x64xbf16>, tensor<?x2x?x64xbf16>, tensor<?x2x?x64xbf16> -> tensor<?x8x?x64xbf16>, tensor<?x8x?xf32>
+  return %o, %lse : tensor<?x8x?x64xbf16>, tensor<?x8x?xf32>
+}
+
+// Paged attention: page pools [num_pages, page_size, Hkv, D], a block table
+// and the lengths.
+// CHECK-LABEL: func.func @paged
+// CHECK:         attn.paged_attention %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} {causal, skip = #attn.skip<threshold = 1.000000e-03>} : tensor<?x32x1x128xbf16>, tensor<?x16x8x128xbf16>, tensor<?x16x8x128xbf16>, tensor<?x?xi32>, tensor<?xi32> -> tensor<?x32x1x128xbf16>
+func.func @paged(%q: tensor<?x32x1x128xbf16>, %kp: tensor<?x16x8x128xbf16>, %vp: tensor<?x16x8x128xbf16>,
+                 %t: tensor<?x?xi32>, %l: tensor<?xi32>) -> tensor<?x32x1x128xbf16> {
+  %o = attn.paged_attention %q, %kp, %vp, %t, %l {causal, skip = #attn.skip<threshold = 1.0e-3>}
+       : tensor<?x32x1x128xbf16>, tensor<?x16x8x128xbf16>, tensor<?x16x8x128xbf16>, tensor<?x?xi32>, tensor<?xi32> -> tensor<?x32x1x128xbf16>
+  return %o : tensor<?x32x1x128xbf16>
+}

@@ -36,6 +36,27 @@ def Attn_LoadTileOp : Attn_TileOp<"load_tile"> {
   }];
 }
 
+def Attn_LoadPagedTileOp : Attn_TileOp<"load_paged_tile"> {
+  let summary = "rows [row, row + R) of one sequence and kv head of a paged cache";
+  let description = [{
+    `%t = attn.load_paged_tile %pages[%table, %b, %h, %row] limit %len`
+    reads the R x D tile of keys (or values) row .. row + R - 1 of sequence b
+    and kv head h from pages [num_pages, page_size, H, D]:
+    `t[i, :] = pages[table[b, j / page_size], j mod page_size, h, :]` with
+    j = row + i. Rows j >= len read as 0, without reading the table; so does
+    a row whose table entry is not a page number (outside [0, num_pages))
+    or lies past the table's width, so that a bad table reads zeros rather
+    than out of bounds.
+  }];
+  let arguments = (ins AnyRankedTensor:$pages, AnyRankedTensor:$table,
+                       Index:$batch, Index:$head, Index:$row, Index:$limit);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = [{
+    $pages `[` $table `,` $batch `,` $head `,` $row `]` `limit` $limit
+    attr-dict `:` type($pages) `,` type($table) `->` type($result)
+  }];
+}
+
 def Attn_LoadMaskTileOp : Attn_TileOp<"load_mask_tile"> {
   let summary = "the R x C tile of a broadcasting [B, H, Sq, Skv] mask";
   let description = [{
@@ -185,6 +206,19 @@ def Attn_TileMergeOp : Attn_TileOp<"tile_merge", [
     `(` $max `,` $sum `,` $acc `)` `,` `(` $otherMax `,` $otherSum `,`
     $otherAcc `)` attr-dict `:` type($max) `,` type($acc)
   }];
+}
+
+def Attn_TileLseOp : Attn_TileOp<"tile_lse",
+    [AllTypesMatch<["max", "sum", "result"]>]> {
+  let summary = "the log-sum-exp of each row from its running max and sum";
+  let description = [{
+    `lse[i] = sum[i] == 0 ? -inf : max[i] + log(sum[i])`: the log of the
+    softmax denominator over the scores the row summed, for the `lse`
+    result of attn.attention.
+  }];
+  let arguments = (ins AnyRankedTensor:$max, AnyRankedTensor:$sum);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = "$max `,` $sum attr-dict `:` type($max)";
 }
 
 def Attn_TileFinalizeOp : Attn_TileOp<"tile_finalize"> {

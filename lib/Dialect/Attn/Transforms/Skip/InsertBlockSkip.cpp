@@ -58,7 +58,8 @@ struct TiledLoop {
   TileScoresOp scores;
   TileRowMaxOp rowMax;
   TileUpdateOp update;
-  LoadTileOp valueLoad;
+  /// attn.load_tile, or attn.load_paged_tile of a paged cache.
+  Operation *valueLoad;
 };
 } // namespace
 
@@ -77,7 +78,9 @@ static FailureOr<TiledLoop> analyze(scf::ForOp loop) {
                           "holds no attn.tile_update; run attn-tile first");
   t.rowMax = t.update.getTileMax().getDefiningOp<TileRowMaxOp>();
   t.scores = t.update.getScores().getDefiningOp<TileScoresOp>();
-  t.valueLoad = t.update.getValue().getDefiningOp<LoadTileOp>();
+  t.valueLoad = t.update.getValue().getDefiningOp();
+  if (!isa_and_nonnull<LoadTileOp, LoadPagedTileOp>(t.valueLoad))
+    t.valueLoad = nullptr;
   if (!t.rowMax || !t.scores || !t.valueLoad ||
       t.valueLoad->getBlock() != loop.getBody() || !t.valueLoad->hasOneUse() ||
       t.update.getSkipGroups())
@@ -296,7 +299,7 @@ static LogicalResult insertSkip(scf::ForOp loop, SkipAttr skip,
     b.setInsertionPointToStart(ifOp.elseBlock());
     IRMapping map;
     Operation *v = b.clone(*tiled->valueLoad, map);
-    map.map(tiled->valueLoad.getResult(), v->getResult(0));
+    map.map(tiled->valueLoad->getResult(0), v->getResult(0));
     Operation *u = b.clone(*update, map);
     scf::YieldOp::create(b, loc, u->getResults());
   }

@@ -55,11 +55,11 @@ static Value splat(OpBuilder &b, Location loc, ArrayRef<int64_t> shape,
 /// are the packed rows [q0, min(q0 + BM, heads * Sq)) of a GQA group, whose
 /// largest query index is Sq - 1 when they reach a head's last query or
 /// cross into the next head.
-static Value numKVBlocks(OpBuilder &b, Location loc, AttentionOp op, Value q0,
+static Value numKVBlocks(OpBuilder &b, Location loc, bool causal, Value q0,
                          Value sq, Value skv, int64_t bm, int64_t bn,
                          int64_t heads) {
   Value all = arith::CeilDivUIOp::create(b, loc, skv, cst(b, loc, bn));
-  if (!op.getCausal())
+  if (!causal)
     return all;
   // Row i keeps keys j <= i + Skv - Sq, so the blocks up to key
   // (largest query + 1) + Skv - Sq (exclusive) hold every unmasked entry.
@@ -87,50 +87,99 @@ static Value numKVBlocks(OpBuilder &b, Location loc, AttentionOp op, Value q0,
   return arith::MaxSIOp::create(b, loc, clamped, cst(b, loc, 0));
 }
 
-/// [B, Hq, S, D] viewed as [B, Hkv, G * S, D]: the rows of a GQA group's
-/// heads one after another (G = Hq / Hkv).
+/// The reassociations that split dim `d` of a rank-`rank` tensor in two,
+/// and that merge dims `d` and `d + 1` of the result back.
+static SmallVector<ReassociationIndices> splitDim(int64_t rank, int64_t d) {
+  SmallVector<ReassociationIndices> groups;
+  for (int64_t i = 0, out = 0; i < rank; ++i) {
+    groups.push_back({out++});
+    if (i == d)
+      groups.back().push_back(out++);
+  }
+  return groups;
+}
+
+/// [B, Hq, S(, D)] viewed as [B, Hkv, G * S(, D)]: the rows of a GQA
+/// group's heads one after another (G = Hq / Hkv).
 static Value packHeads(OpBuilder &b, Location loc, Value x, int64_t hkv,
                        int64_t group) {
   auto type = cast<RankedTensorType>(x.getType());
-  int64_t bDim = type.getDimSize(0), s = type.getDimSize(2),
-          d = type.getDimSize(3);
+  int64_t rank = type.getRank(), s = type.getDimSize(2);
+  SmallVector<int64_t> expandedShape = {type.getDimSize(0), hkv, group, s};
   SmallVector<OpFoldResult> shape = {getAsOpFoldResult(dimValue(b, loc, x, 0)),
                                      b.getIndexAttr(hkv), b.getIndexAttr(group),
-                                     getAsOpFoldResult(dimValue(b, loc, x, 2)),
-                                     b.getIndexAttr(d)};
-  auto expandedType =
-      RankedTensorType::get({bDim, hkv, group, s, d}, type.getElementType());
+                                     getAsOpFoldResult(dimValue(b, loc, x, 2))};
+  SmallVector<int64_t> packedShape = {
+      type.getDimSize(0), hkv,
+      ShapedType::isDynamic(s) ? ShapedType::kDynamic : group * s};
+  for (int64_t i = 3; i < rank; ++i) {
+    expandedShape.push_back(type.getDimSize(i));
+    shape.push_back(b.getIndexAttr(type.getDimSize(i)));
+    packedShape.push_back(type.getDimSize(i));
+  }
   Value expanded = tensor::ExpandShapeOp::create(
-      b, loc, expandedType, x,
-      ArrayRef<ReassociationIndices>{{0}, {1, 2}, {3}, {4}}, shape);
-  int64_t rows = ShapedType::isDynamic(s) ? ShapedType::kDynamic : group * s;
+      b, loc, RankedTensorType::get(expandedShape, type.getElementType()), x,
+      splitDim(rank, 1), shape);
   return tensor::CollapseShapeOp::create(
-      b, loc,
-      RankedTensorType::get({bDim, hkv, rows, d}, type.getElementType()),
-      expanded, ArrayRef<ReassociationIndices>{{0}, {1}, {2, 3}, {4}});
+      b, loc, RankedTensorType::get(packedShape, type.getElementType()),
+      expanded, splitDim(rank, 2));
 }
 
-/// The inverse of packHeads: [B, Hkv, G * S, D] back to `type`, [B, Hq, S,
-/// D], with S the value `sq`.
+/// The inverse of packHeads: [B, Hkv, G * S(, D)] back to `type`, [B, Hq,
+/// S(, D)], with S the value `sq`.
 static Value unpackHeads(OpBuilder &b, Location loc, Value x,
                          RankedTensorType type, int64_t group, Value sq) {
   auto packed = cast<RankedTensorType>(x.getType());
-  int64_t bDim = type.getDimSize(0), hkv = packed.getDimSize(1),
-          s = type.getDimSize(2), d = type.getDimSize(3);
+  int64_t rank = type.getRank(), hkv = packed.getDimSize(1);
+  SmallVector<int64_t> expandedShape = {type.getDimSize(0), hkv, group,
+                                        type.getDimSize(2)};
   SmallVector<OpFoldResult> shape = {getAsOpFoldResult(dimValue(b, loc, x, 0)),
                                      b.getIndexAttr(hkv), b.getIndexAttr(group),
-                                     getAsOpFoldResult(sq), b.getIndexAttr(d)};
-  auto expandedType =
-      RankedTensorType::get({bDim, hkv, group, s, d}, type.getElementType());
+                                     getAsOpFoldResult(sq)};
+  for (int64_t i = 3; i < rank; ++i) {
+    expandedShape.push_back(type.getDimSize(i));
+    shape.push_back(b.getIndexAttr(type.getDimSize(i)));
+  }
   Value expanded = tensor::ExpandShapeOp::create(
-      b, loc, expandedType, x,
-      ArrayRef<ReassociationIndices>{{0}, {1}, {2, 3}, {4}}, shape);
-  return tensor::CollapseShapeOp::create(
-      b, loc, type, expanded,
-      ArrayRef<ReassociationIndices>{{0}, {1, 2}, {3}, {4}});
+      b, loc, RankedTensorType::get(expandedShape, type.getElementType()), x,
+      splitDim(rank, 2), shape);
+  return tensor::CollapseShapeOp::create(b, loc, type, expanded,
+                                         splitDim(rank, 1));
 }
 
 namespace {
+/// attn.attention and attn.paged_attention as attn-tile sees them: the
+/// same loop nest, with K/V tiles read from [B, Hkv, Skv, D] tensors or from
+/// pages, and one kv length or one per sequence.
+struct AttentionView {
+  Operation *op;
+  Value query, key, value, mask;
+  /// Paged: the block table and the lengths; null otherwise.
+  Value blockTable, seqLens;
+  bool causal;
+  float scale;
+  SkipAttr skip;
+  Value lse;
+  int64_t hq, hkv, d, dv;
+
+  explicit AttentionView(AttentionOp a)
+      : op(a), query(a.getQuery()), key(a.getKey()), value(a.getValue()),
+        mask(a.getMask()), causal(a.getCausal()), scale(a.getScaleValue()),
+        skip(a.getSkipAttr()), lse(a.getLse()), hq(a.getNumQueryHeads()),
+        hkv(a.getNumKVHeads()), d(a.getHeadDim()), dv(a.getValueHeadDim()) {}
+  explicit AttentionView(PagedAttentionOp a)
+      : op(a), query(a.getQuery()), key(a.getKey()), value(a.getValue()),
+        blockTable(a.getBlockTable()), seqLens(a.getSeqLens()),
+        causal(a.getCausal()), scale(a.getScaleValue()), skip(a.getSkipAttr()),
+        lse(a.getLse()), hq(a.getNumQueryHeads()), hkv(a.getNumKVHeads()),
+        d(a.getHeadDim()), dv(a.getValueHeadDim()) {}
+
+  RankedTensorType resultType() const {
+    return cast<RankedTensorType>(op->getResult(0).getType());
+  }
+  Type elementType() const { return resultType().getElementType(); }
+};
+
 /// What tileAttention builds around the kv loop.
 struct Tiling {
   int64_t bm, bn;
@@ -140,25 +189,27 @@ struct Tiling {
 };
 } // namespace
 
-static LogicalResult tileAttention(AttentionOp op, const Tiling &tiling) {
-  Location loc = op.getLoc();
-  IRRewriter b(op);
+static LogicalResult tileAttention(const AttentionView &op,
+                                   const Tiling &tiling) {
+  Location loc = op.op->getLoc();
+  IRRewriter b(op.op);
   int64_t bm = tiling.bm, bn = tiling.bn;
-  auto resultType = op.getResult().getType();
-  Type elt = op.getElementType();
-  int64_t hq = op.getNumQueryHeads(), hkv = op.getNumKVHeads();
+  RankedTensorType resultType = op.resultType();
+  Type elt = op.elementType();
+  int64_t hq = op.hq, hkv = op.hkv;
   int64_t group = hq / hkv;
   // Packing a group of one head changes nothing.
   int64_t packed = tiling.packGQA && group > 1 ? group : 1;
-  int64_t d = op.getHeadDim(), dv = op.getValueHeadDim();
+  int64_t d = op.d, dv = op.dv;
   Type f32 = b.getF32Type();
 
-  Value batch = dimValue(b, loc, op.getQuery(), 0);
-  Value sq = dimValue(b, loc, op.getQuery(), 2);
-  Value skv = dimValue(b, loc, op.getKey(), 2);
+  Value batch = dimValue(b, loc, op.query, 0);
+  Value sq = dimValue(b, loc, op.query, 2);
+  // One kv length, or (paged) each sequence's, read in the forall.
+  Value skv = op.blockTable ? Value() : dimValue(b, loc, op.key, 2);
   // The rows the q-blocks run over: Sq queries of a head, or G * Sq packed
   // rows of a group.
-  Value query = op.getQuery();
+  Value query = op.query;
   Value rowsTotal = sq;
   RankedTensorType outType = resultType;
   if (packed > 1) {
@@ -178,11 +229,18 @@ static LogicalResult tileAttention(AttentionOp op, const Tiling &tiling) {
     dynSizes.push_back(batch);
   if (outType.isDynamicDim(2))
     dynSizes.push_back(rowsTotal);
-  Value init = tensor::EmptyOp::create(b, loc, outType, dynSizes);
+  SmallVector<Value> inits = {
+      tensor::EmptyOp::create(b, loc, outType, dynSizes)};
+  // The log-sum-exp of each row: [B, heads, rows] in f32.
+  RankedTensorType lseType;
+  if (op.lse) {
+    lseType = RankedTensorType::get(outType.getShape().drop_back(), f32);
+    inits.push_back(tensor::EmptyOp::create(b, loc, lseType, dynSizes));
+  }
 
   int64_t heads = packed > 1 ? hkv : hq;
   SmallVector<OpFoldResult> ubs = {batch, b.getIndexAttr(heads), numQBlocks};
-  auto forall = scf::ForallOp::create(b, loc, ubs, ValueRange{init},
+  auto forall = scf::ForallOp::create(b, loc, ubs, inits,
                                       /*mapping=*/std::nullopt);
   Block *body = forall.getBody();
   Value ib = body->getArgument(0), ih = body->getArgument(1),
@@ -198,7 +256,14 @@ static LogicalResult tileAttention(AttentionOp op, const Tiling &tiling) {
   Value q0 = arith::MulIOp::create(b, loc, iqb, cst(b, loc, bm));
   Value qt = LoadTileOp::create(b, loc, RankedTensorType::get({bm, d}, elt),
                                 query, ib, ih, q0);
-  Value numKV = numKVBlocks(b, loc, op, q0, sq, skv, bm, bn, packed);
+  if (op.seqLens) {
+    // L_b, read as a non-negative index.
+    Value len = tensor::ExtractOp::create(b, loc, op.seqLens, ValueRange{ib});
+    len = arith::MaxSIOp::create(
+        b, loc, len, arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(0)));
+    skv = arith::IndexCastOp::create(b, loc, b.getIndexType(), len);
+  }
+  Value numKV = numKVBlocks(b, loc, op.causal, q0, sq, skv, bm, bn, packed);
   Value m0 = splat(b, loc, {bm}, -INFINITY);
   Value l0 = splat(b, loc, {bm}, 0.0f);
   Value acc0 = splat(b, loc, {bm, dv}, 0.0f);
@@ -207,18 +272,25 @@ static LogicalResult tileAttention(AttentionOp op, const Tiling &tiling) {
   auto kvLoop = [&](Value lb, Value ub) {
     auto loop = scf::ForOp::create(b, loc, lb, ub, cst(b, loc, 1),
                                    ValueRange{m0, l0, acc0});
-    if (SkipAttr skip = op.getSkipAttr())
-      loop->setAttr("attn.skip", skip);
+    if (op.skip)
+      loop->setAttr("attn.skip", op.skip);
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(loop.getBody());
     Value j = loop.getInductionVar();
     Value m = loop.getRegionIterArg(0), l = loop.getRegionIterArg(1),
           acc = loop.getRegionIterArg(2);
     Value k0 = arith::MulIOp::create(b, loc, j, cst(b, loc, bn));
-    Value kt = LoadTileOp::create(b, loc, RankedTensorType::get({bn, d}, elt),
-                                  op.getKey(), ib, kvh, k0);
+    // A K or V tile: rows of a [B, Hkv, Skv, D] tensor, or of the pages.
+    auto loadKV = [&](Value source, int64_t width) -> Value {
+      auto type = RankedTensorType::get({bn, width}, elt);
+      if (op.blockTable)
+        return LoadPagedTileOp::create(b, loc, type, source, op.blockTable, ib,
+                                       kvh, k0, skv);
+      return LoadTileOp::create(b, loc, type, source, ib, kvh, k0);
+    };
+    Value kt = loadKV(op.key, d);
     Value maskTile;
-    if (Value mask = op.getMask()) {
+    if (Value mask = op.mask) {
       Type maskElt = cast<RankedTensorType>(mask.getType()).getElementType();
       maskTile = LoadMaskTileOp::create(
           b, loc, RankedTensorType::get({bm, bn}, maskElt), mask, ib, qHead, q0,
@@ -226,13 +298,12 @@ static LogicalResult tileAttention(AttentionOp op, const Tiling &tiling) {
     }
     Value s = TileScoresOp::create(
         b, loc, RankedTensorType::get({bm, bn}, f32), qt, kt, maskTile, q0, k0,
-        sq, skv, b.getF32FloatAttr(op.getScaleValue()),
-        op.getCausal() ? b.getUnitAttr() : UnitAttr(),
+        sq, skv, b.getF32FloatAttr(op.scale),
+        op.causal ? b.getUnitAttr() : UnitAttr(),
         packed > 1 ? b.getI64IntegerAttr(packed) : IntegerAttr());
     Value mt =
         TileRowMaxOp::create(b, loc, RankedTensorType::get({bm}, f32), s);
-    Value vt = LoadTileOp::create(b, loc, RankedTensorType::get({bn, dv}, elt),
-                                  op.getValue(), ib, kvh, k0);
+    Value vt = loadKV(op.value, dv);
     auto update = TileUpdateOp::create(b, loc, m.getType(), l.getType(),
                                        acc.getType(), s, mt, vt, m, l, acc,
                                        /*skipGroups=*/Value());
@@ -280,17 +351,36 @@ static LogicalResult tileAttention(AttentionOp op, const Tiling &tiling) {
       b, loc, ot, ArrayRef<OpFoldResult>{zero, zero},
       ArrayRef<OpFoldResult>{rows, b.getIndexAttr(dv)},
       ArrayRef<OpFoldResult>{one, one});
+  Value validLse;
+  if (lseType) {
+    Value lt =
+        TileLseOp::create(b, loc, state[0].getType(), state[0], state[1]);
+    validLse = tensor::ExtractSliceOp::create(
+        b, loc, lt, ArrayRef<OpFoldResult>{zero}, ArrayRef<OpFoldResult>{rows},
+        ArrayRef<OpFoldResult>{one});
+  }
   b.setInsertionPointToStart(forall.getTerminator().getBody());
   tensor::ParallelInsertSliceOp::create(
       b, loc, valid, out, ArrayRef<OpFoldResult>{ib, ih, q0, zero},
       ArrayRef<OpFoldResult>{one, one, rows, b.getIndexAttr(dv)},
       ArrayRef<OpFoldResult>{one, one, one, one});
+  if (lseType)
+    tensor::ParallelInsertSliceOp::create(
+        b, loc, validLse, body->getArgument(4),
+        ArrayRef<OpFoldResult>{ib, ih, q0},
+        ArrayRef<OpFoldResult>{one, one, rows},
+        ArrayRef<OpFoldResult>{one, one, one});
 
   b.setInsertionPointAfter(forall);
-  Value result = forall.getResult(0);
-  if (packed > 1)
-    result = unpackHeads(b, loc, result, resultType, packed, sq);
-  b.replaceOp(op, result);
+  SmallVector<Value> results(forall.getResults());
+  if (packed > 1) {
+    results[0] = unpackHeads(b, loc, results[0], resultType, packed, sq);
+    if (lseType)
+      results[1] =
+          unpackHeads(b, loc, results[1],
+                      cast<RankedTensorType>(op.lse.getType()), packed, sq);
+  }
+  b.replaceOp(op.op, results);
   return success();
 }
 
@@ -305,13 +395,18 @@ struct AttnTilePass : public skipattn::attn::impl::AttnTileBase<AttnTilePass> {
           << " and " << blockN;
       return signalPassFailure();
     }
-    SmallVector<AttentionOp> ops;
-    getOperation()->walk([&](AttentionOp op) { ops.push_back(op); });
-    for (AttentionOp op : ops) {
+    SmallVector<AttentionView> ops;
+    getOperation()->walk([&](Operation *op) {
+      if (auto a = dyn_cast<AttentionOp>(op))
+        ops.push_back(AttentionView(a));
+      if (auto a = dyn_cast<PagedAttentionOp>(op))
+        ops.push_back(AttentionView(a));
+    });
+    for (const AttentionView &op : ops) {
       Tiling tiling{blockM, blockN, packGQA, Value()};
       if (kvSplits) {
         FailureOr<Value> parts = getOrAddRuntimeArgument(
-            op, kKvSplitsArg, IndexType::get(&getContext()),
+            op.op, kKvSplitsArg, IndexType::get(&getContext()),
             {"attn-tile", "kv-split", "split-KV attention"});
         if (failed(parts))
           return signalPassFailure();
