@@ -35,6 +35,9 @@ prepare() {
   "$c" --target gpu -o "$out/bf16_d128_gqa_skip" "${dyn[@]}" --q-heads 32 --kv-heads 8 --head-dim 128 --dtype bf16 --skip
   "$c" --target gpu -o "$out/bf16_d128_gqa_paged16_skip" "${dyn[@]}" --q-heads 32 --kv-heads 8 --head-dim 128 --dtype bf16 --skip --page-size 16
   "$c" --target gpu -o "$out/f16_d64_causal_paged256_lse" "${dyn[@]}" --q-heads 8 --kv-heads 2 --head-dim 64 --dtype f16 --causal --page-size 256 --lse
+  # Masks on the GPU: a bool padding mask with skipping, an additive one.
+  "$c" --target gpu -o "$out/bf16_d128_gqa_causal_skip_maskb" "${dyn[@]}" --q-heads 32 --kv-heads 8 --head-dim 128 --dtype bf16 --causal --skip --mask 'bool:?,1,1,?'
+  "$c" --target gpu --chip sm_80 -o "$out/f16_d64_sm80_maska" "${dyn[@]}" --q-heads 4 --kv-heads 1 --head-dim 64 --dtype f16 --mask 'additive:?,4,?,?'
   "$root/examples/host_program/build.sh" --object "$out/host_program"
   echo "prepared $(ls "$out"/*/manifest.json | wc -l) test bundles and the host program in $out"
 }

@@ -444,8 +444,9 @@ extern "C" skipattn_status skipattn_run_device_ex(
     if (skipattn_status status =
             checkPaging("skipattn_run_device", manifest, *shape, given))
       return status;
-    if (skipattn_status status = bundle->device->run(
-            manifest, *shape, q, k, v, mask, out, lambda, stats, stream, given))
+    if (skipattn_status status =
+            bundle->device->run(manifest, *shape, q, k, v, mask, maskShape,
+                                out, lambda, stats, stream, given))
       return status;
     clearError();
     return SKIPATTN_OK;

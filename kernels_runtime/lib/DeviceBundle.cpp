@@ -206,6 +206,10 @@ static size_t paramBytes(LaunchParam param) {
   case LaunchParam::KvLen:
   case LaunchParam::NumSplits:
   case LaunchParam::MaxPages:
+  case LaunchParam::MaskBatch:
+  case LaunchParam::MaskHeads:
+  case LaunchParam::MaskQLen:
+  case LaunchParam::MaskKvLen:
     return sizeof(int32_t);
   case LaunchParam::Threshold:
   case LaunchParam::ScaleFactor:
@@ -505,8 +509,9 @@ static skipattn_status checkInt32(const char *name, int64_t value,
 skipattn_status DeviceKernel::run(const Manifest &manifest,
                                   const skipattn_shape &shape, const void *q,
                                   const void *k, const void *v,
-                                  const void *mask, void *out, float lambda,
-                                  int64_t *stats, void *stream,
+                                  const void *mask, const int64_t *maskShape,
+                                  void *out, float lambda, int64_t *stats,
+                                  void *stream,
                                   const skipattn_run_options &options) const {
   ContextScope scope;
   if (skipattn_status status = scope.enter(0, /*preferCurrent=*/true))
@@ -612,6 +617,16 @@ skipattn_status DeviceKernel::run(const Manifest &manifest,
       case LaunchParam::MaxPages:
         value.integer = static_cast<int32_t>(options.max_pages);
         break;
+      case LaunchParam::MaskBatch:
+      case LaunchParam::MaskHeads:
+      case LaunchParam::MaskQLen:
+      case LaunchParam::MaskKvLen: {
+        // checkMask has bounded each extent by the call's (int32) extents.
+        int which = static_cast<int>(launch.params[p]) -
+                    static_cast<int>(LaunchParam::MaskBatch);
+        value.integer = static_cast<int32_t>(maskShape[which]);
+        break;
+      }
       case LaunchParam::Stats:
         value.pointer = counters.pointer;
         break;

@@ -52,8 +52,9 @@ public:
   /// once the launches are queued.
   skipattn_status run(const Manifest &manifest, const skipattn_shape &shape,
                       const void *q, const void *k, const void *v,
-                      const void *mask, void *out, float lambda, int64_t *stats,
-                      void *stream, const skipattn_run_options &options) const;
+                      const void *mask, const int64_t *maskShape, void *out,
+                      float lambda, int64_t *stats, void *stream,
+                      const skipattn_run_options &options) const;
 
   /// One CUDA module of the bundle: defined in DeviceBundle.cpp.
   struct Module;

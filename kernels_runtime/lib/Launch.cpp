@@ -86,6 +86,10 @@ constexpr ParamSpelling launchParams[] = {
     {"block_table", LaunchParam::BlockTable},
     {"seq_lens", LaunchParam::SeqLens},
     {"max_pages", LaunchParam::MaxPages},
+    {"mask_batch", LaunchParam::MaskBatch},
+    {"mask_heads", LaunchParam::MaskHeads},
+    {"mask_q_len", LaunchParam::MaskQLen},
+    {"mask_kv_len", LaunchParam::MaskKvLen},
     {"tmap_q", LaunchParam::TensorMapQ},
     {"tmap_k", LaunchParam::TensorMapK},
     {"tmap_v", LaunchParam::TensorMapV}};
@@ -371,9 +375,15 @@ private:
       // A parameter the bundle has no value for would reach the kernel as
       // garbage; the manifest contradicts itself.
       bool dense = manifest.skipKind == SKIPATTN_SKIP_NONE;
-      if (found->param == LaunchParam::Mask && !manifest.hasMask)
-        return fail(where, ": \"mask\" needs a bundle that takes a mask "
-                           "(\"mask\" is null)");
+      bool maskParam = found->param == LaunchParam::Mask ||
+                       found->param == LaunchParam::MaskBatch ||
+                       found->param == LaunchParam::MaskHeads ||
+                       found->param == LaunchParam::MaskQLen ||
+                       found->param == LaunchParam::MaskKvLen;
+      if (maskParam && !manifest.hasMask)
+        return fail(where, ": " + quote(name) +
+                               " needs a bundle that takes a mask (\"mask\" "
+                               "is null)");
       if ((found->param == LaunchParam::Threshold ||
            found->param == LaunchParam::ScaleFactor) &&
           dense)

@@ -91,6 +91,11 @@ enum class LaunchParam : uint8_t {
   BlockTable,
   SeqLens,
   MaxPages,
+  /// The call's mask extents (i32), for kernels that broadcast the mask.
+  MaskBatch,
+  MaskHeads,
+  MaskQLen,
+  MaskKvLen,
   /// Device addresses of the CUtensorMaps of q, k and v (sm_90a kernels).
   TensorMapQ,
   TensorMapK,

@@ -115,12 +115,13 @@ class Bundle:
         return json.loads(text.value.decode())
 
     def run_device(self, q, k, v, out, lam=0.0, stats=False, stream=None, lse=None,
-                   block_table=None, seq_lens=None):
+                   block_table=None, seq_lens=None, mask=None):
         """Runs the bundle on torch CUDA tensors. With stats, waits for the
         stream and returns (tiles_total, tiles_skipped). lse: an f32 CUDA
         tensor [B, Hq, Sq] for a bundle compiled with --lse. A paged bundle
         takes k and v as page pools and int32 CUDA tensors block_table
-        [B, max_pages] and seq_lens [B]."""
+        [B, max_pages] and seq_lens [B]. mask: a rank-4 CUDA tensor for a
+        bundle that takes one (torch.bool for i1, else the bundle dtype)."""
         if stream is None:
             import torch
             stream = torch.cuda.current_stream().cuda_stream
@@ -132,9 +133,14 @@ class Bundle:
             options.seq_lens = seq_lens.data_ptr()
             options.num_pages = k.shape[0]
             options.max_pages = block_table.shape[1]
+        mask_ptr = mask_shape = None
+        if mask is not None:
+            mask_ptr = mask.data_ptr()
+            mask_shape = (ctypes.c_int64 * 4)(*mask.shape)
         self.rt.check(self.rt.lib.skipattn_run_device_ex(
             self.handle, ctypes.byref(shape), q.data_ptr(), k.data_ptr(), v.data_ptr(),
-            None, None, out.data_ptr(), lam, counters, stream, ctypes.byref(options)))
+            mask_ptr, mask_shape, out.data_ptr(), lam, counters, stream,
+            ctypes.byref(options)))
         if stats:
             return counters[0], counters[1]
         return None

@@ -17,6 +17,8 @@ For every bundle in --bundles it checks, on fresh random inputs each time:
   over a page pool in random order, against float64 per sequence, skip
   counts against the simulation per sequence, and the same batch through
   the contiguous twin bundle (the name without "_paged<P>") equal;
+- bundles with a mask operand: a random mask of the compiled shape on every
+  run (rows with no key included), in the reference and in the simulation;
 - bundles with lse (docs/serving.md): the log-sum-exp of every row against
   float64 on every run, and two halves of the key range, each run on the
   device and merged with the runtime's skipattn_merge_lse, equal to the
@@ -35,8 +37,9 @@ LOG2E = 1.4426950408889634
 LSE_TOL = 2e-3
 
 
-def reference(q, k, v, causal, scale, drop=None):
-    """float64 attention; drop: bool [B, Hq, Sq, Skv] of entries to leave out."""
+def reference(q, k, v, causal, scale, drop=None, mask=None):
+    """float64 attention; drop: bool [B, Hq, Sq, Skv] of entries to leave out;
+    mask: broadcasting to [B, Hq, Sq, Skv], bool (keep) or additive."""
     B, Hq, Sq, D = q.shape
     Hkv, Skv = k.shape[1], k.shape[2]
     g = Hq // Hkv
@@ -44,6 +47,7 @@ def reference(q, k, v, causal, scale, drop=None):
     kd = k.double().repeat_interleave(g, 1)
     vd = v.double().repeat_interleave(g, 1)
     s = torch.einsum("bhid,bhjd->bhij", qd, kd) * scale
+    s = apply_mask(s, mask)
     keep = torch.ones_like(s, dtype=torch.bool)
     if causal:
         i = torch.arange(Sq, device=q.device)[:, None]
@@ -59,12 +63,37 @@ def reference(q, k, v, causal, scale, drop=None):
     return torch.where(l > 0, (p @ vd) / torch.where(l > 0, l, torch.ones_like(l)), torch.zeros_like(l))
 
 
-def reference_lse(q, k, causal, scale, drop=None):
+def apply_mask(s, mask):
+    """Scores with a mask operand applied, as the kernels do."""
+    if mask is None:
+        return s
+    if mask.dtype == torch.bool:
+        return s.masked_fill(~mask.expand_as(s), float("-inf"))
+    return s + mask.double()
+
+
+def random_mask(man, B, Hq, Sq, Skv, gen, dt):
+    """A mask of the bundle's compiled shape (1 broadcasts, -1 the call's
+    extent): bool keeping ~80% (all of batch 0's first query dropped), or
+    additive N(0, 2) with ~10% -inf."""
+    full = [B, Hq, Sq, Skv]
+    shape = [1 if d == 1 else full[i] for i, d in enumerate(man["mask"]["shape"])]
+    r = torch.rand(shape, generator=gen, device="cuda")
+    if man["mask"]["dtype"] == "i1":
+        mask = r < 0.8
+        mask[0, ..., 0, :] = False
+        return mask
+    mask = torch.randn(shape, generator=gen, device="cuda") * 2
+    return mask.masked_fill(r < 0.1, float("-inf")).to(dt)
+
+
+def reference_lse(q, k, causal, scale, drop=None, mask=None):
     """float64 log-sum-exp of each row [B, Hq, Sq]; -inf for a row with no key."""
     B, Hq, Sq, D = q.shape
     Hkv, Skv = k.shape[1], k.shape[2]
     s = torch.einsum("bhid,bhjd->bhij", q.double(),
                      k.double().repeat_interleave(Hq // Hkv, 1)) * scale
+    s = apply_mask(s, mask)
     if causal:
         i = torch.arange(Sq, device=q.device)[:, None]
         j = torch.arange(Skv, device=q.device)[None, :]
@@ -211,9 +240,10 @@ def check_paged_bundle(rt, bundle, name, man, gen, dt, tol, bundles_dir):
     return cases, fails
 
 
-def simulate(q, k, man, plan, lam):
+def simulate(q, k, man, plan, lam, mask=None):
     """Independent float64 re-implementation of DESIGN.md section 4 for the
-    kernel the runtime planned. Returns (total, skipped, drop, margin)."""
+    kernel the runtime planned, on the masked scores. Returns (total,
+    skipped, drop, margin)."""
     B, Hq, Sq, D = q.shape
     Hkv, Skv = k.shape[1], k.shape[2]
     g = Hq // Hkv
@@ -221,6 +251,7 @@ def simulate(q, k, man, plan, lam):
     causal, scale = man["causal"], man["scale"]
     nkv = -(-Skv // bn)
     s = torch.einsum("bhid,bhjd->bhij", q.double(), k.double().repeat_interleave(g, 1)) * scale
+    s = apply_mask(s, mask)
     if causal:
         i = torch.arange(Sq, device=q.device)[:, None]
         j = torch.arange(Skv, device=q.device)[None, :]
@@ -362,23 +393,26 @@ def main():
             v = torch.randn(B, Hkv, Skv, D, generator=gen, device="cuda").to(dt)
             out = torch.full((B, Hq, Sq, D), float("nan"), device="cuda", dtype=dt)
             lse = torch.full((B, Hq, Sq), float("nan"), device="cuda") if has_lse else None
+            mask = random_mask(man, B, Hq, Sq, Skv, gen, dt) if man["mask"] else None
             plan = bundle.plan(q, k, v)
-            res = bundle.run_device(q, k, v, out, 0.0, stats=bool(man["stats"]), lse=lse)
+            res = bundle.run_device(q, k, v, out, 0.0, stats=bool(man["stats"]), lse=lse,
+                                    mask=mask)
             torch.cuda.synchronize()
-            ref = reference(q, k, v, man["causal"], man["scale"])
+            ref = reference(q, k, v, man["causal"], man["scale"], mask=mask)
             nan = torch.isnan(out).sum().item()
             err = ((out.double() - ref).norm() / ref.norm().clamp_min(1e-30)).item()
             ok = nan == 0 and err <= tol and (res is None or res[1] == 0)
             note = ""
             if has_lse:
-                lerr = lse_error(lse, reference_lse(q, k, man["causal"], man["scale"]))
+                lerr = lse_error(lse, reference_lse(q, k, man["causal"], man["scale"],
+                                                    mask=mask))
                 ok = ok and lerr <= LSE_TOL
                 note = f" lse_err={lerr:.1e}"
             cases += 1
             fails += not ok
             print(f"{'PASS' if ok else 'FAIL'} {name} {plan['kernel']} B={B} Sq={Sq} Skv={Skv} "
                   f"err={err:.1e} nan={nan} stats={res}{note}", flush=True)
-        if has_lse:
+        if has_lse and not man["mask"]:
             cases += 1
             fails += not check_lse_merge(rt, bundle, name, man, gen, dt, tol)
         if not man["skip"]:
@@ -393,19 +427,20 @@ def main():
             plan = bundle.plan(*meta)
             for attempt in range(6):
                 q, k, v = planted(B, Hq, Hkv, Sq, Skv, D, dt, kernel_block_n(man, plan), gen)
-                total, skipped, drop, margin = simulate(q, k, man, plan, lam)
+                mask = random_mask(man, B, Hq, Sq, Skv, gen, dt) if man["mask"] else None
+                total, skipped, drop, margin = simulate(q, k, man, plan, lam, mask)
                 if margin > 0.05:
                     break
             out = torch.full((B, Hq, Sq, D), float("nan"), device="cuda", dtype=dt)
             lse = torch.full((B, Hq, Sq), float("nan"), device="cuda") if has_lse else None
-            got = bundle.run_device(q, k, v, out, lam, stats=True, lse=lse)
-            ref = reference(q, k, v, man["causal"], man["scale"], drop)
+            got = bundle.run_device(q, k, v, out, lam, stats=True, lse=lse, mask=mask)
+            ref = reference(q, k, v, man["causal"], man["scale"], drop, mask)
             err = ((out.double() - ref).norm() / ref.norm().clamp_min(1e-30)).item()
             nan = torch.isnan(out).sum().item()
             ok = got == (total, skipped) and nan == 0 and err <= tol and skipped > 0
             if has_lse:
                 ok = ok and lse_error(lse, reference_lse(q, k, man["causal"], man["scale"],
-                                                         drop)) <= LSE_TOL
+                                                         drop, mask)) <= LSE_TOL
             cases += 1
             fails += not ok
             print(f"{'PASS' if ok else 'FAIL'} {name} planted {plan['kernel']} B={B} Sq={Sq} Skv={Skv} lam={lam} "

@@ -95,23 +95,32 @@ def _kv_for_query_heads(x, hq):
     return np.repeat(x, hq // hkv, axis=1)
 
 
-def scores(q, k, causal, scale=None):
-    """Float64 scale * Q K^T with masked entries (causal) set to -inf."""
+def scores(q, k, causal, scale=None, mask=None):
+    """Float64 scale * Q K^T with masked entries (causal) set to -inf. `mask`
+    broadcasts to [B, Hq, Sq, Skv]: a bool one keeps its true entries, a
+    float one is added to the scaled scores."""
     q64 = np.asarray(q, dtype=np.float64)
     k64 = _kv_for_query_heads(np.asarray(k, dtype=np.float64), q.shape[1])
     if scale is None:
         scale = default_scale(q.shape[-1])
     s = np.einsum("bhid,bhjd->bhij", q64, k64) * scale
+    if mask is not None:
+        mask = np.broadcast_to(mask, s.shape)
+        if mask.dtype == bool:
+            s = np.where(mask, s, -np.inf)
+        else:
+            s = s + np.asarray(mask, dtype=np.float64)
     allowed = allowed_mask(q.shape[2], k.shape[2], causal)
     return np.where(allowed[None, None], s, -np.inf)
 
 
 def reference_attention(q, k, v, causal, scale=None, dropped=None,
                         block_m=DEFAULT_BLOCK, block_n=DEFAULT_BLOCK,
-                        drop=None):
+                        drop=None, mask=None):
     """Float64 attention; `dropped` [B, Hq, nqb, nkb] removes whole tiles,
-    `drop` [B, Hq, Sq, Skv] single entries (SkipPrediction.drop_mask())."""
-    s = scores(q, k, causal, scale)
+    `drop` [B, Hq, Sq, Skv] single entries (SkipPrediction.drop_mask());
+    `mask` as in scores()."""
+    s = scores(q, k, causal, scale, mask)
     if dropped is not None:
         tiles = expand_tiles(np.asarray(dropped, dtype=bool), s.shape[2],
                              s.shape[3], block_m, block_n)
@@ -134,12 +143,7 @@ def reference_lse(q, k, causal, scale=None, drop=None, mask=None):
     denominator over the entries the row attends (-inf for none). `drop`
     leaves out entries as in reference_attention; `mask` is a boolean
     [B|1, Hq|1, Sq|1, Skv|1] keep-mask or an additive float mask."""
-    s = scores(q, k, causal, scale)
-    if mask is not None:
-        if mask.dtype == bool:
-            s = np.where(np.broadcast_to(mask, s.shape), s, -np.inf)
-        else:
-            s = s + np.asarray(mask, dtype=np.float64)
+    s = scores(q, k, causal, scale, mask)
     if drop is not None:
         s = np.where(np.asarray(drop, dtype=bool), -np.inf, s)
     top = np.max(s, axis=-1, keepdims=True, initial=-np.inf)
@@ -155,9 +159,9 @@ def reference_lse(q, k, causal, scale=None, drop=None, mask=None):
 # Skip simulator (DESIGN.md section 4)
 # ===----------------------------------------------------------------------===
 
-def block_row_max(q, k, causal, block_n, scale=None):
+def block_row_max(q, k, causal, block_n, scale=None, mask=None):
     """[B, Hq, Sq, nkb]: per row, the largest scaled score in each kv-block."""
-    s = scores(q, k, causal, scale)
+    s = scores(q, k, causal, scale, mask)
     b, h, sq, skv = s.shape
     nkb = num_blocks(skv, block_n)
     padded = np.full((b, h, sq, nkb * block_n), -np.inf)
@@ -325,8 +329,8 @@ def simulate_skip(row_max, sq, skv, causal, lam,
 
 
 def predict(q, k, causal, lam, block_m=DEFAULT_BLOCK, block_n=DEFAULT_BLOCK,
-            scale=None, num_splits=1, pack_gqa=False):
-    rm = block_row_max(q, k, causal, block_n, scale)
+            scale=None, num_splits=1, pack_gqa=False, mask=None):
+    rm = block_row_max(q, k, causal, block_n, scale, mask)
     return simulate_skip(rm, q.shape[2], k.shape[2], causal, lam, block_m,
                          block_n, num_splits, pack_gqa, k.shape[1])
 

@@ -101,6 +101,12 @@ static cl::opt<int64_t> pageSize(
              "of two from 16 to 256; the bundle takes page pools, a block "
              "table and per-sequence lengths"),
     cl::init(0), cl::cat(category));
+static cl::opt<std::string> maskFlag(
+    "mask",
+    cl::desc("A mask operand: bool or additive, and its shape broadcasting "
+             "to [B, Hq, Sq, Skv], each dim 1, ? or the extent (e.g. "
+             "bool:?,1,1,?)"),
+    cl::value_desc("KIND:B,H,Q,K"), cl::cat(category));
 static cl::opt<int64_t> vote("vote",
                              cl::desc("Rows per skip vote group (0: block)"),
                              cl::init(0), cl::cat(category));
@@ -165,6 +171,26 @@ static FailureOr<BundleSpec> specFromFlags(MLIRContext &ctx) {
   if (failed(elt))
     return failure();
   BundleSpec spec;
+  if (maskFlag.getNumOccurrences()) {
+    auto [kind, dims] = StringRef(maskFlag).split(':');
+    SmallVector<StringRef> parts;
+    dims.split(parts, ',');
+    if ((kind != "bool" && kind != "additive") || parts.size() != 4) {
+      fail("--mask must be bool:B,H,Q,K or additive:B,H,Q,K, got '" +
+           maskFlag + "'");
+      return failure();
+    }
+    SmallVector<int64_t> shape;
+    for (StringRef part : parts) {
+      FailureOr<int64_t> d = parseDim("mask", part, /*dynamicOk=*/true);
+      if (failed(d))
+        return failure();
+      shape.push_back(*d);
+    }
+    Type maskElt =
+        kind == "bool" ? Type(IntegerType::get(&ctx, 1)) : Type(*elt);
+    spec.mask = RankedTensorType::get(shape, maskElt);
+  }
   spec.query = RankedTensorType::get({v[0], v[1], v[3], v[5]}, *elt);
   spec.key = RankedTensorType::get({v[0], v[2], v[4], v[5]}, *elt);
   spec.value = RankedTensorType::get({v[0], v[2], v[4], dv}, *elt);
@@ -247,6 +273,11 @@ int main(int argc, char **argv) {
   if (pageSize.getNumOccurrences() && !input.empty())
     return fail("--page-size builds a paged attention from the shape flags; "
                 "it does not apply to an .mlir input");
+  if (maskFlag.getNumOccurrences() && !input.empty())
+    return fail("--mask adds a mask to the attention of the shape flags; an "
+                ".mlir input brings its own");
+  if (pageSize.getNumOccurrences() && spec->mask)
+    return fail("a paged attention (--page-size) takes no mask");
   if (pageSize.getNumOccurrences() &&
       (pageSize < 16 || pageSize > 256 || (pageSize & (pageSize - 1))))
     return fail("--page-size must be a power of two from 16 to 256, got " +

@@ -43,6 +43,8 @@ struct TiledAttention {
   Value query, key, value;
   /// attn.paged_attention: the block table and the lengths.
   Value blockTable, seqLens;
+  /// The mask operand, or null.
+  Value mask;
   RankedTensorType resultType;
   Value skipParam; // the function argument with lambda or F
   Value stats;     // the function argument with the counters
@@ -156,10 +158,16 @@ static FailureOr<TiledAttention> analyze(scf::ForallOp forall,
     return forall.emitError()
            << "convert-attn-to-gpu: value head dim " << c.valueHeadDim
            << " must equal the head dim " << c.headDim;
-  if (scores.getMask())
-    return forall.emitError("convert-attn-to-gpu: the mask operand is not "
-                            "supported by the GPU kernels; use causal, or the "
-                            "CPU pipeline");
+  if (Value maskTile = scores.getMask()) {
+    auto load = maskTile.getDefiningOp<LoadMaskTileOp>();
+    if (!load)
+      return forall.emitError("convert-attn-to-gpu: the mask tile must come "
+                              "from attn.load_mask_tile");
+    ta.mask = load.getMask();
+    Type maskElt = cast<RankedTensorType>(ta.mask.getType()).getElementType();
+    c.mask = maskElt.isInteger(1) ? KernelConfig::Mask::Bool
+                                  : KernelConfig::Mask::Additive;
+  }
   if (c.blockM != 64 && c.blockM != 128)
     return forall.emitError() << "convert-attn-to-gpu: block-m " << c.blockM
                               << " is not supported (64 or 128: 16 rows per "
@@ -192,11 +200,12 @@ static FailureOr<TiledAttention> analyze(scf::ForallOp forall,
   // The Hopper kernel gives each consumer warpgroup one 64-row q-block, and
   // its wgmma branches must be uniform per warpgroup: a warp vote cannot
   // skip on its own there, so that tiling keeps the mma.sync kernel.
-  // The Hopper kernel does not write a log-sum-exp yet: an attention with
-  // the lse result keeps the mma.sync kernel.
+  // The Hopper kernel does not write a log-sum-exp or read a mask yet: such
+  // an attention keeps the mma.sync kernel.
   c.sm90 = chip == "sm_90a" && c.blockM == 64 &&
            (c.blockN == 64 || c.blockN == 128) &&
-           (!c.skip || c.voteRows == c.blockM) && !c.lse;
+           (!c.skip || c.voteRows == c.blockM) && !c.lse &&
+           c.mask == KernelConfig::Mask::None;
   if (counter) {
     c.stats = true;
     ta.stats = counter.getMemref();
@@ -298,6 +307,16 @@ static SmallVector<StringRef> withLseParam(SmallVector<StringRef> names,
   return names;
 }
 
+/// The parameters of a kernel that reads the scores, with the mask and its
+/// extents last when the attention has one.
+static SmallVector<StringRef> withMaskParams(SmallVector<StringRef> names,
+                                             const KernelConfig &c) {
+  if (c.mask != KernelConfig::Mask::None)
+    names.append({"mask", "mask_batch", "mask_heads", "mask_q_len",
+                  "mask_kv_len"});
+  return names;
+}
+
 /// Whether `into` writes a tensor of `type` into a row-major memref of the
 /// same element type and a compatible shape, defined before the launch
 /// that replaces `forall`, which the kernel can then address as its output.
@@ -339,7 +358,8 @@ static LogicalResult lower(TiledAttention &ta, ModuleOp module,
     func = c.sm90 ? skipattn::kernels::buildSm90PrefillKernel(b, kernels, c)
                   : skipattn::kernels::buildPrefillKernel(b, kernels, c);
     operands.append({"out", "batch", "q_len", "kv_len"});
-    describe(b, func, "prefill", withLseParam(withSkipParams(operands, c), c),
+    describe(b, func, "prefill",
+             withMaskParams(withLseParam(withSkipParams(operands, c), c), c),
              c.prefillThreads(), c.prefillSharedBytes());
     func->setAttr("skipattn.block_m", b.getI64IntegerAttr(c.prefillCtaRows()));
   }
@@ -353,8 +373,8 @@ static LogicalResult lower(TiledAttention &ta, ModuleOp module,
           "q", "k", "v", "workspace", "batch", "q_len", "kv_len", "num_splits"};
       if (paged)
         params.append({"block_table", "seq_lens", "max_pages"});
-      describe(b, func, role, withSkipParams(params, c), 32 * warps,
-               c.decodeSharedBytes(warps));
+      describe(b, func, role, withMaskParams(withSkipParams(params, c), c),
+               32 * warps, c.decodeSharedBytes(warps));
       func->setAttr("skipattn.max_q_len",
                     b.getI64IntegerAttr(c.decodeMaxQueryLen(warps)));
       func->setAttr("skipattn.block_n", b.getI64IntegerAttr(c.decodeBlockN()));
@@ -436,6 +456,12 @@ static LogicalResult lower(TiledAttention &ta, ModuleOp module,
     args.push_back(addressOf(b, loc, ta.stats));
   if (c.lse)
     args.push_back(addressOf(b, loc, outs[1]));
+  if (ta.mask) {
+    args.push_back(addressOf(b, loc, bufferOf(b, loc, ta.mask)));
+    for (int64_t d = 0; d < 4; ++d)
+      args.push_back(
+          toI32(b, loc, tensor::DimOp::create(b, loc, ta.mask, d)));
+  }
 
   Value bm = arith::ConstantIndexOp::create(b, loc, c.prefillCtaRows());
   Value one = arith::ConstantIndexOp::create(b, loc, 1);

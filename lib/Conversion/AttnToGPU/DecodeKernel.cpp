@@ -32,6 +32,7 @@
 #include "mlir/Dialect/SCF/IR/SCF.h"
 
 #include <cmath>
+#include <optional>
 
 using namespace mlir;
 using namespace skipattn::kernels;
@@ -95,6 +96,9 @@ void DecodeGenerator::build(gpu::GPUFuncOp func) {
     skipParam = entry.getArgument(next++);
   if (cfg.stats)
     statsAddr = entry.getArgument(next++);
+  std::optional<MaskView> mask;
+  if (cfg.mask != KernelConfig::Mask::None)
+    mask = MaskView::fromArgs(cfg, entry.getArguments().drop_front(next));
 
   Value ninf = e.f32c(-INFINITY);
   Value tid = e.threadIdx();
@@ -254,6 +258,12 @@ void DecodeGenerator::build(gpu::GPUFuncOp func) {
           b, loc, needMask,
           e.cmp(P::sgt, e.add(e.sub(tileEnd, e.i32c(1)), sq), skv));
     wt.maskScores(s, needMask, k0, sq, skv, query);
+    // The mask operand: row r is query r % Sq of head kvh * G + r / Sq.
+    if (mask) {
+      Value heads[2] = {e.add(e.mul(kvh, e.i32c(group)), e.divu(rowIdx[0], sq)),
+                        e.add(e.mul(kvh, e.i32c(group)), e.divu(rowIdx[1], sq))};
+      wt.applyMask(s, *mask, bIdx, heads, query, k0, sq, skv);
+    }
     wt.rowMax(s, mt);
     return s;
   };
@@ -507,6 +517,8 @@ DecodeKernels skipattn::kernels::buildDecodeKernels(OpBuilder &b,
     args.push_back(b.getF32Type());
   if (cfg.stats)
     args.push_back(i64);
+  if (cfg.mask != KernelConfig::Mask::None)
+    MaskView::addArgTypes(b, args);
   KernelConfig tiles = cfg;
   tiles.blockN = cfg.decodeBlockN();
   DecodeKernels kernels;

@@ -42,6 +42,12 @@ struct KernelConfig {
   /// Paged K/V (attn.paged_attention): keys per page; 0 for K and V as
   /// [B, Hkv, Skv, D]. Paged attention has decode kernels only.
   int64_t pageSize = 0;
+  /// The mask operand: none, i1 (one byte per entry, true keeps) or
+  /// additive (the element type, added to the scaled scores). Its address
+  /// and its four extents (each 1, broadcast, or the full extent) are the
+  /// last arguments of the prefill and decode kernels.
+  enum class Mask { None, Bool, Additive };
+  Mask mask = Mask::None;
   /// Generate the Hopper kernel (chip sm_90a) instead of the mma.sync one.
   bool sm90 = false;
 

@@ -39,6 +39,8 @@ std::string KernelConfig::name(StringRef role) const {
     s += "_lse";
   if (pageSize)
     s += "_paged" + std::to_string(pageSize);
+  if (mask != Mask::None)
+    s += mask == Mask::Bool ? "_maskb" : "_maska";
   return s;
 }
 

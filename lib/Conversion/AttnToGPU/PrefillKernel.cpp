@@ -34,6 +34,7 @@
 #include "mlir/Dialect/SCF/IR/SCF.h"
 
 #include <cmath>
+#include <optional>
 
 using namespace mlir;
 using namespace skipattn::kernels;
@@ -119,6 +120,9 @@ void PrefillGenerator::build(gpu::GPUFuncOp func) {
     statsAddr = entry.getArgument(next++);
   if (cfg.lse)
     lseAddr = entry.getArgument(next++);
+  std::optional<MaskView> mask;
+  if (cfg.mask != KernelConfig::Mask::None)
+    mask = MaskView::fromArgs(cfg, entry.getArguments().drop_front(next));
 
   Value zero = e.f32c(0.0);
   tid = e.threadIdx();
@@ -191,6 +195,11 @@ void PrefillGenerator::build(gpu::GPUFuncOp func) {
     Value k0 = e.mul(j, e.i32c(bn));
     Value needMask = tileNeedsMask(e, cfg, k0, q0, sq, skv);
     wt->maskScores(s, needMask, k0, sq, skv, row);
+    // The mask operand, on every tile: the skip test sees masked scores.
+    if (mask) {
+      Value heads[2] = {h, h};
+      wt->applyMask(s, *mask, bIdx, heads, row, k0, sq, skv);
+    }
 
     // Row max of the raw logits: two rows per thread, then the quad.
     Value mt[2];
@@ -359,6 +368,8 @@ gpu::GPUFuncOp skipattn::kernels::createPrefillFunc(OpBuilder &b,
     args.push_back(b.getI64Type());
   if (cfg.lse)
     args.push_back(b.getI64Type());
+  if (cfg.mask != KernelConfig::Mask::None)
+    MaskView::addArgTypes(b, args);
   auto func = gpu::GPUFuncOp::create(b, module.getLoc(), cfg.name("prefill"),
                                      b.getFunctionType(args, {}));
   func->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), b.getUnitAttr());

@@ -277,6 +277,70 @@ Value WarpTile::skipVote(const Value mt[2], const Value m[2],
   return skipVoteRows(e, mt, m, outside, c, threshold);
 }
 
+MaskView MaskView::fromArgs(const KernelConfig &cfg, ValueRange args) {
+  MaskView m;
+  m.address = args[0];
+  for (int i = 0; i < 4; ++i)
+    m.extents[i] = args[1 + i];
+  m.isBool = cfg.mask == KernelConfig::Mask::Bool;
+  return m;
+}
+
+void MaskView::addArgTypes(OpBuilder &b, SmallVectorImpl<Type> &types) {
+  types.push_back(b.getI64Type());
+  types.append(4, b.getI32Type());
+}
+
+void WarpTile::applyMask(Fragments &s, const MaskView &mask, Value batch,
+                         const Value head[2], const Value query[2], Value k0,
+                         Value sq, Value skv) {
+  OpBuilder &b = e.b;
+  Location loc = e.loc;
+  // An index of extent 1 is 0 (broadcast); indices are clamped into the
+  // tensor so that out-of-range keys and padding rows read a legal entry.
+  auto index = [&](Value i, Value extent, Value limit) {
+    Value last = e.sub(e.minsi(extent, limit), e.i32c(1));
+    return e.select(e.cmp(P::eq, extent, e.i32c(1)), e.i32c(0),
+                    e.minsi(i, last));
+  };
+  Value rowBase[2];
+  Value bi = index(batch, mask.extents[0], mask.extents[0]);
+  for (int r = 0; r < 2; ++r) {
+    Value hi = index(head[r], mask.extents[1], mask.extents[1]);
+    Value qi = index(query[r], mask.extents[2], sq);
+    Value bh = e.add(e.mul(bi, mask.extents[1]), hi);
+    Value row = e.add(e.mul(bh, mask.extents[2]), qi);
+    rowBase[r] = arith::MulIOp::create(b, loc, e.toI64(row),
+                                       e.toI64(mask.extents[3]));
+  }
+  Value base = e.toGlobalPtr(mask.address);
+  int64_t eltBytes = mask.isBool ? 1 : 2;
+  Value ninf = e.f32c(-INFINITY);
+  Value invScale = e.f32c(1.0 / cfg.scale);
+  Value colBase = e.add(k0, e.mul(t, e.i32c(2)));
+  for (int64_t n = 0; n < sTiles; ++n)
+    for (int64_t el = 0; el < 4; ++el) {
+      Value col = index(e.add(colBase, e.i32c(n * 8 + (el & 1))),
+                        mask.extents[3], skv);
+      Value linear = arith::AddIOp::create(b, loc, rowBase[el >> 1],
+                                           e.toI64(col));
+      Value at = e.gep(base, arith::MulIOp::create(b, loc, linear,
+                                                   e.i64c(eltBytes)));
+      Value &score = s[n][el];
+      if (mask.isBool) {
+        Value byte = LLVM::LoadOp::create(b, loc, b.getI8Type(), at, 1);
+        Value keep = arith::CmpIOp::create(
+            b, loc, P::ne, byte,
+            arith::ConstantOp::create(b, loc, b.getI8IntegerAttr(0)));
+        score = e.select(keep, score, ninf);
+      } else {
+        Value value = LLVM::LoadOp::create(b, loc, cfg.elementType, at, 2);
+        Value wide = arith::ExtFOp::create(b, loc, e.f32, value);
+        score = e.fma(wide, invScale, score);
+      }
+    }
+}
+
 void WarpTile::maskScores(Fragments &s, Value needMask, Value k0, Value sq,
                           Value skv, const Value query[2]) {
   OpBuilder &b = e.b;
