@@ -9,7 +9,8 @@
 #                                  from source, runs the correctness sweep
 #                                  (test/GPU/check_gpu.py), links and runs
 #                                  the host-program example, and runs
-#                                  compute-sanitizer memcheck and racecheck.
+#                                  compute-sanitizer memcheck and racecheck
+#                                  (run --quick: a third of the shapes).
 #
 # CI has no GPU and runs neither; lit reports the GPU suite
 # (test/GPU/device-suite.test) as UNSUPPORTED.
@@ -26,6 +27,8 @@ prepare() {
   "$c" --target gpu -o "$out/bf16_d128_gqa_skip_sf" "${dyn[@]}" --q-heads 32 --kv-heads 8 --head-dim 128 --dtype bf16 --skip-scale-factor 4
   "$c" --target gpu -o "$out/bf16_d128_m64_dense" "${dyn[@]}" --block-m 64 --q-heads 4 --kv-heads 4 --head-dim 128 --dtype bf16
   "$c" --target gpu -o "$out/f16_d64_causal" "${dyn[@]}" --q-heads 4 --kv-heads 1 --head-dim 64 --dtype f16 --causal
+  "$c" --target gpu -o "$out/bf16_d128_gqa81_causal" "${dyn[@]}" --q-heads 8 --kv-heads 1 --head-dim 128 --dtype bf16 --causal
+  "$c" --target gpu -o "$out/f16_d128_skip" "${dyn[@]}" --q-heads 4 --kv-heads 2 --head-dim 128 --dtype f16 --skip
   "$c" --target gpu -o "$out/f16_d64_mha_skip" "${dyn[@]}" --q-heads 2 --kv-heads 2 --head-dim 64 --dtype f16 --skip
   "$c" --target gpu -o "$out/bf16_d64_warpvote_skip" "${dyn[@]}" --q-heads 4 --kv-heads 2 --head-dim 64 --dtype bf16 --causal --skip --block-m 128 --vote 16
   "$c" --target gpu --chip sm_80 -o "$out/bf16_d128_sm80_causal" "${dyn[@]}" --q-heads 4 --kv-heads 4 --head-dim 128 --dtype bf16 --causal
@@ -47,12 +50,17 @@ run() {
   cmake --build "$root/build-rt" >/dev/null
   local lib="$root/build-rt/lib/libskipattn_runtime.so"
   local failed=0
-  python3 "$root/test/GPU/check_gpu.py" --runtime "$lib" --bundles "$out" || failed=1
+  python3 "$root/test/GPU/check_gpu.py" --runtime "$lib" --bundles "$out" "$@" || failed=1
   echo "== examples/host_program"
   "$root/examples/host_program/build.sh" --link "$out/host_program" "$(dirname "$lib")"
   "$out/host_program/attention_host" || failed=1
+  # The serving kernels too (docs/serving.md): paged decode through a
+  # scrambled block table (skip, and lse at pages of 256), masks.
   local sanitize=(python3 "$root/test/GPU/sanitize.py" --runtime "$lib"
-                  "$out/bf16_d128_gqa_causal_skip" "$out/f16_d64_causal")
+                  "$out/bf16_d128_gqa_causal_skip" "$out/f16_d64_causal"
+                  "$out/bf16_d128_gqa_paged16_skip"
+                  "$out/f16_d64_causal_paged256_lse"
+                  "$out/bf16_d128_gqa_causal_skip_maskb")
   for tool in memcheck racecheck synccheck; do
     echo "== compute-sanitizer --tool $tool"
     compute-sanitizer --tool "$tool" --error-exitcode 9 "${sanitize[@]}" || failed=1
@@ -62,6 +70,6 @@ run() {
 
 case "${1:-}" in
   prepare) prepare ;;
-  run) run ;;
-  *) echo "usage: scripts/gpu-tests.sh prepare|run" >&2; exit 2 ;;
+  run) shift; run "$@" ;;
+  *) echo "usage: scripts/gpu-tests.sh prepare | run [--quick]" >&2; exit 2 ;;
 esac

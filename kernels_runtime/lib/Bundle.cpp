@@ -12,7 +12,9 @@
 #include "Bundle.h"
 #include "Errors.h"
 
+#include <algorithm>
 #include <cmath>
+#include <vector>
 
 using namespace skipattn::runtime;
 
@@ -184,6 +186,10 @@ extern "C" int64_t skipattn_bundle_page_size(const skipattn_bundle *bundle) {
   return bundle ? bundle->manifest.pageSize : 0;
 }
 
+extern "C" int skipattn_bundle_varlen(const skipattn_bundle *bundle) {
+  return bundle && bundle->manifest.varlen ? 1 : 0;
+}
+
 //===----------------------------------------------------------------------===//
 // Running
 //===----------------------------------------------------------------------===//
@@ -327,6 +333,50 @@ static skipattn_status checkPageTable(const Manifest &manifest,
   return SKIPATTN_OK;
 }
 
+/// The varlen options against the bundle and the shape: a varlen bundle
+/// needs both cumulative-length arrays, each [batch + 1] starting at 0, not
+/// decreasing and ending at most at the token count (host memory, read
+/// here); any other bundle neither.
+static skipattn_status checkVarlen(const std::string &api,
+                                   const Manifest &manifest,
+                                   const skipattn_shape &shape,
+                                   const skipattn_run_options &options) {
+  bool given = options.cu_seqlens_q || options.cu_seqlens_k;
+  if (!manifest.varlen) {
+    if (given)
+      return fail(SKIPATTN_ERROR_INVALID_ARGUMENT,
+                  api + ": cu_seqlens_q and cu_seqlens_k are for a varlen "
+                        "bundle; this one takes [B, H, S, D] tensors "
+                        "(\"varlen\" is false)");
+    return SKIPATTN_OK;
+  }
+  if (!options.cu_seqlens_q || !options.cu_seqlens_k)
+    return fail(SKIPATTN_ERROR_INVALID_ARGUMENT,
+                api + ": this bundle is varlen; pass "
+                      "skipattn_run_options.cu_seqlens_q and cu_seqlens_k");
+  struct Named {
+    const char *name;
+    const int32_t *cu;
+    int64_t tokens;
+  } arrays[] = {{"cu_seqlens_q", options.cu_seqlens_q, shape.q_len},
+                {"cu_seqlens_k", options.cu_seqlens_k, shape.kv_len}};
+  for (const Named &a : arrays) {
+    if (a.cu[0] != 0)
+      return fail(SKIPATTN_ERROR_INVALID_ARGUMENT,
+                  api + ": " + a.name + "[0] is " + std::to_string(a.cu[0]) +
+                      "; it must be 0");
+    for (int64_t b = 0; b < shape.batch; ++b)
+      if (a.cu[b + 1] < a.cu[b] || a.cu[b + 1] > a.tokens)
+        return fail(SKIPATTN_ERROR_INVALID_ARGUMENT,
+                    api + ": " + a.name + "[" + std::to_string(b + 1) +
+                        "] is " + std::to_string(a.cu[b + 1]) +
+                        "; the offsets must not decrease and must not pass "
+                        "the " +
+                        std::to_string(a.tokens) + " tokens");
+  }
+  return SKIPATTN_OK;
+}
+
 /// Checks the options against the bundle; api names the entry point.
 static skipattn_status checkOptions(const char *api, const Manifest &manifest,
                                     const skipattn_run_options &options) {
@@ -358,6 +408,70 @@ static skipattn_status checkOptions(const char *api, const Manifest &manifest,
   return SKIPATTN_OK;
 }
 
+/// The number of counters of a call: two per (batch, query head).
+static size_t headStatsCount(const skipattn_shape &shape) {
+  return static_cast<size_t>(shape.batch) * static_cast<size_t>(shape.q_heads) *
+         2;
+}
+
+/// Sums [B, Hq, 2] counters into {tiles_total, tiles_skipped}.
+static void sumHeadStats(const int64_t *headStats, size_t count,
+                         int64_t stats[2]) {
+  stats[0] = stats[1] = 0;
+  for (size_t i = 0; i < count; i += 2) {
+    stats[0] += headStats[i];
+    stats[1] += headStats[i + 1];
+  }
+}
+
+/// skipattn_run_host and skipattn_run_host_head_stats: the call with the
+/// totals (stats), the per-head counters (headStats) or neither.
+static skipattn_status runHost(const char *api, const skipattn_bundle *bundle,
+                               const skipattn_shape *shape, const void *q,
+                               const void *k, const void *v, const void *mask,
+                               const int64_t maskShape[4], void *out,
+                               float lambda, int64_t *stats,
+                               int64_t *headStats,
+                               const skipattn_run_options &options) {
+  if (!bundle || !shape || !q || !k || !v || !out)
+    return fail(SKIPATTN_ERROR_INVALID_ARGUMENT,
+                std::string(api) + ": bundle, shape, q, k, v and out must not "
+                                   "be NULL");
+  if (skipattn_status status = skipattn_check_host(bundle))
+    return status;
+  const Manifest &manifest = bundle->manifest;
+  if (skipattn_status status = checkCall(api, manifest, *shape, mask, maskShape,
+                                         lambda, stats ? stats : headStats))
+    return status;
+  if (skipattn_status status = checkOptions(api, manifest, options))
+    return status;
+  if (skipattn_status status = checkPaging(api, manifest, *shape, options))
+    return status;
+  if (manifest.pageSize)
+    if (skipattn_status status = checkPageTable(manifest, *shape, options))
+      return status;
+  if (skipattn_status status = checkVarlen(api, manifest, *shape, options))
+    return status;
+
+  // The kernel increments its counters, so they start at zero; without
+  // headStats from the host they live here, so that a NULL stats still
+  // gives the kernel somewhere to count.
+  std::vector<int64_t> owned;
+  size_t count = manifest.stats ? headStatsCount(*shape) : 0;
+  if (manifest.stats && !headStats) {
+    owned.assign(count, 0);
+    headStats = owned.data();
+  } else if (headStats) {
+    std::fill(headStats, headStats + count, 0);
+  }
+  bundle->host->run(manifest, *shape, q, k, v, mask, maskShape, out, lambda,
+                    headStats, options);
+  if (stats)
+    sumHeadStats(headStats, count, stats);
+  clearError();
+  return SKIPATTN_OK;
+}
+
 extern "C" skipattn_status
 skipattn_run_host_ex(const skipattn_bundle *bundle, const skipattn_shape *shape,
                      const void *q, const void *k, const void *v,
@@ -365,41 +479,67 @@ skipattn_run_host_ex(const skipattn_bundle *bundle, const skipattn_shape *shape,
                      float lambda, int64_t stats[2],
                      const skipattn_run_options *options) {
   return guard([&] {
-    if (!bundle || !shape || !q || !k || !v || !out)
-      return fail(SKIPATTN_ERROR_INVALID_ARGUMENT,
-                  "skipattn_run_host: bundle, shape, q, k, v and out must not "
-                  "be NULL");
-    if (skipattn_status status = skipattn_check_host(bundle))
-      return status;
-    const Manifest &manifest = bundle->manifest;
-    if (skipattn_status status =
-            checkCall("skipattn_run_host", manifest, *shape, mask, maskShape,
-                      lambda, stats))
-      return status;
     skipattn_run_options given = options ? *options : skipattn_run_options{};
-    if (skipattn_status status =
-            checkOptions("skipattn_run_host", manifest, given))
-      return status;
-    if (skipattn_status status =
-            checkPaging("skipattn_run_host", manifest, *shape, given))
-      return status;
-    if (manifest.pageSize)
-      if (skipattn_status status = checkPageTable(manifest, *shape, given))
-        return status;
-
-    // The kernel increments its counters, so they start at zero here, in
-    // memory the runtime owns: a NULL stats from the host still gives the
-    // kernel somewhere to count.
-    int64_t counters[2] = {0, 0};
-    bundle->host->run(manifest, *shape, q, k, v, mask, maskShape, out, lambda,
-                      counters, given);
-    if (stats) {
-      stats[0] = counters[0];
-      stats[1] = counters[1];
-    }
-    clearError();
-    return SKIPATTN_OK;
+    return runHost("skipattn_run_host", bundle, shape, q, k, v, mask, maskShape,
+                   out, lambda, stats, given.head_stats, given);
   });
+}
+
+extern "C" skipattn_status skipattn_run_host_head_stats(
+    const skipattn_bundle *bundle, const skipattn_shape *shape, const void *q,
+    const void *k, const void *v, const void *mask, const int64_t maskShape[4],
+    void *out, float lambda, int64_t *headStats) {
+  return guard([&] {
+    if (!headStats)
+      return fail(SKIPATTN_ERROR_INVALID_ARGUMENT,
+                  "skipattn_run_host_head_stats: head_stats must not be NULL "
+                  "(use skipattn_run_host without counters)");
+    return runHost("skipattn_run_host_head_stats", bundle, shape, q, k, v, mask,
+                   maskShape, out, lambda, nullptr, headStats,
+                   skipattn_run_options{});
+  });
+}
+
+/// skipattn_run_device and skipattn_run_device_head_stats: the call with
+/// the totals read back (stats), per-head counters in device memory
+/// (headStats) or neither.
+static skipattn_status runDevice(const char *api, const skipattn_bundle *bundle,
+                                 const skipattn_shape *shape, const void *q,
+                                 const void *k, const void *v, const void *mask,
+                                 const int64_t maskShape[4], void *out,
+                                 float lambda, int64_t *stats, void *headStats,
+                                 void *stream,
+                                 const skipattn_run_options &options) {
+  if (!bundle || !shape || !q || !k || !v || !out)
+    return fail(SKIPATTN_ERROR_INVALID_ARGUMENT,
+                std::string(api) + ": bundle, shape, q, k, v and out must "
+                                   "not be NULL");
+  if (skipattn_status status = checkGpuBundle(bundle, api))
+    return status;
+  const Manifest &manifest = bundle->manifest;
+  if (skipattn_status status =
+          checkCall(api, manifest, *shape, mask, maskShape, lambda,
+                    stats ? stats : static_cast<int64_t *>(headStats)))
+    return status;
+  if (skipattn_status status = checkOptions(api, manifest, options))
+    return status;
+  if (skipattn_status status = checkPaging(api, manifest, *shape, options))
+    return status;
+  // No gpu bundle is varlen (the manifest says so), so nothing is read here.
+  if (skipattn_status status = checkVarlen(api, manifest, *shape, options))
+    return status;
+  std::vector<int64_t> read;
+  if (stats)
+    read.assign(headStatsCount(*shape), 0);
+  if (skipattn_status status =
+          bundle->device->run(manifest, *shape, q, k, v, mask, maskShape, out,
+                              lambda, stats ? read.data() : nullptr, headStats,
+                              stream, options))
+    return status;
+  if (stats)
+    sumHeadStats(read.data(), read.size(), stats);
+  clearError();
+  return SKIPATTN_OK;
 }
 
 extern "C" skipattn_status
@@ -426,30 +566,25 @@ extern "C" skipattn_status skipattn_run_device_ex(
     void *out, float lambda, int64_t stats[2], void *stream,
     const skipattn_run_options *options) {
   return guard([&] {
-    if (!bundle || !shape || !q || !k || !v || !out)
-      return fail(SKIPATTN_ERROR_INVALID_ARGUMENT,
-                  "skipattn_run_device: bundle, shape, q, k, v and out must "
-                  "not be NULL");
-    if (skipattn_status status = checkGpuBundle(bundle, "skipattn_run_device"))
-      return status;
-    const Manifest &manifest = bundle->manifest;
-    if (skipattn_status status =
-            checkCall("skipattn_run_device", manifest, *shape, mask, maskShape,
-                      lambda, stats))
-      return status;
     skipattn_run_options given = options ? *options : skipattn_run_options{};
-    if (skipattn_status status =
-            checkOptions("skipattn_run_device", manifest, given))
-      return status;
-    if (skipattn_status status =
-            checkPaging("skipattn_run_device", manifest, *shape, given))
-      return status;
-    if (skipattn_status status =
-            bundle->device->run(manifest, *shape, q, k, v, mask, maskShape,
-                                out, lambda, stats, stream, given))
-      return status;
-    clearError();
-    return SKIPATTN_OK;
+    return runDevice("skipattn_run_device", bundle, shape, q, k, v, mask,
+                     maskShape, out, lambda, stats, given.head_stats, stream,
+                     given);
+  });
+}
+
+extern "C" skipattn_status skipattn_run_device_head_stats(
+    const skipattn_bundle *bundle, const skipattn_shape *shape, const void *q,
+    const void *k, const void *v, const void *mask, const int64_t maskShape[4],
+    void *out, float lambda, int64_t *headStats, void *stream) {
+  return guard([&] {
+    if (!headStats)
+      return fail(SKIPATTN_ERROR_INVALID_ARGUMENT,
+                  "skipattn_run_device_head_stats: head_stats must not be "
+                  "NULL (use skipattn_run_device without counters)");
+    return runDevice("skipattn_run_device_head_stats", bundle, shape, q, k, v,
+                     mask, maskShape, out, lambda, nullptr, headStats, stream,
+                     skipattn_run_options{});
   });
 }
 

@@ -49,6 +49,13 @@ static MemRef4 describe(const void *data, int64_t d0, int64_t d1, int64_t d2,
       pointer, pointer, 0, {d0, d1, d2, d3}, {d1 * d2 * d3, d2 * d3, d3, 1}};
 }
 
+/// A row-major contiguous [tokens, heads, dim] descriptor (varlen).
+static MemRef3 describePacked(const void *data, int64_t tokens, int64_t heads,
+                              int64_t dim) {
+  void *pointer = const_cast<void *>(data);
+  return {pointer, pointer, 0, {tokens, heads, dim}, {heads * dim, dim, 1}};
+}
+
 //===----------------------------------------------------------------------===//
 // Loading
 //===----------------------------------------------------------------------===//
@@ -162,7 +169,7 @@ template <typename... Args> static void call(void *entry, Args... args) {
 void HostKernel::run(const Manifest &manifest, const skipattn_shape &shape,
                      const void *q, const void *k, const void *v,
                      const void *mask, const int64_t *maskShape, void *out,
-                     float lambda, int64_t stats[2],
+                     float lambda, int64_t *headStats,
                      const skipattn_run_options &options) const {
   const skipattn_shape &s = shape;
   MemRef4 qRef = describe(q, s.batch, s.q_heads, s.q_len, s.head_dim);
@@ -185,7 +192,9 @@ void HostKernel::run(const Manifest &manifest, const skipattn_shape &shape,
   if (manifest.hasMask)
     mRef =
         describe(mask, maskShape[0], maskShape[1], maskShape[2], maskShape[3]);
-  MemRef1 statsRef = {stats, stats, 0, {2}, {1}};
+  // [B, Hq, 2] counters, one pair per (batch, query head).
+  MemRef3 statsRef = {
+      headStats, headStats, 0, {s.batch, s.q_heads, 2}, {2 * s.q_heads, 2, 1}};
   MemRef3 lseRef = {options.lse,
                     options.lse,
                     0,
@@ -199,7 +208,8 @@ void HostKernel::run(const Manifest &manifest, const skipattn_shape &shape,
     lambda *= static_cast<float>(s.kv_len);
   bool hasLambda = manifest.skipKind != SKIPATTN_SKIP_NONE;
 
-  // The canonical order q, k, v, [mask], [block_table, seq_lens], out,
+  // The canonical order q, k, v, [mask], [block_table, seq_lens],
+  // [cu_seqlens_q, cu_seqlens_k], out,
   // [lse], [num_splits], [lambda], [stats]: each step appends its argument
   // when the bundle has it, so every combination gets its own prototype.
   auto withStats = [&](auto... args) {
@@ -226,7 +236,19 @@ void HostKernel::run(const Manifest &manifest, const skipattn_shape &shape,
     else
       withSplits(args...);
   };
-  if (manifest.hasMask)
+  if (manifest.varlen) {
+    // Packed [tokens, heads, dim] tensors and the cumulative lengths.
+    MemRef3 qPacked = describePacked(q, s.q_len, s.q_heads, s.head_dim);
+    MemRef3 kPacked = describePacked(k, s.kv_len, s.kv_heads, s.head_dim);
+    MemRef3 vPacked = describePacked(v, s.kv_len, s.kv_heads, s.value_head_dim);
+    MemRef3 oPacked =
+        describePacked(out, s.q_len, s.q_heads, s.value_head_dim);
+    auto *cuQ = const_cast<int32_t *>(options.cu_seqlens_q);
+    auto *cuK = const_cast<int32_t *>(options.cu_seqlens_k);
+    MemRef1 cuQRef = {cuQ, cuQ, 0, {s.batch + 1}, {1}};
+    MemRef1 cuKRef = {cuK, cuK, 0, {s.batch + 1}, {1}};
+    withLse(&qPacked, &kPacked, &vPacked, &cuQRef, &cuKRef, &oPacked);
+  } else if (manifest.hasMask)
     withLse(&qRef, &kRef, &vRef, &mRef, &oRef);
   else if (pageSize)
     withLse(&qRef, &kRef, &vRef, &tableRef, &lensRef, &oRef);

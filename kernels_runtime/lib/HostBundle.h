@@ -30,11 +30,12 @@ public:
   HostKernel &operator=(const HostKernel &) = delete;
 
   /// Calls the entry. The caller has checked shape, pointers and options;
-  /// stats receives this call's counters when the manifest has stats.
+  /// when the manifest has stats, headStats is int64 [B, Hq, 2], zeroed, and
+  /// receives this call's counters per (batch, query head).
   void run(const Manifest &manifest, const skipattn_shape &shape, const void *q,
            const void *k, const void *v, const void *mask,
-           const int64_t *maskShape, void *out, float lambda, int64_t stats[2],
-           const skipattn_run_options &options) const;
+           const int64_t *maskShape, void *out, float lambda,
+           int64_t *headStats, const skipattn_run_options &options) const;
 
 private:
   HostKernel(void *handle, void *entry) : handle(handle), entry(entry) {}

@@ -287,6 +287,27 @@ static bool parsePaged(Reader &reader, const JsonValue &root,
   return true;
 }
 
+/// "stats_layout": the counters are per (batch, query head), [B, Hq, 2]
+/// int64. Bundles from before per-head counters had two counters per launch
+/// and no such key; the runtime would pass them a buffer of another shape.
+static bool parseStatsLayout(Reader &reader, const JsonValue &root,
+                             const Manifest &manifest) {
+  if (!manifest.stats)
+    return true;
+  const JsonValue *layout = root.find("stats_layout");
+  if (!layout)
+    return reader.error("\"stats\": true needs \"stats_layout\": "
+                        "\"per_head\"; this bundle counts tiles per launch "
+                        "(an older skipattn-compile): compile it again");
+  std::string value;
+  if (!reader.getString(root, "stats_layout", value))
+    return false;
+  if (value != "per_head")
+    return reader.error("unknown \"stats_layout\" " + quote(value) +
+                        " (this runtime reads \"per_head\")");
+  return true;
+}
+
 /// The parameter list the entry must have, given the optional operands.
 static std::vector<std::string> expectedArguments(const Manifest &manifest) {
   std::vector<std::string> result = {"q", "k", "v"};
@@ -295,6 +316,10 @@ static std::vector<std::string> expectedArguments(const Manifest &manifest) {
   if (manifest.pageSize) {
     result.push_back("block_table");
     result.push_back("seq_lens");
+  }
+  if (manifest.varlen) {
+    result.push_back("cu_seqlens_q");
+    result.push_back("cu_seqlens_k");
   }
   result.push_back("out");
   if (manifest.lse)
@@ -334,8 +359,8 @@ static bool parseArguments(Reader &reader, const JsonValue &root,
   std::vector<std::string> expected = expectedArguments(manifest);
   if (manifest.arguments != expected)
     return reader.error("\"arguments\" is " + formatList(manifest.arguments) +
-                        ", but \"mask\", \"paged\", \"lse\", \"kv_splits\", "
-                        "\"skip\" and \"stats\" imply " +
+                        ", but \"mask\", \"paged\", \"varlen\", \"lse\", "
+                        "\"kv_splits\", \"skip\" and \"stats\" imply " +
                         formatList(expected));
   return true;
 }
@@ -476,11 +501,18 @@ static bool parseRoot(Reader &reader, const JsonValue &root,
       !reader.getBool(root, "stats", manifest.stats) ||
       !reader.getOptionalBool(root, "kv_splits", manifest.kvSplits) ||
       !reader.getOptionalBool(root, "lse", manifest.lse) ||
+      !reader.getOptionalBool(root, "varlen", manifest.varlen) ||
+      !parseStatsLayout(reader, root, manifest) ||
       !parseBlock(reader, root, "block_m", manifest.blockM) ||
       !parseBlock(reader, root, "block_n", manifest.blockN))
     return false;
   if (!parsePaged(reader, root, manifest))
     return false;
+  if (manifest.varlen &&
+      (manifest.target == SKIPATTN_TARGET_GPU || manifest.hasMask ||
+       manifest.pageSize || manifest.lse))
+    return reader.error("\"varlen\" is for cpu bundles without a mask, "
+                        "pages or lse");
   if (manifest.kvSplits && manifest.target == SKIPATTN_TARGET_GPU)
     return reader.error("\"kv_splits\" is a tiling of cpu bundles; a gpu "
                         "bundle's kernels split the kv range on their own");

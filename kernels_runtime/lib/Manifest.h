@@ -53,6 +53,8 @@ struct Manifest {
   double skipValue = 0.0;
   int64_t voteRows = 0;
 
+  /// Counters per (batch, query head): int64 [B, Hq, 2] {tiles_total,
+  /// tiles_skipped} ("stats_layout": "per_head").
   bool stats = false;
   /// A cpu bundle tiled with kv splits ("kv_splits": true, docs/serving.md)
   /// takes the number of parts as an argument after out.
@@ -64,10 +66,16 @@ struct Manifest {
   /// contiguous K/V. k and v are then page pools [num_pages, P, Hkv, D],
   /// and the entry takes block_table and seq_lens after v.
   int64_t pageSize = 0;
+  /// A varlen bundle ("varlen": true, cpu): q, k, v and out are packed
+  /// [tokens, heads, head dim] and the entry takes cu_seqlens_q and
+  /// cu_seqlens_k after v; the shape's batch is the number of sequences,
+  /// q_len and kv_len the numbers of tokens.
+  bool varlen = false;
   int64_t blockM = 0;
   int64_t blockN = 0;
   /// The entry's parameters in order; checked to be the canonical
-  /// q, k, v, [mask], [block_table, seq_lens], out, [lse], [num_splits],
+  /// q, k, v, [mask], [block_table, seq_lens], [cu_seqlens_q,
+  /// cu_seqlens_k], out, [lse], [num_splits],
   /// [lambda], [stats].
   std::vector<std::string> arguments;
 

@@ -53,7 +53,7 @@ struct CopiesToLinalgPass
 
 /// Tile ops to linalg/tensor code, cleaned up.
 static void buildAttnToLinalg(OpPassManager &pm) {
-  pm.addPass(skipattn::createConvertAttnToLoops());
+  pm.nestAny().addPass(skipattn::createConvertAttnToLoops());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
 }

@@ -367,7 +367,7 @@ def main():
     print(f"seed {seed}", flush=True)
     fails = cases = 0
     shapes = [(1, 1, 1), (2, 1, 63), (1, 3, 64), (2, 2, 129), (1, 64, 64), (2, 65, 129),
-              (1, 200, 500), (1, 500, 200), (1, 1000, 2000), (3, 1, 5000),
+              (1, 200, 500), (1, 500, 200), (1, 1000, 2000), (3, 1, 5000), (1, 4097, 4097),
               # 5 to 8 query tokens per sequence: the wide decode kernel
               # where the GQA group's heads need more than 16 rows.
               (2, 6, 3000), (1, 8, 700)]

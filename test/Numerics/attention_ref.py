@@ -212,6 +212,25 @@ class SkipPrediction:
     def min_margin(self):
         return min(self.margins) if self.margins else math.inf
 
+    def head_counts(self):
+        """([B][Hq] tiles_total, [B][Hq] tiles_skipped) per query head, as
+        the kernels count them: a packed unit's tiles count once for each
+        query head its rows hold."""
+        skipped = self.skipped.sum(axis=-1)
+        if self.packing is None:
+            return (self.visited.sum(axis=2).tolist(),
+                    skipped.sum(axis=2).tolist())
+        group, sq, bm, _ = self.packing
+        b_count, hkv, nqb = self.visited.shape
+        total = np.zeros((b_count, hkv * group), dtype=np.int64)
+        dropped = np.zeros_like(total)
+        for qb in range(nqb):
+            rows = range(qb * bm, min((qb + 1) * bm, group * sq))
+            for g in sorted({p // sq for p in rows}):
+                total[:, np.arange(hkv) * group + g] += self.visited[:, :, qb]
+                dropped[:, np.arange(hkv) * group + g] += skipped[:, :, qb]
+        return total.tolist(), dropped.tolist()
+
     def fraction(self):
         if not self.tiles_total:
             return 0.0

@@ -16,6 +16,7 @@
 
 func.func @attention(%q: tensor<1x2x64x64xbf16>, %k: tensor<1x2x64x64xbf16>,
                      %v: tensor<1x2x64x64xbf16>) -> tensor<1x2x64x64xbf16> {
-  %o = attn.attention %q, %k, %v : tensor<1x2x64x64xbf16>, tensor<1x2x64x64xbf16>, tensor<1x2x64x64xbf16> -> tensor<1x2x64x64xbf16>
+  %init_o = tensor.empty() : tensor<1x2x64x64xbf16>
+  %o = attn.attention %q, %k, %v : tensor<1x2x64x64xbf16>, tensor<1x2x64x64xbf16>, tensor<1x2x64x64xbf16> -> tensor<1x2x64x64xbf16> outs(%init_o)
   return %o : tensor<1x2x64x64xbf16>
 }

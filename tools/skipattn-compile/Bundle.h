@@ -10,6 +10,7 @@
 #define SKIPATTN_TOOLS_SKIPATTN_COMPILE_BUNDLE_H
 
 #include "skipattn/Dialect/Attn/IR/AttnOps.h"
+#include "skipattn/Pipelines/Pipelines.h"
 
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/OwningOpRef.h"
@@ -25,6 +26,9 @@ struct DeviceKernel {
   std::string function, role; // prefill, decode, decode_wide, combine
   int64_t threads = 0, sharedBytes = 0;
   int64_t blockM = 0, blockN = 0, maxQueryLen = 0;
+  /// One CTA loops over tiles of blockM query rows: launch at most one per
+  /// SM.
+  bool persistent = false;
   llvm::SmallVector<std::string> params;
 };
 
@@ -32,6 +36,9 @@ struct DeviceKernel {
 struct BundleSpec {
   std::string target = "cpu"; // "cpu" or "gpu"
   std::string chip = "sm_90a";
+  /// Where the attention comes from (the input's op, or the shape flags):
+  /// the location of the entry's ops and of diagnostics about them.
+  mlir::LocationAttr origin;
   mlir::RankedTensorType query, key, value;
   mlir::RankedTensorType mask; // null without a mask
   bool causal = false;
@@ -49,6 +56,10 @@ struct BundleSpec {
   /// `key` and `value` then keep the logical [B, Hkv, Skv, D] shapes; the
   /// entry takes the page pools, the block table and the lengths.
   int64_t pageSize = 0;
+  /// A varlen batch (attn.varlen_attention): the entry takes q, k, v and out
+  /// packed as [tokens, heads, head dim] and cu_seqlens_q, cu_seqlens_k
+  /// (i32 [B + 1]); `query` etc. keep the logical [B, H, S, D] shapes.
+  bool varlen = false;
   // Filled by emitDeviceBundle.
   llvm::SmallVector<DeviceKernel> kernels;
   bool cubin = false;
@@ -60,7 +71,8 @@ struct BundleSpec {
   /// The type of the log-sum-exp output: f32 [B, Hq, Sq].
   mlir::RankedTensorType lseType() const;
   /// The entry's arguments, in order: q, k, v, [mask], [block_table,
-  /// seq_lens], out, [lse], [num_splits], [skip, stats].
+  /// seq_lens], [cu_seqlens_q, cu_seqlens_k], out, [lse], [num_splits],
+  /// [skip, stats].
   llvm::SmallVector<std::string> argumentNames() const;
 };
 
@@ -73,9 +85,17 @@ llvm::FailureOr<BundleSpec> specFromModule(mlir::ModuleOp module);
 mlir::OwningOpRef<mlir::ModuleOp> buildEntryModule(mlir::MLIRContext &ctx,
                                                    const BundleSpec &spec);
 
-/// The head of both targets' pipelines: attn-tile with the bundle's block
-/// sizes and attn-insert-block-skip with its vote group and the counters.
-void addTileAndSkipPasses(mlir::OpPassManager &pm, const BundleSpec &spec);
+/// Sets `options` of skipattn's compile pipeline for the bundle's entry:
+/// its target, chip, block sizes, vote group and counters, no raising (the
+/// entry is built around an attn.attention).
+void setCompileOptions(const BundleSpec &spec, CompileOptions &options);
+
+/// Runs the passes that `build` adds on `module`, in a pass manager set up
+/// from MLIR's command-line options (--mlir-print-ir-after-all,
+/// --mlir-timing, ...).
+llvm::LogicalResult
+runPasses(mlir::ModuleOp module,
+          llvm::function_ref<void(mlir::OpPassManager &)> build);
 
 /// Tiles, predicates and lowers the entry to the LLVM dialect for the host,
 /// then writes `dir/kernel.so`.

@@ -1,9 +1,9 @@
 //===- HostLibrary.cpp - the CPU bundle: a host shared object -------------===//
 //
-// For `--target cpu`, the entry goes through attn-tile,
-// attn-insert-block-skip and attn-lower-to-cpu, is translated to LLVM IR,
-// optimised at O3 for the host processor, emitted as an object file and
-// linked into `kernel.so` with the system C compiler driver (which brings
+// For `--target cpu`, the entry goes through skipattn's compile pipeline
+// (attn-tile, attn-insert-block-skip, attn-lower-to-cpu), is translated to
+// LLVM IR, optimised at O3 for the host processor, emitted as an object file
+// and linked into `kernel.so` with the system C compiler driver (which brings
 // libm for expf/logf).
 //
 //===----------------------------------------------------------------------===//
@@ -37,10 +37,11 @@ using namespace skipattn;
 /// The tiling, the predicate and the CPU lowering.
 static LogicalResult lowerToLLVMDialect(ModuleOp module,
                                         const BundleSpec &spec) {
-  PassManager pm(module.getContext());
-  addTileAndSkipPasses(pm, spec);
-  buildLowerToCPUPipeline(pm);
-  if (failed(pm.run(module)))
+  if (failed(runPasses(module, [&](OpPassManager &pm) {
+        CompileOptions options;
+        setCompileOptions(spec, options);
+        buildCompilePipeline(pm, options);
+      })))
     return failure();
   // The markers of the run-time arguments have no meaning in LLVM IR.
   module.walk([](LLVM::LLVMFuncOp func) {

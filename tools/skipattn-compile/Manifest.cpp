@@ -102,17 +102,20 @@ static Json deviceKernels(const BundleSpec &spec) {
              launch(*combine,
                     llvm::json::Array{"q_len", "q_heads", "batch"})}}});
   }
-  if (prefill)
+  if (prefill) {
+    Json qTiles = op("ceil_div", {"q_len", prefill->blockM});
+    llvm::json::Array grid{qTiles, "q_heads", "batch"};
+    if (prefill->persistent)
+      grid = llvm::json::Array{
+          op("min", {"num_sms", op("mul", {qTiles, "q_heads", "batch"})}), 1,
+          1};
     kernels.push_back(llvm::json::Object{
         {"name", "prefill"},
         {"when", 1},
         {"num_splits", 1},
         {"workspace_bytes", 0},
-        {"launches",
-         llvm::json::Array{launch(
-             *prefill,
-             llvm::json::Array{op("ceil_div", {"q_len", prefill->blockM}),
-                               "q_heads", "batch"})}}});
+        {"launches", llvm::json::Array{launch(*prefill, std::move(grid))}}});
+  }
   return kernels;
 }
 
@@ -149,6 +152,9 @@ LogicalResult skipattn::writeManifest(const BundleSpec &spec, StringRef dir,
       spec.scale
           ? *spec.scale
           : 1.0f / std::sqrt(static_cast<float>(spec.query.getDimSize(3)));
+  // The counters are per (batch, query head): int64 [B, Hq, 2].
+  llvm::json::Value statsLayout =
+      spec.skip ? llvm::json::Value("per_head") : llvm::json::Value(nullptr);
   llvm::json::Object manifest{{"format", "skipattn-bundle"},
                               {"version", 1},
                               {"target", spec.target},
@@ -164,12 +170,14 @@ LogicalResult skipattn::writeManifest(const BundleSpec &spec, StringRef dir,
                               {"mask", std::move(mask)},
                               {"skip", std::move(skip)},
                               {"stats", static_cast<bool>(spec.skip)},
+                              {"stats_layout", std::move(statsLayout)},
                               {"block_m", spec.blockM},
                               {"block_n", spec.blockN},
                               {"pack_gqa", spec.packGQA},
                               {"kv_splits", spec.kvSplits},
                               {"lse", spec.lse},
                               {"paged", std::move(paged)},
+                              {"varlen", spec.varlen},
                               {"arguments", std::move(arguments)}};
   if (spec.target == "gpu") {
     manifest.erase("library");

@@ -39,9 +39,13 @@ using skipattn::npy::ElementType;
 static const char usage[] =
     "usage: skipattn-run DIR --q q.npy --k k.npy --v v.npy --out o.npy\n"
     "                    [--mask m.npy] [--skip-threshold X | "
-    "--skip-scale-factor F]\n"
+    "--skip-scale-factor F |\n"
+    "                     --calibration calib.json --target-sparsity T "
+    "[--phase P]\n"
+    "                     [--layer L]]\n"
     "                    [--stats] [--num-splits N] [--lse lse.npy]\n"
     "                    [--block-table t.npy --seq-lens l.npy]\n"
+    "                    [--cu-seqlens-q cq.npy --cu-seqlens-k ck.npy]\n"
     "       skipattn-run DIR --q q.npy --k k.npy --v v.npy --plan "
     "[--num-sms N]\n"
     "\n"
@@ -54,7 +58,13 @@ static const char usage[] =
     "  --skip-threshold X      run with lambda = X\n"
     "  --skip-scale-factor F   run with lambda = F / Skv\n"
     "                          (default: the bundle's compiled criterion)\n"
-    "  --stats                 report tiles_total and tiles_skipped\n"
+    "  --calibration FILE      with --target-sparsity T: lambda = F / Skv\n"
+    "                          with the factor F that skipattn-calibrate's\n"
+    "                          FILE gives for T (--phase prefill|decode,\n"
+    "                          default prefill; --layer L: layer L's, not\n"
+    "                          the one pooled over every sample)\n"
+    "  --stats                 report tiles_total and tiles_skipped, and\n"
+    "                          both per (batch, query head) as [B][Hq]\n"
     "  --num-splits N          process the kv range in N parts (a cpu bundle\n"
     "                          compiled with --kv-splits; default 1)\n"
     "  --block-table t.npy     a paged bundle's block table, int32\n"
@@ -62,6 +72,9 @@ static const char usage[] =
     "                          [num_pages, page_size, Hkv, D]\n"
     "  --seq-lens l.npy        a paged bundle's kv length per sequence,\n"
     "                          int32 [B]\n"
+    "  --cu-seqlens-q cq.npy   a varlen bundle's cumulative lengths, int32\n"
+    "  --cu-seqlens-k ck.npy   [B + 1] each; q, k, v (and out) are then\n"
+    "                          packed [tokens, H, D]\n"
     "  --lse lse.npy           write the log-sum-exp of each output row,\n"
     "                          float32 [B,Hq,Sq] (a bundle compiled with\n"
     "                          --lse)\n"
@@ -78,8 +91,10 @@ struct Failure : std::runtime_error {
 
 struct Options {
   std::string bundle;
-  std::string q, k, v, out, mask, lse, blockTable, seqLens;
-  std::optional<double> threshold, scaleFactor;
+  std::string q, k, v, out, mask, lse, blockTable, seqLens, cuSeqlensQ,
+      cuSeqlensK;
+  std::optional<double> threshold, scaleFactor, targetSparsity;
+  std::string calibration, phase = "prefill", layer;
   bool stats = false;
   bool plan = false;
   std::optional<int64_t> numSms;
@@ -145,14 +160,20 @@ static bool parseArguments(int argc, char **argv, Options &options) {
     Mask,
     Threshold,
     ScaleFactor,
+    Calibration,
+    TargetSparsity,
+    Phase,
+    Layer,
     NumSms,
     NumSplits,
     Lse,
     BlockTable,
     SeqLens,
+    CuSeqlensQ,
+    CuSeqlensK,
     NumFlags
   };
-  std::string threshold, scaleFactor, numSms, numSplits;
+  std::string threshold, scaleFactor, targetSparsity, numSms, numSplits;
   struct ValueFlag {
     const char *name;
     std::string *value;
@@ -164,11 +185,17 @@ static bool parseArguments(int argc, char **argv, Options &options) {
                        {"--mask", &options.mask, false},
                        {"--skip-threshold", &threshold, false},
                        {"--skip-scale-factor", &scaleFactor, false},
+                       {"--calibration", &options.calibration, false},
+                       {"--target-sparsity", &targetSparsity, false},
+                       {"--phase", &options.phase, false},
+                       {"--layer", &options.layer, false},
                        {"--num-sms", &numSms, false},
                        {"--num-splits", &numSplits, false},
                        {"--lse", &options.lse, false},
                        {"--block-table", &options.blockTable, false},
-                       {"--seq-lens", &options.seqLens, false}};
+                       {"--seq-lens", &options.seqLens, false},
+                       {"--cu-seqlens-q", &options.cuSeqlensQ, false},
+                       {"--cu-seqlens-k", &options.cuSeqlensK, false}};
   bool haveBundle = false;
 
   for (int i = 1; i < argc; ++i) {
@@ -227,7 +254,7 @@ static bool parseArguments(int argc, char **argv, Options &options) {
       error(std::string("missing required flag ") + flags[f].name);
   // A plan runs nothing, so the flags about a run do not apply to it.
   if (options.plan)
-    for (int f : {Out, Mask, Threshold, ScaleFactor, NumSplits, Lse})
+    for (int f : {Out, Mask, Threshold, ScaleFactor, Calibration, NumSplits, Lse})
       if (flags[f].seen)
         error(std::string("--plan runs nothing, so ") + flags[f].name +
               " does not apply");
@@ -239,11 +266,29 @@ static bool parseArguments(int argc, char **argv, Options &options) {
     options.numSms = parseSmCount("--num-sms", numSms);
   if (flags[NumSplits].seen)
     options.numSplits = parseSplitCount("--num-splits", numSplits);
+  if (flags[CuSeqlensQ].seen != flags[CuSeqlensK].seen)
+    error("--cu-seqlens-q and --cu-seqlens-k go together (a varlen bundle "
+          "takes both)");
   if (flags[BlockTable].seen != flags[SeqLens].seen)
     error("--block-table and --seq-lens go together (a paged bundle takes "
           "both)");
   if (flags[Threshold].seen && flags[ScaleFactor].seen)
     error("--skip-threshold and --skip-scale-factor are exclusive; give one");
+  if (flags[Calibration].seen != flags[TargetSparsity].seen)
+    error("--calibration and --target-sparsity go together");
+  for (int f : {Phase, Layer})
+    if (flags[f].seen && !flags[Calibration].seen)
+      error(std::string(flags[f].name) + " only applies to --calibration");
+  if (flags[Calibration].seen &&
+      (flags[Threshold].seen || flags[ScaleFactor].seen))
+    error(std::string("--calibration and ") +
+          (flags[Threshold].seen ? "--skip-threshold" : "--skip-scale-factor") +
+          " are exclusive; give one");
+  if (flags[Phase].seen && options.phase != "prefill" &&
+      options.phase != "decode")
+    error("--phase must be prefill or decode, got '" + options.phase + "'");
+  if (flags[TargetSparsity].seen)
+    options.targetSparsity = parseNumber("--target-sparsity", targetSparsity);
   if (flags[Threshold].seen)
     options.threshold = parseNumber("--skip-threshold", threshold);
   if (flags[ScaleFactor].seen)
@@ -265,7 +310,8 @@ static std::string formatShape(const std::vector<int64_t> &shape,
 }
 
 /// Reads a q, k or v tensor: rank 4, float32 or float16.
-static Array readTensor(const char *name, const std::string &path) {
+static Array readTensor(const char *name, const std::string &path,
+                        bool packed = false) {
   Array array;
   std::string message;
   if (!skipattn::npy::readNpy(path, array, message))
@@ -274,9 +320,10 @@ static Array readTensor(const char *name, const std::string &path) {
     error(path + ": " + name + " is " + skipattn::npy::typeName(array.type) +
           " ('" + skipattn::npy::descr(array.type) + "'); " + name +
           " must be float32 ('<f4') or float16 ('<f2')");
-  if (array.shape.size() != 4)
-    error(path + ": " + name + " must have rank 4 ([B, H, S, D]), got shape " +
-          formatShape(array.shape, "(", ")"));
+  if (array.shape.size() != (packed ? 3u : 4u))
+    error(path + ": " + name + " must have rank " +
+          (packed ? "3 ([tokens, H, D], a varlen bundle)" : "4 ([B, H, S, D])") +
+          ", got shape " + formatShape(array.shape, "(", ")"));
   return array;
 }
 
@@ -444,7 +491,8 @@ struct Call {
   /// Paged bundles: the table and the lengths (host memory).
   size_t tableBytes, lensBytes;
   float lambda;
-  int64_t *stats;
+  /// [B, Hq, 2] counters, or null when they are not asked for.
+  int64_t *headStats;
   skipattn_run_options options;
 };
 } // namespace
@@ -462,8 +510,9 @@ static double runOnHost(const skipattn_bundle *bundle,
   auto start = Clock::now();
   skipattn_run_options options = call.options;
   options.lse = call.lse;
+  options.head_stats = call.headStats;
   check(skipattn_run_host_ex(bundle, &shape, call.q, call.k, call.v, call.mask,
-                             call.maskShape, call.out, call.lambda, call.stats,
+                             call.maskShape, call.out, call.lambda, nullptr,
                              &options));
   return millisecondsSince(start);
 }
@@ -475,7 +524,7 @@ static double runOnDevice(const skipattn_bundle *bundle,
                           const skipattn_shape &shape, const Call &call) {
   DeviceBuffer q(call.q, call.qBytes), k(call.k, call.kBytes),
       v(call.v, call.vBytes), out(nullptr, call.outBytes);
-  std::optional<DeviceBuffer> mask, lse, table, lens;
+  std::optional<DeviceBuffer> mask, lse, table, lens, headStats;
   if (call.mask)
     mask.emplace(call.mask, call.maskBytes);
   skipattn_run_options options = call.options;
@@ -489,17 +538,26 @@ static double runOnDevice(const skipattn_bundle *bundle,
     lse.emplace(nullptr, call.lseBytes);
     options.lse = static_cast<float *>(lse->pointer);
   }
+  size_t statsBytes = static_cast<size_t>(shape.batch) *
+                      static_cast<size_t>(shape.q_heads) * 2 * sizeof(int64_t);
+  if (call.headStats) {
+    headStats.emplace(nullptr, statsBytes);
+    options.head_stats = static_cast<int64_t *>(headStats->pointer);
+  }
   check(skipattn_device_synchronize(nullptr));
   auto start = Clock::now();
   check(skipattn_run_device_ex(bundle, &shape, q.pointer, k.pointer, v.pointer,
                                mask ? mask->pointer : nullptr, call.maskShape,
-                               out.pointer, call.lambda, call.stats,
+                               out.pointer, call.lambda, nullptr,
                                /*stream=*/nullptr, &options));
   check(skipattn_device_synchronize(nullptr));
   double wallMs = millisecondsSince(start);
   check(skipattn_device_download(call.out, out.pointer, call.outBytes));
   if (call.lse)
     check(skipattn_device_download(call.lse, lse->pointer, call.lseBytes));
+  if (headStats)
+    check(skipattn_device_download(call.headStats, headStats->pointer,
+                                   statsBytes));
   return wallMs;
 }
 
@@ -550,6 +608,31 @@ static skipattn_shape callShape(const Options &options,
   return shape;
 }
 
+/// ,"tiles_total":T,"tiles_skipped":S,"tiles_total_per_head":[[..]..],
+/// "tiles_skipped_per_head":[[..]..] from [B, Hq, 2] counters.
+static std::string statsJson(const std::vector<int64_t> &headStats,
+                             int64_t batch, int64_t heads) {
+  int64_t sums[2] = {0, 0};
+  std::string perHead[2] = {"[", "["};
+  for (int64_t b = 0; b < batch; ++b) {
+    for (int slot = 0; slot < 2; ++slot)
+      perHead[slot] += b ? ",[" : "[";
+    for (int64_t h = 0; h < heads; ++h) {
+      for (int slot = 0; slot < 2; ++slot) {
+        int64_t count = headStats[(b * heads + h) * 2 + slot];
+        sums[slot] += count;
+        perHead[slot] += (h ? "," : "") + std::to_string(count);
+      }
+    }
+    for (int slot = 0; slot < 2; ++slot)
+      perHead[slot] += "]";
+  }
+  return ",\"tiles_total\":" + std::to_string(sums[0]) +
+         ",\"tiles_skipped\":" + std::to_string(sums[1]) +
+         ",\"tiles_total_per_head\":" + perHead[0] +
+         "],\"tiles_skipped_per_head\":" + perHead[1] + "]";
+}
+
 /// --plan: the launches for the shapes of q, k and v, as one JSON line.
 static int printPlan(const Options &options, const skipattn_bundle *bundle) {
   if (skipattn_bundle_target(bundle) != SKIPATTN_TARGET_GPU)
@@ -585,10 +668,23 @@ static int run(const Options &options) {
 
   // Flags that the bundle cannot honour fail before any file is read.
   bool hasSkip = skipattn_bundle_has_skip(bundle.get());
-  if (!hasSkip && (options.threshold || options.scaleFactor))
+  if (!hasSkip &&
+      (options.threshold || options.scaleFactor || options.targetSparsity))
     error(std::string("the bundle is dense (\"skip\": null), so ") +
-          (options.threshold ? "--skip-threshold" : "--skip-scale-factor") +
+          (options.threshold     ? "--skip-threshold"
+           : options.scaleFactor ? "--skip-scale-factor"
+                                 : "--calibration") +
           " does not apply");
+  // A calibration gives a scale factor for the target sparsity.
+  std::optional<double> scaleFactor = options.scaleFactor;
+  if (options.targetSparsity) {
+    double factor;
+    check(skipattn_calibration_factor(
+        options.calibration.c_str(),
+        options.layer.empty() ? nullptr : options.layer.c_str(),
+        options.phase.c_str(), *options.targetSparsity, &factor));
+    scaleFactor = factor;
+  }
   if (options.stats && !skipattn_bundle_has_stats(bundle.get()))
     error("--stats needs a bundle compiled with stats (its manifest has "
           "\"stats\": false)");
@@ -620,11 +716,37 @@ static int run(const Options &options) {
     error("the bundle is not paged (\"paged\": null), but --block-table was "
           "given");
 
-  Array q = readTensor("q", options.q);
-  Array k = readTensor("k", options.k);
-  Array v = readTensor("v", options.v);
-  Array table, lens;
-  skipattn_shape shape = callShape(options, bundle.get(), q, k, v, table, lens);
+  bool varlen = skipattn_bundle_varlen(bundle.get());
+  if (varlen && options.cuSeqlensQ.empty())
+    error("the bundle is varlen; pass --cu-seqlens-q and --cu-seqlens-k");
+  if (!varlen && !options.cuSeqlensQ.empty())
+    error("the bundle is not varlen (\"varlen\": false), but --cu-seqlens-q "
+          "was given");
+  Array q = readTensor("q", options.q, varlen);
+  Array k = readTensor("k", options.k, varlen);
+  Array v = readTensor("v", options.v, varlen);
+  Array table, lens, cuQ, cuK;
+  skipattn_shape shape;
+  if (varlen) {
+    // Packed [tokens, H, D]: the batch is the number of sequences, q_len
+    // and kv_len the token counts.
+    cuQ = readInt32("cu_seqlens_q", options.cuSeqlensQ, 1, "[B + 1]");
+    cuK = readInt32("cu_seqlens_k", options.cuSeqlensK, 1, "[B + 1]");
+    if (cuQ.shape[0] != cuK.shape[0] || cuQ.shape[0] < 1)
+      error("cu_seqlens_q " + formatShape(cuQ.shape) + " and cu_seqlens_k " +
+            formatShape(cuK.shape) + " must both be [B + 1]");
+    if (k.shape[0] != v.shape[0] || k.shape[1] != v.shape[1])
+      error(options.v + ": v " + formatShape(v.shape) +
+            " must match k " + formatShape(k.shape) + " in tokens and heads");
+    if (k.shape[2] != q.shape[2])
+      error(options.k + ": the key head dim (" + std::to_string(k.shape[2]) +
+            ") must match q's (" + std::to_string(q.shape[2]) + ")");
+    shape = {cuQ.shape[0] - 1, q.shape[1], k.shape[1], q.shape[0],
+             k.shape[0],       q.shape[2], v.shape[2]};
+    check(skipattn_check_shape(bundle.get(), &shape, nullptr));
+  } else {
+    shape = callShape(options, bundle.get(), q, k, v, table, lens);
+  }
 
   Array mask;
   std::vector<unsigned char> maskStorage;
@@ -651,18 +773,22 @@ static int run(const Options &options) {
   float lambda = 0.0f;
   if (options.threshold)
     lambda = static_cast<float>(*options.threshold);
-  else if (options.scaleFactor)
-    lambda = static_cast<float>(*options.scaleFactor /
-                                static_cast<double>(shape.kv_len));
+  else if (scaleFactor)
+    lambda =
+        static_cast<float>(*scaleFactor / static_cast<double>(shape.kv_len));
   else
     lambda = skipattn_bundle_default_lambda(bundle.get(), shape.kv_len);
 
-  std::vector<int64_t> outShape = {shape.batch, shape.q_heads, shape.q_len,
-                                   shape.value_head_dim};
+  std::vector<int64_t> outShape =
+      varlen ? std::vector<int64_t>{shape.q_len, shape.q_heads,
+                                    shape.value_head_dim}
+             : std::vector<int64_t>{shape.batch, shape.q_heads, shape.q_len,
+                                    shape.value_head_dim};
   size_t outCount = elementCount(outShape);
   size_t elementSize = skipattn_dtype_size(dtype);
   std::vector<unsigned char> out(outCount * elementSize);
-  int64_t stats[2] = {0, 0};
+  std::vector<int64_t> headStats(
+      options.stats ? static_cast<size_t>(shape.batch * shape.q_heads * 2) : 0);
 
   Call call;
   call.q = qData;
@@ -678,7 +804,7 @@ static int run(const Options &options) {
   call.out = out.data();
   call.outBytes = out.size();
   call.lambda = lambda;
-  call.stats = options.stats ? stats : nullptr;
+  call.headStats = options.stats ? headStats.data() : nullptr;
   call.options = skipattn_run_options{};
   call.options.num_splits = options.numSplits.value_or(1);
   // A bundle with lse always writes it; it is saved when --lse asks.
@@ -688,6 +814,12 @@ static int run(const Options &options) {
   call.lseBytes = lse.size() * sizeof(float);
   call.tableBytes = table.data.size();
   call.lensBytes = lens.data.size();
+  if (varlen) {
+    call.options.cu_seqlens_q =
+        reinterpret_cast<const int32_t *>(cuQ.data.data());
+    call.options.cu_seqlens_k =
+        reinterpret_cast<const int32_t *>(cuK.data.data());
+  }
   if (skipattn_bundle_page_size(bundle.get())) {
     call.options.block_table =
         reinterpret_cast<const int32_t *>(table.data.data());
@@ -724,8 +856,7 @@ static int run(const Options &options) {
   std::snprintf(wall, sizeof(wall), ",\"wall_ms\":%.3f", wallMs);
   line += wall;
   if (options.stats)
-    line += ",\"tiles_total\":" + std::to_string(stats[0]) +
-            ",\"tiles_skipped\":" + std::to_string(stats[1]);
+    line += statsJson(headStats, shape.batch, shape.q_heads);
   line += "}\n";
   std::fputs(line.c_str(), stdout);
   return 0;

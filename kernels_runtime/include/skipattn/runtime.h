@@ -155,7 +155,9 @@ SKIPATTN_API int64_t skipattn_bundle_vote_rows(const skipattn_bundle *bundle);
 SKIPATTN_API float skipattn_bundle_default_lambda(const skipattn_bundle *bundle,
                                                   int64_t kv_len);
 
-/// 1 if the kernel counts tiles (it takes the stats argument).
+/// 1 if the kernel counts tiles (it takes the stats argument): per
+/// (batch, query head), the kv-blocks visited (tiles_total, summed over the
+/// head's q-blocks) and those the skip test skipped (tiles_skipped).
 SKIPATTN_API int skipattn_bundle_has_stats(const skipattn_bundle *bundle);
 
 SKIPATTN_API int64_t skipattn_bundle_block_m(const skipattn_bundle *bundle);
@@ -175,6 +177,27 @@ SKIPATTN_API int skipattn_bundle_has_lse(const skipattn_bundle *bundle);
 /// and v are page pools addressed through skipattn_run_options.block_table;
 /// 0 for a bundle with k [B, Hkv, Skv, D].
 SKIPATTN_API int64_t skipattn_bundle_page_size(const skipattn_bundle *bundle);
+
+/// 1 for a varlen bundle (skipattn-compile --varlen): q, k, v and out are
+/// packed [tokens, heads, head dim] and skipattn_run_options.cu_seqlens_q
+/// and cu_seqlens_k say where each sequence lies.
+SKIPATTN_API int skipattn_bundle_varlen(const skipattn_bundle *bundle);
+
+//===----------------------------------------------------------------------===//
+// Calibration
+//===----------------------------------------------------------------------===//
+
+/// The scale factor (lambda = factor / kv_len) for a target tile sparsity
+/// from a skipattn-calibrate JSON file: of layer (NULL: the setting pooled
+/// over every sample) and phase "prefill" or "decode" (NULL: "prefill"),
+/// the factor calibrated for exactly that target, else the fitted
+/// a * exp(b * target). Fails with SKIPATTN_ERROR_INVALID_ARGUMENT naming
+/// the file and what is missing.
+SKIPATTN_API skipattn_status skipattn_calibration_factor(const char *path,
+                                                         const char *layer,
+                                                         const char *phase,
+                                                         double target,
+                                                         double *factor);
 
 //===----------------------------------------------------------------------===//
 // Shapes
@@ -207,13 +230,22 @@ SKIPATTN_API skipattn_status skipattn_check_host(const skipattn_bundle *bundle);
 /// kind of bundle (a scale-factor kernel receives lambda * kv_len and divides
 /// it back); it is ignored by a dense bundle; lambda <= 0 or >= 1 turns
 /// skipping off. stats may be NULL; when the bundle has stats and
-/// stats is not NULL it receives this call's {tiles_total, tiles_skipped}.
-/// Passing stats to a bundle without stats is an error. out must not
-/// overlap the inputs.
+/// stats is not NULL it receives this call's {tiles_total, tiles_skipped},
+/// summed over batch and heads. Passing stats to a bundle without stats is
+/// an error. out must not overlap the inputs.
 SKIPATTN_API skipattn_status skipattn_run_host(
     const skipattn_bundle *bundle, const skipattn_shape *shape, const void *q,
     const void *k, const void *v, const void *mask, const int64_t mask_shape[4],
     void *out, float lambda, int64_t stats[2]);
+
+/// skipattn_run_host with the counters of each (batch, query head):
+/// head_stats (host memory, not NULL) is int64 [batch][q_heads][2] in C
+/// order and receives this call's {tiles_total, tiles_skipped} of every
+/// head. The bundle must have stats.
+SKIPATTN_API skipattn_status skipattn_run_host_head_stats(
+    const skipattn_bundle *bundle, const skipattn_shape *shape, const void *q,
+    const void *k, const void *v, const void *mask, const int64_t mask_shape[4],
+    void *out, float lambda, int64_t *head_stats);
 
 /// What a run takes beyond the arguments of skipattn_run_host, for bundles
 /// that ask for it. Zero-initialize it and set the fields that apply.
@@ -243,6 +275,22 @@ typedef struct skipattn_run_options {
   const int32_t *seq_lens;
   int64_t num_pages;
   int64_t max_pages;
+  /// For a bundle with stats: where the counters of each (batch, query
+  /// head) go, int64 [batch][q_heads][2] in C order, as for
+  /// skipattn_run_host_head_stats (host memory) and
+  /// skipattn_run_device_head_stats (device memory, cleared and counted
+  /// into on the stream without waiting). NULL: not asked for.
+  int64_t *head_stats;
+  /// For a varlen bundle (skipattn_bundle_varlen), whose q, k, v and out are
+  /// packed [tokens, heads, head dim]: int32 [B + 1] cumulative lengths,
+  /// sequence b owning queries [cu_seqlens_q[b], cu_seqlens_q[b + 1]) and
+  /// keys [cu_seqlens_k[b], cu_seqlens_k[b + 1]). The shape's batch is B,
+  /// q_len and kv_len the token counts (the packed tensors' first dims);
+  /// each array starts at 0, does not decrease and ends at most at the
+  /// token count (checked). Host memory. Required by such a bundle, NULL
+  /// otherwise.
+  const int32_t *cu_seqlens_q;
+  const int32_t *cu_seqlens_k;
 } skipattn_run_options;
 
 /// skipattn_run_host with options; NULL options are all zero.
@@ -284,6 +332,20 @@ SKIPATTN_API skipattn_status skipattn_run_device(
     const skipattn_bundle *bundle, const skipattn_shape *shape, const void *q,
     const void *k, const void *v, const void *mask, const int64_t mask_shape[4],
     void *out, float lambda, int64_t stats[2], void *stream);
+
+/// skipattn_run_device with the counters of each (batch, query head) left
+/// in device memory: head_stats (a device pointer, not NULL) is int64
+/// [batch][q_heads][2] in C order; the call clears it and the kernels count
+/// into it, both ordered on stream, and it returns once they are queued
+/// without waiting: the host reads the counters whenever it synchronizes.
+/// Such a call can be captured in a CUDA graph once the same call has run
+/// outside the capture (the sm_90a kernels' tensor maps are then cached)
+/// and the device has stream-ordered memory pools (a decode workspace is
+/// allocated on the stream). The bundle must have stats.
+SKIPATTN_API skipattn_status skipattn_run_device_head_stats(
+    const skipattn_bundle *bundle, const skipattn_shape *shape, const void *q,
+    const void *k, const void *v, const void *mask, const int64_t mask_shape[4],
+    void *out, float lambda, int64_t *head_stats, void *stream);
 
 /// skipattn_run_device with options (device pointers where they point to
 /// tensors); NULL options are all zero.

@@ -143,6 +143,46 @@ struct LoadTileLowering : OpRewritePattern<LoadTileOp> {
   }
 };
 
+/// Pattern: attn.load_packed_tile => tensor.generate reading row start + j
+/// of the [T, H, D] source for j < limit (and inside the tensor), 0 else.
+struct LoadPackedTileLowering : OpRewritePattern<LoadPackedTileOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(LoadPackedTileOp op,
+                                PatternRewriter &rewriter) const override {
+    Builder h{rewriter, op.getLoc()};
+    Value src = op.getSource();
+    Value tokens = h.dim(src, 0);
+    Type elt = eltOf(src);
+    Location loc = op.getLoc();
+    auto ult = [&](OpBuilder &nb, Location l, Value a, Value b) -> Value {
+      return arith::CmpIOp::create(nb, l, arith::CmpIPredicate::ult, a, b);
+    };
+    auto gen = tensor::GenerateOp::create(
+        rewriter, loc, op.getType(), ValueRange{},
+        [&](OpBuilder &nb, Location l, ValueRange ivs) {
+          Value j = arith::AddIOp::create(nb, l, op.getRow(), ivs[0]);
+          Value t = arith::AddIOp::create(nb, l, op.getStart(), j);
+          Value in = arith::AndIOp::create(nb, l, ult(nb, l, j, op.getLimit()),
+                                           ult(nb, l, t, tokens));
+          auto ifOp = scf::IfOp::create(
+              nb, l, in,
+              [&](OpBuilder &tb, Location tl) {
+                Value x = tensor::ExtractOp::create(
+                    tb, tl, src, ValueRange{t, op.getHead(), ivs[1]});
+                scf::YieldOp::create(tb, tl, x);
+              },
+              [&](OpBuilder &eb, Location el) {
+                Value z =
+                    arith::ConstantOp::create(eb, el, eb.getZeroAttr(elt));
+                scf::YieldOp::create(eb, el, z);
+              });
+          tensor::YieldOp::create(nb, l, ifOp.getResult(0));
+        });
+    rewriter.replaceOp(op, gen.getResult());
+    return success();
+  }
+};
+
 /// Pattern: attn.load_paged_tile => tensor.generate reading row j of the
 /// sequence from page table[b, j / P], slot j mod P; 0 at and past the
 /// limit, and for a table entry that is not a page of the pool.
@@ -627,12 +667,13 @@ struct ConvertAttnToLoopsPass
   void runOnOperation() override {
     Operation *root = getOperation();
     WalkResult untiled = root->walk([&](Operation *op) {
-      if (isa<AttentionOp, PagedAttentionOp>(op)) {
+      if (isa<AttentionOp, PagedAttentionOp, VarlenAttentionOp>(op)) {
         op->emitError() << "convert-attn-to-loops: " << op->getName()
                         << " must be tiled first; run attn-tile";
         return WalkResult::interrupt();
       }
-      if (op->hasAttr("attn.skip")) {
+      if (auto update = dyn_cast<TileUpdateOp>(op);
+          update && update.getSkipRequestAttr()) {
         op->emitError("convert-attn-to-loops: this kv loop asks for "
                       "Skip-Softmax; run attn-insert-block-skip first");
         return WalkResult::interrupt();
@@ -643,7 +684,8 @@ struct ConvertAttnToLoopsPass
       return signalPassFailure();
 
     RewritePatternSet patterns(&getContext());
-    patterns.add<LoadTileLowering, LoadPagedTileLowering, LoadMaskTileLowering,
+    patterns.add<LoadTileLowering, LoadPagedTileLowering,
+                 LoadPackedTileLowering, LoadMaskTileLowering,
                  TileScoresLowering, TileRowMaxLowering, SkipVoteLowering,
                  TileUpdateLowering, TileMergeLowering, TileLseLowering,
                  TileFinalizeLowering>(&getContext());

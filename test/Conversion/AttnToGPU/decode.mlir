@@ -4,8 +4,8 @@
 // vote is the warp's (the whole GQA group), and V is loaded only for a
 // kept tile; the combine kernel merges the splits.
 // CHECK-LABEL: gpu.func @skipattn_decode_f16_h4x1_d64_m64n64_skipsf_stats(
+//  CHECK-SAME:     attn.kernel = #attn.kernel<role = "decode", params = ["q", "k", "v", "workspace", "batch", "q_len", "kv_len", "num_splits", "scale_factor", "stats"], threads = 32, shared_bytes = {{[0-9]+}}, block_n = 64, max_q_len = 4>
 //  CHECK-SAME:     known_block_size = array<i32: 32, 1, 1>
-//  CHECK-SAME:     skipattn.role = "decode"
 // The seed (docs/serving.md): with skipping on, a split that starts past
 // kv-block 0 loads K_0 with Q and starts its running max from block 0's row
 // max; only block 0 is exempt from the vote.
@@ -34,22 +34,37 @@
 //       CHECK:       nvvm.cp.async.shared.global
 //       CHECK:     nvvm.cp.async.commit.group
 //       CHECK:     scf.if %[[SKIP]]
+// The counters: thread g < 4 adds the split's tiles to query head kvh * 4 + g
+// of the GQA group, at stats + (b * 4 + head) * 16.
+//       CHECK:   %[[TIDOK:.*]] = arith.cmpi ult, %[[TID:.*]], %c4_i32{{.*}} : i32
+//       CHECK:   scf.if %[[TIDOK]] {
+//       CHECK:     %[[G:.*]] = arith.muli %{{.*}}, %c4_i32{{.*}} : i32
+//       CHECK:     %[[HEAD:.*]] = arith.addi %[[G]], %[[TID]] : i32
+//       CHECK:     %[[BH4:.*]] = arith.muli %{{.*}}, %c4_i32{{.*}} : i32
+//       CHECK:     %[[BH:.*]] = arith.addi %[[BH4]], %[[HEAD]] : i32
+//       CHECK:     arith.muli %{{.*}}, %c16_i64 : i64
+//       CHECK:     llvm.atomicrmw add
+//       CHECK:     llvm.atomicrmw add
 // Up to 8 query tokens per sequence (speculative decoding): the wide
 // kernel has a warp per 16 of the group's 4 x 8 rows, and its warps' votes
 // meet in bar.red.and.
 //       CHECK: gpu.func @skipattn_decode_wide_f16_h4x1_d64_m64n64_skipsf_stats(
+//  CHECK-SAME:     attn.kernel = #attn.kernel<role = "decode_wide", {{.*}}, threads = 64, {{.*}}, max_q_len = 8>
 //  CHECK-SAME:     known_block_size = array<i32: 64, 1, 1>
-//  CHECK-SAME:     skipattn.max_q_len = 8
-//  CHECK-SAME:     skipattn.role = "decode_wide"
 //       CHECK:   scf.for
 //   CHECK-NOT:     nvvm.vote.sync
 //       CHECK:     %[[WVOTE:.*]] = nvvm.barrier #nvvm.reduction<and>
 //       CHECK:     arith.andi %{{.*}}, %{{.*}} : i1
 //       CHECK: gpu.func @skipattn_combine_f16_h4x1_d64_m64n64_skipsf_stats(
-//  CHECK-SAME:     skipattn.role = "combine"
+//  CHECK-SAME:     attn.kernel = #attn.kernel<role = "combine", params = ["workspace", "out", "batch", "q_len", "num_splits"], threads = 64, shared_bytes = 0>
 //       CHECK:   scf.for
 //       CHECK:   "ex2.approx.ftz.f32 $0, $1;"
 func.func @attention(%q: tensor<?x4x?x64xf16>, %k: tensor<?x1x?x64xf16>, %v: tensor<?x1x?x64xf16>) -> tensor<?x4x?x64xf16> {
-  %o = attn.attention %q, %k, %v {skip = #attn.skip<scale_factor = 4.0>} : tensor<?x4x?x64xf16>, tensor<?x1x?x64xf16>, tensor<?x1x?x64xf16> -> tensor<?x4x?x64xf16>
+  %init_o_c0 = arith.constant 0 : index
+  %init_o_d0 = tensor.dim %q, %init_o_c0 : tensor<?x4x?x64xf16>
+  %init_o_c2 = arith.constant 2 : index
+  %init_o_d2 = tensor.dim %q, %init_o_c2 : tensor<?x4x?x64xf16>
+  %init_o = tensor.empty(%init_o_d0, %init_o_d2) : tensor<?x4x?x64xf16>
+  %o = attn.attention %q, %k, %v {skip = #attn.skip<scale_factor = 4.0>} : tensor<?x4x?x64xf16>, tensor<?x1x?x64xf16>, tensor<?x1x?x64xf16> -> tensor<?x4x?x64xf16> outs(%init_o)
   return %o : tensor<?x4x?x64xf16>
 }

@@ -4,24 +4,27 @@
 // What the GPU kernels do not cover is refused with a diagnostic.
 
 func.func @f32(%q: tensor<1x4x128x64xf32>) -> tensor<1x4x128x64xf32> {
+  %init_o = tensor.empty() : tensor<1x4x128x64xf32>
   // expected-error @+1 {{convert-attn-to-gpu: element type 'f32' has no tensor-core path; use bf16 or f16 (or the CPU pipeline)}}
-  %o = attn.attention %q, %q, %q : tensor<1x4x128x64xf32>, tensor<1x4x128x64xf32>, tensor<1x4x128x64xf32> -> tensor<1x4x128x64xf32>
+  %o = attn.attention %q, %q, %q : tensor<1x4x128x64xf32>, tensor<1x4x128x64xf32>, tensor<1x4x128x64xf32> -> tensor<1x4x128x64xf32> outs(%init_o)
   return %o : tensor<1x4x128x64xf32>
 }
 
 // -----
 
 func.func @head_dim(%q: tensor<1x4x128x96xbf16>) -> tensor<1x4x128x96xbf16> {
+  %init_o = tensor.empty() : tensor<1x4x128x96xbf16>
   // expected-error @+1 {{convert-attn-to-gpu: head dim 96 is not supported (64 and 128 are)}}
-  %o = attn.attention %q, %q, %q : tensor<1x4x128x96xbf16>, tensor<1x4x128x96xbf16>, tensor<1x4x128x96xbf16> -> tensor<1x4x128x96xbf16>
+  %o = attn.attention %q, %q, %q : tensor<1x4x128x96xbf16>, tensor<1x4x128x96xbf16>, tensor<1x4x128x96xbf16> -> tensor<1x4x128x96xbf16> outs(%init_o)
   return %o : tensor<1x4x128x96xbf16>
 }
 
 // -----
 
 func.func @value_head_dim(%q: tensor<1x4x128x64xbf16>, %v: tensor<1x4x128x128xbf16>) -> tensor<1x4x128x128xbf16> {
+  %init_o = tensor.empty() : tensor<1x4x128x128xbf16>
   // expected-error @+1 {{convert-attn-to-gpu: value head dim 128 must equal the head dim 64}}
-  %o = attn.attention %q, %q, %v : tensor<1x4x128x64xbf16>, tensor<1x4x128x64xbf16>, tensor<1x4x128x128xbf16> -> tensor<1x4x128x128xbf16>
+  %o = attn.attention %q, %q, %v : tensor<1x4x128x64xbf16>, tensor<1x4x128x64xbf16>, tensor<1x4x128x128xbf16> -> tensor<1x4x128x128xbf16> outs(%init_o)
   return %o : tensor<1x4x128x128xbf16>
 }
 
@@ -29,6 +32,15 @@ func.func @value_head_dim(%q: tensor<1x4x128x64xbf16>, %v: tensor<1x4x128x128xbf
 
 // BLOCKM: error: convert-attn-to-gpu: block-m 32 is not supported (64 or 128: 16 rows per warp)
 func.func @block_m(%q: tensor<1x4x128x64xbf16>) -> tensor<1x4x128x64xbf16> {
-  %o = attn.attention %q, %q, %q : tensor<1x4x128x64xbf16>, tensor<1x4x128x64xbf16>, tensor<1x4x128x64xbf16> -> tensor<1x4x128x64xbf16>
+  %init_o = tensor.empty() : tensor<1x4x128x64xbf16>
+  %o = attn.attention %q, %q, %q : tensor<1x4x128x64xbf16>, tensor<1x4x128x64xbf16>, tensor<1x4x128x64xbf16> -> tensor<1x4x128x64xbf16> outs(%init_o)
   return %o : tensor<1x4x128x64xbf16>
+}
+
+// -----
+
+func.func @varlen(%q: tensor<?x4x64xbf16>, %k: tensor<?x4x64xbf16>, %cu: tensor<?xi32>) -> tensor<?x4x64xbf16> {
+  // expected-error @+1 {{convert-attn-to-gpu: attn.varlen_attention has no GPU kernels yet; use the CPU pipeline}}
+  %o = attn.varlen_attention %q, %k, %k, %cu, %cu : tensor<?x4x64xbf16>, tensor<?x4x64xbf16>, tensor<?x4x64xbf16>, tensor<?xi32>, tensor<?xi32> -> tensor<?x4x64xbf16>
+  return %o : tensor<?x4x64xbf16>
 }

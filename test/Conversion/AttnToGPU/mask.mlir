@@ -22,7 +22,12 @@
 //  CHECK-SAME:     "mask", "mask_batch", "mask_heads", "mask_q_len", "mask_kv_len"]
 //       CHECK:   llvm.load %{{.*}} {alignment = 2 : i64} : !llvm.ptr<1> -> f16
 func.func @additive(%q: tensor<?x8x?x64xf16>, %k: tensor<?x2x?x64xf16>, %v: tensor<?x2x?x64xf16>, %m: tensor<?x1x?x?xf16>) -> tensor<?x8x?x64xf16> {
-  %o = attn.attention %q, %k, %v mask %m {skip = #attn.skip<threshold = 1.0e-3>} : tensor<?x8x?x64xf16>, tensor<?x2x?x64xf16>, tensor<?x2x?x64xf16>, tensor<?x1x?x?xf16> -> tensor<?x8x?x64xf16>
+  %init_o_c0 = arith.constant 0 : index
+  %init_o_d0 = tensor.dim %q, %init_o_c0 : tensor<?x8x?x64xf16>
+  %init_o_c2 = arith.constant 2 : index
+  %init_o_d2 = tensor.dim %q, %init_o_c2 : tensor<?x8x?x64xf16>
+  %init_o = tensor.empty(%init_o_d0, %init_o_d2) : tensor<?x8x?x64xf16>
+  %o = attn.attention %q, %k, %v mask %m {skip = #attn.skip<threshold = 1.0e-3>} : tensor<?x8x?x64xf16>, tensor<?x2x?x64xf16>, tensor<?x2x?x64xf16>, tensor<?x1x?x?xf16> -> tensor<?x8x?x64xf16> outs(%init_o)
   return %o : tensor<?x8x?x64xf16>
 }
 
@@ -34,6 +39,9 @@ func.func @additive(%q: tensor<?x8x?x64xf16>, %k: tensor<?x2x?x64xf16>, %v: tens
 //       CHECK:   %[[KEEP:.*]] = arith.cmpi ne, %[[BYTE]], %{{.*}} : i8
 //       CHECK:   arith.select %[[KEEP]], %{{.*}}, %{{.*}} : f32
 func.func @bool(%q: tensor<1x4x?x128xbf16>, %m: tensor<1x1x?x?xi1>) -> tensor<1x4x?x128xbf16> {
-  %o = attn.attention %q, %q, %q mask %m {causal} : tensor<1x4x?x128xbf16>, tensor<1x4x?x128xbf16>, tensor<1x4x?x128xbf16>, tensor<1x1x?x?xi1> -> tensor<1x4x?x128xbf16>
+  %init_o_c2 = arith.constant 2 : index
+  %init_o_d2 = tensor.dim %q, %init_o_c2 : tensor<1x4x?x128xbf16>
+  %init_o = tensor.empty(%init_o_d2) : tensor<1x4x?x128xbf16>
+  %o = attn.attention %q, %q, %q mask %m {causal} : tensor<1x4x?x128xbf16>, tensor<1x4x?x128xbf16>, tensor<1x4x?x128xbf16>, tensor<1x1x?x?xi1> -> tensor<1x4x?x128xbf16> outs(%init_o)
   return %o : tensor<1x4x?x128xbf16>
 }

@@ -65,6 +65,21 @@ LogicalResult LoadPagedTileOp::verify() {
   return success();
 }
 
+LogicalResult LoadPackedTileOp::verify() {
+  auto source = cast<RankedTensorType>(getSource().getType());
+  if (source.getRank() != 3)
+    return emitOpError("source must have rank 3 ([T, H, D])");
+  if (failed(staticTile(*this, getType(), 2, "result")))
+    return failure();
+  if (elt(getResult()) != elt(getSource()))
+    return emitOpError("result element type must match the source's");
+  int64_t d = source.getDimSize(2);
+  if (!ShapedType::isDynamic(d) && dim(getResult(), 1) != d)
+    return emitOpError() << "result has " << dim(getResult(), 1)
+                         << " columns but the source head dim is " << d;
+  return success();
+}
+
 LogicalResult LoadMaskTileOp::verify() {
   if (getMask().getType().getRank() != 4)
     return emitOpError("mask must have rank 4 ([B, H, Sq, Skv])");
@@ -151,6 +166,9 @@ LogicalResult TileUpdateOp::verify() {
       return failure();
     if (!elt(groups).isInteger(1) || bm % dim(groups, 0) != 0)
       return emitOpError("skip groups must be i1 and divide the rows");
+    if (getSkipRequestAttr())
+      return emitOpError("an update with skip groups already has its "
+                         "predicate; it cannot carry a skip_request");
   }
   return success();
 }

@@ -1,7 +1,9 @@
 //===- AttnOps.td - operations of the attn dialect ---------*- tablegen -*-===//
 //
 // `attn.attention`: scaled dot-product attention over [B, H, S, D] tensors,
-// with optional causal masking, a mask operand, GQA and a skip request.
+// with optional causal masking, a mask operand, GQA and a skip request. It is
+// in destination-passing style and tileable (TilingInterface), so upstream
+// tiling drivers and the transform dialect take it like a linalg op.
 //
 //===----------------------------------------------------------------------===//
 
@@ -10,9 +12,17 @@
 
 include "skipattn/Dialect/Attn/IR/AttnDialect.td"
 include "skipattn/Dialect/Attn/IR/AttnAttrs.td"
+include "mlir/Interfaces/DestinationStyleOpInterface.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
+include "mlir/Interfaces/TilingInterface.td"
 
-def Attn_AttentionOp : Attn_Op<"attention", [Pure]> {
+def Attn_AttentionOp : Attn_Op<"attention", [Pure, AttrSizedOperandSegments,
+    DestinationStyleOpInterface,
+    AllTypesMatch<["init", "result"]>,
+    DeclareOpInterfaceMethods<TilingInterface,
+        ["getLoopIteratorTypes", "getIterationDomain",
+         "getTiledImplementation", "getResultTilePosition",
+         "generateResultTileValue", "getIterationDomainTileFromResultTile"]>]> {
   let summary = "scaled dot-product attention";
   let description = [{
     Computes `softmax(scale * Q K^T + mask) V` per (batch, query head), in
@@ -41,21 +51,38 @@ def Attn_AttentionOp : Attn_Op<"attention", [Pure]> {
       over the positions the row attends (those of skipped tiles left out);
       -inf for a fully masked row. Two attentions of the same queries over
       disjoint key ranges merge into the attention over both with it
-      (docs/serving.md): what ring and context-parallel attention need.
+      (docs/serving.md): what ring and context-parallel attention need. Its
+      destination is a second `outs` operand, written with its type.
+    - `outs(%init)` is the destination (destination-passing style): a tensor
+      of the result's type whose contents are overwritten, typically a
+      `tensor.empty`. It ties the result to a buffer for bufferization and
+      to the slice a tiled loop writes.
+
+    Tiling (TilingInterface): the iteration domain is the result,
+    [B, Hq, Sq, Dv], every dimension parallel. A tile slices Q, the mask and
+    the destination alike; K and V by the key/value heads its query heads
+    read (a head tile must hold whole GQA groups or lie within one), and
+    with `causal` a query tile [q0, q0 + n) reads only the keys
+    [0, q0 + n + Skv - Sq), which keeps the bottom-right diagonal where it
+    was. The head and value-head-dim tiles must have static sizes. The lse
+    destination is sliced by the first three dimensions of the tile.
 
     Example:
 
     ```mlir
+    %e = tensor.empty() : tensor<1x32x4096x128xbf16>
     %o = attn.attention %q, %k, %v {causal, scale = 0.125 : f32,
                                     skip = #attn.skip<threshold = 1.0e-3>}
       : tensor<1x32x4096x128xbf16>, tensor<1x8x4096x128xbf16>,
-        tensor<1x8x4096x128xbf16> -> tensor<1x32x4096x128xbf16>
+        tensor<1x8x4096x128xbf16> -> tensor<1x32x4096x128xbf16> outs(%e)
     %p = attn.attention %q, %k, %v mask %m
       : tensor<2x12x197x64xf32>, tensor<2x12x197x64xf32>,
         tensor<2x12x197x64xf32>, tensor<2x1x1x197xi1> -> tensor<2x12x197x64xf32>
+        outs(%f)
     %o2, %lse = attn.attention %q, %k, %v
       : tensor<1x32x1x128xbf16>, tensor<1x8x?x128xbf16>,
         tensor<1x8x?x128xbf16> -> tensor<1x32x1x128xbf16>, tensor<1x32x1xf32>
+        outs(%g, %l : tensor<1x32x1xf32>)
     ```
   }];
 
@@ -63,6 +90,8 @@ def Attn_AttentionOp : Attn_Op<"attention", [Pure]> {
                        AnyRankedTensor:$key,
                        AnyRankedTensor:$value,
                        Optional<AnyRankedTensor>:$mask,
+                       AnyRankedTensor:$init,
+                       Optional<AnyRankedTensor>:$lse_init,
                        UnitAttr:$causal,
                        OptionalAttr<F32Attr>:$scale,
                        OptionalAttr<Attn_SkipAttr>:$skip);
@@ -73,21 +102,29 @@ def Attn_AttentionOp : Attn_Op<"attention", [Pure]> {
     $query `,` $key `,` $value (`mask` $mask^)? attr-dict `:`
     type($query) `,` type($key) `,` type($value) (`,` type($mask)^)?
     `->` type($result) (`,` type($lse)^)?
+    `outs` `(` $init (`,` $lse_init^ `:` type($lse_init))? `)`
   }];
 
+  let hasVerifier = 1;
+
   let builders = [
-    // The attention without its log-sum-exp.
-    OpBuilder<(ins "::mlir::Type":$result, "::mlir::Value":$query,
-                   "::mlir::Value":$key, "::mlir::Value":$value,
-                   "::mlir::Value":$mask, "::mlir::UnitAttr":$causal,
-                   "::mlir::FloatAttr":$scale,
-                   "::skipattn::attn::SkipAttr":$skip), [{
-      build($_builder, $_state, result, /*lse=*/::mlir::Type(), query, key,
-            value, mask, causal, scale, skip);
+    // The attention into new `tensor.empty` destinations, created at the
+    // builder's insertion point: for passes that build the op from its
+    // inputs (attn-raise, skipattn-compile's entry). With a non-null
+    // `lseType`, the op also has the lse result.
+    OpBuilder<(ins "::mlir::Type":$resultType, "::mlir::Type":$lseType,
+      "::mlir::Value":$query, "::mlir::Value":$key, "::mlir::Value":$value,
+      "::mlir::Value":$mask, "::mlir::UnitAttr":$causal,
+      "::mlir::FloatAttr":$scale, "::skipattn::attn::SkipAttr":$skip)>,
+    // The same without the log-sum-exp.
+    OpBuilder<(ins "::mlir::Type":$resultType, "::mlir::Value":$query,
+      "::mlir::Value":$key, "::mlir::Value":$value, "::mlir::Value":$mask,
+      "::mlir::UnitAttr":$causal, "::mlir::FloatAttr":$scale,
+      "::skipattn::attn::SkipAttr":$skip), [{
+      build($_builder, $_state, resultType, /*lseType=*/::mlir::Type(), query,
+            key, value, mask, causal, scale, skip);
     }]>
   ];
-
-  let hasVerifier = 1;
 
   let extraClassDeclaration = [{
     /// The softmax scale: the `scale` attribute, or 1/sqrt(D) without one.
@@ -101,6 +138,14 @@ def Attn_AttentionOp : Attn_Op<"attention", [Pure]> {
     /// The element type shared by Q, K, V and the result.
     ::mlir::Type getElementType() {
       return getQuery().getType().getElementType();
+    }
+    /// DestinationStyleOpInterface: the result is written into `init`, the
+    /// lse into `lse_init` (the last operands, in that order).
+    ::mlir::MutableOperandRange getDpsInitsMutable() {
+      unsigned start = getInitMutable().getOperandNumber();
+      return ::mlir::MutableOperandRange(getOperation(), start,
+                                         getOperation()->getNumOperands() -
+                                             start);
     }
   }];
 }
@@ -164,6 +209,65 @@ def Attn_PagedAttentionOp : Attn_Op<"paged_attention", [Pure]> {
     int64_t getNumKVHeads() { return getKey().getType().getDimSize(2); }
     int64_t getHeadDim() { return getQuery().getType().getDimSize(3); }
     int64_t getValueHeadDim() { return getValue().getType().getDimSize(3); }
+    ::mlir::Type getElementType() {
+      return getQuery().getType().getElementType();
+    }
+  }];
+}
+
+def Attn_VarlenAttentionOp : Attn_Op<"varlen_attention", [Pure]> {
+  let summary = "attention over a packed batch of variable-length sequences";
+  let description = [{
+    `attn.attention` over sequences of different lengths packed one after
+    another, the layout of FlashAttention's varlen API: no padding, one
+    row per token.
+
+    - Q is [Tq, Hq, D], K is [Tk, Hkv, D], V is [Tk, Hkv, Dv] and the result
+      [Tq, Hq, Dv]; `cu_seqlens_q` and `cu_seqlens_k` (i32, [B + 1]) hold
+      the cumulative lengths: sequence b has queries
+      [cu_seqlens_q[b], cu_seqlens_q[b + 1]) and keys
+      [cu_seqlens_k[b], cu_seqlens_k[b + 1]). cu_seqlens_*[0] is 0, the
+      offsets do not decrease and the last is at most Tq (Tk); rows of the
+      result no sequence covers are left as they are.
+    - Each sequence attends only its own keys. `causal` is bottom-right
+      aligned per sequence: key j of sequence b is kept for its query i when
+      j <= i + Sk_b - Sq_b. A query with no key (Sk_b = 0) yields zeros.
+    - One element type, f32, f16 or bf16; static head counts and head dims;
+      Hq a multiple of Hkv (GQA). `scale` and `skip` are those of
+      attn.attention. There is no mask operand and no lse result.
+
+    ```mlir
+    %o = attn.varlen_attention %q, %k, %v, %cu_q, %cu_k {causal}
+      : tensor<?x32x128xbf16>, tensor<?x8x128xbf16>, tensor<?x8x128xbf16>,
+        tensor<?xi32>, tensor<?xi32> -> tensor<?x32x128xbf16>
+    ```
+  }];
+
+  let arguments = (ins AnyRankedTensor:$query,
+                       AnyRankedTensor:$key,
+                       AnyRankedTensor:$value,
+                       AnyRankedTensor:$cu_seqlens_q,
+                       AnyRankedTensor:$cu_seqlens_k,
+                       UnitAttr:$causal,
+                       OptionalAttr<F32Attr>:$scale,
+                       OptionalAttr<Attn_SkipAttr>:$skip);
+  let results = (outs AnyRankedTensor:$result);
+
+  let assemblyFormat = [{
+    $query `,` $key `,` $value `,` $cu_seqlens_q `,` $cu_seqlens_k attr-dict
+    `:` type($query) `,` type($key) `,` type($value) `,` type($cu_seqlens_q)
+    `,` type($cu_seqlens_k) `->` type($result)
+  }];
+
+  let hasVerifier = 1;
+
+  let extraClassDeclaration = [{
+    /// The softmax scale: the `scale` attribute, or 1/sqrt(D) without one.
+    float getScaleValue();
+    int64_t getNumQueryHeads() { return getQuery().getType().getDimSize(1); }
+    int64_t getNumKVHeads() { return getKey().getType().getDimSize(1); }
+    int64_t getHeadDim() { return getQuery().getType().getDimSize(2); }
+    int64_t getValueHeadDim() { return getValue().getType().getDimSize(2); }
     ::mlir::Type getElementType() {
       return getQuery().getType().getElementType();
     }

@@ -1,11 +1,18 @@
 //===- InsertBlockSkip.cpp - insert the Skip-Softmax predicate ------------===//
 //
-// The attn-insert-block-skip pass. In each kv loop that attn-tile marked
-// with `attn.skip`, it puts the softmax update and P·V of a kv-block (and the
-// load of its V tile) behind the Skip-Softmax test, so that the predicate is
-// one visible transformation that every lowering inherits. The threshold
-// becomes a run-time argument of the enclosing function, and with `stats`
-// the visited and skipped tiles are counted into another argument.
+// The attn-insert-block-skip pass. For each attn.tile_update that attn-tile
+// marked with a skip request, it puts the softmax update and P·V of a
+// kv-block (and the load of its V tile) behind the Skip-Softmax test, so
+// that the predicate is one visible transformation that every lowering
+// inherits. The threshold becomes a run-time argument of the enclosing
+// function, and with `stats` the visited and skipped tiles of each (batch,
+// query head) are counted into another argument, a [B, Hq, 2] buffer.
+//
+// The request travels on the update op and the criterion on the vote op
+// (attn.skip_vote's `criterion`): dialect attributes of dialect ops, which
+// survive whatever rewrites the surrounding loops. The new arguments carry
+// no marker; the attentions of one function that this pass predicates
+// share them.
 //
 // A kv loop that may start past kv-block 0 (a part of a split kv range)
 // gets the seed of docs/serving.md: the scores of block 0, computed before
@@ -23,8 +30,9 @@
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/IR/IRMapping.h"
-
-#include "../RuntimeArgument.h"
+#include "mlir/IR/SymbolTable.h"
+#include "mlir/Interfaces/FunctionInterfaces.h"
+#include "llvm/ADT/SetVector.h"
 
 namespace skipattn::attn {
 #define GEN_PASS_DEF_ATTNINSERTBLOCKSKIP
@@ -34,21 +42,39 @@ namespace skipattn::attn {
 using namespace mlir;
 using namespace skipattn::attn;
 
-static constexpr StringLiteral kSkipAttr = "attn.skip";
-static constexpr StringLiteral kStatsArg = "attn.skip_stats";
+namespace {
+/// The run-time arguments the pass added to one function: one threshold
+/// per skip kind, and the counters.
+struct SkipArguments {
+  Value threshold, scaleFactor, stats;
+};
+} // namespace
 
-static StringRef thresholdArgName(SkipKind kind) {
-  return kind == SkipKind::Threshold ? "attn.skip_threshold"
-                                     : "attn.skip_scale_factor";
+/// `slot`, or a new trailing argument of `func` of `type` stored in it.
+/// Fails if the argument in `slot` has another type.
+static FailureOr<Value> getOrAddArgument(FunctionOpInterface func, Value &slot,
+                                         Type type) {
+  if (slot) {
+    if (slot.getType() != type)
+      return failure();
+    return slot;
+  }
+  unsigned index = func.getNumArguments();
+  if (failed(func.insertArgument(index, type, DictionaryAttr(), func.getLoc())))
+    return failure();
+  slot = func.getArgument(index);
+  return slot;
 }
 
-/// Adds `value` (index) to element `slot` of the stats buffer, atomically.
-static void addToStats(OpBuilder &b, Location loc, Value stats, int64_t slot,
-                       Value value) {
+/// Adds `value` (index) to counter `slot` (0: visited, 1: skipped) of
+/// (batch, head) in the [B, Hq, 2] stats buffer, atomically: the tiles of
+/// one head run in parallel.
+static void addToStats(OpBuilder &b, Location loc, Value stats, Value batch,
+                       Value head, int64_t slot, Value value) {
   Value i64 = arith::IndexCastOp::create(b, loc, b.getI64Type(), value);
   Value index = arith::ConstantIndexOp::create(b, loc, slot);
   memref::AtomicRMWOp::create(b, loc, arith::AtomicRMWKind::addi, i64, stats,
-                              ValueRange{index});
+                              ValueRange{batch, head, index});
 }
 
 namespace {
@@ -60,28 +86,46 @@ struct TiledLoop {
   TileUpdateOp update;
   /// attn.load_tile, or attn.load_paged_tile of a paged cache.
   Operation *valueLoad;
+  /// The query tile's load, attn.load_tile or (varlen) attn.load_packed_tile;
+  /// its batch (or sequence) and head index the counters.
+  Operation *queryLoad;
+  Value batch, head;
 };
 } // namespace
 
-static FailureOr<TiledLoop> analyze(scf::ForOp loop) {
-  TiledLoop t{loop, {}, {}, {}, {}};
-  for (Operation &op : *loop.getBody()) {
-    if (auto u = dyn_cast<TileUpdateOp>(op)) {
-      if (t.update)
-        return loop.emitError("attn-insert-block-skip: a kv loop must hold "
-                              "one attn.tile_update");
-      t.update = u;
-    }
-  }
-  if (!t.update)
-    return loop.emitError("attn-insert-block-skip: a loop marked attn.skip "
-                          "holds no attn.tile_update; run attn-tile first");
+static FailureOr<TiledLoop> analyze(TileUpdateOp update) {
+  auto loop = dyn_cast<scf::ForOp>(update->getParentOp());
+  if (!loop)
+    return update.emitError("attn-insert-block-skip: an update with a skip "
+                            "request must be in the kv loop (scf.for) that "
+                            "attn-tile builds");
+  TiledLoop t{loop, {}, {}, update, {}, {}};
+  for (Operation &op : *loop.getBody())
+    if (isa<TileUpdateOp>(op) && &op != update.getOperation())
+      return loop.emitError("attn-insert-block-skip: a kv loop must hold "
+                            "one attn.tile_update");
   t.rowMax = t.update.getTileMax().getDefiningOp<TileRowMaxOp>();
   t.scores = t.update.getScores().getDefiningOp<TileScoresOp>();
   t.valueLoad = t.update.getValue().getDefiningOp();
-  if (!isa_and_nonnull<LoadTileOp, LoadPagedTileOp>(t.valueLoad))
+  if (!isa_and_nonnull<LoadTileOp, LoadPagedTileOp, LoadPackedTileOp>(
+          t.valueLoad))
     t.valueLoad = nullptr;
-  if (!t.rowMax || !t.scores || !t.valueLoad ||
+  if (t.scores)
+    t.queryLoad = t.scores.getQuery().getDefiningOp();
+  if (auto q = dyn_cast_or_null<LoadTileOp>(t.queryLoad)) {
+    t.batch = q.getBatch();
+    t.head = q.getHead();
+  } else if (auto q = dyn_cast_or_null<LoadPackedTileOp>(t.queryLoad)) {
+    // A varlen sequence: the forall's first index is the sequence.
+    auto forall = loop->getParentOfType<scf::ForallOp>();
+    if (forall && forall.getRank() == 3) {
+      t.batch = forall.getInductionVar(0);
+      t.head = q.getHead();
+    }
+  }
+  if (!t.batch)
+    t.queryLoad = nullptr;
+  if (!t.rowMax || !t.scores || !t.valueLoad || !t.queryLoad ||
       t.valueLoad->getBlock() != loop.getBody() || !t.valueLoad->hasOneUse() ||
       t.update.getSkipGroups())
     return loop.emitError("attn-insert-block-skip: the kv loop is not in "
@@ -157,33 +201,56 @@ static void seedRunningMax(OpBuilder &b, scf::ForOp loop, TileRowMaxOp rowMax,
   loop.getInitArgsMutable()[0].assign(ifOp.getResult(0));
 }
 
-/// The query heads a packed q-block holds (tile_scores' packed_heads > 1):
-/// its rows are [row, min(row + BM, G * Sq)), head p / Sq of the group for
-/// row p. Null when the rows are one head's.
-static Value packedHeadCount(OpBuilder &b, Location loc, TileScoresOp scores,
-                             int64_t bm) {
-  std::optional<int64_t> heads = scores.getPackedHeads();
-  if (!heads || *heads <= 1)
-    return Value();
+/// Adds `visited` and `skipped` (index) to the counters of (batch, h) for
+/// every query head h whose rows a packed q-block holds: tile_scores packs
+/// the G heads of a GQA group (rows [row, min(row + BM, G * Sq)), head
+/// p / Sq of the group for row p), each packed head kvHead * G + p / Sq
+/// counts the tile once.
+static void countPackedTile(OpBuilder &b, Location loc, Value stats,
+                            Value batch, Value kvHead, TileScoresOp scores,
+                            int64_t bm, Value visited, Value skipped) {
+  int64_t heads = *scores.getPackedHeads();
   auto cst = [&](int64_t v) -> Value {
     return arith::ConstantIndexOp::create(b, loc, v);
   };
   Value row = scores.getRow(), qLen = scores.getQLen();
   Value end = arith::MinUIOp::create(
       b, loc, arith::AddIOp::create(b, loc, row, cst(bm)),
-      arith::MulIOp::create(b, loc, qLen, cst(*heads)));
-  Value lastHead = arith::DivUIOp::create(
+      arith::MulIOp::create(b, loc, qLen, cst(heads)));
+  Value first = arith::DivUIOp::create(b, loc, row, qLen);
+  Value last = arith::DivUIOp::create(
       b, loc, arith::SubIOp::create(b, loc, end, cst(1)), qLen);
-  Value firstHead = arith::DivUIOp::create(b, loc, row, qLen);
-  return arith::AddIOp::create(
-      b, loc, arith::SubIOp::create(b, loc, lastHead, firstHead), cst(1));
+  Value base = arith::MulIOp::create(b, loc, kvHead, cst(heads));
+  auto each = scf::ForOp::create(
+      b, loc, first, arith::AddIOp::create(b, loc, last, cst(1)), cst(1));
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(each.getBody());
+  Value h = arith::AddIOp::create(b, loc, base, each.getInductionVar());
+  addToStats(b, loc, stats, batch, h, 0, visited);
+  addToStats(b, loc, stats, batch, h, 1, skipped);
 }
 
-static LogicalResult insertSkip(scf::ForOp loop, SkipAttr skip,
-                                int64_t voteRows, bool stats) {
-  FailureOr<TiledLoop> tiled = analyze(loop);
+static LogicalResult
+insertSkip(TileUpdateOp request, int64_t voteRows, bool stats,
+           DenseMap<Operation *, SkipArguments> &arguments) {
+  SkipAttr skip = request.getSkipRequestAttr();
+  FailureOr<TiledLoop> tiled = analyze(request);
   if (failed(tiled))
     return failure();
+  scf::ForOp loop = tiled->loop;
+  auto func = loop->getParentOfType<FunctionOpInterface>();
+  if (!func)
+    return loop.emitError("attn-insert-block-skip: tiled attention must be "
+                          "inside a function, which receives the threshold");
+  auto module = func->getParentOfType<ModuleOp>();
+  if (module && !SymbolTable::symbolKnownUseEmpty(func, module))
+    return func.emitError()
+           << "attn-insert-block-skip: cannot add the run-time threshold "
+              "argument to @"
+           << SymbolTable::getSymbolName(func).getValue()
+           << ": it has callers; skip-enabled attention must sit in an "
+              "entry function";
+
   int64_t bm = cast<RankedTensorType>(tiled->rowMax.getType()).getDimSize(0);
   int64_t group = voteRows == 0 ? bm : voteRows;
   if (group <= 0 || bm % group != 0)
@@ -196,22 +263,36 @@ static LogicalResult insertSkip(scf::ForOp loop, SkipAttr skip,
                             << " splits a q-block of packed GQA heads; a "
                                "packed q-block votes as a whole";
 
-  OpBuilder b(loop.getContext());
-  RuntimeArgumentNames names{"attn-insert-block-skip", "threshold",
-                             "skip-enabled attention"};
-  FailureOr<Value> param = getOrAddRuntimeArgument(
-      loop, thresholdArgName(skip.getKind()), b.getF32Type(), names);
+  OpBuilder b(func.getContext());
+  SkipArguments &args = arguments[func.getOperation()];
+  FailureOr<Value> param = getOrAddArgument(
+      func,
+      skip.getKind() == SkipKind::Threshold ? args.threshold : args.scaleFactor,
+      b.getF32Type());
   if (failed(param))
-    return failure();
+    return loop.emitError("attn-insert-block-skip: cannot add the threshold "
+                          "argument");
   Value statsBuf;
+  Operation *qLoad = tiled->queryLoad;
   if (stats) {
-    names.what = "stats";
-    FailureOr<Value> s = getOrAddRuntimeArgument(
-        loop, kStatsArg, MemRefType::get({2}, b.getI64Type()), names);
+    // [B, Hq, 2]: the batch and query heads of the attention's Q (whose
+    // packed view is [B, Hkv, G * Sq, D]).
+    // A varlen Q [Tq, Hq, D] has a run-time number of sequences.
+    auto qType = cast<RankedTensorType>(qLoad->getOperand(0).getType());
+    int64_t heads = qType.getDimSize(1) * (packed ? *packed : 1);
+    int64_t batch = isa<LoadPackedTileOp>(qLoad) ? ShapedType::kDynamic
+                                                  : qType.getDimSize(0);
+    auto statsType = MemRefType::get({batch, heads, 2}, b.getI64Type());
+    FailureOr<Value> s = getOrAddArgument(func, args.stats, statsType);
     if (failed(s))
-      return failure();
+      return loop.emitError()
+             << "attn-insert-block-skip: cannot add the stats argument "
+             << statsType
+             << "; the skip-enabled attentions of one function share it, so "
+                "they must have the same batch and query heads";
     statsBuf = *s;
   }
+  Value bIdx = tiled->batch, hIdx = tiled->head;
 
   Location loc = loop.getLoc();
   TileUpdateOp update = tiled->update;
@@ -230,8 +311,6 @@ static LogicalResult insertSkip(scf::ForOp loop, SkipAttr skip,
     Value kvLenF = arith::UIToFPOp::create(b, loc, b.getF32Type(), kvLen);
     lambda = arith::DivFOp::create(b, loc, lambda, kvLenF);
   }
-  // Each tile counts once per query head of its q-block.
-  Value weight = packedHeadCount(b, loc, tiled->scores, bm);
   if (split) {
     seedRunningMax(b, loop, tiled->rowMax, lambda);
     b.setInsertionPointAfter(tiled->rowMax);
@@ -239,7 +318,8 @@ static LogicalResult insertSkip(scf::ForOp loop, SkipAttr skip,
   Value m = loop.getRegionIterArg(0);
   auto votesType = RankedTensorType::get({numGroups}, b.getI1Type());
   Value votes = SkipVoteOp::create(b, loc, votesType, tiled->rowMax, m, lambda,
-                                   b.getI64IntegerAttr(group));
+                                   b.getI64IntegerAttr(group), skip);
+  update.removeSkipRequestAttr();
   // Block 0 is never skipped; every other block is, on the vote (a part
   // that starts past block 0 starts from its seed).
   Value first = split ? arith::ConstantIndexOp::create(b, loc, 0).getResult()
@@ -267,8 +347,8 @@ static LogicalResult insertSkip(scf::ForOp loop, SkipAttr skip,
                              ValueRange{arith::AddIOp::create(
                                  b, loc, count.getRegionIterArg(0), one)});
       }
-      addToStats(b, loc, statsBuf, 0, n);
-      addToStats(b, loc, statsBuf, 1, count.getResult(0));
+      addToStats(b, loc, statsBuf, bIdx, hIdx, 0, n);
+      addToStats(b, loc, statsBuf, bIdx, hIdx, 1, count.getResult(0));
     }
     return success();
   }
@@ -276,15 +356,17 @@ static LogicalResult insertSkip(scf::ForOp loop, SkipAttr skip,
   Value c0 = arith::ConstantIndexOp::create(b, loc, 0);
   Value vote = tensor::ExtractOp::create(b, loc, votes, ValueRange{c0});
   Value doSkip = arith::AndIOp::create(b, loc, notFirst, vote);
-  if (statsBuf) {
-    Value visited =
-        weight ? weight : arith::ConstantIndexOp::create(b, loc, 1).getResult();
-    addToStats(b, loc, statsBuf, 0, visited);
+  if (statsBuf && packed && *packed > 1) {
+    Value one = arith::ConstantIndexOp::create(b, loc, 1);
     Value skipped =
         arith::IndexCastUIOp::create(b, loc, b.getIndexType(), doSkip);
-    if (weight)
-      skipped = arith::MulIOp::create(b, loc, skipped, weight);
-    addToStats(b, loc, statsBuf, 1, skipped);
+    countPackedTile(b, loc, statsBuf, bIdx, hIdx, tiled->scores, bm, one,
+                    skipped);
+  } else if (statsBuf) {
+    addToStats(b, loc, statsBuf, bIdx, hIdx, 0,
+               arith::ConstantIndexOp::create(b, loc, 1));
+    addToStats(b, loc, statsBuf, bIdx, hIdx, 1,
+               arith::IndexCastUIOp::create(b, loc, b.getIndexType(), doSkip));
   }
 
   // scf.if %skip { keep (m, l, acc) } else { load V; update }.
@@ -322,22 +404,15 @@ struct AttnInsertBlockSkipPass
           << voteRows;
       return signalPassFailure();
     }
-    SmallVector<scf::ForOp> loops;
-    getOperation().walk([&](scf::ForOp loop) {
-      if (loop->hasAttr(kSkipAttr))
-        loops.push_back(loop);
+    SmallVector<TileUpdateOp> requests;
+    getOperation().walk([&](TileUpdateOp update) {
+      if (update.getSkipRequestAttr())
+        requests.push_back(update);
     });
-    for (scf::ForOp loop : loops) {
-      auto skip = dyn_cast<SkipAttr>(loop->getAttr(kSkipAttr));
-      if (!skip) {
-        loop.emitError("attn-insert-block-skip: attn.skip must be an "
-                       "#attn.skip attribute");
+    DenseMap<Operation *, SkipArguments> arguments;
+    for (TileUpdateOp update : requests)
+      if (failed(insertSkip(update, voteRows, stats, arguments)))
         return signalPassFailure();
-      }
-      if (failed(insertSkip(loop, skip, voteRows, stats)))
-        return signalPassFailure();
-      loop->removeAttr(kSkipAttr);
-    }
   }
 };
 } // namespace

@@ -18,6 +18,7 @@
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/PatternMatch.h"
+#include "llvm/ADT/TypeSwitch.h"
 
 #include <cmath>
 
@@ -85,6 +86,36 @@ static Value numKVBlocks(OpBuilder &b, Location loc, bool causal, Value q0,
   Value blocks = arith::CeilDivSIOp::create(b, loc, keysEnd, cst(b, loc, bn));
   Value clamped = arith::MinSIOp::create(b, loc, blocks, all);
   return arith::MaxSIOp::create(b, loc, clamped, cst(b, loc, 0));
+}
+
+/// Sequence b of a varlen batch: its first token cu[b] and its length
+/// cu[b + 1] - cu[b], read as indices (a decreasing pair counts as empty).
+static std::pair<Value, Value> sequenceExtent(OpBuilder &b, Location loc,
+                                              Value cu, Value seq) {
+  auto read = [&](Value i) -> Value {
+    Value x = tensor::ExtractOp::create(b, loc, cu, ValueRange{i});
+    return arith::IndexCastOp::create(b, loc, b.getIndexType(), x);
+  };
+  Value start = read(seq);
+  Value end = read(arith::AddIOp::create(b, loc, seq, cst(b, loc, 1)));
+  Value len = arith::MaxSIOp::create(
+      b, loc, arith::SubIOp::create(b, loc, end, start), cst(b, loc, 0));
+  return {start, len};
+}
+
+/// The longest sequence of a varlen batch of `batch` sequences.
+static Value longestSequence(OpBuilder &b, Location loc, Value cu,
+                             Value batch) {
+  auto loop = scf::ForOp::create(b, loc, cst(b, loc, 0), batch, cst(b, loc, 1),
+                                 ValueRange{cst(b, loc, 0)});
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(loop.getBody());
+  Value len = sequenceExtent(b, loc, cu, loop.getInductionVar()).second;
+  scf::YieldOp::create(
+      b, loc,
+      ValueRange{arith::MaxSIOp::create(b, loc, loop.getRegionIterArg(0), len)
+                     .getResult()});
+  return loop.getResult(0);
 }
 
 /// The reassociations that split dim `d` of a rank-`rank` tensor in two,
@@ -156,16 +187,21 @@ struct AttentionView {
   Value query, key, value, mask;
   /// Paged: the block table and the lengths; null otherwise.
   Value blockTable, seqLens;
+  /// Varlen: the cumulative lengths of the packed sequences; null otherwise.
+  Value cuSeqlensQ, cuSeqlensK;
   bool causal;
   float scale;
   SkipAttr skip;
   Value lse;
+  /// attn.attention's destinations (outs); null for paged attention.
+  Value init, lseInit;
   int64_t hq, hkv, d, dv;
 
   explicit AttentionView(AttentionOp a)
       : op(a), query(a.getQuery()), key(a.getKey()), value(a.getValue()),
         mask(a.getMask()), causal(a.getCausal()), scale(a.getScaleValue()),
-        skip(a.getSkipAttr()), lse(a.getLse()), hq(a.getNumQueryHeads()),
+        skip(a.getSkipAttr()), lse(a.getLse()), init(a.getInit()),
+        lseInit(a.getLseInit()), hq(a.getNumQueryHeads()),
         hkv(a.getNumKVHeads()), d(a.getHeadDim()), dv(a.getValueHeadDim()) {}
   explicit AttentionView(PagedAttentionOp a)
       : op(a), query(a.getQuery()), key(a.getKey()), value(a.getValue()),
@@ -173,6 +209,12 @@ struct AttentionView {
         causal(a.getCausal()), scale(a.getScaleValue()), skip(a.getSkipAttr()),
         lse(a.getLse()), hq(a.getNumQueryHeads()), hkv(a.getNumKVHeads()),
         d(a.getHeadDim()), dv(a.getValueHeadDim()) {}
+  explicit AttentionView(VarlenAttentionOp a)
+      : op(a), query(a.getQuery()), key(a.getKey()), value(a.getValue()),
+        cuSeqlensQ(a.getCuSeqlensQ()), cuSeqlensK(a.getCuSeqlensK()),
+        causal(a.getCausal()), scale(a.getScaleValue()), skip(a.getSkipAttr()),
+        hq(a.getNumQueryHeads()), hkv(a.getNumKVHeads()), d(a.getHeadDim()),
+        dv(a.getValueHeadDim()) {}
 
   RankedTensorType resultType() const {
     return cast<RankedTensorType>(op->getResult(0).getType());
@@ -203,10 +245,25 @@ static LogicalResult tileAttention(const AttentionView &op,
   int64_t d = op.d, dv = op.dv;
   Type f32 = b.getF32Type();
 
-  Value batch = dimValue(b, loc, op.query, 0);
-  Value sq = dimValue(b, loc, op.query, 2);
-  // One kv length, or (paged) each sequence's, read in the forall.
-  Value skv = op.blockTable ? Value() : dimValue(b, loc, op.key, 2);
+  bool varlen = static_cast<bool>(op.cuSeqlensQ);
+  if (varlen && packed > 1)
+    return op.op->emitError("attn-tile: pack-gqa does not apply to "
+                            "attn.varlen_attention");
+  // Varlen: B = len(cu_seqlens) - 1 sequences; the q-blocks run over the
+  // longest one, and each sequence's lengths are read in the forall.
+  Value batch =
+      varlen ? arith::MaxSIOp::create(
+                   b, loc,
+                   arith::SubIOp::create(b, loc,
+                                         dimValue(b, loc, op.cuSeqlensQ, 0),
+                                         cst(b, loc, 1)),
+                   cst(b, loc, 0))
+                   .getResult()
+             : dimValue(b, loc, op.query, 0);
+  Value sq = varlen ? longestSequence(b, loc, op.cuSeqlensQ, batch)
+                    : dimValue(b, loc, op.query, 2);
+  // One kv length, or (paged, varlen) each sequence's, read in the forall.
+  Value skv = op.blockTable || varlen ? Value() : dimValue(b, loc, op.key, 2);
   // The rows the q-blocks run over: Sq queries of a head, or G * Sq packed
   // rows of a group.
   Value query = op.query;
@@ -224,18 +281,31 @@ static LogicalResult tileAttention(const AttentionView &op,
   Value numQBlocks =
       arith::CeilDivUIOp::create(b, loc, rowsTotal, cst(b, loc, bm));
 
+  // The loop writes the attention's destinations (attn.attention's outs,
+  // viewed as packed rows when the heads are packed); attn.paged_attention
+  // has none and gets new tensors.
   SmallVector<Value> dynSizes;
-  if (outType.isDynamicDim(0))
-    dynSizes.push_back(batch);
-  if (outType.isDynamicDim(2))
-    dynSizes.push_back(rowsTotal);
-  SmallVector<Value> inits = {
-      tensor::EmptyOp::create(b, loc, outType, dynSizes)};
+  if (varlen) {
+    // [Tq, Hq, Dv]: rows no sequence covers stay as tensor.empty left them.
+    if (outType.isDynamicDim(0))
+      dynSizes.push_back(dimValue(b, loc, op.query, 0));
+  } else {
+    if (outType.isDynamicDim(0))
+      dynSizes.push_back(batch);
+    if (outType.isDynamicDim(2))
+      dynSizes.push_back(rowsTotal);
+  }
+  auto destination = [&](Value init, RankedTensorType type) -> Value {
+    if (!init)
+      return tensor::EmptyOp::create(b, loc, type, dynSizes);
+    return packed > 1 ? packHeads(b, loc, init, hkv, packed) : init;
+  };
+  SmallVector<Value> inits = {destination(op.init, outType)};
   // The log-sum-exp of each row: [B, heads, rows] in f32.
   RankedTensorType lseType;
   if (op.lse) {
     lseType = RankedTensorType::get(outType.getShape().drop_back(), f32);
-    inits.push_back(tensor::EmptyOp::create(b, loc, lseType, dynSizes));
+    inits.push_back(destination(op.lseInit, lseType));
   }
 
   int64_t heads = packed > 1 ? hkv : hq;
@@ -254,8 +324,22 @@ static LogicalResult tileAttention(const AttentionView &op,
   else if (group > 1)
     kvh = arith::DivUIOp::create(b, loc, ih, cst(b, loc, group));
   Value q0 = arith::MulIOp::create(b, loc, iqb, cst(b, loc, bm));
-  Value qt = LoadTileOp::create(b, loc, RankedTensorType::get({bm, d}, elt),
-                                query, ib, ih, q0);
+  // Varlen: the sequence's first query and key tokens; sq and skv become
+  // its own lengths.
+  Value startQ, startK;
+  if (varlen) {
+    std::tie(startQ, sq) = sequenceExtent(b, loc, op.cuSeqlensQ, ib);
+    std::tie(startK, skv) = sequenceExtent(b, loc, op.cuSeqlensK, ib);
+    rowsTotal = sq;
+  }
+  Value qt =
+      varlen ? LoadPackedTileOp::create(b, loc,
+                                        RankedTensorType::get({bm, d}, elt),
+                                        query, startQ, ih, q0, sq)
+                   .getResult()
+             : LoadTileOp::create(b, loc, RankedTensorType::get({bm, d}, elt),
+                                  query, ib, ih, q0)
+                   .getResult();
   if (op.seqLens) {
     // L_b, read as a non-negative index.
     Value len = tensor::ExtractOp::create(b, loc, op.seqLens, ValueRange{ib});
@@ -264,6 +348,12 @@ static LogicalResult tileAttention(const AttentionView &op,
     skv = arith::IndexCastOp::create(b, loc, b.getIndexType(), len);
   }
   Value numKV = numKVBlocks(b, loc, op.causal, q0, sq, skv, bm, bn, packed);
+  // Varlen: a q-block past its sequence's queries visits nothing.
+  if (varlen)
+    numKV = arith::SelectOp::create(
+        b, loc,
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, q0, sq),
+        numKV, cst(b, loc, 0));
   Value m0 = splat(b, loc, {bm}, -INFINITY);
   Value l0 = splat(b, loc, {bm}, 0.0f);
   Value acc0 = splat(b, loc, {bm, dv}, 0.0f);
@@ -272,8 +362,6 @@ static LogicalResult tileAttention(const AttentionView &op,
   auto kvLoop = [&](Value lb, Value ub) {
     auto loop = scf::ForOp::create(b, loc, lb, ub, cst(b, loc, 1),
                                    ValueRange{m0, l0, acc0});
-    if (op.skip)
-      loop->setAttr("attn.skip", op.skip);
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(loop.getBody());
     Value j = loop.getInductionVar();
@@ -286,6 +374,9 @@ static LogicalResult tileAttention(const AttentionView &op,
       if (op.blockTable)
         return LoadPagedTileOp::create(b, loc, type, source, op.blockTable, ib,
                                        kvh, k0, skv);
+      if (varlen)
+        return LoadPackedTileOp::create(b, loc, type, source, startK, kvh, k0,
+                                        skv);
       return LoadTileOp::create(b, loc, type, source, ib, kvh, k0);
     };
     Value kt = loadKV(op.key, d);
@@ -304,9 +395,10 @@ static LogicalResult tileAttention(const AttentionView &op,
     Value mt =
         TileRowMaxOp::create(b, loc, RankedTensorType::get({bm}, f32), s);
     Value vt = loadKV(op.value, dv);
+    // A skip request waits on the update for attn-insert-block-skip.
     auto update = TileUpdateOp::create(b, loc, m.getType(), l.getType(),
                                        acc.getType(), s, mt, vt, m, l, acc,
-                                       /*skipGroups=*/Value());
+                                       /*skipGroups=*/Value(), op.skip);
     scf::YieldOp::create(b, loc, update.getResults());
     return loop;
   };
@@ -343,8 +435,11 @@ static LogicalResult tileAttention(const AttentionView &op,
 
   Value ot = TileFinalizeOp::create(
       b, loc, RankedTensorType::get({bm, dv}, elt), state[2], state[1]);
-  // The last q-block may hold fewer than BM valid rows.
+  // The last q-block may hold fewer than BM valid rows (varlen: none, past
+  // its sequence).
   Value left = arith::SubIOp::create(b, loc, rowsTotal, q0);
+  if (varlen)
+    left = arith::MaxSIOp::create(b, loc, left, cst(b, loc, 0));
   Value rows = arith::MinUIOp::create(b, loc, cst(b, loc, bm), left);
   OpFoldResult zero = b.getIndexAttr(0), one = b.getIndexAttr(1);
   Value valid = tensor::ExtractSliceOp::create(
@@ -359,11 +454,20 @@ static LogicalResult tileAttention(const AttentionView &op,
         b, loc, lt, ArrayRef<OpFoldResult>{zero}, ArrayRef<OpFoldResult>{rows},
         ArrayRef<OpFoldResult>{one});
   }
+  Value varlenRow =
+      varlen ? arith::AddIOp::create(b, loc, startQ, q0).getResult() : Value();
   b.setInsertionPointToStart(forall.getTerminator().getBody());
-  tensor::ParallelInsertSliceOp::create(
-      b, loc, valid, out, ArrayRef<OpFoldResult>{ib, ih, q0, zero},
-      ArrayRef<OpFoldResult>{one, one, rows, b.getIndexAttr(dv)},
-      ArrayRef<OpFoldResult>{one, one, one, one});
+  if (varlen)
+    // Rows [start + q0, start + q0 + rows) of query head h in [Tq, Hq, Dv].
+    tensor::ParallelInsertSliceOp::create(
+        b, loc, valid, out, ArrayRef<OpFoldResult>{varlenRow, ih, zero},
+        ArrayRef<OpFoldResult>{rows, one, b.getIndexAttr(dv)},
+        ArrayRef<OpFoldResult>{one, one, one});
+  else
+    tensor::ParallelInsertSliceOp::create(
+        b, loc, valid, out, ArrayRef<OpFoldResult>{ib, ih, q0, zero},
+        ArrayRef<OpFoldResult>{one, one, rows, b.getIndexAttr(dv)},
+        ArrayRef<OpFoldResult>{one, one, one, one});
   if (lseType)
     tensor::ParallelInsertSliceOp::create(
         b, loc, validLse, body->getArgument(4),
@@ -395,14 +499,22 @@ struct AttnTilePass : public skipattn::attn::impl::AttnTileBase<AttnTilePass> {
           << " and " << blockN;
       return signalPassFailure();
     }
-    SmallVector<AttentionView> ops;
+    // Each view is read right before its tiling: tiling an attention
+    // replaces its result, which a later attention may read.
+    SmallVector<Operation *> ops;
     getOperation()->walk([&](Operation *op) {
-      if (auto a = dyn_cast<AttentionOp>(op))
-        ops.push_back(AttentionView(a));
-      if (auto a = dyn_cast<PagedAttentionOp>(op))
-        ops.push_back(AttentionView(a));
+      if (isa<AttentionOp, PagedAttentionOp, VarlenAttentionOp>(op))
+        ops.push_back(op);
     });
-    for (const AttentionView &op : ops) {
+    for (Operation *attention : ops) {
+      AttentionView op =
+          TypeSwitch<Operation *, AttentionView>(attention)
+              .Case([](AttentionOp a) { return AttentionView(a); })
+              .Case([](PagedAttentionOp a) { return AttentionView(a); })
+              .Case([](VarlenAttentionOp a) { return AttentionView(a); })
+              .Default([](Operation *) -> AttentionView {
+                llvm_unreachable("only attention ops are collected");
+              });
       Tiling tiling{blockM, blockN, packGQA, Value()};
       if (kvSplits) {
         FailureOr<Value> parts = getOrAddRuntimeArgument(

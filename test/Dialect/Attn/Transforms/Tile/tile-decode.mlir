@@ -49,18 +49,21 @@
 //       PACK:     arith.select %[[SAME]], %[[IN]], %[[SQ]] : index
 //   PACK-NOT:     attn.tile_merge
 func.func @packed(%q: tensor<2x8x3x64xf32>, %k: tensor<2x2x256x64xf32>, %v: tensor<2x2x256x64xf32>, %m: tensor<2x8x3x256xi1>) -> tensor<2x8x3x64xf32> {
-  %o = attn.attention %q, %k, %v mask %m {causal} : tensor<2x8x3x64xf32>, tensor<2x2x256x64xf32>, tensor<2x2x256x64xf32>, tensor<2x8x3x256xi1> -> tensor<2x8x3x64xf32>
+  %init_o = tensor.empty() : tensor<2x8x3x64xf32>
+  %o = attn.attention %q, %k, %v mask %m {causal} : tensor<2x8x3x64xf32>, tensor<2x2x256x64xf32>, tensor<2x2x256x64xf32>, tensor<2x8x3x256xi1> -> tensor<2x8x3x64xf32> outs(%init_o)
   return %o : tensor<2x8x3x64xf32>
 }
 
 // -----
 
-// Dynamic lengths: the packed row count is G * Sq at run time, and the
-// result is reshaped back with Sq.
+// Dynamic lengths: the packed row count is G * Sq at run time, the loop
+// writes the destination viewed as packed rows, and the result is reshaped
+// back with Sq.
 // CHECK-LABEL: func.func @dynamic
 //       CHECK:   tensor.collapse_shape {{.*}} into tensor<?x1x?x64xbf16>
-//       CHECK:   %[[ROWS:.*]] = arith.muli %[[SQ:.*]], %{{.*}} : index
-//       CHECK:   tensor.empty(%{{.*}}, %[[ROWS]]) : tensor<?x1x?x64xbf16>
+//       CHECK:   arith.muli %[[SQ:.*]], %{{.*}} : index
+//       CHECK:   %[[DEST:.*]] = tensor.collapse_shape {{.*}} into tensor<?x1x?x64xbf16>
+//       CHECK:   scf.forall {{.*}} shared_outs(%{{.*}} = %[[DEST]])
 //       CHECK:   tensor.expand_shape {{.*}} output_shape [%{{.*}}, 1, 4, %[[SQ]], 64] : tensor<?x1x?x64xbf16> into tensor<?x1x4x?x64xbf16>
 // A group of one head is not packed.
 // PACK-LABEL: func.func @dynamic
@@ -68,11 +71,17 @@ func.func @packed(%q: tensor<2x8x3x64xf32>, %k: tensor<2x2x256x64xf32>, %v: tens
 //   PACK-NOT:   tensor.expand_shape
 //   PACK-NOT:   packed_heads
 func.func @dynamic(%q: tensor<?x4x?x64xbf16>, %k: tensor<?x1x?x64xbf16>, %v: tensor<?x1x?x64xbf16>) -> tensor<?x4x?x64xbf16> {
-  %o = attn.attention %q, %k, %v : tensor<?x4x?x64xbf16>, tensor<?x1x?x64xbf16>, tensor<?x1x?x64xbf16> -> tensor<?x4x?x64xbf16>
+  %init_o_c0 = arith.constant 0 : index
+  %init_o_d0 = tensor.dim %q, %init_o_c0 : tensor<?x4x?x64xbf16>
+  %init_o_c2 = arith.constant 2 : index
+  %init_o_d2 = tensor.dim %q, %init_o_c2 : tensor<?x4x?x64xbf16>
+  %init_o = tensor.empty(%init_o_d0, %init_o_d2) : tensor<?x4x?x64xbf16>
+  %o = attn.attention %q, %k, %v : tensor<?x4x?x64xbf16>, tensor<?x1x?x64xbf16>, tensor<?x1x?x64xbf16> -> tensor<?x4x?x64xbf16> outs(%init_o)
   return %o : tensor<?x4x?x64xbf16>
 }
 func.func @mha(%q: tensor<1x2x5x32xf32>) -> tensor<1x2x5x32xf32> {
-  %o = attn.attention %q, %q, %q : tensor<1x2x5x32xf32>, tensor<1x2x5x32xf32>, tensor<1x2x5x32xf32> -> tensor<1x2x5x32xf32>
+  %init_o = tensor.empty() : tensor<1x2x5x32xf32>
+  %o = attn.attention %q, %q, %q : tensor<1x2x5x32xf32>, tensor<1x2x5x32xf32>, tensor<1x2x5x32xf32> -> tensor<1x2x5x32xf32> outs(%init_o)
   return %o : tensor<1x2x5x32xf32>
 }
 

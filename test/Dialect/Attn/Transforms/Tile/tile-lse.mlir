@@ -20,6 +20,10 @@
 //       PACK:   %[[E:.*]] = tensor.expand_shape %{{.*}}#1 {{\[}}[0], [1], [2, 3]] output_shape [2, 2, 2, %{{.*}}] : tensor<2x2x?xf32> into tensor<2x2x2x?xf32>
 //       PACK:   tensor.collapse_shape %[[E]] {{\[}}[0], [1, 2], [3]] : tensor<2x2x2x?xf32> into tensor<2x4x?xf32>
 func.func @lse(%q: tensor<2x4x?x32xf32>, %k: tensor<2x2x?x32xf32>) -> (tensor<2x4x?x32xf32>, tensor<2x4x?xf32>) {
-  %o, %l = attn.attention %q, %k, %k : tensor<2x4x?x32xf32>, tensor<2x2x?x32xf32>, tensor<2x2x?x32xf32> -> tensor<2x4x?x32xf32>, tensor<2x4x?xf32>
+  %c2 = arith.constant 2 : index
+  %s = tensor.dim %q, %c2 : tensor<2x4x?x32xf32>
+  %e = tensor.empty(%s) : tensor<2x4x?x32xf32>
+  %el = tensor.empty(%s) : tensor<2x4x?xf32>
+  %o, %l = attn.attention %q, %k, %k : tensor<2x4x?x32xf32>, tensor<2x2x?x32xf32>, tensor<2x2x?x32xf32> -> tensor<2x4x?x32xf32>, tensor<2x4x?xf32> outs(%e, %el : tensor<2x4x?xf32>)
   return %o, %l : tensor<2x4x?x32xf32>, tensor<2x4x?xf32>
 }
