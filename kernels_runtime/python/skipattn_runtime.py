@@ -25,10 +25,12 @@ class _Shape(ctypes.Structure):
 
 
 class _Options(ctypes.Structure):
-    """skipattn_run_options."""
+    """skipattn_run_options (every field, in the header's order)."""
     _fields_ = [("num_splits", ctypes.c_int64), ("lse", ctypes.c_void_p),
                 ("block_table", ctypes.c_void_p), ("seq_lens", ctypes.c_void_p),
-                ("num_pages", ctypes.c_int64), ("max_pages", ctypes.c_int64)]
+                ("num_pages", ctypes.c_int64), ("max_pages", ctypes.c_int64),
+                ("head_stats", ctypes.c_void_p), ("cu_seqlens_q", ctypes.c_void_p),
+                ("cu_seqlens_k", ctypes.c_void_p)]
 
 
 _DTYPES = {"torch.float32": 0, "torch.float16": 1, "torch.bfloat16": 2}
@@ -115,13 +117,15 @@ class Bundle:
         return json.loads(text.value.decode())
 
     def run_device(self, q, k, v, out, lam=0.0, stats=False, stream=None, lse=None,
-                   block_table=None, seq_lens=None, mask=None):
+                   block_table=None, seq_lens=None, mask=None, head_stats=None):
         """Runs the bundle on torch CUDA tensors. With stats, waits for the
         stream and returns (tiles_total, tiles_skipped). lse: an f32 CUDA
         tensor [B, Hq, Sq] for a bundle compiled with --lse. A paged bundle
         takes k and v as page pools and int32 CUDA tensors block_table
         [B, max_pages] and seq_lens [B]. mask: a rank-4 CUDA tensor for a
-        bundle that takes one (torch.bool for i1, else the bundle dtype)."""
+        bundle that takes one (torch.bool for i1, else the bundle dtype).
+        head_stats: an int64 CUDA tensor [B, Hq, 2] that receives the
+        counters of each (batch, query head) on the stream."""
         if stream is None:
             import torch
             stream = torch.cuda.current_stream().cuda_stream
@@ -133,6 +137,8 @@ class Bundle:
             options.seq_lens = seq_lens.data_ptr()
             options.num_pages = k.shape[0]
             options.max_pages = block_table.shape[1]
+        if head_stats is not None:
+            options.head_stats = head_stats.data_ptr()
         mask_ptr = mask_shape = None
         if mask is not None:
             mask_ptr = mask.data_ptr()
