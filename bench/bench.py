@@ -26,6 +26,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "kernels_runtim
 from skipattn_runtime import Runtime  # noqa: E402
 import plot  # noqa: E402 (bench/plot.py: this script's folder is on sys.path)
 import bench_decode  # noqa: E402 (the decode rows)
+import bench_varlen  # noqa: E402 (the varlen prefill rows)
 
 dev = "cuda"
 dt = torch.bfloat16
@@ -107,8 +108,9 @@ def main():
     ap.add_argument("--bundles", required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--only", choices=("all", "prefill", "decode"), default="all",
-                    help="run only the prefill or only the decode rows")
+    ap.add_argument("--only", choices=("all", "prefill", "decode", "varlen"),
+                    default="all",
+                    help="run only the prefill, decode or varlen prefill rows")
     a = ap.parse_args()
     rt = Runtime(a.runtime)
     bundles = {n: rt.load(os.path.join(a.bundles, n)) for n in sorted(os.listdir(a.bundles))
@@ -123,7 +125,7 @@ def main():
                 (128, 16384, False, "f16"), (128, 16384, True, "f16")]
     if a.quick:
         prefill = [(128, 4096, False, "bf16"), (128, 16384, False, "bf16")]
-    if a.only == "decode":
+    if a.only in ("decode", "varlen"):
         prefill = []
     for (D, S, causal, dtype) in prefill:
         B, H = 1, 32
@@ -152,12 +154,15 @@ def main():
     # Decode: contiguous and paged, dense and skip (bench/bench_decode.py).
     if a.only in ("all", "decode"):
         bench_decode.run(a, bundles, gen, rows, bench)
+    # Varlen prefill: mixed lengths against one sequence of the same work.
+    if a.only in ("all", "varlen"):
+        bench_varlen.run(a, bundles, gen, rows, bench)
 
     # Skip: sparsity sweep on structured inputs, against our own dense kernel.
     # (kind, batch, length, causal, skip bundle).
     skipcases = [("prefill", 1, S, c, f"prefill_d128{'_causal' if c else ''}_skip")
                  for S in (16384, 65536) for c in (False, True)]
-    if a.only == "decode":
+    if a.only in ("decode", "varlen"):
         skipcases = []
     if a.quick:
         skipcases = skipcases[:1]

@@ -41,6 +41,8 @@ prepare() {
   # Masks on the GPU: a bool padding mask with skipping, an additive one.
   "$c" --target gpu -o "$out/bf16_d128_gqa_causal_skip_maskb" "${dyn[@]}" --q-heads 32 --kv-heads 8 --head-dim 128 --dtype bf16 --causal --skip --mask 'bool:?,1,1,?'
   "$c" --target gpu --chip sm_80 -o "$out/f16_d64_sm80_maska" "${dyn[@]}" --q-heads 4 --kv-heads 1 --head-dim 64 --dtype f16 --mask 'additive:?,4,?,?'
+  # Varlen prefill; its twin is bf16_d128_gqa_causal_skip (same shape).
+  "$c" --target gpu -o "$out/bf16_d128_gqa_causal_skip_varlen" "${dyn[@]}" --q-heads 8 --kv-heads 2 --head-dim 128 --dtype bf16 --causal --skip --varlen
   "$root/examples/host_program/build.sh" --object "$out/host_program"
   echo "prepared $(ls "$out"/*/manifest.json | wc -l) test bundles and the host program in $out"
 }
@@ -55,12 +57,13 @@ run() {
   "$root/examples/host_program/build.sh" --link "$out/host_program" "$(dirname "$lib")"
   "$out/host_program/attention_host" || failed=1
   # The serving kernels too (docs/serving.md): paged decode through a
-  # scrambled block table (skip, and lse at pages of 256), masks.
+  # scrambled block table (skip, and lse at pages of 256), masks, varlen.
   local sanitize=(python3 "$root/test/GPU/sanitize.py" --runtime "$lib"
                   "$out/bf16_d128_gqa_causal_skip" "$out/f16_d64_causal"
                   "$out/bf16_d128_gqa_paged16_skip"
                   "$out/f16_d64_causal_paged256_lse"
-                  "$out/bf16_d128_gqa_causal_skip_maskb")
+                  "$out/bf16_d128_gqa_causal_skip_maskb"
+                  "$out/bf16_d128_gqa_causal_skip_varlen")
   for tool in memcheck racecheck synccheck; do
     echo "== compute-sanitizer --tool $tool"
     compute-sanitizer --tool "$tool" --error-exitcode 9 "${sanitize[@]}" || failed=1

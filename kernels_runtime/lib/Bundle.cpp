@@ -336,11 +336,12 @@ static skipattn_status checkPageTable(const Manifest &manifest,
 /// The varlen options against the bundle and the shape: a varlen bundle
 /// needs both cumulative-length arrays, each [batch + 1] starting at 0, not
 /// decreasing and ending at most at the token count (host memory, read
-/// here); any other bundle neither.
+/// here when `onHost`); any other bundle neither.
 static skipattn_status checkVarlen(const std::string &api,
                                    const Manifest &manifest,
                                    const skipattn_shape &shape,
-                                   const skipattn_run_options &options) {
+                                   const skipattn_run_options &options,
+                                   bool onHost) {
   bool given = options.cu_seqlens_q || options.cu_seqlens_k;
   if (!manifest.varlen) {
     if (given)
@@ -354,6 +355,15 @@ static skipattn_status checkVarlen(const std::string &api,
     return fail(SKIPATTN_ERROR_INVALID_ARGUMENT,
                 api + ": this bundle is varlen; pass "
                       "skipattn_run_options.cu_seqlens_q and cu_seqlens_k");
+  if (options.max_seqlen_q < 0 || options.max_seqlen_q > shape.q_len)
+    return fail(SKIPATTN_ERROR_INVALID_ARGUMENT,
+                api + ": max_seqlen_q is " +
+                    std::to_string(options.max_seqlen_q) +
+                    "; it must be between 0 (every token) and q_len (" +
+                    std::to_string(shape.q_len) + ")");
+  // Device arrays are the caller's to get right, as a paged table is.
+  if (!onHost)
+    return SKIPATTN_OK;
   struct Named {
     const char *name;
     const int32_t *cu;
@@ -450,7 +460,8 @@ static skipattn_status runHost(const char *api, const skipattn_bundle *bundle,
   if (manifest.pageSize)
     if (skipattn_status status = checkPageTable(manifest, *shape, options))
       return status;
-  if (skipattn_status status = checkVarlen(api, manifest, *shape, options))
+  if (skipattn_status status =
+          checkVarlen(api, manifest, *shape, options, /*onHost=*/true))
     return status;
 
   // The kernel increments its counters, so they start at zero; without
@@ -525,8 +536,8 @@ static skipattn_status runDevice(const char *api, const skipattn_bundle *bundle,
     return status;
   if (skipattn_status status = checkPaging(api, manifest, *shape, options))
     return status;
-  // No gpu bundle is varlen (the manifest says so), so nothing is read here.
-  if (skipattn_status status = checkVarlen(api, manifest, *shape, options))
+  if (skipattn_status status =
+          checkVarlen(api, manifest, *shape, options, /*onHost=*/false))
     return status;
   std::vector<int64_t> read;
   if (stats)

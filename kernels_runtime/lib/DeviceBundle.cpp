@@ -193,6 +193,8 @@ static size_t paramBytes(LaunchParam param) {
   case LaunchParam::Lse:
   case LaunchParam::BlockTable:
   case LaunchParam::SeqLens:
+  case LaunchParam::CuSeqlensQ:
+  case LaunchParam::CuSeqlensK:
   case LaunchParam::Stats:
   case LaunchParam::Workspace:
   case LaunchParam::TensorMapQ:
@@ -524,7 +526,8 @@ skipattn_status DeviceKernel::run(const Manifest &manifest,
     return status;
   LaunchPlan plan;
   if (skipattn_status status =
-          planLaunches(manifest, shape, info->numSms, plan))
+          planLaunches(manifest, shape, info->numSms, plan,
+                       options.max_seqlen_q))
     return status;
   if (skipattn_status status = checkPlan(manifest, plan, *info))
     return status;
@@ -624,6 +627,12 @@ skipattn_status DeviceKernel::run(const Manifest &manifest,
         break;
       case LaunchParam::MaxPages:
         value.integer = static_cast<int32_t>(options.max_pages);
+        break;
+      case LaunchParam::CuSeqlensQ:
+        value.pointer = devicePointer(options.cu_seqlens_q);
+        break;
+      case LaunchParam::CuSeqlensK:
+        value.pointer = devicePointer(options.cu_seqlens_k);
         break;
       case LaunchParam::MaskBatch:
       case LaunchParam::MaskHeads:

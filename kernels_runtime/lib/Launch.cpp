@@ -40,7 +40,8 @@ constexpr NameSpelling exprNames[numExprNames] = {
     {"head_dim", ExprName::HeadDim},
     {"value_head_dim", ExprName::ValueHeadDim},
     {"num_sms", ExprName::NumSms},
-    {"num_splits", ExprName::NumSplits}};
+    {"num_splits", ExprName::NumSplits},
+    {"max_q_len", ExprName::MaxQLen}};
 
 struct OpSpelling {
   const char *spelling;
@@ -86,6 +87,8 @@ constexpr ParamSpelling launchParams[] = {
     {"block_table", LaunchParam::BlockTable},
     {"seq_lens", LaunchParam::SeqLens},
     {"max_pages", LaunchParam::MaxPages},
+    {"cu_seqlens_q", LaunchParam::CuSeqlensQ},
+    {"cu_seqlens_k", LaunchParam::CuSeqlensK},
     {"mask_batch", LaunchParam::MaskBatch},
     {"mask_heads", LaunchParam::MaskHeads},
     {"mask_q_len", LaunchParam::MaskQLen},
@@ -395,6 +398,11 @@ private:
       if (pagedParam && !manifest.pageSize)
         return fail(where, ": " + quote(name) +
                                " needs a paged bundle (\"paged\" is null)");
+      if ((found->param == LaunchParam::CuSeqlensQ ||
+           found->param == LaunchParam::CuSeqlensK) &&
+          !manifest.varlen)
+        return fail(where, ": " + quote(name) +
+                               " needs a varlen bundle (\"varlen\" is false)");
       if (found->param == LaunchParam::Lse && !manifest.lse)
         return fail(where, ": \"lse\" needs \"lse\": true");
       if (found->param == LaunchParam::Stats && !manifest.stats)
@@ -547,7 +555,8 @@ struct Evaluator {
 skipattn_status skipattn::runtime::planLaunches(const Manifest &manifest,
                                                 const skipattn_shape &shape,
                                                 int64_t numSms,
-                                                LaunchPlan &plan) {
+                                                LaunchPlan &plan,
+                                                int64_t maxQLen) {
   ExprEnv env;
   int64_t *values = env.values;
   values[static_cast<int>(ExprName::Batch)] = shape.batch;
@@ -558,6 +567,7 @@ skipattn_status skipattn::runtime::planLaunches(const Manifest &manifest,
   values[static_cast<int>(ExprName::HeadDim)] = shape.head_dim;
   values[static_cast<int>(ExprName::ValueHeadDim)] = shape.value_head_dim;
   values[static_cast<int>(ExprName::NumSms)] = numSms;
+  values[static_cast<int>(ExprName::MaxQLen)] = maxQLen ? maxQLen : shape.q_len;
   Evaluator eval{manifest, shape, env, numSms};
   constexpr int64_t int32Max = std::numeric_limits<int32_t>::max();
   constexpr int64_t int64Max = std::numeric_limits<int64_t>::max();

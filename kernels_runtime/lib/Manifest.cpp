@@ -508,11 +508,10 @@ static bool parseRoot(Reader &reader, const JsonValue &root,
     return false;
   if (!parsePaged(reader, root, manifest))
     return false;
-  if (manifest.varlen &&
-      (manifest.target == SKIPATTN_TARGET_GPU || manifest.hasMask ||
-       manifest.pageSize || manifest.lse))
-    return reader.error("\"varlen\" is for cpu bundles without a mask, "
-                        "pages or lse");
+  if (manifest.varlen && (manifest.hasMask || manifest.pageSize ||
+                          manifest.lse || manifest.kvSplits))
+    return reader.error("\"varlen\" bundles take no mask, pages, lse or kv "
+                        "splits");
   if (manifest.kvSplits && manifest.target == SKIPATTN_TARGET_GPU)
     return reader.error("\"kv_splits\" is a tiling of cpu bundles; a gpu "
                         "bundle's kernels split the kv range on their own");

@@ -66,7 +66,7 @@ struct Manifest {
   /// contiguous K/V. k and v are then page pools [num_pages, P, Hkv, D],
   /// and the entry takes block_table and seq_lens after v.
   int64_t pageSize = 0;
-  /// A varlen bundle ("varlen": true, cpu): q, k, v and out are packed
+  /// A varlen bundle ("varlen": true): q, k, v and out are packed
   /// [tokens, heads, head dim] and the entry takes cu_seqlens_q and
   /// cu_seqlens_k after v; the shape's batch is the number of sequences,
   /// q_len and kv_len the numbers of tokens.

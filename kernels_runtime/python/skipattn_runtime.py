@@ -30,7 +30,7 @@ class _Options(ctypes.Structure):
                 ("block_table", ctypes.c_void_p), ("seq_lens", ctypes.c_void_p),
                 ("num_pages", ctypes.c_int64), ("max_pages", ctypes.c_int64),
                 ("head_stats", ctypes.c_void_p), ("cu_seqlens_q", ctypes.c_void_p),
-                ("cu_seqlens_k", ctypes.c_void_p)]
+                ("cu_seqlens_k", ctypes.c_void_p), ("max_seqlen_q", ctypes.c_int64)]
 
 
 _DTYPES = {"torch.float32": 0, "torch.float16": 1, "torch.bfloat16": 2}
@@ -98,26 +98,31 @@ class Bundle:
     def check_device(self):
         self.rt.check(self.rt.lib.skipattn_check_device(self.handle))
 
-    def shape_of(self, q, k, v, block_table=None):
+    def shape_of(self, q, k, v, block_table=None, cu_seqlens_q=None):
         """The call shape; for a paged bundle k and v are page pools
         [num_pages, page_size, Hkv, D] and kv_len is the block table's
-        capacity, max_pages * page_size."""
+        capacity, max_pages * page_size; for a varlen bundle q, k and v are
+        packed [tokens, H, D] and the batch is len(cu_seqlens_q) - 1."""
         page = (self.manifest.get("paged") or {}).get("page_size")
+        if self.manifest.get("varlen"):
+            return _Shape(cu_seqlens_q.shape[0] - 1, q.shape[1], k.shape[1],
+                          q.shape[0], k.shape[0], q.shape[2], v.shape[2])
         if page:
             return _Shape(q.shape[0], q.shape[1], k.shape[2], q.shape[2],
                           block_table.shape[1] * page, q.shape[3], v.shape[3])
         return _Shape(q.shape[0], q.shape[1], k.shape[1], q.shape[2], k.shape[2],
                       q.shape[3], v.shape[3])
 
-    def plan(self, q, k, v, block_table=None):
+    def plan(self, q, k, v, block_table=None, cu_seqlens_q=None):
         text = ctypes.c_char_p()
-        shape = self.shape_of(q, k, v, block_table)
+        shape = self.shape_of(q, k, v, block_table, cu_seqlens_q)
         self.rt.check(self.rt.lib.skipattn_plan_device(self.handle, ctypes.byref(shape), 0,
                                                        ctypes.byref(text)))
         return json.loads(text.value.decode())
 
     def run_device(self, q, k, v, out, lam=0.0, stats=False, stream=None, lse=None,
-                   block_table=None, seq_lens=None, mask=None, head_stats=None):
+                   block_table=None, seq_lens=None, mask=None, head_stats=None,
+                   cu_seqlens_q=None, cu_seqlens_k=None, max_seqlen_q=0):
         """Runs the bundle on torch CUDA tensors. With stats, waits for the
         stream and returns (tiles_total, tiles_skipped). lse: an f32 CUDA
         tensor [B, Hq, Sq] for a bundle compiled with --lse. A paged bundle
@@ -125,11 +130,14 @@ class Bundle:
         [B, max_pages] and seq_lens [B]. mask: a rank-4 CUDA tensor for a
         bundle that takes one (torch.bool for i1, else the bundle dtype).
         head_stats: an int64 CUDA tensor [B, Hq, 2] that receives the
-        counters of each (batch, query head) on the stream."""
+        counters of each (batch, query head) on the stream. A varlen bundle
+        takes q, k, v and out packed [tokens, H, D], int32 CUDA tensors
+        cu_seqlens_q / cu_seqlens_k [B + 1] and the longest sequence's query
+        count max_seqlen_q (0: every token, slower)."""
         if stream is None:
             import torch
             stream = torch.cuda.current_stream().cuda_stream
-        shape = self.shape_of(q, k, v, block_table)
+        shape = self.shape_of(q, k, v, block_table, cu_seqlens_q)
         counters = (ctypes.c_int64 * 2)() if stats else None
         options = _Options(0, lse.data_ptr() if lse is not None else None)
         if block_table is not None:
@@ -139,6 +147,10 @@ class Bundle:
             options.max_pages = block_table.shape[1]
         if head_stats is not None:
             options.head_stats = head_stats.data_ptr()
+        if cu_seqlens_q is not None:
+            options.cu_seqlens_q = cu_seqlens_q.data_ptr()
+            options.cu_seqlens_k = cu_seqlens_k.data_ptr()
+            options.max_seqlen_q = max_seqlen_q
         mask_ptr = mask_shape = None
         if mask is not None:
             mask_ptr = mask.data_ptr()

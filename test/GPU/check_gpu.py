@@ -17,6 +17,10 @@ For every bundle in --bundles it checks, on fresh random inputs each time:
   over a page pool in random order, against float64 per sequence, skip
   counts against the simulation per sequence, and the same batch through
   the contiguous twin bundle (the name without "_paged<P>") equal;
+- varlen bundles (docs/serving.md): sequences of mixed lengths packed
+  [tokens, H, D] with cu_seqlens, each against float64, skip counts against
+  the per-sequence simulation, and each sequence through the twin bundle
+  (the name without "_varlen") alone: outputs and summed counts equal;
 - bundles with a mask operand: a random mask of the compiled shape on every
   run (rows with no key included), in the reference and in the simulation;
 - bundles with lse (docs/serving.md): the log-sum-exp of every row against
@@ -240,6 +244,82 @@ def check_paged_bundle(rt, bundle, name, man, gen, dt, tol, bundles_dir):
     return cases, fails
 
 
+def check_varlen_bundle(rt, bundle, name, man, gen, dt, tol, bundles_dir):
+    """Varlen prefill: sequences of mixed lengths (1 and empty ones among
+    them) packed [tokens, H, D], each against float64 over its own keys,
+    skip counts against the per-sequence simulation, and every sequence
+    through the twin bundle (the name without "_varlen") on its own: the
+    outputs and the summed counts equal. Returns (cases, failures)."""
+    sh = man["shapes"]
+    Hq, Hkv, D = sh["q_heads"], sh["kv_heads"], sh["head_dim"]
+    twin_dir = os.path.join(bundles_dir, name.replace("_varlen", ""))
+    twin = rt.load(twin_dir) if os.path.isfile(
+        os.path.join(twin_dir, "manifest.json")) else None
+    lam = 1e-3 if man["skip"] else 0.0
+    cases = fails = 0
+    for lens in [[(1, 1), (300, 300), (77, 500), (0, 5), (20, 0), (1000, 1000), (129, 64)],
+                 [(2048, 2048), (1, 4000), (513, 513)]]:
+        seqs = []
+        for (Sq, Skv) in lens:
+            if man["skip"] and Sq and Skv:
+                q, k, v = planted(1, Hq, Hkv, Sq, Skv, D, dt, man["block_n"], gen)
+            else:
+                q = torch.randn(1, Hq, Sq, D, generator=gen, device="cuda").to(dt)
+                k = torch.randn(1, Hkv, Skv, D, generator=gen, device="cuda").to(dt)
+                v = torch.randn(1, Hkv, Skv, D, generator=gen, device="cuda").to(dt)
+            seqs.append((q, k, v))
+        def pack(i):
+            return torch.cat([s[i][0].transpose(0, 1) for s in seqs]).contiguous()
+        def cum(col):
+            c = [0]
+            for x in lens:
+                c.append(c[-1] + x[col])
+            return torch.tensor(c, dtype=torch.int32, device="cuda")
+        qp, kp, vp = pack(0), pack(1), pack(2)
+        cu_q, cu_k = cum(0), cum(1)
+        longest = max(x[0] for x in lens)
+        plan = bundle.plan(qp, kp, vp, cu_seqlens_q=cu_q)
+        out = torch.full((qp.shape[0], Hq, D), float("nan"), device="cuda", dtype=dt)
+        got = bundle.run_device(qp, kp, vp, out, lam, stats=bool(man["stats"]),
+                                cu_seqlens_q=cu_q, cu_seqlens_k=cu_k, max_seqlen_q=longest)
+        torch.cuda.synchronize()
+        err = same = 0.0
+        total = skipped = 0
+        separate = [0, 0]
+        for b, ((Sq, Skv), (q, k, v)) in enumerate(zip(lens, seqs)):
+            mine = out[cu_q[b]:cu_q[b + 1]].transpose(0, 1)[None].double()
+            if Sq == 0:
+                continue
+            if Skv == 0:
+                err = max(err, mine.abs().max().item())
+                continue
+            drop = None
+            if man["skip"]:
+                t, s_, drop, _ = simulate(q, k, man, plan, lam)
+                total, skipped = total + t, skipped + s_
+            ref = reference(q, k, v, man["causal"], man["scale"], drop)
+            err = max(err, ((mine - ref).norm() / ref.norm().clamp_min(1e-30)).item())
+            if twin is not None:
+                o2 = torch.full_like(q, float("nan"))
+                r2 = twin.run_device(q, k, v, o2, lam, stats=bool(man["stats"]))
+                torch.cuda.synchronize()
+                if r2 is not None:
+                    separate = [separate[0] + r2[0], separate[1] + r2[1]]
+                same = max(same, ((mine - o2.double()).norm() /
+                                  o2.double().norm().clamp_min(1e-30)).item())
+        nan = torch.isnan(out).sum().item()
+        ok = nan == 0 and err <= tol and same <= tol
+        if got is not None:
+            ok = ok and got == (total, skipped) and \
+                (twin is None or list(got) == separate)
+        cases += 1
+        fails += not ok
+        print(f"{'PASS' if ok else 'FAIL'} {name} varlen {plan['kernel']} lens={lens} "
+              f"err={err:.1e} nan={nan} vs_separate_calls={same:.1e} stats={got} "
+              f"predicted={(total, skipped)} separate={tuple(separate)}", flush=True)
+    return cases, fails
+
+
 def simulate(q, k, man, plan, lam, mask=None):
     """Independent float64 re-implementation of DESIGN.md section 4 for the
     kernel the runtime planned, on the masked scores. Returns (total,
@@ -384,6 +464,10 @@ def main():
         Hq, Hkv, D = sh["q_heads"], sh["kv_heads"], sh["head_dim"]
         if man.get("paged"):
             c, f = check_paged_bundle(rt, bundle, name, man, gen, dt, tol, a.bundles)
+            cases, fails = cases + c, fails + f
+            continue
+        if man.get("varlen"):
+            c, f = check_varlen_bundle(rt, bundle, name, man, gen, dt, tol, a.bundles)
             cases, fails = cases + c, fails + f
             continue
         has_lse = bool(man.get("lse"))

@@ -4,7 +4,7 @@ over several, and with more tiles than SMs, so that CTAs take several) and a
 GQA decode with several splits; for the serving bundles (docs/serving.md)
 also decode of 6 query tokens (the wide kernel's warps), paged K/V through
 a block table in random page order with garbage around it, a mask operand,
-and the lse output. The output is checked against float64 so a sanitizer
+the lse output, and varlen prefill over packed sequences. The output is checked against float64 so a sanitizer
 run also proves the launch did its work."""
 import argparse, os, sys
 import torch
@@ -59,6 +59,26 @@ for d in a.bundles:
                                 ref.norm().clamp_min(1e-30)).item())
             report(not torch.isnan(out).any() and err < 5e-2,
                    f"{name} paged Sq={Sq} lens={lens} err={err:.1e}")
+        continue
+    if man.get("varlen"):
+        # Packed sequences of mixed lengths, one without keys; the grid over
+        # the longest sequence leaves idle CTAs for the shorter ones.
+        lens = [(70, 130), (1, 1), (300, 300), (5, 0), (129, 64)]
+        seqs = [tuple(torch.randn(1, H, S, D, generator=gen, device="cuda").to(dt)
+                      for (H, S) in ((Hq, sq), (Hkv, skv), (Hkv, skv))) for (sq, skv) in lens]
+        pack = [torch.cat([s[i][0].transpose(0, 1) for s in seqs]).contiguous() for i in range(3)]
+        cu = [torch.tensor([0] + [sum(x[c] for x in lens[:i + 1]) for i in range(len(lens))],
+                           dtype=torch.int32, device="cuda") for c in (0, 1)]
+        out = torch.full_like(pack[0], float("nan"))
+        b.run_device(*pack, out, lam, stats=bool(man["stats"]), cu_seqlens_q=cu[0],
+                     cu_seqlens_k=cu[1], max_seqlen_q=max(x[0] for x in lens))
+        torch.cuda.synchronize()
+        err = 0.0
+        for i, (q, k, v) in enumerate(seqs):
+            mine = out[cu[0][i]:cu[0][i + 1]].transpose(0, 1)[None].double()
+            ref = reference(q, k, v, man["causal"], man["scale"])
+            err = max(err, ((mine - ref).norm() / ref.norm().clamp_min(1e-30)).item())
+        report(not torch.isnan(out).any() and err < 5e-2, f"{name} varlen lens={lens} err={err:.1e}")
         continue
     for (B, Sq, Skv) in [(1, 70, 130), (1, 200, 700), (3, 700, 700), (2, 1, 700), (2, 6, 900)]:
         q = torch.randn(B, Hq, Sq, D, generator=gen, device="cuda").to(dt)

@@ -103,7 +103,10 @@ static Json deviceKernels(const BundleSpec &spec) {
                     llvm::json::Array{"q_len", "q_heads", "batch"})}}});
   }
   if (prefill) {
-    Json qTiles = op("ceil_div", {"q_len", prefill->blockM});
+    // A varlen grid covers the longest sequence (max_q_len, which the call
+    // gives); its CTAs find their sequence's rows themselves.
+    Json qTiles =
+        op("ceil_div", {spec.varlen ? "max_q_len" : "q_len", prefill->blockM});
     llvm::json::Array grid{qTiles, "q_heads", "batch"};
     if (prefill->persistent)
       grid = llvm::json::Array{

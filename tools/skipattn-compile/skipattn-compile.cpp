@@ -125,7 +125,7 @@ static cl::opt<int64_t> pageSize(
     cl::init(0), cl::cat(category));
 static cl::opt<bool> varlen(
     "varlen",
-    cl::desc("Variable-length batch (attn.varlen_attention, CPU): q, k, v "
+    cl::desc("Variable-length batch (attn.varlen_attention): q, k, v "
              "and out packed as [tokens, heads, head dim] with cu_seqlens_q "
              "and cu_seqlens_k (i32 [B + 1]); --batch, --q-len and --kv-len "
              "must be ?"),
@@ -361,11 +361,10 @@ int main(int argc, char **argv) {
     if (!input.empty())
       return fail("--varlen builds a varlen attention from the shape flags; "
                   "it does not apply to an .mlir input");
-    if (target != "cpu")
-      return fail("--varlen has no GPU kernels yet; use --target cpu");
-    if (spec->mask || pageSize.getNumOccurrences() || spec->lse || packGQA)
-      return fail("--varlen takes no --mask, --page-size, --lse or "
-                  "--pack-gqa");
+    if (spec->mask || pageSize.getNumOccurrences() || spec->lse || packGQA ||
+        kvSplits)
+      return fail("--varlen takes no --mask, --page-size, --lse, --pack-gqa "
+                  "or --kv-splits");
     if (!spec->query.isDynamicDim(0) || !spec->query.isDynamicDim(2) ||
         !spec->key.isDynamicDim(2))
       return fail("--varlen needs --batch ?, --q-len ? and --kv-len ? (the "

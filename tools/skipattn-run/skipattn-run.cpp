@@ -20,6 +20,7 @@
 
 #include "skipattn/runtime.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cmath>
@@ -490,6 +491,8 @@ struct Call {
   size_t lseBytes;
   /// Paged bundles: the table and the lengths (host memory).
   size_t tableBytes, lensBytes;
+  /// Varlen bundles: the bytes of each cumulative-length array.
+  size_t cuBytes;
   float lambda;
   /// [B, Hq, 2] counters, or null when they are not asked for.
   int64_t *headStats;
@@ -524,7 +527,7 @@ static double runOnDevice(const skipattn_bundle *bundle,
                           const skipattn_shape &shape, const Call &call) {
   DeviceBuffer q(call.q, call.qBytes), k(call.k, call.kBytes),
       v(call.v, call.vBytes), out(nullptr, call.outBytes);
-  std::optional<DeviceBuffer> mask, lse, table, lens, headStats;
+  std::optional<DeviceBuffer> mask, lse, table, lens, headStats, cuQ, cuK;
   if (call.mask)
     mask.emplace(call.mask, call.maskBytes);
   skipattn_run_options options = call.options;
@@ -537,6 +540,12 @@ static double runOnDevice(const skipattn_bundle *bundle,
   if (call.lse) {
     lse.emplace(nullptr, call.lseBytes);
     options.lse = static_cast<float *>(lse->pointer);
+  }
+  if (options.cu_seqlens_q) {
+    cuQ.emplace(options.cu_seqlens_q, call.cuBytes);
+    cuK.emplace(options.cu_seqlens_k, call.cuBytes);
+    options.cu_seqlens_q = static_cast<const int32_t *>(cuQ->pointer);
+    options.cu_seqlens_k = static_cast<const int32_t *>(cuK->pointer);
   }
   size_t statsBytes = static_cast<size_t>(shape.batch) *
                       static_cast<size_t>(shape.q_heads) * 2 * sizeof(int64_t);
@@ -608,6 +617,33 @@ static skipattn_shape callShape(const Options &options,
   return shape;
 }
 
+/// The shape of a varlen call from packed q, k and v [tokens, H, D] and
+/// the cumulative lengths, read into cuQ and cuK: the batch is the number
+/// of sequences, q_len and kv_len the token counts.
+static skipattn_shape varlenShape(const Options &options,
+                                  const skipattn_bundle *bundle, const Array &q,
+                                  const Array &k, const Array &v, Array &cuQ,
+                                  Array &cuK) {
+  if (options.cuSeqlensQ.empty())
+    error("the bundle is varlen; pass --cu-seqlens-q and --cu-seqlens-k");
+  cuQ = readInt32("cu_seqlens_q", options.cuSeqlensQ, 1, "[B + 1]");
+  cuK = readInt32("cu_seqlens_k", options.cuSeqlensK, 1, "[B + 1]");
+  if (cuQ.shape[0] != cuK.shape[0] || cuQ.shape[0] < 1)
+    error("cu_seqlens_q " + formatShape(cuQ.shape) + " and cu_seqlens_k " +
+          formatShape(cuK.shape) + " must both be [B + 1]");
+  if (k.shape[0] != v.shape[0] || k.shape[1] != v.shape[1])
+    error(options.v + ": v " + formatShape(v.shape) + " must match k " +
+          formatShape(k.shape) + " in tokens and heads");
+  if (k.shape[2] != q.shape[2])
+    error(options.k + ": the key head dim (" + std::to_string(k.shape[2]) +
+          ") must match q's (" + std::to_string(q.shape[2]) + ")");
+  skipattn_shape shape = {cuQ.shape[0] - 1, q.shape[1], k.shape[1],
+                          q.shape[0],       k.shape[0], q.shape[2],
+                          v.shape[2]};
+  check(skipattn_check_shape(bundle, &shape, nullptr));
+  return shape;
+}
+
 /// ,"tiles_total":T,"tiles_skipped":S,"tiles_total_per_head":[[..]..],
 /// "tiles_skipped_per_head":[[..]..] from [B, Hq, 2] counters.
 static std::string statsJson(const std::vector<int64_t> &headStats,
@@ -637,11 +673,15 @@ static std::string statsJson(const std::vector<int64_t> &headStats,
 static int printPlan(const Options &options, const skipattn_bundle *bundle) {
   if (skipattn_bundle_target(bundle) != SKIPATTN_TARGET_GPU)
     error("--plan needs a gpu bundle; this one targets cpu");
-  Array q = readTensor("q", options.q);
-  Array k = readTensor("k", options.k);
-  Array v = readTensor("v", options.v);
-  Array table, lens;
-  skipattn_shape shape = callShape(options, bundle, q, k, v, table, lens);
+  bool varlen = skipattn_bundle_varlen(bundle);
+  Array q = readTensor("q", options.q, varlen);
+  Array k = readTensor("k", options.k, varlen);
+  Array v = readTensor("v", options.v, varlen);
+  Array table, lens, cuQ, cuK;
+  // A varlen plan covers every token (max_q_len = q_len).
+  skipattn_shape shape =
+      varlen ? varlenShape(options, bundle, q, k, v, cuQ, cuK)
+             : callShape(options, bundle, q, k, v, table, lens);
   const char *plan = nullptr;
   check(
       skipattn_plan_device(bundle, &shape, options.numSms.value_or(0), &plan));
@@ -726,27 +766,9 @@ static int run(const Options &options) {
   Array k = readTensor("k", options.k, varlen);
   Array v = readTensor("v", options.v, varlen);
   Array table, lens, cuQ, cuK;
-  skipattn_shape shape;
-  if (varlen) {
-    // Packed [tokens, H, D]: the batch is the number of sequences, q_len
-    // and kv_len the token counts.
-    cuQ = readInt32("cu_seqlens_q", options.cuSeqlensQ, 1, "[B + 1]");
-    cuK = readInt32("cu_seqlens_k", options.cuSeqlensK, 1, "[B + 1]");
-    if (cuQ.shape[0] != cuK.shape[0] || cuQ.shape[0] < 1)
-      error("cu_seqlens_q " + formatShape(cuQ.shape) + " and cu_seqlens_k " +
-            formatShape(cuK.shape) + " must both be [B + 1]");
-    if (k.shape[0] != v.shape[0] || k.shape[1] != v.shape[1])
-      error(options.v + ": v " + formatShape(v.shape) +
-            " must match k " + formatShape(k.shape) + " in tokens and heads");
-    if (k.shape[2] != q.shape[2])
-      error(options.k + ": the key head dim (" + std::to_string(k.shape[2]) +
-            ") must match q's (" + std::to_string(q.shape[2]) + ")");
-    shape = {cuQ.shape[0] - 1, q.shape[1], k.shape[1], q.shape[0],
-             k.shape[0],       q.shape[2], v.shape[2]};
-    check(skipattn_check_shape(bundle.get(), &shape, nullptr));
-  } else {
-    shape = callShape(options, bundle.get(), q, k, v, table, lens);
-  }
+  skipattn_shape shape =
+      varlen ? varlenShape(options, bundle.get(), q, k, v, cuQ, cuK)
+             : callShape(options, bundle.get(), q, k, v, table, lens);
 
   Array mask;
   std::vector<unsigned char> maskStorage;
@@ -815,10 +837,15 @@ static int run(const Options &options) {
   call.tableBytes = table.data.size();
   call.lensBytes = lens.data.size();
   if (varlen) {
-    call.options.cu_seqlens_q =
-        reinterpret_cast<const int32_t *>(cuQ.data.data());
+    const auto *cq = reinterpret_cast<const int32_t *>(cuQ.data.data());
+    call.options.cu_seqlens_q = cq;
     call.options.cu_seqlens_k =
         reinterpret_cast<const int32_t *>(cuK.data.data());
+    call.cuBytes = cuQ.data.size();
+    // The grid of a device run covers the longest sequence.
+    for (int64_t b = 0; b < shape.batch; ++b)
+      call.options.max_seqlen_q = std::max<int64_t>(call.options.max_seqlen_q,
+                                                    cq[b + 1] - cq[b]);
   }
   if (skipattn_bundle_page_size(bundle.get())) {
     call.options.block_table =

@@ -287,10 +287,16 @@ typedef struct skipattn_run_options {
   /// keys [cu_seqlens_k[b], cu_seqlens_k[b + 1]). The shape's batch is B,
   /// q_len and kv_len the token counts (the packed tensors' first dims);
   /// each array starts at 0, does not decrease and ends at most at the
-  /// token count (checked). Host memory. Required by such a bundle, NULL
-  /// otherwise.
+  /// token count (checked on the host). Host memory for
+  /// skipattn_run_host_ex, device memory for skipattn_run_device_ex (not
+  /// checked there). Required by such a bundle, NULL otherwise.
   const int32_t *cu_seqlens_q;
   const int32_t *cu_seqlens_k;
+  /// For a varlen bundle on the device: the longest sequence's number of
+  /// queries, which sizes the grid (0: q_len, every token, correct but
+  /// with many idle CTAs). Not checked on the device: a value below a
+  /// sequence's length leaves its last rows unwritten.
+  int64_t max_seqlen_q;
 } skipattn_run_options;
 
 /// skipattn_run_host with options; NULL options are all zero.

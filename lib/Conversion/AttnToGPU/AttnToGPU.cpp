@@ -63,6 +63,8 @@ struct TiledAttention {
   Value query, key, value;
   /// attn.paged_attention: the block table and the lengths.
   Value blockTable, seqLens;
+  /// attn.varlen_attention: the cumulative lengths.
+  Value cuSeqlensQ, cuSeqlensK;
   /// The mask operand, or null.
   Value mask;
   RankedTensorType resultType;
@@ -128,10 +130,10 @@ static FailureOr<TiledAttention> analyze(scf::ForallOp forall, StringRef chip) {
   TiledAttention ta;
   ta.forall = forall;
   Block *body = forall.getBody();
-  if (findIn<LoadPackedTileOp>(body))
-    return forall.emitError("convert-attn-to-gpu: attn.varlen_attention has "
-                            "no GPU kernels yet; use the CPU pipeline");
-  auto qLoad = findIn<LoadTileOp>(body);
+  // The Q tile: attn.load_tile, or (varlen) attn.load_packed_tile.
+  Operation *qLoad = findIn<LoadTileOp>(body);
+  if (!qLoad)
+    qLoad = findIn<LoadPackedTileOp>(body);
   auto loop = findIn<scf::ForOp>(body);
   // The output, and with attn.attention's lse result the log-sum-exp.
   bool lse = findIn<TileLseOp>(body) != nullptr;
@@ -184,6 +186,26 @@ static FailureOr<TiledAttention> analyze(scf::ForallOp forall, StringRef chip) {
     ta.blockTable = kPaged.getTable();
     ta.seqLens = read.getTensor();
     c.pageSize = cast<RankedTensorType>(ta.key.getType()).getDimSize(1);
+  } else if (auto kPacked = dyn_cast_or_null<LoadPackedTileOp>(kDef)) {
+    // attn.varlen_attention: packed [T, H, D] tensors; each load starts at
+    // its sequence's first token, index_cast(cu_seqlens[b]).
+    auto vPacked = dyn_cast_or_null<LoadPackedTileOp>(vDef);
+    auto cuOf = [](Value start) -> Value {
+      auto cast = start.getDefiningOp<arith::IndexCastOp>();
+      auto read = cast ? cast.getIn().getDefiningOp<tensor::ExtractOp>()
+                       : nullptr;
+      return read ? read.getTensor() : Value();
+    };
+    auto qPacked = dyn_cast<LoadPackedTileOp>(qLoad);
+    if (!vPacked || !qPacked || !cuOf(qPacked.getStart()) ||
+        !cuOf(kPacked.getStart()))
+      return forall.emitError("convert-attn-to-gpu: this varlen attention is "
+                              "not the tiled form attn-tile produces");
+    ta.key = kPacked.getSource();
+    ta.value = vPacked.getSource();
+    ta.cuSeqlensQ = cuOf(qPacked.getStart());
+    ta.cuSeqlensK = cuOf(kPacked.getStart());
+    c.varlen = true;
   } else {
     auto kLoad = dyn_cast_or_null<LoadTileOp>(kDef);
     auto vLoad = dyn_cast_or_null<LoadTileOp>(vDef);
@@ -193,7 +215,10 @@ static FailureOr<TiledAttention> analyze(scf::ForallOp forall, StringRef chip) {
     ta.key = kLoad.getSource();
     ta.value = vLoad.getSource();
   }
-  ta.query = qLoad.getSource();
+  ta.query = qLoad->getOperand(0);
+  if (!c.varlen && !isa<LoadTileOp>(qLoad))
+    return forall.emitError("convert-attn-to-gpu: the Q tile must come from "
+                            "attn.load_tile");
   ta.resultType = cast<RankedTensorType>(forall.getResult(0).getType());
 
   auto qType = cast<RankedTensorType>(ta.query.getType());
@@ -203,11 +228,12 @@ static FailureOr<TiledAttention> analyze(scf::ForallOp forall, StringRef chip) {
   c.qHeads = qType.getDimSize(1);
   // [B, Hkv, Skv, D], or pages [num_pages, P, Hkv, D].
   c.kvHeads = kType.getDimSize(c.pageSize ? 2 : 1);
-  c.headDim = qType.getDimSize(3);
-  c.valueHeadDim = vType.getDimSize(3);
+  // The head dim is the last dim ([B, H, S, D], or varlen [T, H, D]).
+  c.headDim = qType.getDimSize(qType.getRank() - 1);
+  c.valueHeadDim = vType.getDimSize(vType.getRank() - 1);
   c.causal = scores.getCausal();
   c.scale = scores.getScale().convertToFloat();
-  c.blockM = cast<RankedTensorType>(qLoad.getType()).getDimSize(0);
+  c.blockM = cast<RankedTensorType>(qLoad->getResult(0).getType()).getDimSize(0);
   c.blockN = cast<RankedTensorType>(scores.getKey().getType()).getDimSize(0);
   c.lse = lse;
 
@@ -274,12 +300,12 @@ static FailureOr<TiledAttention> analyze(scf::ForallOp forall, StringRef chip) {
   // The Hopper kernel gives each consumer warpgroup one 64-row q-block, and
   // its wgmma branches must be uniform per warpgroup: a warp vote cannot
   // skip on its own there, so that tiling keeps the mma.sync kernel.
-  // The Hopper kernel does not write a log-sum-exp or read a mask yet: such
-  // an attention keeps the mma.sync kernel.
+  // The Hopper kernel does not write a log-sum-exp, read a mask or address
+  // packed varlen rows yet: such an attention keeps the mma.sync kernel.
   c.sm90 = chip == "sm_90a" && c.blockM == 64 &&
            (c.blockN == 64 || c.blockN == 128) &&
            (!c.skip || c.voteRows == c.blockM) && !c.lse &&
-           c.mask == KernelConfig::Mask::None;
+           c.mask == KernelConfig::Mask::None && !c.varlen;
   if (counter) {
     c.stats = true;
     ta.stats = counter.getMemref();
@@ -384,6 +410,14 @@ static SmallVector<StringRef> withMaskParams(SmallVector<StringRef> names,
   return names;
 }
 
+/// The varlen prefill kernel's cumulative lengths, last.
+static SmallVector<StringRef> withVarlenParams(SmallVector<StringRef> names,
+                                               const KernelConfig &c) {
+  if (c.varlen)
+    names.append({"cu_seqlens_q", "cu_seqlens_k"});
+  return names;
+}
+
 /// Generates the prefill kernel of `ta` (and with `decodeKernels` the decode
 /// and combine kernels) into the kernel module of the module that holds it,
 /// unless a kernel of the same configuration is already there. Paged
@@ -407,11 +441,14 @@ static void generateKernels(TiledAttention &ta, bool decodeKernels) {
     operands.append({"out", "batch", "q_len", "kv_len"});
     // The Hopper kernel is persistent: it walks the tiles of any grid.
     describe(b, func, "prefill",
-             withMaskParams(withLseParam(withSkipParams(operands, c), c), c),
+             withVarlenParams(
+                 withMaskParams(withLseParam(withSkipParams(operands, c), c),
+                                c),
+                 c),
              c.prefillThreads(), c.prefillSharedBytes(), c.prefillCtaRows(),
              /*blockN=*/0, /*maxQueryLen=*/0, /*persistent=*/c.sm90);
   }
-  if ((decodeKernels || paged) && c.group() <= 16 &&
+  if ((decodeKernels || paged) && !c.varlen && c.group() <= 16 &&
       !kernels.lookupSymbol(c.name("decode"))) {
     skipattn::kernels::DecodeKernels decode =
         skipattn::kernels::buildDecodeKernels(b, kernels, c);
@@ -441,6 +478,12 @@ static LogicalResult checkLaunchable(scf::ForallOp forall, StringRef chip) {
   FailureOr<TiledAttention> ta = analyze(forall, chip);
   if (failed(ta))
     return failure();
+  if (ta->config.varlen)
+    return forall.emitError(
+        "convert-attn-to-gpu: varlen attention has no host launch (its grid "
+        "comes from the longest sequence, which the runtime is told); "
+        "compile it into a kernel bundle (skipattn-compile), or generate its "
+        "kernels with convert-attn-to-gpu{launch=false}");
   if (ta->config.pageSize)
     return forall.emitError(
         "convert-attn-to-gpu: paged attention has no host launch (its "

@@ -48,6 +48,12 @@ struct KernelConfig {
   /// last arguments of the prefill and decode kernels.
   enum class Mask { None, Bool, Additive };
   Mask mask = Mask::None;
+  /// A varlen batch (attn.varlen_attention): q, k, v and out are packed
+  /// [tokens, heads, dim], and the prefill kernel takes the addresses of
+  /// cu_seqlens_q and cu_seqlens_k (i32 [B + 1]) as its last arguments;
+  /// blockIdx.z is the sequence, blockIdx.x a q-block of it (CTAs past the
+  /// sequence's q-blocks do nothing). No decode kernels, no Hopper kernel.
+  bool varlen = false;
   /// Generate the Hopper kernel (chip sm_90a) instead of the mma.sync one.
   bool sm90 = false;
 

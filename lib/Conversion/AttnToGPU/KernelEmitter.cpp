@@ -41,6 +41,8 @@ std::string KernelConfig::name(StringRef role) const {
     s += "_paged" + std::to_string(pageSize);
   if (mask != Mask::None)
     s += mask == Mask::Bool ? "_maskb" : "_maska";
+  if (varlen)
+    s += "_varlen";
   return s;
 }
 

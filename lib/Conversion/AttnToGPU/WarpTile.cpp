@@ -89,7 +89,9 @@ Value WarpTile::chunkAddr(Value tileBase, ArrayRef<Value> bases, int64_t s,
 
 void WarpTile::loadTile(Value base, Value global, Value row0, Value limit,
                         int64_t rows, int64_t rowBytes, Value tid,
-                        int64_t threads) {
+                        int64_t threads, int64_t globalStride) {
+  if (!globalStride)
+    globalStride = rowBytes;
   int64_t chunks = rowBytes / 16;
   int64_t rowsPerPass = threads / chunks;
   Value c = e.remu(tid, e.i32c(chunks));
@@ -102,7 +104,7 @@ void WarpTile::loadTile(Value base, Value global, Value row0, Value limit,
     // address.
     Value safe = e.select(valid, gr, e.i32c(0));
     Value src =
-        e.gep(global, e.add(e.mul(safe, e.i32c(rowBytes)), e.shl(c, 4)));
+        e.gep(global, e.add(e.mul(safe, e.i32c(globalStride)), e.shl(c, 4)));
     e.cpAsync16(swizzled(base, r, c, rowBytes), src, valid);
   }
 }

@@ -100,10 +100,12 @@ public:
                        int64_t rowBytes);
   /// cp.async of rows [row0, row0 + rows) of the global tile at `global`
   /// (rows at and past `limit` zero-filled) into the swizzled tile at
-  /// `base`, by `threads` threads of which this is number `tid`.
+  /// `base`, by `threads` threads of which this is number `tid`. Global
+  /// rows are `globalStride` bytes apart (0: rowBytes, dense rows; packed
+  /// varlen rows are heads * rowBytes apart).
   void loadTile(mlir::Value base, mlir::Value global, mlir::Value row0,
                 mlir::Value limit, int64_t rows, int64_t rowBytes,
-                mlir::Value tid, int64_t threads);
+                mlir::Value tid, int64_t threads, int64_t globalStride = 0);
 
   /// The A fragments of this warp's 16 rows of a Q tile at `base` whose
   /// first row for this warp is `rowBase`.

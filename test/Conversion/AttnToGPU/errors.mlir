@@ -36,11 +36,3 @@ func.func @block_m(%q: tensor<1x4x128x64xbf16>) -> tensor<1x4x128x64xbf16> {
   %o = attn.attention %q, %q, %q : tensor<1x4x128x64xbf16>, tensor<1x4x128x64xbf16>, tensor<1x4x128x64xbf16> -> tensor<1x4x128x64xbf16> outs(%init_o)
   return %o : tensor<1x4x128x64xbf16>
 }
-
-// -----
-
-func.func @varlen(%q: tensor<?x4x64xbf16>, %k: tensor<?x4x64xbf16>, %cu: tensor<?xi32>) -> tensor<?x4x64xbf16> {
-  // expected-error @+1 {{convert-attn-to-gpu: attn.varlen_attention has no GPU kernels yet; use the CPU pipeline}}
-  %o = attn.varlen_attention %q, %k, %k, %cu, %cu : tensor<?x4x64xbf16>, tensor<?x4x64xbf16>, tensor<?x4x64xbf16>, tensor<?xi32>, tensor<?xi32> -> tensor<?x4x64xbf16>
-  return %o : tensor<?x4x64xbf16>
-}

@@ -38,6 +38,11 @@ configs.append((128, "bf16", True, "threshold", "sm_90a", (32, 8), 0, 64,
                 ("--mask", "bool:?,1,1,?")))
 configs.append((64, "f16", False, "off", "sm_80", (8, 2), 0, 64,
                 ("--mask", "additive:?,8,?,?")))
+# Varlen prefill (packed rows, cu_seqlens), on both chips.
+configs.append((128, "bf16", True, "threshold", "sm_90a", (32, 8), 0, 64,
+                ("--varlen",)))
+configs.append((64, "f16", False, "off", "sm_80", (4, 4), 0, 128,
+                ("--varlen",)))
 
 ok = 0
 for (d, dtype, causal, skip, chip, (hq, hkv), vote, bm, extra) in configs:
