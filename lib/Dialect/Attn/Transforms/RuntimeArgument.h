@@ -1,11 +1,12 @@
 //===- RuntimeArgument.h - run-time arguments the attn passes add -*- C++ -*-//
 //
-// attn-tile (the number of kv parts) and attn-insert-block-skip (the
-// threshold, the counters) turn values that change between calls into
-// trailing arguments of the function around the attention, marked with an
-// `attn.*` argument attribute so that a second attention of the function
-// shares them. The function must be an entry: adding an argument to a
-// function with callers would break them.
+// attn-tile{kv-splits} turns the number of kv parts, which changes between
+// calls, into a trailing argument of the function around the attention,
+// marked with an `attn.kv_splits` argument attribute so that a second
+// attention of the function shares it (attn-insert-block-skip keeps its
+// threshold and counter arguments in per-function slots instead). The
+// function must be an entry: adding an argument to a function with callers
+// would break them.
 //
 //===----------------------------------------------------------------------===//
 
