@@ -20,6 +20,7 @@
 
 #include "DeviceBundle.h"
 #include "CudaDriver.h"
+#include "Descriptor.h"
 #include "TensorMap.h"
 #include "Errors.h"
 #include "Json.h"
@@ -103,6 +104,9 @@ skipattn_status DeviceKernel::open(const std::string &dir,
                                            kernel->ptxPath +
                                            "' is not text (it contains NUL "
                                            "bytes)");
+  if (skipattn_status status =
+          checkPtxDescriptor(manifest, kernel->ptx, kernel->ptxPath))
+    return status;
   if (!manifest.cubin.empty())
     if (skipattn_status status =
             readKernelFile(manifest, dir, manifest.cubin, "cubin",

@@ -1,10 +1,11 @@
 //===- Half.cpp - f16 and bf16 conversions ----------------------*- C++ -*-===//
 //
-// f32 <-> f16 and f32 <-> bf16 in portable C++, and the bulk conversion of
-// the C API. Rounding is to nearest, ties to even, as numpy's astype and the
-// hardware converters do, so a host converting here and a reference computed
-// with numpy see the same inputs. NaN stays NaN (quieted); f32 values too
-// large for f16 become infinity.
+// f32 <-> f16 through the compiler's _Float16 where it has one, f32 <-> bf16
+// by bit manipulation, and the bulk conversion of the C API. Rounding is to
+// nearest, ties to even, as numpy's astype and the hardware converters do,
+// so a host converting here and a reference computed with numpy see the
+// same inputs. NaN stays NaN (quieted); f32 values too large for f16 become
+// infinity.
 //
 //===----------------------------------------------------------------------===//
 
@@ -27,6 +28,29 @@ static float bitsFloat(uint32_t bits) {
   std::memcpy(&value, &bits, sizeof(value));
   return value;
 }
+
+#if SKIPATTN_HAVE_FLOAT16
+// The compiler's binary16 type: its conversions are IEEE's (round to nearest
+// even, NaN stays NaN, overflow to infinity), in hardware where the host has
+// F16C and in libgcc/compiler-rt elsewhere.
+
+uint16_t skipattn::runtime::floatToHalf(float value) {
+  _Float16 half = static_cast<_Float16>(value);
+  uint16_t bits;
+  std::memcpy(&bits, &half, sizeof(bits));
+  return bits;
+}
+
+float skipattn::runtime::halfToFloat(uint16_t bits) {
+  _Float16 half;
+  std::memcpy(&half, &bits, sizeof(half));
+  return static_cast<float>(half);
+}
+
+#else
+// A compiler without _Float16 (GCC before 12 on x86, which the GPU machine
+// may have): the same conversions by hand. test/Runtime/half-fallback.test
+// checks them against _Float16 on every f16 value and a sweep of floats.
 
 /// Shifts mantissa right by shift (1..31), rounding to nearest even.
 static uint32_t shiftRoundEven(uint32_t mantissa, unsigned shift) {
@@ -92,6 +116,12 @@ float skipattn::runtime::halfToFloat(uint16_t bits) {
   }
   return bitsFloat(sign | (biased << 23) | ((mantissa & 0x3ff) << 13));
 }
+
+#endif // SKIPATTN_HAVE_FLOAT16
+
+// bfloat16 by hand everywhere: __bf16 conversions need __truncsfbf2, which
+// Debian 12's libgcc (GCC 12) does not have, so clang links them nowhere
+// here either. Rounding is two integer operations anyway.
 
 uint16_t skipattn::runtime::floatToBFloat(float value) {
   uint32_t bits = floatBits(value);

@@ -359,6 +359,16 @@ bool skipattn::npy::readNpy(const std::string &path, Array &array,
     error = "cannot open '" + path + "': " + std::strerror(errno);
     return false;
   }
+  return readNpy(file.get(), path, array, error);
+}
+
+bool skipattn::npy::readNpy(std::FILE *stream, const std::string &path,
+                            Array &array, std::string &error) {
+  array = Array();
+  struct Borrowed {
+    std::FILE *stream;
+    std::FILE *get() const { return stream; }
+  } file{stream};
   // The file size bounds the data before anything is allocated.
   if (std::fseek(file.get(), 0, SEEK_END) != 0) {
     error = "cannot read '" + path + "': " + std::strerror(errno);

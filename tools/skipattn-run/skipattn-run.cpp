@@ -195,10 +195,20 @@ static bool parseArguments(int argc, char **argv, Options &options) {
     options.numSms = parseSmCount("--num-sms", numSms);
   if (flags[Threshold].seen && flags[ScaleFactor].seen)
     error("--skip-threshold and --skip-scale-factor are exclusive; give one");
-  if (flags[Threshold].seen)
+  // The runtime's rule for lambda (runtime.h), stated in the flags' terms.
+  if (flags[Threshold].seen) {
     options.threshold = parseNumber("--skip-threshold", threshold);
-  if (flags[ScaleFactor].seen)
+    if (!(*options.threshold >= 0.0 && *options.threshold < 1.0))
+      error("--skip-threshold must be in [0, 1) (0 turns skipping off), got " +
+            threshold);
+  }
+  if (flags[ScaleFactor].seen) {
     options.scaleFactor = parseNumber("--skip-scale-factor", scaleFactor);
+    if (*options.scaleFactor < 0.0)
+      error("--skip-scale-factor must be at least 0 (0 turns skipping off), "
+            "got " +
+            scaleFactor);
+  }
   return true;
 }
 
@@ -500,8 +510,12 @@ static int run(const Options &options) {
   if (options.threshold)
     lambda = static_cast<float>(*options.threshold);
   else if (options.scaleFactor)
-    lambda = static_cast<float>(*options.scaleFactor /
-                                static_cast<double>(shape.kv_len));
+    // A context not longer than the factor gives lambda >= 1: skipping off,
+    // as skipattn_bundle_default_lambda has it.
+    lambda = *options.scaleFactor >= static_cast<double>(shape.kv_len)
+                 ? 0.0f
+                 : static_cast<float>(*options.scaleFactor /
+                                      static_cast<double>(shape.kv_len));
   else
     lambda = skipattn_bundle_default_lambda(bundle.get(), shape.kv_len);
 
