@@ -166,14 +166,17 @@ struct MarkCPUTargetPass
     MLIRContext *ctx = &getContext();
     auto cpu = StringAttr::get(ctx, target.cpu);
     auto tune = StringAttr::get(ctx, target.tuneCpu);
-    auto features =
-        LLVM::TargetFeaturesAttr::get(ctx, target.featureString());
+    // The baseline has no extensions beyond the CPU's own: no attribute.
+    LLVM::TargetFeaturesAttr features;
+    if (!target.features.empty())
+      features = LLVM::TargetFeaturesAttr::get(ctx, target.featureString());
     getOperation()->walk([&](LLVM::LLVMFuncOp func) {
       if (func.isExternal())
         return;
       func.setTargetCpuAttr(cpu);
       func.setTuneCpuAttr(tune);
-      func.setTargetFeaturesAttr(features);
+      if (features)
+        func.setTargetFeaturesAttr(features);
     });
   }
   skipattn::CPUTarget target;

@@ -7,13 +7,13 @@
 // RUN: skipattn-opt %s --attn-tile --attn-insert-block-skip=stats "--attn-lower-to-cpu=cpu=x86-64" | FileCheck %s --check-prefix=BASE
 // RUN: not skipattn-opt %s --attn-tile --attn-insert-block-skip=stats "--attn-lower-to-cpu=cpu=skylake" -o /dev/null 2>&1 | FileCheck %s --check-prefix=BAD
 
-// V2: llvm.func @attention({{.*}} target_cpu = "x86-64"
+// V2: llvm.func @attention({{.*}} attributes {target_cpu = "x86-64"
 // V2-SAME: target_features = #llvm.target_features<["+cx16", "+crc32", "+sahf", "+popcnt", "+sse3", "+ssse3", "+sse4.1", "+sse4.2"]>
 // V2-SAME: tune_cpu = "generic"
 // V4: target_features = #llvm.target_features<["+cx16", "+crc32", "+sahf", "+popcnt", "+sse3", "+ssse3", "+sse4.1", "+sse4.2", "+avx", "+avx2", "+bmi", "+bmi2", "+f16c", "+fma", "+lzcnt", "+movbe", "+xsave", "+avx512f", "+avx512bw", "+avx512cd", "+avx512dq", "+avx512vl"]>
 // BASE: llvm.func @attention(
 // BASE-NOT: target_features
-// BASE-SAME: target_cpu = "x86-64"
+// BASE-SAME: attributes {target_cpu = "x86-64", tune_cpu = "generic"}
 // BAD: error: attn-lower-to-cpu: cpu must be x86-64, x86-64-v2, x86-64-v3, x86-64-v4 or native, got 'skylake'
 
 func.func @attention(%q: tensor<1x2x8x16xf32>, %k: tensor<1x2x8x16xf32>,
