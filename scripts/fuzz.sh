@@ -37,11 +37,19 @@ asan_lib() { clang++-22 -print-file-name=libclang_rt.asan-x86_64.so; }
 build() {
   local flags="-fsanitize=address,undefined -fno-sanitize-recover=undefined"
   flags+=" -fno-omit-frame-pointer -shared-libasan"
+  # Programs find the shared ASan runtime through their rpath. clang leaves
+  # a shared library's sanitizer references to the program, but the tests
+  # also link the runtime into C hosts built with the system cc, so the
+  # library itself depends on the ASan runtime (which carries UBSan's
+  # handlers and the coverage callbacks too).
+  local asan; asan="$(asan_lib)"
+  local rpath="-Wl,-rpath,$(dirname "$asan")"
   if [ ! -f "$build/build.ninja" ]; then
     cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
       -DCMAKE_C_COMPILER=clang-22 -DCMAKE_CXX_COMPILER=clang++-22 \
       -DCMAKE_C_FLAGS="$flags" -DCMAKE_CXX_FLAGS="$flags -fsanitize=fuzzer-no-link" \
-      -DCMAKE_EXE_LINKER_FLAGS="$flags" -DCMAKE_SHARED_LINKER_FLAGS="$flags" \
+      -DCMAKE_EXE_LINKER_FLAGS="$flags $rpath" \
+      -DCMAKE_SHARED_LINKER_FLAGS="$flags $asan $rpath" \
       -DSKIPATTN_FUZZ=ON -DLLVM_EXTERNAL_LIT=/usr/lib/llvm-22/bin/lit \
       -DPython3_EXECUTABLE=/usr/bin/python3 >/dev/null
   fi
@@ -61,7 +69,7 @@ sanitized_tests() {
 
 corpus() {
   rm -rf "$build/corpus" && mkdir -p "$build/corpus"
-  python3 "$root/fuzz/make_corpus.py" --root "$root" --out "$build/corpus"
+  /usr/bin/python3 "$root/fuzz/make_corpus.py" --root "$root" --out "$build/corpus"
 }
 
 fuzz_one() {

@@ -20,11 +20,13 @@
 using namespace skipattn::runtime;
 
 extern "C" const char *skipattn_dtype_name(skipattn_dtype dtype) {
+  if (skipattn_dtype_size(dtype) == 0)
+    return nullptr; // before dtypeName reads the enum
   return dtypeName(dtype);
 }
 
 extern "C" size_t skipattn_dtype_size(skipattn_dtype dtype) {
-  switch (dtype) {
+  switch (rawEnum(dtype)) {
   case SKIPATTN_DTYPE_F32:
     return 4;
   case SKIPATTN_DTYPE_F16:

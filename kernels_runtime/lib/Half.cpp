@@ -155,9 +155,11 @@ extern "C" float skipattn_bf16_to_f32(uint16_t bits) {
   return bfloatToFloat(bits);
 }
 
-static bool isFloatType(skipattn_dtype dtype) {
-  return dtype == SKIPATTN_DTYPE_F32 || dtype == SKIPATTN_DTYPE_F16 ||
-         dtype == SKIPATTN_DTYPE_BF16;
+/// dtype comes from a C caller: any int.
+static bool isFloatType(const skipattn_dtype &dtype) {
+  auto raw = rawEnum(dtype);
+  return raw == SKIPATTN_DTYPE_F32 || raw == SKIPATTN_DTYPE_F16 ||
+         raw == SKIPATTN_DTYPE_BF16;
 }
 
 static float loadFloat(const void *base, skipattn_dtype dtype, size_t i) {
@@ -191,8 +193,8 @@ extern "C" skipattn_status skipattn_convert(const void *src,
       return fail(SKIPATTN_ERROR_INVALID_ARGUMENT,
                   "skipattn_convert converts between f32, f16 and bf16 only "
                   "(got dtype " +
-                      std::to_string(static_cast<int>(srcDtype)) + " to " +
-                      std::to_string(static_cast<int>(dstDtype)) + ")");
+                      std::to_string(rawEnum(srcDtype)) + " to " +
+                      std::to_string(rawEnum(dstDtype)) + ")");
     if (count && (!src || !dst))
       return fail(SKIPATTN_ERROR_INVALID_ARGUMENT,
                   "skipattn_convert: src and dst must not be NULL");

@@ -4,9 +4,10 @@
 // skipattn-compile, lib/Pipelines/CPUPipeline.cpp lists what it may write)
 // and tested with the compiler's __builtin_cpu_supports, which also checks
 // that the OS saves the AVX and AVX-512 registers. Its argument must be a
-// literal, hence one table entry per extension. Two names have no builtin
-// in GCC: cx16 is GCC's "cmpxchg16b", and sahf (LAHF/SAHF in 64-bit mode) is
-// read from CPUID directly.
+// literal, hence one table entry per extension. Two are read from CPUID
+// directly because GCC and clang disagree on their builtin names: cx16
+// (CMPXCHG16B: GCC's "cmpxchg16b", clang's "cx16") and sahf (LAHF/SAHF in
+// 64-bit mode: clang's "sahf", none in GCC).
 //
 //===----------------------------------------------------------------------===//
 
@@ -21,6 +22,15 @@
 using namespace skipattn::runtime;
 
 #if defined(__x86_64__)
+/// CPUID.01H:ECX bit 13.
+static bool hasCx16() {
+  unsigned eax, ebx, ecx, edx;
+  if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx))
+    return false;
+  return ecx & (1u << 13);
+}
+
+/// CPUID.80000001H:ECX bit 0.
 static bool hasSahf() {
   unsigned eax, ebx, ecx, edx;
   if (!__get_cpuid(0x80000001, &eax, &ebx, &ecx, &edx))
@@ -39,7 +49,7 @@ struct Extension {
   {llvmName, [] { return __builtin_cpu_supports(gccName) != 0; }}
 
 static const Extension extensions[] = {
-    SKIPATTN_BUILTIN("cx16", "cmpxchg16b"),
+    {"cx16", hasCx16},
     // CRC32 came with SSE4.2 and LLVM splits it off only as a name.
     SKIPATTN_BUILTIN("crc32", "sse4.2"),
     {"sahf", hasSahf},
