@@ -251,7 +251,13 @@ static std::string describeDescr(const std::string &text) {
   default:
     return "";
   }
-  int bytes = std::atoi(text.c_str() + 2);
+  // The item size: numpy's are 1 to 16 bytes; anything else (or digits
+  // that would overflow) is not a type to name.
+  std::string size = text.substr(2);
+  if (size.empty() || size.size() > 2 ||
+      size.find_first_not_of("0123456789") != std::string::npos)
+    return "";
+  int bytes = std::stoi(size);
   if (bytes <= 0)
     return "";
   return order + kind + std::to_string(bytes * 8);
