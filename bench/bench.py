@@ -9,7 +9,7 @@ to cuDNN's in the same run. Decode: GQA 32/8, L in {8K, 32K, 128K}, B in {1, 8}.
 structured inputs (a sink and two retrieved spans per kv head score high;
 every other key block sits below them by a logit gap spread uniformly), with
 thresholds picked per run to give about 0, 25, 50, 75 and 90% measured
-tile sparsity, reported next to every speedup over our dense kernel and,
+tile sparsity (and lambda 0, skipping turned off at run time), reported next to every speedup over our dense kernel and,
 for prefill, over cuDNN's dense time on the same inputs: prefill S=16K and
 64K causal and not, decode B=8 L=32K and B=1 L=128K.
 
@@ -192,9 +192,11 @@ def main():
         t_cudnn = sdpa(q, k, v, causal, SDPBackend.CUDNN_ATTENTION) if kind == "prefill" else None
         torch.cuda.synchronize()
         ref = out_d.double()
-        for target in (0.0, 0.25, 0.5, 0.75, 0.9):
-            # logit gaps are uniform in [0, gap]: skipping needs gap > -ln(lam)
-            lam = math.exp(-gap * (1 - target)) if target > 0 else 1e-30
+        # lambda 0: skipping off at run time (the same kernel); 1e-30: on, but
+        # nothing to skip; then about 25, 50, 75 and 90% skipped (the logit
+        # gaps are uniform in [0, gap]: skipping needs gap > -ln(lam)).
+        for target in (None, 0.0, 0.25, 0.5, 0.75, 0.9):
+            lam = 0.0 if target is None else math.exp(-gap * (1 - target)) if target > 0 else 1e-30
             total, skipped = skip.run_device(q, k, v, out_s, lam, stats=True)
             t_skip = bench(lambda: skip.run_device(q, k, v, out_s, lam))
             err = ((out_s.double() - ref).norm() / ref.norm()).item()

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Configures and builds skipattn into build/ (tools land in build/bin/).
+# Configures and builds skipattn into build/ (tools land in build/bin/), or
+# into $SKIPATTN_BUILD_DIR. The configure is a plain one: lit, FileCheck
+# and Python are found with Debian's packages alone.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+build="${SKIPATTN_BUILD_DIR:-$root/build}"
 "$root/scripts/deps.sh"
-if [ ! -f "$root/build/build.ninja" ]; then
-  cmake -S "$root" -B "$root/build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
-    -DLLVM_EXTERNAL_LIT=/usr/lib/llvm-22/bin/lit \
-    -DPython3_EXECUTABLE=/usr/bin/python3
+if [ ! -f "$build/build.ninja" ]; then
+  cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release
 fi
-ninja -C "$root/build"
+ninja -C "$build"

@@ -3,7 +3,7 @@
 # already installed are not installed again, so running this twice is safe.
 set -euo pipefail
 
-packages=(cmake ninja-build g++ python3 python3-numpy python3-torch python3-setuptools
+packages=(cmake ninja-build g++ python3 python3-numpy python3-torch python3-setuptools python3-pip
           llvm-22-dev llvm-22-tools libmlir-22-dev mlir-22-tools
           nlohmann-json3-dev)
 missing=()

@@ -26,6 +26,8 @@ prepare() {
   "$c" --target gpu -o "$out/bf16_d128_gqa_skip_sf" "${dyn[@]}" --q-heads 32 --kv-heads 8 --head-dim 128 --dtype bf16 --skip-scale-factor 4
   "$c" --target gpu -o "$out/bf16_d128_m64_dense" "${dyn[@]}" --block-m 64 --q-heads 4 --kv-heads 4 --head-dim 128 --dtype bf16
   "$c" --target gpu -o "$out/f16_d64_causal" "${dyn[@]}" --q-heads 4 --kv-heads 1 --head-dim 64 --dtype f16 --causal
+  "$c" --target gpu -o "$out/bf16_d128_gqa81_causal" "${dyn[@]}" --q-heads 8 --kv-heads 1 --head-dim 128 --dtype bf16 --causal
+  "$c" --target gpu -o "$out/f16_d128_skip" "${dyn[@]}" --q-heads 4 --kv-heads 2 --head-dim 128 --dtype f16 --skip
   "$c" --target gpu -o "$out/f16_d64_mha_skip" "${dyn[@]}" --q-heads 2 --kv-heads 2 --head-dim 64 --dtype f16 --skip
   "$c" --target gpu -o "$out/bf16_d64_warpvote_skip" "${dyn[@]}" --q-heads 4 --kv-heads 2 --head-dim 64 --dtype bf16 --causal --skip --block-m 128 --vote 16
   "$c" --target gpu --chip sm_80 -o "$out/bf16_d128_sm80_causal" "${dyn[@]}" --q-heads 4 --kv-heads 4 --head-dim 128 --dtype bf16 --causal

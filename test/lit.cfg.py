@@ -28,8 +28,22 @@ config.substitutions.append(("%python", '"%s"' % config.python_executable))
 config.substitutions.append(("%skipattn_runtime_include",
                              os.path.join(config.skipattn_src_root,
                                           "kernels_runtime", "include")))
-config.substitutions.append(("%skipattn_libdir",
-                             os.path.join(config.skipattn_obj_root, "lib")))
+config.substitutions.append(("%skipattn_libdir", config.skipattn_lib_dir))
+# MLIR's C runner library, for mlir-runner (test/Numerics/tiled-attention.mlir).
+config.substitutions.append(("%mlir_c_runner_utils",
+                             os.path.join(config.llvm_lib_dir,
+                                          "libmlir_c_runner_utils.so")))
+# The dialect/pass plugin that a stock mlir-opt loads (test/Plugin).
+config.substitutions.append(("%skipattn_plugin",
+                             os.path.join(config.skipattn_lib_dir,
+                                          "SkipAttnPlugin" + config.shlib_ext)))
+# CMake as this build ran it, and this build folder, for the tests that
+# install skipattn and build projects against it (test/Package).
+config.substitutions.append(("%cmake_generator", '"%s"' % config.cmake_generator))
+config.substitutions.append(("%cmake", '"%s"' % config.cmake_command))
+config.substitutions.append(("%cxx", '"%s"' % config.cmake_cxx_compiler))
+config.substitutions.append(("%skipattn_obj_root", config.skipattn_obj_root))
+config.substitutions.append(("%mlir_cmake_dir", config.mlir_cmake_dir))
 
 llvm_config.with_system_environment(["HOME", "INCLUDE", "LIB", "TMP", "TEMP"])
 llvm_config.use_default_substitutions()
@@ -39,23 +53,14 @@ llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 tool_dirs = [config.skipattn_tools_dir, config.llvm_tools_dir]
 # mlir-opt, mlir-translate and llc lower MLIR host programs to objects that
 # link against the runtime's mgpu* ABI (test/Runtime/mgpu-abi.mlir).
-tools = ["skipattn-opt", "skipattn-run", "mlir-opt", "mlir-translate", "llc"]
+tools = ["skipattn-opt", "skipattn-compile", "skipattn-run", "mlir-opt",
+         "mlir-translate", "mlir-runner", "llc"]
 llvm_config.add_tool_substitutions(tools, tool_dirs)
 
 # The CUDA toolkit's headers, as kernels_runtime's build found them: the
 # tests build a stand-in libcuda.so.1 against cuda.h
 # (test/Runtime/Inputs/fake_libcuda.c).
-def _cmake_cache_value(name):
-    try:
-        with open(os.path.join(config.skipattn_obj_root, "CMakeCache.txt")) as f:
-            for line in f:
-                if line.startswith(name + ":"):
-                    return line.split("=", 1)[1].strip()
-    except OSError:
-        pass
-    return ""
-
-_cuda_include = _cmake_cache_value("SKIPATTN_CUDA_INCLUDE_DIR")
+_cuda_include = config.cuda_include_dir
 config.substitutions.append(("%cuda_include", _cuda_include))
 
 # ptxas assembles the PTX fixtures; it sits beside the headers in the

@@ -5,7 +5,8 @@
  * the lowered host code calls and the device memory helpers used here.
  *
  * Two runs of @attention on device memory, each with the output poisoned
- * (NaN) first and checked against a float64 reference computed here:
+ * (NaN) first and checked against a float64 reference computed here, and
+ * the tile counters of every (batch, query head) against their count:
  *   1. Gaussian inputs with skipping off (lambda = 0): tiles_skipped = 0;
  *   2. planted inputs (every query scores ~16 logits higher on a sink, the
  *      first key block, than on any other key) with lambda = 1e-3: every
@@ -34,12 +35,13 @@ typedef struct {
 
 typedef struct {
   int64_t *allocated, *aligned;
-  int64_t offset, sizes[1], strides[1];
-} MemRef1;
+  int64_t offset, sizes[3], strides[3];
+} MemRef3;
 
-/* The C interface of @attention after attn-insert-block-skip=stats. */
+/* The C interface of @attention after attn-insert-block-skip=stats: the
+ * counters are [B, HQ, 2] {tiles_total, tiles_skipped} per (batch, head). */
 void _mlir_ciface_attention(MemRef4 *q, MemRef4 *k, MemRef4 *v, MemRef4 *out,
-                            float lambda, MemRef1 *stats);
+                            float lambda, MemRef3 *stats);
 
 static void check(skipattn_status status, const char *what) {
   if (status != SKIPATTN_OK) {
@@ -105,12 +107,13 @@ static int run(const char *name, const uint16_t *q, const uint16_t *k,
   check(skipattn_device_alloc(KV_ELEMS * 2, &dk), "allocating k");
   check(skipattn_device_alloc(KV_ELEMS * 2, &dv), "allocating v");
   check(skipattn_device_alloc(Q_ELEMS * 2, &dout), "allocating out");
-  check(skipattn_device_alloc(2 * sizeof(int64_t), &dstats),
+  check(skipattn_device_alloc(sizeof(int64_t[B][HQ][2]), &dstats),
         "allocating stats");
   uint16_t *out = malloc(Q_ELEMS * 2);
   for (size_t i = 0; i < Q_ELEMS; ++i)
     out[i] = 0x7E00; /* f16 NaN: unwritten elements show */
-  int64_t stats[2] = {0, 0};
+  int64_t stats[B][HQ][2];
+  memset(stats, 0, sizeof stats);
   check(skipattn_device_upload(dq, q, Q_ELEMS * 2), "uploading q");
   check(skipattn_device_upload(dk, k, KV_ELEMS * 2), "uploading k");
   check(skipattn_device_upload(dv, v, KV_ELEMS * 2), "uploading v");
@@ -119,7 +122,7 @@ static int run(const char *name, const uint16_t *q, const uint16_t *k,
 
   MemRef4 mq = memref4(dq, HQ), mk = memref4(dk, HKV), mv = memref4(dv, HKV),
           mo = memref4(dout, HQ);
-  MemRef1 ms = {dstats, dstats, 0, {2}, {1}};
+  MemRef3 ms = {dstats, dstats, 0, {B, HQ, 2}, {HQ * 2, 2, 1}};
   _mlir_ciface_attention(&mq, &mk, &mv, &mo, lambda, &ms);
 
   check(skipattn_device_download(out, dout, Q_ELEMS * 2), "downloading out");
@@ -137,17 +140,26 @@ static int run(const char *name, const uint16_t *q, const uint16_t *k,
     den += ref[i] * ref[i];
   }
   double err = sqrt(num / den);
-  /* Causal, Sq = Skv = 300: q-block r of 64 rows visits kv-blocks 0..r. */
-  int64_t qBlocks = (S + BLOCK - 1) / BLOCK, total = 0;
+  /* Causal, Sq = Skv = 300: q-block r of 64 rows visits kv-blocks 0..r,
+   * in every head; planted, all but the first of them are skipped. */
+  int64_t qBlocks = (S + BLOCK - 1) / BLOCK, headTotal = 0;
   for (int64_t r = 0; r < qBlocks; ++r)
-    total += (r + 1) * HQ * B;
-  int pass =
-      nan == 0 && err < 3e-3 && stats[0] == total &&
-      (expectSkips ? stats[1] == total - qBlocks * HQ * B : stats[1] == 0);
+    headTotal += r + 1;
+  int64_t headSkipped = expectSkips ? headTotal - qBlocks : 0;
+  int64_t total = 0, skipped = 0, wrongHeads = 0;
+  for (int b = 0; b < B; ++b)
+    for (int h = 0; h < HQ; ++h) {
+      total += stats[b][h][0];
+      skipped += stats[b][h][1];
+      wrongHeads +=
+          stats[b][h][0] != headTotal || stats[b][h][1] != headSkipped;
+    }
+  int pass = nan == 0 && err < 3e-3 && wrongHeads == 0;
   printf("%s %s: lambda=%g rel_err=%.1e nan=%zu tiles_total=%lld "
-         "tiles_skipped=%lld\n",
+         "tiles_skipped=%lld heads_off_count=%lld (each head %lld/%lld)\n",
          pass ? "PASS" : "FAIL", name, (double)lambda, err, nan,
-         (long long)stats[0], (long long)stats[1]);
+         (long long)total, (long long)skipped, (long long)wrongHeads,
+         (long long)headSkipped, (long long)headTotal);
   free(ref);
   free(out);
   skipattn_device_free(dq);

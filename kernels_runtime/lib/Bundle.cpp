@@ -12,10 +12,12 @@
 #include "Bundle.h"
 #include "Errors.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <mutex>
 #include <unordered_set>
+#include <vector>
 
 using namespace skipattn::runtime;
 
@@ -342,39 +344,120 @@ static skipattn_status checkCall(const char *api, const Manifest &manifest,
   return SKIPATTN_OK;
 }
 
+/// The number of counters of a call: two per (batch, query head).
+static size_t headStatsCount(const skipattn_shape &shape) {
+  return static_cast<size_t>(shape.batch) * static_cast<size_t>(shape.q_heads) *
+         2;
+}
+
+/// Sums [B, Hq, 2] counters into {tiles_total, tiles_skipped}.
+static void sumHeadStats(const int64_t *headStats, size_t count,
+                         int64_t stats[2]) {
+  stats[0] = stats[1] = 0;
+  for (size_t i = 0; i < count; i += 2) {
+    stats[0] += headStats[i];
+    stats[1] += headStats[i + 1];
+  }
+}
+
+/// skipattn_run_host and skipattn_run_host_head_stats: the call with the
+/// totals (stats), the per-head counters (headStats) or neither.
+static skipattn_status runHost(const char *api, const skipattn_bundle *bundle,
+                               const skipattn_shape *shape, const void *q,
+                               const void *k, const void *v, const void *mask,
+                               const int64_t maskShape[4], void *out,
+                               float lambda, int64_t *stats,
+                               int64_t *headStats) {
+  if (!bundle || !shape || !q || !k || !v || !out)
+    return fail(SKIPATTN_ERROR_INVALID_ARGUMENT,
+                std::string(api) + ": bundle, shape, q, k, v and out must not "
+                                   "be NULL");
+  if (skipattn_status status = checkBundle(bundle, api))
+    return status;
+  if (skipattn_status status = skipattn_check_host(bundle))
+    return status;
+  const Manifest &manifest = bundle->manifest;
+  if (skipattn_status status = checkCall(api, manifest, *shape, mask, maskShape,
+                                         lambda, stats ? stats : headStats))
+    return status;
+
+  // The kernel increments its counters, so they start at zero; without
+  // headStats from the host they live here, so that a NULL stats still
+  // gives the kernel somewhere to count.
+  std::vector<int64_t> owned;
+  size_t count = manifest.stats ? headStatsCount(*shape) : 0;
+  if (manifest.stats && !headStats) {
+    owned.assign(count, 0);
+    headStats = owned.data();
+  } else if (headStats) {
+    std::fill(headStats, headStats + count, 0);
+  }
+  bundle->host->run(manifest, *shape, q, k, v, mask, maskShape, out, lambda,
+                    headStats);
+  if (stats)
+    sumHeadStats(headStats, count, stats);
+  clearError();
+  return SKIPATTN_OK;
+}
+
 extern "C" skipattn_status
 skipattn_run_host(const skipattn_bundle *bundle, const skipattn_shape *shape,
                   const void *q, const void *k, const void *v, const void *mask,
                   const int64_t maskShape[4], void *out, float lambda,
                   int64_t stats[2]) {
   return guard([&] {
-    if (skipattn_status status = checkBundle(bundle, "skipattn_run_host"))
-      return status;
-    if (!bundle || !shape || !q || !k || !v || !out)
-      return fail(SKIPATTN_ERROR_INVALID_ARGUMENT,
-                  "skipattn_run_host: bundle, shape, q, k, v and out must not "
-                  "be NULL");
-    if (skipattn_status status = skipattn_check_host(bundle))
-      return status;
-    const Manifest &manifest = bundle->manifest;
-    if (skipattn_status status =
-            checkCall("skipattn_run_host", manifest, *shape, mask, maskShape,
-                      lambda, stats))
-      return status;
-
-    // The kernel increments its counters, so they start at zero here, in
-    // memory the runtime owns: a NULL stats from the host still gives the
-    // kernel somewhere to count.
-    int64_t counters[2] = {0, 0};
-    bundle->host->run(manifest, *shape, q, k, v, mask, maskShape, out, lambda,
-                      counters);
-    if (stats) {
-      stats[0] = counters[0];
-      stats[1] = counters[1];
-    }
-    clearError();
-    return SKIPATTN_OK;
+    return runHost("skipattn_run_host", bundle, shape, q, k, v, mask, maskShape,
+                   out, lambda, stats, nullptr);
   });
+}
+
+extern "C" skipattn_status skipattn_run_host_head_stats(
+    const skipattn_bundle *bundle, const skipattn_shape *shape, const void *q,
+    const void *k, const void *v, const void *mask, const int64_t maskShape[4],
+    void *out, float lambda, int64_t *headStats) {
+  return guard([&] {
+    if (!headStats)
+      return fail(SKIPATTN_ERROR_INVALID_ARGUMENT,
+                  "skipattn_run_host_head_stats: head_stats must not be NULL "
+                  "(use skipattn_run_host without counters)");
+    return runHost("skipattn_run_host_head_stats", bundle, shape, q, k, v, mask,
+                   maskShape, out, lambda, nullptr, headStats);
+  });
+}
+
+/// skipattn_run_device and skipattn_run_device_head_stats: the call with
+/// the totals read back (stats), per-head counters in device memory
+/// (headStats) or neither.
+static skipattn_status runDevice(const char *api, const skipattn_bundle *bundle,
+                                 const skipattn_shape *shape, const void *q,
+                                 const void *k, const void *v, const void *mask,
+                                 const int64_t maskShape[4], void *out,
+                                 float lambda, int64_t *stats, void *headStats,
+                                 void *stream) {
+  if (!bundle || !shape || !q || !k || !v || !out)
+    return fail(SKIPATTN_ERROR_INVALID_ARGUMENT,
+                std::string(api) + ": bundle, shape, q, k, v and out must not "
+                                   "be NULL");
+  if (skipattn_status status = checkBundle(bundle, api))
+    return status;
+  if (skipattn_status status = checkGpuBundle(bundle, api))
+    return status;
+  const Manifest &manifest = bundle->manifest;
+  if (skipattn_status status =
+          checkCall(api, manifest, *shape, mask, maskShape, lambda,
+                    stats ? stats : static_cast<int64_t *>(headStats)))
+    return status;
+  std::vector<int64_t> read;
+  if (stats)
+    read.assign(headStatsCount(*shape), 0);
+  if (skipattn_status status =
+          bundle->device->run(manifest, *shape, q, k, v, mask, out, lambda,
+                              stats ? read.data() : nullptr, headStats, stream))
+    return status;
+  if (stats)
+    sumHeadStats(read.data(), read.size(), stats);
+  clearError();
+  return SKIPATTN_OK;
 }
 
 extern "C" skipattn_status
@@ -383,24 +466,22 @@ skipattn_run_device(const skipattn_bundle *bundle, const skipattn_shape *shape,
                     const void *mask, const int64_t maskShape[4], void *out,
                     float lambda, int64_t stats[2], void *stream) {
   return guard([&] {
-    if (skipattn_status status = checkBundle(bundle, "skipattn_run_device"))
-      return status;
-    if (!bundle || !shape || !q || !k || !v || !out)
+    return runDevice("skipattn_run_device", bundle, shape, q, k, v, mask,
+                     maskShape, out, lambda, stats, nullptr, stream);
+  });
+}
+
+extern "C" skipattn_status skipattn_run_device_head_stats(
+    const skipattn_bundle *bundle, const skipattn_shape *shape, const void *q,
+    const void *k, const void *v, const void *mask, const int64_t maskShape[4],
+    void *out, float lambda, int64_t *headStats, void *stream) {
+  return guard([&] {
+    if (!headStats)
       return fail(SKIPATTN_ERROR_INVALID_ARGUMENT,
-                  "skipattn_run_device: bundle, shape, q, k, v and out must "
-                  "not be NULL");
-    if (skipattn_status status = checkGpuBundle(bundle, "skipattn_run_device"))
-      return status;
-    const Manifest &manifest = bundle->manifest;
-    if (skipattn_status status =
-            checkCall("skipattn_run_device", manifest, *shape, mask, maskShape,
-                      lambda, stats))
-      return status;
-    if (skipattn_status status = bundle->device->run(
-            manifest, *shape, q, k, v, mask, out, lambda, stats, stream))
-      return status;
-    clearError();
-    return SKIPATTN_OK;
+                  "skipattn_run_device_head_stats: head_stats must not be "
+                  "NULL (use skipattn_run_device without counters)");
+    return runDevice("skipattn_run_device_head_stats", bundle, shape, q, k, v,
+                     mask, maskShape, out, lambda, nullptr, headStats, stream);
   });
 }
 
@@ -414,12 +495,12 @@ extern "C" skipattn_status skipattn_plan_device(const skipattn_bundle *bundle,
   if (json)
     *json = nullptr;
   return guard([&] {
-    if (skipattn_status status = checkBundle(bundle, "skipattn_plan_device"))
-      return status;
     if (!bundle || !shape || !json)
       return fail(SKIPATTN_ERROR_INVALID_ARGUMENT,
                   "skipattn_plan_device: bundle, shape and json must not be "
                   "NULL");
+    if (skipattn_status status = checkBundle(bundle, "skipattn_plan_device"))
+      return status;
     if (skipattn_status status = checkGpuBundle(bundle, "skipattn_plan_device"))
       return status;
     const Manifest &manifest = bundle->manifest;

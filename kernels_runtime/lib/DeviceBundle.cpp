@@ -547,7 +547,8 @@ skipattn_status DeviceKernel::run(const Manifest &manifest,
                                   const skipattn_shape &shape, const void *q,
                                   const void *k, const void *v,
                                   const void *mask, void *out, float lambda,
-                                  int64_t *stats, void *stream) const {
+                                  int64_t *hostHeadStats, void *headStats,
+                                  void *stream) const {
   ContextScope scope;
   if (skipattn_status status = scope.enter(0, /*preferCurrent=*/true))
     return status;
@@ -567,15 +568,22 @@ skipattn_status DeviceKernel::run(const Manifest &manifest,
     return status;
 
   auto cuStream = static_cast<CUstream>(stream);
-  // The kernel increments the counters, so they start at zero; a kernel
-  // with stats gets them even when the host does not ask.
+  // The kernels increment the counters, [B, Hq, 2] int64, so they start at
+  // zero; a kernel with stats gets them even when the host does not ask.
   CallBuffer counters, workspace;
+  size_t counterBytes = static_cast<size_t>(shape.batch) *
+                        static_cast<size_t>(shape.q_heads) * 2 *
+                        sizeof(int64_t);
+  CUdeviceptr counterPointer = devicePointer(headStats);
   if (manifest.stats) {
-    if (skipattn_status status = counters.allocate(
-            2 * sizeof(uint64_t), cuStream, *info, "the skip counters"))
-      return status;
+    if (!headStats) {
+      if (skipattn_status status = counters.allocate(
+              counterBytes, cuStream, *info, "the skip counters"))
+        return status;
+      counterPointer = counters.pointer;
+    }
     SKIPATTN_CUDA_TRY(cuMemsetD8Async,
-                      (counters.pointer, 0, 2 * sizeof(uint64_t), cuStream),
+                      (counterPointer, 0, counterBytes, cuStream),
                       "clearing the skip counters");
   }
   if (plan.workspaceBytes > 0)
@@ -641,7 +649,7 @@ skipattn_status DeviceKernel::run(const Manifest &manifest,
         value.pointer = devicePointer(mask);
         break;
       case LaunchParam::Stats:
-        value.pointer = counters.pointer;
+        value.pointer = counterPointer;
         break;
       case LaunchParam::Workspace:
         value.pointer = workspace.pointer;
@@ -699,15 +707,12 @@ skipattn_status DeviceKernel::run(const Manifest &manifest,
                       manifest.path + ": " + describeLaunch(plan, i));
   }
 
-  if (stats) {
-    uint64_t host[2] = {0, 0};
+  if (hostHeadStats) {
     SKIPATTN_CUDA_TRY(cuMemcpyDtoHAsync,
-                      (host, counters.pointer, sizeof(host), cuStream),
+                      (hostHeadStats, counterPointer, counterBytes, cuStream),
                       "reading the skip counters");
     SKIPATTN_CUDA_TRY(cuStreamSynchronize, (cuStream),
                       "waiting for the kernels");
-    stats[0] = static_cast<int64_t>(host[0]);
-    stats[1] = static_cast<int64_t>(host[1]);
   }
   return SKIPATTN_OK;
 }

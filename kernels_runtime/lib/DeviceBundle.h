@@ -47,12 +47,16 @@ public:
   static skipattn_status deviceSms(int64_t &numSms);
 
   /// Runs the call on stream (a CUstream, null for the default stream). The
-  /// caller has checked shape, pointers and lambda. With stats, waits for
-  /// the stream and fills {tiles_total, tiles_skipped}; otherwise returns
-  /// once the launches are queued.
+  /// caller has checked shape, pointers and lambda. The kernels count into
+  /// headStats (device memory, int64 [B, Hq, 2], cleared on the stream
+  /// first) or, when it is null, into a buffer of the call's own. With
+  /// hostHeadStats (host memory of the same shape), waits for the stream and
+  /// copies the counters there; otherwise returns once the launches are
+  /// queued.
   skipattn_status run(const Manifest &manifest, const skipattn_shape &shape,
                       const void *q, const void *k, const void *v,
-                      const void *mask, void *out, float lambda, int64_t *stats,
+                      const void *mask, void *out, float lambda,
+                      int64_t *hostHeadStats, void *headStats,
                       void *stream) const;
 
   /// One CUDA module of the bundle: defined in DeviceBundle.cpp.

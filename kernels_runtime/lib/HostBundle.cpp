@@ -41,7 +41,7 @@ template <int Rank> struct StridedMemRef {
   int64_t strides[Rank];
 };
 using MemRef4 = StridedMemRef<4>;
-using MemRef1 = StridedMemRef<1>;
+using MemRef3 = StridedMemRef<3>;
 } // namespace
 
 /// A row-major contiguous descriptor. The entry only reads q, k, v and mask;
@@ -198,7 +198,7 @@ template <typename Function> static Function *as(void *symbol) {
 void HostKernel::run(const Manifest &manifest, const skipattn_shape &shape,
                      const void *q, const void *k, const void *v,
                      const void *mask, const int64_t *maskShape, void *out,
-                     float lambda, int64_t stats[2]) const {
+                     float lambda, int64_t *headStats) const {
   const skipattn_shape &s = shape;
   MemRef4 qRef = describe(q, s.batch, s.q_heads, s.q_len, s.head_dim);
   MemRef4 kRef = describe(k, s.batch, s.kv_heads, s.kv_len, s.head_dim);
@@ -208,13 +208,15 @@ void HostKernel::run(const Manifest &manifest, const skipattn_shape &shape,
   if (manifest.hasMask)
     mRef =
         describe(mask, maskShape[0], maskShape[1], maskShape[2], maskShape[3]);
-  MemRef1 statsRef = {stats, stats, 0, {2}, {1}};
+  // [B, Hq, 2] counters, one pair per (batch, query head).
+  MemRef3 statsRef = {
+      headStats, headStats, 0, {s.batch, s.q_heads, 2}, {2 * s.q_heads, 2, 1}};
 
   // A scale-factor kernel takes F and computes lambda = F / kv_len itself.
   if (manifest.skipKind == SKIPATTN_SKIP_SCALE_FACTOR)
     lambda *= static_cast<float>(s.kv_len);
   MemRef4 *Q = &qRef, *K = &kRef, *V = &vRef, *O = &oRef, *M = &mRef;
-  MemRef1 *S = &statsRef;
+  MemRef3 *S = &statsRef;
   bool hasLambda = manifest.skipKind != SKIPATTN_SKIP_NONE;
   switch ((manifest.hasMask ? 4 : 0) | (hasLambda ? 2 : 0) |
           (manifest.stats ? 1 : 0)) {
@@ -222,7 +224,7 @@ void HostKernel::run(const Manifest &manifest, const skipattn_shape &shape,
     as<void(MemRef4 *, MemRef4 *, MemRef4 *, MemRef4 *)>(entry)(Q, K, V, O);
     return;
   case 1:
-    as<void(MemRef4 *, MemRef4 *, MemRef4 *, MemRef4 *, MemRef1 *)>(entry)(
+    as<void(MemRef4 *, MemRef4 *, MemRef4 *, MemRef4 *, MemRef3 *)>(entry)(
         Q, K, V, O, S);
     return;
   case 2:
@@ -230,7 +232,7 @@ void HostKernel::run(const Manifest &manifest, const skipattn_shape &shape,
         Q, K, V, O, lambda);
     return;
   case 3:
-    as<void(MemRef4 *, MemRef4 *, MemRef4 *, MemRef4 *, float, MemRef1 *)>(
+    as<void(MemRef4 *, MemRef4 *, MemRef4 *, MemRef4 *, float, MemRef3 *)>(
         entry)(Q, K, V, O, lambda, S);
     return;
   case 4:
@@ -238,7 +240,7 @@ void HostKernel::run(const Manifest &manifest, const skipattn_shape &shape,
         Q, K, V, M, O);
     return;
   case 5:
-    as<void(MemRef4 *, MemRef4 *, MemRef4 *, MemRef4 *, MemRef4 *, MemRef1 *)>(
+    as<void(MemRef4 *, MemRef4 *, MemRef4 *, MemRef4 *, MemRef4 *, MemRef3 *)>(
         entry)(Q, K, V, M, O, S);
     return;
   case 6:
@@ -247,7 +249,7 @@ void HostKernel::run(const Manifest &manifest, const skipattn_shape &shape,
     return;
   case 7:
     as<void(MemRef4 *, MemRef4 *, MemRef4 *, MemRef4 *, MemRef4 *, float,
-            MemRef1 *)>(entry)(Q, K, V, M, O, lambda, S);
+            MemRef3 *)>(entry)(Q, K, V, M, O, lambda, S);
     return;
   }
 }

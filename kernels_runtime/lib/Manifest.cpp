@@ -280,6 +280,27 @@ static bool parseCpu(Reader &reader, const Json &root, Manifest &manifest) {
   return true;
 }
 
+/// "stats_layout": the counters are per (batch, query head), [B, Hq, 2]
+/// int64. Bundles from before per-head counters had two counters per launch
+/// and no such key; the runtime would pass them a buffer of another shape.
+static bool parseStatsLayout(Reader &reader, const Json &root,
+                             const Manifest &manifest) {
+  if (!manifest.stats)
+    return true;
+  const Json *layout = findMember(root, "stats_layout");
+  if (!layout)
+    return reader.error("\"stats\": true needs \"stats_layout\": "
+                        "\"per_head\"; this bundle counts tiles per launch "
+                        "(an older skipattn-compile): compile it again");
+  std::string value;
+  if (!reader.getString(root, "stats_layout", value))
+    return false;
+  if (value != "per_head")
+    return reader.error("unknown \"stats_layout\" " + quote(value) +
+                        " (this runtime reads \"per_head\")");
+  return true;
+}
+
 /// The parameter list the entry must have, given the optional operands.
 static std::vector<std::string> expectedArguments(const Manifest &manifest) {
   std::vector<std::string> result = {"q", "k", "v"};
@@ -461,6 +482,7 @@ static bool parseRoot(Reader &reader, const Json &root,
   if (!parseMask(reader, root, manifest) ||
       !parseSkip(reader, root, manifest) ||
       !reader.getBool(root, "stats", manifest.stats) ||
+      !parseStatsLayout(reader, root, manifest) ||
       !parseBlock(reader, root, "block_m", manifest.blockM) ||
       !parseBlock(reader, root, "block_n", manifest.blockN))
     return false;

@@ -61,6 +61,8 @@ struct Manifest {
   double skipValue = 0.0;
   int64_t voteRows = 0;
 
+  /// Counters per (batch, query head): int64 [B, Hq, 2] {tiles_total,
+  /// tiles_skipped} ("stats_layout": "per_head").
   bool stats = false;
   int64_t blockM = 0;
   int64_t blockN = 0;

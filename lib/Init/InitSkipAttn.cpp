@@ -1,8 +1,8 @@
-//===- InitSkipAttn.cpp - register what skipattn tools need ---------------===//
+//===- InitSkipAttn.cpp - register skipattn's dialects and passes --------===//
 //
-// The dialects and passes skipattn's tools register. Upstream dialects are
-// listed one by one: the tools accept what the pipeline reads and produces,
-// not every dialect MLIR has.
+// The dialects and passes skipattn registers. Upstream dialects are listed
+// one by one: the tools accept what the pipeline reads and produces, not
+// every dialect MLIR has.
 //
 //===----------------------------------------------------------------------===//
 
@@ -64,6 +64,8 @@
 #include "mlir/Dialect/Tensor/Transforms/SubsetInsertionOpInterfaceImpl.h"
 #include "mlir/Dialect/Tosa/IR/TosaOps.h"
 #include "mlir/Dialect/Tosa/Transforms/Passes.h"
+#include "mlir/Dialect/Transform/IR/TransformDialect.h"
+#include "mlir/Dialect/Transform/Transforms/Passes.h"
 #include "mlir/Dialect/UB/IR/UBOps.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/Dialect/Vector/Transforms/Passes.h"
@@ -75,6 +77,9 @@
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/NVVM/NVVMToLLVMIRTranslation.h"
 #include "mlir/Transforms/Passes.h"
+#include "llvm/Support/CommandLine.h"
+
+#include <mutex>
 
 void skipattn::registerSkipAttnDialects(mlir::DialectRegistry &registry) {
   registry.insert<
@@ -84,9 +89,12 @@ void skipattn::registerSkipAttnDialects(mlir::DialectRegistry &registry) {
       mlir::LLVM::LLVMDialect, mlir::linalg::LinalgDialect,
       mlir::math::MathDialect, mlir::memref::MemRefDialect,
       mlir::NVVM::NVVMDialect, mlir::nvgpu::NVGPUDialect, mlir::scf::SCFDialect,
-      mlir::tensor::TensorDialect, mlir::tosa::TosaDialect, mlir::ub::UBDialect,
+      mlir::tensor::TensorDialect, mlir::tosa::TosaDialect,
+      mlir::transform::TransformDialect, mlir::ub::UBDialect,
       mlir::vector::VectorDialect>();
-  // Inliner and to-LLVM interfaces of the dialects above.
+  // Inliner and to-LLVM interfaces of the dialects above, and the transform
+  // dialect's ops on them (attn.attention tiles with
+  // transform.structured.tile_using_forall like a linalg op).
   mlir::registerAllExtensions(registry);
   // The external models bufferization, deallocation and shape reasoning use
   // on these dialects (registerAllDialects would add every dialect).
@@ -120,10 +128,18 @@ void skipattn::registerSkipAttnDialects(mlir::DialectRegistry &registry) {
 }
 
 void skipattn::registerSkipAttnPasses() {
-  attn::registerAttnPasses();
-  registerSkipAttnConversionPasses();
-  registerSkipAttnPipelines();
+  // Pipeline names may be registered only once.
+  static std::once_flag once;
+  std::call_once(once, [] {
+    attn::registerAttnPasses();
+    registerSkipAttnConversionPasses();
+    registerSkipAttnPipelines();
+    registerCompilePipeline();
+  });
+}
 
+void skipattn::registerSkipAttnToolPasses() {
+  registerSkipAttnPasses();
   mlir::registerTransformsPasses();
   mlir::registerConversionPasses();
   mlir::affine::registerAffinePasses();
@@ -140,5 +156,16 @@ void skipattn::registerSkipAttnPasses() {
   mlir::registerSCFPasses();
   mlir::tensor::registerTensorPasses();
   mlir::tosa::registerTosaPasses();
+  mlir::transform::registerTransformPasses();
   mlir::vector::registerVectorPasses();
+}
+
+void skipattn::setToolDefaultLLVMOptions() {
+  // 32-bit shared-memory addresses: ldmatrix, cp.async and the staging
+  // stores then use one register per address instead of two. The kernels
+  // are correct either way.
+  auto &options = llvm::cl::getRegisteredOptions();
+  auto it = options.find("nvptx-short-ptr");
+  if (it != options.end() && it->second->getNumOccurrences() == 0)
+    (void)it->second->addOccurrence(0, "nvptx-short-ptr", "true");
 }

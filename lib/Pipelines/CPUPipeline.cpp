@@ -18,6 +18,8 @@
 
 #include "skipattn/Pipelines/Pipelines.h"
 
+#include "InvalidOptions.h"
+
 #include "skipattn/Conversion/Passes.h"
 
 #include "mlir/Conversion/Passes.h"
@@ -139,20 +141,6 @@ skipattn::resolveCPUTarget(StringRef name, std::string &error) {
 }
 
 namespace {
-/// Fails at once with the message of an invalid pipeline option.
-struct InvalidCPUOptionPass
-    : public PassWrapper<InvalidCPUOptionPass, OperationPass<>> {
-  MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(InvalidCPUOptionPass)
-  explicit InvalidCPUOptionPass(std::string message)
-      : message(std::move(message)) {}
-  StringRef getArgument() const override { return "attn-invalid-cpu-option"; }
-  void runOnOperation() override {
-    getOperation()->emitError(message);
-    signalPassFailure();
-  }
-  std::string message;
-};
-
 /// Marks every defined llvm.func with the target CPU, so that translation
 /// to LLVM IR carries target-cpu, target-features and tune-cpu, and code
 /// generation uses nothing else.
@@ -189,7 +177,7 @@ struct MarkCPUTargetPass
 
 /// Tile ops to linalg/tensor code, cleaned up.
 static void buildAttnToLinalg(OpPassManager &pm) {
-  pm.addPass(skipattn::createConvertAttnToLoops());
+  pm.nestAny().addPass(skipattn::createConvertAttnToLoops());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
 }
@@ -233,8 +221,7 @@ void skipattn::buildLowerToCPUPipeline(OpPassManager &pm,
   std::string error;
   std::optional<CPUTarget> target = resolveCPUTarget(options.cpu, error);
   if (!target)
-    return pm.addPass(
-        std::make_unique<InvalidCPUOptionPass>("attn-lower-to-cpu: " + error));
+    return pm.addPass(createInvalidOptionsPass("attn-lower-to-cpu: " + error));
   buildAttnToLinalg(pm);
   buildBufferization(pm);
   buildLoopsToLLVM(pm);

@@ -1,7 +1,8 @@
 //===- NVVMPipeline.cpp - tiled attention to PTX --------------------------===//
 //
-// attn-lower-to-nvvm: convert-attn-to-gpu generates the kernels and their
-// launches; host tensors are bufferized; MLIR's GPU-to-NVVM pipeline then
+// attn-lower-to-nvvm: convert-attn-to-gpu generates the kernels and
+// convert-attn-to-gpu-launch, on each function, their launches; host
+// tensors are bufferized; MLIR's GPU-to-NVVM pipeline then
 // lowers the kernels to NVVM and PTX (gpu-module-to-binary) and the host
 // code to LLVM calls of the mgpu* runtime ABI that libskipattn_runtime
 // implements. The binary is PTX text (`isa`), or a fatbin holding PTX and a
@@ -11,6 +12,8 @@
 
 #include "skipattn/Pipelines/Pipelines.h"
 
+#include "InvalidOptions.h"
+
 #include "skipattn/Conversion/Passes.h"
 
 #include "mlir/Conversion/Passes.h"
@@ -19,7 +22,6 @@
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassRegistry.h"
 #include "mlir/Transforms/Passes.h"
-#include "llvm/Support/CommandLine.h"
 #include "llvm/Support/Program.h"
 
 #include <optional>
@@ -33,31 +35,24 @@ bool skipattn::havePtxas() {
       llvm::sys::findProgramByName("ptxas", {"/usr/local/cuda/bin"}));
 }
 
-void skipattn::configureNVPTXBackend() {
-  // 32-bit shared-memory addresses: ldmatrix, cp.async and the staging
-  // stores then use one register per address instead of two.
-  auto &options = llvm::cl::getRegisteredOptions();
-  auto it = options.find("nvptx-short-ptr");
-  if (it != options.end() && it->second->getNumOccurrences() == 0)
-    (void)it->second->addOccurrence(0, "nvptx-short-ptr", "true");
-}
-
 namespace {
-/// Fails on the module with `message`: what a pipeline built from invalid
-/// options runs instead of passes that would crash on them.
 struct InvalidOptionsPass
-    : public PassWrapper<InvalidOptionsPass, OperationPass<ModuleOp>> {
+    : public PassWrapper<InvalidOptionsPass, OperationPass<>> {
   MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(InvalidOptionsPass)
   explicit InvalidOptionsPass(std::string message)
       : message(std::move(message)) {}
   StringRef getArgument() const override { return "attn-invalid-options"; }
   void runOnOperation() override {
-    getOperation().emitError(message);
+    getOperation()->emitError(message);
     signalPassFailure();
   }
   std::string message;
 };
 } // namespace
+
+std::unique_ptr<Pass> skipattn::createInvalidOptionsPass(std::string message) {
+  return std::make_unique<InvalidOptionsPass>(std::move(message));
+}
 
 /// The error in attn-lower-to-nvvm's options, if any.
 static std::optional<std::string>
@@ -69,9 +64,8 @@ invalidOptions(const skipattn::LowerToNVVMOptions &options) {
   // gpu-module-to-binary's own spellings of the three formats. It reports
   // any other value but does not fail.
   StringRef format = options.format;
-  if (!llvm::is_contained({"isa", "assembly", "bin", "binary", "fatbin",
-                           "fatbinary"},
-                          format))
+  if (!llvm::is_contained(
+          {"isa", "assembly", "bin", "binary", "fatbin", "fatbinary"}, format))
     return "attn-lower-to-nvvm: format must be isa, bin or fatbin, got '" +
            options.format + "'";
   return std::nullopt;
@@ -92,17 +86,22 @@ static void buildGPUPipeline(OpPassManager &pm,
 void skipattn::buildKernelsToPTXPipeline(OpPassManager &pm,
                                          const LowerToNVVMOptions &options) {
   if (std::optional<std::string> error = invalidOptions(options))
-    return pm.addPass(std::make_unique<InvalidOptionsPass>(*error));
+    return pm.addPass(createInvalidOptionsPass(*error));
   buildGPUPipeline(pm, options);
 }
 
 void skipattn::buildLowerToNVVMPipeline(OpPassManager &pm,
                                         const LowerToNVVMOptions &options) {
   if (std::optional<std::string> error = invalidOptions(options))
-    return pm.addPass(std::make_unique<InvalidOptionsPass>(*error));
-  ConvertAttnToGPUOptions gpu;
-  gpu.chip = options.chip;
-  pm.addPass(createConvertAttnToGPU(gpu));
+    return pm.addPass(createInvalidOptionsPass(*error));
+  ConvertAttnToGPUOptions kernels;
+  kernels.chip = options.chip;
+  kernels.decodeKernels = options.decodeKernels;
+  kernels.launchKernels = false;
+  pm.addPass(createConvertAttnToGPU(kernels));
+  ConvertAttnToGPULaunchOptions launch;
+  launch.chip = options.chip;
+  pm.nestAny().addPass(createConvertAttnToGPULaunch(launch));
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
   bufferization::OneShotBufferizePassOptions bufferize;

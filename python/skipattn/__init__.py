@@ -9,8 +9,10 @@ See python/README.md for the rules (dtypes, strides, skip settings, guards,
 caching) and which torch versions get a registered custom op.
 """
 from ._bundles import SkipattnError  # noqa: F401
-from ._op import (attention, resolve_skip, HAS_CUSTOM_OP,  # noqa: F401
+from ._op import (attention, resolve_skip, block_sizes,  # noqa: F401
+                  bundle_key, chip_of, visited_tiles, HAS_CUSTOM_OP,
                   DEFAULT_MIN_KV_LEN)
 
-__all__ = ["attention", "resolve_skip", "SkipattnError", "HAS_CUSTOM_OP",
+__all__ = ["attention", "resolve_skip", "block_sizes", "bundle_key",
+           "chip_of", "visited_tiles", "SkipattnError", "HAS_CUSTOM_OP",
            "DEFAULT_MIN_KV_LEN"]

@@ -5,8 +5,14 @@ in a cache directory keyed by everything the bundle depends on: the static
 shape parameters (query heads, key/value heads, head dims), the dtype, the
 target (and GPU chip), causal, whether it skips, the block sizes and vote
 group, and the identity of the compiler binary (its real path, size, mtime
-and a hash of its contents). Batch, query length and kv length are dynamic
-in every bundle, so one bundle serves any of them.
+and a hash of its contents), and for a mask its dtype and which dims
+broadcast. Batch, query length and kv length are dynamic in every bundle,
+so one bundle serves any of them.
+
+On a machine without the compiler (a GPU machine has no MLIR), a bundle is
+taken from the cache when one with the same fields is there (its
+cache_key.json says which; the newest wins), so a cache filled elsewhere
+can be copied along; nothing there is an error that says what is missing.
 
 Where things are found:
   SKIPATTN_BIN       directory holding skipattn-compile (else the build
@@ -104,18 +110,20 @@ def compiler_identity(path):
 
 
 class BundleKey:
-    """Everything a bundle depends on (the cache key)."""
+    """Everything a bundle depends on (the cache key). mask is None or
+    {"dtype": "i1" | dtype, "shape": 4 entries, 1 (broadcast), "?" or a
+    fixed extent}."""
 
     def __init__(self, target, dtype, q_heads, kv_heads, head_dim,
                  value_head_dim, causal, skip, block_m, block_n, vote=0,
-                 chip=""):
+                 chip="", mask=None):
         self.fields = {
             "target": target, "chip": chip, "dtype": dtype,
             "q_heads": int(q_heads), "kv_heads": int(kv_heads),
             "head_dim": int(head_dim), "value_head_dim": int(value_head_dim),
             "causal": bool(causal), "skip": "threshold" if skip else "dense",
             "block_m": int(block_m), "block_n": int(block_n),
-            "vote": int(vote)}
+            "vote": int(vote), "mask": mask}
 
     def digest(self, compiler):
         text = json.dumps({"bundle": self.fields,
@@ -123,16 +131,46 @@ class BundleKey:
                           sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:24]
 
-    def compile_args(self, compiler, out):
+    def mlir(self):
+        """The attention as an .mlir input for skipattn-compile, which takes
+        a mask operand only that way."""
         f = self.fields
-        cmd = [compiler, "--target", f["target"], "-o", out,
-               "--batch", "?", "--q-len", "?", "--kv-len", "?",
-               "--q-heads", str(f["q_heads"]), "--kv-heads", str(f["kv_heads"]),
-               "--head-dim", str(f["head_dim"]),
-               "--value-head-dim", str(f["value_head_dim"]),
-               "--dtype", f["dtype"],
-               "--block-m", str(f["block_m"]), "--block-n", str(f["block_n"]),
-               "--vote", str(f["vote"])]
+        elt = f["dtype"]
+
+        def tensor(dims, e=elt):
+            return "tensor<%sx%s>" % ("x".join(str(x) for x in dims), e)
+        q = tensor(["?", f["q_heads"], "?", f["head_dim"]])
+        k = tensor(["?", f["kv_heads"], "?", f["head_dim"]])
+        v = tensor(["?", f["kv_heads"], "?", f["value_head_dim"]])
+        o = tensor(["?", f["q_heads"], "?", f["value_head_dim"]])
+        m = tensor(f["mask"]["shape"], f["mask"]["dtype"])
+        # The destination (outs) has the dynamic batch and length of q.
+        return ("func.func @attention(%%q: %s, %%k: %s, %%v: %s, %%m: %s) -> "
+                "%s {\n  %%c0 = arith.constant 0 : index\n"
+                "  %%c2 = arith.constant 2 : index\n"
+                "  %%b = tensor.dim %%q, %%c0 : %s\n"
+                "  %%s = tensor.dim %%q, %%c2 : %s\n"
+                "  %%e = tensor.empty(%%b, %%s) : %s\n"
+                "  %%o = attn.attention %%q, %%k, %%v mask %%m : %s, %s, "
+                "%s, %s -> %s outs(%%e)\n  return %%o : %s\n}\n" %
+                (q, k, v, m, o, q, q, o, q, k, v, m, o, o))
+
+    def compile_args(self, compiler, out, mlir_path=None):
+        """skipattn-compile's command line; mlir_path holds self.mlir() for
+        a key with a mask."""
+        f = self.fields
+        cmd = [compiler, "--target", f["target"], "-o", out]
+        if mlir_path:
+            cmd.insert(1, mlir_path)
+        else:
+            cmd += ["--batch", "?", "--q-len", "?", "--kv-len", "?",
+                    "--q-heads", str(f["q_heads"]),
+                    "--kv-heads", str(f["kv_heads"]),
+                    "--head-dim", str(f["head_dim"]),
+                    "--value-head-dim", str(f["value_head_dim"]),
+                    "--dtype", f["dtype"]]
+        cmd += ["--block-m", str(f["block_m"]), "--block-n", str(f["block_n"]),
+                "--vote", str(f["vote"])]
         if f["chip"]:
             cmd += ["--chip", f["chip"]]
         if f["causal"]:
@@ -146,9 +184,39 @@ _lock = threading.Lock()
 _loaded = {}
 
 
+def _prebuilt(key):
+    """A cached bundle with key's fields, whatever compiler built it (the
+    newest), or None."""
+    root = cache_dir()
+    best, best_time = None, None
+    try:
+        names = os.listdir(root)
+    except OSError:
+        return None
+    for name in names:
+        path = os.path.join(root, name, "cache_key.json")
+        try:
+            with open(path) as f:
+                fields = json.load(f).get("bundle")
+            when = os.stat(path).st_mtime
+        except (OSError, ValueError, AttributeError):
+            continue
+        if fields == key.fields and (best_time is None or when > best_time):
+            best, best_time = os.path.join(root, name), when
+    return best
+
+
 def bundle_dir(key):
     """The cached bundle directory for key, compiled now if it is missing."""
-    compiler = compiler_path()
+    try:
+        compiler = compiler_path()
+    except SkipattnError as e:
+        found = _prebuilt(key)
+        if found:
+            return found
+        raise SkipattnError("%s; nor does %s hold a bundle for %s" %
+                            (e, cache_dir(), json.dumps(key.fields,
+                                                        sort_keys=True)))
     digest = key.digest(compiler)
     root = cache_dir()
     final = os.path.join(root, digest)
@@ -157,7 +225,12 @@ def bundle_dir(key):
     os.makedirs(root, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix=digest + ".tmp", dir=root)
     out = os.path.join(tmp, "bundle")
-    cmd = key.compile_args(compiler, out)
+    mlir_path = None
+    if key.fields["mask"] is not None:
+        mlir_path = os.path.join(tmp, "attention.mlir")
+        with open(mlir_path, "w") as f:
+            f.write(key.mlir())
+    cmd = key.compile_args(compiler, out, mlir_path)
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -201,6 +274,11 @@ def runtime():
                     ctypes.POINTER(ctypes.c_int64)]
         lib.skipattn_run_host.argtypes = run_args
         lib.skipattn_run_device.argtypes = run_args + [ctypes.c_void_p]
+        # The per-head variants: int64 [B, Hq, 2] in host or device memory.
+        head_args = run_args[:-1] + [ctypes.c_void_p]
+        lib.skipattn_run_host_head_stats.argtypes = head_args
+        lib.skipattn_run_device_head_stats.argtypes = head_args + [
+            ctypes.c_void_p]
         _runtime = lib
     return _runtime
 

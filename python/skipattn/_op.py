@@ -4,20 +4,44 @@ import ctypes
 import json
 import math
 import os
+from typing import Optional, Tuple
 
 import torch
 
 from . import _bundles
-from ._bundles import SkipattnError, BundleKey
+from ._bundles import BundleKey
 
-DEFAULT_BLOCK_M = 64
-DEFAULT_BLOCK_N = 64
 # Below this many keys skipping is not worth its accuracy risk (the most
 # common complaint about skip softmax is collapse on short prompts): the
 # op runs dense and the stats say why. A skip setting may override it.
 DEFAULT_MIN_KV_LEN = 1024
 
 _DTYPES = {torch.float32: "f32", torch.float16: "f16", torch.bfloat16: "bf16"}
+
+
+def block_sizes(device, causal, head_dim):
+    """(block_m, block_n) of the bundles the op runs on `device`: the CPU's
+    64 x 64, else skipattn-compile's defaults for the GPU's chip (sm_90a
+    64 x 128; sm_80 128 x 64, or 64 x 64 for causal head dims below 128).
+    Calibrate with these (skipattn-calibrate --block-m/--block-n)."""
+    device = torch.device(device)
+    chip = chip_of(device) if device.type == "cuda" else ""
+    return _block_sizes(chip, causal, head_dim)
+
+
+def _block_sizes(chip, causal, head_dim):
+    if not chip:
+        return 64, 64
+    if chip == "sm_90a":
+        return 64, 128
+    return (64 if causal and head_dim < 128 else 128), 64
+
+
+def chip_of(device):
+    """The bundle chip for a CUDA device: sm_90a on compute capability 9.0,
+    else sm_80 (any later device runs it through the PTX JIT)."""
+    major, minor = torch.cuda.get_device_capability(device)
+    return "sm_90a" if (major, minor) == (9, 0) else "sm_80"
 
 
 # ===----------------------------------------------------------------------===
@@ -29,8 +53,9 @@ def resolve_skip(skip, kv_len):
 
     skip is None (dense), a float (the threshold lambda itself), or a dict:
     {"lambda": x} or {"factor": F} (lambda = F / kv_len), optionally with
-    "min_kv_len", or a calibration JSON from skipattn-calibrate (a dict with
-    "prefill"/"decode" entries, or a path to such a file) plus "target".
+    "min_kv_len", or a calibration from skipattn-calibrate plus "target"
+    (and optionally "phase" and "layer"): its JSON as a dict, or
+    {"calibration": "calib.json", "target": ...}.
     """
     if skip is None:
         return 0.0, 0, "no skip setting"
@@ -49,17 +74,25 @@ def resolve_skip(skip, kv_len):
     min_kv = int(setting.get("min_kv_len", DEFAULT_MIN_KV_LEN))
     if "lambda" in setting and "factor" in setting:
         raise ValueError("skip gives both 'lambda' and 'factor'; give one")
+    # The runtime's rule (runtime.h, skipattn-run): a lambda given is in
+    # [0, 1), 0 turning skipping off; a factor is finite and at least 0,
+    # and a kv_len not above it gives lambda >= 1, skipping off.
     if "factor" in setting:
-        lam = float(setting["factor"]) / kv_len if kv_len > 0 else 0.0
+        factor = float(setting["factor"])
+        if not (math.isfinite(factor) and factor >= 0.0):
+            raise ValueError("skip factor must be a finite number at least 0 "
+                             "(0 turns skipping off), got %r" % factor)
+        lam = factor / kv_len if kv_len > 0 else 0.0
     elif "lambda" in setting:
         lam = float(setting["lambda"])
+        if not 0.0 <= lam < 1.0:
+            raise ValueError("skip lambda must be in [0, 1) (0 turns skipping "
+                             "off), got %r" % lam)
     else:
         raise ValueError("skip dict needs 'lambda' or 'factor' (or a "
                          "calibration with 'target'), got keys %s" %
                          sorted(setting))
-    if not math.isfinite(lam):
-        raise ValueError("skip lambda must be finite, got %r" % lam)
-    if lam <= 0.0:
+    if lam == 0.0:
         return 0.0, min_kv, "lambda <= 0"
     if lam >= 1.0:
         return 0.0, min_kv, "lambda >= 1 (would skip nearly everything)"
@@ -69,10 +102,20 @@ def resolve_skip(skip, kv_len):
 
 
 def _select_calibrated(skip, kv_len):
-    """A calibration JSON (see skipattn.calibrate) -> one plain setting."""
+    """A calibration JSON (see skipattn.calibrate) -> one plain setting: of
+    skip["layer"] when given, else the pooled one."""
     if "calibration" not in skip:
         return skip
     cal = skip["calibration"]
+    if isinstance(cal, (str, os.PathLike)):  # {"calibration": "calib.json"}
+        with open(cal) as f:
+            cal = json.load(f)["calibration"]
+    if skip.get("layer") is not None:
+        layers = cal.get("layers", {})
+        if str(skip["layer"]) not in layers:
+            raise ValueError("calibration has no layer %r (has %s)" %
+                             (skip["layer"], sorted(layers)))
+        cal = layers[str(skip["layer"])]
     phase = skip.get("phase", "prefill")
     if phase not in cal:
         raise ValueError("calibration has no %r entry (has %s)" %
@@ -99,7 +142,7 @@ def _select_calibrated(skip, kv_len):
 # Argument checks
 # ===----------------------------------------------------------------------===
 
-def _check_inputs(q, k, v, scale, mask):
+def _check_inputs(q, k, v, scale):
     for name, t in (("q", q), ("k", k), ("v", v)):
         if not isinstance(t, torch.Tensor):
             raise TypeError("%s must be a torch.Tensor, got %s" %
@@ -108,10 +151,6 @@ def _check_inputs(q, k, v, scale, mask):
             raise ValueError("%s must be 4-D [B, H, S, D] (the layout of "
                              "scaled_dot_product_attention), got shape %s" %
                              (name, tuple(t.shape)))
-    if mask is not None:
-        raise NotImplementedError(
-            "skipattn.attention: mask is not supported yet (the bundles built "
-            "from flags take no mask operand); use causal=True or SDPA")
     if q.dtype not in _DTYPES:
         raise TypeError("q dtype %s is not supported (float32, float16, "
                         "bfloat16)" % q.dtype)
@@ -150,23 +189,80 @@ def _check_inputs(q, k, v, scale, mask):
                          (scale,))
 
 
+def _prepare_mask(mask, q, k):
+    """The mask as the bundles take it: 4-D, each dim 1 (broadcast) or the
+    full extent, bool or q's dtype. Broadcast views (stride 0, e.g. from
+    expand) are narrowed to extent 1 instead of copied."""
+    if mask is None:
+        return None
+    if not isinstance(mask, torch.Tensor):
+        raise TypeError("mask must be a torch.Tensor, got %s" %
+                        type(mask).__name__)
+    if q.device.type == "cuda":
+        raise NotImplementedError(
+            "skipattn.attention: mask is not supported on CUDA tensors yet "
+            "(the GPU kernels take no mask operand); use causal=True, or CPU "
+            "tensors")
+    if mask.device != q.device:
+        raise ValueError("mask is on %s but q is on %s" %
+                         (mask.device, q.device))
+    if mask.dtype != torch.bool and mask.dtype != q.dtype:
+        raise TypeError("mask dtype %s must be torch.bool (True attends) or "
+                        "q's dtype %s (added to the scores)" %
+                        (mask.dtype, q.dtype))
+    if not 1 <= mask.dim() <= 4:
+        raise ValueError("mask must have 1 to 4 dims (broadcasting to [B, Hq, "
+                         "Sq, Skv]), got shape %s" % (tuple(mask.shape),))
+    while mask.dim() < 4:
+        mask = mask.unsqueeze(0)
+    full = (q.shape[0], q.shape[1], q.shape[2], k.shape[2])
+    names = ("batch", "query heads", "query length", "key length")
+    for d in range(4):
+        if mask.shape[d] not in (1, full[d]):
+            raise ValueError("mask dim %d (%d) must be 1 or the %s (%d); mask "
+                             "shape %s, attention [B, Hq, Sq, Skv] = %s" %
+                             (d, mask.shape[d], names[d], full[d],
+                              tuple(mask.shape), full))
+        if mask.shape[d] > 1 and mask.stride(d) == 0:
+            mask = mask.narrow(d, 0, 1)
+    return mask.contiguous()
+
+
 # ===----------------------------------------------------------------------===
 # The kernel call (both devices)
 # ===----------------------------------------------------------------------===
 
-def _key(q, k, v, causal, skip, block_m, block_n):
-    target = "cpu" if q.device.type == "cpu" else "gpu"
-    chip = ""
-    if target == "gpu":
-        major, minor = torch.cuda.get_device_capability(q.device)
-        chip = "sm_90a" if (major, minor) == (9, 0) else "sm_80"
-    return BundleKey(target, _DTYPES[q.dtype], q.shape[1], k.shape[1],
-                     q.shape[3], v.shape[3], causal, skip, block_m, block_n,
-                     chip=chip)
+def bundle_key(chip, dtype, q_heads, kv_heads, head_dim, value_head_dim,
+               causal, skip, mask=None):
+    """The BundleKey the op uses: chip "" for the CPU, else "sm_90a" or
+    "sm_80"; dtype a torch dtype; mask None or a 4-D tensor (its dtype and
+    which dims broadcast count). For filling a cache ahead of time."""
+    bm, bn = _block_sizes(chip, causal, head_dim)
+    mask_spec = None
+    if mask is not None:
+        # Extent-1 dims broadcast; the others are dynamic, except the heads,
+        # which the bundle knows.
+        dims = [1 if mask.shape[0] == 1 else "?",
+                1 if mask.shape[1] == 1 else q_heads,
+                1 if mask.shape[2] == 1 else "?",
+                1 if mask.shape[3] == 1 else "?"]
+        mask_spec = {"dtype": "i1" if mask.dtype == torch.bool
+                     else _DTYPES[mask.dtype], "shape": dims}
+    return BundleKey("gpu" if chip else "cpu", _DTYPES[dtype], q_heads,
+                     kv_heads, head_dim, value_head_dim, causal, skip, bm, bn,
+                     chip=chip, mask=mask_spec)
 
 
-def _run(q, k, v, causal, scale, lam, skip):
-    """out [B, Hq, Sq, Dv] and stats int64 [2] {tiles_total, tiles_skipped}.
+def _key(q, k, v, mask, causal, skip):
+    chip = chip_of(q.device) if q.device.type == "cuda" else ""
+    return bundle_key(chip, q.dtype, q.shape[1], k.shape[1], q.shape[3],
+                      v.shape[3], causal, skip, mask)
+
+
+def _run(q, k, v, mask, causal, scale, lam, skip):
+    """out [B, Hq, Sq, Dv] and the counters int64 [B, Hq, 2] {tiles_total,
+    tiles_skipped} per (batch, query head), on q's device (zeros for a dense
+    bundle, which counts nothing).
 
     The bundles have the default scale 1/sqrt(D) built in; another scale is
     applied by scaling q (exact in f32 up to one rounding of q).
@@ -177,39 +273,36 @@ def _run(q, k, v, causal, scale, lam, skip):
     q, k, v = q.contiguous(), k.contiguous(), v.contiguous()
     out = torch.empty(q.shape[:3] + (v.shape[3],), dtype=q.dtype,
                       device=q.device)
-    stats = torch.zeros(2, dtype=torch.int64)
-    handle = _bundles.load(_key(q, k, v, causal, skip, DEFAULT_BLOCK_M,
-                                DEFAULT_BLOCK_N))
+    stats = torch.zeros(q.shape[0], q.shape[1], 2, dtype=torch.int64,
+                        device=q.device)
+    handle = _bundles.load(_key(q, k, v, mask, causal, skip))
     lib = _bundles.runtime()
     shape = _bundles._Shape(q.shape[0], q.shape[1], k.shape[1], q.shape[2],
                             k.shape[2], q.shape[3], v.shape[3])
-    counters = (ctypes.c_int64 * 2)() if skip else None
+    mask_ptr, mask_dims, mask_shape = None, None, None
+    if mask is not None:
+        mask_ptr = mask.data_ptr()
+        mask_dims = (ctypes.c_int64 * 4)(*mask.shape)
+        mask_shape = ctypes.addressof(mask_dims)
+    args = (handle, ctypes.byref(shape), q.data_ptr(), k.data_ptr(),
+            v.data_ptr(), mask_ptr, mask_shape, out.data_ptr(), lam)
     if q.device.type == "cpu":
-        _bundles.check(lib.skipattn_run_host(
-            handle, ctypes.byref(shape), q.data_ptr(), k.data_ptr(),
-            v.data_ptr(), None, None, out.data_ptr(), lam, counters))
-    else:
-        out_stats = _run_cuda(lib, handle, shape, q, k, v, out, lam,
-                              counters)
-        return out, out_stats
-    if counters is not None:
-        stats[0], stats[1] = counters[0], counters[1]
-    return out, stats
-
-
-def _run_cuda(lib, handle, shape, q, k, v, out, lam, counters):
-    """GPU path: queues the bundle on torch's current stream. With counters
-    (a skip bundle) the runtime waits for the stream to read them back."""
-    stream = torch.cuda.current_stream(q.device).cuda_stream
+        if skip:
+            _bundles.check(lib.skipattn_run_host_head_stats(
+                *args, stats.data_ptr()))
+        else:
+            _bundles.check(lib.skipattn_run_host(*args, None))
+        return out, stats
+    # CUDA: queued on torch's current stream, counters left on the device,
+    # nothing waits (so the call can be captured in a CUDA graph).
+    stream = ctypes.c_void_p(torch.cuda.current_stream(q.device).cuda_stream)
     with torch.cuda.device(q.device):
-        _bundles.check(lib.skipattn_run_device(
-            handle, ctypes.byref(shape), q.data_ptr(), k.data_ptr(),
-            v.data_ptr(), None, None, out.data_ptr(), lam, counters,
-            ctypes.c_void_p(stream)))
-    stats = torch.zeros(2, dtype=torch.int64)
-    if counters is not None:
-        stats[0], stats[1] = counters[0], counters[1]
-    return stats
+        if skip:
+            _bundles.check(lib.skipattn_run_device_head_stats(
+                *args, stats.data_ptr(), stream))
+        else:
+            _bundles.check(lib.skipattn_run_device(*args, None, stream))
+    return out, stats
 
 
 # ===----------------------------------------------------------------------===
@@ -222,26 +315,29 @@ HAS_CUSTOM_OP = hasattr(torch, "library") and hasattr(torch.library,
 if HAS_CUSTOM_OP:
     @torch.library.custom_op("skipattn::attention", mutates_args=())
     def _attention_op(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
-                      causal: bool, scale: float, lam: float,
-                      skip: bool) -> tuple[torch.Tensor, torch.Tensor]:
-        return _run(q, k, v, causal, scale if scale > 0 else None, lam, skip)
+                      mask: Optional[torch.Tensor], causal: bool, scale: float,
+                      lam: float, skip: bool
+                      ) -> Tuple[torch.Tensor, torch.Tensor]:
+        return _run(q, k, v, mask, causal, scale if scale > 0 else None, lam,
+                    skip)
 
     @_attention_op.register_fake
-    def _(q, k, v, causal, scale, lam, skip):
+    def _(q, k, v, mask, causal, scale, lam, skip):
         out = q.new_empty(q.shape[:3] + (v.shape[3],))
-        return out, torch.empty(2, dtype=torch.int64)
+        return out, q.new_empty((q.shape[0], q.shape[1], 2),
+                                dtype=torch.int64)
 
-    def _call(q, k, v, causal, scale, lam, skip):
-        return _attention_op(q, k, v, causal,
-                             -1.0 if scale is None else float(scale), lam, skip)
+    def _call(q, k, v, mask, causal, scale, lam, skip):
+        return _attention_op(q, k, v, mask, causal,
+                             -1.0 if scale is None else float(scale), lam,
+                             skip)
 else:
-    def _call(q, k, v, causal, scale, lam, skip):
-        return _run(q, k, v, causal, scale, lam, skip)
+    def _call(q, k, v, mask, causal, scale, lam, skip):
+        return _run(q, k, v, mask, causal, scale, lam, skip)
 
 
-def _visited_tiles(b, hq, sq, skv, causal, block_m=DEFAULT_BLOCK_M,
-                   block_n=DEFAULT_BLOCK_N):
-    """tiles_total of DESIGN.md section 4 for a dense run (no counters)."""
+def visited_tiles(sq, skv, causal, block_m, block_n):
+    """tiles_total of DESIGN.md section 4 for one (batch, head)."""
     total = 0
     for qb in range((sq + block_m - 1) // block_m):
         if not causal:
@@ -250,7 +346,7 @@ def _visited_tiles(b, hq, sq, skv, causal, block_m=DEFAULT_BLOCK_M,
         last_row = min(sq, (qb + 1) * block_m) - 1
         max_key = min(skv, last_row + (skv - sq) + 1) - 1
         total += 0 if max_key < 0 else max_key // block_n + 1
-    return b * hq * total
+    return total
 
 
 # ===----------------------------------------------------------------------===
@@ -262,11 +358,17 @@ def attention(q, k, v, *, causal=False, scale=None, skip=None, mask=None,
     """Attention on [B, H, S, D] torch tensors with optional Skip-Softmax.
 
     Non-contiguous inputs are copied to contiguous ones (the kernels read
-    the op layout densely). With return_stats, also returns a dict:
-    tiles_total, tiles_skipped, sparsity, lambda (the one used, 0 when
-    dense), dense (True when the op ran without skipping) and dense_reason.
+    the op layout densely). mask (CPU only for now): bool (True attends) or
+    q's dtype (added to the scaled scores), broadcasting to [B, Hq, Sq,
+    Skv]; a row with nothing to attend to gives zeros. With return_stats,
+    also returns a dict: tiles_total, tiles_skipped, sparsity, their
+    per-(batch, query head) tensors tiles_total_per_head,
+    tiles_skipped_per_head and sparsity_per_head ([B, Hq], on the CPU),
+    lambda (the one used, 0 when dense), dense (True when the op ran
+    without skipping), dense_reason and min_kv_len.
     """
-    _check_inputs(q, k, v, scale, mask)
+    _check_inputs(q, k, v, scale)
+    mask = _prepare_mask(mask, q, k)
     if not isinstance(causal, bool):
         raise TypeError("causal must be a bool")
     kv_len = k.shape[2]
@@ -274,15 +376,21 @@ def attention(q, k, v, *, causal=False, scale=None, skip=None, mask=None,
     use_skip = reason is None
     # A skip setting runs the skip bundle (at lambda 0 when a guard turns
     # skipping off, so the counters still come from the kernel).
-    out, counters = _call(q, k, v, causal, scale, lam, skip is not None)
+    out, counters = _call(q, k, v, mask, causal, scale, lam, skip is not None)
     if not return_stats:
         return out
-    total, skipped = int(counters[0]), int(counters[1])
+    counters = counters.cpu()
     if skip is None:
-        total = _visited_tiles(q.shape[0], q.shape[1], q.shape[2], kv_len,
-                               causal)
+        bm, bn = block_sizes(q.device, causal, q.shape[3])
+        counters[..., 0] = visited_tiles(q.shape[2], kv_len, causal, bm, bn)
+    total_h, skipped_h = counters[..., 0], counters[..., 1]
+    total, skipped = int(total_h.sum()), int(skipped_h.sum())
     stats = {"tiles_total": total, "tiles_skipped": skipped,
              "sparsity": skipped / total if total else 0.0,
+             "tiles_total_per_head": total_h,
+             "tiles_skipped_per_head": skipped_h,
+             "sparsity_per_head": skipped_h.double() /
+             total_h.clamp(min=1).double(),
              "lambda": lam, "dense": not use_skip, "dense_reason": reason,
              "min_kv_len": min_kv}
     return out, stats

@@ -40,53 +40,72 @@ def _blocks(n, block):
     return (n + block - 1) // block
 
 
-def tile_margins(q, k, causal=False, block_m=64, block_n=64, scale=None):
-    """Flat array of D over every visited tile (first tiles give +inf).
+def tile_margins(q, k, causal=False, block_m=64, block_n=64, scale=None,
+                 max_elements=1 << 26):
+    """Flat numpy array of D over every visited tile (first tiles give +inf).
 
-    q [B, Hq, Sq, D], k [B, Hkv, Skv, D] numpy arrays (any float dtype;
-    computed in float64).
+    q [B, Hq, Sq, D], k [B, Hkv, Skv, D]: numpy arrays or torch tensors of
+    any float dtype. Scores are computed in float64 with torch on the
+    tensors' device (a GPU makes 64K-long samples quick), a block of query
+    rows at a time so that no more than about max_elements scores are held.
     """
-    q = np.asarray(q, dtype=np.float64)
-    k = np.asarray(k, dtype=np.float64)
-    if q.ndim != 4 or k.ndim != 4:
+    import torch
+    q, k = (x if isinstance(x, torch.Tensor) else torch.from_numpy(
+        np.ascontiguousarray(x)) for x in (q, k))
+    if q.dim() != 4 or k.dim() != 4:
         raise ValueError("q and k must be 4-D [B, H, S, D]")
     b, hq, sq, d = q.shape
     hkv, skv = k.shape[1], k.shape[2]
     if k.shape[0] != b or k.shape[3] != d or hq % hkv:
         raise ValueError("q %s and k %s do not fit together" %
-                         (q.shape, k.shape))
+                         (tuple(q.shape), tuple(k.shape)))
     if scale is None:
         scale = 1.0 / math.sqrt(d)
+    dev = q.device
     nkb = _blocks(skv, block_n)
-    limits = np.arange(sq) + (skv - sq) + 1 if causal else np.full(sq, skv)
-    limits = np.clip(limits, 0, skv)
-    allowed = np.arange(skv)[None, :] < limits[:, None]
+    keys = torch.arange(nkb * block_n, device=dev)
+    # Rows of a chunk: whole q-blocks, as many as max_elements allows.
+    rows = max(1, max_elements // (nkb * block_n) // block_m) * block_m
     out = []
     for bi in range(b):
         for h in range(hq):
-            s = (q[bi, h] @ k[bi, h // (hq // hkv)].T) * scale
-            s = np.where(allowed, s, -np.inf)
-            pad = np.full((sq, nkb * block_n), -np.inf)
-            pad[:, :skv] = s
-            mt = pad.reshape(sq, nkb, block_n).max(axis=-1)   # [sq, nkb]
-            # Dense running max before block j.
-            run = np.maximum.accumulate(mt, axis=1)
-            prev = np.concatenate([np.full((sq, 1), -np.inf), run[:, :-1]],
-                                  axis=1)
-            with np.errstate(invalid="ignore"):
+            kh = k[bi, h // (hq // hkv)].double()
+            for r0 in range(0, sq, rows):
+                r1 = min(sq, r0 + rows)
+                s = torch.full((r1 - r0, nkb * block_n), -math.inf,
+                               dtype=torch.float64, device=dev)
+                s[:, :skv] = (q[bi, h, r0:r1].double() @ kh.T) * scale
+                # Row i sees keys j < limit[i] (bottom-right causal).
+                limit = torch.arange(r0, r1, device=dev) + (skv - sq) + 1 \
+                    if causal else torch.full((r1 - r0,), skv, device=dev)
+                limit = limit.clamp(0, skv)
+                s.masked_fill_(keys[None, :] >= limit[:, None], -math.inf)
+                mt = s.view(r1 - r0, nkb, block_n).max(dim=2).values
+                # The dense running max before block j.
+                run = torch.cummax(mt, dim=1).values
+                prev = torch.cat([torch.full_like(run[:, :1], -math.inf),
+                                  run[:, :-1]], dim=1)
                 diff = mt - prev
-            diff = np.where(np.isneginf(mt), -np.inf, diff)
-            diff = np.where(np.isfinite(mt) & np.isneginf(prev), np.inf, diff)
-            for qb in range(_blocks(sq, block_m)):
-                rows = slice(qb * block_m, min(sq, (qb + 1) * block_m))
-                last = min(sq, (qb + 1) * block_m) - 1
-                max_key = int(limits[last]) - 1
-                visited = 0 if max_key < 0 else max_key // block_n + 1
-                if visited == 0:
-                    continue
-                dq = diff[rows, :visited].max(axis=0)
-                dq[0] = np.inf          # the first visited block is never skipped
-                out.append(dq)
+                diff = torch.where(torch.isneginf(mt),
+                                   torch.full_like(diff, -math.inf), diff)
+                diff = torch.where(torch.isfinite(mt) & torch.isneginf(prev),
+                                   torch.full_like(diff, math.inf), diff)
+                # Max over each q-block's rows (padding rows are -inf).
+                nqb = _blocks(r1 - r0, block_m)
+                padded = torch.full((nqb * block_m, nkb), -math.inf,
+                                    dtype=torch.float64, device=dev)
+                padded[:r1 - r0] = diff
+                blocks = padded.view(nqb, block_m, nkb).max(dim=1).values
+                blocks = blocks.cpu().numpy()
+                for i in range(nqb):
+                    last = min(sq, r0 + (i + 1) * block_m) - 1
+                    end = min(skv, last + (skv - sq) + 1) if causal else skv
+                    visited = _blocks(max(end, 0), block_n)
+                    if visited == 0:
+                        continue
+                    dq = blocks[i, :visited].copy()
+                    dq[0] = np.inf  # the first visited block is never skipped
+                    out.append(dq)
     return np.concatenate(out) if out else np.zeros(0)
 
 
@@ -116,11 +135,12 @@ def calibrate(samples, targets, causal=False, block_m=64, block_n=64,
     """Thresholds for target sparsities from sample (q, k) pairs.
 
     samples: list of (q, k) (or (q, k, v); v is not needed) numpy arrays or
-    torch tensors. Returns the JSON-able dict described in python/README.md.
+    torch tensors (counted on their device). Returns the JSON-able dict
+    described in python/README.md.
     """
     pooled, raw, lengths = [], [], []
     for sample in samples:
-        q, k = (_numpy(x) for x in sample[:2])
+        q, k = sample[:2]
         m = tile_margins(q, k, causal, block_m, block_n, scale)
         raw.append(m)
         pooled.append(m + math.log(k.shape[2]))
@@ -160,23 +180,43 @@ def calibrate(samples, targets, causal=False, block_m=64, block_n=64,
             "causal": bool(causal), "entry": entry}
 
 
-def _numpy(x):
-    if hasattr(x, "detach"):
-        return x.detach().to("cpu").double().numpy()
-    return np.asarray(x)
+def _phase_entry(res):
+    e = dict(res["entry"])
+    e.update({k: res[k] for k in ("block_m", "block_n", "vote", "causal")})
+    return e
 
 
-def calibration_json(prefill=None, decode=None):
-    """{"calibration": {"prefill": ..., "decode": ...}} from calibrate()
-    results, the form skipattn.attention(skip=...) reads (with "target")."""
+def calibration_json(prefill=None, decode=None, layers=None):
+    """{"calibration": {"prefill": ..., "decode": ..., "layers": {name:
+    {"prefill": ..., "decode": ...}}}} from calibrate() results, the form
+    skipattn.attention(skip=...) reads (with "target", and "layer" for a
+    layer's own setting); layers maps a layer name to {"prefill": result,
+    "decode": result}."""
     cal = {}
     for name, res in (("prefill", prefill), ("decode", decode)):
         if res is not None:
-            e = dict(res["entry"])
-            e.update({k: res[k] for k in ("block_m", "block_n", "vote",
-                                          "causal")})
-            cal[name] = e
+            cal[name] = _phase_entry(res)
+    if layers:
+        cal["layers"] = {
+            str(layer): {phase: _phase_entry(res)
+                         for phase, res in phases.items() if res is not None}
+            for layer, phases in layers.items()}
     return {"calibration": cal}
+
+
+def merge_calibration(base, new):
+    """base's calibration with new's phases and layers added (new wins)."""
+    if "calibration" not in base:
+        raise ValueError("not a skipattn-calibrate file (no 'calibration')")
+    out = json.loads(json.dumps(base))
+    cal = out["calibration"]
+    for key, value in new["calibration"].items():
+        if key != "layers":
+            cal[key] = value
+            continue
+        for layer, phases in value.items():
+            cal.setdefault("layers", {}).setdefault(layer, {}).update(phases)
+    return out
 
 
 def _bundle_geometry(directory):
@@ -225,6 +265,12 @@ def main(argv=None):
     p.add_argument("--phase", choices=("prefill", "decode"),
                    default="prefill")
     p.add_argument("--min-kv-len", type=int)
+    p.add_argument("--layer", action="append",
+                   help="the layer of the matching --q (repeat with it): "
+                        "each layer also gets its own setting")
+    p.add_argument("--merge", metavar="FILE",
+                   help="add this phase (and layers) to an earlier "
+                        "skipattn-calibrate JSON")
     p.add_argument("-o", "--output")
     a = p.parse_args(argv)
     if a.bundle and (a.block_m or a.block_n):
@@ -235,6 +281,8 @@ def main(argv=None):
         bm, bn = a.block_m or 64, a.block_n or 64
     if len(a.q) != len(a.k) or (a.v and len(a.v) != len(a.q)):
         p.error("give as many --k (and --v) as --q")
+    if a.layer and len(a.layer) != len(a.q):
+        p.error("give one --layer per --q (or none)")
     samples = []
     for i, (qp, kp) in enumerate(zip(a.q, a.k)):
         q, k = np.load(qp), np.load(kp)
@@ -246,7 +294,19 @@ def main(argv=None):
     targets = [float(t) for t in a.target_sparsity.split(",") if t]
     res = calibrate(samples, targets, a.causal, bm, bn, a.scale,
                     a.min_kv_len)
-    text = json.dumps(calibration_json(**{a.phase: res}), indent=1)
+    layers = {}
+    for name in dict.fromkeys(a.layer or []):
+        mine = [s for s, n in zip(samples, a.layer) if n == name]
+        layers[name] = {a.phase: calibrate(mine, targets, a.causal, bm, bn,
+                                           a.scale, a.min_kv_len)}
+    result = calibration_json(**{a.phase: res}, layers=layers)
+    if a.merge:
+        with open(a.merge) as f:
+            try:
+                result = merge_calibration(json.load(f), result)
+            except ValueError as e:
+                p.error("--merge %s: %s" % (a.merge, e))
+    text = json.dumps(result, indent=1)
     if a.output:
         with open(a.output, "w") as f:
             f.write(text + "\n")

@@ -94,5 +94,48 @@ class HeldOut(unittest.TestCase):
             self.assertLess(abs(st["sparsity"] - target), 0.02)
 
 
+class Layers(unittest.TestCase):
+    """Per-layer settings and a merged decode phase, as skipattn.attention
+    selects them."""
+
+    def test_layer_and_phase(self):
+        rng = np.random.default_rng(5)
+        wide = structured(rng, 1, 2, 128, 1024, 32)
+        narrow = structured(rng, 1, 2, 128, 1024, 32)
+        narrow[1][..., 1] *= 0.25          # key offsets over 5, not 20
+        res = {"wide": cal.calibrate([wide[:2]], [0.5]),
+               "narrow": cal.calibrate([narrow[:2]], [0.5])}
+        pooled = cal.calibrate([wide[:2], narrow[:2]], [0.5])
+        calib = cal.calibration_json(
+            prefill=pooled,
+            layers={n: {"prefill": r} for n, r in res.items()})
+        calib = cal.merge_calibration(
+            calib, cal.calibration_json(decode=res["narrow"]))
+        factor = {n: r["entry"]["targets"][0]["factor"]
+                  for n, r in res.items()}
+        self.assertNotAlmostEqual(factor["wide"], factor["narrow"], places=3)
+        q, k, v = (torch.from_numpy(x) for x in wide)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "calib.json")
+            with open(path, "w") as f:
+                json.dump(calib, f)
+            for skip, want in (
+                    (dict(calib, target=0.5, layer="wide"), factor["wide"]),
+                    (dict(calib, target=0.5, layer="narrow"),
+                     factor["narrow"]),
+                    ({"calibration": path, "target": 0.5, "phase": "decode"},
+                     factor["narrow"]),
+                    (dict(calib, target=0.5),
+                     pooled["entry"]["targets"][0]["factor"])):
+                _, st = skipattn.attention(
+                    q, k, v, skip=dict(skip, min_kv_len=0), return_stats=True)
+                self.assertAlmostEqual(st["lambda"] * 1024 / want, 1.0,
+                                       places=6)
+        with self.assertRaises(ValueError) as cm:
+            skipattn.attention(q, k, v, skip=dict(calib, target=0.5,
+                                                  layer="deep"))
+        self.assertIn("no layer 'deep'", str(cm.exception))
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)

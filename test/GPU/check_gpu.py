@@ -161,7 +161,7 @@ def main():
     print(f"seed {seed}", flush=True)
     fails = cases = 0
     shapes = [(1, 1, 1), (2, 1, 63), (1, 3, 64), (2, 2, 129), (1, 64, 64), (2, 65, 129),
-              (1, 200, 500), (1, 500, 200), (1, 1000, 2000), (3, 1, 5000)]
+              (1, 200, 500), (1, 500, 200), (1, 1000, 2000), (3, 1, 5000), (1, 4097, 4097)]
     if a.quick:
         shapes = shapes[::3]
     for name in sorted(os.listdir(a.bundles)):

@@ -1,7 +1,8 @@
 """A few kernel launches for compute-sanitizer (memcheck, racecheck): a
-causal skip prefill with ragged lengths and a GQA decode with several
-splits. The output is checked against float64 so a sanitizer run also
-proves the launch did its work."""
+causal skip prefill with ragged lengths (within one lap of the K/V ring,
+over several, and with more tiles than SMs, so that CTAs take several) and a
+GQA decode with several splits. The output is checked
+against float64 so a sanitizer run also proves the launch did its work."""
 import argparse, os, sys
 import torch
 
@@ -21,7 +22,7 @@ for d in a.bundles:
     man = b.manifest
     sh = man["shapes"]
     dt = {"bf16": torch.bfloat16, "f16": torch.float16}[man["dtype"]]
-    for (B, Sq, Skv) in [(1, 70, 130), (2, 1, 700)]:
+    for (B, Sq, Skv) in [(1, 70, 130), (1, 200, 700), (3, 700, 700), (2, 1, 700)]:
         q = torch.randn(B, sh["q_heads"], Sq, sh["head_dim"], device="cuda").to(dt)
         k = torch.randn(B, sh["kv_heads"], Skv, sh["head_dim"], device="cuda").to(dt)
         v = torch.randn(B, sh["kv_heads"], Skv, sh["head_dim"], device="cuda").to(dt)

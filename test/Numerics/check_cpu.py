@@ -186,6 +186,9 @@ class Tools:
                 if not isinstance(summary.get(key), int):
                     raise CheckFailure(f"JSON summary lacks integer '{key}': "
                                        f"{json.dumps(summary)}")
+                if not isinstance(summary.get(key + "_per_head"), list):
+                    raise CheckFailure(f"JSON summary lacks '{key}_per_head':"
+                                       f" {json.dumps(summary)}")
         if not os.path.exists(out_path):
             raise CheckFailure(f"skipattn-run wrote no output: {' '.join(cmd)}")
         return np.load(out_path), summary
@@ -249,6 +252,15 @@ def check_stats(summary, pred, what):
             f"{what}: tiles_total/tiles_skipped = {got[0]}/{got[1]}, "
             f"simulator predicts {want[0]}/{want[1]} "
             f"(skipped per (b,h,q-block): {_pattern(pred)})")
+    # The same per (batch, query head): [B][Hq] lists.
+    heads = (pred.visited.sum(axis=2).tolist(),
+             pred.skipped.sum(axis=(2, 3)).tolist())
+    got_heads = (summary["tiles_total_per_head"],
+                 summary["tiles_skipped_per_head"])
+    if got_heads != heads:
+        raise CheckFailure(
+            f"{what}: per-head tiles_total/tiles_skipped = {got_heads}, "
+            f"simulator predicts {heads}")
 
 
 def check_skip_run(out, summary, ref, pred, tol, what):

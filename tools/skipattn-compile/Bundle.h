@@ -27,6 +27,9 @@ struct DeviceKernel {
   std::string function, role; // role: prefill, decode or combine
   int64_t threads = 0, sharedBytes = 0;
   int64_t blockM = 0, blockN = 0, maxQueryLen = 0;
+  /// One CTA loops over tiles of blockM query rows: launch at most one per
+  /// SM.
+  bool persistent = false;
   llvm::SmallVector<std::string> params;
 };
 
@@ -34,6 +37,9 @@ struct DeviceKernel {
 struct BundleSpec {
   std::string target = "cpu"; // "cpu" or "gpu"
   std::string chip = "sm_90a";
+  /// Where the attention comes from (the input's op, or the shape flags):
+  /// the location of the entry's ops and of diagnostics about them.
+  mlir::LocationAttr origin;
   mlir::RankedTensorType query, key, value;
   mlir::RankedTensorType mask; // null without a mask
   bool causal = false;
@@ -64,9 +70,17 @@ llvm::FailureOr<BundleSpec> specFromModule(mlir::ModuleOp module);
 mlir::OwningOpRef<mlir::ModuleOp> buildEntryModule(mlir::MLIRContext &ctx,
                                                    const BundleSpec &spec);
 
-/// The head of both targets' pipelines: attn-tile with the bundle's block
-/// sizes and attn-insert-block-skip with its vote group and the counters.
-void addTileAndSkipPasses(mlir::OpPassManager &pm, const BundleSpec &spec);
+/// Sets `options` of skipattn's compile pipeline for the bundle's entry:
+/// its target, chip, block sizes, vote group and counters, no raising (the
+/// entry is built around an attn.attention).
+void setCompileOptions(const BundleSpec &spec, CompileOptions &options);
+
+/// Runs the passes that `build` adds on `module`, in a pass manager set up
+/// from MLIR's command-line options (--mlir-print-ir-after-all,
+/// --mlir-timing, ...).
+llvm::LogicalResult
+runPasses(mlir::ModuleOp module,
+          llvm::function_ref<void(mlir::OpPassManager &)> build);
 
 /// Tiles, predicates and lowers the entry to the LLVM dialect for the host,
 /// then writes `dir/kernel.so`.

@@ -1,11 +1,12 @@
 //===- DeviceBundle.cpp - the GPU bundle: PTX kernels ---------------------===//
 //
-// For `--target gpu`, the entry goes through attn-tile,
-// attn-insert-block-skip and convert-attn-to-gpu; the generated gpu.module
+// For `--target gpu`, the entry goes through the front of skipattn's compile
+// pipeline (attn-tile, attn-insert-block-skip) and convert-attn-to-gpu
+// without the launch; the generated gpu.module
 // is lowered alone to PTX (gpu-module-to-binary, format isa) and written as
 // kernel.ptx, and ptxas makes kernel.cubin for the chip when it is there.
 // The manifest then describes how to launch each kernel, from the
-// `skipattn.*` attributes convert-attn-to-gpu left on them; the host side of
+// #attn.kernel attribute convert-attn-to-gpu left on it; the host side of
 // the entry is not needed, since kernels_runtime launches the kernels itself.
 // The PTX (and so the cubin) also holds the kernel's descriptor, a global
 // `skipattn_bundle_descriptor` with the manifest's kernel keys, which the
@@ -82,32 +83,39 @@ static void addDescriptor(gpu::GPUModuleOp module, StringRef descriptor) {
 LogicalResult skipattn::emitDeviceBundle(ModuleOp module, BundleSpec &spec,
                                          StringRef dir) {
   MLIRContext *ctx = module.getContext();
-  PassManager pm(ctx);
-  addTileAndSkipPasses(pm, spec);
-  ConvertAttnToGPUOptions gpu;
-  gpu.decodeKernels = true;
-  gpu.chip = spec.chip;
-  pm.addPass(createConvertAttnToGPU(gpu));
-  if (failed(pm.run(module)))
+  // The front of the compile pipeline and the kernels; the runtime launches
+  // them itself, so the entry's host code is not needed.
+  if (failed(runPasses(module, [&](OpPassManager &pm) {
+        CompileOptions options;
+        setCompileOptions(spec, options);
+        buildAttentionFrontPipeline(pm, options);
+        ConvertAttnToGPUOptions gpu;
+        gpu.decodeKernels = true;
+        gpu.chip = spec.chip;
+        gpu.launchKernels = false;
+        pm.addPass(createConvertAttnToGPU(gpu));
+      })))
     return failure();
 
   auto kernels = module.lookupSymbol<gpu::GPUModuleOp>("skipattn_kernels");
   if (!kernels)
     return module.emitError("convert-attn-to-gpu produced no kernels");
-  auto intAttr = [](gpu::GPUFuncOp func, StringRef name) -> int64_t {
-    auto attr = func->getAttrOfType<IntegerAttr>(name);
-    return attr ? attr.getInt() : 0;
-  };
   for (auto func : kernels.getOps<gpu::GPUFuncOp>()) {
+    auto info =
+        func->getAttrOfType<attn::KernelAttr>(attn::KernelAttr::getAttrName());
+    if (!info)
+      return func.emitError("convert-attn-to-gpu left no #attn.kernel on "
+                            "this kernel");
     DeviceKernel k;
     k.function = func.getName().str();
-    k.role = func->getAttrOfType<StringAttr>("skipattn.role").str();
-    k.threads = intAttr(func, "skipattn.threads");
-    k.sharedBytes = intAttr(func, "skipattn.shared_bytes");
-    k.blockM = intAttr(func, "skipattn.block_m");
-    k.blockN = intAttr(func, "skipattn.block_n");
-    k.maxQueryLen = intAttr(func, "skipattn.max_q_len");
-    for (Attribute p : cast<ArrayAttr>(func->getAttr("skipattn.params")))
+    k.role = info.getRole().str();
+    k.threads = info.getThreads();
+    k.sharedBytes = info.getSharedBytes();
+    k.blockM = info.getBlockM();
+    k.blockN = info.getBlockN();
+    k.maxQueryLen = info.getMaxQLen();
+    k.persistent = info.getPersistent();
+    for (Attribute p : info.getParams())
       k.params.push_back(cast<StringAttr>(p).str());
     spec.kernels.push_back(k);
   }
@@ -120,12 +128,12 @@ LogicalResult skipattn::emitDeviceBundle(ModuleOp module, BundleSpec &spec,
   b.setInsertionPointToEnd(device->getBody());
   auto copy = cast<gpu::GPUModuleOp>(b.clone(*kernels));
   addDescriptor(copy, kernelDescriptor(spec));
-  PassManager ptx(ctx);
   LowerToNVVMOptions options;
   options.chip = spec.chip;
   options.format = "isa";
-  buildKernelsToPTXPipeline(ptx, options);
-  if (failed(ptx.run(*device)))
+  if (failed(runPasses(*device, [&](OpPassManager &pm) {
+        buildKernelsToPTXPipeline(pm, options);
+      })))
     return failure();
   auto binary = device->lookupSymbol<gpu::BinaryOp>("skipattn_kernels");
   if (!binary || binary.getObjects().size() != 1)

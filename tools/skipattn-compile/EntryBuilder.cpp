@@ -2,8 +2,10 @@
 //
 // Every bundle exposes one function, `skipattn_attention`, with buffers in
 // and out: q, k, v, an optional mask and out, in the op layout. This file
-// builds it around one attn.attention, and reads the spec back from a user's
-// module when the input is an .mlir file.
+// builds it around one attn.attention, reads the spec back from a user's
+// module when the input is an .mlir file (refusing one that computes more
+// than the attention, which the bundle would drop), and runs skipattn's
+// pipelines under MLIR's pass-manager options.
 //
 //===----------------------------------------------------------------------===//
 
@@ -13,8 +15,10 @@
 
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/Pass/PassManager.h"
+#include "mlir/Support/Timing.h"
 
 using namespace mlir;
 using namespace skipattn;
@@ -33,10 +37,43 @@ SmallVector<std::string> BundleSpec::argumentNames() const {
   return names;
 }
 
-FailureOr<BundleSpec> skipattn::specFromModule(ModuleOp module) {
+LogicalResult skipattn::runPasses(ModuleOp module,
+                                  function_ref<void(OpPassManager &)> build) {
   PassManager pm(module.getContext());
-  pm.addPass(attn::createAttnRaise());
-  if (failed(pm.run(module)))
+  if (failed(applyPassManagerCLOptions(pm)))
+    return failure();
+  applyDefaultTimingPassManagerCLOptions(pm);
+  build(pm);
+  return pm.run(module);
+}
+
+/// The first op of `func` that the bundle would not compute: the bundle is
+/// the attention on the function's arguments, into a new destination,
+/// returned as it is.
+static Operation *firstForeignOp(func::FuncOp func, attn::AttentionOp op) {
+  llvm::SmallPtrSet<Operation *, 4> own = {op.getOperation()};
+  if (auto empty = op.getInit().getDefiningOp<tensor::EmptyOp>()) {
+    own.insert(empty);
+    for (Value size : empty.getDynamicSizes())
+      if (auto dim = size.getDefiningOp<tensor::DimOp>())
+        own.insert(dim), own.insert(dim.getIndex().getDefiningOp());
+  }
+  for (Operation &other : func.getBody().getOps()) {
+    if (own.contains(&other))
+      continue;
+    auto ret = dyn_cast<func::ReturnOp>(other);
+    if (ret && llvm::all_of(ret.getOperands(),
+                            [&](Value v) { return v == op.getResult(); }))
+      continue;
+    return &other;
+  }
+  return nullptr;
+}
+
+FailureOr<BundleSpec> skipattn::specFromModule(ModuleOp module) {
+  if (failed(runPasses(module, [](OpPassManager &pm) {
+        pm.nest<func::FuncOp>().addPass(attn::createAttnRaise());
+      })))
     return failure();
   SmallVector<attn::AttentionOp> ops;
   module.walk([&](attn::AttentionOp op) { ops.push_back(op); });
@@ -46,7 +83,30 @@ FailureOr<BundleSpec> skipattn::specFromModule(ModuleOp module) {
               "attn-raise recognises), found "
            << ops.size();
   attn::AttentionOp op = ops.front();
+  // A bundle computes the attention alone, on buffers in the op's layout:
+  // anything else the input computes would be dropped without a word.
+  auto func = dyn_cast<func::FuncOp>(op->getParentOp());
+  if (!func)
+    return op.emitError("the attention must be in the body of a func.func "
+                        "to become a bundle");
+  for (auto [i, operand] : llvm::enumerate(op.getDpsInputs()))
+    if (auto arg = dyn_cast<BlockArgument>(operand);
+        !arg || arg.getOwner() != &func.getBody().front())
+      return op.emitError()
+             << "a bundle computes the attention on its own inputs, but "
+                "operand #"
+             << i
+             << " is computed in the input; the bundle would drop that "
+                "computation (compile the whole function with attn-compile "
+                "instead)";
+  if (Operation *foreign = firstForeignOp(func, op))
+    return foreign->emitError()
+           << "'" << foreign->getName()
+           << "' is part of the input but not of the attention; a bundle "
+              "computes the attention alone and would drop it (compile the "
+              "whole function with attn-compile instead)";
   BundleSpec spec;
+  spec.origin = op.getLoc();
   spec.query = op.getQuery().getType();
   spec.key = op.getKey().getType();
   spec.value = op.getValue().getType();
@@ -59,15 +119,18 @@ FailureOr<BundleSpec> skipattn::specFromModule(ModuleOp module) {
   return spec;
 }
 
-void skipattn::addTileAndSkipPasses(OpPassManager &pm, const BundleSpec &spec) {
-  attn::AttnTileOptions tile;
-  tile.blockM = spec.blockM;
-  tile.blockN = spec.blockN;
-  pm.addPass(attn::createAttnTile(tile));
-  attn::AttnInsertBlockSkipOptions skip;
-  skip.voteRows = spec.voteRows;
-  skip.stats = true;
-  pm.addPass(attn::createAttnInsertBlockSkip(skip));
+void skipattn::setCompileOptions(const BundleSpec &spec,
+                                 CompileOptions &options) {
+  options.target = spec.target;
+  options.chip = spec.chip;
+  options.raise = false;
+  options.blockM = spec.blockM;
+  options.blockN = spec.blockN;
+  options.voteRows = spec.voteRows;
+  options.stats = true;
+  options.decodeKernels = true;
+  if (!spec.cpu.name.empty())
+    options.cpu = spec.cpu.name;
 }
 
 static MemRefType bufferOf(RankedTensorType t) {
@@ -77,7 +140,7 @@ static MemRefType bufferOf(RankedTensorType t) {
 OwningOpRef<ModuleOp> skipattn::buildEntryModule(MLIRContext &ctx,
                                                  const BundleSpec &spec) {
   OpBuilder b(&ctx);
-  Location loc = b.getUnknownLoc();
+  Location loc = spec.origin ? Location(spec.origin) : b.getUnknownLoc();
   OwningOpRef<ModuleOp> module = ModuleOp::create(loc);
   b.setInsertionPointToEnd(module->getBody());
 

@@ -1,13 +1,14 @@
 //===- HostLibrary.cpp - the CPU bundle: a host shared object -------------===//
 //
-// For `--target cpu`, the entry goes through attn-tile,
-// attn-insert-block-skip and attn-lower-to-cpu, is translated to LLVM IR,
-// optimised at O3 for the bundle's target CPU (--cpu: a portable x86-64
-// level by default, not the build machine's processor, so that the bundle
-// runs elsewhere), emitted as an object file and linked into `kernel.so`
-// with the system C compiler driver (which brings libm for expf/logf). The
-// library exports the kernel's descriptor (the manifest's kernel keys as a
-// string), which the runtime compares with the manifest before any call.
+// For `--target cpu`, the entry goes through skipattn's compile pipeline
+// (attn-tile, attn-insert-block-skip, attn-lower-to-cpu), is translated to
+// LLVM IR, optimised at O3 for the bundle's target CPU (--cpu: a portable
+// x86-64 level by default, not the build machine's processor, so that the
+// bundle runs elsewhere), emitted as an object file and linked into
+// `kernel.so` with the system C compiler driver (which brings libm for
+// expf/logf). The library exports the kernel's descriptor (the manifest's
+// kernel keys as a string), which the runtime compares with the manifest
+// before any call.
 //
 //===----------------------------------------------------------------------===//
 
@@ -43,12 +44,11 @@ using namespace skipattn;
 /// The tiling, the predicate and the CPU lowering.
 static LogicalResult lowerToLLVMDialect(ModuleOp module,
                                         const BundleSpec &spec) {
-  PassManager pm(module.getContext());
-  addTileAndSkipPasses(pm, spec);
-  LowerToCPUOptions cpu;
-  cpu.cpu = spec.cpu.name;
-  buildLowerToCPUPipeline(pm, cpu);
-  if (failed(pm.run(module)))
+  if (failed(runPasses(module, [&](OpPassManager &pm) {
+        CompileOptions options;
+        setCompileOptions(spec, options);
+        buildCompilePipeline(pm, options);
+      })))
     return failure();
   // The markers of the run-time arguments have no meaning in LLVM IR.
   module.walk([](LLVM::LLVMFuncOp func) {

@@ -93,17 +93,20 @@ static Json deviceKernels(const BundleSpec &spec) {
              launch(*combine,
                     llvm::json::Array{"q_len", "q_heads", "batch"})}}});
   }
-  if (prefill)
+  if (prefill) {
+    Json qTiles = op("ceil_div", {"q_len", prefill->blockM});
+    llvm::json::Array grid{qTiles, "q_heads", "batch"};
+    if (prefill->persistent)
+      grid = llvm::json::Array{
+          op("min", {"num_sms", op("mul", {qTiles, "q_heads", "batch"})}), 1,
+          1};
     kernels.push_back(llvm::json::Object{
         {"name", "prefill"},
         {"when", 1},
         {"num_splits", 1},
         {"workspace_bytes", 0},
-        {"launches",
-         llvm::json::Array{launch(
-             *prefill,
-             llvm::json::Array{op("ceil_div", {"q_len", prefill->blockM}),
-                               "q_heads", "batch"})}}});
+        {"launches", llvm::json::Array{launch(*prefill, std::move(grid))}}});
+  }
   return kernels;
 }
 
@@ -151,6 +154,9 @@ llvm::json::Object skipattn::describeKernel(const BundleSpec &spec) {
                              {"tune", spec.cpu.tuneCpu},
                              {"features", std::move(features)}};
   }
+  // The counters are per (batch, query head): int64 [B, Hq, 2].
+  llvm::json::Value statsLayout =
+      spec.skip ? llvm::json::Value("per_head") : llvm::json::Value(nullptr);
   llvm::json::Object description{
       {"format", "skipattn-bundle"},
       {"version", kBundleFormatVersion},
@@ -164,6 +170,7 @@ llvm::json::Object skipattn::describeKernel(const BundleSpec &spec) {
       {"mask", std::move(mask)},
       {"skip", std::move(skip)},
       {"stats", static_cast<bool>(spec.skip)},
+      {"stats_layout", std::move(statsLayout)},
       {"block_m", spec.blockM},
       {"block_n", spec.blockN},
       {"arguments", std::move(arguments)}};

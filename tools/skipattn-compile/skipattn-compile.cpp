@@ -12,11 +12,15 @@
 #include "skipattn/Conversion/Passes.h"
 #include "skipattn/InitSkipAttn.h"
 #include "skipattn/Pipelines/Pipelines.h"
+#include "skipattn/runtime.h"
 
+#include "mlir/IR/AsmState.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/IR/Verifier.h"
 #include "mlir/Parser/Parser.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Support/Timing.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/InitLLVM.h"
@@ -74,6 +78,24 @@ static cl::opt<double> skipScaleFactor(
     "skip-scale-factor",
     cl::desc("TensorRT-LLM form: lambda = F / Skv (implies --skip)"),
     cl::init(0.0), cl::cat(category));
+static cl::opt<std::string> calibration(
+    "calibration",
+    cl::desc("skipattn-calibrate JSON: the skip kernel's default is the "
+             "scale factor it gives for --target-sparsity (implies --skip)"),
+    cl::value_desc("FILE"), cl::cat(category));
+static cl::opt<double>
+    targetSparsity("target-sparsity",
+                   cl::desc("Target tile sparsity for --calibration"),
+                   cl::init(0.0), cl::cat(category));
+static cl::opt<std::string>
+    phase("phase",
+          cl::desc("Calibration phase for --calibration: prefill or decode"),
+          cl::init("prefill"), cl::cat(category));
+static cl::opt<std::string>
+    layer("layer",
+          cl::desc("Calibration layer for --calibration (default: the "
+                   "setting pooled over every sample)"),
+          cl::cat(category));
 static cl::opt<int64_t>
     blockM("block-m",
            cl::desc("Query rows per block (default: 64 on the CPU and on "
@@ -87,6 +109,11 @@ static cl::opt<int64_t> blockN("block-n",
 static cl::opt<int64_t> vote("vote",
                              cl::desc("Rows per skip vote group (0: block)"),
                              cl::init(0), cl::cat(category));
+
+/// The location of diagnostics about the flags `names`.
+static Location flagLoc(MLIRContext &ctx, StringRef names) {
+  return NameLoc::get(StringAttr::get(&ctx, names));
+}
 
 static int fail(const Twine &message) {
   llvm::errs() << "skipattn-compile: error: " << message << "\n";
@@ -148,6 +175,9 @@ static FailureOr<BundleSpec> specFromFlags(MLIRContext &ctx) {
   if (failed(elt))
     return failure();
   BundleSpec spec;
+  spec.origin = flagLoc(ctx, "the attention of the shape flags (--batch, "
+                             "--q-heads, --kv-heads, --q-len, --kv-len, "
+                             "--head-dim, --value-head-dim, --dtype)");
   spec.query = RankedTensorType::get({v[0], v[1], v[3], v[5]}, *elt);
   spec.key = RankedTensorType::get({v[0], v[2], v[4], v[5]}, *elt);
   spec.value = RankedTensorType::get({v[0], v[2], v[4], dv}, *elt);
@@ -155,10 +185,46 @@ static FailureOr<BundleSpec> specFromFlags(MLIRContext &ctx) {
   return spec;
 }
 
+/// Reports diagnostics that point at no input file (those about flags, and
+/// those about the attention the flags describe) as one line that says what
+/// they are about, instead of SourceMgr's `<unknown>:0:`; the others go on
+/// to the source-manager handler, which shows the input line.
+static LogicalResult reportWithoutFile(Diagnostic &diag) {
+  if (diag.getLocation()->findInstanceOf<FileLineColLoc>())
+    return failure();
+  llvm::errs() << "skipattn-compile: "
+               << (diag.getSeverity() == DiagnosticSeverity::Error ? "error"
+                   : diag.getSeverity() == DiagnosticSeverity::Warning
+                       ? "warning"
+                       : "note")
+               << ": ";
+  if (auto name = dyn_cast<NameLoc>(diag.getLocation()))
+    llvm::errs() << name.getName().getValue() << ": ";
+  llvm::errs() << diag.str() << "\n";
+  for (Diagnostic &note : diag.getNotes())
+    llvm::errs() << "skipattn-compile: note: " << note.str() << "\n";
+  return success();
+}
+
+/// Shows MLIR's own options (--mlir-print-ir-after-all, --mlir-timing, ...)
+/// in --help beside the tool's.
+static void showMLIROptions() {
+  for (auto &option : cl::getRegisteredOptions())
+    if (option.first.starts_with("mlir-"))
+      option.second->setHiddenFlag(cl::NotHidden);
+}
+
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
-  configureNVPTXBackend();
+  setToolDefaultLLVMOptions();
+  // Every pipeline the tool runs honours MLIR's pass-manager, timing and
+  // printing options.
+  registerMLIRContextCLOptions();
+  registerPassManagerCLOptions();
+  registerDefaultTimingManagerCLOptions();
+  registerAsmPrinterCLOptions();
   cl::HideUnrelatedOptions(category);
+  showMLIROptions();
   cl::ParseCommandLineOptions(
       argc, argv,
       "skipattn-compile: build a kernel bundle (manifest + host shared "
@@ -173,6 +239,7 @@ int main(int argc, char **argv) {
   ctx.printOpOnDiagnostic(false);
   llvm::SourceMgr sourceMgr;
   SourceMgrDiagnosticHandler diagnostics(sourceMgr, &ctx);
+  ScopedDiagnosticHandler flagDiagnostics(&ctx, reportWithoutFile);
 
   if (outDir.empty())
     return fail("missing -o DIR");
@@ -218,38 +285,58 @@ int main(int argc, char **argv) {
   // q-block and takes 128 keys per block (FlashAttention-3's tile).
   bool hopper = target == "gpu" && chip == "sm_90a";
   if (!blockM.getNumOccurrences() && target == "gpu")
-    spec->blockM = hopper ? 64
+    spec->blockM = hopper                                            ? 64
                    : spec->causal && spec->query.getDimSize(3) < 128 ? 64
-                                                                      : 128;
+                                                                     : 128;
   spec->blockN = blockN;
   if (!blockN.getNumOccurrences() && hopper)
     spec->blockN = 128;
   spec->voteRows = vote;
-  if (skipThreshold.getNumOccurrences() && skipScaleFactor.getNumOccurrences())
-    return fail("give --skip-threshold or --skip-scale-factor, not both");
+  if (skipThreshold.getNumOccurrences() + skipScaleFactor.getNumOccurrences() +
+          calibration.getNumOccurrences() >
+      1)
+    return fail("give one of --skip-threshold, --skip-scale-factor and "
+                "--calibration");
+  if (calibration.getNumOccurrences() != targetSparsity.getNumOccurrences())
+    return fail("--calibration and --target-sparsity go together");
+  for (auto *o : {&phase, &layer})
+    if (o->getNumOccurrences() && !calibration.getNumOccurrences())
+      return fail("--" + o->ArgStr + " only applies to --calibration");
+  // The runtime reads calibration files for every host; the same rule here.
+  double calibratedFactor = 0.0;
+  if (calibration.getNumOccurrences() &&
+      skipattn_calibration_factor(
+          calibration.c_str(), layer.empty() ? nullptr : layer.c_str(),
+          phase.c_str(), targetSparsity, &calibratedFactor) != SKIPATTN_OK)
+    return fail(skipattn_last_error());
   {
     // The attribute's own verifier names a bad threshold or factor.
-    auto emit = [&] { return emitError(UnknownLoc::get(&ctx)); };
     if (skipThreshold.getNumOccurrences())
       spec->skip = attn::SkipAttr::getChecked(
-          emit, &ctx, attn::SkipKind::Threshold, APFloat(skipThreshold));
+          [&] { return emitError(flagLoc(ctx, "--skip-threshold")); }, &ctx,
+          attn::SkipKind::Threshold, APFloat(skipThreshold));
     else if (skipScaleFactor.getNumOccurrences())
       spec->skip = attn::SkipAttr::getChecked(
-          emit, &ctx, attn::SkipKind::ScaleFactor, APFloat(skipScaleFactor));
+          [&] { return emitError(flagLoc(ctx, "--skip-scale-factor")); }, &ctx,
+          attn::SkipKind::ScaleFactor, APFloat(skipScaleFactor));
+    else if (calibration.getNumOccurrences())
+      spec->skip = attn::SkipAttr::getChecked(
+          [&] { return emitError(flagLoc(ctx, "--calibration")); }, &ctx,
+          attn::SkipKind::ScaleFactor, APFloat(calibratedFactor));
     else if (skip && !spec->skip)
       spec->skip =
           attn::SkipAttr::get(&ctx, attn::SkipKind::Threshold, APFloat(1.0e-3));
     if ((skipThreshold.getNumOccurrences() ||
-         skipScaleFactor.getNumOccurrences()) &&
+         skipScaleFactor.getNumOccurrences() ||
+         calibration.getNumOccurrences()) &&
         !spec->skip)
       return 1;
   }
   if (failed(validateSpec(*spec, cpu)))
     return 1;
   if (failed(attn::verifyAttentionTypes(
-          [&] { return emitError(UnknownLoc::get(&ctx)); }, spec->query,
-          spec->key, spec->value, spec->mask ? Type(spec->mask) : Type(),
-          spec->result())))
+          [&] { return emitError(spec->origin); }, spec->query, spec->key,
+          spec->value, spec->mask ? Type(spec->mask) : Type(), spec->result())))
     return 1;
 
   FailureOr<StagedOutput> staged = StagedOutput::create(outDir);

@@ -6,7 +6,6 @@
 //===----------------------------------------------------------------------===//
 
 #include "skipattn/InitSkipAttn.h"
-#include "skipattn/Pipelines/Pipelines.h"
 
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/Tools/mlir-opt/MlirOptMain.h"
@@ -14,8 +13,8 @@
 int main(int argc, char **argv) {
   mlir::DialectRegistry registry;
   skipattn::registerSkipAttnDialects(registry);
-  skipattn::registerSkipAttnPasses();
-  skipattn::configureNVPTXBackend();
+  skipattn::registerSkipAttnToolPasses();
+  skipattn::setToolDefaultLLVMOptions();
   return mlir::asMainReturnCode(
       mlir::MlirOptMain(argc, argv,
                         "skipattn optimizer driver: attention to fused, "

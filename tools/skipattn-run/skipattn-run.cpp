@@ -39,7 +39,10 @@ using skipattn::npy::ElementType;
 static const char usage[] =
     "usage: skipattn-run DIR --q q.npy --k k.npy --v v.npy --out o.npy\n"
     "                    [--mask m.npy] [--skip-threshold X | "
-    "--skip-scale-factor F]\n"
+    "--skip-scale-factor F |\n"
+    "                     --calibration calib.json --target-sparsity T "
+    "[--phase P]\n"
+    "                     [--layer L]]\n"
     "                    [--stats]\n"
     "       skipattn-run DIR --q q.npy --k k.npy --v v.npy --plan "
     "[--num-sms N]\n"
@@ -53,7 +56,13 @@ static const char usage[] =
     "  --skip-threshold X      run with lambda = X\n"
     "  --skip-scale-factor F   run with lambda = F / Skv\n"
     "                          (default: the bundle's compiled criterion)\n"
-    "  --stats                 report tiles_total and tiles_skipped\n"
+    "  --calibration FILE      with --target-sparsity T: lambda = F / Skv\n"
+    "                          with the factor F that skipattn-calibrate's\n"
+    "                          FILE gives for T (--phase prefill|decode,\n"
+    "                          default prefill; --layer L: layer L's, not\n"
+    "                          the one pooled over every sample)\n"
+    "  --stats                 report tiles_total and tiles_skipped, and\n"
+    "                          both per (batch, query head) as [B][Hq]\n"
     "  --plan                  print the launches a gpu bundle would make\n"
     "                          for these shapes, and run nothing\n"
     "  --num-sms N             plan for a device with N multiprocessors\n"
@@ -68,7 +77,8 @@ struct Failure : std::runtime_error {
 struct Options {
   std::string bundle;
   std::string q, k, v, out, mask;
-  std::optional<double> threshold, scaleFactor;
+  std::optional<double> threshold, scaleFactor, targetSparsity;
+  std::string calibration, phase = "prefill", layer;
   bool stats = false;
   bool plan = false;
   std::optional<int64_t> numSms;
@@ -111,8 +121,22 @@ static int64_t parseSmCount(const std::string &flag, const std::string &text) {
 static bool parseArguments(int argc, char **argv, Options &options) {
   // The flags that take a value; the first four are required (--out not
   // with --plan).
-  enum { Q, K, V, Out, Mask, Threshold, ScaleFactor, NumSms, NumFlags };
-  std::string threshold, scaleFactor, numSms;
+  enum {
+    Q,
+    K,
+    V,
+    Out,
+    Mask,
+    Threshold,
+    ScaleFactor,
+    Calibration,
+    TargetSparsity,
+    Phase,
+    Layer,
+    NumSms,
+    NumFlags
+  };
+  std::string threshold, scaleFactor, targetSparsity, numSms;
   struct ValueFlag {
     const char *name;
     std::string *value;
@@ -124,6 +148,10 @@ static bool parseArguments(int argc, char **argv, Options &options) {
                        {"--mask", &options.mask, false},
                        {"--skip-threshold", &threshold, false},
                        {"--skip-scale-factor", &scaleFactor, false},
+                       {"--calibration", &options.calibration, false},
+                       {"--target-sparsity", &targetSparsity, false},
+                       {"--phase", &options.phase, false},
+                       {"--layer", &options.layer, false},
                        {"--num-sms", &numSms, false}};
   bool haveBundle = false;
 
@@ -183,7 +211,7 @@ static bool parseArguments(int argc, char **argv, Options &options) {
       error(std::string("missing required flag ") + flags[f].name);
   // A plan runs nothing, so the flags about a run do not apply to it.
   if (options.plan)
-    for (int f : {Out, Mask, Threshold, ScaleFactor})
+    for (int f : {Out, Mask, Threshold, ScaleFactor, Calibration})
       if (flags[f].seen)
         error(std::string("--plan runs nothing, so ") + flags[f].name +
               " does not apply");
@@ -195,6 +223,21 @@ static bool parseArguments(int argc, char **argv, Options &options) {
     options.numSms = parseSmCount("--num-sms", numSms);
   if (flags[Threshold].seen && flags[ScaleFactor].seen)
     error("--skip-threshold and --skip-scale-factor are exclusive; give one");
+  if (flags[Calibration].seen != flags[TargetSparsity].seen)
+    error("--calibration and --target-sparsity go together");
+  for (int f : {Phase, Layer})
+    if (flags[f].seen && !flags[Calibration].seen)
+      error(std::string(flags[f].name) + " only applies to --calibration");
+  if (flags[Calibration].seen &&
+      (flags[Threshold].seen || flags[ScaleFactor].seen))
+    error(std::string("--calibration and ") +
+          (flags[Threshold].seen ? "--skip-threshold" : "--skip-scale-factor") +
+          " are exclusive; give one");
+  if (flags[Phase].seen && options.phase != "prefill" &&
+      options.phase != "decode")
+    error("--phase must be prefill or decode, got '" + options.phase + "'");
+  if (flags[TargetSparsity].seen)
+    options.targetSparsity = parseNumber("--target-sparsity", targetSparsity);
   // The runtime's rule for lambda (runtime.h), stated in the flags' terms.
   if (flags[Threshold].seen) {
     options.threshold = parseNumber("--skip-threshold", threshold);
@@ -380,7 +423,8 @@ struct Call {
   void *out;
   size_t outBytes;
   float lambda;
-  int64_t *stats;
+  /// [B, Hq, 2] counters, or null when they are not asked for.
+  int64_t *headStats;
 };
 } // namespace
 
@@ -395,8 +439,13 @@ static double millisecondsSince(Clock::time_point start) {
 static double runOnHost(const skipattn_bundle *bundle,
                         const skipattn_shape &shape, const Call &call) {
   auto start = Clock::now();
-  check(skipattn_run_host(bundle, &shape, call.q, call.k, call.v, call.mask,
-                          call.maskShape, call.out, call.lambda, call.stats));
+  check(
+      call.headStats
+          ? skipattn_run_host_head_stats(bundle, &shape, call.q, call.k, call.v,
+                                         call.mask, call.maskShape, call.out,
+                                         call.lambda, call.headStats)
+          : skipattn_run_host(bundle, &shape, call.q, call.k, call.v, call.mask,
+                              call.maskShape, call.out, call.lambda, nullptr));
   return millisecondsSince(start);
 }
 
@@ -407,19 +456,57 @@ static double runOnDevice(const skipattn_bundle *bundle,
                           const skipattn_shape &shape, const Call &call) {
   DeviceBuffer q(call.q, call.qBytes), k(call.k, call.kBytes),
       v(call.v, call.vBytes), out(nullptr, call.outBytes);
-  std::optional<DeviceBuffer> mask;
+  std::optional<DeviceBuffer> mask, headStats;
   if (call.mask)
     mask.emplace(call.mask, call.maskBytes);
+  size_t statsBytes = static_cast<size_t>(shape.batch) *
+                      static_cast<size_t>(shape.q_heads) * 2 * sizeof(int64_t);
+  if (call.headStats)
+    headStats.emplace(nullptr, statsBytes);
+  void *maskPointer = mask ? mask->pointer : nullptr;
   check(skipattn_device_synchronize(nullptr));
   auto start = Clock::now();
-  check(skipattn_run_device(bundle, &shape, q.pointer, k.pointer, v.pointer,
-                            mask ? mask->pointer : nullptr, call.maskShape,
-                            out.pointer, call.lambda, call.stats,
-                            /*stream=*/nullptr));
+  check(headStats ? skipattn_run_device_head_stats(
+                        bundle, &shape, q.pointer, k.pointer, v.pointer,
+                        maskPointer, call.maskShape, out.pointer, call.lambda,
+                        static_cast<int64_t *>(headStats->pointer),
+                        /*stream=*/nullptr)
+                  : skipattn_run_device(bundle, &shape, q.pointer, k.pointer,
+                                        v.pointer, maskPointer, call.maskShape,
+                                        out.pointer, call.lambda, nullptr,
+                                        /*stream=*/nullptr));
   check(skipattn_device_synchronize(nullptr));
   double wallMs = millisecondsSince(start);
   check(skipattn_device_download(call.out, out.pointer, call.outBytes));
+  if (headStats)
+    check(skipattn_device_download(call.headStats, headStats->pointer,
+                                   statsBytes));
   return wallMs;
+}
+
+/// ,"tiles_total":T,"tiles_skipped":S,"tiles_total_per_head":[[..]..],
+/// "tiles_skipped_per_head":[[..]..] from [B, Hq, 2] counters.
+static std::string statsJson(const std::vector<int64_t> &headStats,
+                             int64_t batch, int64_t heads) {
+  int64_t sums[2] = {0, 0};
+  std::string perHead[2] = {"[", "["};
+  for (int64_t b = 0; b < batch; ++b) {
+    for (int slot = 0; slot < 2; ++slot)
+      perHead[slot] += b ? ",[" : "[";
+    for (int64_t h = 0; h < heads; ++h) {
+      for (int slot = 0; slot < 2; ++slot) {
+        int64_t count = headStats[(b * heads + h) * 2 + slot];
+        sums[slot] += count;
+        perHead[slot] += (h ? "," : "") + std::to_string(count);
+      }
+    }
+    for (int slot = 0; slot < 2; ++slot)
+      perHead[slot] += "]";
+  }
+  return ",\"tiles_total\":" + std::to_string(sums[0]) +
+         ",\"tiles_skipped\":" + std::to_string(sums[1]) +
+         ",\"tiles_total_per_head\":" + perHead[0] +
+         "],\"tiles_skipped_per_head\":" + perHead[1] + "]";
 }
 
 /// --plan: the launches for the shapes of q, k and v, as one JSON line.
@@ -458,10 +545,23 @@ static int run(const Options &options) {
 
   // Flags that the bundle cannot honour fail before any file is read.
   bool hasSkip = skipattn_bundle_has_skip(bundle.get());
-  if (!hasSkip && (options.threshold || options.scaleFactor))
+  if (!hasSkip &&
+      (options.threshold || options.scaleFactor || options.targetSparsity))
     error(std::string("the bundle is dense (\"skip\": null), so ") +
-          (options.threshold ? "--skip-threshold" : "--skip-scale-factor") +
+          (options.threshold     ? "--skip-threshold"
+           : options.scaleFactor ? "--skip-scale-factor"
+                                 : "--calibration") +
           " does not apply");
+  // A calibration gives a scale factor for the target sparsity.
+  std::optional<double> scaleFactor = options.scaleFactor;
+  if (options.targetSparsity) {
+    double factor;
+    check(skipattn_calibration_factor(
+        options.calibration.c_str(),
+        options.layer.empty() ? nullptr : options.layer.c_str(),
+        options.phase.c_str(), *options.targetSparsity, &factor));
+    scaleFactor = factor;
+  }
   if (options.stats && !skipattn_bundle_has_stats(bundle.get()))
     error("--stats needs a bundle compiled with stats (its manifest has "
           "\"stats\": false)");
@@ -509,12 +609,12 @@ static int run(const Options &options) {
   float lambda = 0.0f;
   if (options.threshold)
     lambda = static_cast<float>(*options.threshold);
-  else if (options.scaleFactor)
+  else if (scaleFactor)
     // A context not longer than the factor gives lambda >= 1: skipping off,
     // as skipattn_bundle_default_lambda has it.
-    lambda = *options.scaleFactor >= static_cast<double>(shape.kv_len)
+    lambda = *scaleFactor >= static_cast<double>(shape.kv_len)
                  ? 0.0f
-                 : static_cast<float>(*options.scaleFactor /
+                 : static_cast<float>(*scaleFactor /
                                       static_cast<double>(shape.kv_len));
   else
     lambda = skipattn_bundle_default_lambda(bundle.get(), shape.kv_len);
@@ -524,7 +624,8 @@ static int run(const Options &options) {
   size_t outCount = elementCount(outShape);
   size_t elementSize = skipattn_dtype_size(dtype);
   std::vector<unsigned char> out(outCount * elementSize);
-  int64_t stats[2] = {0, 0};
+  std::vector<int64_t> headStats(
+      options.stats ? static_cast<size_t>(shape.batch * shape.q_heads * 2) : 0);
 
   Call call;
   call.q = qData;
@@ -540,7 +641,7 @@ static int run(const Options &options) {
   call.out = out.data();
   call.outBytes = out.size();
   call.lambda = lambda;
-  call.stats = options.stats ? stats : nullptr;
+  call.headStats = options.stats ? headStats.data() : nullptr;
   double wallMs = onDevice ? runOnDevice(bundle.get(), shape, call)
                            : runOnHost(bundle.get(), shape, call);
 
@@ -565,8 +666,7 @@ static int run(const Options &options) {
   std::snprintf(wall, sizeof(wall), ",\"wall_ms\":%.3f", wallMs);
   line += wall;
   if (options.stats)
-    line += ",\"tiles_total\":" + std::to_string(stats[0]) +
-            ",\"tiles_skipped\":" + std::to_string(stats[1]);
+    line += statsJson(headStats, shape.batch, shape.q_heads);
   line += "}\n";
   std::fputs(line.c_str(), stdout);
   return 0;

@@ -34,11 +34,16 @@ def ConvertAttnToLoops : Pass<"convert-attn-to-loops"> {
 }
 
 def ConvertAttnToGPU : Pass<"convert-attn-to-gpu", "::mlir::ModuleOp"> {
-  let summary = "Lower tiled attention to a tensor-core GPU kernel and its launch";
+  let summary = "Generate the tensor-core GPU kernels of tiled attention (and, by default, their launch)";
   let description = [{
-    Replaces each tiled attention (the scf.forall that attn-tile builds,
-    predicated or not by attn-insert-block-skip) with a `gpu.launch_func` of
-    a kernel generated into `gpu.module @skipattn_kernels`.
+    Generates a kernel for each tiled attention (the scf.forall that
+    attn-tile builds, predicated or not by attn-insert-block-skip) into
+    `gpu.module @skipattn_kernels` of the module that holds the attention,
+    and, with `launch` (the default), replaces the attention by the host
+    code that launches it, as `convert-attn-to-gpu-launch` does. With
+    `launch=false` the tiled attention stays for convert-attn-to-gpu-launch
+    (run on the functions) or for a compiler that launches the kernels
+    itself.
 
     The kernel follows FlashAttention-2 on mma.sync (DESIGN.md section 5):
     one CTA per (q-block, query head, batch) with 16 query rows per warp
@@ -51,10 +56,6 @@ def ConvertAttnToGPU : Pass<"convert-attn-to-gpu", "::mlir::ModuleOp"> {
     followed by a CTA vote (bar.red.and), a run-time threshold argument, and
     counters when the IR counts tiles.
 
-    On the host side, Q, K and V must be device buffers; the output is
-    allocated with gpu.alloc. Batch and lengths are run-time kernel
-    arguments (i32), pointers are passed as i64.
-
     With `decode-kernels`, the module also gets the split-KV decode kernel
     and its combine kernel (for decode: G query heads x Sq <= 16 rows), for
     a runtime that picks a kernel by shape, as kernel bundles do; the host
@@ -65,12 +66,19 @@ def ConvertAttnToGPU : Pass<"convert-attn-to-gpu", "::mlir::ModuleOp"> {
     5, phase 2): a CTA of a producer and two consumer warpgroups, each
     consumer owning one q-block; its q, k and v arguments are the addresses
     of CUtensorMaps, which the host code gets from
-    `mgpuSkipattnTensorMapEncode` (libskipattn_runtime).
+    `mgpuSkipattnTensorMapEncode` (libskipattn_runtime), declared in the
+    module by this pass.
+
+    Each generated gpu.func carries `attn.kernel = #attn.kernel<...>`: its
+    role, parameter names, threads, dynamic shared memory and block sizes,
+    which is what a runtime needs to launch it (skipattn-compile writes it
+    into the bundle manifest).
 
     Cases the kernel does not cover are refused with a diagnostic that
-    names them: f32 element type, head dims other than 64 and 128, value
-    head dim different from the head dim, the mask operand, block sizes the
-    warp layout cannot tile, vote groups other than the q-block or a warp.
+    names them, before anything is rewritten: f32 element type, head dims
+    other than 64 and 128, value head dim different from the head dim, the
+    mask operand, block sizes the warp layout cannot tile, vote groups
+    other than the q-block or a warp, tiled attention inside device code.
   }];
   let options = [
     Option<"decodeKernels", "decode-kernels", "bool", /*default=*/"false",
@@ -78,7 +86,10 @@ def ConvertAttnToGPU : Pass<"convert-attn-to-gpu", "::mlir::ModuleOp"> {
     Option<"chip", "chip", "std::string", /*default=*/"\"sm_90a\"",
            "Target chip: sm_90a gets the Hopper prefill kernel (TMA, wgmma, "
            "warp specialization) where the tiling allows it; sm_80 and "
-           "newer the mma.sync kernels">
+           "newer the mma.sync kernels">,
+    Option<"launchKernels", "launch", "bool", /*default=*/"true",
+           "Also replace each tiled attention by its launch "
+           "(convert-attn-to-gpu-launch)">
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",
@@ -89,6 +100,37 @@ def ConvertAttnToGPU : Pass<"convert-attn-to-gpu", "::mlir::ModuleOp"> {
     "::mlir::memref::MemRefDialect",
     "::mlir::NVVM::NVVMDialect",
     "::mlir::scf::SCFDialect"
+  ];
+}
+
+def ConvertAttnToGPULaunch : Pass<"convert-attn-to-gpu-launch"> {
+  let summary = "Replace tiled attention by host code that launches its GPU kernel";
+  let description = [{
+    The host side of convert-attn-to-gpu, on its own so that it runs on a
+    function (or any op) and leaves the module alone: each tiled attention
+    becomes a `gpu.launch_func` of the prefill kernel that
+    `convert-attn-to-gpu{launch=false}` generated for it with the same
+    `chip`, named by its configuration in `@skipattn_kernels` (a launch of a
+    kernel that was not generated fails verification).
+
+    Q, K and V must be device buffers. Batch and lengths are run-time kernel
+    arguments (i32), pointers are passed as i64, the Hopper kernel's inputs
+    as tensor maps. Every user of the attention's result is kept: the result
+    becomes a tensor over a gpu.alloc'ed output buffer, or, when its only use
+    materializes it into a row-major memref, the kernel writes that memref
+    directly; the buffer of an unused result is freed after the launch.
+  }];
+  let options = [
+    Option<"chip", "chip", "std::string", /*default=*/"\"sm_90a\"",
+           "The chip convert-attn-to-gpu generated the kernels for">
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::bufferization::BufferizationDialect",
+    "::mlir::func::FuncDialect",
+    "::mlir::gpu::GPUDialect",
+    "::mlir::memref::MemRefDialect",
+    "::mlir::tensor::TensorDialect"
   ];
 }
 

@@ -1,7 +1,23 @@
-//===- Pipelines.h - skipattn's lowering pipelines --------------*- C++ -*-===//
+//===- Pipelines.h - skipattn's compile pipelines ---------------*- C++ -*-===//
 //
-// The pipelines that take tiled attention to LLVM: attn-lower-to-cpu (host
-// code for the CPU bundle) and, with the GPU work, attn-lower-to-nvvm.
+// The pipelines that take attention from upstream dialects to LLVM, for a
+// compiler that adds them to its own pass manager:
+//
+//   mlir::PassManager pm(ctx);
+//   skipattn::CompileOptions options;
+//   options.target = "gpu";
+//   options.skipThreshold = 1e-3;
+//   skipattn::buildCompilePipeline(pm, options);
+//
+// buildCompilePipeline is the whole of it (registered as `attn-compile`):
+// the front half (buildAttentionFrontPipeline: attn-raise, the skip request,
+// attn-tile, attn-insert-block-skip) and a target half, attn-lower-to-cpu or
+// attn-lower-to-nvvm. The passes that work inside one function are nested
+// under the module (on each function, or nested module, in parallel) and
+// stay inside it; only the ones that change the module (kernels, function
+// signatures, bufferization across calls) run on the module itself. None of
+// them sets a global LLVM option (see setToolDefaultLLVMOptions in
+// InitSkipAttn.h).
 //
 //===----------------------------------------------------------------------===//
 
@@ -52,6 +68,77 @@ struct CPUTarget {
 std::optional<CPUTarget> resolveCPUTarget(llvm::StringRef name,
                                           std::string &error);
 
+/// Options of the whole compile pipeline, attn-compile.
+struct CompileOptions : public mlir::PassPipelineOptions<CompileOptions> {
+  Option<std::string> target{
+      *this, "target",
+      llvm::cl::desc("cpu (host code in the LLVM dialect) or gpu (PTX "
+                     "kernels and host code that launches them)"),
+      llvm::cl::init("cpu")};
+  Option<std::string> chip{*this, "chip",
+                           llvm::cl::desc("GPU chip: sm_90a or sm_80"),
+                           llvm::cl::init("sm_90a")};
+  Option<std::string> format{
+      *this, "format",
+      llvm::cl::desc("GPU kernel binary: isa (PTX), bin or fatbin"),
+      llvm::cl::init("isa")};
+  Option<bool> raise{*this, "raise",
+                     llvm::cl::desc("Raise attention written in linalg or "
+                                    "TOSA first (attn-raise)"),
+                     llvm::cl::init(true)};
+  Option<double> skipThreshold{
+      *this, "skip-threshold",
+      llvm::cl::desc("Ask every attention that has no skip attribute for "
+                     "Skip-Softmax with this lambda (0: no request)"),
+      llvm::cl::init(0.0)};
+  Option<double> skipScaleFactor{
+      *this, "skip-scale-factor",
+      llvm::cl::desc("The same with lambda = F / Skv (0: no request)"),
+      llvm::cl::init(0.0)};
+  Option<int64_t> blockM{
+      *this, "block-m",
+      llvm::cl::desc("Query rows per q-block (0: 64; 128 for sm_80)"),
+      llvm::cl::init(0)};
+  Option<int64_t> blockN{
+      *this, "block-n",
+      llvm::cl::desc("Keys per kv-block (0: 64; 128 for sm_90a)"),
+      llvm::cl::init(0)};
+  Option<int64_t> voteRows{
+      *this, "vote",
+      llvm::cl::desc("Rows per skip vote group (0: the q-block)"),
+      llvm::cl::init(0)};
+  Option<bool> stats{*this, "stats",
+                     llvm::cl::desc("Count visited and skipped tiles into a "
+                                    "memref<2xi64> argument"),
+                     llvm::cl::init(false)};
+  Option<bool> decodeKernels{
+      *this, "decode-kernels",
+      llvm::cl::desc("GPU: also generate the split-KV decode kernels"),
+      llvm::cl::init(false)};
+  Option<std::string> cpu{
+      *this, "cpu",
+      llvm::cl::desc("CPU target: x86-64, x86-64-v2 (default), x86-64-v3, "
+                     "x86-64-v4, or native (this machine's extensions)"),
+      llvm::cl::init(kDefaultCPU)};
+
+  /// The block sizes with the target's defaults filled in.
+  int64_t getBlockM() const;
+  int64_t getBlockN() const;
+};
+
+/// The whole pipeline (attn-compile) into `pm`, a pass manager on
+/// builtin.module: buildAttentionFrontPipeline, then attn-lower-to-cpu or
+/// attn-lower-to-nvvm. Invalid options make the pipeline a single pass that
+/// reports them.
+void buildCompilePipeline(mlir::OpPassManager &pm,
+                          const CompileOptions &options);
+
+/// The target-independent front half: attn-raise (with `raise`), the skip
+/// request for attentions without one (attn-request-skip), attn-tile and
+/// attn-insert-block-skip.
+void buildAttentionFrontPipeline(mlir::OpPassManager &pm,
+                                 const CompileOptions &options);
+
 /// Tiled (and possibly skip-predicated) attention to the LLVM dialect, for
 /// the host: convert-attn-to-loops, bufferization, loops, LLVM; functions
 /// are marked with the target CPU and features of options.cpu.
@@ -72,11 +159,16 @@ struct LowerToNVVMOptions
       llvm::cl::desc("Kernel binary: isa (PTX), bin (cubin) or fatbin (PTX "
                      "and cubin, needs ptxas)"),
       llvm::cl::init("isa")};
+  Option<bool> decodeKernels{
+      *this, "decode-kernels",
+      llvm::cl::desc("Also generate the split-KV decode kernels"),
+      llvm::cl::init(false)};
 };
 
-/// Tiled attention to host code that launches PTX kernels: the kernels and
-/// launches (convert-attn-to-gpu), host bufferization, then MLIR's GPU to
-/// NVVM pipeline ending in gpu-module-to-binary.
+/// Tiled attention to host code that launches PTX kernels: the kernels
+/// (convert-attn-to-gpu{launch=false}) and, on each function, the launches
+/// (convert-attn-to-gpu-launch); host bufferization, then MLIR's GPU to NVVM
+/// pipeline ending in gpu-module-to-binary.
 void buildLowerToNVVMPipeline(mlir::OpPassManager &pm,
                               const LowerToNVVMOptions &options);
 
@@ -87,13 +179,11 @@ void buildKernelsToPTXPipeline(mlir::OpPassManager &pm,
 /// Whether ptxas can be found (on PATH or in /usr/local/cuda/bin).
 bool havePtxas();
 
-/// Sets the NVPTX back end options the kernels are written for (32-bit
-/// shared-memory pointers). Call once at tool start-up, before any
-/// pipeline runs.
-void configureNVPTXBackend();
-
-/// Registers attn-lower-to-cpu (and the other pipelines) for skipattn-opt.
+/// Registers attn-lower-to-cpu and attn-lower-to-nvvm.
 void registerSkipAttnPipelines();
+
+/// Registers attn-compile.
+void registerCompilePipeline();
 
 } // namespace skipattn
 

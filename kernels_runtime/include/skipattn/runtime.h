@@ -175,11 +175,29 @@ SKIPATTN_API int64_t skipattn_bundle_vote_rows(const skipattn_bundle *bundle);
 SKIPATTN_API float skipattn_bundle_default_lambda(const skipattn_bundle *bundle,
                                                   int64_t kv_len);
 
-/// 1 if the kernel counts tiles (it takes the stats argument).
+/// 1 if the kernel counts tiles (it takes the stats argument): per
+/// (batch, query head), the kv-blocks visited (tiles_total, summed over the
+/// head's q-blocks) and those the skip test skipped (tiles_skipped).
 SKIPATTN_API int skipattn_bundle_has_stats(const skipattn_bundle *bundle);
 
 SKIPATTN_API int64_t skipattn_bundle_block_m(const skipattn_bundle *bundle);
 SKIPATTN_API int64_t skipattn_bundle_block_n(const skipattn_bundle *bundle);
+
+//===----------------------------------------------------------------------===//
+// Calibration
+//===----------------------------------------------------------------------===//
+
+/// The scale factor (lambda = factor / kv_len) for a target tile sparsity
+/// from a skipattn-calibrate JSON file: of layer (NULL: the setting pooled
+/// over every sample) and phase "prefill" or "decode" (NULL: "prefill"),
+/// the factor calibrated for exactly that target, else the fitted
+/// a * exp(b * target). Fails with SKIPATTN_ERROR_INVALID_ARGUMENT naming
+/// the file and what is missing.
+SKIPATTN_API skipattn_status skipattn_calibration_factor(const char *path,
+                                                         const char *layer,
+                                                         const char *phase,
+                                                         double target,
+                                                         double *factor);
 
 //===----------------------------------------------------------------------===//
 // Shapes
@@ -213,13 +231,22 @@ SKIPATTN_API skipattn_status skipattn_check_host(const skipattn_bundle *bundle);
 /// it back); it is ignored by a dense bundle; for a skip bundle it must be
 /// in [0, 1), and 0 turns skipping off (SKIPATTN_ERROR_INVALID_ARGUMENT
 /// otherwise, NaN included). stats may be NULL; when the bundle has stats and
-/// stats is not NULL it receives this call's {tiles_total, tiles_skipped}.
-/// Passing stats to a bundle without stats is an error. out must not
-/// overlap the inputs.
+/// stats is not NULL it receives this call's {tiles_total, tiles_skipped},
+/// summed over batch and heads. Passing stats to a bundle without stats is
+/// an error. out must not overlap the inputs.
 SKIPATTN_API skipattn_status skipattn_run_host(
     const skipattn_bundle *bundle, const skipattn_shape *shape, const void *q,
     const void *k, const void *v, const void *mask, const int64_t mask_shape[4],
     void *out, float lambda, int64_t stats[2]);
+
+/// skipattn_run_host with the counters of each (batch, query head):
+/// head_stats (host memory, not NULL) is int64 [batch][q_heads][2] in C
+/// order and receives this call's {tiles_total, tiles_skipped} of every
+/// head. The bundle must have stats.
+SKIPATTN_API skipattn_status skipattn_run_host_head_stats(
+    const skipattn_bundle *bundle, const skipattn_shape *shape, const void *q,
+    const void *k, const void *v, const void *mask, const int64_t mask_shape[4],
+    void *out, float lambda, int64_t *head_stats);
 
 //===----------------------------------------------------------------------===//
 // Running on a GPU
@@ -253,6 +280,20 @@ SKIPATTN_API skipattn_status skipattn_run_device(
     const skipattn_bundle *bundle, const skipattn_shape *shape, const void *q,
     const void *k, const void *v, const void *mask, const int64_t mask_shape[4],
     void *out, float lambda, int64_t stats[2], void *stream);
+
+/// skipattn_run_device with the counters of each (batch, query head) left
+/// in device memory: head_stats (a device pointer, not NULL) is int64
+/// [batch][q_heads][2] in C order; the call clears it and the kernels count
+/// into it, both ordered on stream, and it returns once they are queued
+/// without waiting: the host reads the counters whenever it synchronizes.
+/// Such a call can be captured in a CUDA graph once the same call has run
+/// outside the capture (the sm_90a kernels' tensor maps are then cached)
+/// and the device has stream-ordered memory pools (a decode workspace is
+/// allocated on the stream). The bundle must have stats.
+SKIPATTN_API skipattn_status skipattn_run_device_head_stats(
+    const skipattn_bundle *bundle, const skipattn_shape *shape, const void *q,
+    const void *k, const void *v, const void *mask, const int64_t mask_shape[4],
+    void *out, float lambda, int64_t *head_stats, void *stream);
 
 /// The launches skipattn_run_device would make for shape, as one line of
 /// JSON: {"kernel": name, "index": i, "num_sms": n, "num_splits": s,

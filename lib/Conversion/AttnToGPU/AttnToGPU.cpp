@@ -1,14 +1,28 @@
-//===- AttnToGPU.cpp - tiled attention to a GPU kernel launch -------------===//
+//===- AttnToGPU.cpp - tiled attention to GPU kernels and their launch ----===//
 //
-// The convert-attn-to-gpu pass. It reads the tiled form (attn-tile's
-// scf.forall, the tile ops and attn-insert-block-skip's predicate) into a
-// KernelConfig, refuses what the kernels do not cover with a diagnostic,
-// generates the kernel into `gpu.module @skipattn_kernels`, and replaces the
-// loop nest by host code that launches it on device buffers.
+// Two passes share this file, one per side of the program:
 //
-// The generated gpu.func carries `skipattn.*` attributes (parameter names,
-// block, shared memory, grid rule) so that skipattn-compile can describe the
-// launch in a bundle manifest without re-deriving it.
+// - convert-attn-to-gpu (on a module) reads each tiled attention (attn-tile's
+//   scf.forall, the tile ops and attn-insert-block-skip's predicate) into a
+//   KernelConfig, refuses what the kernels do not cover with a diagnostic,
+//   and generates the kernels into `gpu.module @skipattn_kernels` of the
+//   module that holds the attention. With `launch` (the default) it also
+//   does what the second pass does.
+// - convert-attn-to-gpu-launch (on any op, a function in a pipeline) is the
+//   host code: it replaces each tiled attention by the buffers, tensor maps
+//   and gpu.launch_func of its kernel. It touches nothing outside the
+//   function, so another compiler can launch the kernels its own way.
+//
+// Both read the same KernelConfig off the same IR, so the kernel the launch
+// names is the kernel the first pass generated for it. The host rewrite
+// keeps every user of the attention: the result is a tensor over the
+// kernel's output buffer, or the kernel writes a memref that the result was
+// materialized into; an unused result's buffer is freed after the launch.
+//
+// Each generated gpu.func carries an `attn.kernel = #attn.kernel<...>`
+// (role, parameter names, threads, shared memory, block sizes) so that
+// skipattn-compile can describe the launch in a bundle manifest without
+// re-deriving it.
 //
 //===----------------------------------------------------------------------===//
 
@@ -27,6 +41,7 @@
 
 namespace skipattn {
 #define GEN_PASS_DEF_CONVERTATTNTOGPU
+#define GEN_PASS_DEF_CONVERTATTNTOGPULAUNCH
 #include "skipattn/Conversion/Passes.h.inc"
 } // namespace skipattn
 
@@ -35,6 +50,11 @@ using namespace skipattn::attn;
 using skipattn::kernels::KernelConfig;
 
 static constexpr StringLiteral kModuleName = "skipattn_kernels";
+static constexpr StringLiteral kTensorMapFn = "mgpuSkipattnTensorMapEncode";
+
+//===----------------------------------------------------------------------===//
+// Reading the tiled form
+//===----------------------------------------------------------------------===//
 
 namespace {
 /// A tiled attention as attn-tile (and attn-insert-block-skip) left it.
@@ -55,9 +75,49 @@ template <typename OpTy> static OpTy findIn(Block *block) {
   return nullptr;
 }
 
+/// The scf.forall ops under `root` that attn-tile built: the ones whose body
+/// loads a query tile.
+static SmallVector<scf::ForallOp> collectTiledAttentions(Operation *root) {
+  SmallVector<scf::ForallOp> loops;
+  root->walk([&](scf::ForallOp forall) {
+    if (findIn<LoadTileOp>(forall.getBody()))
+      loops.push_back(forall);
+  });
+  return loops;
+}
+
+/// Fails on the first attn.attention under `root`, which must be tiled first.
+static LogicalResult checkTiled(Operation *root, StringRef pass) {
+  WalkResult untiled = root->walk([&](AttentionOp op) {
+    op.emitError() << pass
+                   << ": attn.attention must be tiled first; run attn-tile";
+    return WalkResult::interrupt();
+  });
+  return failure(untiled.wasInterrupted());
+}
+
+/// Kernels are launched from host code: a tiled attention inside device code
+/// (a gpu.module, gpu.func or gpu.launch body) has nowhere to go.
+static LogicalResult checkHostContext(scf::ForallOp forall, StringRef pass) {
+  Operation *device = forall->getParentOfType<gpu::GPUModuleOp>();
+  if (!device)
+    device = forall->getParentOfType<gpu::GPUFuncOp>();
+  if (!device)
+    device = forall->getParentOfType<gpu::LaunchOp>();
+  if (device)
+    return forall.emitError()
+           << pass << ": tiled attention inside device code ('"
+           << device->getName()
+           << "') cannot launch a kernel; convert it from host code";
+  if (!forall->getParentOfType<ModuleOp>())
+    return forall.emitError() << pass
+                              << ": tiled attention must be inside a module, "
+                                 "which receives its kernels";
+  return success();
+}
+
 /// Reads the tiled form, or explains what is missing.
-static FailureOr<TiledAttention> analyze(scf::ForallOp forall,
-                                         StringRef chip) {
+static FailureOr<TiledAttention> analyze(scf::ForallOp forall, StringRef chip) {
   TiledAttention ta;
   ta.forall = forall;
   Block *body = forall.getBody();
@@ -83,9 +143,9 @@ static FailureOr<TiledAttention> analyze(scf::ForallOp forall,
   if (!scores || !update)
     return forall.emitError("convert-attn-to-gpu: the kv loop holds no "
                             "attn.tile_scores / attn.tile_update");
-  if (loop->hasAttr("attn.skip"))
-    return loop.emitError("convert-attn-to-gpu: this kv loop asks for "
-                          "Skip-Softmax; run attn-insert-block-skip first");
+  if (update.getSkipRequestAttr())
+    return update.emitError("convert-attn-to-gpu: this kv loop asks for "
+                            "Skip-Softmax; run attn-insert-block-skip first");
   auto kLoad = scores.getKey().getDefiningOp<LoadTileOp>();
   auto vLoad = update.getValue().getDefiningOp<LoadTileOp>();
   if (!kLoad || !vLoad)
@@ -143,18 +203,26 @@ static FailureOr<TiledAttention> analyze(scf::ForallOp forall,
              << "convert-attn-to-gpu: a vote group of " << c.voteRows
              << " rows is not supported (the q-block, or 16 "
                 "rows: one warp)";
-    // The threshold argument: lambda itself, or F with lambda = F / Skv.
-    Value lambda = vote.getLambda();
-    c.skipKind = SkipKind::Threshold;
-    if (auto div = lambda.getDefiningOp<arith::DivFOp>()) {
-      c.skipKind = SkipKind::ScaleFactor;
-      lambda = div.getLhs();
+    // The run-time parameter, as the vote's criterion says: lambda itself,
+    // or F with lambda = F / Skv, which the kernel divides itself.
+    SkipAttr criterion = vote.getCriterionAttr();
+    if (!criterion)
+      return vote.emitError("convert-attn-to-gpu: the skip vote has no "
+                            "criterion (attn-insert-block-skip sets it)");
+    c.skipKind = criterion.getKind();
+    Value param = vote.getLambda();
+    if (c.skipKind == SkipKind::ScaleFactor) {
+      auto div = param.getDefiningOp<arith::DivFOp>();
+      param = div ? div.getLhs() : Value();
     }
-    if (!isa<BlockArgument>(lambda))
-      return vote.emitError("convert-attn-to-gpu: the skip threshold must be "
-                            "a function argument (attn-insert-block-skip "
-                            "adds it)");
-    ta.skipParam = lambda;
+    if (!param || !isa<BlockArgument>(param))
+      return vote.emitError()
+             << "convert-attn-to-gpu: the skip "
+             << (c.skipKind == SkipKind::Threshold ? "threshold"
+                                                   : "scale factor")
+             << " must be a function argument (attn-insert-block-skip adds "
+                "it)";
+    ta.skipParam = param;
   }
   // The Hopper kernel gives each consumer warpgroup one 64-row q-block, and
   // its wgmma branches must be uniform per warpgroup: a warp vote cannot
@@ -171,6 +239,120 @@ static FailureOr<TiledAttention> analyze(scf::ForallOp forall,
   }
   return ta;
 }
+
+/// Checks the chip option, that nothing is left untiled, and that every
+/// tiled attention under `root` can be converted, before anything is
+/// rewritten. Returns the tiled attentions; each is read again right before
+/// its rewrite, since an earlier rewrite may replace its inputs (an
+/// attention that reads another's result).
+static FailureOr<SmallVector<scf::ForallOp>>
+checkAll(Operation *root, StringRef chip, StringRef pass) {
+  if (!skipattn::isSupportedGPUChip(chip))
+    return root->emitError()
+           << pass << ": chip must be " << skipattn::kSupportedGPUChips
+           << ", got '" << chip << "'";
+  if (failed(checkTiled(root, pass)))
+    return failure();
+  SmallVector<scf::ForallOp> all = collectTiledAttentions(root);
+  for (scf::ForallOp forall : all)
+    if (failed(checkHostContext(forall, pass)) || failed(analyze(forall, chip)))
+      return failure();
+  return all;
+}
+
+//===----------------------------------------------------------------------===//
+// The kernels
+//===----------------------------------------------------------------------===//
+
+static gpu::GPUModuleOp getOrCreateKernelModule(ModuleOp module) {
+  if (auto existing = module.lookupSymbol<gpu::GPUModuleOp>(kModuleName))
+    return existing;
+  OpBuilder b(module.getBodyRegion());
+  b.setInsertionPointToEnd(module.getBody());
+  module->setAttr(gpu::GPUDialect::getContainerModuleAttrName(),
+                  b.getUnitAttr());
+  return gpu::GPUModuleOp::create(b, module.getLoc(), kModuleName);
+}
+
+/// Declares libskipattn_runtime's mgpuSkipattnTensorMapEncode in `module`
+/// once (see tensorMap below).
+static void declareTensorMapFunction(ModuleOp module) {
+  if (module.lookupSymbol(kTensorMapFn))
+    return;
+  OpBuilder b(module.getBodyRegion());
+  b.setInsertionPointToStart(module.getBody());
+  Type i64 = b.getI64Type(), i32 = b.getI32Type();
+  auto fn = func::FuncOp::create(
+      b, module.getLoc(), kTensorMapFn,
+      b.getFunctionType({i64, i32, i64, i64, i64, i32}, {i64}));
+  fn.setPrivate();
+}
+
+/// Records how to launch a kernel (#attn.kernel), for bundle manifests.
+static void describe(OpBuilder &b, gpu::GPUFuncOp func, StringRef role,
+                     ArrayRef<StringRef> params, int64_t threads,
+                     int64_t sharedBytes, int64_t blockM = 0,
+                     int64_t blockN = 0, int64_t maxQueryLen = 0,
+                     bool persistent = false) {
+  func->setAttr(KernelAttr::getAttrName(),
+                KernelAttr::get(b.getContext(), role, b.getStrArrayAttr(params),
+                                threads, sharedBytes, blockM, blockN,
+                                maxQueryLen, persistent));
+}
+
+static SmallVector<StringRef> withSkipParams(SmallVector<StringRef> names,
+                                             const KernelConfig &c) {
+  if (c.skip)
+    names.push_back(c.skipKind == SkipKind::Threshold ? "threshold"
+                                                      : "scale_factor");
+  if (c.stats)
+    names.push_back("stats");
+  return names;
+}
+
+/// Generates the prefill kernel of `ta` (and with `decodeKernels` the decode
+/// and combine kernels) into the kernel module of the module that holds it,
+/// unless a kernel of the same configuration is already there.
+static void generateKernels(TiledAttention &ta, bool decodeKernels) {
+  const KernelConfig &c = ta.config;
+  auto host = ta.forall->getParentOfType<ModuleOp>();
+  gpu::GPUModuleOp kernels = getOrCreateKernelModule(host);
+  if (c.sm90)
+    declareTensorMapFunction(host);
+  OpBuilder b(kernels.getBodyRegion());
+  if (!kernels.lookupSymbol(c.name("prefill"))) {
+    // The Hopper kernel reads q, k and v through TMA tensor maps.
+    SmallVector<StringRef> operands = {"q", "k", "v"};
+    if (c.sm90)
+      operands = {"tmap_q", "tmap_k", "tmap_v"};
+    gpu::GPUFuncOp func =
+        c.sm90 ? skipattn::kernels::buildSm90PrefillKernel(b, kernels, c)
+               : skipattn::kernels::buildPrefillKernel(b, kernels, c);
+    operands.append({"out", "batch", "q_len", "kv_len"});
+    // The Hopper kernel is persistent: it walks the tiles of any grid.
+    describe(b, func, "prefill", withSkipParams(operands, c),
+             c.prefillThreads(), c.prefillSharedBytes(), c.prefillCtaRows(),
+             /*blockN=*/0, /*maxQueryLen=*/0, /*persistent=*/c.sm90);
+  }
+  if (decodeKernels && c.group() <= 16 &&
+      !kernels.lookupSymbol(c.name("decode"))) {
+    auto [decode, combine] =
+        skipattn::kernels::buildDecodeKernels(b, kernels, c);
+    describe(b, decode, "decode",
+             withSkipParams({"q", "k", "v", "workspace", "batch", "q_len",
+                             "kv_len", "num_splits"},
+                            c),
+             32, c.decodeSharedBytes(), /*blockM=*/0, c.blockN,
+             c.decodeMaxQueryLen());
+    describe(b, combine, "combine",
+             {"workspace", "out", "batch", "q_len", "num_splits"},
+             c.valueHeadDim, 0);
+  }
+}
+
+//===----------------------------------------------------------------------===//
+// The host code
+//===----------------------------------------------------------------------===//
 
 static Value toI32(OpBuilder &b, Location loc, Value index) {
   return arith::IndexCastOp::create(b, loc, b.getI32Type(), index);
@@ -189,26 +371,16 @@ static Value bufferOf(OpBuilder &b, Location loc, Value tensor) {
                                            /*readOnly=*/true);
 }
 
-static constexpr StringLiteral kTensorMapFn = "mgpuSkipattnTensorMapEncode";
-
 /// The CUtensorMap of a [outer, rows, inner] view of `buffer` with boxes of
-/// 64 x boxRows, from libskipattn_runtime's mgpuSkipattnTensorMapEncode(address,
-/// dtype (0 f16, 1 bf16), inner, rows, outer, boxRows), which returns the
-/// device address of the map (0 on failure, which the kernel launch then
-/// reports as an invalid address).
-static Value tensorMap(OpBuilder &b, Location loc, ModuleOp module,
-                       Value buffer, Type elt, int64_t inner, Value rows,
-                       Value outer, int64_t boxRows) {
-  Type i64 = b.getI64Type(), i32 = b.getI32Type();
-  auto fn = module.lookupSymbol<func::FuncOp>(kTensorMapFn);
-  if (!fn) {
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToStart(module.getBody());
-    fn = func::FuncOp::create(
-        b, loc, kTensorMapFn,
-        b.getFunctionType({i64, i32, i64, i64, i64, i32}, {i64}));
-    fn.setPrivate();
-  }
+/// 64 x boxRows, from libskipattn_runtime's
+/// mgpuSkipattnTensorMapEncode(address, dtype (0 f16, 1 bf16), inner, rows,
+/// outer, boxRows), which returns the device address of the map (0 on failure,
+/// which the kernel launch then reports as an invalid address).
+/// convert-attn-to-gpu declares it.
+static Value tensorMap(OpBuilder &b, Location loc, Value buffer, Type elt,
+                       int64_t inner, Value rows, Value outer,
+                       int64_t boxRows) {
+  Type i64 = b.getI64Type();
   auto toI64 = [&](Value index) -> Value {
     return arith::IndexCastOp::create(b, loc, i64, index);
   };
@@ -221,37 +393,8 @@ static Value tensorMap(OpBuilder &b, Location loc, ModuleOp module,
                   toI64(rows),
                   toI64(outer),
                   i32c(boxRows)};
-  return func::CallOp::create(b, loc, fn, args).getResult(0);
-}
-
-static gpu::GPUModuleOp getOrCreateKernelModule(ModuleOp module) {
-  if (auto existing = module.lookupSymbol<gpu::GPUModuleOp>(kModuleName))
-    return existing;
-  OpBuilder b(module.getBodyRegion());
-  b.setInsertionPointToEnd(module.getBody());
-  module->setAttr(gpu::GPUDialect::getContainerModuleAttrName(),
-                  b.getUnitAttr());
-  return gpu::GPUModuleOp::create(b, module.getLoc(), kModuleName);
-}
-
-/// Records how to launch a kernel, for bundle manifests.
-static void describe(OpBuilder &b, gpu::GPUFuncOp func, StringRef role,
-                     ArrayRef<StringRef> params, int64_t threads,
-                     int64_t sharedBytes) {
-  func->setAttr("skipattn.role", b.getStringAttr(role));
-  func->setAttr("skipattn.params", b.getStrArrayAttr(params));
-  func->setAttr("skipattn.threads", b.getI64IntegerAttr(threads));
-  func->setAttr("skipattn.shared_bytes", b.getI64IntegerAttr(sharedBytes));
-}
-
-static SmallVector<StringRef> withSkipParams(SmallVector<StringRef> names,
-                                             const KernelConfig &c) {
-  if (c.skip)
-    names.push_back(c.skipKind == SkipKind::Threshold ? "threshold"
-                                                      : "scale_factor");
-  if (c.stats)
-    names.push_back("stats");
-  return names;
+  return func::CallOp::create(b, loc, kTensorMapFn, TypeRange{i64}, args)
+      .getResult(0);
 }
 
 /// Whether `into` writes a tensor of `type` into a row-major memref of the
@@ -266,43 +409,27 @@ static bool writesIdentityMemRef(bufferization::MaterializeInDestinationOp into,
          succeeded(verifyCompatibleShape(dest.getShape(), type.getShape()));
 }
 
-static void lower(TiledAttention &ta, ModuleOp module, bool decodeKernels) {
-  const KernelConfig &c = ta.config;
-  gpu::GPUModuleOp kernels = getOrCreateKernelModule(module);
-  OpBuilder b(ta.forall);
-  std::string name = c.name("prefill");
-  auto func = kernels.lookupSymbol<gpu::GPUFuncOp>(name);
-  if (!func) {
-    // The Hopper kernel reads q, k and v through TMA tensor maps.
-    SmallVector<StringRef> operands = {"q", "k", "v"};
-    if (c.sm90)
-      operands = {"tmap_q", "tmap_k", "tmap_v"};
-    func = c.sm90 ? skipattn::kernels::buildSm90PrefillKernel(b, kernels, c)
-                  : skipattn::kernels::buildPrefillKernel(b, kernels, c);
-    operands.append({"out", "batch", "q_len", "kv_len"});
-    describe(b, func, "prefill", withSkipParams(operands, c),
-             c.prefillThreads(), c.prefillSharedBytes());
-    func->setAttr("skipattn.block_m", b.getI64IntegerAttr(c.prefillCtaRows()));
-  }
-  if (decodeKernels && c.group() <= 16 &&
-      !kernels.lookupSymbol(c.name("decode"))) {
-    auto [decode, combine] =
-        skipattn::kernels::buildDecodeKernels(b, kernels, c);
-    describe(b, decode, "decode",
-             withSkipParams({"q", "k", "v", "workspace", "batch", "q_len",
-                             "kv_len", "num_splits"},
-                            c),
-             32, c.decodeSharedBytes());
-    decode->setAttr("skipattn.max_q_len",
-                    b.getI64IntegerAttr(c.decodeMaxQueryLen()));
-    decode->setAttr("skipattn.block_n", b.getI64IntegerAttr(c.blockN));
-    describe(b, combine, "combine",
-             {"workspace", "out", "batch", "q_len", "num_splits"},
-             c.valueHeadDim, 0);
-  }
+/// The materialization the kernel can write directly: the result's only
+/// use, into a suitable memref. Null otherwise.
+static bufferization::MaterializeInDestinationOp
+directDestination(TiledAttention &ta) {
+  Value result = ta.forall.getResult(0);
+  if (!result.hasOneUse())
+    return nullptr;
+  auto into = dyn_cast<bufferization::MaterializeInDestinationOp>(
+      *result.getUsers().begin());
+  if (!into || !writesIdentityMemRef(into, ta.forall, ta.resultType))
+    return nullptr;
+  return into;
+}
 
+/// Replaces the tiled attention by the launch of its prefill kernel on
+/// device buffers. The result's users read a tensor over the kernel's
+/// output.
+static void launch(TiledAttention &ta) {
+  const KernelConfig &c = ta.config;
   Location loc = ta.forall.getLoc();
-  b.setInsertionPoint(ta.forall);
+  OpBuilder b(ta.forall);
   Value batch = tensor::DimOp::create(b, loc, ta.query, 0);
   Value sq = tensor::DimOp::create(b, loc, ta.query, 2);
   Value skv = tensor::DimOp::create(b, loc, ta.key, 2);
@@ -317,12 +444,7 @@ static void lower(TiledAttention &ta, ModuleOp module, bool decodeKernels) {
   // A result materialized into a memref (a host function on memrefs) is
   // written there by the kernel; that memref must be device memory, as the
   // inputs must. Otherwise the result gets a gpu.alloc of its own.
-  auto into = dyn_cast<bufferization::MaterializeInDestinationOp>(
-      ta.forall.getResult(0).hasOneUse()
-          ? *ta.forall.getResult(0).getUsers().begin()
-          : nullptr);
-  if (into && !writesIdentityMemRef(into, ta.forall, ta.resultType))
-    into = nullptr;
+  bufferization::MaterializeInDestinationOp into = directDestination(ta);
   Value out;
   if (into) {
     out = into.getDest();
@@ -338,11 +460,11 @@ static void lower(TiledAttention &ta, ModuleOp module, bool decodeKernels) {
   if (c.sm90) {
     Value hkv = arith::ConstantIndexOp::create(b, loc, c.kvHeads);
     Value hq = arith::ConstantIndexOp::create(b, loc, c.qHeads);
-    args = {tensorMap(b, loc, module, q, c.elementType, c.headDim, sq,
+    args = {tensorMap(b, loc, q, c.elementType, c.headDim, sq,
                       arith::MulIOp::create(b, loc, batch, hq), c.blockM),
-            tensorMap(b, loc, module, k, c.elementType, c.headDim, skv,
+            tensorMap(b, loc, k, c.elementType, c.headDim, skv,
                       arith::MulIOp::create(b, loc, batch, hkv), c.blockN),
-            tensorMap(b, loc, module, v, c.elementType, c.valueHeadDim, skv,
+            tensorMap(b, loc, v, c.elementType, c.valueHeadDim, skv,
                       arith::MulIOp::create(b, loc, batch, hkv), c.blockN)};
   } else {
     args = {addressOf(b, loc, q), addressOf(b, loc, k), addressOf(b, loc, v)};
@@ -356,53 +478,78 @@ static void lower(TiledAttention &ta, ModuleOp module, bool decodeKernels) {
 
   Value bm = arith::ConstantIndexOp::create(b, loc, c.prefillCtaRows());
   Value one = arith::ConstantIndexOp::create(b, loc, 1);
-  gpu::KernelDim3 grid = {arith::CeilDivUIOp::create(b, loc, sq, bm),
-                          arith::ConstantIndexOp::create(b, loc, c.qHeads),
-                          batch};
+  Value qTiles = arith::CeilDivUIOp::create(b, loc, sq, bm);
+  Value heads = arith::ConstantIndexOp::create(b, loc, c.qHeads);
+  gpu::KernelDim3 grid = {qTiles, heads, batch};
+  // The Hopper kernel is persistent: it takes any grid of x CTAs. The
+  // runtime's bundles launch one per SM; here, one per tile.
+  if (c.sm90)
+    grid = {arith::MulIOp::create(
+                b, loc, arith::MulIOp::create(b, loc, qTiles, heads), batch),
+            one, one};
   gpu::KernelDim3 block = {
       arith::ConstantIndexOp::create(b, loc, c.prefillThreads()), one, one};
   Value smem = arith::ConstantOp::create(
       b, loc, b.getI32IntegerAttr(c.prefillSharedBytes()));
-  gpu::LaunchFuncOp::create(b, loc, func, grid, block, smem, args);
+  auto kernel = SymbolRefAttr::get(
+      b.getStringAttr(kModuleName),
+      {FlatSymbolRefAttr::get(b.getStringAttr(c.name("prefill")))});
+  gpu::LaunchFuncOp::create(b, loc, kernel, grid, block, smem, args,
+                            /*asyncObject=*/Value());
+
+  Value result = ta.forall.getResult(0);
   if (into) {
     into.erase();
+  } else if (result.use_empty()) {
+    // Launched for its counters only; the launch has completed when the
+    // synchronous gpu.launch_func returns.
+    gpu::DeallocOp::create(b, loc, /*asyncToken=*/Type(), ValueRange{}, out);
   } else {
-    Value result = bufferization::ToTensorOp::create(
+    Value tensor = bufferization::ToTensorOp::create(
         b, loc, ta.resultType, out, /*restrict=*/true, /*writable=*/true);
-    ta.forall.getResult(0).replaceAllUsesWith(result);
+    result.replaceAllUsesWith(tensor);
   }
   ta.forall.erase();
 }
+
+//===----------------------------------------------------------------------===//
+// The passes
+//===----------------------------------------------------------------------===//
 
 namespace {
 struct ConvertAttnToGPUPass
     : public skipattn::impl::ConvertAttnToGPUBase<ConvertAttnToGPUPass> {
   using ConvertAttnToGPUBase::ConvertAttnToGPUBase;
   void runOnOperation() override {
-    ModuleOp module = getOperation();
-    if (!skipattn::isSupportedGPUChip(chip)) {
-      module.emitError() << "convert-attn-to-gpu: chip must be "
-                         << skipattn::kSupportedGPUChips << ", got '" << chip
-                         << "'";
+    FailureOr<SmallVector<scf::ForallOp>> all =
+        checkAll(getOperation(), chip, "convert-attn-to-gpu");
+    if (failed(all))
       return signalPassFailure();
-    }
-    WalkResult untiled = module.walk([](AttentionOp op) {
-      op.emitError("convert-attn-to-gpu: attn.attention must be tiled first; "
-                   "run attn-tile");
-      return WalkResult::interrupt();
-    });
-    if (untiled.wasInterrupted())
-      return signalPassFailure();
-    SmallVector<scf::ForallOp> loops;
-    module.walk([&](scf::ForallOp forall) {
-      if (findIn<LoadTileOp>(forall.getBody()))
-        loops.push_back(forall);
-    });
-    for (scf::ForallOp forall : loops) {
+    for (scf::ForallOp forall : *all) {
       FailureOr<TiledAttention> ta = analyze(forall, chip);
       if (failed(ta))
         return signalPassFailure();
-      lower(*ta, module, decodeKernels);
+      generateKernels(*ta, decodeKernels);
+      if (launchKernels)
+        launch(*ta);
+    }
+  }
+};
+
+struct ConvertAttnToGPULaunchPass
+    : public skipattn::impl::ConvertAttnToGPULaunchBase<
+          ConvertAttnToGPULaunchPass> {
+  using ConvertAttnToGPULaunchBase::ConvertAttnToGPULaunchBase;
+  void runOnOperation() override {
+    FailureOr<SmallVector<scf::ForallOp>> all =
+        checkAll(getOperation(), chip, "convert-attn-to-gpu-launch");
+    if (failed(all))
+      return signalPassFailure();
+    for (scf::ForallOp forall : *all) {
+      FailureOr<TiledAttention> ta = analyze(forall, chip);
+      if (failed(ta))
+        return signalPassFailure();
+      launch(*ta);
     }
   }
 };

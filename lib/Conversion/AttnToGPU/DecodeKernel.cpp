@@ -254,18 +254,14 @@ void DecodeGenerator::build(gpu::GPUFuncOp func) {
         });
   }
 
-  // Counters, per query head of the group.
+  // Counters: the split's tiles count once for each query head of the
+  // group, which shares the vote; lane g counts head kvh * G + g.
   if (cfg.stats) {
     scf::IfOp::create(
-        b, loc, e.cmp(P::eq, lane, e.i32c(0)), [&](OpBuilder &, Location) {
-          Value base = e.toGlobalPtr(statsAddr);
-          Value total = e.toI64(e.mul(e.sub(j1, j0), e.i32c(group)));
-          Value skipped = e.toI64(e.mul(fin[skippedIdx], e.i32c(group)));
-          LLVM::AtomicRMWOp::create(b, loc, LLVM::AtomicBinOp::add, base, total,
-                                    LLVM::AtomicOrdering::monotonic);
-          LLVM::AtomicRMWOp::create(b, loc, LLVM::AtomicBinOp::add,
-                                    e.gep(base, e.i32c(8)), skipped,
-                                    LLVM::AtomicOrdering::monotonic);
+        b, loc, e.cmp(P::ult, lane, e.i32c(group)), [&](OpBuilder &, Location) {
+          Value head = e.add(e.mul(kvh, e.i32c(group)), lane);
+          e.countTiles(statsAddr, bIdx, cfg.qHeads, head, e.sub(j1, j0),
+                       fin[skippedIdx]);
           scf::YieldOp::create(b, loc);
         });
   }

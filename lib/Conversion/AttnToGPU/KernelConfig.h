@@ -130,6 +130,11 @@ public:
   mlir::Value headBase(mlir::Value address, mlir::Value batch, int64_t heads,
                        mlir::Value head, mlir::Value len, int64_t rowBytes);
   mlir::Value sharedBase(llvm::StringRef symbol);
+  /// Adds `total` and `skipped` (i32) to the {tiles_total, tiles_skipped}
+  /// pair of (batch, head) in the [B, heads, 2] i64 stats buffer at
+  /// `address`, with relaxed atomics.
+  void countTiles(mlir::Value address, mlir::Value batch, int64_t heads,
+                  mlir::Value head, mlir::Value total, mlir::Value skipped);
   /// cp.async.cg 16 bytes, zero-filling when `valid` is false.
   void cpAsync16(mlir::Value dst, mlir::Value src, mlir::Value valid);
   void cpAsyncCommit();

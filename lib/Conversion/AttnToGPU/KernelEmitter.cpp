@@ -170,6 +170,16 @@ Value KernelEmitter::headBase(Value address, Value batch, int64_t heads,
 Value KernelEmitter::sharedBase(StringRef symbol) {
   return LLVM::AddressOfOp::create(b, loc, sharedPtr, symbol);
 }
+void KernelEmitter::countTiles(Value address, Value batch, int64_t heads,
+                               Value head, Value total, Value skipped) {
+  Value bh = add(mul(batch, i32c(heads)), head);
+  Value bytes = arith::MulIOp::create(b, loc, toI64(bh), i64c(16));
+  Value pair = gep(toGlobalPtr(address), bytes);
+  LLVM::AtomicRMWOp::create(b, loc, LLVM::AtomicBinOp::add, pair, toI64(total),
+                            LLVM::AtomicOrdering::monotonic);
+  LLVM::AtomicRMWOp::create(b, loc, LLVM::AtomicBinOp::add, gep(pair, i32c(8)),
+                            toI64(skipped), LLVM::AtomicOrdering::monotonic);
+}
 
 void KernelEmitter::cpAsync16(Value dst, Value src, Value valid) {
   Value size = select(valid, i32c(16), i32c(0));

@@ -283,19 +283,13 @@ void PrefillGenerator::build(gpu::GPUFuncOp func) {
     }
   }
 
-  // Counters: one atomic per CTA (per warp with warp votes).
+  // Counters of the CTA's (batch, head): one atomic pair per CTA (per warp
+  // with warp votes).
   if (cfg.stats) {
     Value counter = cfg.warpVote() ? lane : tid;
     scf::IfOp::create(
         b, loc, e.cmp(P::eq, counter, e.i32c(0)), [&](OpBuilder &, Location) {
-          Value base = e.toGlobalPtr(statsAddr);
-          Value total = e.toI64(numKV);
-          Value skipped = e.toI64(fin[skippedIdx]);
-          LLVM::AtomicRMWOp::create(b, loc, LLVM::AtomicBinOp::add, base, total,
-                                    LLVM::AtomicOrdering::monotonic);
-          LLVM::AtomicRMWOp::create(b, loc, LLVM::AtomicBinOp::add,
-                                    e.gep(base, e.i32c(8)), skipped,
-                                    LLVM::AtomicOrdering::monotonic);
+          e.countTiles(statsAddr, bIdx, cfg.qHeads, h, numKV, fin[skippedIdx]);
           scf::YieldOp::create(b, loc);
         });
   }

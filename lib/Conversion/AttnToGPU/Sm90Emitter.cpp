@@ -82,7 +82,12 @@ Value Sm90Emitter::namedAnd(Value id, int64_t threads, Value pred) {
           std::to_string(threads) + ", p;\nselp.u32 $0, 1, 0, q;\n}",
       "=r,r,r", /*has_side_effects=*/true, /*is_align_stack=*/false,
       LLVM::TailCallKind::None, LLVM::AsmDialectAttr(), ArrayAttr());
-  return e.cmp(arith::CmpIPredicate::ne, uniform(op.getResult(0)), e.i32c(0));
+  return e.cmp(arith::CmpIPredicate::ne, op.getResult(0), e.i32c(0));
+}
+
+Value Sm90Emitter::uniformBool(Value v) {
+  Value i = arith::ExtUIOp::create(e.b, e.loc, e.i32, v);
+  return e.cmp(arith::CmpIPredicate::ne, uniform(i), e.i32c(0));
 }
 
 Value Sm90Emitter::uniform(Value v) {
@@ -209,6 +214,19 @@ Accumulator Sm90Emitter::wgmmaRS(Type elt, int64_t n, const Accumulator &acc,
   Value result = sideEffectAsm(e, acc.value.getType(), operands, code,
                                tiedConstraints(size, "r,r,r,r,l,r"));
   return {result, size};
+}
+
+Accumulator Sm90Emitter::waitFor(int64_t pending, const Accumulator &acc,
+                                 ArrayRef<Value> stillRead) {
+  SmallVector<Value> operands(stillRead.begin(), stillRead.end());
+  operands.append(unpack(acc));
+  std::string inputs = llvm::join(
+      SmallVector<std::string>(stillRead.size(), std::string("r")), ",");
+  Value result = sideEffectAsm(
+      e, acc.value.getType(), operands,
+      "wgmma.wait_group.sync.aligned " + std::to_string(pending) + ";",
+      tiedConstraints(acc.size, inputs));
+  return {result, acc.size};
 }
 
 Accumulator Sm90Emitter::fenceRegisters(const Accumulator &acc) {

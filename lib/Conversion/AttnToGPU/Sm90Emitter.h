@@ -48,12 +48,15 @@ public:
   void namedSync(mlir::Value id, int64_t threads);
   void namedArrive(mlir::Value id, int64_t threads);
   /// bar.red.and.pred on named barrier `id`: true when `pred` holds in all
-  /// `threads` threads.
+  /// `threads` threads. The result is the same in all of them, but ptxas
+  /// does not know it (see uniform()).
   mlir::Value namedAnd(mlir::Value id, int64_t threads, mlir::Value pred);
 
   /// `v` (i32) from lane 0: a value ptxas knows to be warp-uniform, so that
   /// branches on it around wgmma are not treated as divergent.
   mlir::Value uniform(mlir::Value v);
+  /// uniform() of an i1.
+  mlir::Value uniformBool(mlir::Value v);
 
   /// The wgmma descriptor (128-byte swizzle) of the shared tile at 32-bit
   /// shared address `address`, with leading and stride byte offsets.
@@ -78,6 +81,13 @@ public:
   /// of `elt`) and B MN-major in shared memory: P V.
   Accumulator wgmmaRS(mlir::Type elt, int64_t n, const Accumulator &acc,
                       llvm::ArrayRef<mlir::Value> a, mlir::Value descB);
+  /// wgmma.wait_group `pending` as one asm statement that returns `acc`,
+  /// so that no read of it is scheduled before the wait, and takes
+  /// `stillRead`: registers an outstanding wgmma reads (the A fragment of
+  /// P V), which LLVM would otherwise consider dead after the wgmma and
+  /// reuse for new values while the tensor cores still read them.
+  Accumulator waitFor(int64_t pending, const Accumulator &acc,
+                      llvm::ArrayRef<mlir::Value> stillRead);
   /// An empty volatile asm that takes and returns every accumulator
   /// register, so no read of them is scheduled before the wgmma.wait_group
   /// that precedes it.

@@ -3,32 +3,35 @@
 // Generates the prefill kernel for chip=sm_90a with the structure of
 // FlashAttention-3 (DESIGN.md section 5, phase 2):
 //
-// - one CTA of three warpgroups per (pair of q-blocks, query head, batch):
-//   warpgroup 0 is the producer, which gives up registers (setmaxnreg dec)
-//   and has one thread issue every TMA load; warpgroups 1 and 2 are the
-//   consumers, which take registers (setmaxnreg inc) and each own one
-//   64-row q-block (the IR's block-m) and its online-softmax state;
-// - Q once, and K and V per kv-block, arrive by cp.async.bulk.tensor
+// - persistent CTAs of three warpgroups, at most one per SM, each looping
+//   over tiles of 128 query rows of one (batch, query head) on a static
+//   schedule (forEachTile: causal tiles longest first, dealt in a snake so
+//   that every CTA gets about the same work); warpgroup 0 is the producer,
+//   which gives up registers (setmaxnreg dec) and has one thread issue
+//   every TMA load; warpgroups 1 and 2 are the consumers, which take
+//   registers (setmaxnreg inc) and each own one 64-row q-block (the IR's
+//   block-m) of the tile and its online-softmax state;
+// - Q per tile, and K and V per kv-block, arrive by cp.async.bulk.tensor
 //   (3-D tensor maps [B*H, S, D], 128-byte swizzle, rows past S read as
-//   zeros) into a ring of kStages shared-memory stages; each stage has a
-//   "full" mbarrier for K, one for V (expect-tx bytes) and an "empty" one
-//   that the eight consumer warps arrive on when done with the stage;
+//   zeros) into a ring of kStages shared-memory stages that runs on across
+//   tiles; every buffer has a "full" mbarrier (expect-tx bytes) and an
+//   "empty" one that the consumers arrive on when done with it, so the
+//   producer loads the next tile's Q and first blocks while the consumers
+//   finish the current one;
 // - S = Q K^T is wgmma m64nBNk16 with both operands in shared memory;
 //   O += P V is wgmma m64nDk16 with P from registers: the S accumulator,
 //   rounded to bf16/f16 pairs in place, is the A fragment;
-// - software pipelining inside a consumer: iteration j issues S_j and
-//   O += P_{j-1} V_{j-1} as one batch of tensor-core work, then does the
-//   softmax of S_j while nothing of its own is in flight; the two consumers
-//   ping-pong (named barriers) so that one's softmax runs under the other's
-//   wgmmas;
+// - FlashAttention-3's intra-warpgroup pipelining: step j issues S_j and
+//   O += P_{j-1} V_{j-1} as two wgmma groups and starts the softmax of S_j
+//   when the first is done; the two consumers ping-pong (named barriers) so
+//   that one's softmax runs under the other's wgmmas;
 // - the Skip-Softmax vote of a consumer is its own 64 rows (bar.red.and
 //   over its 128 threads), taken once S_j is in registers: a skipped tile
-//   does no exp2, no rescale and no P V, and releases its stage at once.
+//   does no exp2, no rescale and no P V, and releases its V stage at once.
 //   The producer never waits for a decision, only for free stages;
 // - causal: only the kv-blocks with an unmasked key for a consumer's rows
-//   are visited, masks are applied on the tiles that need them (the
-//   diagonal and the ragged last one), and the grid runs the longest
-//   q-blocks first.
+//   are visited, and masks are applied on the tiles that need them (the
+//   diagonal and the ragged last one).
 //
 //===----------------------------------------------------------------------===//
 
@@ -55,7 +58,11 @@ constexpr int64_t kConsumerThreads = 128;
 constexpr int64_t kProducerRegisters = 40, kConsumerRegisters = 232;
 
 /// Byte offsets in the CTA's shared memory, whose base is 1024-aligned:
-/// Q (both q-blocks), the K stages, the V stages, then the mbarriers.
+/// Q (both q-blocks), the K stages, the V stages, then the mbarriers. K and
+/// V have their own "empty" barriers: a consumer is done with K_j once S_j
+/// is computed, and with V_j only after P_j V_j (or at once when it skips
+/// tile j), so the producer can refill a K stage an iteration earlier than
+/// the V stage beside it.
 struct Sm90Layout {
   int64_t d, dv, bn, stages;
   int64_t qBlockBytes() const { return 64 * d * 2; }
@@ -65,20 +72,26 @@ struct Sm90Layout {
   int64_t v0() const { return k0() + stages * kTileBytes(); }
   int64_t barriers() const { return v0() + stages * vTileBytes(); }
   int64_t fullQ() const { return barriers(); }
-  int64_t fullK0() const { return barriers() + 8; }
+  int64_t emptyQ() const { return barriers() + 8; }
+  int64_t fullK0() const { return barriers() + 16; }
   int64_t fullV0() const { return fullK0() + 8 * stages; }
-  int64_t empty0() const { return fullV0() + 8 * stages; }
-  int64_t total() const { return empty0() + 8 * stages; }
+  int64_t emptyK0() const { return fullV0() + 8 * stages; }
+  int64_t emptyV0() const { return emptyK0() + 8 * stages; }
+  int64_t total() const { return emptyV0() + 8 * stages; }
 };
 
 /// One consumer's online-softmax state, as loop-carried values.
 struct ConsumerState {
   Accumulator o;
   Value m[2], l[2];
-  SmallVector<Value> p; // P of the last unskipped tile, packed pairs
+  SmallVector<Value> p; // P of the last kept tile, packed pairs
   Value pending;        // that tile's P V is still to be issued
   Value skipped;        // i32 count
+  // Within a step only: the rescale of o that the tile just kept asks for
+  // (1 when nothing changes).
+  Value alpha[2];
 
+  /// The loop-carried values (alpha is not one).
   SmallVector<Value> flatten() const {
     SmallVector<Value> v = {o.value, m[0], m[1], l[0], l[1]};
     v.append(p.begin(), p.end());
@@ -100,6 +113,25 @@ struct ConsumerState {
   }
 };
 
+/// The per-row part of the online-softmax update of a kept tile.
+struct RowUpdate {
+  Value m[2], alpha[2], negShift[2];
+};
+
+/// What a consumer warpgroup knows about itself for the whole kv loop.
+struct Consumer {
+  Value index, lane, thread; // warpgroup 0 or 1; lane; thread in warpgroup
+  Value rowInBlock;          // this thread's first row in the q-block
+  // Of the tile in hand: the q-block, how many kv-blocks it visits, and the
+  // two query rows of this thread.
+  Value q0, visited;
+  Value rows[2];
+  Value myTurn, otherTurn, voteBar;
+  Value c; // scale * log2(e)
+  SkipThreshold threshold;
+  Value descQ;
+};
+
 class Sm90PrefillGenerator {
 public:
   Sm90PrefillGenerator(const KernelConfig &cfg, KernelEmitter &e)
@@ -115,8 +147,15 @@ private:
   Sm90Layout layout;
 
   // Kernel arguments and CTA-wide values.
-  Value mapQ, mapK, mapV, outAddr, sq, skv, skipParam, statsAddr;
-  Value tid, smem, smem32, cta0, head, bIdx, numKV;
+  Value mapQ, mapK, mapV, outAddr, batch, sq, skv, skipParam, statsAddr;
+  Value tid, smem, smem32, numQTiles, numTiles;
+  /// The tile in hand (set in the body of forEachTile): its first query row,
+  /// query head, batch and kv-blocks, how many tiles this CTA did before it
+  /// (the phase of the Q buffer) and where its first kv-block sits in the
+  /// K/V ring (the kv-blocks of every earlier tile of this CTA).
+  struct {
+    Value cta0, head, batch, numKV, seq, ring;
+  } tile;
 
   int64_t oSize() const { return layout.dv / 2; }
   int64_t sSize() const { return layout.bn / 2; }
@@ -128,25 +167,63 @@ private:
   Value parityOf(Value j) {
     return e.band(e.divu(j, e.i32c(layout.stages)), e.i32c(1));
   }
+  Value constantBool(bool v) {
+    return arith::ConstantOp::create(e.b, e.loc, e.b.getBoolAttr(v));
+  }
   /// kv-blocks the q-block at `q0` visits (0 when it is past Sq).
   Value visitedBlocks(Value q0);
 
-  // Stages of the kernel.
+  /// Runs `body` for each tile of this CTA (the persistent schedule), with
+  /// `tile` set.
+  void forEachTile(function_ref<void()> body);
+  /// Sets `tile` to the tile at position `pos` of the schedule.
+  void decodeTile(Value pos);
+
+  // The producer.
   void buildSetup();
   void buildProducer();
+  /// Waits until the consumers released the previous use of the ring stage
+  /// that kv-block `j` of the tile goes to, then loads K_j (V_j) into it.
+  void loadK(Value j);
+  void loadV(Value j);
+  void loadQ();
+
+  // The consumers: one kv-block per step of the loop.
   void buildConsumer();
-  void loadKV(Value j);
+  Consumer consumerSetup();
+  /// `invariant` with the q-block of the tile in hand.
+  Consumer consumerTile(const Consumer &invariant);
+  ConsumerState consumerStep(const Consumer &cs, Value j,
+                             const ConsumerState &st);
   Accumulator issueScores(Value descQ, Value stage);
-  Accumulator issuePV(const ConsumerState &st, Value stage);
-  SmallVector<Value> maskScores(ArrayRef<Value> s, Value j, Value q0,
-                                const Value rows[2], Value lane);
+  Accumulator issuePV(const Accumulator &o, ArrayRef<Value> p, Value stage);
+  SmallVector<Value> maskScores(ArrayRef<Value> s, Value j, const Consumer &cs);
   void rowMax(ArrayRef<Value> s, Value mt[2]);
-  ConsumerState softmax(ArrayRef<Value> s, Value mt[2],
+  Value skipDecision(const Consumer &cs, Value j, const Value mt[2],
+                     const ConsumerState &st);
+  /// The new running max, the rescale and the exponent shift of a kept tile
+  /// with row maxima `mt`.
+  RowUpdate rowUpdate(const Value mt[2], const ConsumerState &st, Value c);
+  ConsumerState softmax(ArrayRef<Value> s, const RowUpdate &u,
                         const ConsumerState &st, Value c);
-  void releaseStage(Value stage, Value lane);
-  void epilogue(const ConsumerState &st, Value q0, Value rows[2], Value lane);
+  Accumulator rescale(const Accumulator &o, const Value alpha[2]);
+  /// One arrival of this warp on the empty barrier of `stage` at `base`.
+  void release(int64_t base, Value stage, Value lane);
+  void epilogue(const ConsumerState &st, const Consumer &cs);
+  void countTiles(const ConsumerState &st, const Consumer &cs);
 };
 } // namespace
+
+/// `values` combined pairwise in a balanced tree: a dependency chain of
+/// log2(n) instead of n.
+static Value treeReduce(ArrayRef<Value> values,
+                        function_ref<Value(Value, Value)> combine) {
+  if (values.size() == 1)
+    return values.front();
+  size_t half = values.size() / 2;
+  return combine(treeReduce(values.take_front(half), combine),
+                 treeReduce(values.drop_front(half), combine));
+}
 
 Value Sm90PrefillGenerator::sharedAt(int64_t offset, Value stage,
                                      int64_t stride) {
@@ -170,17 +247,26 @@ Value Sm90PrefillGenerator::visitedBlocks(Value q0) {
                   e.i32c(0));
 }
 
+//===----------------------------------------------------------------------===//
+// Producer
+//===----------------------------------------------------------------------===//
+
 void Sm90PrefillGenerator::buildSetup() {
   OpBuilder &b = e.b;
   Location loc = e.loc;
   scf::IfOp::create(b, loc, e.cmp(P::eq, tid, e.i32c(0)),
                     [&](OpBuilder &, Location) {
                       h.mbarInit(sharedAt(layout.fullQ()), 1);
+                      // Every consumer thread arrives: a branch on the lane
+                      // there, next to the tail P V, makes ptxas serialize
+                      // every wgmma.
+                      h.mbarInit(sharedAt(layout.emptyQ()),
+                                 2 * kConsumerThreads);
                       for (int64_t s = 0; s < layout.stages; ++s) {
                         h.mbarInit(sharedAt(layout.fullK0() + 8 * s), 1);
                         h.mbarInit(sharedAt(layout.fullV0() + 8 * s), 1);
-                        // One arrival per consumer warp.
-                        h.mbarInit(sharedAt(layout.empty0() + 8 * s), 8);
+                        h.mbarInit(sharedAt(layout.emptyK0() + 8 * s), 8);
+                        h.mbarInit(sharedAt(layout.emptyV0() + 8 * s), 8);
                       }
                       h.fenceMbarInit();
                       scf::YieldOp::create(b, loc);
@@ -188,22 +274,71 @@ void Sm90PrefillGenerator::buildSetup() {
   e.barrier();
 }
 
-void Sm90PrefillGenerator::loadKV(Value j) {
-  Value s = stageOf(j);
-  Value kvh = cfg.group() == 1 ? head : e.divu(head, e.i32c(cfg.group()));
-  Value bh = e.add(e.mul(bIdx, e.i32c(cfg.kvHeads)), kvh);
+void Sm90PrefillGenerator::loadK(Value j) {
+  Value u = e.add(tile.ring, j);
+  Value s = stageOf(u);
+  scf::IfOp::create(e.b, e.loc, e.cmp(P::sge, u, e.i32c(layout.stages)),
+                    [&](OpBuilder &, Location) {
+                      Value previous = e.sub(u, e.i32c(layout.stages));
+                      h.mbarWait(sharedAt(layout.emptyK0(), s, 8),
+                                 parityOf(previous));
+                      scf::YieldOp::create(e.b, e.loc);
+                    });
+  Value kvh = cfg.group() == 1 ? tile.head
+                                 : e.divu(tile.head, e.i32c(cfg.group()));
+  Value bh = e.add(e.mul(tile.batch, e.i32c(cfg.kvHeads)), kvh);
   Value row = e.mul(j, e.i32c(layout.bn));
-  int64_t boxBytes = layout.bn * 128;
-  Value fullK = sharedAt(layout.fullK0(), s, 8);
-  h.mbarArriveExpectTx(fullK, layout.kTileBytes());
+  Value full = sharedAt(layout.fullK0(), s, 8);
+  h.mbarArriveExpectTx(full, layout.kTileBytes());
   for (int64_t c = 0; c < layout.d / 64; ++c)
-    h.tmaLoad(sharedAt(layout.k0() + c * boxBytes, s, layout.kTileBytes()),
-              mapK, {e.i32c(64 * c), row, bh}, fullK);
-  Value fullV = sharedAt(layout.fullV0(), s, 8);
-  h.mbarArriveExpectTx(fullV, layout.vTileBytes());
+    h.tmaLoad(sharedAt(layout.k0() + c * layout.bn * 128, s,
+                       layout.kTileBytes()),
+              mapK, {e.i32c(64 * c), row, bh}, full);
+}
+
+void Sm90PrefillGenerator::loadV(Value j) {
+  Value u = e.add(tile.ring, j);
+  Value s = stageOf(u);
+  Value full = sharedAt(layout.fullV0(), s, 8);
+  scf::IfOp::create(
+      e.b, e.loc, e.cmp(P::sge, u, e.i32c(layout.stages)),
+      [&](OpBuilder &, Location) {
+        Value previous = e.sub(u, e.i32c(layout.stages));
+        h.mbarWait(sharedAt(layout.emptyV0(), s, 8), parityOf(previous));
+        // Consumers that skip a tile release its V stage without waiting
+        // for the load: the producer makes sure it landed before re-arming
+        // the barrier for the next load.
+        h.mbarWait(full, parityOf(previous));
+        scf::YieldOp::create(e.b, e.loc);
+      });
+  Value kvh = cfg.group() == 1 ? tile.head
+                                 : e.divu(tile.head, e.i32c(cfg.group()));
+  Value bh = e.add(e.mul(tile.batch, e.i32c(cfg.kvHeads)), kvh);
+  Value row = e.mul(j, e.i32c(layout.bn));
+  h.mbarArriveExpectTx(full, layout.vTileBytes());
   for (int64_t c = 0; c < layout.dv / 64; ++c)
-    h.tmaLoad(sharedAt(layout.v0() + c * boxBytes, s, layout.vTileBytes()),
-              mapV, {e.i32c(64 * c), row, bh}, fullV);
+    h.tmaLoad(sharedAt(layout.v0() + c * layout.bn * 128, s,
+                       layout.vTileBytes()),
+              mapV, {e.i32c(64 * c), row, bh}, full);
+}
+
+void Sm90PrefillGenerator::loadQ() {
+  // The consumers release Q after their last S of the previous tile.
+  scf::IfOp::create(e.b, e.loc, e.cmp(P::sgt, tile.seq, e.i32c(0)),
+                    [&](OpBuilder &, Location) {
+                      h.mbarWait(sharedAt(layout.emptyQ()),
+                                 e.band(e.sub(tile.seq, e.i32c(1)), e.i32c(1)));
+                      scf::YieldOp::create(e.b, e.loc);
+                    });
+  // Both q-blocks: 64-row boxes of 64 columns.
+  Value full = sharedAt(layout.fullQ());
+  h.mbarArriveExpectTx(full, 2 * layout.qBlockBytes());
+  Value bh = e.add(e.mul(tile.batch, e.i32c(cfg.qHeads)), tile.head);
+  for (int64_t half = 0; half < 2; ++half)
+    for (int64_t c = 0; c < layout.d / 64; ++c)
+      h.tmaLoad(sharedAt(half * layout.qBlockBytes() + c * 8192), mapQ,
+                {e.i32c(64 * c), e.add(tile.cta0, e.i32c(64 * half)), bh},
+                full);
 }
 
 void Sm90PrefillGenerator::buildProducer() {
@@ -212,33 +347,38 @@ void Sm90PrefillGenerator::buildProducer() {
   h.setMaxRegisters(kProducerRegisters, /*increase=*/false);
   scf::IfOp::create(
       b, loc, e.cmp(P::eq, tid, e.i32c(0)), [&](OpBuilder &, Location) {
-        // Q of both q-blocks: 64-row boxes of 64 columns.
-        Value fullQ = sharedAt(layout.fullQ());
-        h.mbarArriveExpectTx(fullQ, 2 * layout.qBlockBytes());
-        Value bh = e.add(e.mul(bIdx, e.i32c(cfg.qHeads)), head);
-        for (int64_t half = 0; half < 2; ++half)
-          for (int64_t c = 0; c < layout.d / 64; ++c)
-            h.tmaLoad(sharedAt(half * layout.qBlockBytes() + c * 8192), mapQ,
-                      {e.i32c(64 * c), e.add(cta0, e.i32c(64 * half)), bh},
-                      fullQ);
-        // K and V: a stage is refilled once all consumer warps released it.
-        auto loop = scf::ForOp::create(b, loc, e.i32c(0), numKV, e.i32c(1));
-        {
+        // Tile after tile, without waiting for the consumers beyond the
+        // stages they have yet to release: the next tile's Q and first
+        // blocks load while they finish the current one.
+        forEachTile([&] {
+          loadQ();
+          // In the order the consumers use them: step j needs K_j and
+          // V_{j-1}, so K runs one block ahead of V.
+          scf::IfOp::create(b, loc, e.cmp(P::sgt, tile.numKV, e.i32c(0)),
+                            [&](OpBuilder &, Location) {
+                              loadK(e.i32c(0));
+                              scf::YieldOp::create(b, loc);
+                            });
+          auto loop =
+              scf::ForOp::create(b, loc, e.i32c(0), tile.numKV, e.i32c(1));
           OpBuilder::InsertionGuard guard(b);
           b.setInsertionPointToStart(loop.getBody());
           Value j = loop.getInductionVar();
-          Value reuse = e.cmp(P::sge, j, e.i32c(layout.stages));
-          scf::IfOp::create(b, loc, reuse, [&](OpBuilder &, Location) {
-            Value previous = e.sub(j, e.i32c(layout.stages));
-            h.mbarWait(sharedAt(layout.empty0(), stageOf(j), 8),
-                       parityOf(previous));
-            scf::YieldOp::create(b, loc);
-          });
-          loadKV(j);
-        }
+          Value next = e.add(j, e.i32c(1));
+          scf::IfOp::create(b, loc, e.cmp(P::slt, next, tile.numKV),
+                            [&](OpBuilder &, Location) {
+                              loadK(next);
+                              scf::YieldOp::create(b, loc);
+                            });
+          loadV(j);
+        });
         scf::YieldOp::create(b, loc);
       });
 }
+
+//===----------------------------------------------------------------------===//
+// Consumer stages
+//===----------------------------------------------------------------------===//
 
 Accumulator Sm90PrefillGenerator::issueScores(Value descQ, Value stage) {
   Value kAddr = address32(layout.k0(), stage, layout.kTileBytes());
@@ -253,37 +393,35 @@ Accumulator Sm90PrefillGenerator::issueScores(Value descQ, Value stage) {
   return s;
 }
 
-Accumulator Sm90PrefillGenerator::issuePV(const ConsumerState &st,
-                                          Value stage) {
+Accumulator Sm90PrefillGenerator::issuePV(const Accumulator &o,
+                                          ArrayRef<Value> p, Value stage) {
   // V is MN-major: 64-column atoms BN * 128 bytes apart, 16 keys per k16.
   Value vAddr = address32(layout.v0(), stage, layout.vTileBytes());
   Value descV = h.descriptor(vAddr, layout.bn * 128, 1024);
-  Accumulator o = st.o;
+  Accumulator acc = o;
   for (int64_t kk = 0; kk < layout.bn / 16; ++kk)
-    o = h.wgmmaRS(cfg.elementType, layout.dv, o,
-                  ArrayRef<Value>(st.p).slice(4 * kk, 4),
-                  h.advance(descV, kk * 2048));
-  return o;
+    acc = h.wgmmaRS(cfg.elementType, layout.dv, acc, p.slice(4 * kk, 4),
+                    h.advance(descV, kk * 2048));
+  return acc;
 }
 
 SmallVector<Value> Sm90PrefillGenerator::maskScores(ArrayRef<Value> s, Value j,
-                                                    Value q0,
-                                                    const Value rows[2],
-                                                    Value lane) {
+                                                    const Consumer &cs) {
   OpBuilder &b = e.b;
   Location loc = e.loc;
   // Only tiles that cross Skv or the first row's diagonal need the selects.
   Value k0 = e.mul(j, e.i32c(layout.bn));
-  Value need = tileNeedsMask(e, cfg, k0, q0, sq, skv);
+  Value need = tileNeedsMask(e, cfg, k0, cs.q0, sq, skv);
   auto masked = scf::IfOp::create(
       b, loc, need,
       [&](OpBuilder &, Location) {
         SmallVector<Value> out;
-        Value colBase = e.add(k0, e.mul(e.remu(lane, e.i32c(4)), e.i32c(2)));
+        Value colBase =
+            e.add(k0, e.mul(e.remu(cs.lane, e.i32c(4)), e.i32c(2)));
         Value ninf = e.f32c(-INFINITY);
         for (int64_t i = 0; i < sSize(); ++i) {
           Value col = e.add(colBase, e.i32c(8 * (i / 4) + (i & 1)));
-          Value keep = keyVisible(e, cfg, col, rows[(i % 4) / 2], sq, skv);
+          Value keep = keyVisible(e, cfg, col, cs.rows[(i % 4) / 2], sq, skv);
           out.push_back(e.select(keep, s[i], ninf));
         }
         scf::YieldOp::create(b, loc, out);
@@ -296,58 +434,104 @@ void Sm90PrefillGenerator::rowMax(ArrayRef<Value> s, Value mt[2]) {
   // Elements 4i, 4i+1 are row r0 of this thread, 4i+2, 4i+3 row r0 + 8; a
   // row lies on the four lanes of a quad.
   for (int r = 0; r < 2; ++r) {
-    Value acc;
+    SmallVector<Value> row;
     for (int64_t i = 0; i < sSize(); ++i)
       if ((i % 4) / 2 == r)
-        acc = acc ? e.fmax(acc, s[i]) : s[i];
+        row.push_back(s[i]);
+    Value acc =
+        treeReduce(row, [&](Value a, Value b) { return e.fmax(a, b); });
     acc = e.fmax(acc, e.shflXor(acc, 1));
     mt[r] = e.fmax(acc, e.shflXor(acc, 2));
   }
 }
 
-ConsumerState Sm90PrefillGenerator::softmax(ArrayRef<Value> s, Value mt[2],
-                                            const ConsumerState &st, Value c) {
+Value Sm90PrefillGenerator::skipDecision(const Consumer &cs, Value j,
+                                         const Value mt[2],
+                                         const ConsumerState &st) {
+  if (!cfg.skip)
+    return constantBool(false);
+  // The vote group is the warpgroup's 64 rows: they share every wgmma. A
+  // threshold that turns skipping off (0, or 1 and above), and the first
+  // block, take no vote and no barrier.
+  Value voting =
+      e.band(cs.threshold.enabled, e.cmp(P::sgt, j, e.i32c(0)));
+  auto decision = scf::IfOp::create(
+      e.b, e.loc, voting,
+      [&](OpBuilder &, Location) {
+        Value outside[2] = {e.cmp(P::sge, cs.rows[0], sq),
+                            e.cmp(P::sge, cs.rows[1], sq)};
+        Value vote = skipVoteRows(e, mt, st.m, outside, cs.c, cs.threshold);
+        scf::YieldOp::create(
+            e.b, e.loc, h.namedAnd(cs.voteBar, kConsumerThreads, vote));
+      },
+      [&](OpBuilder &, Location) {
+        scf::YieldOp::create(e.b, e.loc, constantBool(false));
+      });
+  return decision.getResult(0);
+}
+
+RowUpdate Sm90PrefillGenerator::rowUpdate(const Value mt[2],
+                                         const ConsumerState &st, Value c) {
   Value ninf = e.f32c(-INFINITY), zero = e.f32c(0.0);
-  ConsumerState next = st;
-  Value negShift[2], alpha[2], rowSum[2] = {zero, zero};
+  RowUpdate u;
   for (int r = 0; r < 2; ++r) {
-    next.m[r] = e.fmax(st.m[r], mt[r]);
+    u.m[r] = e.fmax(st.m[r], mt[r]);
     // A row with no key yet keeps m = -inf: shift by 0, so exp2 gives 0.
-    Value shift = e.select(e.fcmp(FP::OEQ, next.m[r], ninf), zero,
-                           e.fmul(next.m[r], c));
-    alpha[r] = e.ex2(e.fsub(e.fmul(st.m[r], c), shift));
-    negShift[r] = e.fsub(zero, shift);
+    Value shift = e.select(e.fcmp(FP::OEQ, u.m[r], ninf), zero,
+                           e.fmul(u.m[r], c));
+    u.alpha[r] = e.ex2(e.fsub(e.fmul(st.m[r], c), shift));
+    u.negShift[r] = e.fsub(zero, shift);
   }
+  return u;
+}
+
+ConsumerState Sm90PrefillGenerator::softmax(ArrayRef<Value> s,
+                                            const RowUpdate &u,
+                                            const ConsumerState &st, Value c) {
+  ConsumerState next = st;
+  SmallVector<Value> rowTerms[2];
+  for (int r = 0; r < 2; ++r) {
+    next.m[r] = u.m[r];
+    next.alpha[r] = u.alpha[r];
+  }
+  const Value *negShift = u.negShift;
   SmallVector<Value> p;
   for (int64_t i = 0; i < sSize(); ++i) {
     int r = (i % 4) / 2;
     Value x = e.ex2(e.fma(s[i], c, negShift[r]));
     p.push_back(x);
-    rowSum[r] = e.fadd(rowSum[r], x);
+    rowTerms[r].push_back(x);
   }
-  for (int r = 0; r < 2; ++r)
-    next.l[r] = e.fma(st.l[r], alpha[r], rowSum[r]);
-  SmallVector<Value> o = h.unpack(st.o);
-  for (int64_t i = 0; i < oSize(); ++i)
-    o[i] = e.fmul(o[i], alpha[(i % 4) / 2]);
-  next.o = h.pack(o);
+  for (int r = 0; r < 2; ++r) {
+    Value rowSum = treeReduce(rowTerms[r],
+                              [&](Value a, Value b) { return e.fadd(a, b); });
+    next.l[r] = e.fma(st.l[r], next.alpha[r], rowSum);
+  }
   next.p.clear();
   for (int64_t i = 0; i < pSize(); ++i)
     next.p.push_back(e.pack(cfg.elementType, p[2 * i], p[2 * i + 1]));
-  next.pending = arith::ConstantOp::create(e.b, e.loc, e.b.getBoolAttr(true));
+  next.pending = constantBool(true);
   return next;
 }
 
-void Sm90PrefillGenerator::releaseStage(Value stage, Value lane) {
+Accumulator Sm90PrefillGenerator::rescale(const Accumulator &o,
+                                          const Value alpha[2]) {
+  SmallVector<Value> v = h.unpack(o);
+  for (int64_t i = 0; i < oSize(); ++i)
+    v[i] = e.fmul(v[i], alpha[(i % 4) / 2]);
+  return h.pack(v);
+}
+
+void Sm90PrefillGenerator::release(int64_t base, Value stage, Value lane) {
   scf::IfOp::create(e.b, e.loc, e.cmp(P::eq, lane, e.i32c(0)),
                     [&](OpBuilder &, Location) {
-                      h.mbarArrive(sharedAt(layout.empty0(), stage, 8));
+                      h.mbarArrive(sharedAt(base, stage, 8));
                       scf::YieldOp::create(e.b, e.loc);
                     });
 }
 
-void Sm90PrefillGenerator::epilogue(const ConsumerState &st, Value q0,
-                                    Value rows[2], Value lane) {
+void Sm90PrefillGenerator::epilogue(const ConsumerState &st,
+                                    const Consumer &cs) {
   OpBuilder &b = e.b;
   Location loc = e.loc;
   Value zero = e.f32c(0.0);
@@ -360,10 +544,11 @@ void Sm90PrefillGenerator::epilogue(const ConsumerState &st, Value q0,
                       e.fdiv(e.f32c(1.0), l));
   }
   SmallVector<Value> o = h.unpack(st.o);
-  Value oBase = e.headBase(outAddr, bIdx, cfg.qHeads, head, sq, 2 * layout.dv);
-  Value colBytes = e.mul(e.remu(lane, e.i32c(4)), e.i32c(4));
+  Value oBase = e.headBase(outAddr, tile.batch, cfg.qHeads, tile.head, sq,
+                           2 * layout.dv);
+  Value colBytes = e.mul(e.remu(cs.lane, e.i32c(4)), e.i32c(4));
   for (int r = 0; r < 2; ++r) {
-    Value row = rows[r];
+    Value row = cs.rows[r];
     scf::IfOp::create(
         b, loc, e.cmp(P::slt, row, sq), [&](OpBuilder &, Location) {
           Value rowPtr = e.gep(
@@ -383,189 +568,317 @@ void Sm90PrefillGenerator::epilogue(const ConsumerState &st, Value q0,
   }
 }
 
+void Sm90PrefillGenerator::countTiles(const ConsumerState &st,
+                                      const Consumer &cs) {
+  // One atomic pair per consumer that owns a q-block, into the counters of
+  // the tile's (batch, head).
+  Value first =
+      e.band(e.cmp(P::eq, cs.thread, e.i32c(0)), e.cmp(P::slt, cs.q0, sq));
+  scf::IfOp::create(e.b, e.loc, first, [&](OpBuilder &, Location) {
+    e.countTiles(statsAddr, tile.batch, cfg.qHeads, tile.head, cs.visited,
+                 st.skipped);
+    scf::YieldOp::create(e.b, e.loc);
+  });
+}
+
+//===----------------------------------------------------------------------===//
+// Consumer loop
+//===----------------------------------------------------------------------===//
+
+Consumer Sm90PrefillGenerator::consumerSetup() {
+  Consumer cs;
+  cs.index =
+      h.uniform(e.sub(e.divu(tid, e.i32c(kConsumerThreads)), e.i32c(1)));
+  Value other = e.sub(e.i32c(1), cs.index);
+  cs.thread = e.remu(tid, e.i32c(kConsumerThreads));
+  cs.lane = e.remu(cs.thread, e.i32c(32));
+  cs.rowInBlock = e.add(e.mul(e.divu(cs.thread, e.i32c(32)), e.i32c(16)),
+                        e.divu(cs.lane, e.i32c(4)));
+  cs.myTurn = e.add(e.i32c(kTurnBarrier), cs.index);
+  cs.otherTurn = e.add(e.i32c(kTurnBarrier), other);
+  cs.voteBar = e.add(e.i32c(kVoteBarrier), cs.index);
+  cs.c = e.f32c(cfg.scale * M_LOG2E);
+  if (cfg.skip)
+    cs.threshold = SkipThreshold::build(e, cfg, skipParam, skv);
+  cs.descQ = h.descriptor(
+      e.add(smem32, e.mul(cs.index, e.i32c(layout.qBlockBytes()))), 16, 1024);
+  return cs;
+}
+
+Consumer Sm90PrefillGenerator::consumerTile(const Consumer &invariant) {
+  Consumer cs = invariant;
+  cs.q0 = e.add(tile.cta0, e.mul(cs.index, e.i32c(64)));
+  cs.visited = visitedBlocks(cs.q0);
+  cs.rows[0] = e.add(cs.q0, cs.rowInBlock);
+  cs.rows[1] = e.add(cs.q0, e.add(cs.rowInBlock, e.i32c(8)));
+  return cs;
+}
+
+// Step j of a consumer, FlashAttention-3's intra-warpgroup pipelining: on
+// its turn on the tensor cores it issues S_j = Q K_j^T and then
+// O += P_{j-1} V_{j-1} as two wgmma groups, passes the turn, and works on
+// S_j as soon as the first group is done, while P_{j-1} V_{j-1} still runs:
+// mask, row max, the skip vote, and for a kept tile P_j, m and l. O is
+// rescaled for tile j once P_{j-1} V_{j-1} has landed.
+//
+// Every step commits two groups and waits the same way, whether or not it
+// issued anything: ptxas does not correlate branch conditions, and a wait
+// under a condition makes it serialize every wgmma of the kernel.
+ConsumerState Sm90PrefillGenerator::consumerStep(const Consumer &cs, Value j,
+                                                 const ConsumerState &st) {
+  OpBuilder &b = e.b;
+  Location loc = e.loc;
+  // Ring positions of kv-blocks j and j - 1 (only used when j > 0).
+  Value u = e.add(tile.ring, j);
+  Value prev = e.sub(u, e.i32c(1));
+  Value s = stageOf(u);
+  Value sPrev = stageOf(prev);
+  Value active = e.cmp(P::slt, j, cs.visited);
+
+  h.mbarWait(sharedAt(layout.fullK0(), s, 8), parityOf(u));
+  h.namedSync(cs.myTurn, 2 * kConsumerThreads);
+  h.wgmmaFence();
+  // Issued even where this consumer does not visit block j (consumer 0's
+  // last causal block): K_j is there anyway, and a wgmma under a branch
+  // keeps ptxas from seeing which group the wait below retires.
+  Accumulator scores = issueScores(cs.descQ, s);
+  h.wgmmaCommit();
+  auto pv = scf::IfOp::create(
+      b, loc, st.pending,
+      [&](OpBuilder &, Location) {
+        h.mbarWait(sharedAt(layout.fullV0(), sPrev, 8), parityOf(prev));
+        scf::YieldOp::create(b, loc, issuePV(st.o, st.p, sPrev).value);
+      },
+      [&](OpBuilder &, Location) {
+        scf::YieldOp::create(b, loc, st.o.value);
+      });
+  h.wgmmaCommit();
+  // Hand the tensor cores to the other consumer.
+  h.namedArrive(cs.otherTurn, 2 * kConsumerThreads);
+  // S_j is the older group.
+  h.wgmmaWait(1);
+  Accumulator sAcc = h.fenceRegisters(scores);
+  release(layout.emptyK0(), s, cs.lane);
+  // After the tile's last S, the producer may load the next tile's Q.
+  scf::IfOp::create(b, loc,
+                    e.cmp(P::eq, j, e.sub(tile.numKV, e.i32c(1))),
+                    [&](OpBuilder &, Location) {
+                      h.mbarArrive(sharedAt(layout.emptyQ()));
+                      scf::YieldOp::create(b, loc);
+                    });
+
+  ConsumerState inFlight = st;
+  inFlight.o = {pv.getResult(0), oSize()};
+  inFlight.pending = constantBool(false);
+  Value one = e.f32c(1.0);
+  inFlight.alpha[0] = inFlight.alpha[1] = one;
+  auto yieldStep = [&](const ConsumerState &r) {
+    SmallVector<Value> v = r.flatten();
+    v.append({r.alpha[0], r.alpha[1]});
+    scf::YieldOp::create(b, loc, v);
+  };
+  // A tile this consumer does not visit, or skips: V_j is not read, so its
+  // stage goes back to the producer at once.
+  auto dropTile = [&](Value count) {
+    release(layout.emptyV0(), s, cs.lane);
+    ConsumerState r = inFlight;
+    r.skipped = e.add(st.skipped, count);
+    yieldStep(r);
+  };
+  SmallVector<Type> types;
+  for (Value v : st.flatten())
+    types.push_back(v.getType());
+  types.append({e.f32, e.f32});
+  auto step = scf::IfOp::create(b, loc, types, active,
+                                /*withElseRegion=*/true);
+  {
+    OpBuilder::InsertionGuard g(b);
+    b.setInsertionPointToStart(&step.getThenRegion().front());
+    SmallVector<Value> sv = maskScores(h.unpack(sAcc), j, cs);
+    Value mt[2];
+    rowMax(sv, mt);
+    // Needed only for a kept tile, but ready while the vote's barrier waits.
+    RowUpdate update = rowUpdate(mt, st, cs.c);
+    auto decide = scf::IfOp::create(b, loc, types,
+                                    skipDecision(cs, j, mt, st),
+                                    /*withElseRegion=*/true);
+    {
+      OpBuilder::InsertionGuard g2(b);
+      b.setInsertionPointToStart(&decide.getThenRegion().front());
+      dropTile(e.i32c(1));
+      b.setInsertionPointToStart(&decide.getElseRegion().front());
+      yieldStep(softmax(sv, update, inFlight, cs.c));
+    }
+    scf::YieldOp::create(b, loc, decide.getResults());
+    b.setInsertionPointToStart(&step.getElseRegion().front());
+    dropTile(e.i32c(0));
+  }
+  ValueRange results = step.getResults();
+  ConsumerState next = ConsumerState::unflatten(results.drop_back(2), oSize(),
+                                                pSize());
+  // Step j + 1 branches on it around wgmma; made known to be uniform here,
+  // off the path from the vote to the softmax.
+  if (cfg.skip)
+    next.pending = h.uniformBool(next.pending);
+
+  // P_{j-1} V_{j-1} done: V_{j-1} is free, and O takes tile j's rescale.
+  Accumulator o = h.waitFor(0, next.o, st.p);
+  scf::IfOp::create(b, loc, st.pending, [&](OpBuilder &, Location) {
+    release(layout.emptyV0(), sPrev, cs.lane);
+    scf::YieldOp::create(b, loc);
+  });
+  Value alpha[2] = {results[results.size() - 2], results.back()};
+  auto rescaled = scf::IfOp::create(
+      b, loc, next.pending,
+      [&](OpBuilder &, Location) {
+        scf::YieldOp::create(b, loc, rescale(o, alpha).value);
+      },
+      [&](OpBuilder &, Location) { scf::YieldOp::create(b, loc, o.value); });
+  next.o = {rescaled.getResult(0), oSize()};
+  return next;
+}
+
 void Sm90PrefillGenerator::buildConsumer() {
   OpBuilder &b = e.b;
   Location loc = e.loc;
   h.setMaxRegisters(kConsumerRegisters, /*increase=*/true);
-  Value consumer =
-      h.uniform(e.sub(e.divu(tid, e.i32c(kConsumerThreads)), e.i32c(1)));
-  Value other = e.sub(e.i32c(1), consumer);
-  Value t = e.remu(tid, e.i32c(kConsumerThreads));
-  Value lane = e.remu(t, e.i32c(32));
-  Value q0 = e.add(cta0, e.mul(consumer, e.i32c(64)));
-  Value myKV = visitedBlocks(q0);
-  Value rowInBlock =
-      e.add(e.mul(e.divu(t, e.i32c(32)), e.i32c(16)), e.divu(lane, e.i32c(4)));
-  Value rows[2] = {e.add(q0, rowInBlock),
-                   e.add(q0, e.add(rowInBlock, e.i32c(8)))};
-  Value myTurn = e.add(e.i32c(kTurnBarrier), consumer);
-  Value otherTurn = e.add(e.i32c(kTurnBarrier), other);
-  Value voteBar = e.add(e.i32c(kVoteBarrier), consumer);
+  Consumer invariant = consumerSetup();
 
-  double scaleLog2 = cfg.scale * M_LOG2E;
-  Value c = e.f32c(scaleLog2);
-  SkipThreshold threshold;
-  if (cfg.skip)
-    threshold = SkipThreshold::build(e, cfg, skipParam, skv);
-
-  // Consumer 1 lets consumer 0 go first on the tensor cores.
-  scf::IfOp::create(b, loc,
-                    e.band(e.cmp(P::eq, consumer, e.i32c(1)),
-                           e.cmp(P::sgt, numKV, e.i32c(0))),
+  // Consumer 1 lets consumer 0 go first on the tensor cores; every step of
+  // every tile then passes the turn on, and consumer 0 takes consumer 1's
+  // last pass at the end.
+  scf::IfOp::create(b, loc, e.cmp(P::eq, invariant.index, e.i32c(1)),
                     [&](OpBuilder &, Location) {
-                      h.namedArrive(otherTurn, 2 * kConsumerThreads);
+                      h.namedArrive(invariant.otherTurn,
+                                    2 * kConsumerThreads);
                       scf::YieldOp::create(b, loc);
                     });
 
-  h.mbarWait(sharedAt(layout.fullQ()), e.i32c(0));
-  Value descQ = h.descriptor(
-      e.add(smem32, e.mul(consumer, e.i32c(layout.qBlockBytes()))), 16, 1024);
+  forEachTile([&] {
+    Consumer cs = consumerTile(invariant);
+    h.mbarWait(sharedAt(layout.fullQ()), e.band(tile.seq, e.i32c(1)));
 
-  ConsumerState init;
-  Value ninf = e.f32c(-INFINITY), zero = e.f32c(0.0);
-  init.o = h.pack(SmallVector<Value>(oSize(), zero));
-  init.m[0] = init.m[1] = ninf;
-  init.l[0] = init.l[1] = zero;
-  init.p.assign(pSize(), e.i32c(0));
-  init.pending = arith::ConstantOp::create(b, loc, b.getBoolAttr(false));
-  init.skipped = e.i32c(0);
+    ConsumerState init;
+    Value ninf = e.f32c(-INFINITY), zero = e.f32c(0.0);
+    init.o = h.pack(SmallVector<Value>(oSize(), zero));
+    init.m[0] = init.m[1] = ninf;
+    init.l[0] = init.l[1] = zero;
+    init.p.assign(pSize(), e.i32c(0));
+    init.pending = constantBool(false);
+    init.skipped = e.i32c(0);
 
-  auto loop =
-      scf::ForOp::create(b, loc, e.i32c(0), numKV, e.i32c(1), init.flatten());
-  {
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToStart(loop.getBody());
-    Value j = loop.getInductionVar();
-    ConsumerState st = ConsumerState::unflatten(loop.getRegionIterArgs(),
-                                                oSize(), pSize());
-    Value s = stageOf(j);
-    Value prev = e.maxsi(e.sub(j, e.i32c(1)), e.i32c(0));
-    Value sPrev = stageOf(prev);
-    Value active = e.cmp(P::slt, j, myKV);
-
-    h.mbarWait(sharedAt(layout.fullK0(), s, 8), parityOf(j));
-    // This consumer's turn: S_j and P_{j-1} V_{j-1} in one batch.
-    h.namedSync(myTurn, 2 * kConsumerThreads);
-    h.wgmmaFence();
-    auto scores = scf::IfOp::create(
-        b, loc, active,
-        [&](OpBuilder &, Location) {
-          scf::YieldOp::create(b, loc, issueScores(descQ, s).value);
-        },
-        [&](OpBuilder &, Location) {
-          scf::YieldOp::create(b, loc, h.poisonAccumulator(sSize()).value);
-        });
-    auto pv = scf::IfOp::create(
-        b, loc, st.pending,
-        [&](OpBuilder &, Location) {
-          h.mbarWait(sharedAt(layout.fullV0(), sPrev, 8), parityOf(prev));
-          scf::YieldOp::create(b, loc, issuePV(st, sPrev).value);
-        },
-        [&](OpBuilder &, Location) {
-          scf::YieldOp::create(b, loc, st.o.value);
-        });
-    h.wgmmaCommit();
-    // Hand the tensor cores to the other consumer (whose last turn, that
-    // of consumer 1 at the last block, is not passed back).
-    Value last = e.cmp(P::eq, j, e.sub(numKV, e.i32c(1)));
-    Value lastOfOne = e.band(last, e.cmp(P::eq, consumer, e.i32c(1)));
-    Value passOn = e.bxor(
-        lastOfOne, arith::ConstantOp::create(b, loc, b.getBoolAttr(true)));
-    scf::IfOp::create(b, loc, passOn, [&](OpBuilder &, Location) {
-                        h.namedArrive(otherTurn, 2 * kConsumerThreads);
+    auto loop = scf::ForOp::create(b, loc, e.i32c(0), tile.numKV, e.i32c(1),
+                                   init.flatten());
+    {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(loop.getBody());
+      ConsumerState st = ConsumerState::unflatten(loop.getRegionIterArgs(),
+                                                  oSize(), pSize());
+      ConsumerState next = consumerStep(cs, loop.getInductionVar(), st);
+      scf::YieldOp::create(b, loc, next.flatten());
+    }
+    ConsumerState fin =
+        ConsumerState::unflatten(loop.getResults(), oSize(), pSize());
+    // A tile without kv-blocks (Skv = 0) never reached its last S.
+    scf::IfOp::create(b, loc, e.cmp(P::eq, tile.numKV, e.i32c(0)),
+                      [&](OpBuilder &, Location) {
+                        h.mbarArrive(sharedAt(layout.emptyQ()));
                         scf::YieldOp::create(b, loc);
                       });
-    h.wgmmaWait(0);
-    Accumulator sAcc = h.fenceRegisters({scores.getResult(0), sSize()});
-    st.o = h.fenceRegisters({pv.getResult(0), oSize()});
-    scf::IfOp::create(b, loc, st.pending, [&](OpBuilder &, Location) {
-      releaseStage(sPrev, lane);
-      scf::YieldOp::create(b, loc);
-    });
 
-    ConsumerState done = st;
-    done.pending = arith::ConstantOp::create(b, loc, b.getBoolAttr(false));
-    // A tile without work for this consumer, or a skipped one: wait until V
-    // has landed (so no TMA of the stage is in flight), then release it.
-    auto release = [&](Value one) {
-      h.mbarWait(sharedAt(layout.fullV0(), s, 8), parityOf(j));
-      releaseStage(s, lane);
-      ConsumerState r = done;
-      r.skipped = e.add(st.skipped, one);
-      scf::YieldOp::create(b, loc, r.flatten());
-    };
-    SmallVector<Type> types;
-    for (Value v : st.flatten())
-      types.push_back(v.getType());
-    auto step = scf::IfOp::create(
-        b, loc, types, active, /*withElseRegion=*/true);
-    {
-      OpBuilder::InsertionGuard g(b);
-      b.setInsertionPointToStart(&step.getThenRegion().front());
-      SmallVector<Value> sv = maskScores(h.unpack(sAcc), j, q0, rows, lane);
-      Value mt[2];
-      rowMax(sv, mt);
-      Value skip = arith::ConstantOp::create(b, loc, b.getBoolAttr(false));
-      if (cfg.skip) {
-        Value outside[2] = {e.cmp(P::sge, rows[0], sq),
-                            e.cmp(P::sge, rows[1], sq)};
-        Value vote = skipVoteRows(e, mt, st.m, outside, c, threshold);
-        Value all = h.namedAnd(voteBar, kConsumerThreads, vote);
-        skip = e.band(e.band(threshold.enabled, e.cmp(P::sgt, j, e.i32c(0))),
-                      all);
-      }
-      auto decide =
-          scf::IfOp::create(b, loc, types, skip, /*withElseRegion=*/true);
-      {
-        OpBuilder::InsertionGuard g2(b);
-        b.setInsertionPointToStart(&decide.getThenRegion().front());
-        release(e.i32c(1));
-        b.setInsertionPointToStart(&decide.getElseRegion().front());
-        scf::YieldOp::create(b, loc, softmax(sv, mt, st, c).flatten());
-      }
-      scf::YieldOp::create(b, loc, decide.getResults());
-      b.setInsertionPointToStart(&step.getElseRegion().front());
-      release(e.i32c(0));
-    }
-    scf::YieldOp::create(b, loc, step.getResults());
+    // The P V of the last visited tile.
+    auto tail = scf::IfOp::create(
+        b, loc, fin.pending,
+        [&](OpBuilder &, Location) {
+          Value last = e.add(tile.ring, e.sub(tile.numKV, e.i32c(1)));
+          Value sLast = stageOf(last);
+          h.wgmmaFence();
+          h.mbarWait(sharedAt(layout.fullV0(), sLast, 8), parityOf(last));
+          Accumulator o = issuePV(fin.o, fin.p, sLast);
+          h.wgmmaCommit();
+          h.wgmmaWait(0);
+          o = h.fenceRegisters(o);
+          release(layout.emptyV0(), sLast, cs.lane);
+          scf::YieldOp::create(b, loc, o.value);
+        },
+        [&](OpBuilder &, Location) {
+          scf::YieldOp::create(b, loc, fin.o.value);
+        });
+    fin.o = {tail.getResult(0), oSize()};
+    epilogue(fin, cs);
+    if (cfg.stats)
+      countTiles(fin, cs);
+  });
+
+  scf::IfOp::create(b, loc, e.cmp(P::eq, invariant.index, e.i32c(0)),
+                    [&](OpBuilder &, Location) {
+                      h.namedSync(invariant.myTurn, 2 * kConsumerThreads);
+                      scf::YieldOp::create(b, loc);
+                    });
+}
+
+void Sm90PrefillGenerator::decodeTile(Value pos) {
+  // Causal: the longest tiles (the last q-blocks) first, over every head,
+  // so that the schedule below can balance them. Otherwise all tiles are
+  // equal and the q-blocks of one head come together, sharing its K/V in
+  // L2.
+  Value heads = e.mul(batch, e.i32c(cfg.qHeads));
+  Value qTile, bh;
+  if (cfg.causal) {
+    qTile = e.sub(e.sub(numQTiles, e.i32c(1)), e.divu(pos, heads));
+    bh = e.remu(pos, heads);
+  } else {
+    qTile = e.remu(pos, numQTiles);
+    bh = e.divu(pos, numQTiles);
   }
-  ConsumerState fin =
-      ConsumerState::unflatten(loop.getResults(), oSize(), pSize());
+  tile.cta0 = e.mul(qTile, e.i32c(KernelConfig::kSm90CtaRows));
+  tile.head = e.remu(bh, e.i32c(cfg.qHeads));
+  tile.batch = e.divu(bh, e.i32c(cfg.qHeads));
+  // The producer loads what the later consumer visits, which is at least
+  // what the earlier one does.
+  tile.numKV = e.maxsi(visitedBlocks(tile.cta0),
+                       visitedBlocks(e.add(tile.cta0, e.i32c(64))));
+}
 
-  // The P V of the last visited tile.
-  auto tail = scf::IfOp::create(
-      b, loc, fin.pending,
-      [&](OpBuilder &, Location) {
-        Value lastJ = e.sub(numKV, e.i32c(1));
-        Value sLast = stageOf(lastJ);
-        h.mbarWait(sharedAt(layout.fullV0(), sLast, 8), parityOf(lastJ));
-        h.wgmmaFence();
-        Accumulator o = issuePV(fin, sLast);
-        h.wgmmaCommit();
-        h.wgmmaWait(0);
-        o = h.fenceRegisters(o);
-        releaseStage(sLast, lane);
-        scf::YieldOp::create(b, loc, o.value);
-      },
-      [&](OpBuilder &, Location) {
-        scf::YieldOp::create(b, loc, fin.o.value);
-      });
-  fin.o = {tail.getResult(0), oSize()};
-  epilogue(fin, q0, rows, lane);
-
-  // Counters: one atomic pair per consumer that owns a q-block.
-  if (cfg.stats) {
-    Value first = e.band(e.cmp(P::eq, t, e.i32c(0)), e.cmp(P::slt, q0, sq));
-    scf::IfOp::create(b, loc, first, [&](OpBuilder &, Location) {
-      Value base = e.toGlobalPtr(statsAddr);
-      LLVM::AtomicRMWOp::create(b, loc, LLVM::AtomicBinOp::add, base,
-                                e.toI64(myKV), LLVM::AtomicOrdering::monotonic);
-      LLVM::AtomicRMWOp::create(b, loc, LLVM::AtomicBinOp::add,
-                                e.gep(base, e.i32c(8)), e.toI64(fin.skipped),
-                                LLVM::AtomicOrdering::monotonic);
-      scf::YieldOp::create(b, loc);
-    });
+// A persistent schedule: the grid has at most one CTA per SM, and CTA c of G
+// takes position c of each round of G tiles, in reverse order every other
+// round (a snake), so that with the causal order of decodeTile each CTA's
+// sum of tile lengths comes out nearly equal. The schedule is static: both
+// roles of a CTA compute it alike, and nothing is shared between CTAs.
+void Sm90PrefillGenerator::forEachTile(function_ref<void()> body) {
+  OpBuilder &b = e.b;
+  Location loc = e.loc;
+  auto gridSize = arith::IndexCastUIOp::create(
+      b, loc, e.i32, gpu::GridDimOp::create(b, loc, gpu::Dimension::x));
+  Value cta = e.blockIdx(gpu::Dimension::x);
+  Value rounds = e.divu(e.add(numTiles, e.sub(gridSize, e.i32c(1))), gridSize);
+  Value zero = e.i32c(0);
+  auto loop = scf::ForOp::create(b, loc, zero, rounds, e.i32c(1),
+                                 ValueRange{zero, zero});
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(loop.getBody());
+  Value r = loop.getInductionVar();
+  Value seq = loop.getRegionIterArgs()[0], ring = loop.getRegionIterArgs()[1];
+  Value reversed = e.cmp(P::eq, e.band(r, e.i32c(1)), e.i32c(1));
+  Value pos = e.add(e.mul(r, gridSize),
+                    e.select(reversed, e.sub(e.sub(gridSize, e.i32c(1)), cta),
+                             cta));
+  auto inRange = scf::IfOp::create(
+      b, loc, TypeRange{e.i32, e.i32}, e.cmp(P::slt, pos, numTiles),
+      /*withElseRegion=*/true);
+  {
+    OpBuilder::InsertionGuard g(b);
+    b.setInsertionPointToStart(&inRange.getThenRegion().front());
+    decodeTile(pos);
+    tile.seq = seq;
+    tile.ring = ring;
+    body();
+    scf::YieldOp::create(b, loc, ValueRange{e.add(seq, e.i32c(1)),
+                                            e.add(ring, tile.numKV)});
+    b.setInsertionPointToStart(&inRange.getElseRegion().front());
+    scf::YieldOp::create(b, loc, ValueRange{seq, ring});
   }
+  scf::YieldOp::create(b, loc, inRange.getResults());
 }
 
 void Sm90PrefillGenerator::build(gpu::GPUFuncOp func) {
@@ -583,7 +896,7 @@ void Sm90PrefillGenerator::build(gpu::GPUFuncOp func) {
   mapK = ptr(entry.getArgument(1));
   mapV = ptr(entry.getArgument(2));
   outAddr = entry.getArgument(3);
-  // Argument 4, the batch, is the grid's z extent.
+  batch = entry.getArgument(4);
   sq = entry.getArgument(5);
   skv = entry.getArgument(6);
   unsigned next = 7;
@@ -595,18 +908,9 @@ void Sm90PrefillGenerator::build(gpu::GPUFuncOp func) {
   tid = e.threadIdx();
   smem = e.sharedBase(kSharedSymbol);
   smem32 = LLVM::PtrToIntOp::create(b, loc, e.i32, smem);
-
-  // The CTA's two q-blocks: the causal grid starts with the longest.
-  Value numCtas = e.ceilDiv(sq, 2 * 64);
-  Value x = e.blockIdx(gpu::Dimension::x);
-  if (cfg.causal)
-    x = e.sub(e.sub(numCtas, e.i32c(1)), x);
-  cta0 = e.mul(x, e.i32c(2 * 64));
-  head = e.blockIdx(gpu::Dimension::y);
-  bIdx = e.blockIdx(gpu::Dimension::z);
-  // The producer loads what the later consumer visits, which is at least
-  // what the earlier one does.
-  numKV = e.maxsi(visitedBlocks(cta0), visitedBlocks(e.add(cta0, e.i32c(64))));
+  numQTiles = e.ceilDiv(sq, KernelConfig::kSm90CtaRows);
+  numTiles =
+      e.mul(e.mul(numQTiles, e.i32c(cfg.qHeads)), batch);
 
   buildSetup();
   Value producer = e.cmp(P::ult, tid, e.i32c(kConsumerThreads));

@@ -481,7 +481,8 @@ struct ConvertAttnToLoopsPass
                       "first; run attn-tile");
         return WalkResult::interrupt();
       }
-      if (op->hasAttr("attn.skip")) {
+      if (auto update = dyn_cast<TileUpdateOp>(op);
+          update && update.getSkipRequestAttr()) {
         op->emitError("convert-attn-to-loops: this kv loop asks for "
                       "Skip-Softmax; run attn-insert-block-skip first");
         return WalkResult::interrupt();

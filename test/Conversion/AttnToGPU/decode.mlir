@@ -4,8 +4,8 @@
 // vote is the warp's (the whole GQA group), and V is loaded only for a
 // kept tile; the combine kernel merges the splits.
 // CHECK-LABEL: gpu.func @skipattn_decode_f16_h4x1_d64_m64n64_skipsf_stats(
+//  CHECK-SAME:     attn.kernel = #attn.kernel<role = "decode", params = ["q", "k", "v", "workspace", "batch", "q_len", "kv_len", "num_splits", "scale_factor", "stats"], threads = 32, shared_bytes = {{[0-9]+}}, block_n = 64, max_q_len = 4>
 //  CHECK-SAME:     known_block_size = array<i32: 32, 1, 1>
-//  CHECK-SAME:     skipattn.role = "decode"
 // K is prefetched two tiles ahead: K_j and K_j+1 in flight at the top.
 //       CHECK:   scf.for
 //       CHECK:     arith.remui %{{.*}}, %c3_i32
@@ -19,11 +19,27 @@
 //       CHECK:       nvvm.cp.async.shared.global
 //       CHECK:     nvvm.cp.async.commit.group
 //       CHECK:     scf.if %[[SKIP]]
+// The counters: lane g < 4 adds the split's tiles to query head kvh * 4 + g
+// of the GQA group, at stats + (b * 4 + head) * 16.
+//       CHECK:   %[[LANEOK:.*]] = arith.cmpi ult, %[[LANE:.*]], %c4_i32{{.*}} : i32
+//       CHECK:   scf.if %[[LANEOK]] {
+//       CHECK:     %[[G:.*]] = arith.muli %{{.*}}, %c4_i32{{.*}} : i32
+//       CHECK:     %[[HEAD:.*]] = arith.addi %[[G]], %[[LANE]] : i32
+//       CHECK:     %[[BH4:.*]] = arith.muli %{{.*}}, %c4_i32{{.*}} : i32
+//       CHECK:     %[[BH:.*]] = arith.addi %[[BH4]], %[[HEAD]] : i32
+//       CHECK:     arith.muli %{{.*}}, %c16_i64 : i64
+//       CHECK:     llvm.atomicrmw add
+//       CHECK:     llvm.atomicrmw add
 //       CHECK: gpu.func @skipattn_combine_f16_h4x1_d64_m64n64_skipsf_stats(
-//  CHECK-SAME:     skipattn.role = "combine"
+//  CHECK-SAME:     attn.kernel = #attn.kernel<role = "combine", params = ["workspace", "out", "batch", "q_len", "num_splits"], threads = 64, shared_bytes = 0>
 //       CHECK:   scf.for
 //       CHECK:   "ex2.approx.ftz.f32 $0, $1;"
 func.func @attention(%q: tensor<?x4x?x64xf16>, %k: tensor<?x1x?x64xf16>, %v: tensor<?x1x?x64xf16>) -> tensor<?x4x?x64xf16> {
-  %o = attn.attention %q, %k, %v {skip = #attn.skip<scale_factor = 4.0>} : tensor<?x4x?x64xf16>, tensor<?x1x?x64xf16>, tensor<?x1x?x64xf16> -> tensor<?x4x?x64xf16>
+  %init_o_c0 = arith.constant 0 : index
+  %init_o_d0 = tensor.dim %q, %init_o_c0 : tensor<?x4x?x64xf16>
+  %init_o_c2 = arith.constant 2 : index
+  %init_o_d2 = tensor.dim %q, %init_o_c2 : tensor<?x4x?x64xf16>
+  %init_o = tensor.empty(%init_o_d0, %init_o_d2) : tensor<?x4x?x64xf16>
+  %o = attn.attention %q, %k, %v {skip = #attn.skip<scale_factor = 4.0>} : tensor<?x4x?x64xf16>, tensor<?x1x?x64xf16>, tensor<?x1x?x64xf16> -> tensor<?x4x?x64xf16> outs(%init_o)
   return %o : tensor<?x4x?x64xf16>
 }

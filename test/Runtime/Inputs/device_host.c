@@ -102,6 +102,26 @@ int main(int argc, char **argv) {
   report("run-device-async", skipattn_run_device(gpu, &shape, dq, dk, dv, NULL,
                                                  NULL, dout, 0.5f, NULL, NULL));
   report("synchronize", skipattn_device_synchronize(NULL));
+  /* Per-head counters in the caller's device memory, [1][2][2]: cleared
+   * and counted into on the stream, never waited for. */
+  {
+    void *dstats = NULL;
+    int64_t heads[4] = {-1, -1, -1, -1};
+    report("alloc-head-stats", skipattn_device_alloc(sizeof(heads), &dstats));
+    report("upload-head-stats",
+           skipattn_device_upload(dstats, heads, sizeof(heads)));
+    report("run-device-head-stats",
+           skipattn_run_device_head_stats(gpu, &shape, dq, dk, dv, NULL, NULL,
+                                          dout, 0.75f, dstats, NULL));
+    report("run-device-head-stats-null",
+           skipattn_run_device_head_stats(gpu, &shape, dq, dk, dv, NULL, NULL,
+                                          dout, 0.75f, NULL, NULL));
+    report("download-head-stats",
+           skipattn_device_download(heads, dstats, sizeof(heads)));
+    printf("head-stats: %lld %lld %lld %lld\n", (long long)heads[0],
+           (long long)heads[1], (long long)heads[2], (long long)heads[3]);
+    report("free-head-stats", skipattn_device_free(dstats));
+  }
   memset(out, 0, sizeof(out));
   report("download", skipattn_device_download(out, dout, sizeof(out)));
   same = memcmp(out, q, sizeof(q)) == 0;

@@ -343,17 +343,21 @@ static CUresult parseDescriptor(const char *text, struct CUmod_st *module) {
   cursor = strchr(end, '{');
   if (!cursor || size == 0 || size > (1u << 20))
     return CUDA_ERROR_INVALID_PTX;
-  module->descriptor = malloc(size);
+  /* As ptxas: what the initializer leaves out is zero (LLVM's NVPTX printer
+     leaves out trailing zeros); more values than the size is an error. */
+  module->descriptor = calloc(size, 1);
   if (!module->descriptor)
     return CUDA_ERROR_OUT_OF_MEMORY;
-  for (module->descriptorSize = 0; module->descriptorSize < size;
-       ++module->descriptorSize) {
+  module->descriptorSize = size;
+  for (unsigned long i = 0; *cursor != '}'; ++i) {
     byte = strtoul(cursor + 1, &end, 10);
-    if (end == cursor + 1 || byte > 255 || (*end != ',' && *end != '}')) {
+    if (i == size || end == cursor + 1 || byte > 255 ||
+        (*end != ',' && *end != '}')) {
       free(module->descriptor);
+      module->descriptor = NULL;
       return CUDA_ERROR_INVALID_PTX;
     }
-    module->descriptor[module->descriptorSize] = (unsigned char)byte;
+    module->descriptor[i] = (unsigned char)byte;
     cursor = end;
   }
   return CUDA_SUCCESS;

@@ -37,8 +37,11 @@ def with_descriptor(ptx, manifest, overrides=None):
                   if k not in ("library", "entry", "ptx", "cubin")}
     descriptor.update(overrides or {})
     data = json.dumps(descriptor, separators=(",", ":")).encode() + b"\0"
+    # As LLVM's NVPTX printer writes it: the array's size counts the NUL,
+    # the initializer leaves it out (PTX zero-fills the rest).
     return ptx + ("\n.visible .global .align 1 .b8 skipattn_bundle_descriptor"
-                  "[%d] = {%s};\n" % (len(data), ", ".join(map(str, data))))
+                  "[%d] = {%s};\n" % (len(data),
+                                       ", ".join(map(str, data[:-1]))))
 
 
 def main():

@@ -1,7 +1,7 @@
 //===- AttnAttrs.cpp - attributes of the attn dialect ---------------------===//
 //
 // Parses, prints and verifies `#attn.skip<threshold = X>` and
-// `#attn.skip<scale_factor = F>`.
+// `#attn.skip<scale_factor = F>`, and verifies `#attn.kernel<...>`.
 //
 //===----------------------------------------------------------------------===//
 
@@ -65,4 +65,22 @@ double SkipAttr::getLambda(int64_t kvLen) const {
   if (getKind() == SkipKind::Threshold)
     return getValueAsDouble();
   return kvLen > 0 ? getValueAsDouble() / static_cast<double>(kvLen) : 0.0;
+}
+
+LogicalResult KernelAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                                 StringRef role, ArrayAttr params,
+                                 int64_t threads, int64_t sharedBytes,
+                                 int64_t blockM, int64_t blockN,
+                                 int64_t maxQLen, bool persistent) {
+  if (!llvm::is_contained({"prefill", "decode", "combine"}, role))
+    return emitError() << "kernel role must be prefill, decode or combine, "
+                          "got '"
+                       << role << "'";
+  if (!llvm::all_of(params, [](Attribute p) { return isa<StringAttr>(p); }))
+    return emitError() << "kernel params must be strings";
+  if (threads <= 0 || sharedBytes < 0 || blockM < 0 || blockN < 0 ||
+      maxQLen < 0)
+    return emitError() << "kernel threads must be positive and sizes not "
+                          "negative";
+  return success();
 }

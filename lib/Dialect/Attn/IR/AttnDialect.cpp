@@ -1,6 +1,7 @@
 //===- AttnDialect.cpp - the attn dialect ---------------------------------===//
 //
-// Registers the attn dialect's operations and attributes.
+// Registers the attn dialect's operations and attributes, and verifies the
+// dialect attributes it attaches to other dialects' ops.
 //
 //===----------------------------------------------------------------------===//
 
@@ -18,4 +19,13 @@ void AttnDialect::initialize() {
 #include "skipattn/Dialect/Attn/IR/AttnOps.cpp.inc"
       >();
   registerAttributes();
+}
+
+LogicalResult AttnDialect::verifyOperationAttribute(Operation *op,
+                                                    NamedAttribute attr) {
+  if (attr.getName() == KernelAttr::getAttrName() &&
+      !isa<KernelAttr>(attr.getValue()))
+    return op->emitError() << "'" << KernelAttr::getAttrName()
+                           << "' must be an #attn.kernel attribute";
+  return success();
 }

@@ -1,13 +1,18 @@
 //===- AttnOps.cpp - operations of the attn dialect -----------------------===//
 //
-// The verifier of `attn.attention`. Every rule of the op (DESIGN.md section
-// 3) has its own diagnostic, so that a user who writes the op by hand, or a
-// pass that builds it, learns exactly what is wrong.
+// The verifier of `attn.attention`, its builder, and its TilingInterface.
+// Every rule of the op (DESIGN.md section 3) has its own diagnostic, so that
+// a user who writes the op by hand, or a pass that builds it, learns exactly
+// what is wrong. The tiling is what lets upstream drivers (scf tiling, the
+// transform dialect) split one attention into smaller ones.
 //
 //===----------------------------------------------------------------------===//
 
 #include "skipattn/Dialect/Attn/IR/AttnOps.h"
 
+#include "mlir/Dialect/Affine/IR/AffineOps.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/OpImplementation.h"
 #include "llvm/Support/raw_ostream.h"
@@ -177,4 +182,206 @@ float AttentionOp::getScaleValue() {
   if (std::optional<APFloat> scale = getScale())
     return scale->convertToFloat();
   return 1.0f / std::sqrt(static_cast<float>(getHeadDim()));
+}
+
+void AttentionOp::build(OpBuilder &b, OperationState &state, Type resultType,
+                        Value query, Value key, Value value, Value mask,
+                        UnitAttr causal, FloatAttr scale, SkipAttr skip) {
+  // The destination's dynamic extents are the query's batch and length (the
+  // head counts and head dims are static).
+  auto type = cast<RankedTensorType>(resultType);
+  SmallVector<Value> dynamic;
+  for (int64_t d = 0; d < type.getRank(); ++d)
+    if (type.isDynamicDim(d))
+      dynamic.push_back(
+          tensor::DimOp::create(b, state.location, d == 3 ? value : query, d));
+  Value init = tensor::EmptyOp::create(b, state.location, type, dynamic);
+  build(b, state, resultType, query, key, value, mask, init, causal, scale,
+        skip);
+}
+
+//===----------------------------------------------------------------------===//
+// TilingInterface
+//===----------------------------------------------------------------------===//
+
+// The iteration domain is the result [B, Hq, Sq, Dv]: every point of it is
+// an independent softmax row (for one value column), so every dimension is
+// parallel. Each operand is sliced by what its dimensions mean:
+//   query [B, Hq, Sq, D]      batch, head, query tiles; all of D
+//   key   [B, Hkv, Skv, D]    batch tile, the kv heads of the head tile, the
+//                             keys the query tile can see
+//   value [B, Hkv, Skv, Dv]   as key, and the Dv tile
+//   mask  [B|1, Hq|1, Sq|1, Skv|1]  as query/key; extents of 1 broadcast
+//   init  [B, Hq, Sq, Dv]     the tile itself
+
+SmallVector<utils::IteratorType> AttentionOp::getLoopIteratorTypes() {
+  return SmallVector<utils::IteratorType>(4, utils::IteratorType::parallel);
+}
+
+SmallVector<Range> AttentionOp::getIterationDomain(OpBuilder &b) {
+  OpFoldResult zero = b.getIndexAttr(0), one = b.getIndexAttr(1);
+  SmallVector<Range> domain;
+  for (int64_t d = 0; d < 4; ++d)
+    domain.push_back(
+        Range{zero, tensor::getMixedSize(b, getLoc(), getInit(), d), one});
+  return domain;
+}
+
+namespace {
+/// The slices of the operands of one tile of an attention.
+struct AttentionTile {
+  SmallVector<OpFoldResult> kvHeadOffset, kvHeadSize; // one element each
+  OpFoldResult keyOffset, keySize;
+};
+} // namespace
+
+/// The kv heads and keys a tile of the iteration domain reads, or a
+/// diagnostic when the tile cannot be expressed as one attention.
+static FailureOr<AttentionTile> tileInputs(AttentionOp op, OpBuilder &b,
+                                           ArrayRef<OpFoldResult> offsets,
+                                           ArrayRef<OpFoldResult> sizes) {
+  Location loc = op.getLoc();
+  AttentionTile t;
+  int64_t group = op.getNumQueryHeads() / op.getNumKVHeads();
+  std::optional<int64_t> heads = getConstantIntValue(sizes[1]);
+  std::optional<int64_t> columns = getConstantIntValue(sizes[3]);
+  if (!heads || !columns) {
+    op.emitOpError("cannot be tiled with a dynamic tile of the head or value "
+                   "head dim dimension (head counts and head dims are "
+                   "static)");
+    return failure();
+  }
+  // GQA: query head h reads kv head h / G. A tile of whole groups reads
+  // heads / G kv heads; a tile within one group reads one. Tiles start at
+  // multiples of their size, as tiling drivers make them.
+  AffineExpr h;
+  bindDims(b.getContext(), h);
+  if (group == 1) {
+    t.kvHeadOffset = {offsets[1]};
+    t.kvHeadSize = {sizes[1]};
+  } else if (*heads % group == 0 || group % *heads == 0) {
+    t.kvHeadOffset = {affine::makeComposedFoldedAffineApply(
+        b, loc, h.floorDiv(group), {offsets[1]})};
+    t.kvHeadSize = {b.getIndexAttr(std::max<int64_t>(*heads / group, 1))};
+  } else {
+    op.emitOpError() << "cannot be tiled with " << *heads
+                     << " query heads per tile: a tile must hold whole GQA "
+                        "groups of "
+                     << group << " heads or lie within one";
+    return failure();
+  }
+  // Keys: all of them, except that a causal query tile [q0, q0 + n) sees
+  // only keys [0, q0 + n + Skv - Sq): sliced to those, the tile's own
+  // bottom-right diagonal is the original one.
+  t.keyOffset = b.getIndexAttr(0);
+  t.keySize = tensor::getMixedSize(b, loc, op.getKey(), 2);
+  if (op.getCausal()) {
+    AffineExpr q0, n, skv, sq;
+    bindDims(b.getContext(), q0, n, skv, sq);
+    OpFoldResult sqSize = tensor::getMixedSize(b, loc, op.getQuery(), 2);
+    OpFoldResult end = affine::makeComposedFoldedAffineApply(
+        b, loc, q0 + n + skv - sq, {offsets[2], sizes[2], t.keySize, sqSize});
+    AffineExpr e, zero = getAffineConstantExpr(0, b.getContext());
+    bindDims(b.getContext(), e);
+    OpFoldResult atLeastZero = affine::makeComposedFoldedAffineMax(
+        b, loc, AffineMap::get(1, 0, {e, zero}, b.getContext()), {end});
+    AffineExpr x, y;
+    bindDims(b.getContext(), x, y);
+    t.keySize = affine::makeComposedFoldedAffineMin(
+        b, loc, AffineMap::get(2, 0, {x, y}, b.getContext()),
+        {atLeastZero, t.keySize});
+  }
+  return t;
+}
+
+/// `source` sliced to `offsets`/`sizes`, recorded in `slices`.
+static Value slice(OpBuilder &b, Location loc, Value source,
+                   ArrayRef<OpFoldResult> offsets, ArrayRef<OpFoldResult> sizes,
+                   SmallVectorImpl<Operation *> &slices) {
+  SmallVector<OpFoldResult> strides(offsets.size(), b.getIndexAttr(1));
+  auto op =
+      tensor::ExtractSliceOp::create(b, loc, source, offsets, sizes, strides);
+  slices.push_back(op);
+  return op.getResult();
+}
+
+FailureOr<TilingResult>
+AttentionOp::getTiledImplementation(OpBuilder &b,
+                                    ArrayRef<OpFoldResult> offsets,
+                                    ArrayRef<OpFoldResult> sizes) {
+  Location loc = getLoc();
+  FailureOr<AttentionTile> t = tileInputs(*this, b, offsets, sizes);
+  if (failed(t))
+    return failure();
+  OpFoldResult zero = b.getIndexAttr(0);
+  auto full = [&](Value v, int64_t d) {
+    return tensor::getMixedSize(b, loc, v, d);
+  };
+  SmallVector<Operation *> slices;
+  SmallVector<Value> operands;
+  for (OpOperand &operand : getOperation()->getOpOperands()) {
+    Value v = operand.get();
+    if (&operand == &getQueryMutable()) {
+      operands.push_back(
+          slice(b, loc, v, {offsets[0], offsets[1], offsets[2], zero},
+                {sizes[0], sizes[1], sizes[2], full(v, 3)}, slices));
+    } else if (&operand == &getKeyMutable() || &operand == &getValueMutable()) {
+      bool isValue = &operand == &getValueMutable();
+      operands.push_back(slice(b, loc, v,
+                               {offsets[0], t->kvHeadOffset[0], t->keyOffset,
+                                isValue ? offsets[3] : zero},
+                               {sizes[0], t->kvHeadSize[0], t->keySize,
+                                isValue ? sizes[3] : full(v, 3)},
+                               slices));
+    } else if (getMask() && &operand == &getMaskMutable()[0]) {
+      // Extents of 1 broadcast: those dimensions are not sliced.
+      auto type = cast<RankedTensorType>(v.getType());
+      OpFoldResult dimOffsets[] = {offsets[0], offsets[1], offsets[2],
+                                   t->keyOffset};
+      OpFoldResult dimSizes[] = {sizes[0], sizes[1], sizes[2], t->keySize};
+      SmallVector<OpFoldResult> o, s;
+      for (int64_t d = 0; d < 4; ++d) {
+        bool broadcast = type.getDimSize(d) == 1;
+        o.push_back(broadcast ? zero : dimOffsets[d]);
+        s.push_back(broadcast ? b.getIndexAttr(1) : dimSizes[d]);
+      }
+      operands.push_back(slice(b, loc, v, o, s, slices));
+    } else if (&operand == &getInitMutable()) {
+      operands.push_back(slice(b, loc, v, offsets, sizes, slices));
+    } else {
+      emitOpError() << "cannot be tiled: operand #"
+                    << operand.getOperandNumber() << " has no tiling rule";
+      return failure();
+    }
+  }
+  Value init = operands[getInitMutable().getOperandNumber()];
+  Operation *tiled = mlir::clone(b, getOperation(), {init.getType()}, operands);
+  return TilingResult{{tiled}, SmallVector<Value>(tiled->getResults()), slices};
+}
+
+LogicalResult AttentionOp::getResultTilePosition(
+    OpBuilder &b, unsigned resultNumber, ArrayRef<OpFoldResult> offsets,
+    ArrayRef<OpFoldResult> sizes, SmallVector<OpFoldResult> &resultOffsets,
+    SmallVector<OpFoldResult> &resultSizes) {
+  // The result is the iteration domain.
+  resultOffsets.assign(offsets.begin(), offsets.end());
+  resultSizes.assign(sizes.begin(), sizes.end());
+  return success();
+}
+
+LogicalResult AttentionOp::getIterationDomainTileFromResultTile(
+    OpBuilder &b, unsigned resultNumber, ArrayRef<OpFoldResult> offsets,
+    ArrayRef<OpFoldResult> sizes,
+    SmallVectorImpl<OpFoldResult> &iterDomainOffsets,
+    SmallVectorImpl<OpFoldResult> &iterDomainSizes) {
+  iterDomainOffsets.assign(offsets.begin(), offsets.end());
+  iterDomainSizes.assign(sizes.begin(), sizes.end());
+  return success();
+}
+
+FailureOr<TilingResult>
+AttentionOp::generateResultTileValue(OpBuilder &b, unsigned resultNumber,
+                                     ArrayRef<OpFoldResult> offsets,
+                                     ArrayRef<OpFoldResult> sizes) {
+  return getTiledImplementation(b, offsets, sizes);
 }

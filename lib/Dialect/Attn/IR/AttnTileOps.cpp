@@ -129,6 +129,9 @@ LogicalResult TileUpdateOp::verify() {
       return failure();
     if (!elt(groups).isInteger(1) || bm % dim(groups, 0) != 0)
       return emitOpError("skip groups must be i1 and divide the rows");
+    if (getSkipRequestAttr())
+      return emitOpError("an update with skip groups already has its "
+                         "predicate; it cannot carry a skip_request");
   }
   return success();
 }

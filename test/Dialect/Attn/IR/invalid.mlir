@@ -2,8 +2,9 @@
 
 func.func @query_rank(%q: tensor<4x128x64xf16>, %k: tensor<1x4x128x64xf16>,
                       %v: tensor<1x4x128x64xf16>) -> tensor<1x4x128x64xf16> {
+  %init_0 = tensor.empty() : tensor<1x4x128x64xf16>
   // expected-error @+1 {{query must have rank 4 ([B, H, S, D]), got rank 3}}
-  %0 = attn.attention %q, %k, %v : tensor<4x128x64xf16>, tensor<1x4x128x64xf16>, tensor<1x4x128x64xf16> -> tensor<1x4x128x64xf16>
+  %0 = attn.attention %q, %k, %v : tensor<4x128x64xf16>, tensor<1x4x128x64xf16>, tensor<1x4x128x64xf16> -> tensor<1x4x128x64xf16> outs(%init_0)
   return %0 : tensor<1x4x128x64xf16>
 }
 
@@ -11,8 +12,9 @@ func.func @query_rank(%q: tensor<4x128x64xf16>, %k: tensor<1x4x128x64xf16>,
 
 func.func @value_rank(%q: tensor<1x4x128x64xf16>, %k: tensor<1x4x128x64xf16>,
                       %v: tensor<1x1x4x128x64xf16>) -> tensor<1x4x128x64xf16> {
+  %init_0 = tensor.empty() : tensor<1x4x128x64xf16>
   // expected-error @+1 {{value must have rank 4 ([B, H, S, D]), got rank 5}}
-  %0 = attn.attention %q, %k, %v : tensor<1x4x128x64xf16>, tensor<1x4x128x64xf16>, tensor<1x1x4x128x64xf16> -> tensor<1x4x128x64xf16>
+  %0 = attn.attention %q, %k, %v : tensor<1x4x128x64xf16>, tensor<1x4x128x64xf16>, tensor<1x1x4x128x64xf16> -> tensor<1x4x128x64xf16> outs(%init_0)
   return %0 : tensor<1x4x128x64xf16>
 }
 
@@ -20,8 +22,9 @@ func.func @value_rank(%q: tensor<1x4x128x64xf16>, %k: tensor<1x4x128x64xf16>,
 
 func.func @unsupported_element_type(%q: tensor<1x4x128x64xi32>, %k: tensor<1x4x128x64xi32>,
                                     %v: tensor<1x4x128x64xi32>) -> tensor<1x4x128x64xi32> {
+  %init_0 = tensor.empty() : tensor<1x4x128x64xi32>
   // expected-error @+1 {{query element type must be f16, bf16 or f32, got 'i32'}}
-  %0 = attn.attention %q, %k, %v : tensor<1x4x128x64xi32>, tensor<1x4x128x64xi32>, tensor<1x4x128x64xi32> -> tensor<1x4x128x64xi32>
+  %0 = attn.attention %q, %k, %v : tensor<1x4x128x64xi32>, tensor<1x4x128x64xi32>, tensor<1x4x128x64xi32> -> tensor<1x4x128x64xi32> outs(%init_0)
   return %0 : tensor<1x4x128x64xi32>
 }
 
@@ -29,8 +32,9 @@ func.func @unsupported_element_type(%q: tensor<1x4x128x64xi32>, %k: tensor<1x4x1
 
 func.func @mixed_element_types(%q: tensor<1x4x128x64xf16>, %k: tensor<1x4x128x64xbf16>,
                                %v: tensor<1x4x128x64xf16>) -> tensor<1x4x128x64xf16> {
+  %init_0 = tensor.empty() : tensor<1x4x128x64xf16>
   // expected-error @+1 {{key element type ('bf16') must match query element type ('f16')}}
-  %0 = attn.attention %q, %k, %v : tensor<1x4x128x64xf16>, tensor<1x4x128x64xbf16>, tensor<1x4x128x64xf16> -> tensor<1x4x128x64xf16>
+  %0 = attn.attention %q, %k, %v : tensor<1x4x128x64xf16>, tensor<1x4x128x64xbf16>, tensor<1x4x128x64xf16> -> tensor<1x4x128x64xf16> outs(%init_0)
   return %0 : tensor<1x4x128x64xf16>
 }
 
@@ -38,8 +42,9 @@ func.func @mixed_element_types(%q: tensor<1x4x128x64xf16>, %k: tensor<1x4x128x64
 
 func.func @batch_mismatch(%q: tensor<1x4x128x64xf32>, %k: tensor<2x4x128x64xf32>,
                           %v: tensor<2x4x128x64xf32>) -> tensor<1x4x128x64xf32> {
+  %init_0 = tensor.empty() : tensor<1x4x128x64xf32>
   // expected-error @+1 {{key batch size (2) must match query batch size (1)}}
-  %0 = attn.attention %q, %k, %v : tensor<1x4x128x64xf32>, tensor<2x4x128x64xf32>, tensor<2x4x128x64xf32> -> tensor<1x4x128x64xf32>
+  %0 = attn.attention %q, %k, %v : tensor<1x4x128x64xf32>, tensor<2x4x128x64xf32>, tensor<2x4x128x64xf32> -> tensor<1x4x128x64xf32> outs(%init_0)
   return %0 : tensor<1x4x128x64xf32>
 }
 
@@ -47,8 +52,11 @@ func.func @batch_mismatch(%q: tensor<1x4x128x64xf32>, %k: tensor<2x4x128x64xf32>
 
 func.func @dynamic_heads(%q: tensor<1x?x128x64xf32>, %k: tensor<1x4x128x64xf32>,
                          %v: tensor<1x4x128x64xf32>) -> tensor<1x?x128x64xf32> {
+  %init_0_c1 = arith.constant 1 : index
+  %init_0_d1 = tensor.dim %q, %init_0_c1 : tensor<1x?x128x64xf32>
+  %init_0 = tensor.empty(%init_0_d1) : tensor<1x?x128x64xf32>
   // expected-error @+1 {{number of query heads must be static}}
-  %0 = attn.attention %q, %k, %v : tensor<1x?x128x64xf32>, tensor<1x4x128x64xf32>, tensor<1x4x128x64xf32> -> tensor<1x?x128x64xf32>
+  %0 = attn.attention %q, %k, %v : tensor<1x?x128x64xf32>, tensor<1x4x128x64xf32>, tensor<1x4x128x64xf32> -> tensor<1x?x128x64xf32> outs(%init_0)
   return %0 : tensor<1x?x128x64xf32>
 }
 
@@ -56,8 +64,9 @@ func.func @dynamic_heads(%q: tensor<1x?x128x64xf32>, %k: tensor<1x4x128x64xf32>,
 
 func.func @zero_heads(%q: tensor<1x0x128x64xf32>, %k: tensor<1x0x128x64xf32>,
                       %v: tensor<1x0x128x64xf32>) -> tensor<1x0x128x64xf32> {
+  %init_0 = tensor.empty() : tensor<1x0x128x64xf32>
   // expected-error @+1 {{number of heads must be positive}}
-  %0 = attn.attention %q, %k, %v : tensor<1x0x128x64xf32>, tensor<1x0x128x64xf32>, tensor<1x0x128x64xf32> -> tensor<1x0x128x64xf32>
+  %0 = attn.attention %q, %k, %v : tensor<1x0x128x64xf32>, tensor<1x0x128x64xf32>, tensor<1x0x128x64xf32> -> tensor<1x0x128x64xf32> outs(%init_0)
   return %0 : tensor<1x0x128x64xf32>
 }
 
@@ -65,8 +74,9 @@ func.func @zero_heads(%q: tensor<1x0x128x64xf32>, %k: tensor<1x0x128x64xf32>,
 
 func.func @value_heads(%q: tensor<1x8x128x64xf32>, %k: tensor<1x4x128x64xf32>,
                        %v: tensor<1x2x128x64xf32>) -> tensor<1x8x128x64xf32> {
+  %init_0 = tensor.empty() : tensor<1x8x128x64xf32>
   // expected-error @+1 {{number of value heads (2) must match key heads (4)}}
-  %0 = attn.attention %q, %k, %v : tensor<1x8x128x64xf32>, tensor<1x4x128x64xf32>, tensor<1x2x128x64xf32> -> tensor<1x8x128x64xf32>
+  %0 = attn.attention %q, %k, %v : tensor<1x8x128x64xf32>, tensor<1x4x128x64xf32>, tensor<1x2x128x64xf32> -> tensor<1x8x128x64xf32> outs(%init_0)
   return %0 : tensor<1x8x128x64xf32>
 }
 
@@ -74,8 +84,9 @@ func.func @value_heads(%q: tensor<1x8x128x64xf32>, %k: tensor<1x4x128x64xf32>,
 
 func.func @gqa_not_divisible(%q: tensor<1x6x128x64xf16>, %k: tensor<1x4x128x64xf16>,
                              %v: tensor<1x4x128x64xf16>) -> tensor<1x6x128x64xf16> {
+  %init_0 = tensor.empty() : tensor<1x6x128x64xf16>
   // expected-error @+1 {{number of query heads (6) must be a multiple of key/value heads (4)}}
-  %0 = attn.attention %q, %k, %v : tensor<1x6x128x64xf16>, tensor<1x4x128x64xf16>, tensor<1x4x128x64xf16> -> tensor<1x6x128x64xf16>
+  %0 = attn.attention %q, %k, %v : tensor<1x6x128x64xf16>, tensor<1x4x128x64xf16>, tensor<1x4x128x64xf16> -> tensor<1x6x128x64xf16> outs(%init_0)
   return %0 : tensor<1x6x128x64xf16>
 }
 
@@ -83,8 +94,9 @@ func.func @gqa_not_divisible(%q: tensor<1x6x128x64xf16>, %k: tensor<1x4x128x64xf
 
 func.func @dynamic_head_dim(%q: tensor<1x4x128x?xf32>, %k: tensor<1x4x128x?xf32>,
                             %v: tensor<1x4x128x64xf32>) -> tensor<1x4x128x64xf32> {
+  %init_0 = tensor.empty() : tensor<1x4x128x64xf32>
   // expected-error @+1 {{query head dim must be static}}
-  %0 = attn.attention %q, %k, %v : tensor<1x4x128x?xf32>, tensor<1x4x128x?xf32>, tensor<1x4x128x64xf32> -> tensor<1x4x128x64xf32>
+  %0 = attn.attention %q, %k, %v : tensor<1x4x128x?xf32>, tensor<1x4x128x?xf32>, tensor<1x4x128x64xf32> -> tensor<1x4x128x64xf32> outs(%init_0)
   return %0 : tensor<1x4x128x64xf32>
 }
 
@@ -92,8 +104,9 @@ func.func @dynamic_head_dim(%q: tensor<1x4x128x?xf32>, %k: tensor<1x4x128x?xf32>
 
 func.func @head_dim_mismatch(%q: tensor<1x4x128x64xf32>, %k: tensor<1x4x128x32xf32>,
                              %v: tensor<1x4x128x64xf32>) -> tensor<1x4x128x64xf32> {
+  %init_0 = tensor.empty() : tensor<1x4x128x64xf32>
   // expected-error @+1 {{key head dim (32) must match query head dim (64)}}
-  %0 = attn.attention %q, %k, %v : tensor<1x4x128x64xf32>, tensor<1x4x128x32xf32>, tensor<1x4x128x64xf32> -> tensor<1x4x128x64xf32>
+  %0 = attn.attention %q, %k, %v : tensor<1x4x128x64xf32>, tensor<1x4x128x32xf32>, tensor<1x4x128x64xf32> -> tensor<1x4x128x64xf32> outs(%init_0)
   return %0 : tensor<1x4x128x64xf32>
 }
 
@@ -101,8 +114,9 @@ func.func @head_dim_mismatch(%q: tensor<1x4x128x64xf32>, %k: tensor<1x4x128x32xf
 
 func.func @kv_length_mismatch(%q: tensor<1x4x128x64xf32>, %k: tensor<1x4x128x64xf32>,
                               %v: tensor<1x4x100x64xf32>) -> tensor<1x4x128x64xf32> {
+  %init_0 = tensor.empty() : tensor<1x4x128x64xf32>
   // expected-error @+1 {{value sequence length (100) must match key sequence length (128)}}
-  %0 = attn.attention %q, %k, %v : tensor<1x4x128x64xf32>, tensor<1x4x128x64xf32>, tensor<1x4x100x64xf32> -> tensor<1x4x128x64xf32>
+  %0 = attn.attention %q, %k, %v : tensor<1x4x128x64xf32>, tensor<1x4x128x64xf32>, tensor<1x4x100x64xf32> -> tensor<1x4x128x64xf32> outs(%init_0)
   return %0 : tensor<1x4x128x64xf32>
 }
 
@@ -110,8 +124,9 @@ func.func @kv_length_mismatch(%q: tensor<1x4x128x64xf32>, %k: tensor<1x4x128x64x
 
 func.func @result_shape(%q: tensor<1x4x128x64xf32>, %k: tensor<1x4x256x64xf32>,
                         %v: tensor<1x4x256x32xf32>) -> tensor<1x4x256x32xf32> {
+  %init_0 = tensor.empty() : tensor<1x4x256x32xf32>
   // expected-error @+1 {{result shape [1x4x256x32] must be [B, Hq, Sq, Dv] = [1x4x128x32]}}
-  %0 = attn.attention %q, %k, %v : tensor<1x4x128x64xf32>, tensor<1x4x256x64xf32>, tensor<1x4x256x32xf32> -> tensor<1x4x256x32xf32>
+  %0 = attn.attention %q, %k, %v : tensor<1x4x128x64xf32>, tensor<1x4x256x64xf32>, tensor<1x4x256x32xf32> -> tensor<1x4x256x32xf32> outs(%init_0)
   return %0 : tensor<1x4x256x32xf32>
 }
 
@@ -119,8 +134,9 @@ func.func @result_shape(%q: tensor<1x4x128x64xf32>, %k: tensor<1x4x256x64xf32>,
 
 func.func @result_element_type(%q: tensor<1x4x128x64xbf16>, %k: tensor<1x4x128x64xbf16>,
                                %v: tensor<1x4x128x64xbf16>) -> tensor<1x4x128x64xf32> {
+  %init_0 = tensor.empty() : tensor<1x4x128x64xf32>
   // expected-error @+1 {{result element type ('f32') must match query element type ('bf16')}}
-  %0 = attn.attention %q, %k, %v : tensor<1x4x128x64xbf16>, tensor<1x4x128x64xbf16>, tensor<1x4x128x64xbf16> -> tensor<1x4x128x64xf32>
+  %0 = attn.attention %q, %k, %v : tensor<1x4x128x64xbf16>, tensor<1x4x128x64xbf16>, tensor<1x4x128x64xbf16> -> tensor<1x4x128x64xf32> outs(%init_0)
   return %0 : tensor<1x4x128x64xf32>
 }
 
@@ -128,8 +144,9 @@ func.func @result_element_type(%q: tensor<1x4x128x64xbf16>, %k: tensor<1x4x128x6
 
 func.func @mask_rank(%q: tensor<2x4x128x64xf32>, %k: tensor<2x4x128x64xf32>,
                      %v: tensor<2x4x128x64xf32>, %m: tensor<128x128xi1>) -> tensor<2x4x128x64xf32> {
+  %init_0 = tensor.empty() : tensor<2x4x128x64xf32>
   // expected-error @+1 {{mask must have rank 4 (broadcasting to [B, Hq, Sq, Skv]), got rank 2}}
-  %0 = attn.attention %q, %k, %v mask %m : tensor<2x4x128x64xf32>, tensor<2x4x128x64xf32>, tensor<2x4x128x64xf32>, tensor<128x128xi1> -> tensor<2x4x128x64xf32>
+  %0 = attn.attention %q, %k, %v mask %m : tensor<2x4x128x64xf32>, tensor<2x4x128x64xf32>, tensor<2x4x128x64xf32>, tensor<128x128xi1> -> tensor<2x4x128x64xf32> outs(%init_0)
   return %0 : tensor<2x4x128x64xf32>
 }
 
@@ -137,8 +154,9 @@ func.func @mask_rank(%q: tensor<2x4x128x64xf32>, %k: tensor<2x4x128x64xf32>,
 
 func.func @mask_element_type(%q: tensor<2x4x128x64xbf16>, %k: tensor<2x4x128x64xbf16>,
                              %v: tensor<2x4x128x64xbf16>, %m: tensor<2x1x1x128xf32>) -> tensor<2x4x128x64xbf16> {
+  %init_0 = tensor.empty() : tensor<2x4x128x64xbf16>
   // expected-error @+1 {{mask element type must be i1 or the query element type ('bf16'), got 'f32'}}
-  %0 = attn.attention %q, %k, %v mask %m : tensor<2x4x128x64xbf16>, tensor<2x4x128x64xbf16>, tensor<2x4x128x64xbf16>, tensor<2x1x1x128xf32> -> tensor<2x4x128x64xbf16>
+  %0 = attn.attention %q, %k, %v mask %m : tensor<2x4x128x64xbf16>, tensor<2x4x128x64xbf16>, tensor<2x4x128x64xbf16>, tensor<2x1x1x128xf32> -> tensor<2x4x128x64xbf16> outs(%init_0)
   return %0 : tensor<2x4x128x64xbf16>
 }
 
@@ -146,8 +164,9 @@ func.func @mask_element_type(%q: tensor<2x4x128x64xbf16>, %k: tensor<2x4x128x64x
 
 func.func @mask_broadcast(%q: tensor<2x4x128x64xf32>, %k: tensor<2x4x200x64xf32>,
                           %v: tensor<2x4x200x64xf32>, %m: tensor<2x1x128x128xi1>) -> tensor<2x4x128x64xf32> {
+  %init_0 = tensor.empty() : tensor<2x4x128x64xf32>
   // expected-error @+1 {{mask dimension 3 (128) must be 1 or the key/value length (200)}}
-  %0 = attn.attention %q, %k, %v mask %m : tensor<2x4x128x64xf32>, tensor<2x4x200x64xf32>, tensor<2x4x200x64xf32>, tensor<2x1x128x128xi1> -> tensor<2x4x128x64xf32>
+  %0 = attn.attention %q, %k, %v mask %m : tensor<2x4x128x64xf32>, tensor<2x4x200x64xf32>, tensor<2x4x200x64xf32>, tensor<2x1x128x128xi1> -> tensor<2x4x128x64xf32> outs(%init_0)
   return %0 : tensor<2x4x128x64xf32>
 }
 
@@ -155,8 +174,9 @@ func.func @mask_broadcast(%q: tensor<2x4x128x64xf32>, %k: tensor<2x4x200x64xf32>
 
 func.func @mask_heads(%q: tensor<2x4x128x64xf32>, %k: tensor<2x2x128x64xf32>,
                       %v: tensor<2x2x128x64xf32>, %m: tensor<2x2x1x128xf32>) -> tensor<2x4x128x64xf32> {
+  %init_0 = tensor.empty() : tensor<2x4x128x64xf32>
   // expected-error @+1 {{mask dimension 1 (2) must be 1 or the number of query heads (4)}}
-  %0 = attn.attention %q, %k, %v mask %m : tensor<2x4x128x64xf32>, tensor<2x2x128x64xf32>, tensor<2x2x128x64xf32>, tensor<2x2x1x128xf32> -> tensor<2x4x128x64xf32>
+  %0 = attn.attention %q, %k, %v mask %m : tensor<2x4x128x64xf32>, tensor<2x2x128x64xf32>, tensor<2x2x128x64xf32>, tensor<2x2x1x128xf32> -> tensor<2x4x128x64xf32> outs(%init_0)
   return %0 : tensor<2x4x128x64xf32>
 }
 
@@ -164,8 +184,9 @@ func.func @mask_heads(%q: tensor<2x4x128x64xf32>, %k: tensor<2x2x128x64xf32>,
 
 func.func @scale_not_positive(%q: tensor<1x4x128x64xf32>, %k: tensor<1x4x128x64xf32>,
                               %v: tensor<1x4x128x64xf32>) -> tensor<1x4x128x64xf32> {
+  %init_0 = tensor.empty() : tensor<1x4x128x64xf32>
   // expected-error @+1 {{scale must be positive and finite, got -1.250000e-01}}
-  %0 = attn.attention %q, %k, %v {scale = -0.125 : f32} : tensor<1x4x128x64xf32>, tensor<1x4x128x64xf32>, tensor<1x4x128x64xf32> -> tensor<1x4x128x64xf32>
+  %0 = attn.attention %q, %k, %v {scale = -0.125 : f32} : tensor<1x4x128x64xf32>, tensor<1x4x128x64xf32>, tensor<1x4x128x64xf32> -> tensor<1x4x128x64xf32> outs(%init_0)
   return %0 : tensor<1x4x128x64xf32>
 }
 
@@ -173,8 +194,9 @@ func.func @scale_not_positive(%q: tensor<1x4x128x64xf32>, %k: tensor<1x4x128x64x
 
 func.func @scale_not_f32(%q: tensor<1x4x128x64xf32>, %k: tensor<1x4x128x64xf32>,
                          %v: tensor<1x4x128x64xf32>) -> tensor<1x4x128x64xf32> {
+  %init_0 = tensor.empty() : tensor<1x4x128x64xf32>
   // expected-error @+1 {{attribute 'scale' failed to satisfy constraint: 32-bit float attribute}}
-  %0 = attn.attention %q, %k, %v {scale = 2 : i32} : tensor<1x4x128x64xf32>, tensor<1x4x128x64xf32>, tensor<1x4x128x64xf32> -> tensor<1x4x128x64xf32>
+  %0 = attn.attention %q, %k, %v {scale = 2 : i32} : tensor<1x4x128x64xf32>, tensor<1x4x128x64xf32>, tensor<1x4x128x64xf32> -> tensor<1x4x128x64xf32> outs(%init_0)
   return %0 : tensor<1x4x128x64xf32>
 }
 
@@ -182,8 +204,9 @@ func.func @scale_not_f32(%q: tensor<1x4x128x64xf32>, %k: tensor<1x4x128x64xf32>,
 
 func.func @threshold_too_large(%q: tensor<1x4x128x64xf32>, %k: tensor<1x4x128x64xf32>,
                                %v: tensor<1x4x128x64xf32>) -> tensor<1x4x128x64xf32> {
+  %init_0 = tensor.empty() : tensor<1x4x128x64xf32>
   // expected-error @+1 {{skip threshold must be in (0, 1), got 1.5}}
-  %0 = attn.attention %q, %k, %v {skip = #attn.skip<threshold = 1.5>} : tensor<1x4x128x64xf32>, tensor<1x4x128x64xf32>, tensor<1x4x128x64xf32> -> tensor<1x4x128x64xf32>
+  %0 = attn.attention %q, %k, %v {skip = #attn.skip<threshold = 1.5>} : tensor<1x4x128x64xf32>, tensor<1x4x128x64xf32>, tensor<1x4x128x64xf32> -> tensor<1x4x128x64xf32> outs(%init_0)
   return %0 : tensor<1x4x128x64xf32>
 }
 
@@ -191,8 +214,9 @@ func.func @threshold_too_large(%q: tensor<1x4x128x64xf32>, %k: tensor<1x4x128x64
 
 func.func @threshold_zero(%q: tensor<1x4x128x64xf32>, %k: tensor<1x4x128x64xf32>,
                           %v: tensor<1x4x128x64xf32>) -> tensor<1x4x128x64xf32> {
+  %init_0 = tensor.empty() : tensor<1x4x128x64xf32>
   // expected-error @+1 {{skip threshold must be in (0, 1), got 0}}
-  %0 = attn.attention %q, %k, %v {skip = #attn.skip<threshold = 0.0>} : tensor<1x4x128x64xf32>, tensor<1x4x128x64xf32>, tensor<1x4x128x64xf32> -> tensor<1x4x128x64xf32>
+  %0 = attn.attention %q, %k, %v {skip = #attn.skip<threshold = 0.0>} : tensor<1x4x128x64xf32>, tensor<1x4x128x64xf32>, tensor<1x4x128x64xf32> -> tensor<1x4x128x64xf32> outs(%init_0)
   return %0 : tensor<1x4x128x64xf32>
 }
 
@@ -200,8 +224,9 @@ func.func @threshold_zero(%q: tensor<1x4x128x64xf32>, %k: tensor<1x4x128x64xf32>
 
 func.func @scale_factor_not_positive(%q: tensor<1x4x128x64xf32>, %k: tensor<1x4x128x64xf32>,
                                      %v: tensor<1x4x128x64xf32>) -> tensor<1x4x128x64xf32> {
+  %init_0 = tensor.empty() : tensor<1x4x128x64xf32>
   // expected-error @+1 {{skip scale_factor must be positive and finite, got -2}}
-  %0 = attn.attention %q, %k, %v {skip = #attn.skip<scale_factor = -2.0>} : tensor<1x4x128x64xf32>, tensor<1x4x128x64xf32>, tensor<1x4x128x64xf32> -> tensor<1x4x128x64xf32>
+  %0 = attn.attention %q, %k, %v {skip = #attn.skip<scale_factor = -2.0>} : tensor<1x4x128x64xf32>, tensor<1x4x128x64xf32>, tensor<1x4x128x64xf32> -> tensor<1x4x128x64xf32> outs(%init_0)
   return %0 : tensor<1x4x128x64xf32>
 }
 
@@ -209,8 +234,9 @@ func.func @scale_factor_not_positive(%q: tensor<1x4x128x64xf32>, %k: tensor<1x4x
 
 func.func @skip_unknown_keyword(%q: tensor<1x4x128x64xf32>, %k: tensor<1x4x128x64xf32>,
                                 %v: tensor<1x4x128x64xf32>) -> tensor<1x4x128x64xf32> {
+  %init_0 = tensor.empty() : tensor<1x4x128x64xf32>
   // expected-error @+1 {{expected 'threshold' or 'scale_factor', got 'lambda'}}
-  %0 = attn.attention %q, %k, %v {skip = #attn.skip<lambda = 0.5>} : tensor<1x4x128x64xf32>, tensor<1x4x128x64xf32>, tensor<1x4x128x64xf32> -> tensor<1x4x128x64xf32>
+  %0 = attn.attention %q, %k, %v {skip = #attn.skip<lambda = 0.5>} : tensor<1x4x128x64xf32>, tensor<1x4x128x64xf32>, tensor<1x4x128x64xf32> -> tensor<1x4x128x64xf32> outs(%init_0)
   return %0 : tensor<1x4x128x64xf32>
 }
 
@@ -218,8 +244,9 @@ func.func @skip_unknown_keyword(%q: tensor<1x4x128x64xf32>, %k: tensor<1x4x128x6
 
 func.func @skip_missing_value(%q: tensor<1x4x128x64xf32>, %k: tensor<1x4x128x64xf32>,
                               %v: tensor<1x4x128x64xf32>) -> tensor<1x4x128x64xf32> {
+  %init_0 = tensor.empty() : tensor<1x4x128x64xf32>
   // expected-error @+1 {{expected '='}}
-  %0 = attn.attention %q, %k, %v {skip = #attn.skip<threshold>} : tensor<1x4x128x64xf32>, tensor<1x4x128x64xf32>, tensor<1x4x128x64xf32> -> tensor<1x4x128x64xf32>
+  %0 = attn.attention %q, %k, %v {skip = #attn.skip<threshold>} : tensor<1x4x128x64xf32>, tensor<1x4x128x64xf32>, tensor<1x4x128x64xf32> -> tensor<1x4x128x64xf32> outs(%init_0)
   return %0 : tensor<1x4x128x64xf32>
 }
 
@@ -227,8 +254,9 @@ func.func @skip_missing_value(%q: tensor<1x4x128x64xf32>, %k: tensor<1x4x128x64x
 
 func.func @skip_not_skip_attr(%q: tensor<1x4x128x64xf32>, %k: tensor<1x4x128x64xf32>,
                               %v: tensor<1x4x128x64xf32>) -> tensor<1x4x128x64xf32> {
+  %init_0 = tensor.empty() : tensor<1x4x128x64xf32>
   // expected-error @+1 {{attribute 'skip' failed to satisfy constraint}}
-  %0 = attn.attention %q, %k, %v {skip = 0.001 : f32} : tensor<1x4x128x64xf32>, tensor<1x4x128x64xf32>, tensor<1x4x128x64xf32> -> tensor<1x4x128x64xf32>
+  %0 = attn.attention %q, %k, %v {skip = 0.001 : f32} : tensor<1x4x128x64xf32>, tensor<1x4x128x64xf32>, tensor<1x4x128x64xf32> -> tensor<1x4x128x64xf32> outs(%init_0)
   return %0 : tensor<1x4x128x64xf32>
 }
 
@@ -236,8 +264,9 @@ func.func @skip_not_skip_attr(%q: tensor<1x4x128x64xf32>, %k: tensor<1x4x128x64x
 
 func.func @unranked(%q: tensor<*xf32>, %k: tensor<1x4x128x64xf32>,
                     %v: tensor<1x4x128x64xf32>) -> tensor<1x4x128x64xf32> {
+  %init_0 = tensor.empty() : tensor<1x4x128x64xf32>
   // expected-error @+1 {{invalid kind of type specified: expected builtin.tensor, but found 'tensor<*xf32>'}}
-  %0 = attn.attention %q, %k, %v : tensor<*xf32>, tensor<1x4x128x64xf32>, tensor<1x4x128x64xf32> -> tensor<1x4x128x64xf32>
+  %0 = attn.attention %q, %k, %v : tensor<*xf32>, tensor<1x4x128x64xf32>, tensor<1x4x128x64xf32> -> tensor<1x4x128x64xf32> outs(%init_0)
   return %0 : tensor<1x4x128x64xf32>
 }
 
@@ -245,16 +274,18 @@ func.func @unranked(%q: tensor<*xf32>, %k: tensor<1x4x128x64xf32>,
 
 func.func @memref_operand(%q: memref<1x4x128x64xf32>, %k: tensor<1x4x128x64xf32>,
                           %v: tensor<1x4x128x64xf32>) -> tensor<1x4x128x64xf32> {
+  %init_0 = tensor.empty() : tensor<1x4x128x64xf32>
   // expected-error @+1 {{invalid kind of type specified: expected builtin.tensor, but found 'memref<1x4x128x64xf32>'}}
-  %0 = attn.attention %q, %k, %v : memref<1x4x128x64xf32>, tensor<1x4x128x64xf32>, tensor<1x4x128x64xf32> -> tensor<1x4x128x64xf32>
+  %0 = attn.attention %q, %k, %v : memref<1x4x128x64xf32>, tensor<1x4x128x64xf32>, tensor<1x4x128x64xf32> -> tensor<1x4x128x64xf32> outs(%init_0)
   return %0 : tensor<1x4x128x64xf32>
 }
 
 // -----
 
 func.func @unknown_element_type(%k: tensor<1x4x128x64xf32>) {
+  %init_0 = tensor.empty() : tensor<1x4x128x64xf32>
   // expected-error @+1 {{expected non-function type}}
-  %0 = attn.attention %k, %k, %k : tensor<1x4x128x64xfoo>, tensor<1x4x128x64xf32>, tensor<1x4x128x64xf32> -> tensor<1x4x128x64xf32>
+  %0 = attn.attention %k, %k, %k : tensor<1x4x128x64xfoo>, tensor<1x4x128x64xf32>, tensor<1x4x128x64xf32> -> tensor<1x4x128x64xf32> outs(%init_0)
   return
 }
 
@@ -262,6 +293,36 @@ func.func @unknown_element_type(%k: tensor<1x4x128x64xf32>) {
 
 func.func @generic_unranked(%q: tensor<*xf32>, %k: tensor<1x4x8x4xf32>) {
   // expected-error @+1 {{operand #0 must be ranked tensor of any type values, but got 'tensor<*xf32>'}}
-  %0 = "attn.attention"(%q, %k, %k) <{operandSegmentSizes = array<i32: 1, 1, 1, 0>}> : (tensor<*xf32>, tensor<1x4x8x4xf32>, tensor<1x4x8x4xf32>) -> tensor<1x4x8x4xf32>
+  %0 = "attn.attention"(%q, %k, %k, %k) : (tensor<*xf32>, tensor<1x4x8x4xf32>, tensor<1x4x8x4xf32>, tensor<1x4x8x4xf32>) -> tensor<1x4x8x4xf32>
+  return
+}
+
+// -----
+
+func.func @destination_type(%q: tensor<1x4x128x64xf16>, %init: tensor<1x4x128x64xf32>) -> tensor<1x4x128x64xf16> {
+  // expected-error @+1 {{'attn.attention' op failed to verify that all of {init, result} have same type}}
+  %0 = "attn.attention"(%q, %q, %q, %init) : (tensor<1x4x128x64xf16>, tensor<1x4x128x64xf16>, tensor<1x4x128x64xf16>, tensor<1x4x128x64xf32>) -> tensor<1x4x128x64xf16>
+  return %0 : tensor<1x4x128x64xf16>
+}
+
+// -----
+
+func.func @missing_destination(%q: tensor<1x4x8x4xf32>) {
+  // expected-error @+1 {{expected 4 or more operands, but found 3}}
+  %0 = "attn.attention"(%q, %q, %q) : (tensor<1x4x8x4xf32>, tensor<1x4x8x4xf32>, tensor<1x4x8x4xf32>) -> tensor<1x4x8x4xf32>
+  return
+}
+
+// -----
+
+// expected-error @+1 {{'attn.kernel' must be an #attn.kernel attribute}}
+func.func @kernel_info_type() attributes {attn.kernel = 3 : i64} {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{kernel role must be prefill, decode or combine, got 'backward'}}
+func.func @kernel_info_role() attributes {attn.kernel = #attn.kernel<role = "backward", params = [], threads = 32, shared_bytes = 0>} {
   return
 }

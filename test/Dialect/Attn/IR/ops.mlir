@@ -7,8 +7,9 @@
 // CHECK:         return %[[O]]
 func.func @gqa_causal_skip(%q: tensor<1x32x4096x128xbf16>, %k: tensor<1x8x4096x128xbf16>,
                            %v: tensor<1x8x4096x128xbf16>) -> tensor<1x32x4096x128xbf16> {
+  %init_o = tensor.empty() : tensor<1x32x4096x128xbf16>
   %o = attn.attention %q, %k, %v {causal, scale = 0.125 : f32, skip = #attn.skip<threshold = 1.0e-3>}
-       : tensor<1x32x4096x128xbf16>, tensor<1x8x4096x128xbf16>, tensor<1x8x4096x128xbf16> -> tensor<1x32x4096x128xbf16>
+       : tensor<1x32x4096x128xbf16>, tensor<1x8x4096x128xbf16>, tensor<1x8x4096x128xbf16> -> tensor<1x32x4096x128xbf16> outs(%init_o)
   return %o : tensor<1x32x4096x128xbf16>
 }
 
@@ -16,8 +17,9 @@ func.func @gqa_causal_skip(%q: tensor<1x32x4096x128xbf16>, %k: tensor<1x8x4096x1
 // CHECK:         attn.attention %{{.*}}, %{{.*}}, %{{.*}} mask %{{.*}} : tensor<2x12x197x64xf32>, tensor<2x12x197x64xf32>, tensor<2x12x197x64xf32>, tensor<2x1x1x197xi1> -> tensor<2x12x197x64xf32>
 func.func @bool_mask(%q: tensor<2x12x197x64xf32>, %k: tensor<2x12x197x64xf32>, %v: tensor<2x12x197x64xf32>,
                      %m: tensor<2x1x1x197xi1>) -> tensor<2x12x197x64xf32> {
+  %init_p = tensor.empty() : tensor<2x12x197x64xf32>
   %p = attn.attention %q, %k, %v mask %m
-       : tensor<2x12x197x64xf32>, tensor<2x12x197x64xf32>, tensor<2x12x197x64xf32>, tensor<2x1x1x197xi1> -> tensor<2x12x197x64xf32>
+       : tensor<2x12x197x64xf32>, tensor<2x12x197x64xf32>, tensor<2x12x197x64xf32>, tensor<2x1x1x197xi1> -> tensor<2x12x197x64xf32> outs(%init_p)
   return %p : tensor<2x12x197x64xf32>
 }
 
@@ -25,8 +27,9 @@ func.func @bool_mask(%q: tensor<2x12x197x64xf32>, %k: tensor<2x12x197x64xf32>, %
 // CHECK:         attn.attention %{{.*}}, %{{.*}}, %{{.*}} mask %{{.*}} {causal} : tensor<1x4x7x32xf16>, tensor<1x4x9x32xf16>, tensor<1x4x9x16xf16>, tensor<1x4x7x9xf16> -> tensor<1x4x7x16xf16>
 func.func @additive_mask_and_causal(%q: tensor<1x4x7x32xf16>, %k: tensor<1x4x9x32xf16>, %v: tensor<1x4x9x16xf16>,
                                     %m: tensor<1x4x7x9xf16>) -> tensor<1x4x7x16xf16> {
+  %init_o = tensor.empty() : tensor<1x4x7x16xf16>
   %o = attn.attention %q, %k, %v mask %m {causal}
-       : tensor<1x4x7x32xf16>, tensor<1x4x9x32xf16>, tensor<1x4x9x16xf16>, tensor<1x4x7x9xf16> -> tensor<1x4x7x16xf16>
+       : tensor<1x4x7x32xf16>, tensor<1x4x9x32xf16>, tensor<1x4x9x16xf16>, tensor<1x4x7x9xf16> -> tensor<1x4x7x16xf16> outs(%init_o)
   return %o : tensor<1x4x7x16xf16>
 }
 
@@ -34,8 +37,13 @@ func.func @additive_mask_and_causal(%q: tensor<1x4x7x32xf16>, %k: tensor<1x4x9x3
 // CHECK:         attn.attention %{{.*}}, %{{.*}}, %{{.*}} {skip = #attn.skip<scale_factor = 2.500000e+00>} : tensor<?x4x?x64xf32>, tensor<?x1x?x64xf32>, tensor<?x1x?x64xf32> -> tensor<?x4x?x64xf32>
 func.func @dynamic_scale_factor(%q: tensor<?x4x?x64xf32>, %k: tensor<?x1x?x64xf32>,
                                 %v: tensor<?x1x?x64xf32>) -> tensor<?x4x?x64xf32> {
+  %init_o_c0 = arith.constant 0 : index
+  %init_o_d0 = tensor.dim %q, %init_o_c0 : tensor<?x4x?x64xf32>
+  %init_o_c2 = arith.constant 2 : index
+  %init_o_d2 = tensor.dim %q, %init_o_c2 : tensor<?x4x?x64xf32>
+  %init_o = tensor.empty(%init_o_d0, %init_o_d2) : tensor<?x4x?x64xf32>
   %o = attn.attention %q, %k, %v {skip = #attn.skip<scale_factor = 2.5>}
-       : tensor<?x4x?x64xf32>, tensor<?x1x?x64xf32>, tensor<?x1x?x64xf32> -> tensor<?x4x?x64xf32>
+       : tensor<?x4x?x64xf32>, tensor<?x1x?x64xf32>, tensor<?x1x?x64xf32> -> tensor<?x4x?x64xf32> outs(%init_o)
   return %o : tensor<?x4x?x64xf32>
 }
 
@@ -44,7 +52,21 @@ func.func @dynamic_scale_factor(%q: tensor<?x4x?x64xf32>, %k: tensor<?x1x?x64xf3
 // CHECK:         attn.attention {{.*}} mask {{.*}} : tensor<?x2x?x32xbf16>, tensor<?x2x?x32xbf16>, tensor<?x2x?x32xbf16>, tensor<?x1x?x?xbf16> -> tensor<?x2x?x32xbf16>
 func.func @dynamic_mask(%q: tensor<?x2x?x32xbf16>, %k: tensor<?x2x?x32xbf16>, %v: tensor<?x2x?x32xbf16>,
                         %m: tensor<?x1x?x?xbf16>) -> tensor<?x2x?x32xbf16> {
+  %init_o_c0 = arith.constant 0 : index
+  %init_o_d0 = tensor.dim %q, %init_o_c0 : tensor<?x2x?x32xbf16>
+  %init_o_c2 = arith.constant 2 : index
+  %init_o_d2 = tensor.dim %q, %init_o_c2 : tensor<?x2x?x32xbf16>
+  %init_o = tensor.empty(%init_o_d0, %init_o_d2) : tensor<?x2x?x32xbf16>
   %o = attn.attention %q, %k, %v mask %m
-       : tensor<?x2x?x32xbf16>, tensor<?x2x?x32xbf16>, tensor<?x2x?x32xbf16>, tensor<?x1x?x?xbf16> -> tensor<?x2x?x32xbf16>
+       : tensor<?x2x?x32xbf16>, tensor<?x2x?x32xbf16>, tensor<?x2x?x32xbf16>, tensor<?x1x?x?xbf16> -> tensor<?x2x?x32xbf16> outs(%init_o)
   return %o : tensor<?x2x?x32xbf16>
+}
+
+// How convert-attn-to-gpu describes a kernel it generated.
+// CHECK-LABEL: gpu.func @described
+//  CHECK-SAME:   attn.kernel = #attn.kernel<role = "prefill", params = ["q", "k", "v", "out", "batch", "q_len", "kv_len"], threads = 128, shared_bytes = 57344, block_m = 64>
+gpu.module @kernels {
+  gpu.func @described() kernel attributes {attn.kernel = #attn.kernel<role = "prefill", params = ["q", "k", "v", "out", "batch", "q_len", "kv_len"], threads = 128, shared_bytes = 57344, block_m = 64>} {
+    gpu.return
+  }
 }

@@ -117,6 +117,22 @@ int main(int argc, char **argv) {
   report("run-again", skipattn_run_host(bundle, &shape, q, k, v, mask,
                                         maskShape, out, 0.0f, stats));
   printf("stats: %lld %lld\n", (long long)stats[0], (long long)stats[1]);
+  /* Per (batch, query head): [1][2][2], also this call's only. */
+  {
+    int64_t heads[1][2][2] = {{{-1, -1}, {-1, -1}}};
+    report("run-head-stats",
+           skipattn_run_host_head_stats(bundle, &shape, q, k, v, mask,
+                                        maskShape, out, 0.0f, &heads[0][0][0]));
+    printf("head-stats: %lld %lld %lld %lld\n", (long long)heads[0][0][0],
+           (long long)heads[0][0][1], (long long)heads[0][1][0],
+           (long long)heads[0][1][1]);
+    report("run-head-stats-null",
+           skipattn_run_host_head_stats(bundle, &shape, q, k, v, mask,
+                                        maskShape, out, 0.0f, NULL));
+    report("run-head-stats-dense",
+           skipattn_run_host_head_stats(dense, &shape, q, k, v, NULL, NULL, out,
+                                        0.0f, &heads[0][0][0]));
+  }
   report("run-no-stats", skipattn_run_host(bundle, &shape, q, k, v, mask,
                                            maskShape, out, 0.0f, NULL));
   /* A success clears the message of an earlier failure. */

@@ -95,6 +95,7 @@ def main():
         "shapes": shapes,
         "causal": a.causal, "scale": scale,
         "mask": mask, "skip": skip, "stats": a.stats,
+        "stats_layout": "per_head" if a.stats else None,
         "block_m": a.block_m, "block_n": a.block_n,
         "arguments": arguments,
     }

@@ -13,7 +13,7 @@
  *   FIXTURE_MASK_DTYPE  -1 no mask, else 0 f32, 1 f16, 2 bf16, 3 i1
  *   FIXTURE_SKIP        0 dense, 1 the entry takes the threshold lambda,
  *                       2 it takes the scale factor F (lambda = F / Skv)
- *   FIXTURE_STATS       1 if the entry takes stats
+ *   FIXTURE_STATS       1 if the entry takes stats ([B, Hq, 2] counters)
  *   FIXTURE_CAUSAL, FIXTURE_SCALE, FIXTURE_BLOCK_M, FIXTURE_BLOCK_N
  *
  * It computes attention naively in float, one q-block at a time with the
@@ -41,9 +41,9 @@ typedef struct {
   void *allocated;
   void *aligned;
   int64_t offset;
-  int64_t sizes[1];
-  int64_t strides[1];
-} Desc1;
+  int64_t sizes[3];
+  int64_t strides[3];
+} Desc3;
 
 static float bitsToFloat(uint32_t bits) {
   float f;
@@ -238,11 +238,12 @@ static void attention(Desc4 *q, Desc4 *k, Desc4 *v, Desc4 *mask, Desc4 *out,
             if (!(rowMax == -INFINITY || rowMax - m[r] < logLambda))
               allVoteSkip = 0;
           }
-          if (stats)
-            stats[0] += 1;
+          int64_t *pair = stats ? stats + (b * Hq + h) * 2 : 0;
+          if (pair)
+            pair[0] += 1;
           if (skipping && !first && allVoteSkip) {
-            if (stats)
-              stats[1] += 1;
+            if (pair)
+              pair[1] += 1;
             continue;
           }
           first = 0;
@@ -290,12 +291,15 @@ static void attention(Desc4 *q, Desc4 *k, Desc4 *v, Desc4 *mask, Desc4 *out,
 #define LAMBDA_ARG 0.0f
 #endif
 #if FIXTURE_STATS
-#define STATS_PARAM , Desc1 *stats
-#define STATS_ARG statsPointer(stats)
-/* The counters: an int64[2] memref, or NULL (no counting) if malformed. */
-static int64_t *statsPointer(Desc1 *d) {
+#define STATS_PARAM , Desc3 *stats
+#define STATS_ARG statsPointer(stats, q)
+/* The counters: an int64 [B, Hq, 2] row-major memref, or NULL (no
+ * counting) if malformed. */
+static int64_t *statsPointer(Desc3 *d, const Desc4 *q) {
   if (!d->aligned || d->aligned != d->allocated || d->offset != 0 ||
-      d->sizes[0] != 2 || d->strides[0] != 1)
+      d->sizes[0] != q->sizes[0] || d->sizes[1] != q->sizes[1] ||
+      d->sizes[2] != 2 || d->strides[0] != 2 * q->sizes[1] ||
+      d->strides[1] != 2 || d->strides[2] != 1)
     return 0;
   return (int64_t *)d->aligned;
 }

@@ -1,6 +1,6 @@
 //===- AttnAttrs.h - attributes of the attn dialect -------------*- C++ -*-===//
 //
-// Declares `#attn.skip` and the SkipKind enum.
+// Declares `#attn.skip`, `#attn.kernel` and the SkipKind enum.
 //
 //===----------------------------------------------------------------------===//
 

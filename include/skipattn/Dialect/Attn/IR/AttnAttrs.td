@@ -1,7 +1,8 @@
 //===- AttnAttrs.td - attributes of the attn dialect -------*- tablegen -*-===//
 //
 // `#attn.skip<...>` asks for a skip-enabled kernel and carries the
-// Skip-Softmax threshold lambda in one of its two forms.
+// Skip-Softmax threshold lambda in one of its two forms. `#attn.kernel<...>`
+// describes how to launch a kernel that convert-attn-to-gpu generated.
 //
 //===----------------------------------------------------------------------===//
 
@@ -44,6 +45,50 @@ def Attn_SkipAttr : AttrDef<Attn_Dialect, "Skip"> {
     double getValueAsDouble() const { return getValue().convertToDouble(); }
     /// Lambda for a key/value length: the threshold, or scale_factor / kvLen.
     double getLambda(int64_t kvLen) const;
+  }];
+}
+
+def Attn_KernelAttr : AttrDef<Attn_Dialect, "Kernel"> {
+  let mnemonic = "kernel";
+  let summary = "how to launch a generated attention kernel";
+  let description = [{
+    convert-attn-to-gpu attaches it to each gpu.func it generates, as
+    `attn.kernel`, so that a runtime (skipattn-compile's bundle manifest)
+    launches the kernel without re-deriving its configuration:
+
+    - `role`: "prefill", "decode" or "combine";
+    - `params`: the names of the kernel's parameters, in order (q, k, v or
+      their tensor maps, out, batch, lengths, and for a skip kernel
+      "threshold" or "scale_factor" and "stats");
+    - `threads` per CTA and `shared_bytes` of dynamic shared memory;
+    - `block_m` (query rows per CTA), `block_n` (keys per kv-block) and
+      `max_q_len` (the most queries per head the decode kernel takes), 0
+      where they do not apply;
+    - `persistent`: the kernel takes any number of CTAs in x and walks the
+      tiles itself (the Hopper prefill kernel), so a runtime launches one
+      per SM.
+
+    ```mlir
+    gpu.func @skipattn_prefill_... attributes {attn.kernel = #attn.kernel<
+        role = "prefill", params = ["q", "k", "v", "out", "batch", "q_len",
+        "kv_len", "threshold", "stats"], threads = 128, shared_bytes = 57344,
+        block_m = 64>}
+    ```
+  }];
+  let parameters = (ins
+    StringRefParameter<"prefill, decode or combine">:$role,
+    "::mlir::ArrayAttr":$params,
+    "int64_t":$threads,
+    "int64_t":$shared_bytes,
+    DefaultValuedParameter<"int64_t", "0">:$block_m,
+    DefaultValuedParameter<"int64_t", "0">:$block_n,
+    DefaultValuedParameter<"int64_t", "0">:$max_q_len,
+    DefaultValuedParameter<"bool", "false">:$persistent);
+  let assemblyFormat = "`<` struct(params) `>`";
+  let genVerifyDecl = 1;
+  let extraClassDeclaration = [{
+    /// The name it is attached under.
+    static ::llvm::StringRef getAttrName() { return "attn.kernel"; }
   }];
 }
 

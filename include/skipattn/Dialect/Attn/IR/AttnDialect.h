@@ -7,6 +7,7 @@
 #ifndef SKIPATTN_DIALECT_ATTN_IR_ATTNDIALECT_H
 #define SKIPATTN_DIALECT_ATTN_IR_ATTNDIALECT_H
 
+#include "mlir/Dialect/Affine/IR/AffineOps.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Dialect.h"

@@ -23,10 +23,14 @@ def Attn_Dialect : Dialect {
   }];
   let cppNamespace = "::skipattn::attn";
   let useDefaultAttributePrinterParser = 1;
+  // `attn.kernel` on the gpu.funcs convert-attn-to-gpu generates.
+  let hasOperationAttrVerify = 1;
   let extraClassDeclaration = [{
     void registerAttributes();
   }];
+  // tensor: destinations and the slices of tiling; affine: tile bounds.
   let dependentDialects = [
+    "::mlir::affine::AffineDialect",
     "::mlir::arith::ArithDialect",
     "::mlir::tensor::TensorDialect"
   ];

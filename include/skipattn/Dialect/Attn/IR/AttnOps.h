@@ -7,9 +7,12 @@
 #ifndef SKIPATTN_DIALECT_ATTN_IR_ATTNOPS_H
 #define SKIPATTN_DIALECT_ATTN_IR_ATTNOPS_H
 
+#include "mlir/Dialect/Utils/StructuredOpsUtils.h"
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/OpDefinition.h"
+#include "mlir/Interfaces/DestinationStyleOpInterface.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
+#include "mlir/Interfaces/TilingInterface.h"
 
 #include "skipattn/Dialect/Attn/IR/AttnAttrs.h"
 #include "skipattn/Dialect/Attn/IR/AttnDialect.h"

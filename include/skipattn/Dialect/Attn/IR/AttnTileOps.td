@@ -12,6 +12,7 @@
 #ifndef SKIPATTN_DIALECT_ATTN_IR_ATTNTILEOPS_TD
 #define SKIPATTN_DIALECT_ATTN_IR_ATTNTILEOPS_TD
 
+include "skipattn/Dialect/Attn/IR/AttnAttrs.td"
 include "skipattn/Dialect/Attn/IR/AttnDialect.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
 
@@ -102,9 +103,17 @@ def Attn_SkipVoteOp : Attn_TileOp<"skip_vote",
     group_rows entries): true when every row of the group votes to skip.
     Every entry is false when skipping is off, lambda <= 0 or lambda >= 1.
     The first visited block is exempt; the caller excludes it.
+
+    `criterion` records the request this vote implements, which says how
+    `lambda` was formed: the run-time threshold itself
+    (`#attn.skip<threshold = ...>`), or the run-time factor divided by the
+    key/value length (`#attn.skip<scale_factor = ...>`). The lowerings read
+    the run-time parameter and its kind from it; its value is only the
+    default the request named.
   }];
   let arguments = (ins AnyRankedTensor:$tileMax, AnyRankedTensor:$max,
-                       F32:$lambda, I64Attr:$group_rows);
+                       F32:$lambda, I64Attr:$group_rows,
+                       OptionalAttr<Attn_SkipAttr>:$criterion);
   let results = (outs AnyRankedTensor:$result);
   let assemblyFormat = [{
     $tileMax `,` $max `,` $lambda attr-dict `:` type($tileMax) `->`
@@ -132,11 +141,19 @@ def Attn_TileUpdateOp : Attn_TileOp<"tile_update", [
     `round` converts p to v's element type, as the tensor cores consume it.
     With `skip %groups` (one i1 per row group), the rows of the groups that
     are true keep m, l and acc unchanged.
+
+    A `skip_request = #attn.skip<...>` attribute marks an update that
+    attn-tile made from a skip-enabled attention and that still awaits its
+    predicate: attn-insert-block-skip puts the update behind the
+    Skip-Softmax test and drops the attribute, and the lowerings refuse an
+    update that still carries it. It lives on the op, not on the loop, so
+    that any rewrite of the loop keeps it.
   }];
   let arguments = (ins AnyRankedTensor:$scores, AnyRankedTensor:$tileMax,
                        AnyRankedTensor:$value, AnyRankedTensor:$max,
                        AnyRankedTensor:$sum, AnyRankedTensor:$acc,
-                       Optional<AnyRankedTensor>:$skipGroups);
+                       Optional<AnyRankedTensor>:$skipGroups,
+                       OptionalAttr<Attn_SkipAttr>:$skip_request);
   let results = (outs AnyRankedTensor:$newMax, AnyRankedTensor:$newSum,
                       AnyRankedTensor:$newAcc);
   let assemblyFormat = [{

@@ -1,430 +1,358 @@
-//===- RaiseLayout.cpp - labelled layouts of attention operands -----------===//
+//===- RaiseLayout.cpp - operands and result as views of [B, H, S, D] -----===//
 //
-// Attention reaches the contractions in many layouts: [B, H, S, D],
-// [B*H, S, D], [S, D], [B, S, H, D] behind a transpose, K and V broadcast
-// over the heads of a GQA group. Every dimension gets a label saying what it
-// means (RaiseMatchers.h); tracing walks back through the ops that only move
-// dimensions to the deepest value that still holds the whole operand, and
-// building brings any labelled value to the [B, H, S, D] layout of
-// attn.attention and back.
+// A leaf of the description is a tensor read at index expressions. When
+// each of its dims is indexed by a linearization of digits (a variable, or a
+// variable divided by the GQA group size), the leaf is a view of the
+// operand attn.attention wants: expanding each dim into its digits,
+// transposing the digits into [B, H, S, D] order and collapsing the groups
+// builds it with tensor.expand_shape, linalg.transpose and
+// tensor.collapse_shape. The result goes back the same way. This covers
+// [B, H, S, D], [B, S, H, D], [B*H, S, D], [S, D], [B, Hkv, G, S, D] and any
+// split or merge of batch and heads, static or dynamic.
 //
 //===----------------------------------------------------------------------===//
 
-#include "RaiseMatchers.h"
+#include "RaiseMatch.h"
 
-#include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
-#include "mlir/Dialect/Tosa/IR/TosaOps.h"
-#include "mlir/Dialect/Utils/ReshapeOpsUtils.h"
 
 using namespace mlir;
 using namespace skipattn::attn::raise;
 
 //===----------------------------------------------------------------------===//
-// Label rules
+// Digits
 //===----------------------------------------------------------------------===//
 
-static int64_t count(const Labels &labels, Label l) {
-  return llvm::count(labels, l);
-}
-
-/// Batch labels: B and H at most once each, or BH alone; never G.
-static bool validBatch(const Labels &labels) {
-  if (count(labels, Label::G) || count(labels, Label::B) > 1 ||
-      count(labels, Label::H) > 1 || count(labels, Label::BH) > 1)
+/// Adds the coefficient * atom terms of a sum to `terms`.
+static bool sumTerms(AffineExpr e, int64_t coef,
+                     SmallVectorImpl<std::pair<int64_t, AffineExpr>> &terms,
+                     int64_t &constant) {
+  if (auto c = dyn_cast<AffineConstantExpr>(e)) {
+    constant += coef * c.getValue();
+    return true;
+  }
+  if (e.getKind() == AffineExprKind::Add) {
+    auto bin = cast<AffineBinaryOpExpr>(e);
+    return sumTerms(bin.getLHS(), coef, terms, constant) &&
+           sumTerms(bin.getRHS(), coef, terms, constant);
+  }
+  if (e.getKind() == AffineExprKind::Mul) {
+    auto bin = cast<AffineBinaryOpExpr>(e);
+    if (auto c = dyn_cast<AffineConstantExpr>(bin.getRHS()))
+      return sumTerms(bin.getLHS(), coef * c.getValue(), terms, constant);
+    if (auto c = dyn_cast<AffineConstantExpr>(bin.getLHS()))
+      return sumTerms(bin.getRHS(), coef * c.getValue(), terms, constant);
     return false;
-  return !(count(labels, Label::BH) &&
-           (count(labels, Label::B) || count(labels, Label::H)));
+  }
+  terms.push_back({coef, e});
+  return true;
 }
 
-static bool validFor(const Labels &labels, Role role) {
-  if (!validBatch(labels))
+/// The digit an index atom reads: v, v floordiv c, v mod m or
+/// (v floordiv c) mod m.
+static std::optional<Digit> atomDigit(Describer &d, AffineExpr atom) {
+  int64_t mod = 0, div = 1;
+  if (atom.getKind() == AffineExprKind::Mod) {
+    auto bin = cast<AffineBinaryOpExpr>(atom);
+    auto c = dyn_cast<AffineConstantExpr>(bin.getRHS());
+    if (!c || c.getValue() <= 0)
+      return std::nullopt;
+    mod = c.getValue();
+    atom = bin.getLHS();
+  }
+  if (atom.getKind() == AffineExprKind::FloorDiv) {
+    auto bin = cast<AffineBinaryOpExpr>(atom);
+    auto c = dyn_cast<AffineConstantExpr>(bin.getRHS());
+    if (!c || c.getValue() <= 0)
+      return std::nullopt;
+    div = c.getValue();
+    atom = bin.getLHS();
+  }
+  auto dim = dyn_cast<AffineDimExpr>(atom);
+  if (!dim || dim.getPosition() >= d.numVars())
+    return std::nullopt;
+  Digit g{dim.getPosition(), div, 0};
+  int64_t ext = d.var(g.var).extent;
+  if (ShapedType::isDynamic(ext)) {
+    if (div != 1 || mod != 0)
+      return std::nullopt;
+    g.extent = ext;
+    return g;
+  }
+  if (ext % div != 0)
+    return std::nullopt;
+  g.extent = ext / div;
+  if (mod) {
+    if (g.extent % mod != 0)
+      return std::nullopt;
+    g.extent = mod;
+  }
+  return g;
+}
+
+/// Whether two digits of one variable read overlapping runs.
+static bool overlap(const Digit &a, const Digit &b) {
+  if (a.var != b.var)
     return false;
-  switch (role) {
-  case Role::Query:
-    return count(labels, Label::I) == 1 && count(labels, Label::D) == 1 &&
-           !count(labels, Label::J);
-  case Role::Key:
-  case Role::Value:
-    return count(labels, Label::J) == 1 && count(labels, Label::D) == 1 &&
-           !count(labels, Label::I);
-  case Role::Mask:
-    return count(labels, Label::I) <= 1 && count(labels, Label::J) <= 1 &&
-           !count(labels, Label::D);
-  }
-  return false;
+  if (ShapedType::isDynamic(a.extent) || ShapedType::isDynamic(b.extent))
+    return true;
+  return a.divisor < b.divisor * b.extent && b.divisor < a.divisor * a.extent;
 }
 
-/// Splits one label over a group of dims (`sizes`): the non-unit dims take
-/// the parts of the label, the unit dims take U.
-static std::optional<Labels> splitLabel(Label l, ArrayRef<int64_t> sizes) {
-  SmallVector<unsigned> nonUnit;
-  for (auto [i, s] : llvm::enumerate(sizes))
-    if (s != 1)
-      nonUnit.push_back(i);
-  // A group of exactly the dims a fused label stands for splits by position,
-  // unit or not: [1, 12] from BH is B = 1, H = 12.
-  if (sizes.size() == 2 && l == Label::BH)
-    return Labels{Label::B, Label::H};
-  if (sizes.size() == 2 && l == Label::H)
-    return Labels{Label::H, Label::G};
-  if (sizes.size() == 3 && l == Label::BH)
-    return Labels{Label::B, Label::H, Label::G};
-  Labels parts;
-  if (nonUnit.size() <= 1)
-    parts = {l};
-  else if (nonUnit.size() == 2 && l == Label::BH)
-    parts = {Label::B, Label::H};
-  else if (nonUnit.size() == 2 && l == Label::H)
-    parts = {Label::H, Label::G};
-  else if (nonUnit.size() == 3 && l == Label::BH)
-    parts = {Label::B, Label::H, Label::G};
-  else
+std::optional<SmallVector<Digits>>
+skipattn::attn::raise::digitsOf(Describer &d, RankedTensorType type,
+                                ArrayRef<AffineExpr> idx) {
+  if (static_cast<int64_t>(idx.size()) != type.getRank())
     return std::nullopt;
-  Labels out(sizes.size(), Label::U);
-  if (nonUnit.empty())
-    out[0] = l;
-  for (auto [i, d] : llvm::enumerate(nonUnit))
-    out[d] = parts[i];
-  return out;
-}
-
-/// Merges the labels of a group of dims into one.
-static std::optional<Label> mergeLabels(ArrayRef<Label> group) {
-  Labels real;
-  for (Label l : group)
-    if (l != Label::U)
-      real.push_back(l);
-  if (real.empty())
-    return Label::U;
-  if (real.size() == 1)
-    return real[0];
-  if (real == Labels{Label::B, Label::H})
-    return Label::BH;
-  if (real == Labels{Label::H, Label::G})
-    return Label::H;
-  if (real == Labels{Label::B, Label::H, Label::G})
-    return Label::BH;
-  return std::nullopt;
-}
-
-/// The reassociation of a reshape op and its large (more dims) side.
-static std::optional<std::pair<SmallVector<ReassociationIndices>, bool>>
-reshapeInfo(Operation *op, RankedTensorType &large) {
-  if (auto c = dyn_cast<tensor::CollapseShapeOp>(op)) {
-    large = c.getSrcType();
-    return std::make_pair(c.getReassociationIndices(), /*srcIsLarge=*/true);
-  }
-  if (auto e = dyn_cast<tensor::ExpandShapeOp>(op)) {
-    large = e.getResultType();
-    return std::make_pair(e.getReassociationIndices(), /*srcIsLarge=*/false);
-  }
-  if (auto r = dyn_cast<tosa::ReshapeOp>(op)) {
-    auto src = dyn_cast<RankedTensorType>(r.getInput1().getType());
-    auto dst = dyn_cast<RankedTensorType>(r.getType());
-    if (!src || !dst || !src.hasStaticShape() || !dst.hasStaticShape() ||
-        src.getRank() == dst.getRank())
+  SmallVector<Digits> out;
+  Digits seen;
+  for (auto [k, raw] : llvm::enumerate(idx)) {
+    AffineExpr e = d.simplify(raw);
+    int64_t size = type.getDimSize(k);
+    SmallVector<std::pair<int64_t, AffineExpr>> terms;
+    int64_t constant = 0;
+    if (!sumTerms(e, 1, terms, constant) || constant != 0)
       return std::nullopt;
-    bool srcIsLarge = src.getRank() > dst.getRank();
-    large = srcIsLarge ? src : dst;
-    RankedTensorType small = srcIsLarge ? dst : src;
-    std::optional<SmallVector<ReassociationIndices>> groups =
-        getReassociationIndicesForCollapse(large.getShape(), small.getShape());
-    if (!groups)
-      return std::nullopt;
-    return std::make_pair(*groups, srcIsLarge);
-  }
-  return std::nullopt;
-}
-
-std::optional<Labels> skipattn::attn::raise::reshapeLabels(Operation *op,
-                                                           const Labels &labels,
-                                                           bool forward) {
-  RankedTensorType large;
-  auto info = reshapeInfo(op, large);
-  if (!info)
-    return std::nullopt;
-  auto &[groups, srcIsLarge] = *info;
-  // Going from the small side to the large side splits; the other way merges.
-  bool fromLarge = forward == srcIsLarge;
-  Labels out;
-  if (fromLarge) {
-    for (const ReassociationIndices &g : groups) {
-      Labels part;
-      for (int64_t d : g)
-        part.push_back(labels[d]);
-      std::optional<Label> merged = mergeLabels(part);
-      if (!merged)
+    SmallVector<std::pair<int64_t, Digit>> byCoef;
+    for (auto [coef, atom] : terms) {
+      std::optional<Digit> g = atomDigit(d, atom);
+      if (!g || coef <= 0)
         return std::nullopt;
-      out.push_back(*merged);
+      if (llvm::any_of(seen, [&](const Digit &s) { return overlap(s, *g); }))
+        return std::nullopt;
+      seen.push_back(*g);
+      // Digits of extent 1 are always 0: not part of the index.
+      if (g->extent != 1)
+        byCoef.push_back({coef, *g});
     }
-    return out;
-  }
-  for (auto [s, g] : llvm::enumerate(groups)) {
-    SmallVector<int64_t> sizes;
-    for (int64_t d : g)
-      sizes.push_back(large.getDimSize(d));
-    std::optional<Labels> split = splitLabel(labels[s], sizes);
-    if (!split)
+    // Row-major: each coefficient is the product of the inner extents.
+    llvm::sort(byCoef, [](auto &x, auto &y) { return x.first > y.first; });
+    Digits sorted;
+    int64_t expected = 1;
+    for (unsigned t = byCoef.size(); t-- > 0;) {
+      auto &[c, g] = byCoef[t];
+      if (c != expected || (ShapedType::isDynamic(g.extent) && t != 0))
+        return std::nullopt; // only the outermost digit may be dynamic
+      if (!ShapedType::isDynamic(g.extent))
+        expected *= g.extent;
+      sorted.insert(sorted.begin(), g);
+    }
+    // The digits cover the whole dim.
+    int64_t product = 1;
+    bool dynamic = false;
+    for (const Digit &g : sorted) {
+      if (ShapedType::isDynamic(g.extent))
+        dynamic = true;
+      else
+        product *= g.extent;
+    }
+    if (dynamic ? !ShapedType::isDynamic(size)
+                : (ShapedType::isDynamic(size) || product != size))
       return std::nullopt;
-    out.append(split->begin(), split->end());
+    out.push_back(sorted);
   }
   return out;
 }
 
 //===----------------------------------------------------------------------===//
-// Tracing
-//===----------------------------------------------------------------------===//
-
-/// The labels of a producer's operand when it is a pure copy that permutes
-/// or broadcasts dims (`map`: result dims -> operand dims). Dims the copy
-/// adds are dropped; for Q, K and V only a GQA group or a unit dim may be.
-static std::optional<Labeled> throughCopy(const Labeled &cur, Value operand,
-                                          AffineMap map, Role role) {
-  auto resultType = cast<RankedTensorType>(cur.value.getType());
-  Labeled next = cur;
-  next.value = operand;
-  next.labels.assign(map.getNumResults(), Label::U);
-  llvm::SmallBitVector used(cur.labels.size());
-  for (auto [s, e] : llvm::enumerate(map.getResults())) {
-    if (auto dim = dyn_cast<AffineDimExpr>(e)) {
-      next.labels[s] = cur.labels[dim.getPosition()];
-      used.set(dim.getPosition());
-    }
-  }
-  for (unsigned r = 0; r < cur.labels.size(); ++r) {
-    if (used.test(r))
-      continue;
-    Label l = cur.labels[r];
-    if (role == Role::Mask || l == Label::U)
-      continue;
-    if (l != Label::G || resultType.isDynamicDim(r))
-      return std::nullopt;
-    next.group *= resultType.getDimSize(r);
-  }
-  return next;
-}
-
-static std::optional<Labeled> traceStep(const Labeled &cur, Role role) {
-  Operation *def = cur.value.getDefiningOp();
-  if (!def)
-    return std::nullopt;
-  MLIRContext *ctx = def->getContext();
-  unsigned rank = cur.labels.size();
-
-  // Transposes: result dim r is operand dim perm[r].
-  auto throughPerm = [&](Value operand,
-                         ArrayRef<int64_t> perm) -> std::optional<Labeled> {
-    Labeled next = cur;
-    next.value = operand;
-    for (unsigned r = 0; r < rank; ++r)
-      next.labels[perm[r]] = cur.labels[r];
-    return next;
-  };
-  if (auto t = dyn_cast<linalg::TransposeOp>(def))
-    return throughPerm(t.getInput(), t.getPermutation());
-  if (auto t = dyn_cast<tosa::TransposeOp>(def)) {
-    SmallVector<int64_t> perm(t.getPerms().begin(), t.getPerms().end());
-    return throughPerm(t.getInput1(), perm);
-  }
-  if (auto b = dyn_cast<linalg::BroadcastOp>(def)) {
-    SmallVector<AffineExpr> exprs;
-    for (unsigned r = 0; r < rank; ++r)
-      if (!llvm::is_contained(b.getDimensions(), static_cast<int64_t>(r)))
-        exprs.push_back(getAffineDimExpr(r, ctx));
-    return throughCopy(cur, b.getInput(), AffineMap::get(rank, 0, exprs, ctx),
-                       role);
-  }
-  if (isa<tensor::CollapseShapeOp, tensor::ExpandShapeOp, tosa::ReshapeOp>(
-          def)) {
-    std::optional<Labels> labels =
-        reshapeLabels(def, cur.labels, /*forward=*/false);
-    if (!labels)
-      return std::nullopt;
-    Labeled next = cur;
-    next.value = def->getOperand(0);
-    next.labels = *labels;
-    return next;
-  }
-  std::optional<Elementwise> ew = matchElementwise(cur.value);
-  if (!ew || ew->inputs.size() != 1)
-    return std::nullopt;
-  // A copy that permutes or broadcasts.
-  if (ew->body->isInput(0))
-    return throughCopy(cur, ew->inputs[0], ew->maps[0], role);
-  // A scale on Q or K: x * c, c * x or x / c.
-  if (role == Role::Mask || role == Role::Value ||
-      !isIdentity(ew->maps[0], rank))
-    return std::nullopt;
-  const Expr &body = *ew->body;
-  std::optional<double> factor;
-  if (body.is(ExprOp::Mul) && body.args[0]->isInput(0) &&
-      body.args[1]->isConst())
-    factor = body.args[1]->value;
-  else if (body.is(ExprOp::Mul) && body.args[1]->isInput(0) &&
-           body.args[0]->isConst())
-    factor = body.args[0]->value;
-  else if (body.is(ExprOp::Div) && body.args[0]->isInput(0) &&
-           body.args[1]->isConst() && body.args[1]->value != 0.0)
-    factor = 1.0 / body.args[1]->value;
-  if (!factor || !(*factor > 0.0))
-    return std::nullopt;
-  Labeled next = cur;
-  next.value = ew->inputs[0];
-  next.scale *= *factor;
-  return next;
-}
-
-Labeled
-skipattn::attn::raise::traceLayout(const Labeled &start, Role role,
-                                   llvm::SetVector<Operation *> &visited) {
-  Labeled best = start;
-  Labeled cur = start;
-  SmallVector<Operation *> passed;
-  while (std::optional<Labeled> next = traceStep(cur, role)) {
-    passed.push_back(cur.value.getDefiningOp());
-    cur = *next;
-    if (validFor(cur.labels, role)) {
-      best = cur;
-      visited.insert(passed.begin(), passed.end());
-      passed.clear();
-    }
-  }
-  return best;
-}
-
-//===----------------------------------------------------------------------===//
-// Building
+// Regrouping
 //===----------------------------------------------------------------------===//
 
 namespace {
-/// How a labelled value becomes a rank-4 tensor with `target` labels.
-struct CanonicalPlan {
-  SmallVector<int64_t> perm;                  // transpose, if not identity
-  SmallVector<ReassociationIndices> dropUnit; // collapse, if any unit dims
-  SmallVector<ReassociationIndices> expand;   // expand to rank 4
-  SmallVector<int64_t> shape;                 // the rank-4 shape
-  bool collapse = false, needsExpand = false;
+/// How a tensor whose dims are linearizations of `src` digits becomes one
+/// whose dims are linearizations of `dst` digits.
+struct Regroup {
+  /// Digit-level tensor: one dim per source digit, or a unit dim for a
+  /// source dim without digits; and the expansion that makes it.
+  SmallVector<int64_t> digitShape;
+  SmallVector<ReassociationIndices> expand;
+  bool needsExpand = false;
+  /// Digit-level dims in target order (units last).
+  SmallVector<int64_t> perm;
+  /// The collapse into the present target groups, and their shape.
+  SmallVector<ReassociationIndices> collapse;
+  SmallVector<int64_t> collapsedShape;
+  /// The expansion that inserts the absent (unit) target dims.
+  SmallVector<ReassociationIndices> insert;
+  SmallVector<int64_t> shape;
 };
 } // namespace
 
-static std::optional<CanonicalPlan> planCanonical(RankedTensorType type,
-                                                  const Labels &labels,
-                                                  ArrayRef<Label> target,
-                                                  int64_t heads) {
-  auto position = [&](Label l) -> int64_t {
-    if (l == Label::BH)
-      l = Label::B;
-    const Label *it = llvm::find(target, l);
-    return it == target.end() ? -1 : it - target.begin();
+/// Splits the digits of `src` and `dst` at every boundary where a digit of
+/// the same variable starts or ends on the other side, so that both read the
+/// same runs: [h] against [h mod 2, h floordiv 2] becomes
+/// [h floordiv 2, h mod 2]. Fails when the radices do not nest.
+static LogicalResult refine(SmallVectorImpl<Digits> &src,
+                            SmallVectorImpl<Digits> &dst) {
+  DenseMap<unsigned, SmallVector<int64_t>> bounds;
+  auto add = [&](const Digit &g) {
+    if (ShapedType::isDynamic(g.extent))
+      return;
+    SmallVector<int64_t> &b = bounds[g.var];
+    for (int64_t x : {g.divisor, g.divisor * g.extent})
+      if (!llvm::is_contained(b, x))
+        b.push_back(x);
   };
-  int64_t rank = type.getRank();
-  SmallVector<int64_t> real, units;
-  for (int64_t d = 0; d < rank; ++d) {
-    if (labels[d] != Label::U) {
-      if (position(labels[d]) < 0)
-        return std::nullopt;
-      real.push_back(d);
-    } else if (type.getDimSize(d) != 1) {
-      return std::nullopt;
-    } else {
-      units.push_back(d);
-    }
-  }
-  SmallVector<int64_t> sorted = real;
-  llvm::stable_sort(sorted, [&](int64_t a, int64_t b) {
-    return position(labels[a]) < position(labels[b]);
-  });
-
-  CanonicalPlan plan;
-  // The shape of the result: real dims at their target positions, BH split.
-  plan.shape.assign(4, 1);
-  SmallVector<SmallVector<int64_t>> positions;
-  for (int64_t d : sorted) {
-    int64_t size = type.getDimSize(d);
-    if (labels[d] == Label::BH) {
-      int64_t b = position(Label::B), h = position(Label::H);
-      if (b < 0 || h != b + 1 || heads <= 0)
-        return std::nullopt;
-      if (!ShapedType::isDynamic(size) && size % heads != 0)
-        return std::nullopt;
-      plan.shape[b] = ShapedType::isDynamic(size) ? size : size / heads;
-      plan.shape[h] = heads;
-      positions.push_back({b, h});
-    } else {
-      int64_t p = position(labels[d]);
-      plan.shape[p] = size;
-      positions.push_back({p});
-    }
-  }
-
-  // Already in place: rank 4, every dim of extent other than 1 at its
-  // position.
-  bool inPlace =
-      rank == 4 && llvm::all_of(llvm::seq<int64_t>(0, 4), [&](int64_t p) {
-        return type.getDimSize(p) == 1 || labels[p] == target[p];
-      });
-  if (inPlace && llvm::equal(type.getShape(), plan.shape))
-    return plan;
-
-  // Transpose only when the real dims are out of order; unit dims then go
-  // last.
-  SmallVector<int64_t> order = real;
-  if (sorted != real) {
-    order = sorted;
-    order.append(units.begin(), units.end());
-    plan.perm = order;
-  } else {
-    order.clear();
-    for (int64_t d = 0; d < rank; ++d)
-      order.push_back(d);
-  }
-
-  // Collapse unit dims into a neighbouring real dim (or everything to rank 0).
-  if (!units.empty()) {
-    plan.collapse = true;
-    ReassociationIndices pending;
-    for (auto [i, d] : llvm::enumerate(order)) {
-      pending.push_back(i);
-      if (labels[d] == Label::U)
+  for (const Digits &group : src)
+    for (const Digit &g : group)
+      add(g);
+  for (const Digits &group : dst)
+    for (const Digit &g : group)
+      add(g);
+  for (auto &entry : bounds)
+    llvm::sort(entry.second);
+  auto split = [&](const Digits &group, Digits &out) {
+    for (const Digit &g : group) {
+      if (ShapedType::isDynamic(g.extent)) {
+        out.push_back(g);
         continue;
-      plan.dropUnit.push_back(pending);
-      pending.clear();
+      }
+      SmallVector<int64_t> inside;
+      for (int64_t x : bounds[g.var])
+        if (x >= g.divisor && x <= g.divisor * g.extent)
+          inside.push_back(x);
+      for (unsigned k = inside.size() - 1; k > 0; --k) {
+        if (inside[k] % inside[k - 1] != 0)
+          return failure();
+        out.push_back({g.var, inside[k - 1], inside[k] / inside[k - 1]});
+      }
     }
-    if (!pending.empty() && !plan.dropUnit.empty())
-      plan.dropUnit.back().append(pending.begin(), pending.end());
+    return success();
+  };
+  for (SmallVectorImpl<Digits> *side : {&src, &dst}) {
+    for (Digits &group : *side) {
+      Digits refined;
+      if (failed(split(group, refined)))
+        return failure();
+      group = refined;
+    }
   }
-
-  // Expand the real dims to the four target positions; each takes the
-  // missing positions before it, the last also those after it.
-  int64_t next = 0;
-  for (unsigned i = 0; i < positions.size(); ++i) {
-    ReassociationIndices group;
-    for (; next < positions[i].front(); ++next)
-      group.push_back(next);
-    group.append(positions[i].begin(), positions[i].end());
-    next = positions[i].back() + 1;
-    if (i + 1 == positions.size())
-      for (; next < 4; ++next)
-        group.push_back(next);
-    plan.expand.push_back(group);
-  }
-  plan.needsExpand =
-      positions.size() != 4 ||
-      llvm::any_of(plan.expand, [](auto &g) { return g.size() != 1; });
-  return plan;
+  return success();
 }
 
-std::optional<SmallVector<int64_t>>
-skipattn::attn::raise::canonicalShape(RankedTensorType type,
-                                      const Labels &labels,
-                                      ArrayRef<Label> target, int64_t heads) {
-  std::optional<CanonicalPlan> plan =
-      planCanonical(type, labels, target, heads);
-  if (!plan)
+static std::optional<Regroup> planRegroup(ArrayRef<Digits> srcIn,
+                                          ArrayRef<Digits> dstIn,
+                                          bool broadcastGroups) {
+  SmallVector<Digits> src(srcIn.begin(), srcIn.end());
+  SmallVector<Digits> dst(dstIn.begin(), dstIn.end());
+  if (failed(refine(src, dst)))
     return std::nullopt;
-  return plan->shape;
+  Regroup plan;
+  // 1. Source dims into digits.
+  SmallVector<Digit> level; // the digit of each digit-level dim
+  SmallVector<bool> isUnit;
+  for (const Digits &dim : src) {
+    ReassociationIndices group;
+    if (dim.empty()) {
+      group.push_back(plan.digitShape.size());
+      plan.digitShape.push_back(1);
+      level.push_back({});
+      isUnit.push_back(true);
+    }
+    for (const Digit &g : dim) {
+      group.push_back(plan.digitShape.size());
+      plan.digitShape.push_back(g.extent);
+      level.push_back(g);
+      isUnit.push_back(false);
+    }
+    plan.needsExpand |= group.size() > 1;
+    plan.expand.push_back(group);
+  }
+
+  // 2. Target digits found among them, group by group.
+  SmallVector<bool> used(level.size(), false);
+  SmallVector<SmallVector<int64_t>> present(dst.size());
+  for (auto [t, group] : llvm::enumerate(dst)) {
+    unsigned missing = 0;
+    for (const Digit &g : group) {
+      std::optional<unsigned> found;
+      for (unsigned p = 0; p < level.size() && !found; ++p)
+        if (!isUnit[p] && !used[p] && level[p] == g)
+          found = p;
+      if (!found) {
+        if (g.extent != 1)
+          ++missing;
+        continue;
+      }
+      used[*found] = true;
+      present[t].push_back(*found);
+    }
+    if (missing && (!broadcastGroups || !present[t].empty()))
+      return std::nullopt;
+  }
+  for (unsigned p = 0; p < level.size(); ++p)
+    if (!used[p] && !isUnit[p] && level[p].extent != 1)
+      return std::nullopt; // the source varies along a digit the target lacks
+
+  // 3. Transpose the digits into target order; a unit dim stays after the
+  //    digit it followed, so that units alone never cause a transpose.
+  SmallVector<int64_t> groupOf(level.size(), -1);
+  SmallVector<std::pair<int64_t, int64_t>> key(level.size());
+  int64_t rank = 0;
+  DenseMap<int64_t, int64_t> rankOf;
+  for (auto [t, g] : llvm::enumerate(present))
+    for (int64_t p : g) {
+      rankOf[p] = rank++;
+      groupOf[p] = t;
+    }
+  int64_t last = -1;
+  for (unsigned p = 0; p < level.size(); ++p) {
+    auto it = rankOf.find(p);
+    if (it == rankOf.end()) {
+      key[p] = {last, 1};
+    } else {
+      last = it->second;
+      key[p] = {last, 0};
+    }
+  }
+  plan.perm.assign(llvm::to_vector(llvm::seq<int64_t>(0, level.size())));
+  llvm::stable_sort(plan.perm,
+                    [&](int64_t a, int64_t b) { return key[a] < key[b]; });
+
+  // 4. Collapse each present group with the units around it.
+  SmallVector<int64_t> presentGroups;
+  ReassociationIndices pending;
+  int64_t current = -1;
+  for (auto [k, p] : llvm::enumerate(plan.perm)) {
+    int64_t g = groupOf[p];
+    if (g >= 0 && g != current) {
+      plan.collapse.push_back(pending);
+      pending.clear();
+      presentGroups.push_back(g);
+      current = g;
+    }
+    if (plan.collapse.empty())
+      pending.push_back(k);
+    else
+      plan.collapse.back().push_back(k);
+  }
+  for (auto [r, t] : llvm::zip(plan.collapse, presentGroups)) {
+    int64_t size = 1;
+    for (int64_t k : r) {
+      int64_t e = plan.digitShape[plan.perm[k]];
+      size = ShapedType::isDynamic(e) || ShapedType::isDynamic(size)
+                 ? ShapedType::kDynamic
+                 : size * e;
+    }
+    plan.collapsedShape.push_back(size);
+  }
+
+  // 5. Insert the unit dims of the absent target groups.
+  plan.shape.assign(dst.size(), 1);
+  for (auto [k, t] : llvm::enumerate(presentGroups))
+    plan.shape[t] = plan.collapsedShape[k];
+  int64_t pos = 0;
+  for (auto [k, t] : llvm::enumerate(presentGroups)) {
+    ReassociationIndices r;
+    for (; pos <= t; ++pos)
+      r.push_back(pos);
+    if (k + 1 == presentGroups.size())
+      for (; pos < static_cast<int64_t>(dst.size()); ++pos)
+        r.push_back(pos);
+    plan.insert.push_back(r);
+  }
+  return plan;
 }
 
 static Value transpose(OpBuilder &b, Location loc, Value v,
@@ -438,87 +366,88 @@ static Value transpose(OpBuilder &b, Location loc, Value v,
   return linalg::TransposeOp::create(b, loc, v, init, perm)->getResult(0);
 }
 
-Value skipattn::attn::raise::buildCanonical(OpBuilder &b, Location loc, Value v,
-                                            const Labels &labels,
-                                            ArrayRef<Label> target,
-                                            int64_t heads) {
-  auto type = cast<RankedTensorType>(v.getType());
-  CanonicalPlan plan = *planCanonical(type, labels, target, heads);
-  if (!plan.perm.empty())
+/// Builds the regrouping of `v` (whose dims are the `src` linearizations).
+static Value buildRegroup(OpBuilder &b, Location loc, Value v,
+                          const Regroup &plan) {
+  Type elt = cast<RankedTensorType>(v.getType()).getElementType();
+  if (plan.needsExpand)
+    v = tensor::ExpandShapeOp::create(
+        b, loc, RankedTensorType::get(plan.digitShape, elt), v, plan.expand);
+  bool identity =
+      llvm::equal(plan.perm, llvm::seq<int64_t>(0, plan.perm.size()));
+  if (!identity)
     v = transpose(b, loc, v, plan.perm);
-  if (plan.collapse)
-    v = tensor::CollapseShapeOp::create(b, loc, v, plan.dropUnit);
-  if (plan.needsExpand) {
-    auto resultType = RankedTensorType::get(plan.shape, type.getElementType());
-    v = tensor::ExpandShapeOp::create(b, loc, resultType, v, plan.expand);
-  }
+  auto rank = cast<RankedTensorType>(v.getType()).getRank();
+  bool trivialCollapse =
+      static_cast<int64_t>(plan.collapse.size()) == rank &&
+      llvm::all_of(plan.collapse, [](auto &r) { return r.size() == 1; });
+  if (!trivialCollapse)
+    v = tensor::CollapseShapeOp::create(b, loc, v, plan.collapse);
+  bool trivialInsert =
+      plan.insert.size() == plan.shape.size() &&
+      llvm::all_of(plan.insert, [](auto &r) { return r.size() == 1; });
+  if (!trivialInsert)
+    v = tensor::ExpandShapeOp::create(
+        b, loc, RankedTensorType::get(plan.shape, elt), v, plan.insert);
   return v;
 }
 
-Value skipattn::attn::raise::buildFromCanonical(OpBuilder &b, Location loc,
-                                                Value v, const Labels &labels,
-                                                RankedTensorType type) {
-  // 1. Fuse or drop B and H as the target layout has them.
-  bool hasBH = count(labels, Label::BH) > 0;
-  bool hasB = count(labels, Label::B) > 0, hasH = count(labels, Label::H) > 0;
-  SmallVector<ReassociationIndices> groups;
-  Labels canonical;
-  if (hasBH) {
-    groups = {{0, 1}, {2}, {3}};
-    canonical = {Label::BH, Label::I, Label::D};
-  } else if (hasB && hasH) {
-    canonical = {Label::B, Label::H, Label::I, Label::D};
-  } else if (hasB) {
-    groups = {{0, 1}, {2}, {3}};
-    canonical = {Label::B, Label::I, Label::D};
-  } else if (hasH) {
-    groups = {{0, 1}, {2}, {3}};
-    canonical = {Label::H, Label::I, Label::D};
-  } else {
-    groups = {{0, 1, 2}, {3}};
-    canonical = {Label::I, Label::D};
-  }
-  if (!groups.empty())
-    v = tensor::CollapseShapeOp::create(b, loc, v, groups);
+std::optional<SmallVector<int64_t>>
+skipattn::attn::raise::canonicalShape(Describer &d, const Origin &leaf,
+                                      ArrayRef<Digits> groups,
+                                      bool broadcastGroups) {
+  auto type = cast<RankedTensorType>(leaf.value.getType());
+  std::optional<SmallVector<Digits>> src = digitsOf(d, type, leaf.idx);
+  if (!src)
+    return std::nullopt;
+  std::optional<Regroup> plan = planRegroup(*src, groups, broadcastGroups);
+  if (!plan)
+    return std::nullopt;
+  return plan->shape;
+}
 
-  // 2. Transpose to the order of the target's real dims.
-  Labels real;
-  for (Label l : labels)
-    if (l != Label::U)
-      real.push_back(l);
-  SmallVector<int64_t> perm;
-  for (Label l : real)
-    perm.push_back(llvm::find(canonical, l) - canonical.begin());
-  if (!llvm::equal(perm, llvm::seq<int64_t>(0, perm.size())))
-    v = transpose(b, loc, v, perm);
+FailureOr<Value> skipattn::attn::raise::buildCanonical(
+    OpBuilder &b, Location loc, Describer &d, const Origin &leaf,
+    ArrayRef<Digits> groups, bool broadcastGroups) {
+  auto type = cast<RankedTensorType>(leaf.value.getType());
+  std::optional<SmallVector<Digits>> src = digitsOf(d, type, leaf.idx);
+  if (!src)
+    return failure();
+  std::optional<Regroup> plan = planRegroup(*src, groups, broadcastGroups);
+  if (!plan)
+    return failure();
+  return buildRegroup(b, loc, leaf.value, *plan);
+}
 
-  // 3. Insert the target's unit dims.
-  if (real.size() != labels.size()) {
-    SmallVector<ReassociationIndices> expand;
-    SmallVector<int64_t> shape;
-    auto vType = cast<RankedTensorType>(v.getType());
-    unsigned r = 0;
-    ReassociationIndices pending;
-    for (auto [d, l] : llvm::enumerate(labels)) {
-      pending.push_back(d);
-      if (l == Label::U) {
-        shape.push_back(1);
-        continue;
-      }
-      shape.push_back(vType.getDimSize(r++));
-      expand.push_back(pending);
-      pending.clear();
-    }
-    if (!pending.empty()) {
-      if (expand.empty())
-        expand.push_back({});
-      expand.back().append(pending.begin(), pending.end());
-    }
-    v = tensor::ExpandShapeOp::create(
-        b, loc, RankedTensorType::get(shape, vType.getElementType()), v,
-        expand);
+/// The regrouping of the [B, H, Sq, Dv] result into the root's layout.
+static std::optional<Regroup> resultPlan(Describer &d,
+                                         const AttentionMatch &m) {
+  Digits iDigits;
+  if (m.iVar)
+    iDigits.push_back({*m.iVar, 1, d.var(*m.iVar).extent});
+  Digits src[] = {
+      m.bDigits, m.hDigits, iDigits, {{m.dvVar, 1, d.var(m.dvVar).extent}}};
+  SmallVector<Digits> dst;
+  for (unsigned v : m.rootVars) {
+    int64_t e = d.var(v).extent;
+    dst.push_back(e == 1 ? Digits{} : Digits{{v, 1, e}});
   }
-  if (v.getType() != type)
-    v = tensor::CastOp::create(b, loc, type, v);
-  return v;
+  return planRegroup(src, dst, false);
+}
+
+bool skipattn::attn::raise::canBuildResult(Describer &d,
+                                           const AttentionMatch &m) {
+  return resultPlan(d, m).has_value();
+}
+
+FailureOr<Value> skipattn::attn::raise::buildResult(OpBuilder &b, Location loc,
+                                                    Describer &d,
+                                                    const AttentionMatch &m,
+                                                    Value result) {
+  // A dynamic digit is only ever the outermost of B, whose extent
+  // expand_shape infers.
+  std::optional<Regroup> plan = resultPlan(d, m);
+  if (!plan)
+    return failure();
+  return buildRegroup(b, loc, result, *plan);
 }

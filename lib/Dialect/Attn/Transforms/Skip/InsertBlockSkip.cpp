@@ -1,11 +1,18 @@
 //===- InsertBlockSkip.cpp - insert the Skip-Softmax predicate ------------===//
 //
-// The attn-insert-block-skip pass. In each kv loop that attn-tile marked
-// with `attn.skip`, it puts the softmax update and P·V of a kv-block (and the
-// load of its V tile) behind the Skip-Softmax test, so that the predicate is
-// one visible transformation that every lowering inherits. The threshold
-// becomes a run-time argument of the enclosing function, and with `stats`
-// the visited and skipped tiles are counted into another argument.
+// The attn-insert-block-skip pass. For each attn.tile_update that attn-tile
+// marked with a skip request, it puts the softmax update and P·V of a
+// kv-block (and the load of its V tile) behind the Skip-Softmax test, so
+// that the predicate is one visible transformation that every lowering
+// inherits. The threshold becomes a run-time argument of the enclosing
+// function, and with `stats` the visited and skipped tiles of each (batch,
+// query head) are counted into another argument, a [B, Hq, 2] buffer.
+//
+// The request travels on the update op and the criterion on the vote op
+// (attn.skip_vote's `criterion`): dialect attributes of dialect ops, which
+// survive whatever rewrites the surrounding loops. The new arguments carry
+// no marker; the attentions of one function that this pass predicates
+// share them.
 //
 //===----------------------------------------------------------------------===//
 
@@ -28,35 +35,39 @@ namespace skipattn::attn {
 using namespace mlir;
 using namespace skipattn::attn;
 
-static constexpr StringLiteral kSkipAttr = "attn.skip";
-static constexpr StringLiteral kStatsArg = "attn.skip_stats";
+namespace {
+/// The run-time arguments the pass added to one function: one threshold
+/// per skip kind, and the counters.
+struct SkipArguments {
+  Value threshold, scaleFactor, stats;
+};
+} // namespace
 
-static StringRef thresholdArgName(SkipKind kind) {
-  return kind == SkipKind::Threshold ? "attn.skip_threshold"
-                                     : "attn.skip_scale_factor";
-}
-
-/// The argument of `func` marked `name`, added at the end if there is none.
-static FailureOr<Value> getOrAddArgument(FunctionOpInterface func,
-                                         StringRef name, Type type) {
-  for (unsigned i = 0; i < func.getNumArguments(); ++i)
-    if (func.getArgAttr(i, name))
-      return func.getArgument(i);
-  Builder b(func.getContext());
+/// `slot`, or a new trailing argument of `func` of `type` stored in it.
+/// Fails if the argument in `slot` has another type.
+static FailureOr<Value> getOrAddArgument(FunctionOpInterface func, Value &slot,
+                                         Type type) {
+  if (slot) {
+    if (slot.getType() != type)
+      return failure();
+    return slot;
+  }
   unsigned index = func.getNumArguments();
-  auto attrs = b.getDictionaryAttr(b.getNamedAttr(name, b.getUnitAttr()));
-  if (failed(func.insertArgument(index, type, attrs, func.getLoc())))
+  if (failed(func.insertArgument(index, type, DictionaryAttr(), func.getLoc())))
     return failure();
-  return func.getArgument(index);
+  slot = func.getArgument(index);
+  return slot;
 }
 
-/// Adds `value` (index) to element `slot` of the stats buffer, atomically.
-static void addToStats(OpBuilder &b, Location loc, Value stats, int64_t slot,
-                       Value value) {
+/// Adds `value` (index) to counter `slot` (0: visited, 1: skipped) of
+/// (batch, head) in the [B, Hq, 2] stats buffer, atomically: the tiles of
+/// one head run in parallel.
+static void addToStats(OpBuilder &b, Location loc, Value stats, Value batch,
+                       Value head, int64_t slot, Value value) {
   Value i64 = arith::IndexCastOp::create(b, loc, b.getI64Type(), value);
   Value index = arith::ConstantIndexOp::create(b, loc, slot);
   memref::AtomicRMWOp::create(b, loc, arith::AtomicRMWKind::addi, i64, stats,
-                              ValueRange{index});
+                              ValueRange{batch, head, index});
 }
 
 namespace {
@@ -67,26 +78,27 @@ struct TiledLoop {
   TileRowMaxOp rowMax;
   TileUpdateOp update;
   LoadTileOp valueLoad;
+  LoadTileOp queryLoad; // its (batch, head) index the counters
 };
 } // namespace
 
-static FailureOr<TiledLoop> analyze(scf::ForOp loop) {
-  TiledLoop t{loop, {}, {}, {}, {}};
-  for (Operation &op : *loop.getBody()) {
-    if (auto u = dyn_cast<TileUpdateOp>(op)) {
-      if (t.update)
-        return loop.emitError("attn-insert-block-skip: a kv loop must hold "
-                              "one attn.tile_update");
-      t.update = u;
-    }
-  }
-  if (!t.update)
-    return loop.emitError("attn-insert-block-skip: a loop marked attn.skip "
-                          "holds no attn.tile_update; run attn-tile first");
+static FailureOr<TiledLoop> analyze(TileUpdateOp update) {
+  auto loop = dyn_cast<scf::ForOp>(update->getParentOp());
+  if (!loop)
+    return update.emitError("attn-insert-block-skip: an update with a skip "
+                            "request must be in the kv loop (scf.for) that "
+                            "attn-tile builds");
+  TiledLoop t{loop, {}, {}, update, {}, {}};
+  for (Operation &op : *loop.getBody())
+    if (isa<TileUpdateOp>(op) && &op != update.getOperation())
+      return loop.emitError("attn-insert-block-skip: a kv loop must hold "
+                            "one attn.tile_update");
   t.rowMax = t.update.getTileMax().getDefiningOp<TileRowMaxOp>();
   t.scores = t.update.getScores().getDefiningOp<TileScoresOp>();
   t.valueLoad = t.update.getValue().getDefiningOp<LoadTileOp>();
-  if (!t.rowMax || !t.scores || !t.valueLoad ||
+  if (t.scores)
+    t.queryLoad = t.scores.getQuery().getDefiningOp<LoadTileOp>();
+  if (!t.rowMax || !t.scores || !t.valueLoad || !t.queryLoad ||
       t.valueLoad->getBlock() != loop.getBody() || !t.valueLoad->hasOneUse() ||
       t.update.getSkipGroups())
     return loop.emitError("attn-insert-block-skip: the kv loop is not in "
@@ -99,11 +111,14 @@ static FailureOr<TiledLoop> analyze(scf::ForOp loop) {
   return t;
 }
 
-static LogicalResult insertSkip(scf::ForOp loop, SkipAttr skip,
-                                int64_t voteRows, bool stats) {
-  FailureOr<TiledLoop> tiled = analyze(loop);
+static LogicalResult
+insertSkip(TileUpdateOp request, int64_t voteRows, bool stats,
+           DenseMap<Operation *, SkipArguments> &arguments) {
+  SkipAttr skip = request.getSkipRequestAttr();
+  FailureOr<TiledLoop> tiled = analyze(request);
   if (failed(tiled))
     return failure();
+  scf::ForOp loop = tiled->loop;
   auto func = loop->getParentOfType<FunctionOpInterface>();
   if (!func)
     return loop.emitError("attn-insert-block-skip: tiled attention must be "
@@ -125,20 +140,31 @@ static LogicalResult insertSkip(scf::ForOp loop, SkipAttr skip,
   int64_t numGroups = bm / group;
 
   OpBuilder b(func.getContext());
-  FailureOr<Value> param =
-      getOrAddArgument(func, thresholdArgName(skip.getKind()), b.getF32Type());
+  SkipArguments &args = arguments[func.getOperation()];
+  FailureOr<Value> param = getOrAddArgument(
+      func,
+      skip.getKind() == SkipKind::Threshold ? args.threshold : args.scaleFactor,
+      b.getF32Type());
   if (failed(param))
     return loop.emitError("attn-insert-block-skip: cannot add the threshold "
                           "argument");
   Value statsBuf;
+  LoadTileOp qLoad = tiled->queryLoad;
   if (stats) {
-    FailureOr<Value> s =
-        getOrAddArgument(func, kStatsArg, MemRefType::get({2}, b.getI64Type()));
+    // [B, Hq, 2]: the batch and query heads of the attention's Q.
+    auto qType = cast<RankedTensorType>(qLoad.getSource().getType());
+    auto statsType = MemRefType::get(
+        {qType.getDimSize(0), qType.getDimSize(1), 2}, b.getI64Type());
+    FailureOr<Value> s = getOrAddArgument(func, args.stats, statsType);
     if (failed(s))
-      return loop.emitError("attn-insert-block-skip: cannot add the stats "
-                            "argument");
+      return loop.emitError()
+             << "attn-insert-block-skip: cannot add the stats argument "
+             << statsType
+             << "; the skip-enabled attentions of one function share it, so "
+                "they must have the same batch and query heads";
     statsBuf = *s;
   }
+  Value bIdx = qLoad.getBatch(), hIdx = qLoad.getHead();
 
   Location loc = loop.getLoc();
   TileUpdateOp update = tiled->update;
@@ -154,7 +180,8 @@ static LogicalResult insertSkip(scf::ForOp loop, SkipAttr skip,
   Value m = loop.getRegionIterArg(0);
   auto votesType = RankedTensorType::get({numGroups}, b.getI1Type());
   Value votes = SkipVoteOp::create(b, loc, votesType, tiled->rowMax, m, lambda,
-                                   b.getI64IntegerAttr(group));
+                                   b.getI64IntegerAttr(group), skip);
+  update.removeSkipRequestAttr();
   // The first visited block is never skipped.
   Value notFirst =
       arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne,
@@ -180,8 +207,8 @@ static LogicalResult insertSkip(scf::ForOp loop, SkipAttr skip,
                              ValueRange{arith::AddIOp::create(
                                  b, loc, count.getRegionIterArg(0), one)});
       }
-      addToStats(b, loc, statsBuf, 0, n);
-      addToStats(b, loc, statsBuf, 1, count.getResult(0));
+      addToStats(b, loc, statsBuf, bIdx, hIdx, 0, n);
+      addToStats(b, loc, statsBuf, bIdx, hIdx, 1, count.getResult(0));
     }
     return success();
   }
@@ -190,8 +217,9 @@ static LogicalResult insertSkip(scf::ForOp loop, SkipAttr skip,
   Value vote = tensor::ExtractOp::create(b, loc, votes, ValueRange{c0});
   Value doSkip = arith::AndIOp::create(b, loc, notFirst, vote);
   if (statsBuf) {
-    addToStats(b, loc, statsBuf, 0, arith::ConstantIndexOp::create(b, loc, 1));
-    addToStats(b, loc, statsBuf, 1,
+    addToStats(b, loc, statsBuf, bIdx, hIdx, 0,
+               arith::ConstantIndexOp::create(b, loc, 1));
+    addToStats(b, loc, statsBuf, bIdx, hIdx, 1,
                arith::IndexCastUIOp::create(b, loc, b.getIndexType(), doSkip));
   }
 
@@ -227,25 +255,18 @@ struct AttnInsertBlockSkipPass
     if (voteRows < 0) {
       getOperation().emitError()
           << "attn-insert-block-skip: vote must be 0 or positive, got "
-          << voteRows;
+          << voteRows.getValue();
       return signalPassFailure();
     }
-    SmallVector<scf::ForOp> loops;
-    getOperation().walk([&](scf::ForOp loop) {
-      if (loop->hasAttr(kSkipAttr))
-        loops.push_back(loop);
+    SmallVector<TileUpdateOp> requests;
+    getOperation().walk([&](TileUpdateOp update) {
+      if (update.getSkipRequestAttr())
+        requests.push_back(update);
     });
-    for (scf::ForOp loop : loops) {
-      auto skip = dyn_cast<SkipAttr>(loop->getAttr(kSkipAttr));
-      if (!skip) {
-        loop.emitError("attn-insert-block-skip: attn.skip must be an "
-                       "#attn.skip attribute");
+    DenseMap<Operation *, SkipArguments> arguments;
+    for (TileUpdateOp update : requests)
+      if (failed(insertSkip(update, voteRows, stats, arguments)))
         return signalPassFailure();
-      }
-      if (failed(insertSkip(loop, skip, voteRows, stats)))
-        return signalPassFailure();
-      loop->removeAttr(kSkipAttr);
-    }
   }
 };
 } // namespace

@@ -68,7 +68,6 @@ static LogicalResult tileAttention(AttentionOp op, int64_t bm, int64_t bn) {
   Location loc = op.getLoc();
   IRRewriter b(op);
   auto qType = op.getQuery().getType();
-  auto resultType = op.getResult().getType();
   Type elt = qType.getElementType();
   int64_t hq = op.getNumQueryHeads();
   int64_t group = hq / op.getNumKVHeads();
@@ -80,12 +79,8 @@ static LogicalResult tileAttention(AttentionOp op, int64_t bm, int64_t bn) {
   Value skv = dimValue(b, loc, op.getKey(), 2);
   Value numQBlocks = arith::CeilDivUIOp::create(b, loc, sq, cst(b, loc, bm));
 
-  SmallVector<Value> dynSizes;
-  if (resultType.isDynamicDim(0))
-    dynSizes.push_back(batch);
-  if (resultType.isDynamicDim(2))
-    dynSizes.push_back(sq);
-  Value init = tensor::EmptyOp::create(b, loc, resultType, dynSizes);
+  // The loop writes the attention's destination.
+  Value init = op.getInit();
 
   SmallVector<OpFoldResult> ubs = {batch, b.getIndexAttr(hq), numQBlocks};
   auto forall = scf::ForallOp::create(b, loc, ubs, ValueRange{init},
@@ -109,8 +104,6 @@ static LogicalResult tileAttention(AttentionOp op, int64_t bm, int64_t bn) {
 
   auto loop = scf::ForOp::create(b, loc, cst(b, loc, 0), numKV, cst(b, loc, 1),
                                  ValueRange{m0, l0, acc0});
-  if (SkipAttr skip = op.getSkipAttr())
-    loop->setAttr("attn.skip", skip);
   {
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(loop.getBody());
@@ -135,9 +128,10 @@ static LogicalResult tileAttention(AttentionOp op, int64_t bm, int64_t bn) {
         TileRowMaxOp::create(b, loc, RankedTensorType::get({bm}, f32), s);
     Value vt = LoadTileOp::create(b, loc, RankedTensorType::get({bn, dv}, elt),
                                   op.getValue(), ib, kvh, k0);
-    auto update = TileUpdateOp::create(b, loc, m.getType(), l.getType(),
-                                       acc.getType(), s, mt, vt, m, l, acc,
-                                       /*skipGroups=*/Value());
+    // A skip request waits on the update for attn-insert-block-skip.
+    auto update = TileUpdateOp::create(
+        b, loc, m.getType(), l.getType(), acc.getType(), s, mt, vt, m, l, acc,
+        /*skipGroups=*/Value(), op.getSkipAttr());
     scf::YieldOp::create(b, loc, update.getResults());
   }
 
@@ -168,9 +162,11 @@ struct AttnTilePass : public skipattn::attn::impl::AttnTileBase<AttnTilePass> {
 
   void runOnOperation() override {
     if (blockM <= 0 || blockN <= 0) {
+      // The options' values, not the options: a diagnostic streams a
+      // cl::opt<int64_t> as a character.
       getOperation()->emitError()
-          << "attn-tile: block-m and block-n must be positive, got " << blockM
-          << " and " << blockN;
+          << "attn-tile: block-m and block-n must be positive, got "
+          << blockM.getValue() << " and " << blockN.getValue();
       return signalPassFailure();
     }
     SmallVector<AttentionOp> ops;

@@ -1,4 +1,11 @@
 // RUN: skipattn-opt %s --split-input-file --attn-raise | FileCheck %s
+// The same inputs after upstream's generalization and elementwise fusion
+// raise to the same attn.attention ops (attributes and types):
+// RUN: skipattn-opt %s --split-input-file --attn-raise | grep -o "attn.attention.*" | sed -e "s/%[a-z0-9_]*//g" > %t.plain
+// RUN: mlir-opt %s --split-input-file --linalg-generalize-named-ops | skipattn-opt --split-input-file --attn-raise | grep -o "attn.attention.*" | sed -e "s/%[a-z0-9_]*//g" > %t.generalized
+// RUN: diff %t.plain %t.generalized
+// RUN: mlir-opt %s --split-input-file --linalg-generalize-named-ops --linalg-fuse-elementwise-ops --canonicalize --cse | skipattn-opt --split-input-file --attn-raise | grep -o "attn.attention.*" | sed -e "s/%[a-z0-9_]*//g" > %t.fused
+// RUN: diff %t.plain %t.fused
 
 // Masks: causal triangles in every form become `causal`; other masks become
 // the `mask` operand.
@@ -345,4 +352,41 @@ func.func @masked_fill_triu_constant(%q: tensor<2x4x8x16xf32>, %k: tensor<2x4x8x
   %o3 = linalg.batch_matmul ins(%p3, %v3 : tensor<8x8x8xf32>, tensor<8x8x16xf32>) outs(%of : tensor<8x8x16xf32>) -> tensor<8x8x16xf32>
   %o = tensor.expand_shape %o3 [[0, 1], [2], [3]] output_shape [2, 4, 8, 16] : tensor<8x8x16xf32> into tensor<2x4x8x16xf32>
   return %o : tensor<2x4x8x16xf32>
+}
+
+// -----
+
+// A top-left causal comparison (j <= i) with 4 queries and 8 keys, computed
+// inline: not the bottom-right triangle of `causal`, so the comparison is
+// computed into an i1 mask operand.
+// CHECK-LABEL: func.func @top_left_causal_rectangular
+//       CHECK:   %[[M:.*]] = linalg.generic
+//  CHECK-SAME:     outs(%{{.*}} : tensor<1x1x4x8xi1>)
+//       CHECK:     %[[I:.*]] = linalg.index 2
+//       CHECK:     %[[J:.*]] = linalg.index 3
+//       CHECK:     %[[C:.*]] = arith.cmpi ule, %[[J]], %[[I]]
+//       CHECK:     linalg.yield %[[C]]
+//       CHECK:   attn.attention %{{.*}}, %{{.*}}, %{{.*}} mask %[[M]] {scale = 1.000000e+00 : f32} : tensor<1x2x4x16xf32>, tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>, tensor<1x1x4x8xi1> -> tensor<1x2x4x16xf32>
+//   CHECK-NOT:   linalg.batch_matmul
+func.func @top_left_causal_rectangular(%q: tensor<2x4x16xf32>, %k: tensor<2x8x16xf32>, %v: tensor<2x8x16xf32>) -> tensor<2x4x16xf32> {
+  %zero = arith.constant 0.0 : f32
+  %ninf = arith.constant 0xFF800000 : f32
+  %se = tensor.empty() : tensor<2x4x8xf32>
+  %sf = linalg.fill ins(%zero : f32) outs(%se : tensor<2x4x8xf32>) -> tensor<2x4x8xf32>
+  %s = linalg.batch_matmul indexing_maps = [affine_map<(b, i, j, d) -> (b, i, d)>, affine_map<(b, i, j, d) -> (b, j, d)>, affine_map<(b, i, j, d) -> (b, i, j)>]
+       ins(%q, %k : tensor<2x4x16xf32>, tensor<2x8x16xf32>) outs(%sf : tensor<2x4x8xf32>) -> tensor<2x4x8xf32>
+  %sm = linalg.generic {indexing_maps = [affine_map<(b, i, j) -> (b, i, j)>, affine_map<(b, i, j) -> (b, i, j)>], iterator_types = ["parallel", "parallel", "parallel"]}
+      ins(%s : tensor<2x4x8xf32>) outs(%se : tensor<2x4x8xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %i = linalg.index 1 : index
+    %j = linalg.index 2 : index
+    %keep = arith.cmpi ule, %j, %i : index
+    %r = arith.select %keep, %a, %ninf : f32
+    linalg.yield %r : f32
+  } -> tensor<2x4x8xf32>
+  %p = linalg.softmax dimension(2) ins(%sm : tensor<2x4x8xf32>) outs(%se : tensor<2x4x8xf32>) -> tensor<2x4x8xf32>
+  %oe = tensor.empty() : tensor<2x4x16xf32>
+  %of = linalg.fill ins(%zero : f32) outs(%oe : tensor<2x4x16xf32>) -> tensor<2x4x16xf32>
+  %o = linalg.batch_matmul ins(%p, %v : tensor<2x4x8xf32>, tensor<2x8x16xf32>) outs(%of : tensor<2x4x16xf32>) -> tensor<2x4x16xf32>
+  return %o : tensor<2x4x16xf32>
 }

@@ -1,6 +1,10 @@
 // RUN: skipattn-opt %s --split-input-file > %t.before
 // RUN: skipattn-opt %s --split-input-file --attn-raise > %t.after
 // RUN: diff %t.before %t.after
+// RUN: mlir-opt %s --split-input-file --linalg-generalize-named-ops --linalg-fuse-elementwise-ops > %t.fused
+// RUN: skipattn-opt %t.fused --split-input-file > %t.fused.before
+// RUN: skipattn-opt %t.fused --split-input-file --attn-raise > %t.fused.after
+// RUN: diff %t.fused.before %t.fused.after
 // RUN: FileCheck %s --input-file %t.after
 
 // Look-alikes of attention that attn-raise must leave exactly as they were:
@@ -190,36 +194,6 @@ func.func @bool_mask_finite_fill(%q: tensor<8x64x32xf32>, %k: tensor<8x64x32xf32
   %of = linalg.fill ins(%zero : f32) outs(%oe : tensor<8x64x32xf32>) -> tensor<8x64x32xf32>
   %o = linalg.batch_matmul ins(%p, %v : tensor<8x64x64xf32>, tensor<8x64x32xf32>) outs(%of : tensor<8x64x32xf32>) -> tensor<8x64x32xf32>
   return %o : tensor<8x64x32xf32>
-}
-
-// -----
-
-// A top-left causal comparison (j <= i) with 4 queries and 8 keys: not the
-// bottom-right triangle of `causal`, and computed inline, so there is no
-// tensor to pass as a mask.
-// CHECK-LABEL: func.func @top_left_causal_rectangular
-// CHECK:         linalg.index
-func.func @top_left_causal_rectangular(%q: tensor<2x4x16xf32>, %k: tensor<2x8x16xf32>, %v: tensor<2x8x16xf32>) -> tensor<2x4x16xf32> {
-  %zero = arith.constant 0.0 : f32
-  %ninf = arith.constant 0xFF800000 : f32
-  %se = tensor.empty() : tensor<2x4x8xf32>
-  %sf = linalg.fill ins(%zero : f32) outs(%se : tensor<2x4x8xf32>) -> tensor<2x4x8xf32>
-  %s = linalg.batch_matmul indexing_maps = [affine_map<(b, i, j, d) -> (b, i, d)>, affine_map<(b, i, j, d) -> (b, j, d)>, affine_map<(b, i, j, d) -> (b, i, j)>]
-       ins(%q, %k : tensor<2x4x16xf32>, tensor<2x8x16xf32>) outs(%sf : tensor<2x4x8xf32>) -> tensor<2x4x8xf32>
-  %sm = linalg.generic {indexing_maps = [affine_map<(b, i, j) -> (b, i, j)>, affine_map<(b, i, j) -> (b, i, j)>], iterator_types = ["parallel", "parallel", "parallel"]}
-      ins(%s : tensor<2x4x8xf32>) outs(%se : tensor<2x4x8xf32>) {
-  ^bb0(%a: f32, %o: f32):
-    %i = linalg.index 1 : index
-    %j = linalg.index 2 : index
-    %keep = arith.cmpi ule, %j, %i : index
-    %r = arith.select %keep, %a, %ninf : f32
-    linalg.yield %r : f32
-  } -> tensor<2x4x8xf32>
-  %p = linalg.softmax dimension(2) ins(%sm : tensor<2x4x8xf32>) outs(%se : tensor<2x4x8xf32>) -> tensor<2x4x8xf32>
-  %oe = tensor.empty() : tensor<2x4x16xf32>
-  %of = linalg.fill ins(%zero : f32) outs(%oe : tensor<2x4x16xf32>) -> tensor<2x4x16xf32>
-  %o = linalg.batch_matmul ins(%p, %v : tensor<2x4x8xf32>, tensor<2x8x16xf32>) outs(%of : tensor<2x4x16xf32>) -> tensor<2x4x16xf32>
-  return %o : tensor<2x4x16xf32>
 }
 
 // -----

@@ -1,4 +1,11 @@
 // RUN: skipattn-opt %s --split-input-file --attn-raise | FileCheck %s
+// The same inputs after upstream's generalization and elementwise fusion
+// raise to the same attn.attention ops (attributes and types):
+// RUN: skipattn-opt %s --split-input-file --attn-raise | grep -o "attn.attention.*" | sed -e "s/%[a-z0-9_]*//g" > %t.plain
+// RUN: mlir-opt %s --split-input-file --linalg-generalize-named-ops | skipattn-opt --split-input-file --attn-raise | grep -o "attn.attention.*" | sed -e "s/%[a-z0-9_]*//g" > %t.generalized
+// RUN: diff %t.plain %t.generalized
+// RUN: mlir-opt %s --split-input-file --linalg-generalize-named-ops --linalg-fuse-elementwise-ops --canonicalize --cse | skipattn-opt --split-input-file --attn-raise | grep -o "attn.attention.*" | sed -e "s/%[a-z0-9_]*//g" > %t.fused
+// RUN: diff %t.plain %t.fused
 
 // TOSA: tosa.matmul, tosa.transpose, tosa.reduce_max, tosa.sub, tosa.exp,
 // tosa.reduce_sum, tosa.reciprocal and tosa.mul, as TF and onnx-mlir emit

@@ -2,13 +2,15 @@
 // RUN: skipattn-opt %s --split-input-file --attn-tile="block-m=32 block-n=16" | FileCheck %s --check-prefix=BLOCKS
 
 // The flash loop: a parallel loop over (b, h, q-block), Q loaded once, an
-// scf.for over kv-blocks carrying (m, l, acc), then acc / l written back.
+// scf.for over kv-blocks carrying (m, l, acc), then acc / l written back
+// into the attention's destination.
 // CHECK-LABEL: func.func @dense
 //  CHECK-SAME:   (%[[Q:[a-z0-9]+]]: tensor<2x8x128x64xf32>, %[[K:[a-z0-9]+]]: tensor<2x8x256x64xf32>, %[[V:[a-z0-9]+]]: tensor<2x8x256x32xf32>)
+//       CHECK:   %[[INIT:.*]] = tensor.empty() : tensor<2x8x128x32xf32>
 //   CHECK-DAG:   %[[SQ:.*]] = arith.constant 128 : index
 //   CHECK-DAG:   %[[SKV:.*]] = arith.constant 256 : index
 //       CHECK:   %[[NQB:.*]] = arith.ceildivui %[[SQ]], %{{.*}} : index
-//       CHECK:   %[[OUT:.*]] = scf.forall (%[[B:.*]], %[[H:.*]], %[[QB:.*]]) in (%{{.*}}, 8, %[[NQB]]) shared_outs(%[[O:.*]] = %{{.*}}) -> (tensor<2x8x128x32xf32>)
+//       CHECK:   %[[OUT:.*]] = scf.forall (%[[B:.*]], %[[H:.*]], %[[QB:.*]]) in (%{{.*}}, 8, %[[NQB]]) shared_outs(%[[O:.*]] = %[[INIT]]) -> (tensor<2x8x128x32xf32>)
 //       CHECK:     %[[Q0:.*]] = arith.muli %[[QB]], %{{.*}} : index
 //       CHECK:     %[[QT:.*]] = attn.load_tile %[[Q]][%[[B]], %[[H]], %[[Q0]]] : tensor<2x8x128x64xf32> -> tensor<64x64xf32>
 //       CHECK:     %[[NKV:.*]] = arith.ceildivui %[[SKV]], %{{.*}} : index
@@ -36,7 +38,8 @@
 //       BLOCKS:   attn.tile_scores {{.*}} -> tensor<32x16xf32>
 //       BLOCKS:   attn.load_tile {{.*}} -> tensor<16x32xf32>
 func.func @dense(%q: tensor<2x8x128x64xf32>, %k: tensor<2x8x256x64xf32>, %v: tensor<2x8x256x32xf32>) -> tensor<2x8x128x32xf32> {
-  %o = attn.attention %q, %k, %v : tensor<2x8x128x64xf32>, tensor<2x8x256x64xf32>, tensor<2x8x256x32xf32> -> tensor<2x8x128x32xf32>
+  %init_o = tensor.empty() : tensor<2x8x128x32xf32>
+  %o = attn.attention %q, %k, %v : tensor<2x8x128x64xf32>, tensor<2x8x256x64xf32>, tensor<2x8x256x32xf32> -> tensor<2x8x128x32xf32> outs(%init_o)
   return %o : tensor<2x8x128x32xf32>
 }
 
@@ -61,8 +64,9 @@ func.func @dense(%q: tensor<2x8x128x64xf32>, %k: tensor<2x8x256x64xf32>, %v: ten
 //       CHECK:     scf.for %{{.*}} = %{{.*}} to %[[NKV]]
 //       CHECK:       attn.tile_scores {{.*}} {causal, scale = 1.250000e-01 : f32} : tensor<64x64xbf16>, tensor<64x64xbf16> -> tensor<64x64xf32>
 //       CHECK:     attn.tile_finalize {{.*}} -> tensor<64x64xbf16>
-func.func @causal_bounds(%q: tensor<1x4x?x64xbf16>, %k: tensor<1x4x?x64xbf16>, %v: tensor<1x4x?x64xbf16>) -> tensor<1x4x?x64xbf16> {
-  %o = attn.attention %q, %k, %v {causal} : tensor<1x4x?x64xbf16>, tensor<1x4x?x64xbf16>, tensor<1x4x?x64xbf16> -> tensor<1x4x?x64xbf16>
+func.func @causal_bounds(%q: tensor<1x4x?x64xbf16>, %k: tensor<1x4x?x64xbf16>, %v: tensor<1x4x?x64xbf16>,
+                         %init: tensor<1x4x?x64xbf16>) -> tensor<1x4x?x64xbf16> {
+  %o = attn.attention %q, %k, %v {causal} : tensor<1x4x?x64xbf16>, tensor<1x4x?x64xbf16>, tensor<1x4x?x64xbf16> -> tensor<1x4x?x64xbf16> outs(%init)
   return %o : tensor<1x4x?x64xbf16>
 }
 
@@ -81,7 +85,8 @@ func.func @causal_bounds(%q: tensor<1x4x?x64xbf16>, %k: tensor<1x4x?x64xbf16>, %
 //       CHECK:     %[[ROWS:.*]] = arith.minui %{{.*}}, %[[LEFT]]
 //       CHECK:     tensor.extract_slice %{{.*}}[0, 0] [%[[ROWS]], 32]
 func.func @ragged(%q: tensor<3x2x65x32xf16>, %k: tensor<3x2x129x32xf16>, %v: tensor<3x2x129x32xf16>) -> tensor<3x2x65x32xf16> {
-  %o = attn.attention %q, %k, %v : tensor<3x2x65x32xf16>, tensor<3x2x129x32xf16>, tensor<3x2x129x32xf16> -> tensor<3x2x65x32xf16>
+  %init_o = tensor.empty() : tensor<3x2x65x32xf16>
+  %o = attn.attention %q, %k, %v : tensor<3x2x65x32xf16>, tensor<3x2x129x32xf16>, tensor<3x2x129x32xf16> -> tensor<3x2x65x32xf16> outs(%init_o)
   return %o : tensor<3x2x65x32xf16>
 }
 
@@ -98,14 +103,15 @@ func.func @ragged(%q: tensor<3x2x65x32xf16>, %k: tensor<3x2x129x32xf16>, %v: ten
 //       CHECK:       attn.load_tile %[[K]][%[[B]], %[[KVH]], %{{.*}}]
 //       CHECK:       attn.load_tile %[[V]][%[[B]], %[[KVH]], %{{.*}}]
 func.func @gqa(%q: tensor<1x32x256x128xbf16>, %k: tensor<1x8x256x128xbf16>, %v: tensor<1x8x256x128xbf16>) -> tensor<1x32x256x128xbf16> {
-  %o = attn.attention %q, %k, %v : tensor<1x32x256x128xbf16>, tensor<1x8x256x128xbf16>, tensor<1x8x256x128xbf16> -> tensor<1x32x256x128xbf16>
+  %init_o = tensor.empty() : tensor<1x32x256x128xbf16>
+  %o = attn.attention %q, %k, %v : tensor<1x32x256x128xbf16>, tensor<1x8x256x128xbf16>, tensor<1x8x256x128xbf16> -> tensor<1x32x256x128xbf16> outs(%init_o)
   return %o : tensor<1x32x256x128xbf16>
 }
 
 // -----
 
 // The mask is loaded tile by tile and applied by tile_scores, before the
-// row max; a skip request is carried to the kv loop.
+// row max; a skip request waits on the kv loop's update.
 // CHECK-LABEL: func.func @mask_and_skip
 //  CHECK-SAME:   %[[MASK:[a-z0-9]*]]: tensor<2x1x1x100xi1>
 //       CHECK:   scf.forall (%[[B:.*]], %[[H:.*]], %{{.*}}) in
@@ -115,8 +121,9 @@ func.func @gqa(%q: tensor<1x32x256x128xbf16>, %k: tensor<1x8x256x128xbf16>, %v: 
 //       CHECK:       %[[MT:.*]] = attn.load_mask_tile %[[MASK]][%[[B]], %[[H]], %[[Q0]], %[[K0]]] : tensor<2x1x1x100xi1> -> tensor<64x64xi1>
 //       CHECK:       %[[S:.*]] = attn.tile_scores %{{.*}}, %{{.*}} mask %[[MT]] at
 //       CHECK:       attn.tile_row_max %[[S]]
-//       CHECK:     } {attn.skip = #attn.skip<threshold = 1.000000e-02>}
+//       CHECK:       attn.tile_update {{.*}} {skip_request = #attn.skip<threshold = 1.000000e-02>}
 func.func @mask_and_skip(%q: tensor<2x4x100x64xf32>, %k: tensor<2x4x100x64xf32>, %v: tensor<2x4x100x64xf32>, %m: tensor<2x1x1x100xi1>) -> tensor<2x4x100x64xf32> {
-  %o = attn.attention %q, %k, %v mask %m {skip = #attn.skip<threshold = 1.0e-2>} : tensor<2x4x100x64xf32>, tensor<2x4x100x64xf32>, tensor<2x4x100x64xf32>, tensor<2x1x1x100xi1> -> tensor<2x4x100x64xf32>
+  %init_o = tensor.empty() : tensor<2x4x100x64xf32>
+  %o = attn.attention %q, %k, %v mask %m {skip = #attn.skip<threshold = 1.0e-2>} : tensor<2x4x100x64xf32>, tensor<2x4x100x64xf32>, tensor<2x4x100x64xf32>, tensor<2x1x1x100xi1> -> tensor<2x4x100x64xf32> outs(%init_o)
   return %o : tensor<2x4x100x64xf32>
 }
