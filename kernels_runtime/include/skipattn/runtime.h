@@ -16,7 +16,10 @@
 //    skipattn_last_error() holds a message for the calling thread that names
 //    the problem (file, key, dimension, expected and actual values).
 //  - Tensors are dense, row-major (C order) arrays of the element type that
-//    the call names; nothing is ever retained past a call.
+//    the call names; nothing is ever retained past a call. A pointer carries
+//    no size, so the runtime cannot check that a buffer holds the shape it
+//    is called with: a shape larger than the buffers is the caller's error
+//    (skipattn-run and the Python package check theirs).
 //  - Shapes follow the PyTorch SDPA layout: q [B, Hq, Sq, D], k [B, Hkv, Skv,
 //    D], v [B, Hkv, Skv, Dv], out [B, Hq, Sq, Dv]; -1 in a bundle's shape
 //    means "any extent >= 1 at run time".
