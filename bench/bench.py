@@ -5,13 +5,15 @@ kernels, PyTorch SDPA with the cuDNN and FlashAttention-2 back ends, and
 FlexAttention (torch.compile), with CUDA events (triton.testing.do_bench,
 median). Prefill: B=1, H=32, D=128, S in {4K, 16K, 64K}, causal and not,
 plus D=64 and f16 at D=128. Every prefill row reports our time as a ratio
-to cuDNN's in the same run. Decode: GQA 32/8, L in {8K, 32K, 128K}, B in {1, 8}. Skip: on
+to cuDNN's in the same run. Skip: on
 structured inputs (a sink and two retrieved spans per kv head score high;
 every other key block sits below them by a logit gap spread uniformly), with
 thresholds picked per run to give about 0, 25, 50, 75 and 90% measured
 tile sparsity (and lambda 0, skipping turned off at run time), reported next to every speedup over our dense kernel and,
 for prefill, over cuDNN's dense time on the same inputs: prefill S=16K and
-64K causal and not, decode B=8 L=32K and B=1 L=128K.
+64K causal and not. Decode rows (contiguous and paged, dense and skip,
+against SDPA and a copy of the same bytes) are bench_decode.py's; --only
+decode runs just those.
 
 Writes a table to stdout and bench.json and speedup.png to --out."""
 import argparse, json, math, os, sys, time
@@ -23,6 +25,8 @@ import triton.testing as tt
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "kernels_runtime", "python"))
 from skipattn_runtime import Runtime  # noqa: E402
 import plot  # noqa: E402 (bench/plot.py: this script's folder is on sys.path)
+import bench_decode  # noqa: E402 (the decode rows)
+import bench_varlen  # noqa: E402 (the varlen prefill rows)
 
 dev = "cuda"
 dt = torch.bfloat16
@@ -104,6 +108,9 @@ def main():
     ap.add_argument("--bundles", required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--only", choices=("all", "prefill", "decode", "varlen"),
+                    default="all",
+                    help="run only the prefill, decode or varlen prefill rows")
     a = ap.parse_args()
     rt = Runtime(a.runtime)
     bundles = {n: rt.load(os.path.join(a.bundles, n)) for n in sorted(os.listdir(a.bundles))
@@ -118,6 +125,8 @@ def main():
                 (128, 16384, False, "f16"), (128, 16384, True, "f16")]
     if a.quick:
         prefill = [(128, 4096, False, "bf16"), (128, 16384, False, "bf16")]
+    if a.only in ("decode", "varlen"):
+        prefill = []
     for (D, S, causal, dtype) in prefill:
         B, H = 1, 32
         t = DTYPES[dtype]
@@ -142,38 +151,19 @@ def main():
             + " TFLOP/s" + (f"  ours/cuDNN={row['vs_cudnn']:.3f}x" if row["vs_cudnn"] else ""), flush=True)
         del q, k, v, out
 
-    # Decode, dense.
-    decode = [(B, L) for L in (8192, 32768, 131072) for B in (1, 8)]
-    if a.quick:
-        decode = [(8, 32768)]
-    for (B, L) in decode:
-        Hq, Hkv, D = 32, 8, 128
-        q = torch.randn(B, Hq, 1, D, device=dev, generator=gen).to(dt)
-        k = torch.randn(B, Hkv, L, D, device=dev, generator=gen).to(dt)
-        v = torch.randn(B, Hkv, L, D, device=dev, generator=gen).to(dt)
-        out = torch.empty_like(q)
-        ours = bundles["decode_gqa"]
-        row = dict(kind="decode", B=B, Hq=Hq, Hkv=Hkv, L=L, D=D)
-        row["skipattn_ms"] = bench(lambda: ours.run_device(q, k, v, out))
-        row["cudnn_ms"] = sdpa(q, k, v, False, SDPBackend.CUDNN_ATTENTION)
-        row["flash_ms"] = sdpa(q, k, v, False, SDPBackend.FLASH_ATTENTION)
-        row["flex_ms"] = None
-        byts = (k.numel() + v.numel() + 2 * q.numel()) * 2
-        for sys_ in ("skipattn", "cudnn", "flash"):
-            ms = row[f"{sys_}_ms"]
-            row[f"{sys_}_tbps"] = byts / (ms * 1e-3) / 1e12 if ms else None
-        rows.append(row)
-        print("decode B={B} L={L}: ".format(**row) + "  ".join(
-            f"{s}={row[s + '_tbps']:.2f}" if row[s + '_tbps'] else f"{s}=-" for s in ("skipattn", "cudnn", "flash"))
-            + " TB/s", flush=True)
-        del q, k, v, out
+    # Decode: contiguous and paged, dense and skip (bench/bench_decode.py).
+    if a.only in ("all", "decode"):
+        bench_decode.run(a, bundles, gen, rows, bench)
+    # Varlen prefill: mixed lengths against one sequence of the same work.
+    if a.only in ("all", "varlen"):
+        bench_varlen.run(a, bundles, gen, rows, bench)
 
     # Skip: sparsity sweep on structured inputs, against our own dense kernel.
     # (kind, batch, length, causal, skip bundle).
     skipcases = [("prefill", 1, S, c, f"prefill_d128{'_causal' if c else ''}_skip")
                  for S in (16384, 65536) for c in (False, True)]
-    skipcases += [("decode", 8, 32768, False, "decode_gqa_skip"),
-                 ("decode", 1, 131072, False, "decode_gqa_skip")]
+    if a.only in ("decode", "varlen"):
+        skipcases = []
     if a.quick:
         skipcases = skipcases[:1]
     gap = 40.0

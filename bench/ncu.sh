@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Nsight Compute on the benchmark's kernels (GPU machine, after
-# bench/run.sh prepare): dense and skip prefill (S=16K) and decode (B=8,
-# L=32K), skip at about 75% tile sparsity, with the warp stall reasons.
+# bench/run.sh prepare): dense (also causal) and skip prefill (S=16K) and
+# decode (B=8, L=32K), skip at about 75% tile sparsity, with the warp stall
+# reasons.
 # Writes OUTDIR/ncu-NAME.txt; names after OUTDIR pick some of the cases.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -29,6 +30,7 @@ profile() {
 }
 profile prefill-dense --bundle "$b/prefill_d128"
 profile prefill-dense-4k --bundle "$b/prefill_d128" --len 4096
+profile prefill-causal --bundle "$b/prefill_d128_causal"
 profile prefill-skip0 --bundle "$b/prefill_d128_skip" --sparsity 0
 profile prefill-skip75 --bundle "$b/prefill_d128_skip" --sparsity 0.75
 profile decode-dense --bundle "$b/decode_gqa" --batch 8 --len 32768 --q-len 1

@@ -25,6 +25,13 @@ prepare)
   done
   "$c" --target gpu -o "$out/decode_gqa" "${dyn[@]}" --q-heads 32 --kv-heads 8 --head-dim 128
   "$c" --target gpu -o "$out/decode_gqa_skip" "${dyn[@]}" --q-heads 32 --kv-heads 8 --head-dim 128 --skip
+  for page in 16 64; do
+    "$c" --target gpu -o "$out/decode_gqa_paged$page" "${dyn[@]}" --q-heads 32 --kv-heads 8 --head-dim 128 --page-size $page
+  done
+  "$c" --target gpu -o "$out/decode_gqa_paged16_skip" "${dyn[@]}" --q-heads 32 --kv-heads 8 --head-dim 128 --skip --page-size 16
+  # Varlen prefill (bench/bench_varlen.py) and its non-varlen reference.
+  "$c" --target gpu -o "$out/prefill_varlen_gqa_causal" "${dyn[@]}" --q-heads 32 --kv-heads 8 --head-dim 128 --causal --varlen
+  "$c" --target gpu -o "$out/prefill_gqa_causal" "${dyn[@]}" --q-heads 32 --kv-heads 8 --head-dim 128 --causal
   echo "prepared $(ls "$out" | wc -l) bundles in $out"
   ;;
 run)
@@ -33,5 +40,5 @@ run)
   python3 "$root/bench/bench.py" --runtime "$root/build-rt/lib/libskipattn_runtime.so" \
     --bundles "$out" --out "${2:?usage: bench/run.sh run OUTDIR}" "${@:3}"
   ;;
-*) echo "usage: bench/run.sh prepare | run OUTDIR [--quick]" >&2; exit 2 ;;
+*) echo "usage: bench/run.sh prepare | run OUTDIR [--quick] [--only prefill|decode|varlen]" >&2; exit 2 ;;
 esac

@@ -14,7 +14,8 @@
 #                                  bad device pointer:
 #                                  test/Runtime/gpu_robustness.py), links
 #                                  and runs the host-program example, and runs
-#                                  compute-sanitizer memcheck and racecheck.
+#                                  compute-sanitizer memcheck and racecheck
+#                                  (run --quick: a third of the shapes).
 #
 # CI has no GPU and runs neither; lit reports the GPU suite
 # (test/GPU/device-suite.test) as UNSUPPORTED.
@@ -36,6 +37,17 @@ prepare() {
   "$c" --target gpu -o "$out/f16_d64_mha_skip" "${dyn[@]}" --q-heads 2 --kv-heads 2 --head-dim 64 --dtype f16 --skip
   "$c" --target gpu -o "$out/bf16_d64_warpvote_skip" "${dyn[@]}" --q-heads 4 --kv-heads 2 --head-dim 64 --dtype bf16 --causal --skip --block-m 128 --vote 16
   "$c" --target gpu --chip sm_80 -o "$out/bf16_d128_sm80_causal" "${dyn[@]}" --q-heads 4 --kv-heads 4 --head-dim 128 --dtype bf16 --causal
+  # Serving (docs/serving.md): the log-sum-exp output and its merge.
+  "$c" --target gpu -o "$out/bf16_d128_gqa_lse" "${dyn[@]}" --q-heads 32 --kv-heads 8 --head-dim 128 --dtype bf16 --lse
+  # Paged K/V, each with its contiguous twin (the name without _paged<P>).
+  "$c" --target gpu -o "$out/bf16_d128_gqa_skip" "${dyn[@]}" --q-heads 32 --kv-heads 8 --head-dim 128 --dtype bf16 --skip
+  "$c" --target gpu -o "$out/bf16_d128_gqa_paged16_skip" "${dyn[@]}" --q-heads 32 --kv-heads 8 --head-dim 128 --dtype bf16 --skip --page-size 16
+  "$c" --target gpu -o "$out/f16_d64_causal_paged256_lse" "${dyn[@]}" --q-heads 8 --kv-heads 2 --head-dim 64 --dtype f16 --causal --page-size 256 --lse
+  # Masks on the GPU: a bool padding mask with skipping, an additive one.
+  "$c" --target gpu -o "$out/bf16_d128_gqa_causal_skip_maskb" "${dyn[@]}" --q-heads 32 --kv-heads 8 --head-dim 128 --dtype bf16 --causal --skip --mask 'bool:?,1,1,?'
+  "$c" --target gpu --chip sm_80 -o "$out/f16_d64_sm80_maska" "${dyn[@]}" --q-heads 4 --kv-heads 1 --head-dim 64 --dtype f16 --mask 'additive:?,4,?,?'
+  # Varlen prefill; its twin is bf16_d128_gqa_causal_skip (same shape).
+  "$c" --target gpu -o "$out/bf16_d128_gqa_causal_skip_varlen" "${dyn[@]}" --q-heads 8 --kv-heads 2 --head-dim 128 --dtype bf16 --causal --skip --varlen
   "$root/examples/host_program/build.sh" --object "$out/host_program"
   echo "prepared $(ls "$out"/*/manifest.json | wc -l) test bundles and the host program in $out"
 }
@@ -45,15 +57,21 @@ run() {
   cmake --build "$root/build-rt" >/dev/null
   local lib="$root/build-rt/lib/libskipattn_runtime.so"
   local failed=0
-  python3 "$root/test/GPU/check_gpu.py" --runtime "$lib" --bundles "$out" || failed=1
+  python3 "$root/test/GPU/check_gpu.py" --runtime "$lib" --bundles "$out" "$@" || failed=1
   echo "== runtime robustness (test/Runtime/gpu_robustness.py)"
   python3 "$root/test/Runtime/gpu_robustness.py" --no-build \
     --build-dir "$root/build-rt" --bundles "$out" || failed=1
   echo "== examples/host_program"
   "$root/examples/host_program/build.sh" --link "$out/host_program" "$(dirname "$lib")"
   "$out/host_program/attention_host" || failed=1
+  # The serving kernels too (docs/serving.md): paged decode through a
+  # scrambled block table (skip, and lse at pages of 256), masks, varlen.
   local sanitize=(python3 "$root/test/GPU/sanitize.py" --runtime "$lib"
-                  "$out/bf16_d128_gqa_causal_skip" "$out/f16_d64_causal")
+                  "$out/bf16_d128_gqa_causal_skip" "$out/f16_d64_causal"
+                  "$out/bf16_d128_gqa_paged16_skip"
+                  "$out/f16_d64_causal_paged256_lse"
+                  "$out/bf16_d128_gqa_causal_skip_maskb"
+                  "$out/bf16_d128_gqa_causal_skip_varlen")
   for tool in memcheck racecheck synccheck; do
     echo "== compute-sanitizer --tool $tool"
     compute-sanitizer --tool "$tool" --error-exitcode 9 "${sanitize[@]}" || failed=1
@@ -63,6 +81,6 @@ run() {
 
 case "${1:-}" in
   prepare) prepare ;;
-  run) run ;;
-  *) echo "usage: scripts/gpu-tests.sh prepare|run" >&2; exit 2 ;;
+  run) shift; run "$@" ;;
+  *) echo "usage: scripts/gpu-tests.sh prepare | run [--quick]" >&2; exit 2 ;;
 esac

@@ -265,6 +265,22 @@ extern "C" int64_t skipattn_bundle_block_n(const skipattn_bundle *bundle) {
   return bundle ? bundle->manifest.blockN : 0;
 }
 
+extern "C" int skipattn_bundle_kv_splits(const skipattn_bundle *bundle) {
+  return bundle && bundle->manifest.kvSplits;
+}
+
+extern "C" int skipattn_bundle_has_lse(const skipattn_bundle *bundle) {
+  return bundle && bundle->manifest.lse;
+}
+
+extern "C" int64_t skipattn_bundle_page_size(const skipattn_bundle *bundle) {
+  return bundle ? bundle->manifest.pageSize : 0;
+}
+
+extern "C" int skipattn_bundle_varlen(const skipattn_bundle *bundle) {
+  return bundle && bundle->manifest.varlen ? 1 : 0;
+}
+
 //===----------------------------------------------------------------------===//
 // Running
 //===----------------------------------------------------------------------===//
@@ -344,6 +360,162 @@ static skipattn_status checkCall(const char *api, const Manifest &manifest,
   return SKIPATTN_OK;
 }
 
+/// The paged options against the bundle and the shape: a paged bundle
+/// needs the table, the lengths and their extents, with kv_len the table's
+/// capacity; any other bundle none of them.
+static skipattn_status checkPaging(const std::string &api,
+                                   const Manifest &manifest,
+                                   const skipattn_shape &shape,
+                                   const skipattn_run_options &options) {
+  bool given = options.block_table || options.seq_lens || options.num_pages ||
+               options.max_pages;
+  if (!manifest.pageSize) {
+    if (given)
+      return fail(SKIPATTN_ERROR_INVALID_ARGUMENT,
+                  api + ": block_table, seq_lens, num_pages and max_pages "
+                        "are for a paged bundle; this one takes k and v as "
+                        "[B, Hkv, Skv, D] (\"paged\" is null)");
+    return SKIPATTN_OK;
+  }
+  if (!options.block_table || !options.seq_lens)
+    return fail(SKIPATTN_ERROR_INVALID_ARGUMENT,
+                api + ": this bundle is paged (page size " +
+                    std::to_string(manifest.pageSize) +
+                    "); pass skipattn_run_options.block_table and seq_lens");
+  constexpr int64_t int32Max = 2147483647;
+  if (options.num_pages < 1 || options.num_pages > int32Max ||
+      options.max_pages < 1 || options.max_pages > int32Max)
+    return fail(SKIPATTN_ERROR_INVALID_ARGUMENT,
+                api +
+                    ": num_pages and max_pages must be between 1 and "
+                    "2147483647, got " +
+                    std::to_string(options.num_pages) + " and " +
+                    std::to_string(options.max_pages));
+  int64_t capacity;
+  if (__builtin_mul_overflow(options.max_pages, manifest.pageSize, &capacity) ||
+      capacity != shape.kv_len)
+    return fail(SKIPATTN_ERROR_SHAPE,
+                api +
+                    ": a paged call's kv_len must be max_pages * page_size "
+                    "(" +
+                    std::to_string(options.max_pages) + " * " +
+                    std::to_string(manifest.pageSize) + "), got " +
+                    std::to_string(shape.kv_len));
+  return SKIPATTN_OK;
+}
+
+/// The lengths and the page numbers a host run reads: each length in
+/// [0, max_pages * page_size], each page of a sequence in [0, num_pages).
+static skipattn_status checkPageTable(const Manifest &manifest,
+                                      const skipattn_shape &shape,
+                                      const skipattn_run_options &options) {
+  int64_t pageSize = manifest.pageSize;
+  for (int64_t b = 0; b < shape.batch; ++b) {
+    int64_t len = options.seq_lens[b];
+    if (len < 0 || len > options.max_pages * pageSize)
+      return fail(SKIPATTN_ERROR_INVALID_ARGUMENT,
+                  "skipattn_run_host: seq_lens[" + std::to_string(b) + "] is " +
+                      std::to_string(len) +
+                      "; it must be between 0 and max_pages * page_size (" +
+                      std::to_string(options.max_pages * pageSize) + ")");
+    for (int64_t p = 0; p * pageSize < len; ++p) {
+      int64_t page = options.block_table[b * options.max_pages + p];
+      if (page < 0 || page >= options.num_pages)
+        return fail(SKIPATTN_ERROR_INVALID_ARGUMENT,
+                    "skipattn_run_host: block_table[" + std::to_string(b) +
+                        ", " + std::to_string(p) + "] is " +
+                        std::to_string(page) + ", not a page of the pool [0, " +
+                        std::to_string(options.num_pages) + ")");
+    }
+  }
+  return SKIPATTN_OK;
+}
+
+/// The varlen options against the bundle and the shape: a varlen bundle
+/// needs both cumulative-length arrays, each [batch + 1] starting at 0, not
+/// decreasing and ending at most at the token count (host memory, read
+/// here when `onHost`); any other bundle neither.
+static skipattn_status checkVarlen(const std::string &api,
+                                   const Manifest &manifest,
+                                   const skipattn_shape &shape,
+                                   const skipattn_run_options &options,
+                                   bool onHost) {
+  bool given = options.cu_seqlens_q || options.cu_seqlens_k;
+  if (!manifest.varlen) {
+    if (given)
+      return fail(SKIPATTN_ERROR_INVALID_ARGUMENT,
+                  api + ": cu_seqlens_q and cu_seqlens_k are for a varlen "
+                        "bundle; this one takes [B, H, S, D] tensors "
+                        "(\"varlen\" is false)");
+    return SKIPATTN_OK;
+  }
+  if (!options.cu_seqlens_q || !options.cu_seqlens_k)
+    return fail(SKIPATTN_ERROR_INVALID_ARGUMENT,
+                api + ": this bundle is varlen; pass "
+                      "skipattn_run_options.cu_seqlens_q and cu_seqlens_k");
+  if (options.max_seqlen_q < 0 || options.max_seqlen_q > shape.q_len)
+    return fail(SKIPATTN_ERROR_INVALID_ARGUMENT,
+                api + ": max_seqlen_q is " +
+                    std::to_string(options.max_seqlen_q) +
+                    "; it must be between 0 (every token) and q_len (" +
+                    std::to_string(shape.q_len) + ")");
+  // Device arrays are the caller's to get right, as a paged table is.
+  if (!onHost)
+    return SKIPATTN_OK;
+  struct Named {
+    const char *name;
+    const int32_t *cu;
+    int64_t tokens;
+  } arrays[] = {{"cu_seqlens_q", options.cu_seqlens_q, shape.q_len},
+                {"cu_seqlens_k", options.cu_seqlens_k, shape.kv_len}};
+  for (const Named &a : arrays) {
+    if (a.cu[0] != 0)
+      return fail(SKIPATTN_ERROR_INVALID_ARGUMENT,
+                  api + ": " + a.name + "[0] is " + std::to_string(a.cu[0]) +
+                      "; it must be 0");
+    for (int64_t b = 0; b < shape.batch; ++b)
+      if (a.cu[b + 1] < a.cu[b] || a.cu[b + 1] > a.tokens)
+        return fail(SKIPATTN_ERROR_INVALID_ARGUMENT,
+                    api + ": " + a.name + "[" + std::to_string(b + 1) +
+                        "] is " + std::to_string(a.cu[b + 1]) +
+                        "; the offsets must not decrease and must not pass "
+                        "the " +
+                        std::to_string(a.tokens) + " tokens");
+  }
+  return SKIPATTN_OK;
+}
+
+/// Checks the options against the bundle; api names the entry point.
+static skipattn_status checkOptions(const char *api, const Manifest &manifest,
+                                    const skipattn_run_options &options) {
+  constexpr int64_t int32Max = 2147483647;
+  if (options.num_splits < 0 || options.num_splits > int32Max)
+    return fail(SKIPATTN_ERROR_INVALID_ARGUMENT,
+                std::string(api) +
+                    ": num_splits must be between 0 (one part) "
+                    "and 2147483647, got " +
+                    std::to_string(options.num_splits));
+  if (options.num_splits > 1 && !manifest.kvSplits)
+    return fail(SKIPATTN_ERROR_INVALID_ARGUMENT,
+                std::string(api) + ": num_splits " +
+                    std::to_string(options.num_splits) +
+                    " asks for kv splits, but this bundle is not tiled with "
+                    "them (\"kv_splits\" is false; compile with "
+                    "--kv-splits)");
+  if (manifest.lse && !options.lse)
+    return fail(SKIPATTN_ERROR_INVALID_ARGUMENT,
+                std::string(api) + ": this bundle writes the log-sum-exp of "
+                                   "each row (\"lse\": true); pass "
+                                   "skipattn_run_options.lse (f32 [B, Hq, "
+                                   "Sq])");
+  if (!manifest.lse && options.lse)
+    return fail(SKIPATTN_ERROR_INVALID_ARGUMENT,
+                std::string(api) + ": lse was given, but this bundle does not "
+                                   "write it (\"lse\": false; compile with "
+                                   "--lse)");
+  return SKIPATTN_OK;
+}
+
 /// The number of counters of a call: two per (batch, query head).
 static size_t headStatsCount(const skipattn_shape &shape) {
   return static_cast<size_t>(shape.batch) * static_cast<size_t>(shape.q_heads) *
@@ -367,7 +539,8 @@ static skipattn_status runHost(const char *api, const skipattn_bundle *bundle,
                                const void *k, const void *v, const void *mask,
                                const int64_t maskShape[4], void *out,
                                float lambda, int64_t *stats,
-                               int64_t *headStats) {
+                               int64_t *headStats,
+                               const skipattn_run_options &options) {
   if (!bundle || !shape || !q || !k || !v || !out)
     return fail(SKIPATTN_ERROR_INVALID_ARGUMENT,
                 std::string(api) + ": bundle, shape, q, k, v and out must not "
@@ -379,6 +552,16 @@ static skipattn_status runHost(const char *api, const skipattn_bundle *bundle,
   const Manifest &manifest = bundle->manifest;
   if (skipattn_status status = checkCall(api, manifest, *shape, mask, maskShape,
                                          lambda, stats ? stats : headStats))
+    return status;
+  if (skipattn_status status = checkOptions(api, manifest, options))
+    return status;
+  if (skipattn_status status = checkPaging(api, manifest, *shape, options))
+    return status;
+  if (manifest.pageSize)
+    if (skipattn_status status = checkPageTable(manifest, *shape, options))
+      return status;
+  if (skipattn_status status =
+          checkVarlen(api, manifest, *shape, options, /*onHost=*/true))
     return status;
 
   // The kernel increments its counters, so they start at zero; without
@@ -393,7 +576,7 @@ static skipattn_status runHost(const char *api, const skipattn_bundle *bundle,
     std::fill(headStats, headStats + count, 0);
   }
   bundle->host->run(manifest, *shape, q, k, v, mask, maskShape, out, lambda,
-                    headStats);
+                    headStats, options);
   if (stats)
     sumHeadStats(headStats, count, stats);
   clearError();
@@ -401,13 +584,15 @@ static skipattn_status runHost(const char *api, const skipattn_bundle *bundle,
 }
 
 extern "C" skipattn_status
-skipattn_run_host(const skipattn_bundle *bundle, const skipattn_shape *shape,
-                  const void *q, const void *k, const void *v, const void *mask,
-                  const int64_t maskShape[4], void *out, float lambda,
-                  int64_t stats[2]) {
+skipattn_run_host_ex(const skipattn_bundle *bundle, const skipattn_shape *shape,
+                     const void *q, const void *k, const void *v,
+                     const void *mask, const int64_t maskShape[4], void *out,
+                     float lambda, int64_t stats[2],
+                     const skipattn_run_options *options) {
   return guard([&] {
+    skipattn_run_options given = options ? *options : skipattn_run_options{};
     return runHost("skipattn_run_host", bundle, shape, q, k, v, mask, maskShape,
-                   out, lambda, stats, nullptr);
+                   out, lambda, stats, given.head_stats, given);
   });
 }
 
@@ -421,7 +606,8 @@ extern "C" skipattn_status skipattn_run_host_head_stats(
                   "skipattn_run_host_head_stats: head_stats must not be NULL "
                   "(use skipattn_run_host without counters)");
     return runHost("skipattn_run_host_head_stats", bundle, shape, q, k, v, mask,
-                   maskShape, out, lambda, nullptr, headStats);
+                   maskShape, out, lambda, nullptr, headStats,
+                   skipattn_run_options{});
   });
 }
 
@@ -433,7 +619,8 @@ static skipattn_status runDevice(const char *api, const skipattn_bundle *bundle,
                                  const void *k, const void *v, const void *mask,
                                  const int64_t maskShape[4], void *out,
                                  float lambda, int64_t *stats, void *headStats,
-                                 void *stream) {
+                                 void *stream,
+                                 const skipattn_run_options &options) {
   if (!bundle || !shape || !q || !k || !v || !out)
     return fail(SKIPATTN_ERROR_INVALID_ARGUMENT,
                 std::string(api) + ": bundle, shape, q, k, v and out must not "
@@ -447,12 +634,20 @@ static skipattn_status runDevice(const char *api, const skipattn_bundle *bundle,
           checkCall(api, manifest, *shape, mask, maskShape, lambda,
                     stats ? stats : static_cast<int64_t *>(headStats)))
     return status;
+  if (skipattn_status status = checkOptions(api, manifest, options))
+    return status;
+  if (skipattn_status status = checkPaging(api, manifest, *shape, options))
+    return status;
+  if (skipattn_status status =
+          checkVarlen(api, manifest, *shape, options, /*onHost=*/false))
+    return status;
   std::vector<int64_t> read;
   if (stats)
     read.assign(headStatsCount(*shape), 0);
   if (skipattn_status status =
-          bundle->device->run(manifest, *shape, q, k, v, mask, out, lambda,
-                              stats ? read.data() : nullptr, headStats, stream))
+          bundle->device->run(manifest, *shape, q, k, v, mask, maskShape, out,
+                              lambda, stats ? read.data() : nullptr, headStats,
+                              stream, options))
     return status;
   if (stats)
     sumHeadStats(read.data(), read.size(), stats);
@@ -461,13 +656,33 @@ static skipattn_status runDevice(const char *api, const skipattn_bundle *bundle,
 }
 
 extern "C" skipattn_status
+skipattn_run_host(const skipattn_bundle *bundle, const skipattn_shape *shape,
+                  const void *q, const void *k, const void *v, const void *mask,
+                  const int64_t maskShape[4], void *out, float lambda,
+                  int64_t stats[2]) {
+  return skipattn_run_host_ex(bundle, shape, q, k, v, mask, maskShape, out,
+                              lambda, stats, nullptr);
+}
+
+extern "C" skipattn_status
 skipattn_run_device(const skipattn_bundle *bundle, const skipattn_shape *shape,
                     const void *q, const void *k, const void *v,
                     const void *mask, const int64_t maskShape[4], void *out,
                     float lambda, int64_t stats[2], void *stream) {
+  return skipattn_run_device_ex(bundle, shape, q, k, v, mask, maskShape, out,
+                                lambda, stats, stream, nullptr);
+}
+
+extern "C" skipattn_status skipattn_run_device_ex(
+    const skipattn_bundle *bundle, const skipattn_shape *shape, const void *q,
+    const void *k, const void *v, const void *mask, const int64_t maskShape[4],
+    void *out, float lambda, int64_t stats[2], void *stream,
+    const skipattn_run_options *options) {
   return guard([&] {
+    skipattn_run_options given = options ? *options : skipattn_run_options{};
     return runDevice("skipattn_run_device", bundle, shape, q, k, v, mask,
-                     maskShape, out, lambda, stats, nullptr, stream);
+                     maskShape, out, lambda, stats, given.head_stats, stream,
+                     given);
   });
 }
 
@@ -481,7 +696,8 @@ extern "C" skipattn_status skipattn_run_device_head_stats(
                   "skipattn_run_device_head_stats: head_stats must not be "
                   "NULL (use skipattn_run_device without counters)");
     return runDevice("skipattn_run_device_head_stats", bundle, shape, q, k, v,
-                     mask, maskShape, out, lambda, nullptr, headStats, stream);
+                     mask, maskShape, out, lambda, nullptr, headStats, stream,
+                     skipattn_run_options{});
   });
 }
 

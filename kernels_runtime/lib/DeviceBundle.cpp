@@ -197,6 +197,11 @@ static size_t paramBytes(LaunchParam param) {
   case LaunchParam::V:
   case LaunchParam::Out:
   case LaunchParam::Mask:
+  case LaunchParam::Lse:
+  case LaunchParam::BlockTable:
+  case LaunchParam::SeqLens:
+  case LaunchParam::CuSeqlensQ:
+  case LaunchParam::CuSeqlensK:
   case LaunchParam::Stats:
   case LaunchParam::Workspace:
   case LaunchParam::TensorMapQ:
@@ -209,6 +214,11 @@ static size_t paramBytes(LaunchParam param) {
   case LaunchParam::QLen:
   case LaunchParam::KvLen:
   case LaunchParam::NumSplits:
+  case LaunchParam::MaxPages:
+  case LaunchParam::MaskBatch:
+  case LaunchParam::MaskHeads:
+  case LaunchParam::MaskQLen:
+  case LaunchParam::MaskKvLen:
     return sizeof(int32_t);
   case LaunchParam::Threshold:
   case LaunchParam::ScaleFactor:
@@ -546,9 +556,11 @@ static skipattn_status checkInt32(const char *name, int64_t value,
 skipattn_status DeviceKernel::run(const Manifest &manifest,
                                   const skipattn_shape &shape, const void *q,
                                   const void *k, const void *v,
-                                  const void *mask, void *out, float lambda,
+                                  const void *mask, const int64_t *maskShape,
+                                  void *out, float lambda,
                                   int64_t *hostHeadStats, void *headStats,
-                                  void *stream) const {
+                                  void *stream,
+                                  const skipattn_run_options &options) const {
   ContextScope scope;
   if (skipattn_status status = scope.enter(0, /*preferCurrent=*/true))
     return status;
@@ -559,7 +571,8 @@ skipattn_status DeviceKernel::run(const Manifest &manifest,
     return status;
   LaunchPlan plan;
   if (skipattn_status status =
-          planLaunches(manifest, shape, info->numSms, plan))
+          planLaunches(manifest, shape, info->numSms, plan,
+                       options.max_seqlen_q))
     return status;
   if (skipattn_status status = checkPlan(manifest, plan, *info))
     return status;
@@ -648,6 +661,34 @@ skipattn_status DeviceKernel::run(const Manifest &manifest,
       case LaunchParam::Mask:
         value.pointer = devicePointer(mask);
         break;
+      case LaunchParam::Lse:
+        value.pointer = devicePointer(options.lse);
+        break;
+      case LaunchParam::BlockTable:
+        value.pointer = devicePointer(options.block_table);
+        break;
+      case LaunchParam::SeqLens:
+        value.pointer = devicePointer(options.seq_lens);
+        break;
+      case LaunchParam::MaxPages:
+        value.integer = static_cast<int32_t>(options.max_pages);
+        break;
+      case LaunchParam::CuSeqlensQ:
+        value.pointer = devicePointer(options.cu_seqlens_q);
+        break;
+      case LaunchParam::CuSeqlensK:
+        value.pointer = devicePointer(options.cu_seqlens_k);
+        break;
+      case LaunchParam::MaskBatch:
+      case LaunchParam::MaskHeads:
+      case LaunchParam::MaskQLen:
+      case LaunchParam::MaskKvLen: {
+        // checkMask has bounded each extent by the call's (int32) extents.
+        int which = static_cast<int>(launch.params[p]) -
+                    static_cast<int>(LaunchParam::MaskBatch);
+        value.integer = static_cast<int32_t>(maskShape[which]);
+        break;
+      }
       case LaunchParam::Stats:
         value.pointer = counterPointer;
         break;

@@ -55,9 +55,9 @@ public:
   /// queued.
   skipattn_status run(const Manifest &manifest, const skipattn_shape &shape,
                       const void *q, const void *k, const void *v,
-                      const void *mask, void *out, float lambda,
-                      int64_t *hostHeadStats, void *headStats,
-                      void *stream) const;
+                      const void *mask, const int64_t *maskShape, void *out,
+                      float lambda, int64_t *hostHeadStats, void *headStats,
+                      void *stream, const skipattn_run_options &options) const;
 
   /// One CUDA module of the bundle: defined in DeviceBundle.cpp.
   struct Module;

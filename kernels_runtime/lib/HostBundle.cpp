@@ -4,9 +4,9 @@
 // interface (`llvm.emit_c_interface`): every memref argument is passed as a
 // pointer to a strided descriptor {allocated, aligned, offset, sizes[],
 // strides[]}, scalars by value. The prototype depends on which optional
-// arguments exist (mask, lambda, stats); the manifest parser has already
-// pinned "arguments" to the canonical order, so the eight prototypes below
-// are all there is.
+// arguments exist (mask, num_splits, lambda, stats); the manifest parser has
+// already pinned "arguments" to the canonical order, and run() builds the
+// argument list in that order.
 //
 // Before dlopen the ELF header is checked against this machine, so that a
 // bundle compiled for another architecture is reported as a target problem
@@ -42,6 +42,8 @@ template <int Rank> struct StridedMemRef {
 };
 using MemRef4 = StridedMemRef<4>;
 using MemRef3 = StridedMemRef<3>;
+using MemRef2 = StridedMemRef<2>;
+using MemRef1 = StridedMemRef<1>;
 } // namespace
 
 /// A row-major contiguous descriptor. The entry only reads q, k, v and mask;
@@ -51,6 +53,13 @@ static MemRef4 describe(const void *data, int64_t d0, int64_t d1, int64_t d2,
   void *pointer = const_cast<void *>(data);
   return {
       pointer, pointer, 0, {d0, d1, d2, d3}, {d1 * d2 * d3, d2 * d3, d3, 1}};
+}
+
+/// A row-major contiguous [tokens, heads, dim] descriptor (varlen).
+static MemRef3 describePacked(const void *data, int64_t tokens, int64_t heads,
+                              int64_t dim) {
+  void *pointer = const_cast<void *>(data);
+  return {pointer, pointer, 0, {tokens, heads, dim}, {heads * dim, dim, 1}};
 }
 
 //===----------------------------------------------------------------------===//
@@ -191,18 +200,33 @@ HostKernel::~HostKernel() { dlclose(handle); }
 // Calling
 //===----------------------------------------------------------------------===//
 
-template <typename Function> static Function *as(void *symbol) {
-  return reinterpret_cast<Function *>(symbol);
+/// Calls the entry with exactly `args`: the C interface's prototype is the
+/// argument list, pointers to descriptors and scalars by value.
+template <typename... Args> static void call(void *entry, Args... args) {
+  reinterpret_cast<void (*)(Args...)>(entry)(args...);
 }
 
 void HostKernel::run(const Manifest &manifest, const skipattn_shape &shape,
                      const void *q, const void *k, const void *v,
                      const void *mask, const int64_t *maskShape, void *out,
-                     float lambda, int64_t *headStats) const {
+                     float lambda, int64_t *headStats,
+                     const skipattn_run_options &options) const {
   const skipattn_shape &s = shape;
   MemRef4 qRef = describe(q, s.batch, s.q_heads, s.q_len, s.head_dim);
   MemRef4 kRef = describe(k, s.batch, s.kv_heads, s.kv_len, s.head_dim);
   MemRef4 vRef = describe(v, s.batch, s.kv_heads, s.kv_len, s.value_head_dim);
+  // Paged: k and v are page pools, then the block table and the lengths.
+  int64_t pageSize = manifest.pageSize;
+  auto *table = const_cast<int32_t *>(options.block_table);
+  auto *lens = const_cast<int32_t *>(options.seq_lens);
+  MemRef2 tableRef = {
+      table, table, 0, {s.batch, options.max_pages}, {options.max_pages, 1}};
+  MemRef1 lensRef = {lens, lens, 0, {s.batch}, {1}};
+  if (pageSize) {
+    kRef = describe(k, options.num_pages, pageSize, s.kv_heads, s.head_dim);
+    vRef =
+        describe(v, options.num_pages, pageSize, s.kv_heads, s.value_head_dim);
+  }
   MemRef4 oRef = describe(out, s.batch, s.q_heads, s.q_len, s.value_head_dim);
   MemRef4 mRef = {};
   if (manifest.hasMask)
@@ -211,45 +235,63 @@ void HostKernel::run(const Manifest &manifest, const skipattn_shape &shape,
   // [B, Hq, 2] counters, one pair per (batch, query head).
   MemRef3 statsRef = {
       headStats, headStats, 0, {s.batch, s.q_heads, 2}, {2 * s.q_heads, 2, 1}};
+  MemRef3 lseRef = {options.lse,
+                    options.lse,
+                    0,
+                    {s.batch, s.q_heads, s.q_len},
+                    {s.q_heads * s.q_len, s.q_len, 1}};
+  // An index argument: int64 on the 64-bit hosts the runtime builds for.
+  int64_t numSplits = options.num_splits < 1 ? 1 : options.num_splits;
 
   // A scale-factor kernel takes F and computes lambda = F / kv_len itself.
   if (manifest.skipKind == SKIPATTN_SKIP_SCALE_FACTOR)
     lambda *= static_cast<float>(s.kv_len);
-  MemRef4 *Q = &qRef, *K = &kRef, *V = &vRef, *O = &oRef, *M = &mRef;
-  MemRef3 *S = &statsRef;
   bool hasLambda = manifest.skipKind != SKIPATTN_SKIP_NONE;
-  switch ((manifest.hasMask ? 4 : 0) | (hasLambda ? 2 : 0) |
-          (manifest.stats ? 1 : 0)) {
-  case 0:
-    as<void(MemRef4 *, MemRef4 *, MemRef4 *, MemRef4 *)>(entry)(Q, K, V, O);
-    return;
-  case 1:
-    as<void(MemRef4 *, MemRef4 *, MemRef4 *, MemRef4 *, MemRef3 *)>(entry)(
-        Q, K, V, O, S);
-    return;
-  case 2:
-    as<void(MemRef4 *, MemRef4 *, MemRef4 *, MemRef4 *, float)>(entry)(
-        Q, K, V, O, lambda);
-    return;
-  case 3:
-    as<void(MemRef4 *, MemRef4 *, MemRef4 *, MemRef4 *, float, MemRef3 *)>(
-        entry)(Q, K, V, O, lambda, S);
-    return;
-  case 4:
-    as<void(MemRef4 *, MemRef4 *, MemRef4 *, MemRef4 *, MemRef4 *)>(entry)(
-        Q, K, V, M, O);
-    return;
-  case 5:
-    as<void(MemRef4 *, MemRef4 *, MemRef4 *, MemRef4 *, MemRef4 *, MemRef3 *)>(
-        entry)(Q, K, V, M, O, S);
-    return;
-  case 6:
-    as<void(MemRef4 *, MemRef4 *, MemRef4 *, MemRef4 *, MemRef4 *, float)>(
-        entry)(Q, K, V, M, O, lambda);
-    return;
-  case 7:
-    as<void(MemRef4 *, MemRef4 *, MemRef4 *, MemRef4 *, MemRef4 *, float,
-            MemRef3 *)>(entry)(Q, K, V, M, O, lambda, S);
-    return;
-  }
+
+  // The canonical order q, k, v, [mask], [block_table, seq_lens],
+  // [cu_seqlens_q, cu_seqlens_k], out,
+  // [lse], [num_splits], [lambda], [stats]: each step appends its argument
+  // when the bundle has it, so every combination gets its own prototype.
+  auto withStats = [&](auto... args) {
+    if (manifest.stats)
+      call(entry, args..., &statsRef);
+    else
+      call(entry, args...);
+  };
+  auto withLambda = [&](auto... args) {
+    if (hasLambda)
+      withStats(args..., lambda);
+    else
+      withStats(args...);
+  };
+  auto withSplits = [&](auto... args) {
+    if (manifest.kvSplits)
+      withLambda(args..., numSplits);
+    else
+      withLambda(args...);
+  };
+  auto withLse = [&](auto... args) {
+    if (manifest.lse)
+      withSplits(args..., &lseRef);
+    else
+      withSplits(args...);
+  };
+  if (manifest.varlen) {
+    // Packed [tokens, heads, dim] tensors and the cumulative lengths.
+    MemRef3 qPacked = describePacked(q, s.q_len, s.q_heads, s.head_dim);
+    MemRef3 kPacked = describePacked(k, s.kv_len, s.kv_heads, s.head_dim);
+    MemRef3 vPacked = describePacked(v, s.kv_len, s.kv_heads, s.value_head_dim);
+    MemRef3 oPacked =
+        describePacked(out, s.q_len, s.q_heads, s.value_head_dim);
+    auto *cuQ = const_cast<int32_t *>(options.cu_seqlens_q);
+    auto *cuK = const_cast<int32_t *>(options.cu_seqlens_k);
+    MemRef1 cuQRef = {cuQ, cuQ, 0, {s.batch + 1}, {1}};
+    MemRef1 cuKRef = {cuK, cuK, 0, {s.batch + 1}, {1}};
+    withLse(&qPacked, &kPacked, &vPacked, &cuQRef, &cuKRef, &oPacked);
+  } else if (manifest.hasMask)
+    withLse(&qRef, &kRef, &vRef, &mRef, &oRef);
+  else if (pageSize)
+    withLse(&qRef, &kRef, &vRef, &tableRef, &lensRef, &oRef);
+  else
+    withLse(&qRef, &kRef, &vRef, &oRef);
 }

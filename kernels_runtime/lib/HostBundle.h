@@ -29,13 +29,13 @@ public:
   HostKernel(const HostKernel &) = delete;
   HostKernel &operator=(const HostKernel &) = delete;
 
-  /// Calls the entry. The caller has checked shape and pointers; when the
-  /// manifest has stats, headStats is int64 [B, Hq, 2], zeroed, and
+  /// Calls the entry. The caller has checked shape, pointers and options;
+  /// when the manifest has stats, headStats is int64 [B, Hq, 2], zeroed, and
   /// receives this call's counters per (batch, query head).
   void run(const Manifest &manifest, const skipattn_shape &shape, const void *q,
            const void *k, const void *v, const void *mask,
            const int64_t *maskShape, void *out, float lambda,
-           int64_t *headStats) const;
+           int64_t *headStats, const skipattn_run_options &options) const;
 
 private:
   HostKernel(void *handle, void *entry) : handle(handle), entry(entry) {}

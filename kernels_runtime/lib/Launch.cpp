@@ -40,7 +40,8 @@ constexpr NameSpelling exprNames[numExprNames] = {
     {"head_dim", ExprName::HeadDim},
     {"value_head_dim", ExprName::ValueHeadDim},
     {"num_sms", ExprName::NumSms},
-    {"num_splits", ExprName::NumSplits}};
+    {"num_splits", ExprName::NumSplits},
+    {"max_q_len", ExprName::MaxQLen}};
 
 struct OpSpelling {
   const char *spelling;
@@ -72,6 +73,7 @@ constexpr ParamSpelling launchParams[] = {
     {"v", LaunchParam::V},
     {"out", LaunchParam::Out},
     {"mask", LaunchParam::Mask},
+    {"lse", LaunchParam::Lse},
     {"stats", LaunchParam::Stats},
     {"workspace", LaunchParam::Workspace},
     {"batch", LaunchParam::Batch},
@@ -82,6 +84,15 @@ constexpr ParamSpelling launchParams[] = {
     {"num_splits", LaunchParam::NumSplits},
     {"threshold", LaunchParam::Threshold},
     {"scale_factor", LaunchParam::ScaleFactor},
+    {"block_table", LaunchParam::BlockTable},
+    {"seq_lens", LaunchParam::SeqLens},
+    {"max_pages", LaunchParam::MaxPages},
+    {"cu_seqlens_q", LaunchParam::CuSeqlensQ},
+    {"cu_seqlens_k", LaunchParam::CuSeqlensK},
+    {"mask_batch", LaunchParam::MaskBatch},
+    {"mask_heads", LaunchParam::MaskHeads},
+    {"mask_q_len", LaunchParam::MaskQLen},
+    {"mask_kv_len", LaunchParam::MaskKvLen},
     {"tmap_q", LaunchParam::TensorMapQ},
     {"tmap_k", LaunchParam::TensorMapK},
     {"tmap_v", LaunchParam::TensorMapV}};
@@ -362,14 +373,33 @@ private:
       // A parameter the bundle has no value for would reach the kernel as
       // garbage; the manifest contradicts itself.
       bool dense = manifest.skipKind == SKIPATTN_SKIP_NONE;
-      if (found->param == LaunchParam::Mask && !manifest.hasMask)
-        return fail(where, ": \"mask\" needs a bundle that takes a mask "
-                           "(\"mask\" is null)");
+      bool maskParam = found->param == LaunchParam::Mask ||
+                       found->param == LaunchParam::MaskBatch ||
+                       found->param == LaunchParam::MaskHeads ||
+                       found->param == LaunchParam::MaskQLen ||
+                       found->param == LaunchParam::MaskKvLen;
+      if (maskParam && !manifest.hasMask)
+        return fail(where, ": " + quote(name) +
+                               " needs a bundle that takes a mask (\"mask\" "
+                               "is null)");
       if ((found->param == LaunchParam::Threshold ||
            found->param == LaunchParam::ScaleFactor) &&
           dense)
         return fail(where, ": " + quote(name) +
                                " needs a skip criterion (\"skip\" is null)");
+      bool pagedParam = found->param == LaunchParam::BlockTable ||
+                        found->param == LaunchParam::SeqLens ||
+                        found->param == LaunchParam::MaxPages;
+      if (pagedParam && !manifest.pageSize)
+        return fail(where, ": " + quote(name) +
+                               " needs a paged bundle (\"paged\" is null)");
+      if ((found->param == LaunchParam::CuSeqlensQ ||
+           found->param == LaunchParam::CuSeqlensK) &&
+          !manifest.varlen)
+        return fail(where, ": " + quote(name) +
+                               " needs a varlen bundle (\"varlen\" is false)");
+      if (found->param == LaunchParam::Lse && !manifest.lse)
+        return fail(where, ": \"lse\" needs \"lse\": true");
       if (found->param == LaunchParam::Stats && !manifest.stats)
         return fail(where, ": \"stats\" needs \"stats\": true");
       launch.params.push_back(found->param);
@@ -520,7 +550,8 @@ struct Evaluator {
 skipattn_status skipattn::runtime::planLaunches(const Manifest &manifest,
                                                 const skipattn_shape &shape,
                                                 int64_t numSms,
-                                                LaunchPlan &plan) {
+                                                LaunchPlan &plan,
+                                                int64_t maxQLen) {
   ExprEnv env;
   int64_t *values = env.values;
   values[static_cast<int>(ExprName::Batch)] = shape.batch;
@@ -531,6 +562,7 @@ skipattn_status skipattn::runtime::planLaunches(const Manifest &manifest,
   values[static_cast<int>(ExprName::HeadDim)] = shape.head_dim;
   values[static_cast<int>(ExprName::ValueHeadDim)] = shape.value_head_dim;
   values[static_cast<int>(ExprName::NumSms)] = numSms;
+  values[static_cast<int>(ExprName::MaxQLen)] = maxQLen ? maxQLen : shape.q_len;
   Evaluator eval{manifest, shape, env, numSms};
   constexpr int64_t int32Max = std::numeric_limits<int32_t>::max();
   constexpr int64_t int64Max = std::numeric_limits<int64_t>::max();

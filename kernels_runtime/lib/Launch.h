@@ -36,9 +36,11 @@ enum class ExprName : uint8_t {
   HeadDim,
   ValueHeadDim,
   NumSms,
-  NumSplits
+  NumSplits,
+  /// The longest sequence's queries of a varlen call (q_len otherwise).
+  MaxQLen
 };
-constexpr int numExprNames = 9;
+constexpr int numExprNames = 10;
 
 /// An integer expression: a constant, a name, or [op, args...].
 struct Expr {
@@ -75,6 +77,8 @@ enum class LaunchParam : uint8_t {
   V,
   Out,
   Mask,
+  /// The log-sum-exp output, f32 [B, Hq, Sq] (bundles with "lse").
+  Lse,
   Stats,
   Workspace,
   Batch,
@@ -85,6 +89,19 @@ enum class LaunchParam : uint8_t {
   NumSplits,
   Threshold,
   ScaleFactor,
+  /// Paged bundles: the block table and lengths (device addresses) and the
+  /// table's width (i32).
+  BlockTable,
+  SeqLens,
+  MaxPages,
+  /// Device addresses of a varlen call's cumulative lengths.
+  CuSeqlensQ,
+  CuSeqlensK,
+  /// The call's mask extents (i32), for kernels that broadcast the mask.
+  MaskBatch,
+  MaskHeads,
+  MaskQLen,
+  MaskKvLen,
   /// Device addresses of the CUtensorMaps of q, k and v (sm_90a kernels).
   TensorMapQ,
   TensorMapK,
@@ -142,9 +159,10 @@ struct LaunchPlan {
 /// checked against the bundle) and evaluates its expressions. Fails with
 /// SKIPATTN_ERROR_SHAPE when no alternative applies or a value is out of
 /// range (a grid entry outside [1, 2^31-1], negative workspace, ...).
+/// `maxQLen` is the value of max_q_len (0: the shape's q_len).
 skipattn_status planLaunches(const Manifest &manifest,
                              const skipattn_shape &shape, int64_t numSms,
-                             LaunchPlan &plan);
+                             LaunchPlan &plan, int64_t maxQLen = 0);
 
 /// The plan as one line of JSON, for skipattn_plan_device.
 std::string planToJson(const Manifest &manifest, const LaunchPlan &plan,

@@ -94,6 +94,13 @@ public:
     return true;
   }
 
+  /// A key that may be absent, which leaves out as it is.
+  bool getOptionalBool(const Json &object, const std::string &name,
+                       bool &out) {
+    return !findMember(object, leaf(name).c_str()) ||
+           getBool(object, name, out);
+  }
+
   bool getNumber(const Json &object, const std::string &name, double &out) {
     const Json *value = require(object, name);
     if (!value)
@@ -280,6 +287,25 @@ static bool parseCpu(Reader &reader, const Json &root, Manifest &manifest) {
   return true;
 }
 
+/// "paged": null (or absent), or {"page_size": P} with P a power of two
+/// from 16 to 256.
+static bool parsePaged(Reader &reader, const Json &root, Manifest &manifest) {
+  const Json *paged = findMember(root, "paged");
+  if (!paged || paged->is_null())
+    return true;
+  if (!reader.expectKind(*paged, Json::value_t::object, "paged") ||
+      !reader.getInteger(*paged, "paged.page_size", manifest.pageSize))
+    return false;
+  int64_t p = manifest.pageSize;
+  if (p < 16 || p > 256 || (p & (p - 1)))
+    return reader.error("\"paged.page_size\" must be a power of two from 16 "
+                        "to 256, got " +
+                        std::to_string(p));
+  if (manifest.hasMask)
+    return reader.error("a paged bundle (\"paged\") takes no mask");
+  return true;
+}
+
 /// "stats_layout": the counters are per (batch, query head), [B, Hq, 2]
 /// int64. Bundles from before per-head counters had two counters per launch
 /// and no such key; the runtime would pass them a buffer of another shape.
@@ -306,7 +332,19 @@ static std::vector<std::string> expectedArguments(const Manifest &manifest) {
   std::vector<std::string> result = {"q", "k", "v"};
   if (manifest.hasMask)
     result.push_back("mask");
+  if (manifest.pageSize) {
+    result.push_back("block_table");
+    result.push_back("seq_lens");
+  }
+  if (manifest.varlen) {
+    result.push_back("cu_seqlens_q");
+    result.push_back("cu_seqlens_k");
+  }
   result.push_back("out");
+  if (manifest.lse)
+    result.push_back("lse");
+  if (manifest.kvSplits)
+    result.push_back("num_splits");
   // The run-time skip argument: the threshold lambda itself, or the scale
   // factor F from which the kernel computes lambda = F / kv_len.
   if (manifest.skipKind == SKIPATTN_SKIP_THRESHOLD)
@@ -340,7 +378,8 @@ static bool parseArguments(Reader &reader, const Json &root,
   std::vector<std::string> expected = expectedArguments(manifest);
   if (manifest.arguments != expected)
     return reader.error("\"arguments\" is " + formatList(manifest.arguments) +
-                        ", but \"mask\", \"skip\" and \"stats\" imply " +
+                        ", but \"mask\", \"paged\", \"varlen\", \"lse\", "
+                        "\"kv_splits\", \"skip\" and \"stats\" imply " +
                         formatList(expected));
   return true;
 }
@@ -482,10 +521,22 @@ static bool parseRoot(Reader &reader, const Json &root,
   if (!parseMask(reader, root, manifest) ||
       !parseSkip(reader, root, manifest) ||
       !reader.getBool(root, "stats", manifest.stats) ||
+      !reader.getOptionalBool(root, "kv_splits", manifest.kvSplits) ||
+      !reader.getOptionalBool(root, "lse", manifest.lse) ||
+      !reader.getOptionalBool(root, "varlen", manifest.varlen) ||
       !parseStatsLayout(reader, root, manifest) ||
       !parseBlock(reader, root, "block_m", manifest.blockM) ||
       !parseBlock(reader, root, "block_n", manifest.blockN))
     return false;
+  if (!parsePaged(reader, root, manifest))
+    return false;
+  if (manifest.varlen && (manifest.hasMask || manifest.pageSize ||
+                          manifest.lse || manifest.kvSplits))
+    return reader.error("\"varlen\" bundles take no mask, pages, lse or kv "
+                        "splits");
+  if (manifest.kvSplits && manifest.target == SKIPATTN_TARGET_GPU)
+    return reader.error("\"kv_splits\" is a tiling of cpu bundles; a gpu "
+                        "bundle's kernels split the kv range on their own");
   if (!parseArguments(reader, root, manifest))
     return false;
   return manifest.target != SKIPATTN_TARGET_GPU ||

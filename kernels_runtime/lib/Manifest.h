@@ -64,10 +64,27 @@ struct Manifest {
   /// Counters per (batch, query head): int64 [B, Hq, 2] {tiles_total,
   /// tiles_skipped} ("stats_layout": "per_head").
   bool stats = false;
+  /// A cpu bundle tiled with kv splits ("kv_splits": true, docs/serving.md)
+  /// takes the number of parts as an argument after out.
+  bool kvSplits = false;
+  /// The bundle also writes the log-sum-exp of each output row ("lse":
+  /// true): an argument after out (cpu), a launch parameter (gpu).
+  bool lse = false;
+  /// A paged bundle ("paged": {"page_size": P}): keys per page, 0 for
+  /// contiguous K/V. k and v are then page pools [num_pages, P, Hkv, D],
+  /// and the entry takes block_table and seq_lens after v.
+  int64_t pageSize = 0;
+  /// A varlen bundle ("varlen": true): q, k, v and out are packed
+  /// [tokens, heads, head dim] and the entry takes cu_seqlens_q and
+  /// cu_seqlens_k after v; the shape's batch is the number of sequences,
+  /// q_len and kv_len the numbers of tokens.
+  bool varlen = false;
   int64_t blockM = 0;
   int64_t blockN = 0;
   /// The entry's parameters in order; checked to be the canonical
-  /// q, k, v, [mask], out, [lambda], [stats].
+  /// q, k, v, [mask], [block_table, seq_lens], [cu_seqlens_q,
+  /// cu_seqlens_k], out, [lse], [num_splits],
+  /// [lambda], [stats].
   std::vector<std::string> arguments;
 
   /// PTX file and optional cubin, relative to the bundle directory (gpu

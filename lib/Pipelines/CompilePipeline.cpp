@@ -53,6 +53,9 @@ static std::optional<std::string> invalidOptions(const CompileOptions &o) {
   if (o.voteRows < 0)
     return "attn-compile: vote must be 0 (the q-block) or positive, got " +
            std::to_string(o.voteRows);
+  if ((o.packGQA || o.kvSplits) && o.target != "cpu")
+    return std::string("attn-compile: pack-gqa and kv-splits are CPU tilings "
+                       "(the GPU decode kernel packs and splits on its own)");
   if (o.skipThreshold != 0.0 && o.skipScaleFactor != 0.0)
     return std::string(
         "attn-compile: give skip-threshold or skip-scale-factor, not both");
@@ -76,6 +79,8 @@ void skipattn::buildAttentionFrontPipeline(OpPassManager &pm,
   attn::AttnTileOptions tile;
   tile.blockM = options.getBlockM();
   tile.blockN = options.getBlockN();
+  tile.packGQA = options.packGQA;
+  tile.kvSplits = options.kvSplits;
   perOp.addPass(attn::createAttnTile(tile));
   // Module level: it adds the threshold and counter arguments to the
   // functions, which must have no callers.

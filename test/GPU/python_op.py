@@ -295,9 +295,11 @@ def check_calibration(checks, results):
     dtype, hq, hkv, d, causal = CALIBRATION
     bm, bn = skipattn.block_sizes("cuda", causal, d)
     for skv in KV_LENGTHS:
-        # About 4096 independent key-block gaps per sample: the sampling
-        # spread of the sparsity is then well below the 2-point tolerance.
-        batch = max(1, 4096 // (hkv * (skv // bn)))
+        # At least 4096 independent key-block gaps and 4 sequences per
+        # sample: where the retrieved spans sit moves a row's running maximum
+        # and so its sparsity, and with one sequence of 64K (16 spans) the
+        # held-out sample alone drifted 3 points from the calibrated ones.
+        batch = max(4, 4096 // (hkv * (skv // bn)))
         sq = 1024
         name = "calibration kv_len %d" % skv
 

@@ -9,7 +9,10 @@ re-implements, from DESIGN.md sections 3 and 4 and nothing else:
     optionally a set of dropped (skipped) kv tiles per (b, head, q-block);
   * simulate_skip: which kv-blocks every (b, head, q-block) visits and which
     of them the skip test skips, for a run-time lambda, plus the decision
-    margins that say how far each decision is from flipping;
+    margins that say how far each decision is from flipping; optionally for
+    the split-KV decode tiling of docs/serving.md: the query heads of a GQA
+    group packed into the q-blocks, and the kv range of each q-block in parts
+    that start from the seed of kv-block 0;
   * input generators: plain Gaussian, Gaussian with per-block biases, and
     "planted" inputs with the structure of long-context attention (a sink in
     block 0 and a few high blocks per q-block) on which a moderate lambda
@@ -92,25 +95,38 @@ def _kv_for_query_heads(x, hq):
     return np.repeat(x, hq // hkv, axis=1)
 
 
-def scores(q, k, causal, scale=None):
-    """Float64 scale * Q K^T with masked entries (causal) set to -inf."""
+def scores(q, k, causal, scale=None, mask=None):
+    """Float64 scale * Q K^T with masked entries (causal) set to -inf. `mask`
+    broadcasts to [B, Hq, Sq, Skv]: a bool one keeps its true entries, a
+    float one is added to the scaled scores."""
     q64 = np.asarray(q, dtype=np.float64)
     k64 = _kv_for_query_heads(np.asarray(k, dtype=np.float64), q.shape[1])
     if scale is None:
         scale = default_scale(q.shape[-1])
     s = np.einsum("bhid,bhjd->bhij", q64, k64) * scale
+    if mask is not None:
+        mask = np.broadcast_to(mask, s.shape)
+        if mask.dtype == bool:
+            s = np.where(mask, s, -np.inf)
+        else:
+            s = s + np.asarray(mask, dtype=np.float64)
     allowed = allowed_mask(q.shape[2], k.shape[2], causal)
     return np.where(allowed[None, None], s, -np.inf)
 
 
 def reference_attention(q, k, v, causal, scale=None, dropped=None,
-                        block_m=DEFAULT_BLOCK, block_n=DEFAULT_BLOCK):
-    """Float64 attention; `dropped` [B, Hq, nqb, nkb] removes whole tiles."""
-    s = scores(q, k, causal, scale)
+                        block_m=DEFAULT_BLOCK, block_n=DEFAULT_BLOCK,
+                        drop=None, mask=None):
+    """Float64 attention; `dropped` [B, Hq, nqb, nkb] removes whole tiles,
+    `drop` [B, Hq, Sq, Skv] single entries (SkipPrediction.drop_mask());
+    `mask` as in scores()."""
+    s = scores(q, k, causal, scale, mask)
     if dropped is not None:
-        drop = expand_tiles(np.asarray(dropped, dtype=bool), s.shape[2],
-                            s.shape[3], block_m, block_n)
-        s = np.where(drop, -np.inf, s)
+        tiles = expand_tiles(np.asarray(dropped, dtype=bool), s.shape[2],
+                             s.shape[3], block_m, block_n)
+        s = np.where(tiles, -np.inf, s)
+    if drop is not None:
+        s = np.where(np.asarray(drop, dtype=bool), -np.inf, s)
     live = np.isfinite(s)
     row_max = np.max(s, axis=-1, keepdims=True, initial=-np.inf)
     row_max = np.where(np.isfinite(row_max), row_max, 0.0)
@@ -122,13 +138,30 @@ def reference_attention(q, k, v, causal, scale=None, dropped=None,
     return np.where(denom > 0, acc / np.where(denom > 0, denom, 1.0), 0.0)
 
 
+def reference_lse(q, k, causal, scale=None, drop=None, mask=None):
+    """Float64 log-sum-exp of each softmax row, [B, Hq, Sq]: the log of the
+    denominator over the entries the row attends (-inf for none). `drop`
+    leaves out entries as in reference_attention; `mask` is a boolean
+    [B|1, Hq|1, Sq|1, Skv|1] keep-mask or an additive float mask."""
+    s = scores(q, k, causal, scale, mask)
+    if drop is not None:
+        s = np.where(np.asarray(drop, dtype=bool), -np.inf, s)
+    top = np.max(s, axis=-1, keepdims=True, initial=-np.inf)
+    safe = np.where(np.isfinite(top), top, 0.0)
+    total = np.where(np.isfinite(s), np.exp(np.where(np.isfinite(s), s, 0.0) -
+                                            safe), 0.0).sum(axis=-1)
+    with np.errstate(divide="ignore"):
+        return np.where(total > 0, np.log(np.where(total > 0, total, 1.0)) +
+                        safe[..., 0], -np.inf)
+
+
 # ===----------------------------------------------------------------------===
 # Skip simulator (DESIGN.md section 4)
 # ===----------------------------------------------------------------------===
 
-def block_row_max(q, k, causal, block_n, scale=None):
+def block_row_max(q, k, causal, block_n, scale=None, mask=None):
     """[B, Hq, Sq, nkb]: per row, the largest scaled score in each kv-block."""
-    s = scores(q, k, causal, scale)
+    s = scores(q, k, causal, scale, mask)
     b, h, sq, skv = s.shape
     nkb = num_blocks(skv, block_n)
     padded = np.full((b, h, sq, nkb * block_n), -np.inf)
@@ -143,86 +176,182 @@ def skipping_active(lam):
 class SkipPrediction:
     """What the contract says a skip-enabled kernel does for one lambda.
 
-    visited   [B, Hq, nqb]       kv-blocks visited (blocks 0..visited-1)
-    skipped   [B, Hq, nqb, nkb]  True for a visited tile the test skipped
-    margins   list of per-decision margins (one per non-first visited tile
-              while skipping is active): how far, in scaled-logit units, the
-              deciding rows are from ln(lam); a decision is robust to f32
-              rounding when its margin is well above the rounding error.
+    A unit is what votes together: a (b, query head, q-block) of block_m
+    query rows, or with packing a (b, kv head, q-block) of block_m packed
+    rows (row p is query p % Sq of the group's head p // Sq).
+
+    visited   [B, H, nqb]        kv-blocks each unit visits (0..visited-1);
+                                 H is Hq, or Hkv when packed
+    weights   [B, H, nqb]        query heads per unit: what one of its tiles
+                                 counts in tiles_total / tiles_skipped
+    skipped   [B, H, nqb, nkb]   True for a visited tile the test skipped
+    margins   list of per-decision margins (one per decision while skipping
+              is active): how far, in scaled-logit units, the deciding rows
+              are from ln(lam); a decision is robust to f32 rounding when
+              its margin is well above the rounding error.
     """
 
-    def __init__(self, visited, skipped, margins, lam):
+    def __init__(self, visited, weights, skipped, margins, lam, packing):
         self.visited = visited
+        self.weights = weights
         self.skipped = skipped
         self.margins = margins
         self.lam = lam
+        # (group, sq, block_m, block_n) when packed, else None
+        self.packing = packing
 
     @property
     def tiles_total(self):
-        return int(self.visited.sum())
+        return int((self.visited * self.weights).sum())
 
     @property
     def tiles_skipped(self):
-        return int(self.skipped.sum())
+        return int((self.skipped.sum(axis=-1) * self.weights).sum())
 
     @property
     def min_margin(self):
         return min(self.margins) if self.margins else math.inf
+
+    def head_counts(self):
+        """([B][Hq] tiles_total, [B][Hq] tiles_skipped) per query head, as
+        the kernels count them: a packed unit's tiles count once for each
+        query head its rows hold."""
+        skipped = self.skipped.sum(axis=-1)
+        if self.packing is None:
+            return (self.visited.sum(axis=2).tolist(),
+                    skipped.sum(axis=2).tolist())
+        group, sq, bm, _ = self.packing
+        b_count, hkv, nqb = self.visited.shape
+        total = np.zeros((b_count, hkv * group), dtype=np.int64)
+        dropped = np.zeros_like(total)
+        for qb in range(nqb):
+            rows = range(qb * bm, min((qb + 1) * bm, group * sq))
+            for g in sorted({p // sq for p in rows}):
+                total[:, np.arange(hkv) * group + g] += self.visited[:, :, qb]
+                dropped[:, np.arange(hkv) * group + g] += skipped[:, :, qb]
+        return total.tolist(), dropped.tolist()
 
     def fraction(self):
         if not self.tiles_total:
             return 0.0
         return self.tiles_skipped / self.tiles_total
 
+    def drop_mask(self, sq, skv, block_m=DEFAULT_BLOCK, block_n=DEFAULT_BLOCK):
+        """[B, Hq, Sq, Skv]: True where a skipped tile covers the entry."""
+        if self.packing is None:
+            return expand_tiles(self.skipped, sq, skv, block_m, block_n)
+        group, sq_, bm, bn = self.packing
+        b_count, hkv, nqb, nkb = self.skipped.shape
+        drop = np.zeros((b_count, hkv * group, sq, skv), dtype=bool)
+        for b, kh, qb, j in zip(*np.nonzero(self.skipped)):
+            for p in range(qb * bm, min((qb + 1) * bm, group * sq)):
+                drop[b, kh * group + p // sq, p % sq,
+                     j * bn:min((j + 1) * bn, skv)] = True
+        return drop
+
+
+def part_ranges(n, parts):
+    """The kv-block ranges of `parts` parts of [0, n) (docs/serving.md)."""
+    parts = max(parts, 1)
+    per = -(-n // parts) if n else 0
+    return [(min(p * per, n), min(p * per + per, n)) for p in range(parts)]
+
+
+def packed_visited(sq, skv, causal, group, block_m, block_n):
+    """Per packed q-block: kv-blocks visited and query heads held."""
+    rows = group * sq
+    nqb, nkb = num_blocks(rows, block_m), num_blocks(skv, block_n)
+    counts = np.zeros(nqb, dtype=np.int64)
+    heads = np.zeros(nqb, dtype=np.int64)
+    for qb in range(nqb):
+        p0, p1 = qb * block_m, min(rows, (qb + 1) * block_m)
+        heads[qb] = (p1 - 1) // sq - p0 // sq + 1
+        if not causal:
+            counts[qb] = nkb
+            continue
+        # The largest query index among the rows: Sq - 1 unless they all lie
+        # inside one head.
+        last_query = (p1 - 1) % sq if p0 // sq == (p1 - 1) // sq else sq - 1
+        max_key = last_query + (skv - sq)
+        counts[qb] = 0 if max_key < 0 else min(nkb, max_key // block_n + 1)
+    return counts, heads
+
 
 def simulate_skip(row_max, sq, skv, causal, lam,
-                  block_m=DEFAULT_BLOCK, block_n=DEFAULT_BLOCK):
-    """Replays the skip test on block_row_max() output for run-time `lam`."""
-    b_count, h_count = row_max.shape[:2]
-    nqb, nkb = num_blocks(sq, block_m), num_blocks(skv, block_n)
-    counts = visited_counts(sq, skv, causal, block_m, block_n)
-    visited = np.broadcast_to(counts, (b_count, h_count, nqb)).copy()
-    skipped = np.zeros((b_count, h_count, nqb, nkb), dtype=bool)
-    margins = []
+                  block_m=DEFAULT_BLOCK, block_n=DEFAULT_BLOCK,
+                  num_splits=1, pack_gqa=False, kv_heads=None):
+    """Replays the skip test on block_row_max() output for run-time `lam`.
+
+    num_splits > 1 cuts each unit's kv range into parts (part_ranges); a
+    part that starts past block 0 and has blocks starts, while skipping is
+    on, from the row max of block 0 (the seed); block 0 is never skipped.
+    pack_gqa packs the Hq / kv_heads heads of a group into the q-blocks."""
+    b_count, hq = row_max.shape[:2]
+    nkb = num_blocks(skv, block_n)
     active = skipping_active(lam)
     ln_lam = math.log(lam) if active else 0.0
+    group = hq // kv_heads if pack_gqa else 1
+    if group > 1:
+        # [B, Hq, Sq, nkb] -> [B, Hkv, G * Sq, nkb], heads one after another.
+        rows = row_max.reshape(b_count, kv_heads, group * sq, nkb)
+        counts, heads = packed_visited(sq, skv, causal, group, block_m,
+                                       block_n)
+        packing = (group, sq, block_m, block_n)
+        n_rows = group * sq
+    else:
+        rows = row_max
+        counts = visited_counts(sq, skv, causal, block_m, block_n)
+        heads = np.ones_like(counts)
+        packing = None
+        n_rows = sq
+    h_count, nqb = rows.shape[1], counts.shape[0]
+    visited = np.broadcast_to(counts, (b_count, h_count, nqb)).copy()
+    weights = np.broadcast_to(heads, (b_count, h_count, nqb)).copy()
+    skipped = np.zeros((b_count, h_count, nqb, nkb), dtype=bool)
+    margins = []
     for b in range(b_count):
         for h in range(h_count):
             for qb in range(nqb):
-                # Rows past Sq always vote yes, so only valid rows matter.
-                tile = row_max[b, h, qb * block_m:min(sq, (qb + 1) * block_m)]
-                m = np.full(tile.shape[0], -np.inf)
-                for j in range(counts[qb]):
-                    mt = tile[:, j]
-                    if active and j > 0:
-                        finite = np.isfinite(mt) & np.isfinite(m)
-                        diff = np.where(finite, mt - np.where(finite, m, 0.0),
-                                        0.0)
-                        # mt == -inf votes yes; a finite mt over m == -inf
-                        # is an infinitely large step up and votes no.
-                        yes = np.where(np.isneginf(mt), True,
-                                       np.where(finite, diff < ln_lam, False))
-                        dist = np.abs(diff - ln_lam)
-                        if yes.all():
-                            # Every finite row must stay below the threshold.
-                            margins.append(float(dist[finite].min())
-                                           if finite.any() else math.inf)
-                            skipped[b, h, qb, j] = True
-                            continue
-                        # One robust "no" is enough to keep the tile.
-                        no_rows = ~yes
-                        infinite_no = no_rows & ~finite
-                        margins.append(math.inf if infinite_no.any() else
-                                       float(dist[no_rows].max()))
-                    m = np.maximum(m, mt)
-    return SkipPrediction(visited, skipped, margins, lam)
+                # Rows past the end always vote yes, so only valid rows matter.
+                tile = rows[b, h, qb * block_m:min(n_rows, (qb + 1) * block_m)]
+                for j0, j1 in part_ranges(int(counts[qb]), num_splits):
+                    m = np.full(tile.shape[0], -np.inf)
+                    if active and 0 < j0 < j1:
+                        m = tile[:, 0].copy()       # the seed
+                    for j in range(j0, j1):
+                        mt = tile[:, j]
+                        if active and j > 0:
+                            finite = np.isfinite(mt) & np.isfinite(m)
+                            diff = np.where(finite,
+                                            mt - np.where(finite, m, 0.0), 0.0)
+                            # mt == -inf votes yes; a finite mt over
+                            # m == -inf is an infinitely large step up and
+                            # votes no.
+                            yes = np.where(np.isneginf(mt), True,
+                                           np.where(finite, diff < ln_lam,
+                                                    False))
+                            dist = np.abs(diff - ln_lam)
+                            if yes.all():
+                                # Every finite row must stay below the
+                                # threshold.
+                                margins.append(float(dist[finite].min())
+                                               if finite.any() else math.inf)
+                                skipped[b, h, qb, j] = True
+                                continue
+                            # One robust "no" is enough to keep the tile.
+                            no_rows = ~yes
+                            infinite_no = no_rows & ~finite
+                            margins.append(math.inf if infinite_no.any() else
+                                           float(dist[no_rows].max()))
+                        m = np.maximum(m, mt)
+    return SkipPrediction(visited, weights, skipped, margins, lam, packing)
 
 
 def predict(q, k, causal, lam, block_m=DEFAULT_BLOCK, block_n=DEFAULT_BLOCK,
-            scale=None):
-    rm = block_row_max(q, k, causal, block_n, scale)
+            scale=None, num_splits=1, pack_gqa=False, mask=None):
+    rm = block_row_max(q, k, causal, block_n, scale, mask)
     return simulate_skip(rm, q.shape[2], k.shape[2], causal, lam, block_m,
-                         block_n)
+                         block_n, num_splits, pack_gqa, k.shape[1])
 
 
 # ===----------------------------------------------------------------------===
@@ -365,76 +494,123 @@ def _direct_attention(q, k, v, causal):
     return out
 
 
-def _online_softmax_loop(q, k, v, causal, lam, block_m, block_n):
-    """Section 4 read literally: one flash loop per (b, h, q-block)."""
+def _online_softmax_loop(q, k, v, causal, lam, block_m, block_n,
+                         num_splits=1, pack_gqa=False):
+    """Section 4 and docs/serving.md read literally: per unit (a q-block of
+    one head, or of a GQA group's packed rows), the visited kv-blocks in
+    parts, each part an online softmax from its seed, the parts merged by
+    log-sum-exp. Returns the output, the skipped tiles per unit and the
+    weighted tile count."""
     b_count, hq, sq, d = q.shape
     hkv, skv, dv = k.shape[1], k.shape[2], v.shape[3]
     g = hq // hkv
+    packed = pack_gqa and g > 1
     scale = 1.0 / math.sqrt(d)
-    nqb, nkb = num_blocks(sq, block_m), num_blocks(skv, block_n)
     ln_lam = math.log(lam) if 0 < lam < 1 else None
+    nkb = num_blocks(skv, block_n)
+    units = hkv if packed else hq
+    n_rows = g * sq if packed else sq
+    nqb = num_blocks(n_rows, block_m)
     out = np.zeros((b_count, hq, sq, dv))
-    skipped = np.zeros((b_count, hq, nqb, nkb), dtype=bool)
+    skipped = np.zeros((b_count, units, nqb, nkb), dtype=bool)
     total = 0
     for b in range(b_count):
-        for h in range(hq):
-            kh = h // g
+        for u in range(units):
             for qb in range(nqb):
-                r0 = qb * block_m
-                rows = block_m            # padding rows included, as a kernel
-                m = np.full(rows, -np.inf)
-                l = np.zeros(rows)
-                acc = np.zeros((rows, dv))
-                first = True
-                for j in range(nkb):
-                    c0 = j * block_n
-                    s = np.full((rows, block_n), -np.inf)
-                    for r in range(rows):
-                        i = r0 + r
+                # (head, query) of each row of the unit; None pads the block.
+                rows = []
+                for r in range(block_m):
+                    p = qb * block_m + r
+                    if p >= n_rows:
+                        rows.append(None)
+                    elif packed:
+                        rows.append((u * g + p // sq, p % sq))
+                    else:
+                        rows.append((u, p))
+                heads = {row[0] for row in rows if row is not None}
+
+                def block_scores(j):
+                    s = np.full((block_m, block_n), -np.inf)
+                    for r, row in enumerate(rows):
+                        if row is None:
+                            continue
+                        h, i = row
                         for c in range(block_n):
-                            key = c0 + c
-                            if i >= sq or key >= skv:
+                            key = j * block_n + c
+                            if key >= skv:
                                 continue
                             if causal and key > i + (skv - sq):
                                 continue
                             s[r, c] = scale * float(np.dot(
                                 q[b, h, i].astype(np.float64),
-                                k[b, kh, key].astype(np.float64)))
-                    # Visit only blocks with an unmasked entry in a valid row
-                    # (found from the scores here, not from the geometry).
-                    if not np.isfinite(s).any():
+                                k[b, h // g, key].astype(np.float64)))
+                    return s
+
+                all_scores = [block_scores(j) for j in range(nkb)]
+                # Visit the blocks up to the last with an unmasked entry in a
+                # valid row (found from the scores here, not the geometry).
+                live = [j for j in range(nkb) if np.isfinite(all_scores[j]).any()]
+                n = live[-1] + 1 if live else 0
+                total += n * len(heads)
+                parts = max(num_splits, 1)
+                per = -(-n // parts) if n else 0
+                merged = None
+                for part in range(parts):
+                    j0, j1 = min(part * per, n), min(part * per + per, n)
+                    m = np.full(block_m, -np.inf)
+                    if ln_lam is not None and 0 < j0 < j1:
+                        m = all_scores[0].max(axis=1)      # the seed
+                    l = np.zeros(block_m)
+                    acc = np.zeros((block_m, dv))
+                    for j in range(j0, j1):
+                        s = all_scores[j]
+                        mt = s.max(axis=1)
+                        if j > 0 and ln_lam is not None:
+                            votes = []
+                            for r, row in enumerate(rows):
+                                if row is None or mt[r] == -np.inf:
+                                    votes.append(True)
+                                elif m[r] == -np.inf:
+                                    votes.append(False)
+                                else:
+                                    votes.append(mt[r] - m[r] < ln_lam)
+                            if all(votes):
+                                skipped[b, u, qb, j] = True
+                                continue
+                        m_new = np.maximum(m, mt)
+                        safe = np.where(np.isfinite(m_new), m_new, 0.0)
+                        alpha = np.where(np.isfinite(m), np.exp(
+                            np.where(np.isfinite(m), m, 0.0) - safe), 0.0)
+                        p_ = np.where(np.isfinite(s), np.exp(
+                            np.where(np.isfinite(s), s, 0.0) - safe[:, None]),
+                            0.0)
+                        c0 = j * block_n
+                        n_valid = min(block_n, skv - c0)
+                        l = alpha * l + p_.sum(axis=1)
+                        pv = np.zeros((block_m, dv))
+                        for r, row in enumerate(rows):
+                            if row is not None:
+                                kh = row[0] // g
+                                pv[r] = p_[r, :n_valid] @ v[b, kh, c0:c0 + n_valid]
+                        acc = alpha[:, None] * acc + pv
+                        m = m_new
+                    # Log-sum-exp merge with the parts before.
+                    if merged is None:
+                        merged = (m, l, acc)
                         continue
-                    mt = s.max(axis=1)
-                    total += 1
-                    if not first and ln_lam is not None:
-                        votes = []
-                        for r in range(rows):
-                            if r0 + r >= sq or mt[r] == -np.inf:
-                                votes.append(True)
-                            elif m[r] == -np.inf:
-                                votes.append(False)
-                            else:
-                                votes.append(mt[r] - m[r] < ln_lam)
-                        if all(votes):
-                            skipped[b, h, qb, j] = True
-                            continue
-                    first = False
-                    m_new = np.maximum(m, mt)
-                    safe = np.where(np.isfinite(m_new), m_new, 0.0)
-                    alpha = np.where(np.isfinite(m), np.exp(
+                    mm, ml, macc = merged
+                    top = np.maximum(mm, m)
+                    safe = np.where(np.isfinite(top), top, 0.0)
+                    w1 = np.where(np.isfinite(mm), np.exp(
+                        np.where(np.isfinite(mm), mm, 0.0) - safe), 0.0)
+                    w2 = np.where(np.isfinite(m), np.exp(
                         np.where(np.isfinite(m), m, 0.0) - safe), 0.0)
-                    p = np.where(np.isfinite(s), np.exp(
-                        np.where(np.isfinite(s), s, 0.0) - safe[:, None]), 0.0)
-                    vv = np.zeros((block_n, dv))
-                    n_valid = min(block_n, skv - c0)
-                    vv[:n_valid] = v[b, kh, c0:c0 + n_valid]
-                    l = alpha * l + p.sum(axis=1)
-                    acc = alpha[:, None] * acc + p @ vv
-                    m = m_new
-                n_rows = min(block_m, sq - r0)
-                for r in range(n_rows):
-                    if l[r] > 0:
-                        out[b, h, r0 + r] = acc[r] / l[r]
+                    merged = (top, w1 * ml + w2 * l,
+                              w1[:, None] * macc + w2[:, None] * acc)
+                _, l, acc = merged
+                for r, row in enumerate(rows):
+                    if row is not None and l[r] > 0:
+                        out[b, row[0], row[1]] = acc[r] / l[r]
     return out, skipped, total
 
 
@@ -504,18 +680,28 @@ def selftest(verbose=False):
             q, k, v = block_biased_inputs(rng, b, hq, hkv, sq, skv, d, bn)
         else:
             q, k, v = gaussian_inputs(rng, b, hq, hkv, sq, skv, d)
-        for lam in [0.0, 1.0, 1.5, -0.1, 0.5, 0.05, 1e-3]:
-            pred = predict(q, k, causal, lam, bm, bn)
-            out, skipped, total = _online_softmax_loop(q, k, v, causal, lam,
-                                                       bm, bn)
+        lams = [0.0, 1.0, 1.5, -0.1, 0.5, 0.05, 1e-3]
+        # Unsplit, and the decode tiling: parts seeded from block 0, GQA
+        # heads packed into the q-blocks.
+        tilings = [(1, False)] * len(lams) + [(3, False), (2, True),
+                                             (5, True), (1, True)]
+        for i, (splits, pack) in enumerate(tilings):
+            lam = lams[i % len(lams)] if i < len(lams) else \
+                lams[4 + i % 3]
+            pred = predict(q, k, causal, lam, bm, bn, num_splits=splits,
+                           pack_gqa=pack)
+            out, skipped, total = _online_softmax_loop(
+                q, k, v, causal, lam, bm, bn, num_splits=splits,
+                pack_gqa=pack)
             tag = (f"{kind} b={b} hq={hq} hkv={hkv} sq={sq} skv={skv} "
-                   f"causal={causal} blocks={bm}x{bn} lam={lam}")
+                   f"causal={causal} blocks={bm}x{bn} lam={lam} "
+                   f"splits={splits} pack={pack}")
             expect(total == pred.tiles_total,
                    f"tiles_total {total} == {pred.tiles_total}: {tag}")
             expect(np.array_equal(skipped, pred.skipped),
                    f"skip pattern matches loop: {tag}")
-            ref = reference_attention(q, k, v, causal, dropped=pred.skipped,
-                                      block_m=bm, block_n=bn)
+            ref = reference_attention(q, k, v, causal,
+                                      drop=pred.drop_mask(sq, skv, bm, bn))
             expect(_rel_err(out, ref) < 1e-12,
                    f"loop output == reference with dropped tiles: {tag}")
             if not skipping_active(lam):
@@ -524,6 +710,32 @@ def selftest(verbose=False):
             partial += 0 < pred.tiles_skipped < pred.tiles_total
     expect(partial >= 10,
            f"simulator-vs-loop cases skip some but not all tiles ({partial})")
+
+    # Seeds: on inputs whose sink (block 0) dominates every row, a part that
+    # starts from the seed skips what the unsplit pass skips, whatever the
+    # number of parts; without the seed a part could not skip its first tile.
+    q, k, v, _ = planted_inputs(rng, 1, 4, 1, 1, 2048, 64, True)
+    base = predict(q, k, True, 1e-3, 64, 64, pack_gqa=True)
+    for splits in (2, 5, 32):
+        pred = predict(q, k, True, 1e-3, 64, 64, num_splits=splits,
+                       pack_gqa=True)
+        expect(pred.tiles_total == base.tiles_total and
+               pred.tiles_skipped == base.tiles_skipped > 0,
+               f"seeded parts skip as unsplit: {splits} parts "
+               f"{pred.tiles_skipped}/{pred.tiles_total}, unsplit "
+               f"{base.tiles_skipped}/{base.tiles_total}")
+    expect(list(part_ranges(10, 4)) == [(0, 3), (3, 6), (6, 9), (9, 10)] and
+           list(part_ranges(3, 5)) == [(0, 1), (1, 2), (2, 3), (3, 3),
+                                       (3, 3)],
+           "part ranges of 10 blocks in 4 parts and of 3 blocks in 5")
+    counts, heads = packed_visited(3, 10, True, 4, 4, 4)
+    expect(list(counts) == [3, 3, 3] and list(heads) == [2, 2, 2],
+           "packed causal q-blocks of 4 rows over 4 heads x 3 queries: each "
+           "crosses a head, so sees up to query 2")
+    counts, heads = packed_visited(8, 10, True, 2, 4, 4)
+    expect(list(counts) == [2, 3, 2, 3] and list(heads) == [1, 1, 1, 1],
+           "packed causal q-blocks of 4 rows over 2 heads x 8 queries: "
+           "queries 0-3 see keys < 6, queries 4-7 all 10")
 
     # The biased generator really exercises skipping somewhere.
     q, k, v = block_biased_inputs(rng, 1, 2, 1, 40, 200, 8, 16)

@@ -18,6 +18,11 @@ skipattn-run and checks, against attention_ref.py:
          - on planted long-context inputs at lambda 1e-3 .. 1e-2 (given as a
            threshold or as a scale factor over Skv): the same, and more than
            half of the tiles skipped wherever the geometry allows it.
+  split  the skip checks above on a bundle with the split-KV decode
+         kernel's tiling (--pack-gqa --kv-splits, docs/serving.md), each run
+         with a random number of kv parts (from 1 to more parts than
+         kv-blocks): counts against the simulator with the same packing,
+         parts and seeds.
 
 Skip decisions closer to ln(lambda) than --min-margin would depend on f32
 rounding: such inputs are redrawn (at most --max-redraws times) and the
@@ -97,13 +102,13 @@ class Tools:
                                f"    {tail}")
         return proc.stdout
 
-    def bundle(self, d, hkv, causal, skip):
+    def bundle(self, d, hkv, causal, skip, split=False):
         """The bundle dir for this key, compiled on first use (or the error)."""
-        key = (d, hkv, causal, skip)
+        key = (d, hkv, causal, skip, split)
         if key not in self.bundles:
             name = (f"bundle_d{d}_hq{Q_HEADS}_hkv{hkv}_"
                     f"{'causal' if causal else 'full'}_"
-                    f"{'skip' if skip else 'dense'}")
+                    f"{'skip' if skip else 'dense'}{'_split' if split else ''}")
             out = os.path.join(self.workdir, name)
             shutil.rmtree(out, ignore_errors=True)
             cmd = [self.compile, "--target", "cpu", "-o", out,
@@ -116,6 +121,8 @@ class Tools:
                 cmd.append("--causal")
             if skip:
                 cmd.append("--skip")
+            if split:
+                cmd += ["--pack-gqa", "--kv-splits"]
             try:
                 start = time.time()
                 self._exec(cmd)
@@ -150,7 +157,7 @@ class Tools:
                                        f"asked for {want[key]}")
 
     def execute(self, bundle, rundir, q, k, v, lam=None, scale_factor=None,
-                stats=False):
+                stats=False, num_splits=None):
         """Runs one problem; returns (out, stats dict or None)."""
         os.makedirs(rundir, exist_ok=True)
         paths = {}
@@ -168,6 +175,8 @@ class Tools:
             cmd += ["--skip-scale-factor", f"{scale_factor:.17g}"]
         if stats:
             cmd.append("--stats")
+        if num_splits is not None:
+            cmd += ["--num-splits", str(num_splits)]
         stdout = self._exec(cmd)
         summary = None
         for line in reversed(stdout.strip().splitlines()):
@@ -253,8 +262,7 @@ def check_stats(summary, pred, what):
             f"simulator predicts {want[0]}/{want[1]} "
             f"(skipped per (b,h,q-block): {_pattern(pred)})")
     # The same per (batch, query head): [B][Hq] lists.
-    heads = (pred.visited.sum(axis=2).tolist(),
-             pred.skipped.sum(axis=(2, 3)).tolist())
+    heads = pred.head_counts()
     got_heads = (summary["tiles_total_per_head"],
                  summary["tiles_skipped_per_head"])
     if got_heads != heads:
@@ -294,6 +302,26 @@ def _pattern(pred, limit=12):
 # One config
 # ===----------------------------------------------------------------------===
 
+class Tiling:
+    """How the skip bundle under test tiles: unsplit, or the split-KV decode
+    tiling with some number of kv parts."""
+
+    def __init__(self, split=False, num_splits=1):
+        self.split = split
+        self.num_splits = num_splits
+
+    def sim(self):
+        """The simulator's keyword arguments for this tiling."""
+        return dict(num_splits=self.num_splits, pack_gqa=self.split)
+
+    def run(self):
+        """skipattn-run's keyword arguments for this tiling."""
+        return dict(num_splits=self.num_splits if self.split else None)
+
+    def note(self):
+        return f" parts={self.num_splits}" if self.split else ""
+
+
 class Config:
     def __init__(self, d, hkv, causal, sq, skv, batch, mode, seed):
         self.d, self.hkv, self.causal = d, hkv, causal
@@ -314,13 +342,14 @@ class Config:
                 f"--seed {self.seed:#x}")
 
 
-def choose_random_lambda(rng, q, k, cfg, args):
+def choose_random_lambda(rng, q, k, cfg, args, tiling):
     """A lambda that skips some tiles with robust decisions, or None."""
     rm = ar.block_row_max(q, k, cfg.causal, args.block_n)
     robust, partial = [], []
     for lam in RANDOM_LAMBDAS:
         pred = ar.simulate_skip(rm, cfg.sq, cfg.skv, cfg.causal, lam,
-                                args.block_m, args.block_n)
+                                args.block_m, args.block_n,
+                                kv_heads=cfg.hkv, **tiling.sim())
         if pred.min_margin < args.min_margin:
             continue
         robust.append(pred)
@@ -331,31 +360,43 @@ def choose_random_lambda(rng, q, k, cfg, args):
     return None, robust
 
 
+def random_tiling(rng, cfg, args, split):
+    """Unsplit, or a random number of kv parts up to more than there are
+    kv-blocks (empty parts included)."""
+    if not split:
+        return Tiling()
+    nkb = ar.num_blocks(cfg.skv, args.block_n)
+    return Tiling(True, int(rng.integers(1, nkb + 3)))
+
+
 def run_skip_checks(tools, cfg, args, rng, workdir, q, k, v, ref, dense_out,
-                    notes, redraws):
-    bundle = tools.bundle(cfg.d, cfg.hkv, cfg.causal, True)
+                    notes, redraws, split=False):
+    bundle = tools.bundle(cfg.d, cfg.hkv, cfg.causal, True, split)
     shape = (cfg.batch, Q_HEADS, cfg.hkv, cfg.sq, cfg.skv, cfg.d)
     bm, bn = args.block_m, args.block_n
 
     # Skipping off at run time.
     off = OFF_LAMBDAS[rng.integers(len(OFF_LAMBDAS))]
-    pred = ar.predict(q, k, cfg.causal, off, bm, bn)
+    tiling = random_tiling(rng, cfg, args, split)
+    pred = ar.predict(q, k, cfg.causal, off, bm, bn, **tiling.sim())
     out, summary = tools.execute(bundle, os.path.join(workdir, "off"), q, k, v,
-                                 lam=off, stats=True)
+                                 lam=off, stats=True, **tiling.run())
     what = f"skip bundle, lambda={off:g} (off)"
     err = compare(out, ref, args.tol, what)
     if dense_out is not None:
         compare(out, dense_out.astype(np.float64), args.tol,
                 what + " vs dense bundle")
     check_stats(summary, pred, what)
-    notes.append(f"off lam={off:g} tiles {summary['tiles_skipped']}/"
-                 f"{summary['tiles_total']} err={err:.1e}")
+    notes.append(f"off lam={off:g}{tiling.note()} tiles "
+                 f"{summary['tiles_skipped']}/{summary['tiles_total']} "
+                 f"err={err:.1e}")
 
     # Random inputs with block biases at a lambda that skips some tiles.
     chosen = fallback = None
+    tiling = random_tiling(rng, cfg, args, split)
     for attempt in range(args.max_redraws + 1):
         rq, rk, rv = ar.block_biased_inputs(rng, *shape, block_n=bn)
-        chosen, robust = choose_random_lambda(rng, rq, rk, cfg, args)
+        chosen, robust = choose_random_lambda(rng, rq, rk, cfg, args, tiling)
         if chosen is not None:
             break
         if robust and all(p.tiles_skipped == 0 for p in robust):
@@ -380,25 +421,27 @@ def run_skip_checks(tools, cfg, args, rng, workdir, q, k, v, ref, dense_out,
             notes.append(f"random redrawn {attempt}x (no lambda skipped some "
                          f"but not all tiles with every decision "
                          f">= {args.min_margin:g} from ln(lambda))")
-    what = f"random inputs, lambda={chosen.lam:g}"
+    what = f"random inputs, lambda={chosen.lam:g}{tiling.note()}"
     out, summary = tools.execute(bundle, os.path.join(workdir, "random"),
-                                 rq, rk, rv, lam=chosen.lam, stats=True)
+                                 rq, rk, rv, lam=chosen.lam, stats=True,
+                                 **tiling.run())
     rref = ar.reference_attention(rq, rk, rv, cfg.causal,
-                                  dropped=chosen.skipped, block_m=bm,
-                                  block_n=bn)
+                                  drop=chosen.drop_mask(cfg.sq, cfg.skv, bm,
+                                                        bn))
     err = check_skip_run(out, summary, rref, chosen, args.tol, what)
-    notes.append(f"random lam={chosen.lam:g} tiles {chosen.tiles_skipped}/"
-                 f"{chosen.tiles_total} err={err:.1e}")
+    notes.append(f"random lam={chosen.lam:g}{tiling.note()} tiles "
+                 f"{chosen.tiles_skipped}/{chosen.tiles_total} err={err:.1e}")
 
     # Planted long-context inputs at a moderate lambda.
     lam = PLANTED_LAMBDAS[rng.integers(len(PLANTED_LAMBDAS))]
     use_factor = bool(rng.integers(2))
+    tiling = random_tiling(rng, cfg, args, split)
     for attempt in range(args.max_redraws + 1):
         pq, pk, pv, plan = ar.planted_inputs(rng, *shape, cfg.causal, bm, bn)
         # The tool divides the scale factor by Skv; replay that division.
         factor = lam * cfg.skv
         eff = factor / cfg.skv if use_factor else lam
-        pred = ar.predict(pq, pk, cfg.causal, eff, bm, bn)
+        pred = ar.predict(pq, pk, cfg.causal, eff, bm, bn, **tiling.sim())
         if pred.min_margin >= args.min_margin:
             break
         if attempt == args.max_redraws:
@@ -411,19 +454,23 @@ def run_skip_checks(tools, cfg, args, rng, workdir, q, k, v, ref, dense_out,
         notes.append(f"planted redrawn {attempt}x (a decision within "
                      f"{args.min_margin:g} of ln(lambda))")
     form = f"scale-factor={factor:g}" if use_factor else f"lambda={lam:g}"
+    form += tiling.note()
     what = f"planted inputs, {form}"
     if use_factor:
         out, summary = tools.execute(bundle, os.path.join(workdir, "planted"),
                                      pq, pk, pv, scale_factor=factor,
-                                     stats=True)
+                                     stats=True, **tiling.run())
     else:
         out, summary = tools.execute(bundle, os.path.join(workdir, "planted"),
-                                     pq, pk, pv, lam=lam, stats=True)
-    pref = ar.reference_attention(pq, pk, pv, cfg.causal, dropped=pred.skipped,
-                                  block_m=bm, block_n=bn)
+                                     pq, pk, pv, lam=lam, stats=True,
+                                     **tiling.run())
+    pref = ar.reference_attention(pq, pk, pv, cfg.causal,
+                                  drop=pred.drop_mask(cfg.sq, cfg.skv, bm, bn))
     err = check_skip_run(out, summary, pref, pred, args.tol, what)
     total = pred.tiles_total
-    majority = plan.exact and \
+    # The plan is of unpacked q-blocks; its majority holds for the packed
+    # ones when every q-block is planted for it (seeds keep it under parts).
+    majority = plan.exact and not split and \
         plan.planned_skipped(cfg.batch, Q_HEADS) > total / 2
     if majority and not summary["tiles_skipped"] > total / 2:
         raise CheckFailure(f"{what}: {summary['tiles_skipped']}/{total} "
@@ -457,7 +504,8 @@ def run_shape(tools, args, d, hkv, causal, sq, skv, counters):
                 notes.append(f"err={err:.1e}")
             else:
                 run_skip_checks(tools, cfg, args, rng, workdir, q, k, v, ref,
-                                dense_out, notes, redraws)
+                                dense_out, notes, redraws,
+                                split=mode == "split")
         except CheckFailure as failure:
             counters["failed"] += 1
             keep = os.path.join(tools.workdir, "failures",
@@ -509,7 +557,7 @@ def main(argv):
                         help="keep the scratch dir")
     args = parser.parse_args(argv)
     for mode in args.modes:
-        if mode not in ("dense", "skip"):
+        if mode not in ("dense", "skip", "split"):
             parser.error(f"unknown mode '{mode}'")
     for ratio in args.gqa:
         if ratio <= 0 or Q_HEADS % ratio:

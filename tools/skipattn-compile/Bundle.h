@@ -24,7 +24,7 @@ namespace skipattn {
 
 /// A kernel of a GPU bundle and how to launch it.
 struct DeviceKernel {
-  std::string function, role; // role: prefill, decode or combine
+  std::string function, role; // prefill, decode, decode_wide, combine
   int64_t threads = 0, sharedBytes = 0;
   int64_t blockM = 0, blockN = 0, maxQueryLen = 0;
   /// One CTA loops over tiles of blockM query rows: launch at most one per
@@ -49,6 +49,20 @@ struct BundleSpec {
   int64_t voteRows = 0;
   /// The CPU a cpu bundle is compiled for (validateSpec resolves it).
   CPUTarget cpu;
+  /// The decode kernel's tiling on the CPU (docs/serving.md): the query
+  /// heads of a GQA group packed into the q-blocks, and the kv range in a
+  /// run-time number of parts (an entry argument after out).
+  bool packGQA = false, kvSplits = false;
+  /// The log-sum-exp of each output row as a second output, f32 [B, Hq, Sq].
+  bool lse = false;
+  /// Paged K/V (attn.paged_attention): keys per page, 0 for contiguous.
+  /// `key` and `value` then keep the logical [B, Hkv, Skv, D] shapes; the
+  /// entry takes the page pools, the block table and the lengths.
+  int64_t pageSize = 0;
+  /// A varlen batch (attn.varlen_attention): the entry takes q, k, v and out
+  /// packed as [tokens, heads, head dim] and cu_seqlens_q, cu_seqlens_k
+  /// (i32 [B + 1]); `query` etc. keep the logical [B, H, S, D] shapes.
+  bool varlen = false;
   // Filled by emitDeviceBundle.
   llvm::SmallVector<DeviceKernel> kernels;
   bool cubin = false;
@@ -57,7 +71,11 @@ struct BundleSpec {
   mlir::RankedTensorType result() const {
     return attn::inferAttentionResultType(query, value);
   }
-  /// The entry's arguments, in order: q, k, v, [mask], out, [skip, stats].
+  /// The type of the log-sum-exp output: f32 [B, Hq, Sq].
+  mlir::RankedTensorType lseType() const;
+  /// The entry's arguments, in order: q, k, v, [mask], [block_table,
+  /// seq_lens], [cu_seqlens_q, cu_seqlens_k], out, [lse], [num_splits],
+  /// [skip, stats].
   llvm::SmallVector<std::string> argumentNames() const;
 };
 

@@ -27,7 +27,15 @@ SmallVector<std::string> BundleSpec::argumentNames() const {
   SmallVector<std::string> names = {"q", "k", "v"};
   if (mask)
     names.push_back("mask");
+  if (pageSize)
+    names.append({"block_table", "seq_lens"});
+  if (varlen)
+    names.append({"cu_seqlens_q", "cu_seqlens_k"});
   names.push_back("out");
+  if (lse)
+    names.push_back("lse");
+  if (kvSplits)
+    names.push_back("num_splits");
   if (skip) {
     names.push_back(skip.getKind() == attn::SkipKind::Threshold
                         ? "threshold"
@@ -35,6 +43,11 @@ SmallVector<std::string> BundleSpec::argumentNames() const {
     names.push_back("stats");
   }
   return names;
+}
+
+RankedTensorType BundleSpec::lseType() const {
+  return RankedTensorType::get(result().getShape().drop_back(),
+                               Float32Type::get(query.getContext()));
 }
 
 LogicalResult skipattn::runPasses(ModuleOp module,
@@ -116,6 +129,7 @@ FailureOr<BundleSpec> skipattn::specFromModule(ModuleOp module) {
   if (std::optional<APFloat> scale = op.getScale())
     spec.scale = scale->convertToFloat();
   spec.skip = op.getSkipAttr();
+  spec.lse = static_cast<bool>(op.getLse());
   return spec;
 }
 
@@ -127,6 +141,8 @@ void skipattn::setCompileOptions(const BundleSpec &spec,
   options.blockM = spec.blockM;
   options.blockN = spec.blockN;
   options.voteRows = spec.voteRows;
+  options.packGQA = spec.packGQA;
+  options.kvSplits = spec.kvSplits;
   options.stats = true;
   options.decodeKernels = true;
   if (!spec.cpu.name.empty())
@@ -147,7 +163,40 @@ OwningOpRef<ModuleOp> skipattn::buildEntryModule(MLIRContext &ctx,
   SmallVector<RankedTensorType> tensors = {spec.query, spec.key, spec.value};
   if (spec.mask)
     tensors.push_back(spec.mask);
-  tensors.push_back(spec.result());
+  // Paged: K and V are page pools [num_pages, P, Hkv, D], then the block
+  // table [B, max_pages] and the lengths [B] (i32).
+  if (spec.pageSize) {
+    auto pages = [&](RankedTensorType logical) {
+      return RankedTensorType::get({ShapedType::kDynamic, spec.pageSize,
+                                    logical.getDimSize(1),
+                                    logical.getDimSize(3)},
+                                   logical.getElementType());
+    };
+    tensors[1] = pages(spec.key);
+    tensors[2] = pages(spec.value);
+    Type i32 = b.getI32Type();
+    int64_t batch = spec.query.getDimSize(0);
+    tensors.push_back(
+        RankedTensorType::get({batch, ShapedType::kDynamic}, i32));
+    tensors.push_back(RankedTensorType::get({batch}, i32));
+  }
+  // Varlen: q, k, v and out as [tokens, heads, head dim], then the
+  // cumulative lengths [B + 1] (i32).
+  auto packed = [](RankedTensorType logical) {
+    return RankedTensorType::get({ShapedType::kDynamic, logical.getDimSize(1),
+                                  logical.getDimSize(3)},
+                                 logical.getElementType());
+  };
+  if (spec.varlen) {
+    for (int i = 0; i < 3; ++i)
+      tensors[i] = packed(tensors[i]);
+    Type i32 = b.getI32Type();
+    tensors.push_back(RankedTensorType::get({ShapedType::kDynamic}, i32));
+    tensors.push_back(RankedTensorType::get({ShapedType::kDynamic}, i32));
+  }
+  tensors.push_back(spec.varlen ? packed(spec.result()) : spec.result());
+  if (spec.lse)
+    tensors.push_back(spec.lseType());
   SmallVector<Type> args;
   for (RankedTensorType t : tensors)
     args.push_back(bufferOf(t));
@@ -157,20 +206,38 @@ OwningOpRef<ModuleOp> skipattn::buildEntryModule(MLIRContext &ctx,
   Block *entry = func.addEntryBlock();
   b.setInsertionPointToStart(entry);
 
+  unsigned numOutputs = spec.lse ? 2 : 1;
   SmallVector<Value> inputs;
-  for (unsigned i = 0; i + 1 < tensors.size(); ++i)
+  for (unsigned i = 0; i + numOutputs < tensors.size(); ++i)
     inputs.push_back(bufferization::ToTensorOp::create(
         b, loc, tensors[i], entry->getArgument(i), /*restrict=*/true,
         /*writable=*/false));
   Value mask = spec.mask ? inputs[3] : Value();
-  auto attention = attn::AttentionOp::create(
-      b, loc, spec.result(), inputs[0], inputs[1], inputs[2], mask,
-      spec.causal ? b.getUnitAttr() : UnitAttr(),
-      spec.scale ? b.getF32FloatAttr(*spec.scale) : FloatAttr(), spec.skip);
-  auto store = bufferization::MaterializeInDestinationOp::create(
-      b, loc, attention.getResult(), entry->getArguments().back());
-  store.setRestrict(true);
-  store.setWritable(true);
+  Type lseType = spec.lse ? Type(spec.lseType()) : Type();
+  UnitAttr causal = spec.causal ? b.getUnitAttr() : UnitAttr();
+  FloatAttr scale = spec.scale ? b.getF32FloatAttr(*spec.scale) : FloatAttr();
+  Operation *attention =
+      spec.varlen
+          ? attn::VarlenAttentionOp::create(
+                b, loc, tensors[5], inputs[0], inputs[1], inputs[2], inputs[3],
+                inputs[4], causal, scale, spec.skip)
+                .getOperation()
+      : spec.pageSize
+          ? attn::PagedAttentionOp::create(
+                b, loc, spec.result(), lseType, inputs[0], inputs[1], inputs[2],
+                inputs[3], inputs[4], causal, scale, spec.skip)
+                .getOperation()
+          : attn::AttentionOp::create(b, loc, spec.result(), lseType, inputs[0],
+                                      inputs[1], inputs[2], mask, causal, scale,
+                                      spec.skip)
+                .getOperation();
+  SmallVector<Value> results(attention->getResults());
+  for (auto [i, result] : llvm::enumerate(results)) {
+    auto store = bufferization::MaterializeInDestinationOp::create(
+        b, loc, result, entry->getArgument(tensors.size() - numOutputs + i));
+    store.setRestrict(true);
+    store.setWritable(true);
+  }
   func::ReturnOp::create(b, loc);
   return module;
 }

@@ -51,38 +51,51 @@ static Json op(StringRef name, std::initializer_list<Json> args) {
 }
 
 /// The kernel alternatives of a GPU bundle, tried in order: split-KV decode
-/// when every query head of a GQA group fits the 16 rows of its CTA, then
-/// prefill for any shape.
+/// when every query head of a GQA group fits the 16 rows of its CTA, the
+/// wide decode kernel when they fit its rows (up to 8 query tokens per
+/// sequence), then prefill for any shape.
 static Json deviceKernels(const BundleSpec &spec) {
-  const DeviceKernel *prefill = nullptr, *decode = nullptr, *combine = nullptr;
+  const DeviceKernel *prefill = nullptr, *combine = nullptr;
+  SmallVector<const DeviceKernel *> decodes;
   for (const DeviceKernel &k : spec.kernels) {
     if (k.role == "prefill")
       prefill = &k;
-    if (k.role == "decode")
-      decode = &k;
+    if (k.role == "decode" || k.role == "decode_wide")
+      decodes.push_back(&k);
     if (k.role == "combine")
       combine = &k;
   }
+  llvm::sort(decodes, [](const DeviceKernel *a, const DeviceKernel *b) {
+    return a->maxQueryLen < b->maxQueryLen;
+  });
   llvm::json::Array kernels;
-  if (decode && combine) {
-    // As many splits as fill every SM with as many CTAs as fit in its
-    // shared memory (227 KiB usable) in one wave, never more than there are
-    // kv-blocks. The first kv-block of a split is never skipped, so a skip
-    // bundle keeps at least kMinSkipSplitBlocks blocks per split: skipping
-    // can reach 75%.
-    constexpr int64_t kMinSkipSplitBlocks = 4;
+  if (!combine)
+    decodes.clear();
+  for (const DeviceKernel *decode : decodes) {
+    // Splits: enough CTAs to give every SM as many as fit in its shared
+    // memory (227 KiB usable) in one wave, each split at least
+    // kMinSplitBlocks kv-blocks long, never fewer than one. A short
+    // context at batch 1 thus gets many short splits; a long one at a large
+    // batch a few long ones. Every split of a skip kernel past block 0 also
+    // scores its seed (block 0, DESIGN.md section 4), one K tile on top of
+    // its own: skip bundles keep splits of kMinSkipSplitBlocks so that the
+    // seeds cost at most an eighth of the K traffic.
+    constexpr int64_t kMinSplitBlocks = 2, kMinSkipSplitBlocks = 8;
     int64_t perSM = std::max<int64_t>(
         1, std::min<int64_t>(32, 227 * 1024 / decode->sharedBytes));
-    int64_t splitBlocks =
-        decode->blockN * (spec.skip ? kMinSkipSplitBlocks : 1);
+    int64_t splitKeys =
+        decode->blockN * (spec.skip ? kMinSkipSplitBlocks : kMinSplitBlocks);
     Json splits = op(
-        "max", {1, op("min", {op("ceil_div", {"kv_len", splitBlocks}),
+        "max", {1, op("min", {op("ceil_div", {"kv_len", splitKeys}),
                               op("div", {op("mul", {perSM, "num_sms"}),
                                          op("mul", {"batch", "kv_heads"})})})});
     int64_t rowBytes = 4 * (spec.value.getDimSize(3) + 2);
     kernels.push_back(llvm::json::Object{
-        {"name", "decode"},
+        {"name", decode->role},
         {"when", op("le", {"q_len", decode->maxQueryLen})},
+        // The decode kernel's own kv-block, which its skip decisions (and
+        // their simulation) are made on.
+        {"block_n", decode->blockN},
         {"num_splits", std::move(splits)},
         {"workspace_bytes",
          op("mul", {"batch", "q_heads", "q_len", "num_splits", rowBytes})},
@@ -94,7 +107,10 @@ static Json deviceKernels(const BundleSpec &spec) {
                     llvm::json::Array{"q_len", "q_heads", "batch"})}}});
   }
   if (prefill) {
-    Json qTiles = op("ceil_div", {"q_len", prefill->blockM});
+    // A varlen grid covers the longest sequence (max_q_len, which the call
+    // gives); its CTAs find their sequence's rows themselves.
+    Json qTiles =
+        op("ceil_div", {spec.varlen ? "max_q_len" : "q_len", prefill->blockM});
     llvm::json::Array grid{qTiles, "q_heads", "batch"};
     if (prefill->persistent)
       grid = llvm::json::Array{
@@ -131,6 +147,9 @@ llvm::json::Object skipattn::describeKernel(const BundleSpec &spec) {
     mask = llvm::json::Object{{"dtype", typeName(spec.mask.getElementType())},
                               {"shape", std::move(shape)}};
   }
+  llvm::json::Value paged = nullptr;
+  if (spec.pageSize)
+    paged = llvm::json::Object{{"page_size", spec.pageSize}};
   llvm::json::Value skip = nullptr;
   if (spec.skip)
     skip = llvm::json::Object{
@@ -173,6 +192,11 @@ llvm::json::Object skipattn::describeKernel(const BundleSpec &spec) {
       {"stats_layout", std::move(statsLayout)},
       {"block_m", spec.blockM},
       {"block_n", spec.blockN},
+      {"pack_gqa", spec.packGQA},
+      {"kv_splits", spec.kvSplits},
+      {"lse", spec.lse},
+      {"paged", std::move(paged)},
+      {"varlen", spec.varlen},
       {"arguments", std::move(arguments)}};
   if (gpu)
     description["kernels"] = deviceKernels(spec);

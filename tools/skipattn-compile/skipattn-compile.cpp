@@ -106,6 +106,41 @@ static cl::opt<int64_t> blockN("block-n",
                                cl::desc("Keys per block (default 64; 128 "
                                         "on sm_90a)"),
                                cl::init(64), cl::cat(category));
+static cl::opt<bool>
+    packGQA("pack-gqa",
+            cl::desc("CPU: pack the query heads of a GQA group into the "
+                     "q-blocks, as the GPU decode kernel does"),
+            cl::cat(category));
+static cl::opt<bool>
+    kvSplits("kv-splits",
+             cl::desc("CPU: process each q-block's kv range in a run-time "
+                      "number of parts (skipattn-run --num-splits), seeded "
+                      "and merged as split-KV decode does"),
+             cl::cat(category));
+static cl::opt<bool>
+    lse("lse",
+        cl::desc("Also write the log-sum-exp of each output row (f32 "
+                 "[B, Hq, Sq]), to merge partial attentions"),
+        cl::cat(category));
+static cl::opt<int64_t> pageSize(
+    "page-size",
+    cl::desc("Paged K/V cache (attn.paged_attention): keys per page, a power "
+             "of two from 16 to 256; the bundle takes page pools, a block "
+             "table and per-sequence lengths"),
+    cl::init(0), cl::cat(category));
+static cl::opt<bool> varlen(
+    "varlen",
+    cl::desc("Variable-length batch (attn.varlen_attention): q, k, v "
+             "and out packed as [tokens, heads, head dim] with cu_seqlens_q "
+             "and cu_seqlens_k (i32 [B + 1]); --batch, --q-len and --kv-len "
+             "must be ?"),
+    cl::cat(category));
+static cl::opt<std::string> maskFlag(
+    "mask",
+    cl::desc("A mask operand: bool or additive, and its shape broadcasting "
+             "to [B, Hq, Sq, Skv], each dim 1, ? or the extent (e.g. "
+             "bool:?,1,1,?)"),
+    cl::value_desc("KIND:B,H,Q,K"), cl::cat(category));
 static cl::opt<int64_t> vote("vote",
                              cl::desc("Rows per skip vote group (0: block)"),
                              cl::init(0), cl::cat(category));
@@ -178,6 +213,26 @@ static FailureOr<BundleSpec> specFromFlags(MLIRContext &ctx) {
   spec.origin = flagLoc(ctx, "the attention of the shape flags (--batch, "
                              "--q-heads, --kv-heads, --q-len, --kv-len, "
                              "--head-dim, --value-head-dim, --dtype)");
+  if (maskFlag.getNumOccurrences()) {
+    auto [kind, dims] = StringRef(maskFlag).split(':');
+    SmallVector<StringRef> parts;
+    dims.split(parts, ',');
+    if ((kind != "bool" && kind != "additive") || parts.size() != 4) {
+      fail("--mask must be bool:B,H,Q,K or additive:B,H,Q,K, got '" +
+           maskFlag + "'");
+      return failure();
+    }
+    SmallVector<int64_t> shape;
+    for (StringRef part : parts) {
+      FailureOr<int64_t> d = parseDim("mask", part, /*dynamicOk=*/true);
+      if (failed(d))
+        return failure();
+      shape.push_back(*d);
+    }
+    Type maskElt =
+        kind == "bool" ? Type(IntegerType::get(&ctx, 1)) : Type(*elt);
+    spec.mask = RankedTensorType::get(shape, maskElt);
+  }
   spec.query = RankedTensorType::get({v[0], v[1], v[3], v[5]}, *elt);
   spec.key = RankedTensorType::get({v[0], v[2], v[4], v[5]}, *elt);
   spec.value = RankedTensorType::get({v[0], v[2], v[4], dv}, *elt);
@@ -292,6 +347,39 @@ int main(int argc, char **argv) {
   if (!blockN.getNumOccurrences() && hopper)
     spec->blockN = 128;
   spec->voteRows = vote;
+  spec->lse = spec->lse || lse;
+  spec->pageSize = pageSize;
+  if (pageSize.getNumOccurrences() && !input.empty())
+    return fail("--page-size builds a paged attention from the shape flags; "
+                "it does not apply to an .mlir input");
+  if (maskFlag.getNumOccurrences() && !input.empty())
+    return fail("--mask adds a mask to the attention of the shape flags; an "
+                ".mlir input brings its own");
+  if (pageSize.getNumOccurrences() && spec->mask)
+    return fail("a paged attention (--page-size) takes no mask");
+  if (pageSize.getNumOccurrences() &&
+      (pageSize < 16 || pageSize > 256 || (pageSize & (pageSize - 1))))
+    return fail("--page-size must be a power of two from 16 to 256, got " +
+                Twine(pageSize));
+  spec->varlen = varlen;
+  if (varlen) {
+    if (!input.empty())
+      return fail("--varlen builds a varlen attention from the shape flags; "
+                  "it does not apply to an .mlir input");
+    if (spec->mask || pageSize.getNumOccurrences() || spec->lse || packGQA ||
+        kvSplits)
+      return fail("--varlen takes no --mask, --page-size, --lse, --pack-gqa "
+                  "or --kv-splits");
+    if (!spec->query.isDynamicDim(0) || !spec->query.isDynamicDim(2) ||
+        !spec->key.isDynamicDim(2))
+      return fail("--varlen needs --batch ?, --q-len ? and --kv-len ? (the "
+                  "sequences and tokens come with each call)");
+  }
+  spec->packGQA = packGQA;
+  spec->kvSplits = kvSplits;
+  if ((packGQA || kvSplits) && target != "cpu")
+    return fail("--pack-gqa and --kv-splits are tilings of cpu bundles (the "
+                "GPU decode kernel packs and splits on its own)");
   if (skipThreshold.getNumOccurrences() + skipScaleFactor.getNumOccurrences() +
           calibration.getNumOccurrences() >
       1)

@@ -33,6 +33,8 @@ const char *skipattn::npy::descr(ElementType type) {
     return "<f2";
   case ElementType::Bool:
     return "|b1";
+  case ElementType::Int32:
+    return "<i4";
   }
   return "?";
 }
@@ -45,14 +47,23 @@ const char *skipattn::npy::typeName(ElementType type) {
     return "float16";
   case ElementType::Bool:
     return "bool";
+  case ElementType::Int32:
+    return "int32";
   }
   return "?";
 }
 
 static size_t elementSize(ElementType type) {
-  return type == ElementType::Float32   ? 4
-         : type == ElementType::Float16 ? 2
-                                        : 1;
+  switch (type) {
+  case ElementType::Float32:
+  case ElementType::Int32:
+    return 4;
+  case ElementType::Float16:
+    return 2;
+  case ElementType::Bool:
+    return 1;
+  }
+  return 1;
 }
 
 //===----------------------------------------------------------------------===//
@@ -308,12 +319,14 @@ static bool parseHeader(const std::string &path, const std::string &header,
     array.type = ElementType::Float16;
   else if (d == "|b1")
     array.type = ElementType::Bool;
+  else if (d == "<i4")
+    array.type = ElementType::Int32;
   else {
     std::string name = describeDescr(d);
     error = path + ": unsupported dtype '" + d + "'" +
             (name.empty() ? "" : " (" + name + ")") +
             "; expected '<f4' float32 or '<f2' float16 (or '|b1' bool for a "
-            "mask)";
+            "mask, '<i4' int32 for a block table)";
     return false;
   }
 

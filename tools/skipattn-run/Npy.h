@@ -1,9 +1,10 @@
 //===- Npy.h - reading and writing NumPy .npy files -------------*- C++ -*-===//
 //
 // skipattn-run exchanges tensors with Python as .npy files. This is the
-// subset it needs: C-order little-endian float32, float16 and bool arrays
-// in, float32 out. Reading is strict and reports what is wrong with a file
-// (bad magic, truncation, an unsupported dtype) instead of guessing.
+// subset it needs: C-order little-endian float32, float16, bool and int32
+// (block tables, lengths) arrays in, float32 out. Reading is strict and reports
+// what is wrong with a file (bad magic, truncation, an unsupported dtype)
+// instead of guessing.
 //
 //===----------------------------------------------------------------------===//
 
@@ -17,7 +18,7 @@
 
 namespace skipattn::npy {
 
-enum class ElementType { Float32, Float16, Bool };
+enum class ElementType { Float32, Float16, Bool, Int32 };
 
 struct Array {
   ElementType type = ElementType::Float32;
@@ -26,10 +27,10 @@ struct Array {
   std::vector<unsigned char> data;
 };
 
-/// The descr numpy writes for type: "<f4", "<f2" or "|b1".
+/// The descr numpy writes for type: "<f4", "<f2", "|b1" or "<i4".
 const char *descr(ElementType type);
 
-/// "float32", "float16" or "bool".
+/// "float32", "float16", "bool" or "int32".
 const char *typeName(ElementType type);
 
 /// Reads a .npy file (format 1.0, 2.0 or 3.0) of one of the supported

@@ -22,6 +22,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cmath>
@@ -45,7 +46,9 @@ static const char usage[] =
     "                     --calibration calib.json --target-sparsity T "
     "[--phase P]\n"
     "                     [--layer L]]\n"
-    "                    [--stats]\n"
+    "                    [--stats] [--num-splits N] [--lse lse.npy]\n"
+    "                    [--block-table t.npy --seq-lens l.npy]\n"
+    "                    [--cu-seqlens-q cq.npy --cu-seqlens-k ck.npy]\n"
     "       skipattn-run DIR --q q.npy --k k.npy --v v.npy --plan "
     "[--num-sms N]\n"
     "\n"
@@ -65,6 +68,19 @@ static const char usage[] =
     "                          the one pooled over every sample)\n"
     "  --stats                 report tiles_total and tiles_skipped, and\n"
     "                          both per (batch, query head) as [B][Hq]\n"
+    "  --num-splits N          process the kv range in N parts (a cpu bundle\n"
+    "                          compiled with --kv-splits; default 1)\n"
+    "  --block-table t.npy     a paged bundle's block table, int32\n"
+    "                          [B, max_pages]; k and v are then page pools\n"
+    "                          [num_pages, page_size, Hkv, D]\n"
+    "  --seq-lens l.npy        a paged bundle's kv length per sequence,\n"
+    "                          int32 [B]\n"
+    "  --cu-seqlens-q cq.npy   a varlen bundle's cumulative lengths, int32\n"
+    "  --cu-seqlens-k ck.npy   [B + 1] each; q, k, v (and out) are then\n"
+    "                          packed [tokens, H, D]\n"
+    "  --lse lse.npy           write the log-sum-exp of each output row,\n"
+    "                          float32 [B,Hq,Sq] (a bundle compiled with\n"
+    "                          --lse)\n"
     "  --plan                  print the launches a gpu bundle would make\n"
     "                          for these shapes, and run nothing\n"
     "  --num-sms N             plan for a device with N multiprocessors\n"
@@ -78,12 +94,14 @@ struct Failure : std::runtime_error {
 
 struct Options {
   std::string bundle;
-  std::string q, k, v, out, mask;
+  std::string q, k, v, out, mask, lse, blockTable, seqLens, cuSeqlensQ,
+      cuSeqlensK;
   std::optional<double> threshold, scaleFactor, targetSparsity;
   std::string calibration, phase = "prefill", layer;
   bool stats = false;
   bool plan = false;
   std::optional<int64_t> numSms;
+  std::optional<int64_t> numSplits;
 };
 } // namespace
 
@@ -119,6 +137,20 @@ static int64_t parseSmCount(const std::string &flag, const std::string &text) {
   return value;
 }
 
+/// A split count: 1 to 2^31 - 1, the range of the kernels' i32 argument.
+static int64_t parseSplitCount(const std::string &flag,
+                               const std::string &text) {
+  const char *begin = text.c_str();
+  char *end = nullptr;
+  errno = 0;
+  long long value = std::strtoll(begin, &end, 10);
+  if (text.empty() || *end != '\0' || errno == ERANGE || value < 1 ||
+      value > 2147483647LL)
+    error(flag + " expects a split count from 1 to 2147483647, got '" + text +
+          "'");
+  return value;
+}
+
 /// Returns false when --help was asked for. CLI11 reads the command line
 /// (values, repeats, unknown arguments); what the flags mean together is
 /// checked here.
@@ -138,9 +170,15 @@ static bool parseArguments(int argc, char **argv, Options &options) {
     Phase,
     Layer,
     NumSms,
+    NumSplits,
+    Lse,
+    BlockTable,
+    SeqLens,
+    CuSeqlensQ,
+    CuSeqlensK,
     NumFlags
   };
-  std::string threshold, scaleFactor, targetSparsity, numSms;
+  std::string threshold, scaleFactor, targetSparsity, numSms, numSplits;
   const std::pair<const char *, std::string *> valueFlags[NumFlags] = {
       {"--q", &options.q},
       {"--k", &options.k},
@@ -153,7 +191,13 @@ static bool parseArguments(int argc, char **argv, Options &options) {
       {"--target-sparsity", &targetSparsity},
       {"--phase", &options.phase},
       {"--layer", &options.layer},
-      {"--num-sms", &numSms}};
+      {"--num-sms", &numSms},
+      {"--num-splits", &numSplits},
+      {"--lse", &options.lse},
+      {"--block-table", &options.blockTable},
+      {"--seq-lens", &options.seqLens},
+      {"--cu-seqlens-q", &options.cuSeqlensQ},
+      {"--cu-seqlens-k", &options.cuSeqlensK}};
 
   CLI::App app("Runs a skipattn kernel bundle on .npy files", "skipattn-run");
   // --help prints the usage above, which says more than CLI11's would.
@@ -195,7 +239,8 @@ static bool parseArguments(int argc, char **argv, Options &options) {
       error("missing required flag " + name(f));
   // A plan runs nothing, so the flags about a run do not apply to it.
   if (options.plan)
-    for (int f : {Out, Mask, Threshold, ScaleFactor, Calibration})
+    for (int f : {Out, Mask, Threshold, ScaleFactor, Calibration, NumSplits,
+                  Lse})
       if (seen(f))
         error("--plan runs nothing, so " + name(f) + " does not apply");
   if (options.plan && options.stats)
@@ -204,6 +249,14 @@ static bool parseArguments(int argc, char **argv, Options &options) {
     error("--num-sms only applies to --plan");
   if (seen(NumSms))
     options.numSms = parseSmCount("--num-sms", numSms);
+  if (seen(NumSplits))
+    options.numSplits = parseSplitCount("--num-splits", numSplits);
+  if (seen(CuSeqlensQ) != seen(CuSeqlensK))
+    error("--cu-seqlens-q and --cu-seqlens-k go together (a varlen bundle "
+          "takes both)");
+  if (seen(BlockTable) != seen(SeqLens))
+    error("--block-table and --seq-lens go together (a paged bundle takes "
+          "both)");
   if (seen(Threshold) && seen(ScaleFactor))
     error("--skip-threshold and --skip-scale-factor are exclusive; give one");
   if (seen(Calibration) != seen(TargetSparsity))
@@ -250,17 +303,37 @@ static std::string formatShape(const std::vector<int64_t> &shape,
 }
 
 /// Reads a q, k or v tensor: rank 4, float32 or float16.
-static Array readTensor(const char *name, const std::string &path) {
+static Array readTensor(const char *name, const std::string &path,
+                        bool packed = false) {
   Array array;
   std::string message;
   if (!skipattn::npy::readNpy(path, array, message))
     error(message);
-  if (array.type == ElementType::Bool)
-    error(path + ": " + name + " is bool ('|b1'); " + name +
+  if (array.type == ElementType::Bool || array.type == ElementType::Int32)
+    error(path + ": " + name + " is " + skipattn::npy::typeName(array.type) +
+          " ('" + skipattn::npy::descr(array.type) + "'); " + name +
           " must be float32 ('<f4') or float16 ('<f2')");
-  if (array.shape.size() != 4)
-    error(path + ": " + name + " must have rank 4 ([B, H, S, D]), got shape " +
-          formatShape(array.shape, "(", ")"));
+  if (array.shape.size() != (packed ? 3u : 4u))
+    error(path + ": " + name + " must have rank " +
+          (packed ? "3 ([tokens, H, D], a varlen bundle)" : "4 ([B, H, S, D])") +
+          ", got shape " + formatShape(array.shape, "(", ")"));
+  return array;
+}
+
+/// Reads an int32 array of the given rank (block tables, lengths).
+static Array readInt32(const char *name, const std::string &path, size_t rank,
+                       const char *layout) {
+  Array array;
+  std::string message;
+  if (!skipattn::npy::readNpy(path, array, message))
+    error(message);
+  if (array.type != ElementType::Int32)
+    error(path + ": " + name + " is " + skipattn::npy::typeName(array.type) +
+          " ('" + skipattn::npy::descr(array.type) + "'); " + name +
+          " must be int32 ('<i4')");
+  if (array.shape.size() != rank)
+    error(path + ": " + name + " must have rank " + std::to_string(rank) +
+          " (" + layout + "), got shape " + formatShape(array.shape, "(", ")"));
   return array;
 }
 
@@ -308,9 +381,11 @@ static const void *maskAsDtype(const std::string &path, const Array &array,
       storage[i] = array.data[i] != 0;
     return storage.data();
   }
-  if (isBool)
-    error(path + ": the mask is bool ('|b1'), but the bundle takes an " +
-          "additive " + skipattn_dtype_name(dtype) + " mask");
+  if (isBool || array.type == ElementType::Int32)
+    error(path + ": the mask is " + skipattn::npy::typeName(array.type) +
+          " ('" + skipattn::npy::descr(array.type) +
+          "'), but the bundle takes an additive " + skipattn_dtype_name(dtype) +
+          " mask");
   return asDtype(array, dtype, storage);
 }
 
@@ -403,9 +478,17 @@ struct Call {
   const int64_t *maskShape;
   void *out;
   size_t outBytes;
+  /// The log-sum-exp output (host memory), when the bundle writes one.
+  float *lse;
+  size_t lseBytes;
+  /// Paged bundles: the table and the lengths (host memory).
+  size_t tableBytes, lensBytes;
+  /// Varlen bundles: the bytes of each cumulative-length array.
+  size_t cuBytes;
   float lambda;
   /// [B, Hq, 2] counters, or null when they are not asked for.
   int64_t *headStats;
+  skipattn_run_options options;
 };
 } // namespace
 
@@ -420,13 +503,12 @@ static double millisecondsSince(Clock::time_point start) {
 static double runOnHost(const skipattn_bundle *bundle,
                         const skipattn_shape &shape, const Call &call) {
   auto start = Clock::now();
-  check(
-      call.headStats
-          ? skipattn_run_host_head_stats(bundle, &shape, call.q, call.k, call.v,
-                                         call.mask, call.maskShape, call.out,
-                                         call.lambda, call.headStats)
-          : skipattn_run_host(bundle, &shape, call.q, call.k, call.v, call.mask,
-                              call.maskShape, call.out, call.lambda, nullptr));
+  skipattn_run_options options = call.options;
+  options.lse = call.lse;
+  options.head_stats = call.headStats;
+  check(skipattn_run_host_ex(bundle, &shape, call.q, call.k, call.v, call.mask,
+                             call.maskShape, call.out, call.lambda, nullptr,
+                             &options));
   return millisecondsSince(start);
 }
 
@@ -437,32 +519,121 @@ static double runOnDevice(const skipattn_bundle *bundle,
                           const skipattn_shape &shape, const Call &call) {
   DeviceBuffer q(call.q, call.qBytes), k(call.k, call.kBytes),
       v(call.v, call.vBytes), out(nullptr, call.outBytes);
-  std::optional<DeviceBuffer> mask, headStats;
+  std::optional<DeviceBuffer> mask, lse, table, lens, headStats, cuQ, cuK;
   if (call.mask)
     mask.emplace(call.mask, call.maskBytes);
+  skipattn_run_options options = call.options;
+  if (options.block_table) {
+    table.emplace(options.block_table, call.tableBytes);
+    lens.emplace(options.seq_lens, call.lensBytes);
+    options.block_table = static_cast<const int32_t *>(table->pointer);
+    options.seq_lens = static_cast<const int32_t *>(lens->pointer);
+  }
+  if (call.lse) {
+    lse.emplace(nullptr, call.lseBytes);
+    options.lse = static_cast<float *>(lse->pointer);
+  }
+  if (options.cu_seqlens_q) {
+    cuQ.emplace(options.cu_seqlens_q, call.cuBytes);
+    cuK.emplace(options.cu_seqlens_k, call.cuBytes);
+    options.cu_seqlens_q = static_cast<const int32_t *>(cuQ->pointer);
+    options.cu_seqlens_k = static_cast<const int32_t *>(cuK->pointer);
+  }
   size_t statsBytes = static_cast<size_t>(shape.batch) *
                       static_cast<size_t>(shape.q_heads) * 2 * sizeof(int64_t);
-  if (call.headStats)
+  if (call.headStats) {
     headStats.emplace(nullptr, statsBytes);
-  void *maskPointer = mask ? mask->pointer : nullptr;
+    options.head_stats = static_cast<int64_t *>(headStats->pointer);
+  }
   check(skipattn_device_synchronize(nullptr));
   auto start = Clock::now();
-  check(headStats ? skipattn_run_device_head_stats(
-                        bundle, &shape, q.pointer, k.pointer, v.pointer,
-                        maskPointer, call.maskShape, out.pointer, call.lambda,
-                        static_cast<int64_t *>(headStats->pointer),
-                        /*stream=*/nullptr)
-                  : skipattn_run_device(bundle, &shape, q.pointer, k.pointer,
-                                        v.pointer, maskPointer, call.maskShape,
-                                        out.pointer, call.lambda, nullptr,
-                                        /*stream=*/nullptr));
+  check(skipattn_run_device_ex(bundle, &shape, q.pointer, k.pointer, v.pointer,
+                               mask ? mask->pointer : nullptr, call.maskShape,
+                               out.pointer, call.lambda, nullptr,
+                               /*stream=*/nullptr, &options));
   check(skipattn_device_synchronize(nullptr));
   double wallMs = millisecondsSince(start);
   check(skipattn_device_download(call.out, out.pointer, call.outBytes));
+  if (call.lse)
+    check(skipattn_device_download(call.lse, lse->pointer, call.lseBytes));
   if (headStats)
     check(skipattn_device_download(call.headStats, headStats->pointer,
                                    statsBytes));
   return wallMs;
+}
+
+/// The call's shape from q, k and v, checked against the bundle. A paged
+/// bundle's k and v are page pools [num_pages, page_size, Hkv, D]; its
+/// block table and lengths are read into table and lens, and the shape's
+/// kv_len is the table's capacity, max_pages * page_size.
+static skipattn_shape callShape(const Options &options,
+                                const skipattn_bundle *bundle, const Array &q,
+                                const Array &k, const Array &v, Array &table,
+                                Array &lens) {
+  int64_t pageSize = skipattn_bundle_page_size(bundle);
+  if (pageSize && options.blockTable.empty())
+    error("the bundle is paged (page size " + std::to_string(pageSize) +
+          "); pass --block-table and --seq-lens");
+  if (!pageSize && !options.blockTable.empty())
+    error("the bundle is not paged (\"paged\": null), but --block-table was "
+          "given");
+  skipattn_shape shape;
+  if (!pageSize) {
+    check(skipattn_shape_from_tensors(bundle, q.shape.data(), k.shape.data(),
+                                      v.shape.data(), &shape));
+    return shape;
+  }
+  table = readInt32("the block table", options.blockTable, 2, "[B, max_pages]");
+  lens = readInt32("seq_lens", options.seqLens, 1, "[B]");
+  const std::vector<int64_t> &ks = k.shape, &vs = v.shape;
+  if (ks[1] != pageSize)
+    error(options.k + ": the pages hold " + std::to_string(ks[1]) +
+          " keys (dim 1), but the bundle's page size is " +
+          std::to_string(pageSize));
+  if (vs[0] != ks[0] || vs[1] != ks[1] || vs[2] != ks[2])
+    error(options.v + ": the value pages " + formatShape(vs) +
+          " must match the key pages " + formatShape(ks) +
+          " in their first three dims");
+  if (ks[3] != q.shape[3])
+    error(options.k + ": the key head dim (" + std::to_string(ks[3]) +
+          ") must match q's (" + std::to_string(q.shape[3]) + ")");
+  if (table.shape[0] != q.shape[0] || lens.shape[0] != q.shape[0])
+    error("the block table " + formatShape(table.shape) + " and seq_lens " +
+          formatShape(lens.shape) + " must have a row per sequence (batch " +
+          std::to_string(q.shape[0]) + ")");
+  if (table.shape[1] < 1 || ks[0] < 1)
+    error("the block table and the page pool must not be empty");
+  shape = {q.shape[0], q.shape[1], ks[2], q.shape[2], table.shape[1] * pageSize,
+           q.shape[3], vs[3]};
+  check(skipattn_check_shape(bundle, &shape, nullptr));
+  return shape;
+}
+
+/// The shape of a varlen call from packed q, k and v [tokens, H, D] and
+/// the cumulative lengths, read into cuQ and cuK: the batch is the number
+/// of sequences, q_len and kv_len the token counts.
+static skipattn_shape varlenShape(const Options &options,
+                                  const skipattn_bundle *bundle, const Array &q,
+                                  const Array &k, const Array &v, Array &cuQ,
+                                  Array &cuK) {
+  if (options.cuSeqlensQ.empty())
+    error("the bundle is varlen; pass --cu-seqlens-q and --cu-seqlens-k");
+  cuQ = readInt32("cu_seqlens_q", options.cuSeqlensQ, 1, "[B + 1]");
+  cuK = readInt32("cu_seqlens_k", options.cuSeqlensK, 1, "[B + 1]");
+  if (cuQ.shape[0] != cuK.shape[0] || cuQ.shape[0] < 1)
+    error("cu_seqlens_q " + formatShape(cuQ.shape) + " and cu_seqlens_k " +
+          formatShape(cuK.shape) + " must both be [B + 1]");
+  if (k.shape[0] != v.shape[0] || k.shape[1] != v.shape[1])
+    error(options.v + ": v " + formatShape(v.shape) + " must match k " +
+          formatShape(k.shape) + " in tokens and heads");
+  if (k.shape[2] != q.shape[2])
+    error(options.k + ": the key head dim (" + std::to_string(k.shape[2]) +
+          ") must match q's (" + std::to_string(q.shape[2]) + ")");
+  skipattn_shape shape = {cuQ.shape[0] - 1, q.shape[1], k.shape[1],
+                          q.shape[0],       k.shape[0], q.shape[2],
+                          v.shape[2]};
+  check(skipattn_check_shape(bundle, &shape, nullptr));
+  return shape;
 }
 
 /// ,"tiles_total":T,"tiles_skipped":S,"tiles_total_per_head":[[..]..],
@@ -494,12 +665,15 @@ static std::string statsJson(const std::vector<int64_t> &headStats,
 static int printPlan(const Options &options, const skipattn_bundle *bundle) {
   if (skipattn_bundle_target(bundle) != SKIPATTN_TARGET_GPU)
     error("--plan needs a gpu bundle; this one targets cpu");
-  Array q = readTensor("q", options.q);
-  Array k = readTensor("k", options.k);
-  Array v = readTensor("v", options.v);
-  skipattn_shape shape;
-  check(skipattn_shape_from_tensors(bundle, q.shape.data(), k.shape.data(),
-                                    v.shape.data(), &shape));
+  bool varlen = skipattn_bundle_varlen(bundle);
+  Array q = readTensor("q", options.q, varlen);
+  Array k = readTensor("k", options.k, varlen);
+  Array v = readTensor("v", options.v, varlen);
+  Array table, lens, cuQ, cuK;
+  // A varlen plan covers every token (max_q_len = q_len).
+  skipattn_shape shape =
+      varlen ? varlenShape(options, bundle, q, k, v, cuQ, cuK)
+             : callShape(options, bundle, q, k, v, table, lens);
   const char *plan = nullptr;
   check(
       skipattn_plan_device(bundle, &shape, options.numSms.value_or(0), &plan));
@@ -546,6 +720,14 @@ static int run(const Options &options) {
   if (options.stats && !skipattn_bundle_has_stats(bundle.get()))
     error("--stats needs a bundle compiled with stats (its manifest has "
           "\"stats\": false)");
+  bool kvSplits = skipattn_bundle_kv_splits(bundle.get());
+  bool hasLse = skipattn_bundle_has_lse(bundle.get());
+  if (!options.lse.empty() && !hasLse)
+    error("--lse needs a bundle compiled with --lse (its manifest has no "
+          "\"lse\": true)");
+  if (options.numSplits && !kvSplits)
+    error("--num-splits needs a cpu bundle compiled with --kv-splits (its "
+          "manifest has no \"kv_splits\": true)");
   skipattn_dtype maskDtype = SKIPATTN_DTYPE_I1;
   int64_t maskCompiled[4];
   bool hasMask =
@@ -558,12 +740,27 @@ static int run(const Options &options) {
   if (!hasMask && !options.mask.empty())
     error("the bundle takes no mask (\"mask\": null), but --mask was given");
 
-  Array q = readTensor("q", options.q);
-  Array k = readTensor("k", options.k);
-  Array v = readTensor("v", options.v);
-  skipattn_shape shape;
-  check(skipattn_shape_from_tensors(bundle.get(), q.shape.data(),
-                                    k.shape.data(), v.shape.data(), &shape));
+  int64_t pageSize = skipattn_bundle_page_size(bundle.get());
+  if (pageSize && options.blockTable.empty())
+    error("the bundle is paged (page size " + std::to_string(pageSize) +
+          "); pass --block-table and --seq-lens");
+  if (!pageSize && !options.blockTable.empty())
+    error("the bundle is not paged (\"paged\": null), but --block-table was "
+          "given");
+
+  bool varlen = skipattn_bundle_varlen(bundle.get());
+  if (varlen && options.cuSeqlensQ.empty())
+    error("the bundle is varlen; pass --cu-seqlens-q and --cu-seqlens-k");
+  if (!varlen && !options.cuSeqlensQ.empty())
+    error("the bundle is not varlen (\"varlen\": false), but --cu-seqlens-q "
+          "was given");
+  Array q = readTensor("q", options.q, varlen);
+  Array k = readTensor("k", options.k, varlen);
+  Array v = readTensor("v", options.v, varlen);
+  Array table, lens, cuQ, cuK;
+  skipattn_shape shape =
+      varlen ? varlenShape(options, bundle.get(), q, k, v, cuQ, cuK)
+             : callShape(options, bundle.get(), q, k, v, table, lens);
 
   Array mask;
   std::vector<unsigned char> maskStorage;
@@ -600,8 +797,11 @@ static int run(const Options &options) {
   else
     lambda = skipattn_bundle_default_lambda(bundle.get(), shape.kv_len);
 
-  std::vector<int64_t> outShape = {shape.batch, shape.q_heads, shape.q_len,
-                                   shape.value_head_dim};
+  std::vector<int64_t> outShape =
+      varlen ? std::vector<int64_t>{shape.q_len, shape.q_heads,
+                                    shape.value_head_dim}
+             : std::vector<int64_t>{shape.batch, shape.q_heads, shape.q_len,
+                                    shape.value_head_dim};
   size_t outCount = elementCount(outShape);
   size_t elementSize = skipattn_dtype_size(dtype);
   std::vector<unsigned char> out(outCount * elementSize);
@@ -623,6 +823,33 @@ static int run(const Options &options) {
   call.outBytes = out.size();
   call.lambda = lambda;
   call.headStats = options.stats ? headStats.data() : nullptr;
+  call.options = skipattn_run_options{};
+  call.options.num_splits = options.numSplits.value_or(1);
+  // A bundle with lse always writes it; it is saved when --lse asks.
+  std::vector<int64_t> lseShape = {shape.batch, shape.q_heads, shape.q_len};
+  std::vector<float> lse(hasLse ? elementCount(lseShape) : 0);
+  call.lse = hasLse ? lse.data() : nullptr;
+  call.lseBytes = lse.size() * sizeof(float);
+  call.tableBytes = table.data.size();
+  call.lensBytes = lens.data.size();
+  if (varlen) {
+    const auto *cq = reinterpret_cast<const int32_t *>(cuQ.data.data());
+    call.options.cu_seqlens_q = cq;
+    call.options.cu_seqlens_k =
+        reinterpret_cast<const int32_t *>(cuK.data.data());
+    call.cuBytes = cuQ.data.size();
+    // The grid of a device run covers the longest sequence.
+    for (int64_t b = 0; b < shape.batch; ++b)
+      call.options.max_seqlen_q = std::max<int64_t>(call.options.max_seqlen_q,
+                                                    cq[b + 1] - cq[b]);
+  }
+  if (skipattn_bundle_page_size(bundle.get())) {
+    call.options.block_table =
+        reinterpret_cast<const int32_t *>(table.data.data());
+    call.options.seq_lens = reinterpret_cast<const int32_t *>(lens.data.data());
+    call.options.num_pages = k.shape[0];
+    call.options.max_pages = table.shape[1];
+  }
   double wallMs = onDevice ? runOnDevice(bundle.get(), shape, call)
                            : runOnHost(bundle.get(), shape, call);
 
@@ -633,6 +860,9 @@ static int run(const Options &options) {
   if (!skipattn::npy::writeNpyFloat32(options.out, outShape, result.data(),
                                       message))
     error(message);
+  if (!options.lse.empty() && !skipattn::npy::writeNpyFloat32(
+                                  options.lse, lseShape, lse.data(), message))
+    error(message);
 
   std::string line =
       "{\"bundle\":" + jsonString(options.bundle) + ",\"target\":\"" +
@@ -641,6 +871,8 @@ static int run(const Options &options) {
       ",\"k\":" + jsonShape(k.shape) + ",\"v\":" + jsonShape(v.shape);
   if (hasMask)
     line += ",\"mask\":" + jsonShape(mask.shape);
+  if (kvSplits)
+    line += ",\"num_splits\":" + std::to_string(call.options.num_splits);
   line += ",\"out\":" + jsonShape(outShape) + ",\"lambda\":" +
           (hasSkip ? shortestFloat(lambda) : std::string("null"));
   char wall[64];

@@ -74,10 +74,19 @@ def ConvertAttnToGPU : Pass<"convert-attn-to-gpu", "::mlir::ModuleOp"> {
     which is what a runtime needs to launch it (skipattn-compile writes it
     into the bundle manifest).
 
+    attn.paged_attention (its tiled form, with attn.load_paged_tile) gets
+    the decode kernels only, which read K and V from the pages through the
+    block table; it has no host launch (the split count is the runtime's),
+    so it needs `launch=false`, which bundles use.
+
+    The mask operand (i1 or additive) is read by the mma.sync prefill and
+    the decode kernels; an attention with a mask or the lse result keeps
+    the mma.sync prefill kernel on sm_90a.
+
     Cases the kernel does not cover are refused with a diagnostic that
     names them, before anything is rewritten: f32 element type, head dims
-    other than 64 and 128, value head dim different from the head dim, the
-    mask operand, block sizes the warp layout cannot tile, vote groups
+    other than 64 and 128, value head dim different from the head dim,
+    block sizes the warp layout cannot tile, vote groups
     other than the q-block or a warp, tiled attention inside device code.
   }];
   let options = [

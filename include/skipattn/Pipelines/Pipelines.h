@@ -107,6 +107,17 @@ struct CompileOptions : public mlir::PassPipelineOptions<CompileOptions> {
       *this, "vote",
       llvm::cl::desc("Rows per skip vote group (0: the q-block)"),
       llvm::cl::init(0)};
+  Option<bool> packGQA{
+      *this, "pack-gqa",
+      llvm::cl::desc("CPU: tile as the split-KV decode kernel does, the "
+                     "query heads of a GQA group packed into the q-blocks "
+                     "(attn-tile pack-gqa)"),
+      llvm::cl::init(false)};
+  Option<bool> kvSplits{
+      *this, "kv-splits",
+      llvm::cl::desc("CPU: cut each q-block's kv range into a run-time "
+                     "number of parts (attn-tile kv-splits)"),
+      llvm::cl::init(false)};
   Option<bool> stats{*this, "stats",
                      llvm::cl::desc("Count visited and skipped tiles into a "
                                     "memref<2xi64> argument"),

@@ -186,6 +186,26 @@ SKIPATTN_API int skipattn_bundle_has_stats(const skipattn_bundle *bundle);
 SKIPATTN_API int64_t skipattn_bundle_block_m(const skipattn_bundle *bundle);
 SKIPATTN_API int64_t skipattn_bundle_block_n(const skipattn_bundle *bundle);
 
+/// 1 for a cpu bundle tiled with kv splits (skipattn-compile --kv-splits):
+/// it processes the kv range of each q-block in a run-time number of parts,
+/// skipattn_run_options.num_splits, as split-KV decode does
+/// (docs/serving.md).
+SKIPATTN_API int skipattn_bundle_kv_splits(const skipattn_bundle *bundle);
+
+/// 1 if the bundle also writes the log-sum-exp of each output row
+/// (skipattn-compile --lse): skipattn_run_options.lse receives it.
+SKIPATTN_API int skipattn_bundle_has_lse(const skipattn_bundle *bundle);
+
+/// Keys per page of a paged bundle (skipattn-compile --page-size), whose k
+/// and v are page pools addressed through skipattn_run_options.block_table;
+/// 0 for a bundle with k [B, Hkv, Skv, D].
+SKIPATTN_API int64_t skipattn_bundle_page_size(const skipattn_bundle *bundle);
+
+/// 1 for a varlen bundle (skipattn-compile --varlen): q, k, v and out are
+/// packed [tokens, heads, head dim] and skipattn_run_options.cu_seqlens_q
+/// and cu_seqlens_k say where each sequence lies.
+SKIPATTN_API int skipattn_bundle_varlen(const skipattn_bundle *bundle);
+
 //===----------------------------------------------------------------------===//
 // Calibration
 //===----------------------------------------------------------------------===//
@@ -251,6 +271,65 @@ SKIPATTN_API skipattn_status skipattn_run_host_head_stats(
     const void *k, const void *v, const void *mask, const int64_t mask_shape[4],
     void *out, float lambda, int64_t *head_stats);
 
+/// What a run takes beyond the arguments of skipattn_run_host, for bundles
+/// that ask for it. Zero-initialize it and set the fields that apply.
+typedef struct skipattn_run_options {
+  /// For a bundle with kv splits (skipattn_bundle_kv_splits): the number of
+  /// parts, 1 to 2^31 - 1; 0 means 1. Passing the num_splits of a gpu
+  /// bundle's plan (skipattn_plan_device) makes a cpu bundle compiled with
+  /// --pack-gqa --kv-splits and the decode block_n count the decode
+  /// kernel's skips exactly. Must be 0 for other bundles.
+  int64_t num_splits;
+  /// For a bundle with lse (skipattn_bundle_has_lse), where it writes the
+  /// log-sum-exp of each output row: f32 [B, Hq, Sq], natural log of the
+  /// softmax denominator (log sum_j exp(score_ij)), -inf for a row with
+  /// nothing to attend. Host memory for skipattn_run_host_ex, device memory
+  /// for skipattn_run_device_ex; required by such a bundle, NULL otherwise.
+  float *lse;
+  /// For a paged bundle (skipattn_bundle_page_size > 0), whose k and v are
+  /// page pools [num_pages, page_size, Hkv, D] (and Dv): block_table, int32
+  /// [B, max_pages], the pages of each sequence in order; seq_lens, int32
+  /// [B], each sequence's number of keys, at most max_pages * page_size
+  /// (table entries past a sequence's pages are never read). Host memory
+  /// for skipattn_run_host_ex (which checks the lengths and the page numbers
+  /// it reads), device memory for skipattn_run_device_ex (not checked: a
+  /// bad page number there reads out of bounds). The shape's kv_len must be
+  /// max_pages * page_size. Required by a paged bundle, NULL/0 otherwise.
+  const int32_t *block_table;
+  const int32_t *seq_lens;
+  int64_t num_pages;
+  int64_t max_pages;
+  /// For a bundle with stats: where the counters of each (batch, query
+  /// head) go, int64 [batch][q_heads][2] in C order, as for
+  /// skipattn_run_host_head_stats (host memory) and
+  /// skipattn_run_device_head_stats (device memory, cleared and counted
+  /// into on the stream without waiting). NULL: not asked for.
+  int64_t *head_stats;
+  /// For a varlen bundle (skipattn_bundle_varlen), whose q, k, v and out are
+  /// packed [tokens, heads, head dim]: int32 [B + 1] cumulative lengths,
+  /// sequence b owning queries [cu_seqlens_q[b], cu_seqlens_q[b + 1]) and
+  /// keys [cu_seqlens_k[b], cu_seqlens_k[b + 1]). The shape's batch is B,
+  /// q_len and kv_len the token counts (the packed tensors' first dims);
+  /// each array starts at 0, does not decrease and ends at most at the
+  /// token count (checked on the host). Host memory for
+  /// skipattn_run_host_ex, device memory for skipattn_run_device_ex (not
+  /// checked there). Required by such a bundle, NULL otherwise.
+  const int32_t *cu_seqlens_q;
+  const int32_t *cu_seqlens_k;
+  /// For a varlen bundle on the device: the longest sequence's number of
+  /// queries, which sizes the grid (0: q_len, every token, correct but
+  /// with many idle CTAs). Not checked on the device: a value below a
+  /// sequence's length leaves its last rows unwritten.
+  int64_t max_seqlen_q;
+} skipattn_run_options;
+
+/// skipattn_run_host with options; NULL options are all zero.
+SKIPATTN_API skipattn_status skipattn_run_host_ex(
+    const skipattn_bundle *bundle, const skipattn_shape *shape, const void *q,
+    const void *k, const void *v, const void *mask, const int64_t mask_shape[4],
+    void *out, float lambda, int64_t stats[2],
+    const skipattn_run_options *options);
+
 //===----------------------------------------------------------------------===//
 // Running on a GPU
 //===----------------------------------------------------------------------===//
@@ -297,6 +376,14 @@ SKIPATTN_API skipattn_status skipattn_run_device_head_stats(
     const skipattn_bundle *bundle, const skipattn_shape *shape, const void *q,
     const void *k, const void *v, const void *mask, const int64_t mask_shape[4],
     void *out, float lambda, int64_t *head_stats, void *stream);
+
+/// skipattn_run_device with options (device pointers where they point to
+/// tensors); NULL options are all zero.
+SKIPATTN_API skipattn_status skipattn_run_device_ex(
+    const skipattn_bundle *bundle, const skipattn_shape *shape, const void *q,
+    const void *k, const void *v, const void *mask, const int64_t mask_shape[4],
+    void *out, float lambda, int64_t stats[2], void *stream,
+    const skipattn_run_options *options);
 
 /// The launches skipattn_run_device would make for shape, as one line of
 /// JSON: {"kernel": name, "index": i, "num_sms": n, "num_splits": s,
@@ -365,6 +452,23 @@ SKIPATTN_API skipattn_status skipattn_convert(const void *src,
                                               void *dst,
                                               skipattn_dtype dst_dtype,
                                               size_t count);
+
+//===----------------------------------------------------------------------===//
+// Merging partial attentions
+//===----------------------------------------------------------------------===//
+
+/// Merges two attentions of the same rows over disjoint key ranges into the
+/// attention over both (ring and context-parallel attention, split kv
+/// ranges): with a = exp(lse_a - lse), b = exp(lse_b - lse) and lse =
+/// log(exp(lse_a) + exp(lse_b)), out = a * out_a + b * out_b. out_a, out_b
+/// and out are `rows` x `dv` in dtype (f32, f16 or bf16), row-major; the
+/// lse arrays hold `rows` f32 values (-inf: a row that attended nothing,
+/// which then contributes nothing). Host memory; out and lse may be out_a
+/// and lse_a (or out_b and lse_b), to merge in place.
+SKIPATTN_API skipattn_status
+skipattn_merge_lse(skipattn_dtype dtype, size_t rows, size_t dv,
+                   const void *out_a, const float *lse_a, const void *out_b,
+                   const float *lse_b, void *out, float *lse);
 
 #ifdef __cplusplus
 } // extern "C"

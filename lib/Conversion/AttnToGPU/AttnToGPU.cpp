@@ -61,6 +61,12 @@ namespace {
 struct TiledAttention {
   scf::ForallOp forall;
   Value query, key, value;
+  /// attn.paged_attention: the block table and the lengths.
+  Value blockTable, seqLens;
+  /// attn.varlen_attention: the cumulative lengths.
+  Value cuSeqlensQ, cuSeqlensK;
+  /// The mask operand, or null.
+  Value mask;
   RankedTensorType resultType;
   Value skipParam; // the function argument with lambda or F
   Value stats;     // the function argument with the counters
@@ -80,7 +86,8 @@ template <typename OpTy> static OpTy findIn(Block *block) {
 static SmallVector<scf::ForallOp> collectTiledAttentions(Operation *root) {
   SmallVector<scf::ForallOp> loops;
   root->walk([&](scf::ForallOp forall) {
-    if (findIn<LoadTileOp>(forall.getBody()))
+    if (findIn<LoadTileOp>(forall.getBody()) ||
+        findIn<LoadPackedTileOp>(forall.getBody()))
       loops.push_back(forall);
   });
   return loops;
@@ -88,9 +95,11 @@ static SmallVector<scf::ForallOp> collectTiledAttentions(Operation *root) {
 
 /// Fails on the first attn.attention under `root`, which must be tiled first.
 static LogicalResult checkTiled(Operation *root, StringRef pass) {
-  WalkResult untiled = root->walk([&](AttentionOp op) {
-    op.emitError() << pass
-                   << ": attn.attention must be tiled first; run attn-tile";
+  WalkResult untiled = root->walk([&](Operation *op) {
+    if (!isa<AttentionOp, PagedAttentionOp, VarlenAttentionOp>(op))
+      return WalkResult::advance();
+    op->emitError() << pass << ": " << op->getName()
+                    << " must be tiled first; run attn-tile";
     return WalkResult::interrupt();
   });
   return failure(untiled.wasInterrupted());
@@ -121,9 +130,14 @@ static FailureOr<TiledAttention> analyze(scf::ForallOp forall, StringRef chip) {
   TiledAttention ta;
   ta.forall = forall;
   Block *body = forall.getBody();
-  auto qLoad = findIn<LoadTileOp>(body);
+  // The Q tile: attn.load_tile, or (varlen) attn.load_packed_tile.
+  Operation *qLoad = findIn<LoadTileOp>(body);
+  if (!qLoad)
+    qLoad = findIn<LoadPackedTileOp>(body);
   auto loop = findIn<scf::ForOp>(body);
-  if (!qLoad || !loop || forall.getNumResults() != 1)
+  // The output, and with attn.attention's lse result the log-sum-exp.
+  bool lse = findIn<TileLseOp>(body) != nullptr;
+  if (!qLoad || !loop || forall.getNumResults() != (lse ? 2u : 1u))
     return forall.emitError("convert-attn-to-gpu: this loop is not the tiled "
                             "form attn-tile produces");
   TileScoresOp scores;
@@ -143,32 +157,85 @@ static FailureOr<TiledAttention> analyze(scf::ForallOp forall, StringRef chip) {
   if (!scores || !update)
     return forall.emitError("convert-attn-to-gpu: the kv loop holds no "
                             "attn.tile_scores / attn.tile_update");
+  // The CPU-only tilings of the decode kernel's work split (docs/serving.md):
+  // the GPU kernels pack GQA groups and split the kv range on their own.
+  if (scores.getPackedHeads() || findIn<TileMergeOp>(loop.getBody()))
+    return forall.emitError("convert-attn-to-gpu: attn-tile's pack-gqa and "
+                            "kv-splits tilings are for the CPU lowering; the "
+                            "GPU decode kernel packs and splits on its own "
+                            "(decode-kernels)");
   if (update.getSkipRequestAttr())
     return update.emitError("convert-attn-to-gpu: this kv loop asks for "
                             "Skip-Softmax; run attn-insert-block-skip first");
-  auto kLoad = scores.getKey().getDefiningOp<LoadTileOp>();
-  auto vLoad = update.getValue().getDefiningOp<LoadTileOp>();
-  if (!kLoad || !vLoad)
-    return forall.emitError("convert-attn-to-gpu: K and V tiles must come "
-                            "from attn.load_tile");
-  ta.query = qLoad.getSource();
-  ta.key = kLoad.getSource();
-  ta.value = vLoad.getSource();
+  KernelConfig &c = ta.config;
+  Operation *kDef = scores.getKey().getDefiningOp();
+  Operation *vDef = update.getValue().getDefiningOp();
+  if (auto kPaged = dyn_cast_or_null<LoadPagedTileOp>(kDef)) {
+    // attn.paged_attention: K and V are page pools [num_pages, P, Hkv, D];
+    // the kv length is L_b = seq_lens[b], read in the forall.
+    auto vPaged = dyn_cast_or_null<LoadPagedTileOp>(vDef);
+    auto len = kPaged.getLimit().getDefiningOp<arith::IndexCastOp>();
+    auto clamp = len ? len.getIn().getDefiningOp<arith::MaxSIOp>() : nullptr;
+    auto read =
+        clamp ? clamp.getLhs().getDefiningOp<tensor::ExtractOp>() : nullptr;
+    if (!vPaged || !read)
+      return forall.emitError("convert-attn-to-gpu: this paged attention is "
+                              "not the tiled form attn-tile produces");
+    ta.key = kPaged.getPages();
+    ta.value = vPaged.getPages();
+    ta.blockTable = kPaged.getTable();
+    ta.seqLens = read.getTensor();
+    c.pageSize = cast<RankedTensorType>(ta.key.getType()).getDimSize(1);
+  } else if (auto kPacked = dyn_cast_or_null<LoadPackedTileOp>(kDef)) {
+    // attn.varlen_attention: packed [T, H, D] tensors; each load starts at
+    // its sequence's first token, index_cast(cu_seqlens[b]).
+    auto vPacked = dyn_cast_or_null<LoadPackedTileOp>(vDef);
+    auto cuOf = [](Value start) -> Value {
+      auto cast = start.getDefiningOp<arith::IndexCastOp>();
+      auto read = cast ? cast.getIn().getDefiningOp<tensor::ExtractOp>()
+                       : nullptr;
+      return read ? read.getTensor() : Value();
+    };
+    auto qPacked = dyn_cast<LoadPackedTileOp>(qLoad);
+    if (!vPacked || !qPacked || !cuOf(qPacked.getStart()) ||
+        !cuOf(kPacked.getStart()))
+      return forall.emitError("convert-attn-to-gpu: this varlen attention is "
+                              "not the tiled form attn-tile produces");
+    ta.key = kPacked.getSource();
+    ta.value = vPacked.getSource();
+    ta.cuSeqlensQ = cuOf(qPacked.getStart());
+    ta.cuSeqlensK = cuOf(kPacked.getStart());
+    c.varlen = true;
+  } else {
+    auto kLoad = dyn_cast_or_null<LoadTileOp>(kDef);
+    auto vLoad = dyn_cast_or_null<LoadTileOp>(vDef);
+    if (!kLoad || !vLoad)
+      return forall.emitError("convert-attn-to-gpu: K and V tiles must come "
+                              "from attn.load_tile");
+    ta.key = kLoad.getSource();
+    ta.value = vLoad.getSource();
+  }
+  ta.query = qLoad->getOperand(0);
+  if (!c.varlen && !isa<LoadTileOp>(qLoad))
+    return forall.emitError("convert-attn-to-gpu: the Q tile must come from "
+                            "attn.load_tile");
   ta.resultType = cast<RankedTensorType>(forall.getResult(0).getType());
 
-  KernelConfig &c = ta.config;
   auto qType = cast<RankedTensorType>(ta.query.getType());
   auto kType = cast<RankedTensorType>(ta.key.getType());
   auto vType = cast<RankedTensorType>(ta.value.getType());
   c.elementType = qType.getElementType();
   c.qHeads = qType.getDimSize(1);
-  c.kvHeads = kType.getDimSize(1);
-  c.headDim = qType.getDimSize(3);
-  c.valueHeadDim = vType.getDimSize(3);
+  // [B, Hkv, Skv, D], or pages [num_pages, P, Hkv, D].
+  c.kvHeads = kType.getDimSize(c.pageSize ? 2 : 1);
+  // The head dim is the last dim ([B, H, S, D], or varlen [T, H, D]).
+  c.headDim = qType.getDimSize(qType.getRank() - 1);
+  c.valueHeadDim = vType.getDimSize(vType.getRank() - 1);
   c.causal = scores.getCausal();
   c.scale = scores.getScale().convertToFloat();
-  c.blockM = cast<RankedTensorType>(qLoad.getType()).getDimSize(0);
-  c.blockN = cast<RankedTensorType>(kLoad.getType()).getDimSize(0);
+  c.blockM = cast<RankedTensorType>(qLoad->getResult(0).getType()).getDimSize(0);
+  c.blockN = cast<RankedTensorType>(scores.getKey().getType()).getDimSize(0);
+  c.lse = lse;
 
   // What the kernels cover.
   if (!c.elementType.isBF16() && !c.elementType.isF16())
@@ -183,10 +250,16 @@ static FailureOr<TiledAttention> analyze(scf::ForallOp forall, StringRef chip) {
     return forall.emitError()
            << "convert-attn-to-gpu: value head dim " << c.valueHeadDim
            << " must equal the head dim " << c.headDim;
-  if (scores.getMask())
-    return forall.emitError("convert-attn-to-gpu: the mask operand is not "
-                            "supported by the GPU kernels; use causal, or the "
-                            "CPU pipeline");
+  if (Value maskTile = scores.getMask()) {
+    auto load = maskTile.getDefiningOp<LoadMaskTileOp>();
+    if (!load)
+      return forall.emitError("convert-attn-to-gpu: the mask tile must come "
+                              "from attn.load_mask_tile");
+    ta.mask = load.getMask();
+    Type maskElt = cast<RankedTensorType>(ta.mask.getType()).getElementType();
+    c.mask = maskElt.isInteger(1) ? KernelConfig::Mask::Bool
+                                  : KernelConfig::Mask::Additive;
+  }
   if (c.blockM != 64 && c.blockM != 128)
     return forall.emitError() << "convert-attn-to-gpu: block-m " << c.blockM
                               << " is not supported (64 or 128: 16 rows per "
@@ -227,9 +300,12 @@ static FailureOr<TiledAttention> analyze(scf::ForallOp forall, StringRef chip) {
   // The Hopper kernel gives each consumer warpgroup one 64-row q-block, and
   // its wgmma branches must be uniform per warpgroup: a warp vote cannot
   // skip on its own there, so that tiling keeps the mma.sync kernel.
+  // The Hopper kernel does not write a log-sum-exp, read a mask or address
+  // packed varlen rows yet: such an attention keeps the mma.sync kernel.
   c.sm90 = chip == "sm_90a" && c.blockM == 64 &&
            (c.blockN == 64 || c.blockN == 128) &&
-           (!c.skip || c.voteRows == c.blockM);
+           (!c.skip || c.voteRows == c.blockM) && !c.lse &&
+           c.mask == KernelConfig::Mask::None && !c.varlen;
   if (counter) {
     c.stats = true;
     ta.stats = counter.getMemref();
@@ -237,6 +313,11 @@ static FailureOr<TiledAttention> analyze(scf::ForallOp forall, StringRef chip) {
       return counter.emitError("convert-attn-to-gpu: the counters must be a "
                                "function argument");
   }
+  if (c.pageSize && c.group() > 16)
+    return forall.emitError()
+           << "convert-attn-to-gpu: paged attention needs the decode kernels, "
+              "which take at most 16 query heads per kv head, got "
+           << c.group();
   return ta;
 }
 
@@ -310,17 +391,46 @@ static SmallVector<StringRef> withSkipParams(SmallVector<StringRef> names,
   return names;
 }
 
+/// The parameters of a kernel that writes the output rows, with the lse
+/// output last when the attention has one.
+static SmallVector<StringRef> withLseParam(SmallVector<StringRef> names,
+                                           const KernelConfig &c) {
+  if (c.lse)
+    names.push_back("lse");
+  return names;
+}
+
+/// The parameters of a kernel that reads the scores, with the mask and its
+/// extents last when the attention has one.
+static SmallVector<StringRef> withMaskParams(SmallVector<StringRef> names,
+                                             const KernelConfig &c) {
+  if (c.mask != KernelConfig::Mask::None)
+    names.append(
+        {"mask", "mask_batch", "mask_heads", "mask_q_len", "mask_kv_len"});
+  return names;
+}
+
+/// The varlen prefill kernel's cumulative lengths, last.
+static SmallVector<StringRef> withVarlenParams(SmallVector<StringRef> names,
+                                               const KernelConfig &c) {
+  if (c.varlen)
+    names.append({"cu_seqlens_q", "cu_seqlens_k"});
+  return names;
+}
+
 /// Generates the prefill kernel of `ta` (and with `decodeKernels` the decode
 /// and combine kernels) into the kernel module of the module that holds it,
-/// unless a kernel of the same configuration is already there.
+/// unless a kernel of the same configuration is already there. Paged
+/// attention gets the decode kernels only.
 static void generateKernels(TiledAttention &ta, bool decodeKernels) {
   const KernelConfig &c = ta.config;
+  bool paged = c.pageSize != 0;
   auto host = ta.forall->getParentOfType<ModuleOp>();
   gpu::GPUModuleOp kernels = getOrCreateKernelModule(host);
-  if (c.sm90)
+  if (c.sm90 && !paged)
     declareTensorMapFunction(host);
   OpBuilder b(kernels.getBodyRegion());
-  if (!kernels.lookupSymbol(c.name("prefill"))) {
+  if (!paged && !kernels.lookupSymbol(c.name("prefill"))) {
     // The Hopper kernel reads q, k and v through TMA tensor maps.
     SmallVector<StringRef> operands = {"q", "k", "v"};
     if (c.sm90)
@@ -330,24 +440,57 @@ static void generateKernels(TiledAttention &ta, bool decodeKernels) {
                : skipattn::kernels::buildPrefillKernel(b, kernels, c);
     operands.append({"out", "batch", "q_len", "kv_len"});
     // The Hopper kernel is persistent: it walks the tiles of any grid.
-    describe(b, func, "prefill", withSkipParams(operands, c),
+    describe(b, func, "prefill",
+             withVarlenParams(
+                 withMaskParams(withLseParam(withSkipParams(operands, c), c),
+                                c),
+                 c),
              c.prefillThreads(), c.prefillSharedBytes(), c.prefillCtaRows(),
              /*blockN=*/0, /*maxQueryLen=*/0, /*persistent=*/c.sm90);
   }
-  if (decodeKernels && c.group() <= 16 &&
+  if ((decodeKernels || paged) && !c.varlen && c.group() <= 16 &&
       !kernels.lookupSymbol(c.name("decode"))) {
-    auto [decode, combine] =
+    skipattn::kernels::DecodeKernels decode =
         skipattn::kernels::buildDecodeKernels(b, kernels, c);
-    describe(b, decode, "decode",
-             withSkipParams({"q", "k", "v", "workspace", "batch", "q_len",
-                             "kv_len", "num_splits"},
-                            c),
-             32, c.decodeSharedBytes(), /*blockM=*/0, c.blockN,
-             c.decodeMaxQueryLen());
-    describe(b, combine, "combine",
-             {"workspace", "out", "batch", "q_len", "num_splits"},
-             c.valueHeadDim, 0);
+    auto describeDecode = [&](gpu::GPUFuncOp func, StringRef role,
+                              int64_t warps) {
+      SmallVector<StringRef> params = {
+          "q", "k", "v", "workspace", "batch", "q_len", "kv_len", "num_splits"};
+      if (paged)
+        params.append({"block_table", "seq_lens", "max_pages"});
+      describe(b, func, role, withMaskParams(withSkipParams(params, c), c),
+               32 * warps, c.decodeSharedBytes(warps), /*blockM=*/0,
+               c.decodeBlockN(), c.decodeMaxQueryLen(warps));
+    };
+    describeDecode(decode.decode, "decode", 1);
+    if (decode.wide)
+      describeDecode(decode.wide, "decode_wide", c.decodeWideWarps());
+    describe(
+        b, decode.combine, "combine",
+        withLseParam({"workspace", "out", "batch", "q_len", "num_splits"}, c),
+        c.valueHeadDim, 0);
   }
+}
+
+/// Paged attention has decode kernels only, whose split count the runtime
+/// picks: it has no host launch.
+static LogicalResult checkLaunchable(scf::ForallOp forall, StringRef chip) {
+  FailureOr<TiledAttention> ta = analyze(forall, chip);
+  if (failed(ta))
+    return failure();
+  if (ta->config.varlen)
+    return forall.emitError(
+        "convert-attn-to-gpu: varlen attention has no host launch (its grid "
+        "comes from the longest sequence, which the runtime is told); "
+        "compile it into a kernel bundle (skipattn-compile), or generate its "
+        "kernels with convert-attn-to-gpu{launch=false}");
+  if (ta->config.pageSize)
+    return forall.emitError(
+        "convert-attn-to-gpu: paged attention has no host launch (its "
+        "decode kernels take a split count that the runtime picks); compile "
+        "it into a kernel bundle (skipattn-compile), or generate its kernels "
+        "with convert-attn-to-gpu{launch=false}");
+  return success();
 }
 
 //===----------------------------------------------------------------------===//
@@ -409,16 +552,16 @@ static bool writesIdentityMemRef(bufferization::MaterializeInDestinationOp into,
          succeeded(verifyCompatibleShape(dest.getShape(), type.getShape()));
 }
 
-/// The materialization the kernel can write directly: the result's only
-/// use, into a suitable memref. Null otherwise.
+/// The materialization the kernel can write directly: the only use of
+/// `result`, into a suitable memref. Null otherwise.
 static bufferization::MaterializeInDestinationOp
-directDestination(TiledAttention &ta) {
-  Value result = ta.forall.getResult(0);
+directDestination(TiledAttention &ta, OpResult result) {
   if (!result.hasOneUse())
     return nullptr;
   auto into = dyn_cast<bufferization::MaterializeInDestinationOp>(
       *result.getUsers().begin());
-  if (!into || !writesIdentityMemRef(into, ta.forall, ta.resultType))
+  auto type = cast<RankedTensorType>(result.getType());
+  if (!into || !writesIdentityMemRef(into, ta.forall, type))
     return nullptr;
   return into;
 }
@@ -426,7 +569,7 @@ directDestination(TiledAttention &ta) {
 /// Replaces the tiled attention by the launch of its prefill kernel on
 /// device buffers. The result's users read a tensor over the kernel's
 /// output.
-static void launch(TiledAttention &ta) {
+static LogicalResult launch(TiledAttention &ta) {
   const KernelConfig &c = ta.config;
   Location loc = ta.forall.getLoc();
   OpBuilder b(ta.forall);
@@ -443,18 +586,26 @@ static void launch(TiledAttention &ta) {
     dyn.push_back(sq);
   // A result materialized into a memref (a host function on memrefs) is
   // written there by the kernel; that memref must be device memory, as the
-  // inputs must. Otherwise the result gets a gpu.alloc of its own.
-  bufferization::MaterializeInDestinationOp into = directDestination(ta);
-  Value out;
-  if (into) {
-    out = into.getDest();
-  } else {
-    auto outType = MemRefType::get(ta.resultType.getShape(),
-                                   ta.resultType.getElementType());
-    out = gpu::AllocOp::create(b, loc, outType, /*asyncToken=*/Type(),
-                               ValueRange{}, dyn, ValueRange{})
-              .getMemref();
+  // inputs must. Otherwise the result gets a gpu.alloc of its own. The
+  // lse result, [B, Hq, Sq], has the output's dynamic extents.
+  SmallVector<bufferization::MaterializeInDestinationOp> intos;
+  SmallVector<Value> outs;
+  for (OpResult result : ta.forall.getResults()) {
+    auto type = cast<RankedTensorType>(result.getType());
+    bufferization::MaterializeInDestinationOp into =
+        directDestination(ta, result);
+    intos.push_back(into);
+    if (into) {
+      outs.push_back(into.getDest());
+      continue;
+    }
+    auto bufferType = MemRefType::get(type.getShape(), type.getElementType());
+    outs.push_back(gpu::AllocOp::create(b, loc, bufferType,
+                                        /*asyncToken=*/Type(), ValueRange{},
+                                        dyn, ValueRange{})
+                       .getMemref());
   }
+  Value out = outs[0];
 
   SmallVector<Value> args;
   if (c.sm90) {
@@ -475,6 +626,14 @@ static void launch(TiledAttention &ta) {
     args.push_back(ta.skipParam);
   if (c.stats)
     args.push_back(addressOf(b, loc, ta.stats));
+  if (c.lse)
+    args.push_back(addressOf(b, loc, outs[1]));
+  if (ta.mask) {
+    args.push_back(addressOf(b, loc, bufferOf(b, loc, ta.mask)));
+    for (int64_t d = 0; d < 4; ++d)
+      args.push_back(
+          toI32(b, loc, tensor::DimOp::create(b, loc, ta.mask, d)));
+  }
 
   Value bm = arith::ConstantIndexOp::create(b, loc, c.prefillCtaRows());
   Value one = arith::ConstantIndexOp::create(b, loc, 1);
@@ -497,19 +656,25 @@ static void launch(TiledAttention &ta) {
   gpu::LaunchFuncOp::create(b, loc, kernel, grid, block, smem, args,
                             /*asyncObject=*/Value());
 
-  Value result = ta.forall.getResult(0);
-  if (into) {
-    into.erase();
-  } else if (result.use_empty()) {
-    // Launched for its counters only; the launch has completed when the
-    // synchronous gpu.launch_func returns.
-    gpu::DeallocOp::create(b, loc, /*asyncToken=*/Type(), ValueRange{}, out);
-  } else {
+  for (auto [result, into, buffer] :
+       llvm::zip(ta.forall.getResults(), intos, outs)) {
+    if (into) {
+      into.erase();
+      continue;
+    }
+    if (result.use_empty()) {
+      // Launched for its counters only; the launch has completed when the
+      // synchronous gpu.launch_func returns.
+      gpu::DeallocOp::create(b, loc, /*asyncToken=*/Type(), ValueRange{},
+                             buffer);
+      continue;
+    }
     Value tensor = bufferization::ToTensorOp::create(
-        b, loc, ta.resultType, out, /*restrict=*/true, /*writable=*/true);
+        b, loc, result.getType(), buffer, /*restrict=*/true, /*writable=*/true);
     result.replaceAllUsesWith(tensor);
   }
   ta.forall.erase();
+  return success();
 }
 
 //===----------------------------------------------------------------------===//
@@ -525,13 +690,16 @@ struct ConvertAttnToGPUPass
         checkAll(getOperation(), chip, "convert-attn-to-gpu");
     if (failed(all))
       return signalPassFailure();
+    for (scf::ForallOp forall : *all)
+      if (launchKernels && failed(checkLaunchable(forall, chip)))
+        return signalPassFailure();
     for (scf::ForallOp forall : *all) {
       FailureOr<TiledAttention> ta = analyze(forall, chip);
       if (failed(ta))
         return signalPassFailure();
       generateKernels(*ta, decodeKernels);
-      if (launchKernels)
-        launch(*ta);
+      if (launchKernels && failed(launch(*ta)))
+        return signalPassFailure();
     }
   }
 };
@@ -545,11 +713,15 @@ struct ConvertAttnToGPULaunchPass
         checkAll(getOperation(), chip, "convert-attn-to-gpu-launch");
     if (failed(all))
       return signalPassFailure();
+    for (scf::ForallOp forall : *all)
+      if (failed(checkLaunchable(forall, chip)))
+        return signalPassFailure();
     for (scf::ForallOp forall : *all) {
       FailureOr<TiledAttention> ta = analyze(forall, chip);
       if (failed(ta))
         return signalPassFailure();
-      launch(*ta);
+      if (failed(launch(*ta)))
+        return signalPassFailure();
     }
   }
 };

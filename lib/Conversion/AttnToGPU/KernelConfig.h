@@ -18,6 +18,7 @@
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/IR/Builders.h"
 
+#include <algorithm>
 #include <string>
 
 namespace skipattn::kernels {
@@ -35,6 +36,24 @@ struct KernelConfig {
   attn::SkipKind skipKind = attn::SkipKind::Threshold;
   int64_t voteRows = 0; // rows per vote group: blockM (CTA) or 16 (warp)
   bool stats = false;
+  /// Also write the log-sum-exp of each row: an f32 [B, Hq, Sq] output
+  /// address as the last argument of the prefill and combine kernels.
+  bool lse = false;
+  /// Paged K/V (attn.paged_attention): keys per page; 0 for K and V as
+  /// [B, Hkv, Skv, D]. Paged attention has decode kernels only.
+  int64_t pageSize = 0;
+  /// The mask operand: none, i1 (one byte per entry, true keeps) or
+  /// additive (the element type, added to the scaled scores). Its address
+  /// and its four extents (each 1, broadcast, or the full extent) are the
+  /// last arguments of the prefill and decode kernels.
+  enum class Mask { None, Bool, Additive };
+  Mask mask = Mask::None;
+  /// A varlen batch (attn.varlen_attention): q, k, v and out are packed
+  /// [tokens, heads, dim], and the prefill kernel takes the addresses of
+  /// cu_seqlens_q and cu_seqlens_k (i32 [B + 1]) as its last arguments;
+  /// blockIdx.z is the sequence, blockIdx.x a q-block of it (CTAs past the
+  /// sequence's q-blocks do nothing). No decode kernels, no Hopper kernel.
+  bool varlen = false;
   /// Generate the Hopper kernel (chip sm_90a) instead of the mma.sync one.
   bool sm90 = false;
 
@@ -64,12 +83,25 @@ struct KernelConfig {
   /// Threads and query rows (q-blocks x block-m) of a prefill CTA.
   int64_t prefillThreads() const { return sm90 ? kSm90Threads : numThreads(); }
   int64_t prefillCtaRows() const { return sm90 ? kSm90CtaRows : blockM; }
-  /// Dynamic shared memory of the decode kernel: 16 Q rows, two K stages,
-  /// one V tile.
-  int64_t decodeSharedBytes() const;
-  /// The most query rows per head the decode kernel takes: 16 rows hold G
-  /// heads of this many queries each.
-  int64_t decodeMaxQueryLen() const { return 16 / group(); }
+  /// Keys per kv-block of the decode kernel: at most 64 whatever the
+  /// prefill tile, so that three decode CTAs fit in an SM's shared memory
+  /// and skipping decides on finer tiles.
+  int64_t decodeBlockN() const { return std::min<int64_t>(blockN, 64); }
+  /// Dynamic shared memory of a decode kernel of `warps` warps: 16 Q rows
+  /// per warp, three K stages, one V tile.
+  int64_t decodeSharedBytes(int64_t warps = 1) const;
+  /// The most query rows per head a decode kernel of `warps` warps takes:
+  /// 16 rows per warp hold G heads of this many queries each.
+  int64_t decodeMaxQueryLen(int64_t warps = 1) const {
+    return 16 * warps / group();
+  }
+  /// The most query tokens per sequence the wide decode kernel serves
+  /// (speculative decoding), and its warps: enough 16-row warps for G heads
+  /// of that many queries. 1 when the one-warp kernel already serves them.
+  static constexpr int64_t kDecodeWideQueries = 8;
+  int64_t decodeWideWarps() const {
+    return (kDecodeWideQueries * group() + 15) / 16;
+  }
   /// The kernel's name, unique for the configuration.
   std::string name(llvm::StringRef role) const;
 };
@@ -177,10 +209,17 @@ mlir::gpu::GPUFuncOp createPrefillFunc(mlir::OpBuilder &b,
                                        const KernelConfig &config,
                                        int64_t threads);
 
-/// Builds the split-KV decode kernel and its combine kernel into `module`.
-std::pair<mlir::gpu::GPUFuncOp, mlir::gpu::GPUFuncOp>
-buildDecodeKernels(mlir::OpBuilder &b, mlir::gpu::GPUModuleOp module,
-                   const KernelConfig &cfg);
+/// The split-KV decode kernels: one warp, a wide one of decodeWideWarps()
+/// warps (null when that is 1) and their combine kernel.
+struct DecodeKernels {
+  mlir::gpu::GPUFuncOp decode, wide, combine;
+};
+
+/// Builds the split-KV decode kernels and their combine kernel into
+/// `module`.
+DecodeKernels buildDecodeKernels(mlir::OpBuilder &b,
+                                 mlir::gpu::GPUModuleOp module,
+                                 const KernelConfig &cfg);
 
 /// Builds the prefill kernel (FlashAttention-2 structure on mma.sync) into
 /// `module` and returns it.

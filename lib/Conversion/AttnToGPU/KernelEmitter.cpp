@@ -35,6 +35,14 @@ std::string KernelConfig::name(StringRef role) const {
     s += "_warpvote";
   if (stats)
     s += "_stats";
+  if (lse)
+    s += "_lse";
+  if (pageSize)
+    s += "_paged" + std::to_string(pageSize);
+  if (mask != Mask::None)
+    s += mask == Mask::Bool ? "_maskb" : "_maska";
+  if (varlen)
+    s += "_varlen";
   return s;
 }
 

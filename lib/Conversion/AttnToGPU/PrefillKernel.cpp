@@ -34,6 +34,7 @@
 #include "mlir/Dialect/SCF/IR/SCF.h"
 
 #include <cmath>
+#include <optional>
 
 using namespace mlir;
 using namespace skipattn::kernels;
@@ -50,7 +51,11 @@ public:
   PrefillGenerator(const KernelConfig &cfg, KernelEmitter &e)
       : cfg(cfg), e(e), d(cfg.headDim), dv(cfg.valueHeadDim), bm(cfg.blockM),
         bn(cfg.blockN), threads(cfg.numThreads()), kSteps(d / 16),
-        sTiles(bn / 8), oTiles(dv / 8) {}
+        sTiles(bn / 8), oTiles(dv / 8),
+        qStride(2 * d * (cfg.varlen ? cfg.qHeads : 1)),
+        kStride(2 * d * (cfg.varlen ? cfg.kvHeads : 1)),
+        vStride(2 * dv * (cfg.varlen ? cfg.kvHeads : 1)),
+        oStride(2 * dv * (cfg.varlen ? cfg.qHeads : 1)) {}
 
   void build(gpu::GPUFuncOp func);
 
@@ -65,6 +70,10 @@ private:
   // Run-time extents and the CTA's place.
   Value batch, sq, skv, q0, h, bIdx, kvh;
   Value qBase, kBase, vBase, oBase;
+  // Bytes between consecutive rows of Q, K, V and the output in global
+  // memory: a row of one head, or (varlen, packed [tokens, heads, dim]) a
+  // token of every head.
+  int64_t qStride, kStride, vStride, oStride;
 
   int64_t qOffset() const { return 0; }
   static constexpr int64_t kStages = KernelConfig::kPrefillStages;
@@ -89,16 +98,16 @@ void PrefillGenerator::prefetch(Value j, Value numKV) {
   Value stage = e.remu(j, e.i32c(kStages));
   Value inRange = e.cmp(P::slt, j, numKV);
   auto load = [&](int64_t offset, int64_t stageBytes, Value base,
-                  int64_t rowBytes) {
+                  int64_t rowBytes, int64_t stride) {
     scf::IfOp::create(b, loc, inRange, [&](OpBuilder &, Location) {
       Value at = e.add(e.i32c(offset), e.mul(stage, e.i32c(stageBytes)));
-      wt->loadTile(at, base, k0, skv, bn, rowBytes, tid, threads);
+      wt->loadTile(at, base, k0, skv, bn, rowBytes, tid, threads, stride);
       scf::YieldOp::create(b, loc);
     });
     e.cpAsyncCommit();
   };
-  load(kOffset(0), 2 * bn * d, kBase, 2 * d);
-  load(vOffset(0), 2 * bn * dv, vBase, 2 * dv);
+  load(kOffset(0), 2 * bn * d, kBase, 2 * d, kStride);
+  load(vOffset(0), 2 * bn * dv, vBase, 2 * dv, vStride);
 }
 
 void PrefillGenerator::build(gpu::GPUFuncOp func) {
@@ -112,11 +121,21 @@ void PrefillGenerator::build(gpu::GPUFuncOp func) {
   sq = entry.getArgument(5);
   skv = entry.getArgument(6);
   unsigned next = 7;
-  Value skipParam, statsAddr;
+  Value skipParam, statsAddr, lseAddr;
   if (cfg.skip)
     skipParam = entry.getArgument(next++);
   if (cfg.stats)
     statsAddr = entry.getArgument(next++);
+  if (cfg.lse)
+    lseAddr = entry.getArgument(next++);
+  std::optional<MaskView> mask;
+  if (cfg.mask != KernelConfig::Mask::None)
+    mask = MaskView::fromArgs(cfg, entry.getArguments().drop_front(next));
+  Value cuQAddr, cuKAddr;
+  if (cfg.varlen) {
+    cuQAddr = entry.getArgument(next++);
+    cuKAddr = entry.getArgument(next++);
+  }
 
   Value zero = e.f32c(0.0);
   tid = e.threadIdx();
@@ -126,21 +145,62 @@ void PrefillGenerator::build(gpu::GPUFuncOp func) {
   wt = std::make_unique<WarpTile>(e, cfg, smem, lane);
   Value g = wt->g, t = wt->t;
 
-  // The CTA's q-block: the causal grid starts with the longest ones.
-  Value numQBlocks = e.ceilDiv(sq, bm);
-  Value qb = e.blockIdx(gpu::Dimension::x);
-  if (cfg.causal)
-    qb = e.sub(e.sub(numQBlocks, e.i32c(1)), qb);
   h = e.blockIdx(gpu::Dimension::y);
   bIdx = e.blockIdx(gpu::Dimension::z);
-  q0 = e.mul(qb, e.i32c(bm));
   kvh = cfg.group() == 1 ? h : e.divu(h, e.i32c(cfg.group()));
-  qBase = e.headBase(qAddr, bIdx, cfg.qHeads, h, sq, 2 * d);
-  kBase = e.headBase(kAddr, bIdx, cfg.kvHeads, kvh, skv, 2 * d);
-  vBase = e.headBase(vAddr, bIdx, cfg.kvHeads, kvh, skv, 2 * dv);
-  oBase = e.headBase(oAddr, bIdx, cfg.qHeads, h, sq, 2 * dv);
+  // Varlen: the sequence's first tokens and lengths from the cumulative
+  // lengths; sq and skv become its own.
+  Value startQ, startK;
+  if (cfg.varlen) {
+    auto read = [&](Value cu, Value i) -> Value {
+      Value at = e.gep(e.toGlobalPtr(cu), e.mul(i, e.i32c(4)));
+      return LLVM::LoadOp::create(b, loc, e.i32, at, /*alignment=*/4);
+    };
+    Value next = e.add(bIdx, e.i32c(1));
+    startQ = read(cuQAddr, bIdx);
+    startK = read(cuKAddr, bIdx);
+    sq = e.maxsi(e.sub(read(cuQAddr, next), startQ), e.i32c(0));
+    skv = e.maxsi(e.sub(read(cuKAddr, next), startK), e.i32c(0));
+  }
+
+  // The CTA's q-block: the causal grid starts with the longest ones. A
+  // varlen grid covers the longest sequence: a CTA past its sequence's
+  // q-blocks starts at row sq and visits nothing.
+  Value numQBlocks = e.ceilDiv(sq, bm);
+  Value x = e.blockIdx(gpu::Dimension::x);
+  Value qb = x;
+  if (cfg.causal)
+    qb = e.sub(e.sub(numQBlocks, e.i32c(1)), qb);
+  Value active;
+  if (cfg.varlen) {
+    active = e.cmp(P::slt, x, numQBlocks);
+    qb = e.select(active, qb, numQBlocks);
+  }
+  q0 = e.mul(qb, e.i32c(bm));
+  if (cfg.varlen) {
+    // Row r of head h of the sequence is token start + r of [T, H, D].
+    auto packedBase = [&](Value addr, Value start, int64_t heads, Value head,
+                          int64_t rowBytes) {
+      Value row = arith::AddIOp::create(
+          b, loc, arith::MulIOp::create(b, loc, e.toI64(start), e.i64c(heads)),
+          e.toI64(head));
+      return e.gep(e.toGlobalPtr(addr),
+                   arith::MulIOp::create(b, loc, row, e.i64c(rowBytes)));
+    };
+    qBase = packedBase(qAddr, startQ, cfg.qHeads, h, 2 * d);
+    kBase = packedBase(kAddr, startK, cfg.kvHeads, kvh, 2 * d);
+    vBase = packedBase(vAddr, startK, cfg.kvHeads, kvh, 2 * dv);
+    oBase = packedBase(oAddr, startQ, cfg.qHeads, h, 2 * dv);
+  } else {
+    qBase = e.headBase(qAddr, bIdx, cfg.qHeads, h, sq, 2 * d);
+    kBase = e.headBase(kAddr, bIdx, cfg.kvHeads, kvh, skv, 2 * d);
+    vBase = e.headBase(vAddr, bIdx, cfg.kvHeads, kvh, skv, 2 * dv);
+    oBase = e.headBase(oAddr, bIdx, cfg.qHeads, h, sq, 2 * dv);
+  }
 
   Value numKV = visitedKvBlocks(e, cfg, q0, bm, sq, skv);
+  if (active)
+    numKV = e.select(active, numKV, e.i32c(0));
 
   // The threshold in log2 space: skipping is on only for 0 < lambda < 1.
   double scaleLog2 = cfg.scale * M_LOG2E;
@@ -151,7 +211,8 @@ void PrefillGenerator::build(gpu::GPUFuncOp func) {
 
   // Prologue: the cp.async groups Q, K_0, V_0, K_1, V_1; Q and K_0 are
   // needed first.
-  wt->loadTile(e.i32c(qOffset()), qBase, q0, sq, bm, 2 * d, tid, threads);
+  wt->loadTile(e.i32c(qOffset()), qBase, q0, sq, bm, 2 * d, tid, threads,
+               qStride);
   e.cpAsyncCommit();
   for (int64_t j = 0; j < kStages - 1; ++j)
     prefetch(e.i32c(j), numKV);
@@ -189,6 +250,11 @@ void PrefillGenerator::build(gpu::GPUFuncOp func) {
     Value k0 = e.mul(j, e.i32c(bn));
     Value needMask = tileNeedsMask(e, cfg, k0, q0, sq, skv);
     wt->maskScores(s, needMask, k0, sq, skv, row);
+    // The mask operand, on every tile: the skip test sees masked scores.
+    if (mask) {
+      Value heads[2] = {h, h};
+      wt->applyMask(s, *mask, bIdx, heads, row, k0, sq, skv);
+    }
 
     // Row max of the raw logits: two rows per thread, then the quad.
     Value mt[2];
@@ -239,13 +305,34 @@ void PrefillGenerator::build(gpu::GPUFuncOp func) {
 
   // Epilogue: the quad's row sums, O / l (0 for rows that saw no key).
   ValueRange fin = loop.getResults();
-  Value inv[2];
+  Value inv[2], rowSum[2];
   for (int r = 0; r < 2; ++r) {
     Value l = fin[2 + r];
     l = e.fadd(l, e.shflXor(l, 1));
     l = e.fadd(l, e.shflXor(l, 2));
+    rowSum[r] = l;
     Value none = e.fcmp(FP::OEQ, l, zero);
     inv[r] = e.select(none, zero, e.fdiv(e.f32c(1.0), l));
+  }
+  // The log-sum-exp of the rows below Sq, by the quad's first thread:
+  // scale * m + ln(l) over the raw-logit max m, -inf for a row that saw no
+  // key.
+  if (cfg.lse) {
+    Value lseBase = e.toGlobalPtr(lseAddr);
+    Value rowBase =
+        e.mul(e.add(e.mul(bIdx, e.i32c(cfg.qHeads)), h), sq); // (b, h, 0)
+    for (int r = 0; r < 2; ++r) {
+      Value inRange =
+          e.band(e.cmp(P::slt, row[r], sq), e.cmp(P::eq, t, e.i32c(0)));
+      scf::IfOp::create(b, loc, inRange, [&](OpBuilder &, Location) {
+        Value value = rowLse(e, fin[r], rowSum[r], cfg.scale);
+        Value index = e.toI64(e.add(rowBase, row[r]));
+        Value at =
+            e.gep(lseBase, arith::MulIOp::create(b, loc, index, e.i64c(4)));
+        LLVM::StoreOp::create(b, loc, value, at, 4);
+        scf::YieldOp::create(b, loc);
+      });
+    }
   }
   // Stage the bf16/f16 tile in shared memory (the Q area, free once every
   // warp holds its fragments), then write rows < Sq with 16-byte stores.
@@ -276,7 +363,7 @@ void PrefillGenerator::build(gpu::GPUFuncOp func) {
             Value src = wt->swizzled(e.i32c(qOffset()), r, cIdx, 2 * dv);
             Value val = LLVM::LoadOp::create(b, loc, v4, src, 16);
             Value dst =
-                e.gep(oBase, e.add(e.mul(gr, e.i32c(2 * dv)), e.shl(cIdx, 4)));
+                e.gep(oBase, e.add(e.mul(gr, e.i32c(oStride)), e.shl(cIdx, 4)));
             LLVM::StoreOp::create(b, loc, val, dst, 16);
             scf::YieldOp::create(b, loc);
           });
@@ -328,6 +415,12 @@ gpu::GPUFuncOp skipattn::kernels::createPrefillFunc(OpBuilder &b,
     args.push_back(b.getF32Type());
   if (cfg.stats)
     args.push_back(b.getI64Type());
+  if (cfg.lse)
+    args.push_back(b.getI64Type());
+  if (cfg.mask != KernelConfig::Mask::None)
+    MaskView::addArgTypes(b, args);
+  if (cfg.varlen)
+    args.append(2, b.getI64Type());
   auto func = gpu::GPUFuncOp::create(b, module.getLoc(), cfg.name("prefill"),
                                      b.getFunctionType(args, {}));
   func->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), b.getUnitAttr());

@@ -89,7 +89,9 @@ Value WarpTile::chunkAddr(Value tileBase, ArrayRef<Value> bases, int64_t s,
 
 void WarpTile::loadTile(Value base, Value global, Value row0, Value limit,
                         int64_t rows, int64_t rowBytes, Value tid,
-                        int64_t threads) {
+                        int64_t threads, int64_t globalStride) {
+  if (!globalStride)
+    globalStride = rowBytes;
   int64_t chunks = rowBytes / 16;
   int64_t rowsPerPass = threads / chunks;
   Value c = e.remu(tid, e.i32c(chunks));
@@ -102,7 +104,7 @@ void WarpTile::loadTile(Value base, Value global, Value row0, Value limit,
     // address.
     Value safe = e.select(valid, gr, e.i32c(0));
     Value src =
-        e.gep(global, e.add(e.mul(safe, e.i32c(rowBytes)), e.shl(c, 4)));
+        e.gep(global, e.add(e.mul(safe, e.i32c(globalStride)), e.shl(c, 4)));
     e.cpAsync16(swizzled(base, r, c, rowBytes), src, valid);
   }
 }
@@ -247,6 +249,14 @@ Value skipattn::kernels::keyVisible(KernelEmitter &e, const KernelConfig &cfg,
                 e.cmp(P::sle, e.add(key, sq), e.add(query, skv)));
 }
 
+Value skipattn::kernels::rowLse(KernelEmitter &e, Value m, Value l,
+                                double scale) {
+  Value lnL = e.fmul(e.lg2(l), e.f32c(M_LN2));
+  Value value = e.fma(m, e.f32c(scale), lnL);
+  return e.select(e.fcmp(arith::CmpFPredicate::OEQ, l, e.f32c(0.0)),
+                  e.f32c(-INFINITY), value);
+}
+
 Value skipattn::kernels::skipVoteRows(KernelEmitter &e, const Value mt[2],
                                       const Value m[2], const Value outside[2],
                                       Value c,
@@ -267,6 +277,70 @@ Value WarpTile::skipVote(const Value mt[2], const Value m[2],
                          const Value outside[2], Value c,
                          const SkipThreshold &threshold) {
   return skipVoteRows(e, mt, m, outside, c, threshold);
+}
+
+MaskView MaskView::fromArgs(const KernelConfig &cfg, ValueRange args) {
+  MaskView m;
+  m.address = args[0];
+  for (int i = 0; i < 4; ++i)
+    m.extents[i] = args[1 + i];
+  m.isBool = cfg.mask == KernelConfig::Mask::Bool;
+  return m;
+}
+
+void MaskView::addArgTypes(OpBuilder &b, SmallVectorImpl<Type> &types) {
+  types.push_back(b.getI64Type());
+  types.append(4, b.getI32Type());
+}
+
+void WarpTile::applyMask(Fragments &s, const MaskView &mask, Value batch,
+                         const Value head[2], const Value query[2], Value k0,
+                         Value sq, Value skv) {
+  OpBuilder &b = e.b;
+  Location loc = e.loc;
+  // An index of extent 1 is 0 (broadcast); indices are clamped into the
+  // tensor so that out-of-range keys and padding rows read a legal entry.
+  auto index = [&](Value i, Value extent, Value limit) {
+    Value last = e.sub(e.minsi(extent, limit), e.i32c(1));
+    return e.select(e.cmp(P::eq, extent, e.i32c(1)), e.i32c(0),
+                    e.minsi(i, last));
+  };
+  Value rowBase[2];
+  Value bi = index(batch, mask.extents[0], mask.extents[0]);
+  for (int r = 0; r < 2; ++r) {
+    Value hi = index(head[r], mask.extents[1], mask.extents[1]);
+    Value qi = index(query[r], mask.extents[2], sq);
+    Value bh = e.add(e.mul(bi, mask.extents[1]), hi);
+    Value row = e.add(e.mul(bh, mask.extents[2]), qi);
+    rowBase[r] = arith::MulIOp::create(b, loc, e.toI64(row),
+                                       e.toI64(mask.extents[3]));
+  }
+  Value base = e.toGlobalPtr(mask.address);
+  int64_t eltBytes = mask.isBool ? 1 : 2;
+  Value ninf = e.f32c(-INFINITY);
+  Value invScale = e.f32c(1.0 / cfg.scale);
+  Value colBase = e.add(k0, e.mul(t, e.i32c(2)));
+  for (int64_t n = 0; n < sTiles; ++n)
+    for (int64_t el = 0; el < 4; ++el) {
+      Value col = index(e.add(colBase, e.i32c(n * 8 + (el & 1))),
+                        mask.extents[3], skv);
+      Value linear = arith::AddIOp::create(b, loc, rowBase[el >> 1],
+                                           e.toI64(col));
+      Value at = e.gep(base, arith::MulIOp::create(b, loc, linear,
+                                                   e.i64c(eltBytes)));
+      Value &score = s[n][el];
+      if (mask.isBool) {
+        Value byte = LLVM::LoadOp::create(b, loc, b.getI8Type(), at, 1);
+        Value keep = arith::CmpIOp::create(
+            b, loc, P::ne, byte,
+            arith::ConstantOp::create(b, loc, b.getI8IntegerAttr(0)));
+        score = e.select(keep, score, ninf);
+      } else {
+        Value value = LLVM::LoadOp::create(b, loc, cfg.elementType, at, 2);
+        Value wide = arith::ExtFOp::create(b, loc, e.f32, value);
+        score = e.fma(wide, invScale, score);
+      }
+    }
 }
 
 void WarpTile::maskScores(Fragments &s, Value needMask, Value k0, Value sq,

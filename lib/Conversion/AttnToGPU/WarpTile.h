@@ -57,6 +57,26 @@ mlir::Value keyVisible(KernelEmitter &e, const KernelConfig &cfg,
                        mlir::Value key, mlir::Value query, mlir::Value sq,
                        mlir::Value skv);
 
+/// A mask operand in global memory: its address and extents [B|1, Hq|1,
+/// Sq|1, Skv|1] (i32; an extent of 1 broadcasts), i1 bytes or additive
+/// values of the element type.
+struct MaskView {
+  mlir::Value address;
+  mlir::Value extents[4];
+  bool isBool;
+
+  /// The view of the kernel arguments at `args` (address, then extents).
+  static MaskView fromArgs(const KernelConfig &cfg, mlir::ValueRange args);
+  /// Appends the argument types (i64 address, four i32 extents).
+  static void addArgTypes(mlir::OpBuilder &b,
+                          llvm::SmallVectorImpl<mlir::Type> &types);
+};
+
+/// The log-sum-exp of a row from its max m of raw logits and its sum l of
+/// exp(scale * (s - m)): scale * m + ln(l), or -inf when l is 0.
+mlir::Value rowLse(KernelEmitter &e, mlir::Value m, mlir::Value l,
+                   double scale);
+
 /// The vote of one thread on a tile for its two rows: each row is out of
 /// range (`outside`), has no unmasked key in the tile (mt = -inf) or lies
 /// far below its running max m: (mt - m) * c < log2(lambda), with no exp.
@@ -80,10 +100,12 @@ public:
                        int64_t rowBytes);
   /// cp.async of rows [row0, row0 + rows) of the global tile at `global`
   /// (rows at and past `limit` zero-filled) into the swizzled tile at
-  /// `base`, by `threads` threads of which this is number `tid`.
+  /// `base`, by `threads` threads of which this is number `tid`. Global
+  /// rows are `globalStride` bytes apart (0: rowBytes, dense rows; packed
+  /// varlen rows are heads * rowBytes apart).
   void loadTile(mlir::Value base, mlir::Value global, mlir::Value row0,
                 mlir::Value limit, int64_t rows, int64_t rowBytes,
-                mlir::Value tid, int64_t threads);
+                mlir::Value tid, int64_t threads, int64_t globalStride = 0);
 
   /// The A fragments of this warp's 16 rows of a Q tile at `base` whose
   /// first row for this warp is `rowBase`.
@@ -96,6 +118,15 @@ public:
   /// query index of this thread's two rows.
   void maskScores(Fragments &s, mlir::Value needMask, mlir::Value k0,
                   mlir::Value sq, mlir::Value skv, const mlir::Value query[2]);
+  /// Applies the mask operand to the scores of keys [k0, k0 + BN) of this
+  /// thread's two rows (batch `batch`, query heads `head`, queries `query`):
+  /// an i1 entry that is false makes the score -inf; an additive entry is
+  /// added to the scaled score (to the raw logit as entry / scale). Keys at
+  /// and past Skv and rows past Sq read a legal entry, whose score the
+  /// bounds mask has made -inf or that is never stored.
+  void applyMask(Fragments &s, const MaskView &mask, mlir::Value batch,
+                 const mlir::Value head[2], const mlir::Value query[2],
+                 mlir::Value k0, mlir::Value sq, mlir::Value skv);
   /// The row max of this thread's two rows over the quad.
   void rowMax(const Fragments &s, mlir::Value mt[2]);
   /// m, l and O after the tile with scores `s` (row max `mt`) and the

@@ -143,6 +143,106 @@ struct LoadTileLowering : OpRewritePattern<LoadTileOp> {
   }
 };
 
+/// Pattern: attn.load_packed_tile => tensor.generate reading row start + j
+/// of the [T, H, D] source for j < limit (and inside the tensor), 0 else.
+struct LoadPackedTileLowering : OpRewritePattern<LoadPackedTileOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(LoadPackedTileOp op,
+                                PatternRewriter &rewriter) const override {
+    Builder h{rewriter, op.getLoc()};
+    Value src = op.getSource();
+    Value tokens = h.dim(src, 0);
+    Type elt = eltOf(src);
+    Location loc = op.getLoc();
+    auto ult = [&](OpBuilder &nb, Location l, Value a, Value b) -> Value {
+      return arith::CmpIOp::create(nb, l, arith::CmpIPredicate::ult, a, b);
+    };
+    auto gen = tensor::GenerateOp::create(
+        rewriter, loc, op.getType(), ValueRange{},
+        [&](OpBuilder &nb, Location l, ValueRange ivs) {
+          Value j = arith::AddIOp::create(nb, l, op.getRow(), ivs[0]);
+          Value t = arith::AddIOp::create(nb, l, op.getStart(), j);
+          Value in = arith::AndIOp::create(nb, l, ult(nb, l, j, op.getLimit()),
+                                           ult(nb, l, t, tokens));
+          auto ifOp = scf::IfOp::create(
+              nb, l, in,
+              [&](OpBuilder &tb, Location tl) {
+                Value x = tensor::ExtractOp::create(
+                    tb, tl, src, ValueRange{t, op.getHead(), ivs[1]});
+                scf::YieldOp::create(tb, tl, x);
+              },
+              [&](OpBuilder &eb, Location el) {
+                Value z =
+                    arith::ConstantOp::create(eb, el, eb.getZeroAttr(elt));
+                scf::YieldOp::create(eb, el, z);
+              });
+          tensor::YieldOp::create(nb, l, ifOp.getResult(0));
+        });
+    rewriter.replaceOp(op, gen.getResult());
+    return success();
+  }
+};
+
+/// Pattern: attn.load_paged_tile => tensor.generate reading row j of the
+/// sequence from page table[b, j / P], slot j mod P; 0 at and past the
+/// limit, and for a table entry that is not a page of the pool.
+struct LoadPagedTileLowering : OpRewritePattern<LoadPagedTileOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(LoadPagedTileOp op,
+                                PatternRewriter &rewriter) const override {
+    Builder h{rewriter, op.getLoc()};
+    Value pages = op.getPages(), table = op.getTable();
+    Type elt = eltOf(pages);
+    Location loc = op.getLoc();
+    int64_t pageSize = dimOf(pages, 1);
+    Value numPages = h.dim(pages, 0), width = h.dim(table, 1);
+    auto ult = [&](OpBuilder &nb, Location l, Value a, Value b) -> Value {
+      return arith::CmpIOp::create(nb, l, arith::CmpIPredicate::ult, a, b);
+    };
+    auto gen = tensor::GenerateOp::create(
+        rewriter, loc, op.getType(), ValueRange{},
+        [&](OpBuilder &nb, Location l, ValueRange ivs) {
+          Value zero =
+              arith::ConstantOp::create(nb, l, nb.getZeroAttr(elt)).getResult();
+          Value j = arith::AddIOp::create(nb, l, op.getRow(), ivs[0]);
+          Value column = arith::DivUIOp::create(nb, l, j, h.index(pageSize));
+          Value inRange = arith::AndIOp::create(
+              nb, l, ult(nb, l, j, op.getLimit()), ult(nb, l, column, width));
+          // The table is read only for rows in range; a negative entry is a
+          // huge unsigned index and reads 0 like any other bad one.
+          auto page = scf::IfOp::create(
+              nb, l, inRange,
+              [&](OpBuilder &tb, Location tl) {
+                Value entry = tensor::ExtractOp::create(
+                    tb, tl, table, ValueRange{op.getBatch(), column});
+                scf::YieldOp::create(
+                    tb, tl,
+                    arith::IndexCastOp::create(tb, tl, tb.getIndexType(), entry)
+                        .getResult());
+              },
+              [&](OpBuilder &eb, Location el) {
+                scf::YieldOp::create(eb, el, numPages);
+              });
+          Value p = page.getResult(0);
+          auto value = scf::IfOp::create(
+              nb, l, ult(nb, l, p, numPages),
+              [&](OpBuilder &tb, Location tl) {
+                Value slot =
+                    arith::RemUIOp::create(tb, tl, j, h.index(pageSize));
+                Value x = tensor::ExtractOp::create(
+                    tb, tl, pages, ValueRange{p, slot, op.getHead(), ivs[1]});
+                scf::YieldOp::create(tb, tl, x);
+              },
+              [&](OpBuilder &eb, Location el) {
+                scf::YieldOp::create(eb, el, zero);
+              });
+          tensor::YieldOp::create(nb, l, value.getResult(0));
+        });
+    rewriter.replaceOp(op, gen.getResult());
+    return success();
+  }
+};
+
 /// Pattern: attn.load_mask_tile => tensor.generate with broadcasting of
 /// extent-1 dims; entries outside the mask read as 0 / false.
 struct LoadMaskTileLowering : OpRewritePattern<LoadMaskTileOp> {
@@ -160,11 +260,19 @@ struct LoadMaskTileLowering : OpRewritePattern<LoadMaskTileOp> {
                                       extents[d], h.index(1));
     }
     Value zero = h.index(0);
+    Value packedQLen = op.getPackedQLen();
     auto gen = tensor::GenerateOp::create(
         rewriter, loc, op.getType(), ValueRange{},
         [&](OpBuilder &nb, Location l, ValueRange ivs) {
-          Value base[4] = {op.getBatch(), op.getHead(),
-                           arith::AddIOp::create(nb, l, op.getRow(), ivs[0]),
+          Value row = arith::AddIOp::create(nb, l, op.getRow(), ivs[0]);
+          Value head = op.getHead();
+          if (packedQLen) {
+            // Packed row p: query p mod Sq of the group's head p / Sq.
+            head = arith::AddIOp::create(
+                nb, l, head, arith::DivUIOp::create(nb, l, row, packedQLen));
+            row = arith::RemUIOp::create(nb, l, row, packedQLen);
+          }
+          Value base[4] = {op.getBatch(), head, row,
                            arith::AddIOp::create(nb, l, op.getCol(), ivs[1])};
           SmallVector<Value> idx;
           Value in = arith::ConstantOp::create(nb, l, nb.getBoolAttr(true));
@@ -222,6 +330,7 @@ struct TileScoresLowering : OpRewritePattern<TileScoresOp> {
 
     Value scale = h.f32(op.getScale().convertToDouble());
     Value ninf = h.f32(-INFINITY);
+    int64_t packedHeads = op.getPackedHeads().value_or(1);
     SmallVector<Value> inputs = {qk};
     SmallVector<AffineMap> maps = {h.map(2, {0, 1})};
     Value mask = op.getMask();
@@ -237,8 +346,17 @@ struct TileScoresLowering : OpRewritePattern<TileScoresOp> {
                                            linalg::IndexOp::create(nb, loc, 0));
           Value gj = arith::AddIOp::create(nb, loc, op.getCol(),
                                            linalg::IndexOp::create(nb, loc, 1));
+          Value rowEnd = op.getQLen();
+          if (packedHeads > 1) {
+            // Packed rows: G heads x Sq queries; the causal test uses the
+            // query index.
+            rowEnd =
+                arith::MulIOp::create(nb, loc, rowEnd, h.index(packedHeads));
+          }
           Value rowIn = arith::CmpIOp::create(
-              nb, loc, arith::CmpIPredicate::ult, gi, op.getQLen());
+              nb, loc, arith::CmpIPredicate::ult, gi, rowEnd);
+          if (packedHeads > 1)
+            gi = arith::RemUIOp::create(nb, loc, gi, op.getQLen());
           Value colIn = arith::CmpIOp::create(
               nb, loc, arith::CmpIPredicate::ult, gj, op.getKvLen());
           Value valid = arith::AndIOp::create(nb, loc, rowIn, colIn);
@@ -439,6 +557,79 @@ struct TileUpdateLowering : OpRewritePattern<TileUpdateOp> {
   }
 };
 
+/// Pattern: attn.tile_merge => the log-sum-exp merge of two (m, l, acc).
+struct TileMergeLowering : OpRewritePattern<TileMergeOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(TileMergeOp op,
+                                PatternRewriter &rewriter) const override {
+    Builder h{rewriter, op.getLoc()};
+    Location loc = op.getLoc();
+    int64_t bm = dimOf(op.getMax(), 0), dv = dimOf(op.getAcc(), 1);
+    Type f32 = rewriter.getF32Type();
+    Value ninf = h.f32(-INFINITY);
+    AffineMap row = h.map(1, {0});
+    // m' = max(m1, m2); c = m' == -inf ? 0 : m'; a1, a2 = exp(m1 - c),
+    // exp(m2 - c).
+    Value newMax = h.generic(
+        h.empty({bm}, f32), ValueRange{op.getMax(), op.getOtherMax()},
+        {row, row, row}, {kPar}, [&](OpBuilder &nb, ValueRange a) -> Value {
+          return arith::MaximumFOp::create(nb, loc, a[0], a[1]);
+        });
+    auto weight = [&](Value m) {
+      return h.generic(
+          h.empty({bm}, f32), ValueRange{m, newMax}, {row, row, row}, {kPar},
+          [&](OpBuilder &nb, ValueRange a) -> Value {
+            Value isNinf = arith::CmpFOp::create(
+                nb, loc, arith::CmpFPredicate::OEQ, a[1], ninf);
+            Value c =
+                arith::SelectOp::create(nb, loc, isNinf, h.f32(0.0), a[1]);
+            return math::ExpOp::create(nb, loc,
+                                       arith::SubFOp::create(nb, loc, a[0], c));
+          });
+    };
+    Value a1 = weight(op.getMax()), a2 = weight(op.getOtherMax());
+    auto combine = [&](OpBuilder &nb, ValueRange a) -> Value {
+      return arith::AddFOp::create(nb, loc,
+                                   arith::MulFOp::create(nb, loc, a[0], a[1]),
+                                   arith::MulFOp::create(nb, loc, a[2], a[3]));
+    };
+    Value newSum = h.generic(h.empty({bm}, f32),
+                             ValueRange{a1, op.getSum(), a2, op.getOtherSum()},
+                             {row, row, row, row, row}, {kPar}, combine);
+    AffineMap full = h.map(2, {0, 1}), rowOf = h.map(2, {0});
+    Value newAcc =
+        h.generic(h.empty({bm, dv}, f32),
+                  ValueRange{a1, op.getAcc(), a2, op.getOtherAcc()},
+                  {rowOf, full, rowOf, full, full}, {kPar, kPar}, combine);
+    rewriter.replaceOp(op, ValueRange{newMax, newSum, newAcc});
+    return success();
+  }
+};
+
+/// Pattern: attn.tile_lse => m + log(l), -inf where l is 0.
+struct TileLseLowering : OpRewritePattern<TileLseOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(TileLseOp op,
+                                PatternRewriter &rewriter) const override {
+    Builder h{rewriter, op.getLoc()};
+    Location loc = op.getLoc();
+    AffineMap row = h.map(1, {0});
+    Value lse =
+        h.generic(h.empty({dimOf(op.getMax(), 0)}, rewriter.getF32Type()),
+                  ValueRange{op.getMax(), op.getSum()}, {row, row, row}, {kPar},
+                  [&](OpBuilder &nb, ValueRange a) -> Value {
+                    Value none = arith::CmpFOp::create(
+                        nb, loc, arith::CmpFPredicate::OEQ, a[1], h.f32(0.0));
+                    Value value = arith::AddFOp::create(
+                        nb, loc, a[0], math::LogOp::create(nb, loc, a[1]));
+                    return arith::SelectOp::create(nb, loc, none,
+                                                   h.f32(-INFINITY), value);
+                  });
+    rewriter.replaceOp(op, lse);
+    return success();
+  }
+};
+
 /// Pattern: attn.tile_finalize => acc / l (0 where l is 0), in the output
 /// element type.
 struct TileFinalizeLowering : OpRewritePattern<TileFinalizeOp> {
@@ -476,9 +667,9 @@ struct ConvertAttnToLoopsPass
   void runOnOperation() override {
     Operation *root = getOperation();
     WalkResult untiled = root->walk([&](Operation *op) {
-      if (isa<AttentionOp>(op)) {
-        op->emitError("convert-attn-to-loops: attn.attention must be tiled "
-                      "first; run attn-tile");
+      if (isa<AttentionOp, PagedAttentionOp, VarlenAttentionOp>(op)) {
+        op->emitError() << "convert-attn-to-loops: " << op->getName()
+                        << " must be tiled first; run attn-tile";
         return WalkResult::interrupt();
       }
       if (auto update = dyn_cast<TileUpdateOp>(op);
@@ -493,8 +684,10 @@ struct ConvertAttnToLoopsPass
       return signalPassFailure();
 
     RewritePatternSet patterns(&getContext());
-    patterns.add<LoadTileLowering, LoadMaskTileLowering, TileScoresLowering,
-                 TileRowMaxLowering, SkipVoteLowering, TileUpdateLowering,
+    patterns.add<LoadTileLowering, LoadPagedTileLowering,
+                 LoadPackedTileLowering, LoadMaskTileLowering,
+                 TileScoresLowering, TileRowMaxLowering, SkipVoteLowering,
+                 TileUpdateLowering, TileMergeLowering, TileLseLowering,
                  TileFinalizeLowering>(&getContext());
     GreedyRewriteConfig config;
     config.enableFolding(false);

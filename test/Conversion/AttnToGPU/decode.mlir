@@ -6,30 +6,55 @@
 // CHECK-LABEL: gpu.func @skipattn_decode_f16_h4x1_d64_m64n64_skipsf_stats(
 //  CHECK-SAME:     attn.kernel = #attn.kernel<role = "decode", params = ["q", "k", "v", "workspace", "batch", "q_len", "kv_len", "num_splits", "scale_factor", "stats"], threads = 32, shared_bytes = {{[0-9]+}}, block_n = 64, max_q_len = 4>
 //  CHECK-SAME:     known_block_size = array<i32: 32, 1, 1>
+// The seed (docs/serving.md): with skipping on, a split that starts past
+// kv-block 0 loads K_0 with Q and starts its running max from block 0's row
+// max; only block 0 is exempt from the vote.
+//       CHECK:   %[[PAST:.*]] = arith.cmpi sgt, %[[J0:.*]], %{{.*}} : i32
+//       CHECK:   %[[WHERE:.*]] = arith.andi %[[PAST]], %{{.*}} : i1
+//       CHECK:   %[[SEEDED:.*]] = arith.andi %{{.*}}, %[[WHERE]] : i1
+//       CHECK:   scf.if %[[SEEDED]] {
+//       CHECK:     nvvm.cp.async.shared.global
+//       CHECK:   nvvm.cp.async.commit.group
+//       CHECK:   nvvm.cp.async.wait.group 2
+//       CHECK:   %[[SEED:.*]]:2 = scf.if %[[SEEDED]] -> (f32, f32) {
+//       CHECK:     nvvm.mma.sync
+//       CHECK:     nvvm.shfl.sync  bfly
 // K is prefetched two tiles ahead: K_j and K_j+1 in flight at the top.
-//       CHECK:   scf.for
+//       CHECK:   scf.for %[[J:.*]] = %[[J0]] to %{{.*}} step %{{.*}} iter_args(%{{.*}} = %[[SEED]]#0, %{{.*}} = %[[SEED]]#1,
 //       CHECK:     arith.remui %{{.*}}, %c3_i32
 //       CHECK:     nvvm.cp.async.wait.group 1
 //       CHECK:     nvvm.mma.sync {{.*}} shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (vector<2xf16>, vector<2xf16>, f32)
 //       CHECK:     %[[VOTE:.*]] = nvvm.vote.sync  all
 //   CHECK-NOT:     nvvm.barrier #nvvm.reduction
-//       CHECK:     %[[SKIP:.*]] = arith.andi %{{.*}}, %[[VOTE]] : i1
+//       CHECK:     %[[NOT0:.*]] = arith.cmpi sgt, %[[J]], %c0_i32{{[_0-9]*}} : i32
+//       CHECK:     %[[ON:.*]] = arith.andi %{{.*}}, %[[NOT0]] : i1
+//       CHECK:     %[[SKIP:.*]] = arith.andi %[[ON]], %[[VOTE]] : i1
 //       CHECK:     %[[KEEP:.*]] = arith.xori %[[SKIP]], %{{.*}} : i1
 //       CHECK:     scf.if %[[KEEP]] {
 //       CHECK:       nvvm.cp.async.shared.global
 //       CHECK:     nvvm.cp.async.commit.group
 //       CHECK:     scf.if %[[SKIP]]
-// The counters: lane g < 4 adds the split's tiles to query head kvh * 4 + g
+// The counters: thread g < 4 adds the split's tiles to query head kvh * 4 + g
 // of the GQA group, at stats + (b * 4 + head) * 16.
-//       CHECK:   %[[LANEOK:.*]] = arith.cmpi ult, %[[LANE:.*]], %c4_i32{{.*}} : i32
-//       CHECK:   scf.if %[[LANEOK]] {
+//       CHECK:   %[[TIDOK:.*]] = arith.cmpi ult, %[[TID:.*]], %c4_i32{{.*}} : i32
+//       CHECK:   scf.if %[[TIDOK]] {
 //       CHECK:     %[[G:.*]] = arith.muli %{{.*}}, %c4_i32{{.*}} : i32
-//       CHECK:     %[[HEAD:.*]] = arith.addi %[[G]], %[[LANE]] : i32
+//       CHECK:     %[[HEAD:.*]] = arith.addi %[[G]], %[[TID]] : i32
 //       CHECK:     %[[BH4:.*]] = arith.muli %{{.*}}, %c4_i32{{.*}} : i32
 //       CHECK:     %[[BH:.*]] = arith.addi %[[BH4]], %[[HEAD]] : i32
 //       CHECK:     arith.muli %{{.*}}, %c16_i64 : i64
 //       CHECK:     llvm.atomicrmw add
 //       CHECK:     llvm.atomicrmw add
+// Up to 8 query tokens per sequence (speculative decoding): the wide
+// kernel has a warp per 16 of the group's 4 x 8 rows, and its warps' votes
+// meet in bar.red.and.
+//       CHECK: gpu.func @skipattn_decode_wide_f16_h4x1_d64_m64n64_skipsf_stats(
+//  CHECK-SAME:     attn.kernel = #attn.kernel<role = "decode_wide", {{.*}}, threads = 64, {{.*}}, max_q_len = 8>
+//  CHECK-SAME:     known_block_size = array<i32: 64, 1, 1>
+//       CHECK:   scf.for
+//   CHECK-NOT:     nvvm.vote.sync
+//       CHECK:     %[[WVOTE:.*]] = nvvm.barrier #nvvm.reduction<and>
+//       CHECK:     arith.andi %{{.*}}, %{{.*}} : i1
 //       CHECK: gpu.func @skipattn_combine_f16_h4x1_d64_m64n64_skipsf_stats(
 //  CHECK-SAME:     attn.kernel = #attn.kernel<role = "combine", params = ["workspace", "out", "batch", "q_len", "num_splits"], threads = 64, shared_bytes = 0>
 //       CHECK:   scf.for

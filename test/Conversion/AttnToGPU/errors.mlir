@@ -30,15 +30,6 @@ func.func @value_head_dim(%q: tensor<1x4x128x64xbf16>, %v: tensor<1x4x128x128xbf
 
 // -----
 
-func.func @mask(%q: tensor<1x4x128x64xbf16>, %m: tensor<1x1x128x128xi1>) -> tensor<1x4x128x64xbf16> {
-  %init_o = tensor.empty() : tensor<1x4x128x64xbf16>
-  // expected-error @+1 {{convert-attn-to-gpu: the mask operand is not supported by the GPU kernels; use causal, or the CPU pipeline}}
-  %o = attn.attention %q, %q, %q mask %m : tensor<1x4x128x64xbf16>, tensor<1x4x128x64xbf16>, tensor<1x4x128x64xbf16>, tensor<1x1x128x128xi1> -> tensor<1x4x128x64xbf16> outs(%init_o)
-  return %o : tensor<1x4x128x64xbf16>
-}
-
-// -----
-
 // BLOCKM: error: convert-attn-to-gpu: block-m 32 is not supported (64 or 128: 16 rows per warp)
 func.func @block_m(%q: tensor<1x4x128x64xbf16>) -> tensor<1x4x128x64xbf16> {
   %init_o = tensor.empty() : tensor<1x4x128x64xbf16>

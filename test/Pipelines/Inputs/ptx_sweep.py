@@ -2,7 +2,7 @@
 GQA, vote group and chip, and assembles every kernel.ptx with ptxas for its
 chip (sm_90a, and sm_80 for the sm_80 builds). Prints one line per bundle
 and a summary; exits non-zero when a compile or an assembly fails."""
-import argparse, itertools, json, os, subprocess, sys
+import argparse, itertools, json, os, re, subprocess, sys
 
 p = argparse.ArgumentParser()
 p.add_argument("--compile", required=True)
@@ -16,20 +16,44 @@ for d, dtype, causal, skip, chip in itertools.product(
         (64, 128), ("bf16", "f16"), (False, True),
         ("off", "threshold", "scale_factor"), ("sm_90a", "sm_80")):
     gqa = (8, 2) if (d + causal) % 2 == 0 else (8, 8)
-    configs.append((d, dtype, causal, skip, chip, gqa, 0, 64))
+    configs.append((d, dtype, causal, skip, chip, gqa, 0, 64, ()))
 # Warp-sized vote groups and 128-row q-blocks.
-configs.append((128, "bf16", True, "threshold", "sm_90a", (32, 8), 16, 64))
-configs.append((128, "bf16", False, "threshold", "sm_90a", (32, 8), 0, 128))
-configs.append((64, "f16", True, "off", "sm_80", (4, 1), 0, 128))
+configs.append((128, "bf16", True, "threshold", "sm_90a", (32, 8), 16, 64, ()))
+configs.append((128, "bf16", False, "threshold", "sm_90a", (32, 8), 0, 128, ()))
+configs.append((64, "f16", True, "off", "sm_80", (4, 1), 0, 128, ()))
+# Serving (docs/serving.md): the log-sum-exp output of the prefill and
+# combine kernels.
+configs.append((128, "bf16", False, "threshold", "sm_90a", (32, 8), 0, 64,
+                ("--lse",)))
+configs.append((64, "f16", True, "off", "sm_80", (8, 2), 0, 64, ("--lse",)))
+# Paged K/V: the decode kernels read through the block table.
+configs.append((128, "bf16", False, "threshold", "sm_90a", (32, 8), 0, 64,
+                ("--page-size", "16")))
+configs.append((128, "bf16", True, "scale_factor", "sm_90a", (8, 8), 0, 64,
+                ("--page-size", "64")))
+configs.append((64, "f16", True, "off", "sm_80", (8, 2), 0, 64,
+                ("--page-size", "256", "--lse")))
+# Masks (bool and additive) in the prefill and decode kernels.
+configs.append((128, "bf16", True, "threshold", "sm_90a", (32, 8), 0, 64,
+                ("--mask", "bool:?,1,1,?")))
+configs.append((64, "f16", False, "off", "sm_80", (8, 2), 0, 64,
+                ("--mask", "additive:?,8,?,?")))
+# Varlen prefill (packed rows, cu_seqlens), on both chips.
+configs.append((128, "bf16", True, "threshold", "sm_90a", (32, 8), 0, 64,
+                ("--varlen",)))
+configs.append((64, "f16", False, "off", "sm_80", (4, 4), 0, 128,
+                ("--varlen",)))
 
 ok = 0
-for (d, dtype, causal, skip, chip, (hq, hkv), vote, bm) in configs:
+for (d, dtype, causal, skip, chip, (hq, hkv), vote, bm, extra) in configs:
     name = f"d{d}_{dtype}_{'causal' if causal else 'full'}_{skip}_{chip}_h{hq}x{hkv}_v{vote}_m{bm}"
+    name += "".join("_" + re.sub(r"[^A-Za-z0-9]+", "", flag) for flag in extra)
     out = os.path.join(a.workdir, name)
     cmd = [a.compile, "--target", "gpu", "--chip", chip, "-o", out,
            "--batch", "?", "--q-heads", str(hq), "--kv-heads", str(hkv),
            "--q-len", "?", "--kv-len", "?", "--head-dim", str(d),
            "--dtype", dtype, "--block-m", str(bm), "--vote", str(vote)]
+    cmd += list(extra)
     if causal:
         cmd.append("--causal")
     if skip == "threshold":

@@ -15,6 +15,7 @@
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/OpImplementation.h"
+#include "llvm/Support/MathExtras.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <cmath>
@@ -163,6 +164,31 @@ LogicalResult skipattn::attn::verifyAttentionTypes(
 // AttentionOp
 //===----------------------------------------------------------------------===//
 
+/// The `scale` attribute, when given, is positive and finite.
+static LogicalResult verifyScale(Operation *op, std::optional<APFloat> scale) {
+  if (!scale)
+    return success();
+  double s = scale->convertToDouble();
+  if (!(s > 0.0) || !std::isfinite(s))
+    return op->emitOpError() << "scale must be positive and finite, got " << s;
+  return success();
+}
+
+/// The lse result, when there is one, is f32 [B, Hq, Sq] of the query.
+static LogicalResult verifyLse(Operation *op, RankedTensorType q, Value lse) {
+  if (!lse)
+    return success();
+  // f32 whatever the element type: a log-sum-exp needs the range.
+  auto type = cast<RankedTensorType>(lse.getType());
+  if (type.getElementType().isF32() && type.getRank() == 3 &&
+      type.getShape() == q.getShape().drop_back())
+    return success();
+  InFlightDiagnostic diag = op->emitOpError() << "lse must be tensor<";
+  for (int64_t i = 0; i < 3; ++i)
+    diag << dimStr(q.getDimSize(i)) << "x";
+  return diag << "f32> ([B, Hq, Sq] of the query), got " << type;
+}
+
 LogicalResult AttentionOp::verify() {
   Type maskType = getMask() ? getMask().getType() : Type();
   if (failed(verifyAttentionTypes([&] { return emitOpError(); },
@@ -170,11 +196,18 @@ LogicalResult AttentionOp::verify() {
                                   getValue().getType(), maskType,
                                   getResult().getType())))
     return failure();
-  if (std::optional<APFloat> scale = getScale()) {
-    double s = scale->convertToDouble();
-    if (!(s > 0.0) || !std::isfinite(s))
-      return emitOpError() << "scale must be positive and finite, got " << s;
-  }
+  if (failed(verifyScale(*this, getScale())))
+    return failure();
+  if (failed(verifyLse(*this, getQuery().getType(), getLse())))
+    return failure();
+  // The lse result and its destination come together.
+  if (!getLse() != !getLseInit())
+    return emitOpError("the lse result needs an lse destination in outs, and "
+                       "an lse destination needs the lse result");
+  if (getLse() && getLse().getType() != getLseInit().getType())
+    return emitOpError() << "lse destination type " << getLseInit().getType()
+                         << " must match the lse result type "
+                         << getLse().getType();
   return success();
 }
 
@@ -185,19 +218,24 @@ float AttentionOp::getScaleValue() {
 }
 
 void AttentionOp::build(OpBuilder &b, OperationState &state, Type resultType,
-                        Value query, Value key, Value value, Value mask,
-                        UnitAttr causal, FloatAttr scale, SkipAttr skip) {
-  // The destination's dynamic extents are the query's batch and length (the
+                        Type lseType, Value query, Value key, Value value,
+                        Value mask, UnitAttr causal, FloatAttr scale,
+                        SkipAttr skip) {
+  // The destinations' dynamic extents are the query's batch and length (the
   // head counts and head dims are static).
-  auto type = cast<RankedTensorType>(resultType);
-  SmallVector<Value> dynamic;
-  for (int64_t d = 0; d < type.getRank(); ++d)
-    if (type.isDynamicDim(d))
-      dynamic.push_back(
-          tensor::DimOp::create(b, state.location, d == 3 ? value : query, d));
-  Value init = tensor::EmptyOp::create(b, state.location, type, dynamic);
-  build(b, state, resultType, query, key, value, mask, init, causal, scale,
-        skip);
+  auto empty = [&](Type t) -> Value {
+    auto type = cast<RankedTensorType>(t);
+    SmallVector<Value> dynamic;
+    for (int64_t d = 0; d < type.getRank(); ++d)
+      if (type.isDynamicDim(d))
+        dynamic.push_back(tensor::DimOp::create(b, state.location,
+                                                d == 3 ? value : query, d));
+    return tensor::EmptyOp::create(b, state.location, type, dynamic);
+  };
+  Value init = empty(resultType);
+  Value lseInit = lseType ? empty(lseType) : Value();
+  build(b, state, resultType, lseType, query, key, value, mask, init, lseInit,
+        causal, scale, skip);
 }
 
 //===----------------------------------------------------------------------===//
@@ -348,14 +386,20 @@ AttentionOp::getTiledImplementation(OpBuilder &b,
       operands.push_back(slice(b, loc, v, o, s, slices));
     } else if (&operand == &getInitMutable()) {
       operands.push_back(slice(b, loc, v, offsets, sizes, slices));
+    } else if (getLseInit() && &operand == &getLseInitMutable()[0]) {
+      // [B, Hq, Sq]: the tile without its value-dim extent.
+      operands.push_back(slice(b, loc, v, offsets.take_front(3),
+                               sizes.take_front(3), slices));
     } else {
       emitOpError() << "cannot be tiled: operand #"
                     << operand.getOperandNumber() << " has no tiling rule";
       return failure();
     }
   }
-  Value init = operands[getInitMutable().getOperandNumber()];
-  Operation *tiled = mlir::clone(b, getOperation(), {init.getType()}, operands);
+  SmallVector<Type> resultTypes;
+  for (OpOperand &init : getDpsInitsMutable())
+    resultTypes.push_back(operands[init.getOperandNumber()].getType());
+  Operation *tiled = mlir::clone(b, getOperation(), resultTypes, operands);
   return TilingResult{{tiled}, SmallVector<Value>(tiled->getResults()), slices};
 }
 
@@ -363,9 +407,10 @@ LogicalResult AttentionOp::getResultTilePosition(
     OpBuilder &b, unsigned resultNumber, ArrayRef<OpFoldResult> offsets,
     ArrayRef<OpFoldResult> sizes, SmallVector<OpFoldResult> &resultOffsets,
     SmallVector<OpFoldResult> &resultSizes) {
-  // The result is the iteration domain.
-  resultOffsets.assign(offsets.begin(), offsets.end());
-  resultSizes.assign(sizes.begin(), sizes.end());
+  // The result is the iteration domain; the lse its first three dims.
+  size_t rank = resultNumber == 0 ? 4 : 3;
+  resultOffsets.assign(offsets.begin(), offsets.begin() + rank);
+  resultSizes.assign(sizes.begin(), sizes.begin() + rank);
   return success();
 }
 
@@ -376,6 +421,11 @@ LogicalResult AttentionOp::getIterationDomainTileFromResultTile(
     SmallVectorImpl<OpFoldResult> &iterDomainSizes) {
   iterDomainOffsets.assign(offsets.begin(), offsets.end());
   iterDomainSizes.assign(sizes.begin(), sizes.end());
+  // An lse tile [B, Hq, Sq] needs every value column.
+  if (resultNumber == 1) {
+    iterDomainOffsets.push_back(b.getIndexAttr(0));
+    iterDomainSizes.push_back(tensor::getMixedSize(b, getLoc(), getInit(), 3));
+  }
   return success();
 }
 
@@ -383,5 +433,169 @@ FailureOr<TilingResult>
 AttentionOp::generateResultTileValue(OpBuilder &b, unsigned resultNumber,
                                      ArrayRef<OpFoldResult> offsets,
                                      ArrayRef<OpFoldResult> sizes) {
-  return getTiledImplementation(b, offsets, sizes);
+  SmallVector<OpFoldResult> domainOffsets, domainSizes;
+  if (failed(getIterationDomainTileFromResultTile(
+          b, resultNumber, offsets, sizes, domainOffsets, domainSizes)))
+    return failure();
+  return getTiledImplementation(b, domainOffsets, domainSizes);
+}
+
+//===----------------------------------------------------------------------===//
+// PagedAttentionOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult PagedAttentionOp::verify() {
+  RankedTensorType q = getQuery().getType(), k = getKey().getType(),
+                   v = getValue().getType(), r = getResult().getType();
+  struct Named {
+    const char *name;
+    RankedTensorType type;
+  } all[] = {{"query", q}, {"key pages", k}, {"value pages", v}, {"result", r}};
+  for (Named n : all)
+    if (n.type.getRank() != 4)
+      return emitOpError() << n.name << " must have rank 4, got rank "
+                           << n.type.getRank();
+  Type elt = q.getElementType();
+  if (!isAttentionElementType(elt))
+    return emitOpError() << "query element type must be f16, bf16 or f32, got "
+                         << elt;
+  for (Named n : all)
+    if (n.type.getElementType() != elt)
+      return emitOpError() << n.name << " element type ("
+                           << n.type.getElementType()
+                           << ") must match query element type (" << elt << ")";
+
+  // Pages: [num_pages, page_size, Hkv, D], V's first three dims K's.
+  int64_t pageSize = k.getDimSize(1);
+  if (ShapedType::isDynamic(pageSize) || pageSize < 16 || pageSize > 256 ||
+      !llvm::isPowerOf2_64(pageSize))
+    return emitOpError() << "page size (key pages dim 1) must be a static "
+                            "power of two from 16 to 256, got "
+                         << dimStr(pageSize);
+  for (int64_t i = 0; i < 3; ++i)
+    if (!compatible(v.getDimSize(i), k.getDimSize(i)))
+      return emitOpError() << "value pages dim " << i << " ("
+                           << dimStr(v.getDimSize(i))
+                           << ") must match key pages dim " << i << " ("
+                           << dimStr(k.getDimSize(i)) << ")";
+  int64_t hq = q.getDimSize(1), hkv = k.getDimSize(2);
+  if (ShapedType::isDynamic(hq) || ShapedType::isDynamic(hkv) || hq <= 0 ||
+      hkv <= 0)
+    return emitOpError("numbers of heads must be static and positive");
+  if (hq % hkv != 0)
+    return emitOpError() << "number of query heads (" << hq
+                         << ") must be a multiple of key/value heads (" << hkv
+                         << ")";
+  for (Named n : {all[0], all[1], all[2]})
+    if (n.type.isDynamicDim(3))
+      return emitOpError() << n.name << " head dim must be static";
+  if (k.getDimSize(3) != q.getDimSize(3))
+    return emitOpError() << "key head dim (" << k.getDimSize(3)
+                         << ") must match query head dim (" << q.getDimSize(3)
+                         << ")";
+
+  // The block table and the lengths: i32, one row per sequence.
+  int64_t batch = q.getDimSize(0);
+  auto table = cast<RankedTensorType>(getBlockTable().getType());
+  auto lens = cast<RankedTensorType>(getSeqLens().getType());
+  if (table.getRank() != 2 || !table.getElementType().isInteger(32))
+    return emitOpError() << "block_table must be i32 [B, max_pages], got "
+                         << table;
+  if (lens.getRank() != 1 || !lens.getElementType().isInteger(32))
+    return emitOpError() << "seq_lens must be i32 [B], got " << lens;
+  if (!compatible(table.getDimSize(0), batch))
+    return emitOpError() << "block_table has " << dimStr(table.getDimSize(0))
+                         << " rows, but the batch is " << dimStr(batch);
+  if (!compatible(lens.getDimSize(0), batch))
+    return emitOpError() << "seq_lens has " << dimStr(lens.getDimSize(0))
+                         << " entries, but the batch is " << dimStr(batch);
+
+  SmallVector<int64_t> expected = {batch, hq, q.getDimSize(2), v.getDimSize(3)};
+  if (r.getShape() != ArrayRef<int64_t>(expected)) {
+    InFlightDiagnostic diag = emitOpError() << "result shape [";
+    llvm::interleave(
+        r.getShape(), diag, [&](int64_t d) { diag << dimStr(d); }, "x");
+    diag << "] must be [B, Hq, Sq, Dv] = [";
+    llvm::interleave(
+        expected, diag, [&](int64_t d) { diag << dimStr(d); }, "x");
+    return diag << "]";
+  }
+  if (failed(verifyScale(*this, getScale())))
+    return failure();
+  return verifyLse(*this, q, getLse());
+}
+
+float PagedAttentionOp::getScaleValue() {
+  if (std::optional<APFloat> scale = getScale())
+    return scale->convertToFloat();
+  return 1.0f / std::sqrt(static_cast<float>(getHeadDim()));
+}
+
+//===----------------------------------------------------------------------===//
+// VarlenAttentionOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult VarlenAttentionOp::verify() {
+  RankedTensorType q = getQuery().getType(), k = getKey().getType(),
+                   v = getValue().getType(), r = getResult().getType();
+  struct Named {
+    const char *name;
+    RankedTensorType type;
+  } all[] = {{"query", q}, {"key", k}, {"value", v}, {"result", r}};
+  for (Named n : all)
+    if (n.type.getRank() != 3)
+      return emitOpError() << n.name
+                           << " must have rank 3 ([tokens, heads, head dim]), "
+                              "got rank "
+                           << n.type.getRank();
+  Type elt = q.getElementType();
+  if (!isAttentionElementType(elt))
+    return emitOpError() << "query element type must be f16, bf16 or f32, got "
+                         << elt;
+  for (Named n : all)
+    if (n.type.getElementType() != elt)
+      return emitOpError() << n.name << " element type ("
+                           << n.type.getElementType()
+                           << ") must match query element type (" << elt << ")";
+  int64_t hq = q.getDimSize(1), hkv = k.getDimSize(1);
+  if (ShapedType::isDynamic(hq) || ShapedType::isDynamic(hkv) || hq <= 0 ||
+      hkv <= 0)
+    return emitOpError("numbers of heads must be static and positive");
+  if (hq % hkv != 0)
+    return emitOpError() << "number of query heads (" << hq
+                         << ") must be a multiple of key/value heads (" << hkv
+                         << ")";
+  for (Named n : all)
+    if (n.type.isDynamicDim(2))
+      return emitOpError() << n.name << " head dim must be static";
+  if (k.getDimSize(2) != q.getDimSize(2))
+    return emitOpError() << "key head dim (" << k.getDimSize(2)
+                         << ") must match query head dim (" << q.getDimSize(2)
+                         << ")";
+  for (int64_t i = 0; i < 2; ++i)
+    if (!compatible(v.getDimSize(i), k.getDimSize(i)))
+      return emitOpError() << "value dim " << i << " ("
+                           << dimStr(v.getDimSize(i)) << ") must match key dim "
+                           << i << " (" << dimStr(k.getDimSize(i)) << ")";
+  auto cuQ = cast<RankedTensorType>(getCuSeqlensQ().getType());
+  auto cuK = cast<RankedTensorType>(getCuSeqlensK().getType());
+  for (auto [name, t] : {std::pair{"cu_seqlens_q", cuQ}, {"cu_seqlens_k", cuK}})
+    if (t.getRank() != 1 || !t.getElementType().isInteger(32))
+      return emitOpError() << name << " must be i32 [B + 1], got " << t;
+  if (!compatible(cuQ.getDimSize(0), cuK.getDimSize(0)))
+    return emitOpError() << "cu_seqlens_q has " << dimStr(cuQ.getDimSize(0))
+                         << " entries but cu_seqlens_k "
+                         << dimStr(cuK.getDimSize(0));
+  SmallVector<int64_t> expected = {q.getDimSize(0), hq, v.getDimSize(2)};
+  if (!compatible(r.getDimSize(0), expected[0]) || r.getDimSize(1) != hq ||
+      r.getDimSize(2) != expected[2])
+    return emitOpError() << "result must be [Tq, Hq, Dv] = [" << dimStr(expected[0])
+                         << "x" << hq << "x" << expected[2] << "], got " << r;
+  return verifyScale(*this, getScale());
+}
+
+float VarlenAttentionOp::getScaleValue() {
+  if (std::optional<APFloat> scale = getScale())
+    return scale->convertToFloat();
+  return 1.0f / std::sqrt(static_cast<float>(getHeadDim()));
 }

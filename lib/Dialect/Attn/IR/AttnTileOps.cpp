@@ -45,6 +45,41 @@ LogicalResult LoadTileOp::verify() {
   return success();
 }
 
+LogicalResult LoadPagedTileOp::verify() {
+  auto pages = cast<RankedTensorType>(getPages().getType());
+  auto table = cast<RankedTensorType>(getTable().getType());
+  if (pages.getRank() != 4)
+    return emitOpError("pages must have rank 4 ([num_pages, page_size, H, D])");
+  if (pages.isDynamicDim(1))
+    return emitOpError("the page size must be static");
+  if (table.getRank() != 2 || !table.getElementType().isInteger(32))
+    return emitOpError("table must be i32 [B, max_pages]");
+  if (failed(staticTile(*this, getType(), 2, "result")))
+    return failure();
+  if (elt(getResult()) != elt(getPages()))
+    return emitOpError("result element type must match the pages'");
+  int64_t d = pages.getDimSize(3);
+  if (!ShapedType::isDynamic(d) && dim(getResult(), 1) != d)
+    return emitOpError() << "result has " << dim(getResult(), 1)
+                         << " columns but the pages' head dim is " << d;
+  return success();
+}
+
+LogicalResult LoadPackedTileOp::verify() {
+  auto source = cast<RankedTensorType>(getSource().getType());
+  if (source.getRank() != 3)
+    return emitOpError("source must have rank 3 ([T, H, D])");
+  if (failed(staticTile(*this, getType(), 2, "result")))
+    return failure();
+  if (elt(getResult()) != elt(getSource()))
+    return emitOpError("result element type must match the source's");
+  int64_t d = source.getDimSize(2);
+  if (!ShapedType::isDynamic(d) && dim(getResult(), 1) != d)
+    return emitOpError() << "result has " << dim(getResult(), 1)
+                         << " columns but the source head dim is " << d;
+  return success();
+}
+
 LogicalResult LoadMaskTileOp::verify() {
   if (getMask().getType().getRank() != 4)
     return emitOpError("mask must have rank 4 ([B, H, Sq, Skv])");
@@ -81,6 +116,8 @@ LogicalResult TileScoresOp::verify() {
   }
   if (!(getScale().convertToDouble() > 0.0))
     return emitOpError("scale must be positive");
+  if (std::optional<int64_t> heads = getPackedHeads(); heads && *heads < 1)
+    return emitOpError() << "packed_heads must be positive, got " << *heads;
   return success();
 }
 
@@ -133,6 +170,25 @@ LogicalResult TileUpdateOp::verify() {
       return emitOpError("an update with skip groups already has its "
                          "predicate; it cannot carry a skip_request");
   }
+  return success();
+}
+
+LogicalResult TileMergeOp::verify() {
+  if (failed(staticTile(*this, getMax().getType(), 1, "running max")) ||
+      failed(staticTile(*this, getAcc().getType(), 2, "accumulator")))
+    return failure();
+  if (!isF32Tile(getMax()) || !isF32Tile(getAcc()) ||
+      dim(getAcc(), 0) != dim(getMax(), 0))
+    return emitOpError("max, sum and accumulator must be f32 with one row "
+                       "count");
+  return success();
+}
+
+LogicalResult TileLseOp::verify() {
+  if (failed(staticTile(*this, getMax().getType(), 1, "running max")))
+    return failure();
+  if (!isF32Tile(getMax()))
+    return emitOpError("max and sum must be f32");
   return success();
 }
 

@@ -293,7 +293,7 @@ func.func @unknown_element_type(%k: tensor<1x4x128x64xf32>) {
 
 func.func @generic_unranked(%q: tensor<*xf32>, %k: tensor<1x4x8x4xf32>) {
   // expected-error @+1 {{operand #0 must be ranked tensor of any type values, but got 'tensor<*xf32>'}}
-  %0 = "attn.attention"(%q, %k, %k, %k) : (tensor<*xf32>, tensor<1x4x8x4xf32>, tensor<1x4x8x4xf32>, tensor<1x4x8x4xf32>) -> tensor<1x4x8x4xf32>
+  %0 = "attn.attention"(%q, %k, %k, %k) <{operandSegmentSizes = array<i32: 1, 1, 1, 0, 1, 0>}> : (tensor<*xf32>, tensor<1x4x8x4xf32>, tensor<1x4x8x4xf32>, tensor<1x4x8x4xf32>) -> tensor<1x4x8x4xf32>
   return
 }
 
@@ -301,7 +301,7 @@ func.func @generic_unranked(%q: tensor<*xf32>, %k: tensor<1x4x8x4xf32>) {
 
 func.func @destination_type(%q: tensor<1x4x128x64xf16>, %init: tensor<1x4x128x64xf32>) -> tensor<1x4x128x64xf16> {
   // expected-error @+1 {{'attn.attention' op failed to verify that all of {init, result} have same type}}
-  %0 = "attn.attention"(%q, %q, %q, %init) : (tensor<1x4x128x64xf16>, tensor<1x4x128x64xf16>, tensor<1x4x128x64xf16>, tensor<1x4x128x64xf32>) -> tensor<1x4x128x64xf16>
+  %0 = "attn.attention"(%q, %q, %q, %init) <{operandSegmentSizes = array<i32: 1, 1, 1, 0, 1, 0>}> : (tensor<1x4x128x64xf16>, tensor<1x4x128x64xf16>, tensor<1x4x128x64xf16>, tensor<1x4x128x64xf32>) -> tensor<1x4x128x64xf16>
   return %0 : tensor<1x4x128x64xf16>
 }
 
@@ -324,5 +324,151 @@ func.func @kernel_info_type() attributes {attn.kernel = 3 : i64} {
 
 // expected-error @+1 {{kernel role must be prefill, decode or combine, got 'backward'}}
 func.func @kernel_info_role() attributes {attn.kernel = #attn.kernel<role = "backward", params = [], threads = 32, shared_bytes = 0>} {
+  return
+}
+
+// -----
+
+func.func @lse_element_type(%q: tensor<1x4x8x32xf16>) {
+  %e = tensor.empty() : tensor<1x4x8x32xf16>
+  %el = tensor.empty() : tensor<1x4x8xf16>
+  // expected-error @+1 {{lse must be tensor<1x4x8xf32> ([B, Hq, Sq] of the query), got 'tensor<1x4x8xf16>'}}
+  %o, %l = attn.attention %q, %q, %q : tensor<1x4x8x32xf16>, tensor<1x4x8x32xf16>, tensor<1x4x8x32xf16> -> tensor<1x4x8x32xf16>, tensor<1x4x8xf16> outs(%e, %el : tensor<1x4x8xf16>)
+  return
+}
+
+// -----
+
+func.func @lse_missing_destination(%q: tensor<1x4x8x32xf32>, %e: tensor<1x4x8x32xf32>) {
+  // expected-error @+1 {{the lse result needs an lse destination in outs, and an lse destination needs the lse result}}
+  %o, %l = attn.attention %q, %q, %q : tensor<1x4x8x32xf32>, tensor<1x4x8x32xf32>, tensor<1x4x8x32xf32> -> tensor<1x4x8x32xf32>, tensor<1x4x8xf32> outs(%e)
+  return
+}
+
+// -----
+
+func.func @lse_destination_type(%q: tensor<1x4x8x32xf32>, %e: tensor<1x4x8x32xf32>, %el: tensor<1x4x?xf32>) {
+  // expected-error @+1 {{lse destination type 'tensor<1x4x?xf32>' must match the lse result type 'tensor<1x4x8xf32>'}}
+  %o, %l = attn.attention %q, %q, %q : tensor<1x4x8x32xf32>, tensor<1x4x8x32xf32>, tensor<1x4x8x32xf32> -> tensor<1x4x8x32xf32>, tensor<1x4x8xf32> outs(%e, %el : tensor<1x4x?xf32>)
+  return
+}
+
+// -----
+
+func.func @lse_shape(%q: tensor<?x4x?x32xf32>, %e: tensor<?x4x?x32xf32>, %el: tensor<?x4xf32>) {
+  // expected-error @+1 {{lse must be tensor<?x4x?xf32> ([B, Hq, Sq] of the query), got 'tensor<?x4xf32>'}}
+  %o, %l = attn.attention %q, %q, %q : tensor<?x4x?x32xf32>, tensor<?x4x?x32xf32>, tensor<?x4x?x32xf32> -> tensor<?x4x?x32xf32>, tensor<?x4xf32> outs(%e, %el : tensor<?x4xf32>)
+  return
+}
+
+// -----
+
+func.func @paged_page_size(%q: tensor<2x4x1x64xf16>, %kp: tensor<9x24x2x64xf16>, %t: tensor<2x4xi32>, %l: tensor<2xi32>) {
+  // expected-error @+1 {{page size (key pages dim 1) must be a static power of two from 16 to 256, got 24}}
+  %o = attn.paged_attention %q, %kp, %kp, %t, %l : tensor<2x4x1x64xf16>, tensor<9x24x2x64xf16>, tensor<9x24x2x64xf16>, tensor<2x4xi32>, tensor<2xi32> -> tensor<2x4x1x64xf16>
+  return
+}
+
+// -----
+
+func.func @paged_value_pages(%q: tensor<2x4x1x64xf16>, %kp: tensor<9x16x2x64xf16>, %vp: tensor<8x16x2x64xf16>, %t: tensor<2x4xi32>, %l: tensor<2xi32>) {
+  // expected-error @+1 {{value pages dim 0 (8) must match key pages dim 0 (9)}}
+  %o = attn.paged_attention %q, %kp, %vp, %t, %l : tensor<2x4x1x64xf16>, tensor<9x16x2x64xf16>, tensor<8x16x2x64xf16>, tensor<2x4xi32>, tensor<2xi32> -> tensor<2x4x1x64xf16>
+  return
+}
+
+// -----
+
+func.func @paged_gqa(%q: tensor<2x6x1x64xf16>, %kp: tensor<9x16x4x64xf16>, %t: tensor<2x4xi32>, %l: tensor<2xi32>) {
+  // expected-error @+1 {{number of query heads (6) must be a multiple of key/value heads (4)}}
+  %o = attn.paged_attention %q, %kp, %kp, %t, %l : tensor<2x6x1x64xf16>, tensor<9x16x4x64xf16>, tensor<9x16x4x64xf16>, tensor<2x4xi32>, tensor<2xi32> -> tensor<2x6x1x64xf16>
+  return
+}
+
+// -----
+
+func.func @paged_table_type(%q: tensor<2x4x1x64xf16>, %kp: tensor<9x16x2x64xf16>, %t: tensor<2x4xi64>, %l: tensor<2xi32>) {
+  // expected-error @+1 {{block_table must be i32 [B, max_pages], got 'tensor<2x4xi64>'}}
+  %o = attn.paged_attention %q, %kp, %kp, %t, %l : tensor<2x4x1x64xf16>, tensor<9x16x2x64xf16>, tensor<9x16x2x64xf16>, tensor<2x4xi64>, tensor<2xi32> -> tensor<2x4x1x64xf16>
+  return
+}
+
+// -----
+
+func.func @paged_table_rows(%q: tensor<2x4x1x64xf16>, %kp: tensor<9x16x2x64xf16>, %t: tensor<3x4xi32>, %l: tensor<2xi32>) {
+  // expected-error @+1 {{block_table has 3 rows, but the batch is 2}}
+  %o = attn.paged_attention %q, %kp, %kp, %t, %l : tensor<2x4x1x64xf16>, tensor<9x16x2x64xf16>, tensor<9x16x2x64xf16>, tensor<3x4xi32>, tensor<2xi32> -> tensor<2x4x1x64xf16>
+  return
+}
+
+// -----
+
+func.func @paged_lens(%q: tensor<2x4x1x64xf16>, %kp: tensor<9x16x2x64xf16>, %t: tensor<2x4xi32>, %l: tensor<2x1xi32>) {
+  // expected-error @+1 {{seq_lens must be i32 [B], got 'tensor<2x1xi32>'}}
+  %o = attn.paged_attention %q, %kp, %kp, %t, %l : tensor<2x4x1x64xf16>, tensor<9x16x2x64xf16>, tensor<9x16x2x64xf16>, tensor<2x4xi32>, tensor<2x1xi32> -> tensor<2x4x1x64xf16>
+  return
+}
+
+// -----
+
+func.func @paged_head_dim(%q: tensor<2x4x1x64xf16>, %kp: tensor<9x16x2x32xf16>, %t: tensor<2x4xi32>, %l: tensor<2xi32>) {
+  // expected-error @+1 {{key head dim (32) must match query head dim (64)}}
+  %o = attn.paged_attention %q, %kp, %kp, %t, %l : tensor<2x4x1x64xf16>, tensor<9x16x2x32xf16>, tensor<9x16x2x32xf16>, tensor<2x4xi32>, tensor<2xi32> -> tensor<2x4x1x32xf16>
+  return
+}
+
+// -----
+
+func.func @paged_result(%q: tensor<2x4x1x64xf16>, %kp: tensor<9x16x2x64xf16>, %t: tensor<2x4xi32>, %l: tensor<2xi32>) {
+  // expected-error @+1 {{result shape [2x4x2x64] must be [B, Hq, Sq, Dv] = [2x4x1x64]}}
+  %o = attn.paged_attention %q, %kp, %kp, %t, %l : tensor<2x4x1x64xf16>, tensor<9x16x2x64xf16>, tensor<9x16x2x64xf16>, tensor<2x4xi32>, tensor<2xi32> -> tensor<2x4x2x64xf16>
+  return
+}
+
+// -----
+
+func.func @varlen_rank(%q: tensor<1x9x4x64xf16>, %k: tensor<9x2x64xf16>, %cu: tensor<3xi32>) {
+  // expected-error @+1 {{query must have rank 3 ([tokens, heads, head dim]), got rank 4}}
+  %o = attn.varlen_attention %q, %k, %k, %cu, %cu : tensor<1x9x4x64xf16>, tensor<9x2x64xf16>, tensor<9x2x64xf16>, tensor<3xi32>, tensor<3xi32> -> tensor<9x4x64xf16>
+  return
+}
+
+// -----
+
+func.func @varlen_gqa(%q: tensor<9x6x64xf16>, %k: tensor<9x4x64xf16>, %cu: tensor<3xi32>) {
+  // expected-error @+1 {{number of query heads (6) must be a multiple of key/value heads (4)}}
+  %o = attn.varlen_attention %q, %k, %k, %cu, %cu : tensor<9x6x64xf16>, tensor<9x4x64xf16>, tensor<9x4x64xf16>, tensor<3xi32>, tensor<3xi32> -> tensor<9x6x64xf16>
+  return
+}
+
+// -----
+
+func.func @varlen_cu_type(%q: tensor<9x4x64xf16>, %k: tensor<9x2x64xf16>, %cu: tensor<3xi64>) {
+  // expected-error @+1 {{cu_seqlens_q must be i32 [B + 1], got 'tensor<3xi64>'}}
+  %o = attn.varlen_attention %q, %k, %k, %cu, %cu : tensor<9x4x64xf16>, tensor<9x2x64xf16>, tensor<9x2x64xf16>, tensor<3xi64>, tensor<3xi64> -> tensor<9x4x64xf16>
+  return
+}
+
+// -----
+
+func.func @varlen_cu_count(%q: tensor<9x4x64xf16>, %k: tensor<9x2x64xf16>, %cq: tensor<3xi32>, %ck: tensor<4xi32>) {
+  // expected-error @+1 {{cu_seqlens_q has 3 entries but cu_seqlens_k 4}}
+  %o = attn.varlen_attention %q, %k, %k, %cq, %ck : tensor<9x4x64xf16>, tensor<9x2x64xf16>, tensor<9x2x64xf16>, tensor<3xi32>, tensor<4xi32> -> tensor<9x4x64xf16>
+  return
+}
+
+// -----
+
+func.func @varlen_value_tokens(%q: tensor<9x4x64xf16>, %k: tensor<9x2x64xf16>, %v: tensor<8x2x64xf16>, %cu: tensor<3xi32>) {
+  // expected-error @+1 {{value dim 0 (8) must match key dim 0 (9)}}
+  %o = attn.varlen_attention %q, %k, %v, %cu, %cu : tensor<9x4x64xf16>, tensor<9x2x64xf16>, tensor<8x2x64xf16>, tensor<3xi32>, tensor<3xi32> -> tensor<9x4x64xf16>
+  return
+}
+
+// -----
+
+func.func @varlen_result(%q: tensor<9x4x64xf16>, %k: tensor<7x2x64xf16>, %cu: tensor<3xi32>) {
+  // expected-error @+1 {{result must be [Tq, Hq, Dv] = [9x4x64], got 'tensor<7x4x64xf16>'}}
+  %o = attn.varlen_attention %q, %k, %k, %cu, %cu : tensor<9x4x64xf16>, tensor<7x2x64xf16>, tensor<7x2x64xf16>, tensor<3xi32>, tensor<3xi32> -> tensor<7x4x64xf16>
   return
 }

@@ -70,3 +70,42 @@ gpu.module @kernels {
     gpu.return
   }
 }
+
+// The optional log-sum-exp result: f32 [B, Hq, Sq].
+// CHECK-LABEL: func.func @lse
+// CHECK:         %{{.*}}, %{{.*}} = attn.attention %{{.*}}, %{{.*}}, %{{.*}} : tensor<?x8x?x64xbf16>, tensor<?x2x?x64xbf16>, tensor<?x2x?x64xbf16> -> tensor<?x8x?x64xbf16>, tensor<?x8x?xf32> outs(%{{.*}}, %{{.*}} : tensor<?x8x?xf32>)
+func.func @lse(%q: tensor<?x8x?x64xbf16>, %k: tensor<?x2x?x64xbf16>,
+               %v: tensor<?x2x?x64xbf16>) -> (tensor<?x8x?x64xbf16>, tensor<?x8x?xf32>) {
+  %c0 = arith.constant 0 : index
+  %c2 = arith.constant 2 : index
+  %b = tensor.dim %q, %c0 : tensor<?x8x?x64xbf16>
+  %s = tensor.dim %q, %c2 : tensor<?x8x?x64xbf16>
+  %e = tensor.empty(%b, %s) : tensor<?x8x?x64xbf16>
+  %el = tensor.empty(%b, %s) : tensor<?x8x?xf32>
+  %o, %lse = attn.attention %q, %k, %v
+       : tensor<?x8x?x64xbf16>, tensor<?x2x?x64xbf16>, tensor<?x2x?x64xbf16> -> tensor<?x8x?x64xbf16>, tensor<?x8x?xf32>
+         outs(%e, %el : tensor<?x8x?xf32>)
+  return %o, %lse : tensor<?x8x?x64xbf16>, tensor<?x8x?xf32>
+}
+
+// Paged attention: page pools [num_pages, page_size, Hkv, D], a block table
+// and the lengths.
+// CHECK-LABEL: func.func @paged
+// CHECK:         attn.paged_attention %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} {causal, skip = #attn.skip<threshold = 1.000000e-03>} : tensor<?x32x1x128xbf16>, tensor<?x16x8x128xbf16>, tensor<?x16x8x128xbf16>, tensor<?x?xi32>, tensor<?xi32> -> tensor<?x32x1x128xbf16>
+func.func @paged(%q: tensor<?x32x1x128xbf16>, %kp: tensor<?x16x8x128xbf16>, %vp: tensor<?x16x8x128xbf16>,
+                 %t: tensor<?x?xi32>, %l: tensor<?xi32>) -> tensor<?x32x1x128xbf16> {
+  %o = attn.paged_attention %q, %kp, %vp, %t, %l {causal, skip = #attn.skip<threshold = 1.0e-3>}
+       : tensor<?x32x1x128xbf16>, tensor<?x16x8x128xbf16>, tensor<?x16x8x128xbf16>, tensor<?x?xi32>, tensor<?xi32> -> tensor<?x32x1x128xbf16>
+  return %o : tensor<?x32x1x128xbf16>
+}
+
+// A varlen batch: packed [tokens, heads, head dim] tensors and the
+// cumulative lengths of the sequences.
+// CHECK-LABEL: func.func @varlen
+// CHECK:         attn.varlen_attention %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} {causal, skip = #attn.skip<threshold = 1.000000e-03>} : tensor<?x32x128xbf16>, tensor<?x8x128xbf16>, tensor<?x8x128xbf16>, tensor<?xi32>, tensor<?xi32> -> tensor<?x32x128xbf16>
+func.func @varlen(%q: tensor<?x32x128xbf16>, %k: tensor<?x8x128xbf16>, %v: tensor<?x8x128xbf16>,
+                  %cq: tensor<?xi32>, %ck: tensor<?xi32>) -> tensor<?x32x128xbf16> {
+  %o = attn.varlen_attention %q, %k, %v, %cq, %ck {causal, skip = #attn.skip<threshold = 1.0e-3>}
+       : tensor<?x32x128xbf16>, tensor<?x8x128xbf16>, tensor<?x8x128xbf16>, tensor<?xi32>, tensor<?xi32> -> tensor<?x32x128xbf16>
+  return %o : tensor<?x32x128xbf16>
+}

@@ -85,3 +85,27 @@ func.func @finalize_shape(%acc: tensor<64x64xf32>, %l: tensor<64xf32>) {
   %o = attn.tile_finalize %acc, %l : tensor<64x64xf32>, tensor<64xf32> -> tensor<64x32xf32>
   return
 }
+
+// -----
+
+func.func @packed_heads(%q: tensor<16x64xf32>, %i: index) {
+  // expected-error @+1 {{packed_heads must be positive, got 0}}
+  %s = attn.tile_scores %q, %q at [%i, %i] bounds [%i, %i] {packed_heads = 0 : i64, scale = 0.125 : f32} : tensor<16x64xf32>, tensor<16x64xf32> -> tensor<16x16xf32>
+  return
+}
+
+// -----
+
+func.func @merge_rows(%m: tensor<16xf32>, %acc: tensor<32x64xf32>) {
+  // expected-error @+1 {{max, sum and accumulator must be f32 with one row count}}
+  %a, %b, %c = attn.tile_merge (%m, %m, %acc), (%m, %m, %acc) : tensor<16xf32>, tensor<32x64xf32>
+  return
+}
+
+// -----
+
+func.func @merge_types(%m: tensor<16xf32>, %m2: tensor<32xf32>, %acc: tensor<16x64xf32>) {
+  // expected-error @+1 {{failed to verify that all of {max, sum, otherMax, otherSum, newMax, newSum} have same type}}
+  %a, %b, %c = "attn.tile_merge"(%m, %m, %acc, %m2, %m, %acc) : (tensor<16xf32>, tensor<16xf32>, tensor<16x64xf32>, tensor<32xf32>, tensor<16xf32>, tensor<16x64xf32>) -> (tensor<16xf32>, tensor<16xf32>, tensor<16x64xf32>)
+  return
+}

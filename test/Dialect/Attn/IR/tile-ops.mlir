@@ -20,3 +20,17 @@ func.func @tile_ops(%q: tensor<1x2x?x64xbf16>, %mask: tensor<1x1x?x?xi1>, %i: in
   %o = attn.tile_finalize %c, %b : tensor<64x64xf32>, tensor<64xf32> -> tensor<64x64xbf16>
   return %o : tensor<64x64xbf16>
 }
+
+// The tiles of the split-KV decode tiling: packed rows and the merge of two
+// partial states.
+// CHECK-LABEL: func.func @decode_tile_ops
+// CHECK:         attn.load_mask_tile %{{.*}}[%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}] packed %{{.*}} : tensor<1x4x?x?xf32> -> tensor<16x64xf32>
+// CHECK:         attn.tile_scores %{{.*}}, %{{.*}} mask %{{.*}} at[%{{.*}}, %{{.*}}] bounds[%{{.*}}, %{{.*}}] {packed_heads = 4 : i64, scale = 1.250000e-01 : f32}
+// CHECK:         attn.tile_merge(%{{.*}}, %{{.*}}, %{{.*}}), (%{{.*}}, %{{.*}}, %{{.*}}) : tensor<16xf32>, tensor<16x64xf32>
+func.func @decode_tile_ops(%q: tensor<16x64xf32>, %k: tensor<64x64xf32>, %mask: tensor<1x4x?x?xf32>, %i: index,
+                           %m: tensor<16xf32>, %l: tensor<16xf32>, %acc: tensor<16x64xf32>) -> tensor<16x64xf32> {
+  %mt = attn.load_mask_tile %mask[%i, %i, %i, %i] packed %i : tensor<1x4x?x?xf32> -> tensor<16x64xf32>
+  %s = attn.tile_scores %q, %k mask %mt at [%i, %i] bounds [%i, %i] {packed_heads = 4 : i64, scale = 0.125 : f32} : tensor<16x64xf32>, tensor<64x64xf32>, tensor<16x64xf32> -> tensor<16x64xf32>
+  %a, %b, %c = attn.tile_merge (%m, %l, %acc), (%m, %l, %s) : tensor<16xf32>, tensor<16x64xf32>
+  return %c : tensor<16x64xf32>
+}

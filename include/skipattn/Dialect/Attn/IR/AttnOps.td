@@ -16,7 +16,7 @@ include "mlir/Interfaces/DestinationStyleOpInterface.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
 include "mlir/Interfaces/TilingInterface.td"
 
-def Attn_AttentionOp : Attn_Op<"attention", [Pure,
+def Attn_AttentionOp : Attn_Op<"attention", [Pure, AttrSizedOperandSegments,
     DestinationStyleOpInterface,
     AllTypesMatch<["init", "result"]>,
     DeclareOpInterfaceMethods<TilingInterface,
@@ -46,6 +46,13 @@ def Attn_AttentionOp : Attn_Op<"attention", [Pure,
     - `skip = #attn.skip<...>` asks for a Skip-Softmax kernel (DESIGN.md
       section 4); it does not change the op's mathematical meaning beyond
       the blocks the criterion drops.
+    - An optional second result `lse`, f32 [B, Hq, Sq], is the log-sum-exp
+      of each softmax row, `log(sum_j exp(scale * q_i . k_j + mask_ij))`
+      over the positions the row attends (those of skipped tiles left out);
+      -inf for a fully masked row. Two attentions of the same queries over
+      disjoint key ranges merge into the attention over both with it
+      (docs/serving.md): what ring and context-parallel attention need. Its
+      destination is a second `outs` operand, written with its type.
     - `outs(%init)` is the destination (destination-passing style): a tensor
       of the result's type whose contents are overwritten, typically a
       `tensor.empty`. It ties the result to a buffer for bufferization and
@@ -57,7 +64,8 @@ def Attn_AttentionOp : Attn_Op<"attention", [Pure,
     read (a head tile must hold whole GQA groups or lie within one), and
     with `causal` a query tile [q0, q0 + n) reads only the keys
     [0, q0 + n + Skv - Sq), which keeps the bottom-right diagonal where it
-    was. The head and value-head-dim tiles must have static sizes.
+    was. The head and value-head-dim tiles must have static sizes. The lse
+    destination is sliced by the first three dimensions of the tile.
 
     Example:
 
@@ -71,6 +79,10 @@ def Attn_AttentionOp : Attn_Op<"attention", [Pure,
       : tensor<2x12x197x64xf32>, tensor<2x12x197x64xf32>,
         tensor<2x12x197x64xf32>, tensor<2x1x1x197xi1> -> tensor<2x12x197x64xf32>
         outs(%f)
+    %o2, %lse = attn.attention %q, %k, %v
+      : tensor<1x32x1x128xbf16>, tensor<1x8x?x128xbf16>,
+        tensor<1x8x?x128xbf16> -> tensor<1x32x1x128xbf16>, tensor<1x32x1xf32>
+        outs(%g, %l : tensor<1x32x1xf32>)
     ```
   }];
 
@@ -79,27 +91,39 @@ def Attn_AttentionOp : Attn_Op<"attention", [Pure,
                        AnyRankedTensor:$value,
                        Optional<AnyRankedTensor>:$mask,
                        AnyRankedTensor:$init,
+                       Optional<AnyRankedTensor>:$lse_init,
                        UnitAttr:$causal,
                        OptionalAttr<F32Attr>:$scale,
                        OptionalAttr<Attn_SkipAttr>:$skip);
-  let results = (outs AnyRankedTensor:$result);
+  let results = (outs AnyRankedTensor:$result,
+                      Optional<AnyRankedTensor>:$lse);
 
   let assemblyFormat = [{
     $query `,` $key `,` $value (`mask` $mask^)? attr-dict `:`
     type($query) `,` type($key) `,` type($value) (`,` type($mask)^)?
-    `->` type($result) `outs` `(` $init `)`
+    `->` type($result) (`,` type($lse)^)?
+    `outs` `(` $init (`,` $lse_init^ `:` type($lse_init))? `)`
   }];
 
   let hasVerifier = 1;
 
   let builders = [
-    // The attention into a new `tensor.empty` destination, created at the
+    // The attention into new `tensor.empty` destinations, created at the
     // builder's insertion point: for passes that build the op from its
-    // inputs (attn-raise, skipattn-compile's entry).
+    // inputs (attn-raise, skipattn-compile's entry). With a non-null
+    // `lseType`, the op also has the lse result.
+    OpBuilder<(ins "::mlir::Type":$resultType, "::mlir::Type":$lseType,
+      "::mlir::Value":$query, "::mlir::Value":$key, "::mlir::Value":$value,
+      "::mlir::Value":$mask, "::mlir::UnitAttr":$causal,
+      "::mlir::FloatAttr":$scale, "::skipattn::attn::SkipAttr":$skip)>,
+    // The same without the log-sum-exp.
     OpBuilder<(ins "::mlir::Type":$resultType, "::mlir::Value":$query,
       "::mlir::Value":$key, "::mlir::Value":$value, "::mlir::Value":$mask,
       "::mlir::UnitAttr":$causal, "::mlir::FloatAttr":$scale,
-      "::skipattn::attn::SkipAttr":$skip)>
+      "::skipattn::attn::SkipAttr":$skip), [{
+      build($_builder, $_state, resultType, /*lseType=*/::mlir::Type(), query,
+            key, value, mask, causal, scale, skip);
+    }]>
   ];
 
   let extraClassDeclaration = [{
@@ -115,9 +139,137 @@ def Attn_AttentionOp : Attn_Op<"attention", [Pure,
     ::mlir::Type getElementType() {
       return getQuery().getType().getElementType();
     }
-    /// DestinationStyleOpInterface: the result is written into `init`.
+    /// DestinationStyleOpInterface: the result is written into `init`, the
+    /// lse into `lse_init` (the last operands, in that order).
     ::mlir::MutableOperandRange getDpsInitsMutable() {
-      return getInitMutable();
+      unsigned start = getInitMutable().getOperandNumber();
+      return ::mlir::MutableOperandRange(getOperation(), start,
+                                         getOperation()->getNumOperands() -
+                                             start);
+    }
+  }];
+}
+
+def Attn_PagedAttentionOp : Attn_Op<"paged_attention", [Pure]> {
+  let summary = "attention over a paged key/value cache";
+  let description = [{
+    `attn.attention` with the keys and values in a paged cache, the layout
+    of vLLM and FlashInfer: a pool of pages shared by the sequences of a
+    batch, and per sequence a list of page numbers and a length.
+
+    - Q is [B, Hq, Sq, D] and the result [B, Hq, Sq, Dv], as for
+      attn.attention; K and V are pages [num_pages, page_size, Hkv, D] and
+      [num_pages, page_size, Hkv, Dv]; `block_table` [B, max_pages] (i32)
+      holds the pages of each sequence in order; `seq_lens` [B] (i32) its
+      number of keys L_b.
+    - Key j < L_b of sequence b and kv head h is
+      `k[block_table[b, j / page_size], j mod page_size, h, :]` (V alike);
+      the entries of `block_table` past ceil(L_b / page_size) are never
+      read. L_b must not exceed max_pages * page_size.
+    - `causal` is bottom-right aligned per sequence: key j is kept for query
+      row i when j <= i + L_b - Sq. A row with no key yields zeros (and lse
+      -inf).
+    - page_size is static, a power of two from 16 to 256; the head counts
+      and head dims are static; B, Sq, num_pages and max_pages may be
+      dynamic. `scale`, `skip` and the optional `lse` result are those of
+      attn.attention. There is no mask operand.
+
+    ```mlir
+    %o = attn.paged_attention %q, %kp, %vp, %table, %lens {skip = #attn.skip<threshold = 1.0e-3>}
+      : tensor<?x32x1x128xbf16>, tensor<?x16x8x128xbf16>, tensor<?x16x8x128xbf16>,
+        tensor<?x?xi32>, tensor<?xi32> -> tensor<?x32x1x128xbf16>
+    ```
+  }];
+
+  let arguments = (ins AnyRankedTensor:$query,
+                       AnyRankedTensor:$key,
+                       AnyRankedTensor:$value,
+                       AnyRankedTensor:$block_table,
+                       AnyRankedTensor:$seq_lens,
+                       UnitAttr:$causal,
+                       OptionalAttr<F32Attr>:$scale,
+                       OptionalAttr<Attn_SkipAttr>:$skip);
+  let results = (outs AnyRankedTensor:$result,
+                      Optional<AnyRankedTensor>:$lse);
+
+  let assemblyFormat = [{
+    $query `,` $key `,` $value `,` $block_table `,` $seq_lens attr-dict `:`
+    type($query) `,` type($key) `,` type($value) `,` type($block_table) `,`
+    type($seq_lens) `->` type($result) (`,` type($lse)^)?
+  }];
+
+  let hasVerifier = 1;
+
+  let extraClassDeclaration = [{
+    /// The softmax scale: the `scale` attribute, or 1/sqrt(D) without one.
+    float getScaleValue();
+    /// Keys per page.
+    int64_t getPageSize() { return getKey().getType().getDimSize(1); }
+    int64_t getNumQueryHeads() { return getQuery().getType().getDimSize(1); }
+    int64_t getNumKVHeads() { return getKey().getType().getDimSize(2); }
+    int64_t getHeadDim() { return getQuery().getType().getDimSize(3); }
+    int64_t getValueHeadDim() { return getValue().getType().getDimSize(3); }
+    ::mlir::Type getElementType() {
+      return getQuery().getType().getElementType();
+    }
+  }];
+}
+
+def Attn_VarlenAttentionOp : Attn_Op<"varlen_attention", [Pure]> {
+  let summary = "attention over a packed batch of variable-length sequences";
+  let description = [{
+    `attn.attention` over sequences of different lengths packed one after
+    another, the layout of FlashAttention's varlen API: no padding, one
+    row per token.
+
+    - Q is [Tq, Hq, D], K is [Tk, Hkv, D], V is [Tk, Hkv, Dv] and the result
+      [Tq, Hq, Dv]; `cu_seqlens_q` and `cu_seqlens_k` (i32, [B + 1]) hold
+      the cumulative lengths: sequence b has queries
+      [cu_seqlens_q[b], cu_seqlens_q[b + 1]) and keys
+      [cu_seqlens_k[b], cu_seqlens_k[b + 1]). cu_seqlens_*[0] is 0, the
+      offsets do not decrease and the last is at most Tq (Tk); rows of the
+      result no sequence covers are left as they are.
+    - Each sequence attends only its own keys. `causal` is bottom-right
+      aligned per sequence: key j of sequence b is kept for its query i when
+      j <= i + Sk_b - Sq_b. A query with no key (Sk_b = 0) yields zeros.
+    - One element type, f32, f16 or bf16; static head counts and head dims;
+      Hq a multiple of Hkv (GQA). `scale` and `skip` are those of
+      attn.attention. There is no mask operand and no lse result.
+
+    ```mlir
+    %o = attn.varlen_attention %q, %k, %v, %cu_q, %cu_k {causal}
+      : tensor<?x32x128xbf16>, tensor<?x8x128xbf16>, tensor<?x8x128xbf16>,
+        tensor<?xi32>, tensor<?xi32> -> tensor<?x32x128xbf16>
+    ```
+  }];
+
+  let arguments = (ins AnyRankedTensor:$query,
+                       AnyRankedTensor:$key,
+                       AnyRankedTensor:$value,
+                       AnyRankedTensor:$cu_seqlens_q,
+                       AnyRankedTensor:$cu_seqlens_k,
+                       UnitAttr:$causal,
+                       OptionalAttr<F32Attr>:$scale,
+                       OptionalAttr<Attn_SkipAttr>:$skip);
+  let results = (outs AnyRankedTensor:$result);
+
+  let assemblyFormat = [{
+    $query `,` $key `,` $value `,` $cu_seqlens_q `,` $cu_seqlens_k attr-dict
+    `:` type($query) `,` type($key) `,` type($value) `,` type($cu_seqlens_q)
+    `,` type($cu_seqlens_k) `->` type($result)
+  }];
+
+  let hasVerifier = 1;
+
+  let extraClassDeclaration = [{
+    /// The softmax scale: the `scale` attribute, or 1/sqrt(D) without one.
+    float getScaleValue();
+    int64_t getNumQueryHeads() { return getQuery().getType().getDimSize(1); }
+    int64_t getNumKVHeads() { return getKey().getType().getDimSize(1); }
+    int64_t getHeadDim() { return getQuery().getType().getDimSize(2); }
+    int64_t getValueHeadDim() { return getValue().getType().getDimSize(2); }
+    ::mlir::Type getElementType() {
+      return getQuery().getType().getElementType();
     }
   }];
 }

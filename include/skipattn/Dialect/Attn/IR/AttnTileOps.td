@@ -37,6 +37,45 @@ def Attn_LoadTileOp : Attn_TileOp<"load_tile"> {
   }];
 }
 
+def Attn_LoadPagedTileOp : Attn_TileOp<"load_paged_tile"> {
+  let summary = "rows [row, row + R) of one sequence and kv head of a paged cache";
+  let description = [{
+    `%t = attn.load_paged_tile %pages[%table, %b, %h, %row] limit %len`
+    reads the R x D tile of keys (or values) row .. row + R - 1 of sequence b
+    and kv head h from pages [num_pages, page_size, H, D]:
+    `t[i, :] = pages[table[b, j / page_size], j mod page_size, h, :]` with
+    j = row + i. Rows j >= len read as 0, without reading the table; so does
+    a row whose table entry is not a page number (outside [0, num_pages))
+    or lies past the table's width, so that a bad table reads zeros rather
+    than out of bounds.
+  }];
+  let arguments = (ins AnyRankedTensor:$pages, AnyRankedTensor:$table,
+                       Index:$batch, Index:$head, Index:$row, Index:$limit);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = [{
+    $pages `[` $table `,` $batch `,` $head `,` $row `]` `limit` $limit
+    attr-dict `:` type($pages) `,` type($table) `->` type($result)
+  }];
+}
+
+def Attn_LoadPackedTileOp : Attn_TileOp<"load_packed_tile"> {
+  let summary = "rows [row, row + R) of one sequence and head of a packed [T, H, D] tensor";
+  let description = [{
+    `%t = attn.load_packed_tile %src[%start, %h, %row] limit %len` reads the
+    R x D tile of rows row .. row + R - 1 of the sequence that starts at
+    token `start` of a varlen batch (attn.varlen_attention):
+    `t[i, :] = src[start + row + i, h, :]`. Rows with row + i >= len, or
+    past the end of the tensor, read as 0.
+  }];
+  let arguments = (ins AnyRankedTensor:$source, Index:$start, Index:$head,
+                       Index:$row, Index:$limit);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = [{
+    $source `[` $start `,` $head `,` $row `]` `limit` $limit attr-dict `:`
+    type($source) `->` type($result)
+  }];
+}
+
 def Attn_LoadMaskTileOp : Attn_TileOp<"load_mask_tile"> {
   let summary = "the R x C tile of a broadcasting [B, H, Sq, Skv] mask";
   let description = [{
@@ -44,13 +83,18 @@ def Attn_LoadMaskTileOp : Attn_TileOp<"load_mask_tile"> {
     `t[i, j] = mask[b, h, row + i, col + j]`, where every mask dimension of
     extent 1 broadcasts (its index is 0). Entries outside the mask read as
     false (i1) or 0 (float); tile_scores masks those positions anyway.
+
+    With `packed %q_len` the tile's rows are the packed rows of a GQA group
+    (attn-tile's pack-gqa): row p = row + i is query `p mod q_len` of query
+    head `h + p / q_len`, so `t[i, j] = mask[b, h + p / q_len, p mod q_len,
+    col + j]`, `h` being the group's first query head.
   }];
   let arguments = (ins AnyRankedTensor:$mask, Index:$batch, Index:$head,
-                       Index:$row, Index:$col);
+                       Index:$row, Index:$col, Optional<Index>:$packedQLen);
   let results = (outs AnyRankedTensor:$result);
   let assemblyFormat = [{
-    $mask `[` $batch `,` $head `,` $row `,` $col `]` attr-dict `:`
-    type($mask) `->` type($result)
+    $mask `[` $batch `,` $head `,` $row `,` $col `]`
+    (`packed` $packedQLen^)? attr-dict `:` type($mask) `->` type($result)
   }];
 }
 
@@ -70,11 +114,17 @@ def Attn_TileScoresOp : Attn_TileOp<"tile_scores"> {
     The products accumulate in f32. Rows past the end of the queries are
     entirely -inf, so they never move the running max and always vote to
     skip.
+
+    With `packed_heads = G` (attn-tile's pack-gqa) the query rows are packed:
+    row p = row + i is query `p mod q_len` of the p / q_len-th head of a GQA
+    group of G heads. Rows at and past `G * q_len` are -inf, and the causal
+    test uses the query index `p mod q_len` in place of `row + i`.
   }];
   let arguments = (ins AnyRankedTensor:$query, AnyRankedTensor:$key,
                        Optional<AnyRankedTensor>:$mask, Index:$row,
                        Index:$col, Index:$qLen, Index:$kvLen,
-                       F32Attr:$scale, UnitAttr:$causal);
+                       F32Attr:$scale, UnitAttr:$causal,
+                       OptionalAttr<I64Attr>:$packed_heads);
   let results = (outs AnyRankedTensor:$result);
   let assemblyFormat = [{
     $query `,` $key (`mask` $mask^)? `at` `[` $row `,` $col `]`
@@ -161,6 +211,49 @@ def Attn_TileUpdateOp : Attn_TileOp<"tile_update", [
     (`skip` $skipGroups^ `:` type($skipGroups))? attr-dict `:`
     type($scores) `,` type($tileMax) `,` type($value) `,` type($acc)
   }];
+}
+
+def Attn_TileMergeOp : Attn_TileOp<"tile_merge", [
+    AllTypesMatch<["max", "sum", "otherMax", "otherSum", "newMax", "newSum"]>,
+    AllTypesMatch<["acc", "otherAcc", "newAcc"]>]> {
+  let summary = "the log-sum-exp merge of two partial softmax states";
+  let description = [{
+    Two online-softmax states of the same rows over disjoint kv ranges (the
+    parts of a split kv range) merge into the state over both:
+
+    ```
+    m'[i]     = max(m1[i], m2[i])
+    c[i]      = m'[i] == -inf ? 0 : m'[i]
+    a1[i]     = exp(m1[i] - c[i]),  a2[i] = exp(m2[i] - c[i])
+    l'[i]     = a1[i] * l1[i] + a2[i] * l2[i]
+    acc'[i,:] = a1[i] * acc1[i,:] + a2[i] * acc2[i,:]
+    ```
+
+    A state whose m is a seed (docs/serving.md) but whose l is 0 adds
+    nothing.
+  }];
+  let arguments = (ins AnyRankedTensor:$max, AnyRankedTensor:$sum,
+                       AnyRankedTensor:$acc, AnyRankedTensor:$otherMax,
+                       AnyRankedTensor:$otherSum, AnyRankedTensor:$otherAcc);
+  let results = (outs AnyRankedTensor:$newMax, AnyRankedTensor:$newSum,
+                      AnyRankedTensor:$newAcc);
+  let assemblyFormat = [{
+    `(` $max `,` $sum `,` $acc `)` `,` `(` $otherMax `,` $otherSum `,`
+    $otherAcc `)` attr-dict `:` type($max) `,` type($acc)
+  }];
+}
+
+def Attn_TileLseOp : Attn_TileOp<"tile_lse",
+    [AllTypesMatch<["max", "sum", "result"]>]> {
+  let summary = "the log-sum-exp of each row from its running max and sum";
+  let description = [{
+    `lse[i] = sum[i] == 0 ? -inf : max[i] + log(sum[i])`: the log of the
+    softmax denominator over the scores the row summed, for the `lse`
+    result of attn.attention.
+  }];
+  let arguments = (ins AnyRankedTensor:$max, AnyRankedTensor:$sum);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = "$max `,` $sum attr-dict `:` type($max)";
 }
 
 def Attn_TileFinalizeOp : Attn_TileOp<"tile_finalize"> {

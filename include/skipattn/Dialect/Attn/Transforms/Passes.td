@@ -114,12 +114,35 @@ def AttnTile : Pass<"attn-tile"> {
     - The loop writes the attention's destination (`outs`).
     - A `skip` attribute becomes the `skip_request` of the kv loop's
       attn.tile_update, for attn-insert-block-skip.
+
+    Two options give the tiling of the split-KV decode kernel, so that the
+    CPU lowering computes, and counts skips, exactly as it does
+    (docs/serving.md):
+    - `pack-gqa`: the q-blocks run over the G = Hq / Hkv query heads of a
+      kv head packed one after another (row p is query p mod Sq of head
+      p / Sq of the group): the forall is over (B, Hkv, ceil(G * Sq / BM)),
+      Q and the result are viewed as [B, Hkv, G * Sq, D] by reshapes,
+      tile_scores gets `packed_heads = G` and the mask tile `packed %sq`.
+      Every q-block visits all ceil(Skv / BN) kv-blocks (its causal bound
+      is that of query Sq - 1).
+    - `kv-splits`: the enclosing function gets a trailing `index` argument
+      `{attn.kv_splits}`, P; the kv-blocks [0, n) of each q-block are cut
+      into P parts `[min(p * ceil(n / P), n), min((p + 1) * ceil(n / P),
+      n))`, each an scf.for from (m, l, acc) = (-inf, 0, 0), inside an
+      scf.for over the parts whose results `attn.tile_merge` combines. The
+      function must not have callers in the module.
   }];
   let options = [
     Option<"blockM", "block-m", "int64_t", /*default=*/"64",
            "Query rows per q-block (BM)">,
     Option<"blockN", "block-n", "int64_t", /*default=*/"64",
-           "Keys per kv-block (BN)">
+           "Keys per kv-block (BN)">,
+    Option<"packGQA", "pack-gqa", "bool", /*default=*/"false",
+           "Pack the query heads of a GQA group into the q-blocks, as the "
+           "decode kernel does">,
+    Option<"kvSplits", "kv-splits", "bool", /*default=*/"false",
+           "Cut each q-block's kv range into a run-time number of parts "
+           "merged by log-sum-exp, as split-KV decode does">
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",

@@ -14,6 +14,11 @@
 // no marker; the attentions of one function that this pass predicates
 // share them.
 //
+// A kv loop that may start past kv-block 0 (a part of a split kv range)
+// gets the seed of docs/serving.md: the scores of block 0, computed before
+// the loop by a clone of the loop's own score computation, start its running
+// max, and every block but block 0 is subject to the vote.
+//
 //===----------------------------------------------------------------------===//
 
 #include "skipattn/Dialect/Attn/IR/AttnOps.h"
@@ -23,9 +28,11 @@
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/IR/SymbolTable.h"
 #include "mlir/Interfaces/FunctionInterfaces.h"
+#include "llvm/ADT/SetVector.h"
 
 namespace skipattn::attn {
 #define GEN_PASS_DEF_ATTNINSERTBLOCKSKIP
@@ -77,8 +84,12 @@ struct TiledLoop {
   TileScoresOp scores;
   TileRowMaxOp rowMax;
   TileUpdateOp update;
-  LoadTileOp valueLoad;
-  LoadTileOp queryLoad; // its (batch, head) index the counters
+  /// attn.load_tile, or attn.load_paged_tile of a paged cache.
+  Operation *valueLoad;
+  /// The query tile's load, attn.load_tile or (varlen) attn.load_packed_tile;
+  /// its batch (or sequence) and head index the counters.
+  Operation *queryLoad;
+  Value batch, head;
 };
 } // namespace
 
@@ -95,9 +106,25 @@ static FailureOr<TiledLoop> analyze(TileUpdateOp update) {
                             "one attn.tile_update");
   t.rowMax = t.update.getTileMax().getDefiningOp<TileRowMaxOp>();
   t.scores = t.update.getScores().getDefiningOp<TileScoresOp>();
-  t.valueLoad = t.update.getValue().getDefiningOp<LoadTileOp>();
+  t.valueLoad = t.update.getValue().getDefiningOp();
+  if (!isa_and_nonnull<LoadTileOp, LoadPagedTileOp, LoadPackedTileOp>(
+          t.valueLoad))
+    t.valueLoad = nullptr;
   if (t.scores)
-    t.queryLoad = t.scores.getQuery().getDefiningOp<LoadTileOp>();
+    t.queryLoad = t.scores.getQuery().getDefiningOp();
+  if (auto q = dyn_cast_or_null<LoadTileOp>(t.queryLoad)) {
+    t.batch = q.getBatch();
+    t.head = q.getHead();
+  } else if (auto q = dyn_cast_or_null<LoadPackedTileOp>(t.queryLoad)) {
+    // A varlen sequence: the forall's first index is the sequence.
+    auto forall = loop->getParentOfType<scf::ForallOp>();
+    if (forall && forall.getRank() == 3) {
+      t.batch = forall.getInductionVar(0);
+      t.head = q.getHead();
+    }
+  }
+  if (!t.batch)
+    t.queryLoad = nullptr;
   if (!t.rowMax || !t.scores || !t.valueLoad || !t.queryLoad ||
       t.valueLoad->getBlock() != loop.getBody() || !t.valueLoad->hasOneUse() ||
       t.update.getSkipGroups())
@@ -109,6 +136,98 @@ static FailureOr<TiledLoop> analyze(TileUpdateOp update) {
     return loop.emitError("attn-insert-block-skip: the update must read the "
                           "loop's (max, sum, acc)");
   return t;
+}
+
+/// Whether 0 < lambda < 1: skipping is on.
+static Value skippingOn(OpBuilder &b, Location loc, Value lambda) {
+  auto f32 = [&](double v) -> Value {
+    return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(v));
+  };
+  Value positive = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT,
+                                         lambda, f32(0.0));
+  Value belowOne = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OLT,
+                                         lambda, f32(1.0));
+  return arith::AndIOp::create(b, loc, positive, belowOne);
+}
+
+/// Before `loop`, the row max of kv-block 0 when the loop starts past it
+/// and skipping is on (the seed), else the loop's initial max; the loop
+/// then starts from it. The scores are a clone of the loop's own
+/// computation of `rowMax` with the block index at 0.
+static void seedRunningMax(OpBuilder &b, scf::ForOp loop, TileRowMaxOp rowMax,
+                           Value lambda) {
+  Location loc = loop.getLoc();
+  Block *body = loop.getBody();
+  // The ops of the loop body that the row max depends on, in order.
+  llvm::SetVector<Operation *> slice;
+  SmallVector<Operation *> worklist = {rowMax};
+  while (!worklist.empty()) {
+    Operation *op = worklist.pop_back_val();
+    if (!slice.insert(op))
+      continue;
+    for (Value operand : op->getOperands())
+      if (Operation *def = operand.getDefiningOp())
+        if (def->getBlock() == body)
+          worklist.push_back(def);
+  }
+  SmallVector<Operation *> ordered(slice.begin(), slice.end());
+  llvm::sort(ordered,
+             [](Operation *a, Operation *b) { return a->isBeforeInBlock(b); });
+
+  b.setInsertionPoint(loop);
+  Value lb = loop.getLowerBound(), ub = loop.getUpperBound();
+  Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+  Value pastFirst =
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ugt, lb, zero);
+  Value hasBlocks =
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, lb, ub);
+  Value seeded = arith::AndIOp::create(
+      b, loc, skippingOn(b, loc, lambda),
+      arith::AndIOp::create(b, loc, pastFirst, hasBlocks));
+  Value initMax = loop.getInitArgs()[0];
+  auto ifOp = scf::IfOp::create(b, loc, TypeRange{initMax.getType()}, seeded,
+                                /*withElseRegion=*/true);
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(ifOp.thenBlock());
+    IRMapping map;
+    map.map(loop.getInductionVar(), zero);
+    for (Operation *op : ordered)
+      b.clone(*op, map);
+    scf::YieldOp::create(b, loc, map.lookup(rowMax.getResult()));
+    b.setInsertionPointToStart(ifOp.elseBlock());
+    scf::YieldOp::create(b, loc, initMax);
+  }
+  loop.getInitArgsMutable()[0].assign(ifOp.getResult(0));
+}
+
+/// Adds `visited` and `skipped` (index) to the counters of (batch, h) for
+/// every query head h whose rows a packed q-block holds: tile_scores packs
+/// the G heads of a GQA group (rows [row, min(row + BM, G * Sq)), head
+/// p / Sq of the group for row p), each packed head kvHead * G + p / Sq
+/// counts the tile once.
+static void countPackedTile(OpBuilder &b, Location loc, Value stats,
+                            Value batch, Value kvHead, TileScoresOp scores,
+                            int64_t bm, Value visited, Value skipped) {
+  int64_t heads = *scores.getPackedHeads();
+  auto cst = [&](int64_t v) -> Value {
+    return arith::ConstantIndexOp::create(b, loc, v);
+  };
+  Value row = scores.getRow(), qLen = scores.getQLen();
+  Value end = arith::MinUIOp::create(
+      b, loc, arith::AddIOp::create(b, loc, row, cst(bm)),
+      arith::MulIOp::create(b, loc, qLen, cst(heads)));
+  Value first = arith::DivUIOp::create(b, loc, row, qLen);
+  Value last = arith::DivUIOp::create(
+      b, loc, arith::SubIOp::create(b, loc, end, cst(1)), qLen);
+  Value base = arith::MulIOp::create(b, loc, kvHead, cst(heads));
+  auto each = scf::ForOp::create(
+      b, loc, first, arith::AddIOp::create(b, loc, last, cst(1)), cst(1));
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(each.getBody());
+  Value h = arith::AddIOp::create(b, loc, base, each.getInductionVar());
+  addToStats(b, loc, stats, batch, h, 0, visited);
+  addToStats(b, loc, stats, batch, h, 1, skipped);
 }
 
 static LogicalResult
@@ -138,6 +257,11 @@ insertSkip(TileUpdateOp request, int64_t voteRows, bool stats,
     return loop.emitError() << "attn-insert-block-skip: vote=" << voteRows
                             << " must divide the block rows (" << bm << ")";
   int64_t numGroups = bm / group;
+  std::optional<int64_t> packed = tiled->scores.getPackedHeads();
+  if (numGroups > 1 && packed && *packed > 1)
+    return loop.emitError() << "attn-insert-block-skip: vote=" << voteRows
+                            << " splits a q-block of packed GQA heads; a "
+                               "packed q-block votes as a whole";
 
   OpBuilder b(func.getContext());
   SkipArguments &args = arguments[func.getOperation()];
@@ -149,12 +273,16 @@ insertSkip(TileUpdateOp request, int64_t voteRows, bool stats,
     return loop.emitError("attn-insert-block-skip: cannot add the threshold "
                           "argument");
   Value statsBuf;
-  LoadTileOp qLoad = tiled->queryLoad;
+  Operation *qLoad = tiled->queryLoad;
   if (stats) {
-    // [B, Hq, 2]: the batch and query heads of the attention's Q.
-    auto qType = cast<RankedTensorType>(qLoad.getSource().getType());
-    auto statsType = MemRefType::get(
-        {qType.getDimSize(0), qType.getDimSize(1), 2}, b.getI64Type());
+    // [B, Hq, 2]: the batch and query heads of the attention's Q (whose
+    // packed view is [B, Hkv, G * Sq, D]).
+    // A varlen Q [Tq, Hq, D] has a run-time number of sequences.
+    auto qType = cast<RankedTensorType>(qLoad->getOperand(0).getType());
+    int64_t heads = qType.getDimSize(1) * (packed ? *packed : 1);
+    int64_t batch = isa<LoadPackedTileOp>(qLoad) ? ShapedType::kDynamic
+                                                  : qType.getDimSize(0);
+    auto statsType = MemRefType::get({batch, heads, 2}, b.getI64Type());
     FailureOr<Value> s = getOrAddArgument(func, args.stats, statsType);
     if (failed(s))
       return loop.emitError()
@@ -164,11 +292,17 @@ insertSkip(TileUpdateOp request, int64_t voteRows, bool stats,
                 "they must have the same batch and query heads";
     statsBuf = *s;
   }
-  Value bIdx = qLoad.getBatch(), hIdx = qLoad.getHead();
+  Value bIdx = tiled->batch, hIdx = tiled->head;
 
   Location loc = loop.getLoc();
   TileUpdateOp update = tiled->update;
-  b.setInsertionPointAfter(tiled->rowMax);
+  // A loop that may start past kv-block 0 is a part of a split kv range: it
+  // is seeded, and needs lambda before it.
+  bool split = !isConstantIntValue(loop.getLowerBound(), 0);
+  if (split)
+    b.setInsertionPoint(loop);
+  else
+    b.setInsertionPointAfter(tiled->rowMax);
   // lambda: the threshold, or scale_factor / Skv.
   Value lambda = *param;
   if (skip.getKind() == SkipKind::ScaleFactor) {
@@ -177,15 +311,21 @@ insertSkip(TileUpdateOp request, int64_t voteRows, bool stats,
     Value kvLenF = arith::UIToFPOp::create(b, loc, b.getF32Type(), kvLen);
     lambda = arith::DivFOp::create(b, loc, lambda, kvLenF);
   }
+  if (split) {
+    seedRunningMax(b, loop, tiled->rowMax, lambda);
+    b.setInsertionPointAfter(tiled->rowMax);
+  }
   Value m = loop.getRegionIterArg(0);
   auto votesType = RankedTensorType::get({numGroups}, b.getI1Type());
   Value votes = SkipVoteOp::create(b, loc, votesType, tiled->rowMax, m, lambda,
                                    b.getI64IntegerAttr(group), skip);
   update.removeSkipRequestAttr();
-  // The first visited block is never skipped.
-  Value notFirst =
-      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne,
-                            loop.getInductionVar(), loop.getLowerBound());
+  // Block 0 is never skipped; every other block is, on the vote (a part
+  // that starts past block 0 starts from its seed).
+  Value first = split ? arith::ConstantIndexOp::create(b, loc, 0).getResult()
+                      : loop.getLowerBound();
+  Value notFirst = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne,
+                                         loop.getInductionVar(), first);
 
   if (numGroups > 1) {
     // Each group keeps or updates its own rows.
@@ -216,7 +356,13 @@ insertSkip(TileUpdateOp request, int64_t voteRows, bool stats,
   Value c0 = arith::ConstantIndexOp::create(b, loc, 0);
   Value vote = tensor::ExtractOp::create(b, loc, votes, ValueRange{c0});
   Value doSkip = arith::AndIOp::create(b, loc, notFirst, vote);
-  if (statsBuf) {
+  if (statsBuf && packed && *packed > 1) {
+    Value one = arith::ConstantIndexOp::create(b, loc, 1);
+    Value skipped =
+        arith::IndexCastUIOp::create(b, loc, b.getIndexType(), doSkip);
+    countPackedTile(b, loc, statsBuf, bIdx, hIdx, tiled->scores, bm, one,
+                    skipped);
+  } else if (statsBuf) {
     addToStats(b, loc, statsBuf, bIdx, hIdx, 0,
                arith::ConstantIndexOp::create(b, loc, 1));
     addToStats(b, loc, statsBuf, bIdx, hIdx, 1,
@@ -235,7 +381,7 @@ insertSkip(TileUpdateOp request, int64_t voteRows, bool stats,
     b.setInsertionPointToStart(ifOp.elseBlock());
     IRMapping map;
     Operation *v = b.clone(*tiled->valueLoad, map);
-    map.map(tiled->valueLoad.getResult(), v->getResult(0));
+    map.map(tiled->valueLoad->getResult(0), v->getResult(0));
     Operation *u = b.clone(*update, map);
     scf::YieldOp::create(b, loc, u->getResults());
   }

@@ -1,5 +1,6 @@
 // RUN: skipattn-opt %s --split-input-file --attn-tile --attn-insert-block-skip --verify-diagnostics
 // RUN: not skipattn-opt %s --split-input-file --attn-tile --attn-insert-block-skip=vote=48 2>&1 | FileCheck %s --check-prefix=VOTE
+// RUN: not skipattn-opt %s --split-input-file --attn-tile=pack-gqa --attn-insert-block-skip=vote=16 2>&1 | FileCheck %s --check-prefix=PACKVOTE
 // RUN: not skipattn-opt %s --split-input-file --attn-tile --attn-insert-block-skip=stats 2>&1 | FileCheck %s --check-prefix=STATS
 
 // The threshold must become an argument of an entry function: one with
@@ -22,6 +23,15 @@ func.func @entry(%q: tensor<1x2x64x32xf32>) -> tensor<1x2x64x32xf32> {
   %init_a = tensor.empty() : tensor<1x2x64x32xf32>
   %a = attn.attention %q, %q, %q {skip = #attn.skip<threshold = 1.0e-3>} : tensor<1x2x64x32xf32>, tensor<1x2x64x32xf32>, tensor<1x2x64x32xf32> -> tensor<1x2x64x32xf32> outs(%init_a)
   return %a : tensor<1x2x64x32xf32>
+}
+
+// -----
+
+// PACKVOTE: error: attn-insert-block-skip: vote=16 splits a q-block of packed GQA heads; a packed q-block votes as a whole
+func.func @packed(%q: tensor<1x4x64x32xf32>, %k: tensor<1x1x64x32xf32>) -> tensor<1x4x64x32xf32> {
+  %init_a = tensor.empty() : tensor<1x4x64x32xf32>
+  %a = attn.attention %q, %k, %k {skip = #attn.skip<threshold = 1.0e-3>} : tensor<1x4x64x32xf32>, tensor<1x1x64x32xf32>, tensor<1x1x64x32xf32> -> tensor<1x4x64x32xf32> outs(%init_a)
+  return %a : tensor<1x4x64x32xf32>
 }
 
 // -----
