@@ -12,6 +12,7 @@
 
 #include "skipattn/InitSkipAttn.h"
 #include "skipattn/Pipelines/Pipelines.h"
+#include "skipattn/Support/ParserGuard.h"
 
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/Diagnostics.h"
@@ -21,7 +22,6 @@
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassRegistry.h"
 
-#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <iterator>
@@ -53,63 +53,6 @@ static const char *const pipelines[] = {
     "builtin.module(attn-compile{target=cpu skip-scale-factor=4 stats=true})",
 };
 
-/// Whether `[` integers `]` (a dense array as linalg's parser reads it)
-/// starts text.
-static bool startsWithIntegerList(StringRef text) {
-  if (!text.consume_front("["))
-    return false;
-  text = text.ltrim();
-  if (text.consume_front("]"))
-    return true;
-  while (true) {
-    text.consume_front("-");
-    size_t digits = text.find_first_not_of("0123456789");
-    if (digits == 0 || digits == StringRef::npos)
-      return false;
-    text = text.drop_front(digits).ltrim();
-    if (text.consume_front("]"))
-      return true;
-    if (!text.consume_front(","))
-      return false;
-    text = text.ltrim();
-  }
-}
-
-/// Nesting that a parser's recursion handles with room to spare.
-static constexpr int kMaxNesting = 1000;
-
-/// Whether MLIR 22 itself (Debian's libMLIR, not code of ours) crashes on
-/// the text, so that the input is not run: nesting deep enough to overflow
-/// the parser's stack, or the linalg.transpose, linalg.broadcast and
-/// linalg.reduce parsers, which store a null attribute when what follows
-/// `permutation =` / `dimensions =` does not parse as a dense array, and
-/// dereference it (to go when the dependency has the fix).
-static bool knownUpstreamCrash(StringRef source) {
-  // MLIR's parser recurses once per nesting level, so deep enough nesting
-  // overflows the stack of any MLIR tool (some 18,000 levels here under
-  // ASan); attention IR nests a few levels.
-  int depth = 0;
-  for (size_t i = 0; i < source.size(); ++i) {
-    char c = source[i];
-    bool arrow = c == '>' && i > 0 && source[i - 1] == '-';
-    if (c == '(' || c == '[' || c == '{' || c == '<')
-      ++depth;
-    else if ((c == ')' || c == ']' || c == '}' || c == '>') && !arrow)
-      depth = std::max(depth - 1, 0);
-    if (depth > kMaxNesting)
-      return true;
-  }
-  for (StringRef keyword : {"permutation", "dimensions"}) {
-    for (size_t at = source.find(keyword); at != StringRef::npos;
-         at = source.find(keyword, at + 1)) {
-      StringRef rest = source.drop_front(at + keyword.size()).ltrim();
-      if (rest.consume_front("=") && !startsWithIntegerList(rest.ltrim()))
-        return true;
-    }
-  }
-  return false;
-}
-
 static MLIRContext &context() {
   static MLIRContext *ctx = [] {
     DialectRegistry registry;
@@ -135,7 +78,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   // MLIR's lexer reads up to a NUL terminator, as files and strings have;
   // libFuzzer's bytes end without one.
   std::string source(reinterpret_cast<const char *>(data + 1), size - 1);
-  if (knownUpstreamCrash(source))
+  // MLIR 22's own parser crashes on these; the tools refuse them with an
+  // error (skipattn/Support/ParserGuard.h), so the fuzzer does too.
+  if (skipattn::findParserCrash(source))
     return 0;
   OwningOpRef<ModuleOp> module = parseSourceString<ModuleOp>(source, &ctx);
   if (!module || failed(verify(*module)))

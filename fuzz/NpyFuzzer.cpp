@@ -30,9 +30,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   size_t elements = 1;
   for (int64_t dim : array.shape)
     elements *= static_cast<size_t>(dim);
-  size_t width = array.type == skipattn::npy::ElementType::Float32   ? 4
-                 : array.type == skipattn::npy::ElementType::Float16 ? 2
-                                                                     : 1;
+  size_t width = 0;
+  switch (array.type) {
+  case skipattn::npy::ElementType::Float32:
+  case skipattn::npy::ElementType::Int32:
+    width = 4;
+    break;
+  case skipattn::npy::ElementType::Float16:
+    width = 2;
+    break;
+  case skipattn::npy::ElementType::Bool:
+    width = 1;
+    break;
+  }
   if (array.data.size() != elements * width)
     std::abort(); // the reader accepted data of the wrong length
   return 0;

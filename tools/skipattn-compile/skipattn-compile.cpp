@@ -12,6 +12,7 @@
 #include "skipattn/Conversion/Passes.h"
 #include "skipattn/InitSkipAttn.h"
 #include "skipattn/Pipelines/Pipelines.h"
+#include "skipattn/Support/ParserGuard.h"
 #include "skipattn/runtime.h"
 
 #include "mlir/IR/AsmState.h"
@@ -20,6 +21,7 @@
 #include "mlir/IR/Verifier.h"
 #include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
+#include "mlir/Support/FileUtilities.h"
 #include "mlir/Support/Timing.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
@@ -307,8 +309,15 @@ int main(int argc, char **argv) {
          {&batch, &qHeads, &kvHeads, &qLen, &kvLen, &headDim, &valueHeadDim})
       if (o->getNumOccurrences())
         return fail("give either an .mlir input or the shape flags, not both");
+    std::string error;
+    std::unique_ptr<llvm::MemoryBuffer> file = openInputFile(input, &error);
+    if (!file)
+      return fail(error);
+    if (failed(checkParserCrash(*file)))
+      return 1;
+    sourceMgr.AddNewSourceBuffer(std::move(file), llvm::SMLoc());
     OwningOpRef<ModuleOp> module =
-        parseSourceFile<ModuleOp>(input, sourceMgr, &ctx);
+        parseSourceFile<ModuleOp>(sourceMgr, &ctx);
     if (!module)
       return fail("cannot parse '" + input + "'");
     spec = specFromModule(*module);
