@@ -104,7 +104,7 @@ def thresholds(args, q, k, causal):
         return [float(x) for x in args.lambdas.split(",") if x]
     if args.targets:
         targets = [float(x) for x in args.targets.split(",") if x]
-        bm, bn = skipattn.block_sizes(q.device, causal, q.shape[3])
+        bm, bn = skipattn.block_sizes(q.device, causal, q.shape[3], q.shape[2])
         res = cal.calibrate([(q, k)], targets, causal, bm, bn)
         return [t["lambda"] for t in res["entry"]["targets"]
                 if t["lambda"] is not None]

@@ -19,14 +19,28 @@ DEFAULT_MIN_KV_LEN = 1024
 _DTYPES = {torch.float32: "f32", torch.float16: "f16", torch.bfloat16: "bf16"}
 
 
-def block_sizes(device, causal, head_dim):
+# On the GPU a call with at most this many queries per sequence runs the
+# split-KV decode kernels (KernelConfig::kDecodeWideQueries), whose kv-block
+# is at most 64 keys (KernelConfig::decodeBlockN) and whose query block holds
+# every query of the call.
+GPU_DECODE_MAX_QUERIES = 8
+GPU_DECODE_MAX_BLOCK_N = 64
+
+
+def block_sizes(device, causal, head_dim, q_len=None):
     """(block_m, block_n) of the bundles the op runs on `device`: the CPU's
     64 x 64, else skipattn-compile's defaults for the GPU's chip (sm_90a
     64 x 128; sm_80 128 x 64, or 64 x 64 for causal head dims below 128).
+    With q_len, the tile of the kernel that serves that many queries per
+    sequence: on the GPU up to 8 queries run the split-KV decode kernel,
+    which visits kv-blocks of at most 64 keys.
     Calibrate with these (skipattn-calibrate --block-m/--block-n)."""
     device = torch.device(device)
     chip = chip_of(device) if device.type == "cuda" else ""
-    return _block_sizes(chip, causal, head_dim)
+    bm, bn = _block_sizes(chip, causal, head_dim)
+    if chip and q_len is not None and q_len <= GPU_DECODE_MAX_QUERIES:
+        return GPU_DECODE_MAX_QUERIES, min(bn, GPU_DECODE_MAX_BLOCK_N)
+    return bm, bn
 
 
 def _block_sizes(chip, causal, head_dim):
@@ -381,7 +395,7 @@ def attention(q, k, v, *, causal=False, scale=None, skip=None, mask=None,
         return out
     counters = counters.cpu()
     if skip is None:
-        bm, bn = block_sizes(q.device, causal, q.shape[3])
+        bm, bn = block_sizes(q.device, causal, q.shape[3], q.shape[2])
         counters[..., 0] = visited_tiles(q.shape[2], kv_len, causal, bm, bn)
     total_h, skipped_h = counters[..., 0], counters[..., 1]
     total, skipped = int(total_h.sum()), int(skipped_h.sum())

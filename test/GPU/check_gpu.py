@@ -46,6 +46,9 @@ def reference(q, k, v, causal, scale, drop=None, mask=None):
     mask: broadcasting to [B, Hq, Sq, Skv], bool (keep) or additive."""
     B, Hq, Sq, D = q.shape
     Hkv, Skv = k.shape[1], k.shape[2]
+    if Skv == 0:
+        # No key: every row is fully masked, and yields zeros.
+        return torch.zeros(B, Hq, Sq, v.shape[3], dtype=torch.float64, device=q.device)
     g = Hq // Hkv
     qd = q.double()
     kd = k.double().repeat_interleave(g, 1)
@@ -285,7 +288,11 @@ def check_varlen_bundle(rt, bundle, name, man, gen, dt, tol, bundles_dir):
         torch.cuda.synchronize()
         err = same = 0.0
         total = skipped = 0
+        # Counts of separate calls compare only where every call runs the
+        # varlen kernel's kind: a short query on the twin takes the split-KV
+        # decode kernel, whose kv-blocks are smaller.
         separate = [0, 0]
+        comparable = twin is not None
         for b, ((Sq, Skv), (q, k, v)) in enumerate(zip(lens, seqs)):
             mine = out[cu_q[b]:cu_q[b + 1]].transpose(0, 1)[None].double()
             if Sq == 0:
@@ -300,6 +307,7 @@ def check_varlen_bundle(rt, bundle, name, man, gen, dt, tol, bundles_dir):
             ref = reference(q, k, v, man["causal"], man["scale"], drop)
             err = max(err, ((mine - ref).norm() / ref.norm().clamp_min(1e-30)).item())
             if twin is not None:
+                comparable &= twin.plan(q, k, v)["kernel"] == plan["kernel"]
                 o2 = torch.full_like(q, float("nan"))
                 r2 = twin.run_device(q, k, v, o2, lam, stats=bool(man["stats"]))
                 torch.cuda.synchronize()
@@ -311,12 +319,13 @@ def check_varlen_bundle(rt, bundle, name, man, gen, dt, tol, bundles_dir):
         ok = nan == 0 and err <= tol and same <= tol
         if got is not None:
             ok = ok and got == (total, skipped) and \
-                (twin is None or list(got) == separate)
+                (not comparable or list(got) == separate)
         cases += 1
         fails += not ok
         print(f"{'PASS' if ok else 'FAIL'} {name} varlen {plan['kernel']} lens={lens} "
               f"err={err:.1e} nan={nan} vs_separate_calls={same:.1e} stats={got} "
-              f"predicted={(total, skipped)} separate={tuple(separate)}", flush=True)
+              f"predicted={(total, skipped)} "
+              f"separate={tuple(separate) if comparable else 'other kernels'}", flush=True)
     return cases, fails
 
 

@@ -168,7 +168,7 @@ def check_sdpa(checks):
                     skip={"lambda": 1e-30, "min_kv_len": 0},
                     return_stats=True)
                 err_skip = rel_err(out2, ref)
-                bm, bn = skipattn.block_sizes(q.device, causal, d)
+                bm, bn = skipattn.block_sizes(q.device, causal, d, sq)
                 want = skipattn.visited_tiles(sq, skv, causal, bm, bn)
                 heads_ok = bool((st["tiles_total_per_head"] == want).all())
                 tol = 3 * sdpa_err + 2 * own + 1e-3
