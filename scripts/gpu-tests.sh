@@ -7,8 +7,13 @@
 #   scripts/gpu-tests.sh run       (on the GPU machine, with build-gpu/
 #                                  copied there) builds libskipattn_runtime
 #                                  from source, runs the correctness sweep
-#                                  (test/GPU/check_gpu.py), links and runs
-#                                  the host-program example, and runs
+#                                  (test/GPU/check_gpu.py), the runtime's
+#                                  robustness cases (out of memory, another
+#                                  chip, a driver too old for the PTX, an
+#                                  edited manifest, threads and streams, a
+#                                  bad device pointer:
+#                                  test/Runtime/gpu_robustness.py), links
+#                                  and runs the host-program example, and runs
 #                                  compute-sanitizer memcheck and racecheck
 #                                  (run --quick: a third of the shapes).
 #
@@ -53,6 +58,9 @@ run() {
   local lib="$root/build-rt/lib/libskipattn_runtime.so"
   local failed=0
   python3 "$root/test/GPU/check_gpu.py" --runtime "$lib" --bundles "$out" "$@" || failed=1
+  echo "== runtime robustness (test/Runtime/gpu_robustness.py)"
+  python3 "$root/test/Runtime/gpu_robustness.py" --no-build \
+    --build-dir "$root/build-rt" --bundles "$out" || failed=1
   echo "== examples/host_program"
   "$root/examples/host_program/build.sh" --link "$out/host_program" "$(dirname "$lib")"
   "$out/host_program/attention_host" || failed=1

@@ -14,16 +14,21 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <mutex>
+#include <unordered_set>
 #include <vector>
 
 using namespace skipattn::runtime;
 
 extern "C" const char *skipattn_dtype_name(skipattn_dtype dtype) {
+  if (skipattn_dtype_size(dtype) == 0)
+    return nullptr; // before dtypeName reads the enum
   return dtypeName(dtype);
 }
 
 extern "C" size_t skipattn_dtype_size(skipattn_dtype dtype) {
-  switch (dtype) {
+  switch (rawEnum(dtype)) {
   case SKIPATTN_DTYPE_F32:
     return 4;
   case SKIPATTN_DTYPE_F16:
@@ -33,6 +38,55 @@ extern "C" size_t skipattn_dtype_size(skipattn_dtype dtype) {
     return 1;
   }
   return 0;
+}
+
+//===----------------------------------------------------------------------===//
+// Live bundles
+//===----------------------------------------------------------------------===//
+
+// Every bundle that skipattn_bundle_load handed out and skipattn_bundle_free
+// has not taken back. Each entry point looks its argument up here before
+// touching it, so that a double free or a use after free is an error
+// (SKIPATTN_ERROR_INVALID_ARGUMENT, or a getter's neutral value) instead of
+// a read of freed memory.
+
+namespace {
+struct LiveBundles {
+  std::mutex mutex;
+  std::unordered_set<const skipattn_bundle *> bundles;
+};
+} // namespace
+
+static LiveBundles &liveBundles() {
+  // Never destroyed: bundles may be freed from static destructors.
+  static LiveBundles *live = new LiveBundles();
+  return *live;
+}
+
+bool skipattn::runtime::isLiveBundle(const skipattn_bundle *bundle) {
+  if (!bundle)
+    return false;
+  LiveBundles &live = liveBundles();
+  std::lock_guard<std::mutex> lock(live.mutex);
+  return live.bundles.count(bundle) != 0;
+}
+
+skipattn_status skipattn::runtime::checkBundle(const skipattn_bundle *bundle,
+                                               const char *api) {
+  if (!bundle)
+    return fail(SKIPATTN_ERROR_INVALID_ARGUMENT,
+                std::string(api) + ": bundle must not be NULL");
+  if (!isLiveBundle(bundle))
+    return fail(SKIPATTN_ERROR_INVALID_ARGUMENT,
+                std::string(api) +
+                    ": bundle is not a loaded bundle (freed already, or not "
+                    "from skipattn_bundle_load)");
+  return SKIPATTN_OK;
+}
+
+/// bundle if it is live, else null: what the getters read.
+static const skipattn_bundle *live(const skipattn_bundle *bundle) {
+  return isLiveBundle(bundle) ? bundle : nullptr;
 }
 
 //===----------------------------------------------------------------------===//
@@ -59,62 +113,90 @@ extern "C" skipattn_status skipattn_bundle_load(const char *dir,
       if (skipattn_status status =
               DeviceKernel::open(bundle->dir, bundle->manifest, bundle->device))
         return status;
+    {
+      LiveBundles &live = liveBundles();
+      std::lock_guard<std::mutex> lock(live.mutex);
+      live.bundles.insert(bundle.get());
+    }
     *out = bundle.release();
     clearError();
     return SKIPATTN_OK;
   });
 }
 
-extern "C" void skipattn_bundle_free(skipattn_bundle *bundle) { delete bundle; }
+extern "C" void skipattn_bundle_free(skipattn_bundle *bundle) {
+  if (!bundle)
+    return;
+  {
+    LiveBundles &live = liveBundles();
+    std::lock_guard<std::mutex> lock(live.mutex);
+    if (!live.bundles.erase(bundle)) {
+      fail(SKIPATTN_ERROR_INVALID_ARGUMENT,
+           "skipattn_bundle_free: not a loaded bundle (freed already, or not "
+           "from skipattn_bundle_load); nothing was freed");
+      return;
+    }
+  }
+  delete bundle;
+}
 
 //===----------------------------------------------------------------------===//
 // Getters
 //===----------------------------------------------------------------------===//
 
 extern "C" const char *skipattn_bundle_dir(const skipattn_bundle *bundle) {
+  bundle = live(bundle);
   return bundle ? bundle->dir.c_str() : "";
 }
 
 extern "C" skipattn_target
 skipattn_bundle_target(const skipattn_bundle *bundle) {
+  bundle = live(bundle);
   return bundle ? bundle->manifest.target : SKIPATTN_TARGET_CPU;
 }
 
 extern "C" const char *
 skipattn_bundle_target_name(const skipattn_bundle *bundle) {
+  bundle = live(bundle);
   if (!bundle)
     return "";
   return bundle->manifest.target == SKIPATTN_TARGET_GPU ? "gpu" : "cpu";
 }
 
 extern "C" const char *skipattn_bundle_chip(const skipattn_bundle *bundle) {
+  bundle = live(bundle);
   if (!bundle || bundle->manifest.chip.empty())
     return nullptr;
   return bundle->manifest.chip.c_str();
 }
 
 extern "C" skipattn_dtype skipattn_bundle_dtype(const skipattn_bundle *bundle) {
+  bundle = live(bundle);
   return bundle ? bundle->manifest.dtype : SKIPATTN_DTYPE_F32;
 }
 
 extern "C" void skipattn_bundle_shape(const skipattn_bundle *bundle,
                                       skipattn_shape *out) {
+  bundle = live(bundle);
   if (!out)
     return;
   *out = bundle ? bundle->manifest.shape : skipattn_shape{};
 }
 
 extern "C" int skipattn_bundle_causal(const skipattn_bundle *bundle) {
+  bundle = live(bundle);
   return bundle && bundle->manifest.causal;
 }
 
 extern "C" double skipattn_bundle_scale(const skipattn_bundle *bundle) {
+  bundle = live(bundle);
   return bundle ? bundle->manifest.scale : 0.0;
 }
 
 extern "C" int skipattn_bundle_has_mask(const skipattn_bundle *bundle,
                                         skipattn_dtype *dtype,
                                         int64_t shape[4]) {
+  bundle = live(bundle);
   if (!bundle || !bundle->manifest.hasMask)
     return 0;
   if (dtype)
@@ -126,24 +208,29 @@ extern "C" int skipattn_bundle_has_mask(const skipattn_bundle *bundle,
 }
 
 extern "C" int skipattn_bundle_has_skip(const skipattn_bundle *bundle) {
+  bundle = live(bundle);
   return bundle && bundle->manifest.skipKind != SKIPATTN_SKIP_NONE;
 }
 
 extern "C" skipattn_skip_kind
 skipattn_bundle_skip_kind(const skipattn_bundle *bundle) {
+  bundle = live(bundle);
   return bundle ? bundle->manifest.skipKind : SKIPATTN_SKIP_NONE;
 }
 
 extern "C" double skipattn_bundle_skip_value(const skipattn_bundle *bundle) {
+  bundle = live(bundle);
   return bundle ? bundle->manifest.skipValue : 0.0;
 }
 
 extern "C" int64_t skipattn_bundle_vote_rows(const skipattn_bundle *bundle) {
+  bundle = live(bundle);
   return bundle ? bundle->manifest.voteRows : 0;
 }
 
 extern "C" float skipattn_bundle_default_lambda(const skipattn_bundle *bundle,
                                                 int64_t kvLen) {
+  bundle = live(bundle);
   if (!bundle)
     return 0.0f;
   const Manifest &manifest = bundle->manifest;
@@ -155,7 +242,8 @@ extern "C" float skipattn_bundle_default_lambda(const skipattn_bundle *bundle,
   case SKIPATTN_SKIP_SCALE_FACTOR:
     // The TensorRT-LLM form: a longer context spreads the softmax mass
     // thinner, so the threshold shrinks with it.
-    if (kvLen < 1)
+    // A context shorter than the factor gives lambda >= 1: skipping off.
+    if (kvLen < 1 || manifest.skipValue >= static_cast<double>(kvLen))
       return 0.0f;
     return static_cast<float>(manifest.skipValue / static_cast<double>(kvLen));
   }
@@ -163,14 +251,17 @@ extern "C" float skipattn_bundle_default_lambda(const skipattn_bundle *bundle,
 }
 
 extern "C" int skipattn_bundle_has_stats(const skipattn_bundle *bundle) {
+  bundle = live(bundle);
   return bundle && bundle->manifest.stats;
 }
 
 extern "C" int64_t skipattn_bundle_block_m(const skipattn_bundle *bundle) {
+  bundle = live(bundle);
   return bundle ? bundle->manifest.blockM : 0;
 }
 
 extern "C" int64_t skipattn_bundle_block_n(const skipattn_bundle *bundle) {
+  bundle = live(bundle);
   return bundle ? bundle->manifest.blockN : 0;
 }
 
@@ -196,9 +287,8 @@ extern "C" int skipattn_bundle_varlen(const skipattn_bundle *bundle) {
 
 extern "C" skipattn_status skipattn_check_host(const skipattn_bundle *bundle) {
   return guard([&] {
-    if (!bundle)
-      return fail(SKIPATTN_ERROR_INVALID_ARGUMENT,
-                  "skipattn_check_host: bundle must not be NULL");
+    if (skipattn_status status = checkBundle(bundle, "skipattn_check_host"))
+      return status;
     const Manifest &manifest = bundle->manifest;
     if (manifest.target != SKIPATTN_TARGET_CPU || !bundle->host)
       return fail(SKIPATTN_ERROR_TARGET,
@@ -224,9 +314,8 @@ static skipattn_status checkGpuBundle(const skipattn_bundle *bundle,
 extern "C" skipattn_status
 skipattn_check_device(const skipattn_bundle *bundle) {
   return guard([&] {
-    if (!bundle)
-      return fail(SKIPATTN_ERROR_INVALID_ARGUMENT,
-                  "skipattn_check_device: bundle must not be NULL");
+    if (skipattn_status status = checkBundle(bundle, "skipattn_check_device"))
+      return status;
     if (skipattn_status status =
             checkGpuBundle(bundle, "skipattn_check_device"))
       return status;
@@ -251,9 +340,18 @@ static skipattn_status checkCall(const char *api, const Manifest &manifest,
     return fail(SKIPATTN_ERROR_INVALID_ARGUMENT,
                 std::string(api) + ": a mask shape was given but mask is "
                                    "NULL");
-  if (manifest.skipKind != SKIPATTN_SKIP_NONE && std::isnan(lambda))
+  // The one rule for a run-time threshold, which skipattn-run and the
+  // Python package follow too: 0 turns skipping off, and a lambda of 1 or
+  // more would skip nearly everything, which is never what a caller means.
+  if (manifest.skipKind != SKIPATTN_SKIP_NONE &&
+      !(lambda >= 0.0f && lambda < 1.0f)) {
+    char value[32];
+    std::snprintf(value, sizeof(value), "%g", static_cast<double>(lambda));
     return fail(SKIPATTN_ERROR_INVALID_ARGUMENT,
-                std::string(api) + ": lambda is NaN");
+                std::string(api) +
+                    ": lambda must be in [0, 1) (0 turns skipping off), got " +
+                    value);
+  }
   if (stats && !manifest.stats)
     return fail(SKIPATTN_ERROR_INVALID_ARGUMENT,
                 std::string(api) + ": stats requested, but this bundle was "
@@ -447,6 +545,8 @@ static skipattn_status runHost(const char *api, const skipattn_bundle *bundle,
     return fail(SKIPATTN_ERROR_INVALID_ARGUMENT,
                 std::string(api) + ": bundle, shape, q, k, v and out must not "
                                    "be NULL");
+  if (skipattn_status status = checkBundle(bundle, api))
+    return status;
   if (skipattn_status status = skipattn_check_host(bundle))
     return status;
   const Manifest &manifest = bundle->manifest;
@@ -523,8 +623,10 @@ static skipattn_status runDevice(const char *api, const skipattn_bundle *bundle,
                                  const skipattn_run_options &options) {
   if (!bundle || !shape || !q || !k || !v || !out)
     return fail(SKIPATTN_ERROR_INVALID_ARGUMENT,
-                std::string(api) + ": bundle, shape, q, k, v and out must "
-                                   "not be NULL");
+                std::string(api) + ": bundle, shape, q, k, v and out must not "
+                                   "be NULL");
+  if (skipattn_status status = checkBundle(bundle, api))
+    return status;
   if (skipattn_status status = checkGpuBundle(bundle, api))
     return status;
   const Manifest &manifest = bundle->manifest;
@@ -613,6 +715,8 @@ extern "C" skipattn_status skipattn_plan_device(const skipattn_bundle *bundle,
       return fail(SKIPATTN_ERROR_INVALID_ARGUMENT,
                   "skipattn_plan_device: bundle, shape and json must not be "
                   "NULL");
+    if (skipattn_status status = checkBundle(bundle, "skipattn_plan_device"))
+      return status;
     if (skipattn_status status = checkGpuBundle(bundle, "skipattn_plan_device"))
       return status;
     const Manifest &manifest = bundle->manifest;

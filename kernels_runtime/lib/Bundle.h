@@ -28,6 +28,13 @@ struct skipattn_bundle {
 
 namespace skipattn::runtime {
 
+/// Whether bundle came from skipattn_bundle_load and is not freed yet.
+bool isLiveBundle(const skipattn_bundle *bundle);
+
+/// SKIPATTN_OK for a live bundle; otherwise fails with
+/// SKIPATTN_ERROR_INVALID_ARGUMENT, api naming the caller.
+skipattn_status checkBundle(const skipattn_bundle *bundle, const char *api);
+
 /// Checks a call shape's extents against each other and the manifest (the
 /// mask excluded).
 skipattn_status checkDims(const Manifest &manifest,

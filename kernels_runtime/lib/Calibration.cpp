@@ -45,13 +45,30 @@ static skipattn_status readFile(const char *path, std::string &text) {
 }
 
 /// The number `key` of `object`, or a failure naming where it is missing.
-static skipattn_status number(const JsonValue &object, const char *key,
+static skipattn_status number(const Json &object, const char *key,
                               const std::string &where, double &out) {
-  const JsonValue *value = object.find(key);
-  if (!value || value->kind != JsonValue::Kind::Number)
+  const Json *value = findMember(object, key);
+  if (!value || !value->is_number())
     return fail(SKIPATTN_ERROR_INVALID_ARGUMENT,
                 where + " has no number " + quote(key));
-  out = value->number;
+  out = value->get<double>();
+  return SKIPATTN_OK;
+}
+
+/// Stores value in *factor when it is a scale factor (finite, at least 0):
+/// a lambda computed from anything else would be NaN or negative, which
+/// every run refuses with a message that would not name this file.
+static skipattn_status checkedFactor(double value, const std::string &where,
+                                     double *factor) {
+  if (!std::isfinite(value) || value < 0.0) {
+    char text[32];
+    std::snprintf(text, sizeof(text), "%g", value);
+    return fail(SKIPATTN_ERROR_INVALID_ARGUMENT,
+                where + " gives the scale factor " + text +
+                    ", not a finite number at least 0");
+  }
+  *factor = value;
+  clearError();
   return SKIPATTN_OK;
 }
 
@@ -72,58 +89,57 @@ skipattn_calibration_factor(const char *path, const char *layer,
     std::string text;
     if (skipattn_status status = readFile(path, text))
       return status;
-    JsonValue root;
+    Json root;
     std::string error;
     if (!parseJson(text, root, error))
       return fail(SKIPATTN_ERROR_INVALID_ARGUMENT,
                   std::string(path) + ": invalid JSON: " + error);
-    const JsonValue *calibration = root.find("calibration");
-    if (root.kind != JsonValue::Kind::Object || !calibration ||
-        calibration->kind != JsonValue::Kind::Object)
+    const Json *calibration = findMember(root, "calibration");
+    if (!calibration || !calibration->is_object())
       return fail(SKIPATTN_ERROR_INVALID_ARGUMENT,
                   std::string(path) + ": not a skipattn-calibrate file (no "
                                       "\"calibration\" object)");
     std::string where = std::string(path) + ": \"calibration";
     if (layer) {
-      const JsonValue *layers = calibration->find("layers");
-      const JsonValue *mine = layers ? layers->find(layer) : nullptr;
-      if (!mine || mine->kind != JsonValue::Kind::Object)
+      const Json *layers = findMember(*calibration, "layers");
+      const Json *mine = layers ? findMember(*layers, layer) : nullptr;
+      if (!mine || !mine->is_object())
         return fail(SKIPATTN_ERROR_INVALID_ARGUMENT,
                     std::string(path) + ": no layer " + quote(layer) +
                         " in it");
       calibration = mine;
       where += ".layers." + std::string(layer);
     }
-    const JsonValue *entry = calibration->find(name);
-    if (!entry || entry->kind != JsonValue::Kind::Object)
+    const Json *entry = findMember(*calibration, name.c_str());
+    if (!entry || !entry->is_object())
       return fail(SKIPATTN_ERROR_INVALID_ARGUMENT,
                   std::string(path) + ": no " + quote(name) + " calibration" +
                       (layer ? " for layer " + quote(layer) : "") + " in it");
     where += "." + name + "\"";
 
     // A factor calibrated for exactly this target.
-    if (const JsonValue *targets = entry->find("targets");
-        targets && targets->kind == JsonValue::Kind::Array) {
-      for (const JsonValue &t : targets->array) {
-        if (t.kind != JsonValue::Kind::Object)
+    if (const Json *targets = findMember(*entry, "targets");
+        targets && targets->is_array()) {
+      for (const Json &t : *targets) {
+        if (!t.is_object())
           return fail(SKIPATTN_ERROR_INVALID_ARGUMENT,
-                      where + ".targets holds " + describeKind(t.kind));
+                      where + ".targets holds " + describeKind(t));
         double value;
         if (skipattn_status status =
                 number(t, "target", where + ".targets[]", value))
           return status;
         if (std::fabs(value - target) < 1e-9) {
+          double found;
           if (skipattn_status status =
-                  number(t, "factor", where + ".targets[]", *factor))
+                  number(t, "factor", where + ".targets[]", found))
             return status;
-          clearError();
-          return SKIPATTN_OK;
+          return checkedFactor(found, where + ".targets[]", factor);
         }
       }
     }
     // Else the fit factor = a * exp(b * target).
-    const JsonValue *fit = entry->find("fit");
-    if (!fit || fit->kind != JsonValue::Kind::Object)
+    const Json *fit = findMember(*entry, "fit");
+    if (!fit || !fit->is_object())
       return fail(SKIPATTN_ERROR_INVALID_ARGUMENT,
                   where + " calibrated no target " + std::to_string(target) +
                       " and has no fit (the samples had too few skippable "
@@ -133,8 +149,6 @@ skipattn_calibration_factor(const char *path, const char *layer,
       return status;
     if (skipattn_status status = number(*fit, "b", where + ".fit", b))
       return status;
-    *factor = a * std::exp(b * target);
-    clearError();
-    return SKIPATTN_OK;
+    return checkedFactor(a * std::exp(b * target), where + ".fit", factor);
   });
 }

@@ -5,7 +5,10 @@
 // the CUDA module is created on the first run in each context, from the
 // cubin when the device's compute capability is exactly the chip's, else
 // from the PTX through the driver's JIT, whose error log is kept for the
-// message. A run plans the launches (Launch.cpp), checks them against the
+// message. The PTX's descriptor is compared with the manifest at load; a
+// cubin's only when the driver has loaded it (cuModuleGetGlobal), since
+// reading machine code is the driver's business, so a cubin that does not
+// match its manifest fails the first run instead of running. A run plans the launches (Launch.cpp), checks them against the
 // device's limits, allocates the statistics counters and the workspace
 // stream-ordered (cuMemAllocAsync, freed with cuMemFreeAsync after the
 // launches), opts functions into large dynamic shared memory before their
@@ -20,6 +23,7 @@
 
 #include "DeviceBundle.h"
 #include "CudaDriver.h"
+#include "Descriptor.h"
 #include "TensorMap.h"
 #include "Errors.h"
 #include "Json.h"
@@ -103,6 +107,9 @@ skipattn_status DeviceKernel::open(const std::string &dir,
                                            kernel->ptxPath +
                                            "' is not text (it contains NUL "
                                            "bytes)");
+  if (skipattn_status status =
+          checkPtxDescriptor(manifest, kernel->ptx, kernel->ptxPath))
+    return status;
   if (!manifest.cubin.empty())
     if (skipattn_status status =
             readKernelFile(manifest, dir, manifest.cubin, "cubin",
@@ -295,6 +302,39 @@ static skipattn_status checkParams(const Manifest &manifest,
   return SKIPATTN_OK;
 }
 
+/// Descriptors are a few hundred bytes; a larger global is not one.
+static constexpr size_t maxDescriptorBytes = 1 << 20;
+
+/// Compares the descriptor in a module loaded from the cubin with the
+/// manifest.
+static skipattn_status checkCubinDescriptor(const Manifest &manifest,
+                                            CUmodule module,
+                                            const std::string &cubinPath) {
+  std::string source = "the cubin '" + cubinPath + "'";
+  CUdeviceptr address = 0;
+  size_t bytes = 0;
+  CUresult found =
+      cuda().cuModuleGetGlobal(&address, &bytes, module, descriptorSymbol);
+  if (found == CUDA_ERROR_NOT_FOUND)
+    return fail(SKIPATTN_ERROR_BUNDLE,
+                manifest.path + ": " + source + " has no " + descriptorSymbol +
+                    " (it is not from skipattn-compile, or from one that "
+                    "wrote bundle version 1)");
+  if (found != CUDA_SUCCESS)
+    return cudaFailure(found, "cuModuleGetGlobal",
+                       "looking up the descriptor of " + source);
+  if (bytes > maxDescriptorBytes)
+    return fail(SKIPATTN_ERROR_BUNDLE,
+                manifest.path + ": " + source + " has a " + descriptorSymbol +
+                    " of " + std::to_string(bytes) +
+                    " bytes, too large to be one");
+  std::string text(bytes, '\0');
+  if (bytes)
+    SKIPATTN_CUDA_TRY(cuMemcpyDtoH, (text.data(), address, bytes),
+                      "reading the descriptor of " + source);
+  return checkDescriptor(manifest, text, source);
+}
+
 skipattn_status DeviceKernel::module(const Manifest &manifest,
                                      CUctx_st *context, const DeviceInfo &info,
                                      Module *&result) const {
@@ -325,6 +365,11 @@ skipattn_status DeviceKernel::module(const Manifest &manifest,
       pending.module = nullptr;
       cubinNote = " (the cubin '" + cubinPath + "' did not load either: " +
                   describeFailure(loaded, "cuModuleLoadData") + ")";
+    } else if (skipattn_status status = checkCubinDescriptor(
+                   manifest, pending.module, cubinPath)) {
+      // A cubin that is not the manifest's kernel is a corrupt bundle, not
+      // a reason to fall back to the PTX.
+      return status;
     }
   }
   if (!pending.module) {

@@ -42,7 +42,7 @@ const char *skipattn::runtime::lastError() { return lastErrorState.text; }
 extern "C" const char *skipattn_last_error(void) { return lastError(); }
 
 extern "C" const char *skipattn_status_name(skipattn_status status) {
-  switch (status) {
+  switch (rawEnum(status)) {
   case SKIPATTN_OK:
     return "SKIPATTN_OK";
   case SKIPATTN_ERROR_INVALID_ARGUMENT:

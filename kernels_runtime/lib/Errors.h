@@ -12,9 +12,11 @@
 
 #include "skipattn/runtime.h"
 
+#include <cstring>
 #include <new>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 
 namespace skipattn::runtime {
 
@@ -26,6 +28,16 @@ void clearError();
 
 /// The current message; never null.
 const char *lastError();
+
+/// An enum argument of a C entry point as the integer the caller passed. C
+/// allows any int there, while C++ must not read an enum object outside
+/// its enumerators' range (undefined behavior), so its bytes are read.
+template <typename Enum>
+std::underlying_type_t<Enum> rawEnum(const Enum &value) noexcept {
+  std::underlying_type_t<Enum> raw;
+  std::memcpy(&raw, &value, sizeof(raw));
+  return raw;
+}
 
 /// Runs body, a callable returning skipattn_status, and maps exceptions to
 /// statuses.

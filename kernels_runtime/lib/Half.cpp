@@ -1,10 +1,11 @@
 //===- Half.cpp - f16 and bf16 conversions ----------------------*- C++ -*-===//
 //
-// f32 <-> f16 and f32 <-> bf16 in portable C++, and the bulk conversion of
-// the C API. Rounding is to nearest, ties to even, as numpy's astype and the
-// hardware converters do, so a host converting here and a reference computed
-// with numpy see the same inputs. NaN stays NaN (quieted); f32 values too
-// large for f16 become infinity.
+// f32 <-> f16 through the compiler's _Float16 where it has one, f32 <-> bf16
+// by bit manipulation, and the bulk conversion of the C API. Rounding is to
+// nearest, ties to even, as numpy's astype and the hardware converters do,
+// so a host converting here and a reference computed with numpy see the
+// same inputs. NaN stays NaN (quieted); f32 values too large for f16 become
+// infinity.
 //
 //===----------------------------------------------------------------------===//
 
@@ -27,6 +28,29 @@ static float bitsFloat(uint32_t bits) {
   std::memcpy(&value, &bits, sizeof(value));
   return value;
 }
+
+#if SKIPATTN_HAVE_FLOAT16
+// The compiler's binary16 type: its conversions are IEEE's (round to nearest
+// even, NaN stays NaN, overflow to infinity), in hardware where the host has
+// F16C and in libgcc/compiler-rt elsewhere.
+
+uint16_t skipattn::runtime::floatToHalf(float value) {
+  _Float16 half = static_cast<_Float16>(value);
+  uint16_t bits;
+  std::memcpy(&bits, &half, sizeof(bits));
+  return bits;
+}
+
+float skipattn::runtime::halfToFloat(uint16_t bits) {
+  _Float16 half;
+  std::memcpy(&half, &bits, sizeof(half));
+  return static_cast<float>(half);
+}
+
+#else
+// A compiler without _Float16 (GCC before 12 on x86, which the GPU machine
+// may have): the same conversions by hand. test/Runtime/half-fallback.test
+// checks them against _Float16 on every f16 value and a sweep of floats.
 
 /// Shifts mantissa right by shift (1..31), rounding to nearest even.
 static uint32_t shiftRoundEven(uint32_t mantissa, unsigned shift) {
@@ -93,6 +117,12 @@ float skipattn::runtime::halfToFloat(uint16_t bits) {
   return bitsFloat(sign | (biased << 23) | ((mantissa & 0x3ff) << 13));
 }
 
+#endif // SKIPATTN_HAVE_FLOAT16
+
+// bfloat16 by hand everywhere: __bf16 conversions need __truncsfbf2, which
+// Debian 12's libgcc (GCC 12) does not have, so clang links them nowhere
+// here either. Rounding is two integer operations anyway.
+
 uint16_t skipattn::runtime::floatToBFloat(float value) {
   uint32_t bits = floatBits(value);
   if ((bits & 0x7fffffff) > 0x7f800000)
@@ -125,9 +155,11 @@ extern "C" float skipattn_bf16_to_f32(uint16_t bits) {
   return bfloatToFloat(bits);
 }
 
-static bool isFloatType(skipattn_dtype dtype) {
-  return dtype == SKIPATTN_DTYPE_F32 || dtype == SKIPATTN_DTYPE_F16 ||
-         dtype == SKIPATTN_DTYPE_BF16;
+/// dtype comes from a C caller: any int.
+static bool isFloatType(const skipattn_dtype &dtype) {
+  auto raw = rawEnum(dtype);
+  return raw == SKIPATTN_DTYPE_F32 || raw == SKIPATTN_DTYPE_F16 ||
+         raw == SKIPATTN_DTYPE_BF16;
 }
 
 static float loadFloat(const void *base, skipattn_dtype dtype, size_t i) {
@@ -161,8 +193,8 @@ extern "C" skipattn_status skipattn_convert(const void *src,
       return fail(SKIPATTN_ERROR_INVALID_ARGUMENT,
                   "skipattn_convert converts between f32, f16 and bf16 only "
                   "(got dtype " +
-                      std::to_string(static_cast<int>(srcDtype)) + " to " +
-                      std::to_string(static_cast<int>(dstDtype)) + ")");
+                      std::to_string(rawEnum(srcDtype)) + " to " +
+                      std::to_string(rawEnum(dstDtype)) + ")");
     if (count && (!src || !dst))
       return fail(SKIPATTN_ERROR_INVALID_ARGUMENT,
                   "skipattn_convert: src and dst must not be NULL");

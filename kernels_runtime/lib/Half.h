@@ -1,9 +1,9 @@
 //===- Half.h - f16 and bf16 conversions ------------------------*- C++ -*-===//
 //
-// Software conversions between f32 and the two 16-bit float formats, for
-// hosts that feed f32 data to f16/bf16 kernels. They are portable bit
-// manipulation (no F16C or AVX-512 intrinsics) so the runtime builds and
-// gives the same bits on every host.
+// Conversions between f32 and the two 16-bit float formats, for hosts that
+// feed f32 data to f16/bf16 kernels: f16 through the compiler's _Float16
+// (SKIPATTN_HAVE_FLOAT16, found by CMake), bf16 by bit manipulation. Every
+// build gives the same bits, rounded to nearest even.
 //
 //===----------------------------------------------------------------------===//
 

@@ -10,17 +10,23 @@
 //
 // Before dlopen the ELF header is checked against this machine, so that a
 // bundle compiled for another architecture is reported as a target problem
-// rather than as the loader's cryptic "wrong ELF class".
+// rather than as the loader's cryptic "wrong ELF class". After it, and
+// before any of the library's code runs, the library's descriptor must
+// match the manifest (Descriptor.cpp) and this CPU must have the
+// extensions the bundle was compiled for (HostCpu.cpp).
 //
 //===----------------------------------------------------------------------===//
 
 #include "HostBundle.h"
+#include "Descriptor.h"
 #include "Errors.h"
+#include "HostCpu.h"
 
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <dlfcn.h>
+#include <link.h>
 #include <sys/stat.h>
 
 using namespace skipattn::runtime;
@@ -118,6 +124,31 @@ static skipattn_status checkElfMachine(const std::string &path) {
                   ", but this machine is " + machineName(hostMachine));
 }
 
+/// Compares the library's exported descriptor with the manifest. Its size
+/// comes from the symbol table (dladdr1), so a corrupt library cannot make
+/// the read run past the symbol.
+static skipattn_status checkLibraryDescriptor(const Manifest &manifest,
+                                              void *handle,
+                                              const std::string &path) {
+  std::string source = "'" + path + "'";
+  void *symbol = dlsym(handle, descriptorSymbol);
+  Dl_info info;
+  void *extra = nullptr;
+  if (symbol && !dladdr1(symbol, &info, &extra, RTLD_DL_SYMENT))
+    extra = nullptr;
+  auto *entry = static_cast<const ElfW(Sym) *>(extra);
+  if (!symbol || !entry)
+    return fail(SKIPATTN_ERROR_BUNDLE,
+                manifest.path + ": " + source + " exports no " +
+                    descriptorSymbol +
+                    " (it is not from skipattn-compile, or from one that "
+                    "wrote bundle version 1)");
+  return checkDescriptor(
+      manifest,
+      std::string_view(static_cast<const char *>(symbol), entry->st_size),
+      source);
+}
+
 skipattn_status HostKernel::open(const std::string &dir,
                                  const Manifest &manifest,
                                  std::unique_ptr<HostKernel> &result) {
@@ -140,6 +171,15 @@ skipattn_status HostKernel::open(const std::string &dir,
     const char *why = dlerror();
     return fail(SKIPATTN_ERROR_BUNDLE, "cannot load the bundle's library: " +
                                            (why ? std::string(why) : path));
+  }
+  // The library's code runs only after the manifest is known to describe
+  // it and this CPU to have the extensions it was compiled for.
+  skipattn_status checked = checkLibraryDescriptor(manifest, handle, path);
+  if (!checked)
+    checked = checkHostCpu(manifest, path);
+  if (checked) {
+    dlclose(handle);
+    return checked;
   }
   dlerror();
   void *entry = dlsym(handle, manifest.entry.c_str());

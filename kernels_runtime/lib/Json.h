@@ -1,54 +1,52 @@
-//===- Json.h - a small strict JSON parser ----------------------*- C++ -*-===//
+//===- Json.h - strict JSON for manifests, through nlohmann-json -*- C++ -*-===//
 //
-// The manifest is JSON that another tool wrote; the runtime reads it with
-// this parser rather than a third-party library so that it keeps no
-// dependencies beyond the C++ standard library and libdl. It accepts exactly
-// RFC 8259 (no comments, no trailing commas, no NaN) and rejects duplicate
-// keys, since a manifest that says two things is corrupt.
+// The manifest (and the descriptor a kernel carries) is JSON that another
+// tool wrote. It is read with nlohmann-json (Debian's nlohmann-json3-dev,
+// header only) in its strict mode: RFC 8259 only (no comments, no trailing
+// commas, no NaN), plus two checks of ours, because a machine-written file
+// that needs them is corrupt: duplicate keys are refused (nlohmann would
+// keep the last), and nesting is capped so that the recursive readers of
+// launch expressions cannot overflow the stack.
 //
 //===----------------------------------------------------------------------===//
 
 #ifndef SKIPATTN_RUNTIME_JSON_H
 #define SKIPATTN_RUNTIME_JSON_H
 
+#include <nlohmann/json.hpp>
+
 #include <cstdint>
 #include <string>
 #include <string_view>
-#include <utility>
-#include <vector>
 
 namespace skipattn::runtime {
 
-class JsonValue {
-public:
-  enum class Kind { Null, Bool, Number, String, Array, Object };
+using Json = nlohmann::json;
 
-  Kind kind = Kind::Null;
-  bool boolean = false;
-  double number = 0.0;
-  /// True when the number was written without fraction or exponent and fits
-  /// in int64_t; integer then holds it exactly.
-  bool isInteger = false;
-  int64_t integer = 0;
-  std::string string;
-  std::vector<JsonValue> array;
-  /// Members in document order.
-  std::vector<std::pair<std::string, JsonValue>> members;
+/// Manifests nest about eight levels deep (launch expressions included).
+constexpr int maxJsonDepth = 64;
 
-  /// The member named key of an object, or null if absent.
-  const JsonValue *find(std::string_view key) const;
-};
+/// Parses text as one JSON document. On failure returns false and sets error
+/// to "line L, column C: what went wrong" (or "duplicate key ...").
+bool parseJson(std::string_view text, Json &result, std::string &error);
 
 /// "null", "a boolean", "a number", "a string", "an array", "an object".
-const char *describeKind(JsonValue::Kind kind);
+const char *describeKind(const Json &value);
+
+/// The value as an int64 when it is a JSON integer that fits (no fraction,
+/// no exponent); false otherwise.
+bool asInt64(const Json &value, int64_t &out);
+
+/// The value as written, for messages ("4.5", "\"x\"").
+std::string formatValue(const Json &value);
 
 /// text as a JSON string literal, quotes included; messages quote keys and
 /// values this way so that control characters stay visible.
 std::string quote(std::string_view text);
 
-/// Parses text as one JSON document. On failure returns false and sets error
-/// to "line L, column C: what went wrong".
-bool parseJson(std::string_view text, JsonValue &result, std::string &error);
+/// The member named key of an object, or null when absent (or value is
+/// not an object).
+const Json *findMember(const Json &object, const char *key);
 
 } // namespace skipattn::runtime
 

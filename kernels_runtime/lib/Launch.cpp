@@ -105,7 +105,7 @@ const char *skipattn::runtime::paramName(LaunchParam param) {
   return "?";
 }
 
-static std::string index(const std::string &path, size_t i) {
+static std::string indexed(const std::string &path, size_t i) {
   return path + "[" + std::to_string(i) + "]";
 }
 
@@ -143,29 +143,26 @@ public:
     return false;
   }
 
-  bool expectKind(const JsonValue &value, JsonValue::Kind kind,
+  bool expectKind(const Json &value, Json::value_t kind,
                   const std::string &path) {
-    if (value.kind == kind)
+    if (value.type() == kind)
       return true;
-    return fail(path, std::string("must be ") + describeKind(kind) + ", got " +
-                          describeKind(value.kind));
+    return fail(path, std::string("must be ") + describeKind(Json(kind)) +
+                          ", got " + describeKind(value));
   }
 
-  bool parseExpr(const JsonValue &value, const std::string &path,
+  bool parseExpr(const Json &value, const std::string &path,
                  bool allowNumSplits, Expr &out) {
-    switch (value.kind) {
-    case JsonValue::Kind::Number:
-      if (!value.isInteger) {
-        char number[32];
-        std::snprintf(number, sizeof(number), "%.17g", value.number);
-        return fail(path, std::string("must be an integer, got ") + number);
-      }
+    if (value.is_number()) {
+      if (!asInt64(value, out.constant))
+        return fail(path, "must be an integer, got " + formatValue(value));
       out.op = Expr::Op::Constant;
-      out.constant = value.integer;
       return true;
-    case JsonValue::Kind::String:
+    }
+    if (value.is_string()) {
+      const std::string &text = value.get_ref<const std::string &>();
       for (const NameSpelling &entry : exprNames) {
-        if (value.string != entry.spelling)
+        if (text != entry.spelling)
           continue;
         // The split count is evaluated before everything else in its
         // alternative, so it cannot depend on itself.
@@ -176,26 +173,24 @@ public:
         out.name = entry.name;
         return true;
       }
-      return fail(path, ": unknown name " + quote(value.string) +
-                            " (expected " + listSpellings(exprNames) + ")");
-    case JsonValue::Kind::Array:
-      return parseOp(value, path, allowNumSplits, out);
-    default:
-      return fail(path, std::string("must be an integer, a name or an array "
-                                    "[op, args...], got ") +
-                            describeKind(value.kind));
+      return fail(path, ": unknown name " + quote(text) + " (expected " +
+                            listSpellings(exprNames) + ")");
     }
+    if (value.is_array())
+      return parseOp(value, path, allowNumSplits, out);
+    return fail(path, std::string("must be an integer, a name or an array "
+                                  "[op, args...], got ") +
+                          describeKind(value));
   }
 
-  bool parseKernels(const JsonValue &value,
-                    std::vector<KernelVariant> &kernels) {
-    if (!expectKind(value, JsonValue::Kind::Array, "kernels"))
+  bool parseKernels(const Json &value, std::vector<KernelVariant> &kernels) {
+    if (!expectKind(value, Json::value_t::array, "kernels"))
       return false;
-    if (value.array.empty())
+    if (value.empty())
       return fail("kernels", "must list at least one kernel");
-    kernels.resize(value.array.size());
-    for (size_t i = 0; i < value.array.size(); ++i)
-      if (!parseVariant(value.array[i], index("kernels", i), kernels[i]))
+    kernels.resize(value.size());
+    for (size_t i = 0; i < value.size(); ++i)
+      if (!parseVariant(value[i], indexed("kernels", i), kernels[i]))
         return false;
     return true;
   }
@@ -205,43 +200,44 @@ private:
   std::vector<std::string> &functions;
   std::string &error;
 
-  bool parseOp(const JsonValue &value, const std::string &path,
+  bool parseOp(const Json &value, const std::string &path,
                bool allowNumSplits, Expr &out) {
-    if (value.array.empty())
+    if (value.empty())
       return fail(path, "is an empty array; an expression array is [op, "
                         "args...]");
-    const JsonValue &head = value.array[0];
-    if (head.kind != JsonValue::Kind::String)
-      return fail(index(path, 0), std::string("must be an operator name, "
+    const Json &head = value[0];
+    if (!head.is_string())
+      return fail(indexed(path, 0), std::string("must be an operator name, "
                                               "got ") +
-                                      describeKind(head.kind));
+                                      describeKind(head));
+    const std::string &name = head.get_ref<const std::string &>();
     const OpSpelling *op = nullptr;
     for (const OpSpelling &entry : exprOps)
-      if (head.string == entry.spelling)
+      if (name == entry.spelling)
         op = &entry;
     if (!op)
-      return fail(index(path, 0), ": unknown operator " + quote(head.string) +
+      return fail(indexed(path, 0), ": unknown operator " + quote(name) +
                                       " (expected " + listSpellings(exprOps) +
                                       ")");
-    size_t count = value.array.size() - 1;
+    size_t count = value.size() - 1;
     if (op->binary ? count != 2 : count < 2)
-      return fail(path, ": " + quote(head.string) + " takes " +
+      return fail(path, ": " + quote(name) + " takes " +
                             (op->binary ? "2" : "at least 2") +
                             " arguments, got " + std::to_string(count));
     out.op = op->op;
     out.args.resize(count);
     for (size_t i = 0; i < count; ++i)
-      if (!parseExpr(value.array[i + 1], index(path, i + 1), allowNumSplits,
+      if (!parseExpr(value[i + 1], indexed(path, i + 1), allowNumSplits,
                      out.args[i]))
         return false;
     return true;
   }
 
   /// An optional expression key; `fallback` when absent.
-  bool parseOptionalExpr(const JsonValue &object, const char *key,
+  bool parseOptionalExpr(const Json &object, const char *key,
                          const std::string &path, bool allowNumSplits,
                          int64_t fallback, Expr &out) {
-    const JsonValue *value = object.find(key);
+    const Json *value = findMember(object, key);
     if (!value) {
       out = Expr();
       out.constant = fallback;
@@ -250,23 +246,23 @@ private:
     return parseExpr(*value, path + "." + key, allowNumSplits, out);
   }
 
-  const JsonValue *require(const JsonValue &object, const char *key,
-                           const std::string &path) {
-    const JsonValue *value = object.find(key);
+  const Json *require(const Json &object, const char *key,
+                      const std::string &path) {
+    const Json *value = findMember(object, key);
     if (!value)
       error = "missing key " + quote(path + "." + key);
     return value;
   }
 
-  bool parseVariant(const JsonValue &value, const std::string &path,
+  bool parseVariant(const Json &value, const std::string &path,
                     KernelVariant &variant) {
-    if (!expectKind(value, JsonValue::Kind::Object, path))
+    if (!expectKind(value, Json::value_t::object, path))
       return false;
     variant.name = path;
-    if (const JsonValue *name = value.find("name")) {
-      if (!expectKind(*name, JsonValue::Kind::String, path + ".name"))
+    if (const Json *name = findMember(value, "name")) {
+      if (!expectKind(*name, Json::value_t::string, path + ".name"))
         return false;
-      variant.name = name->string;
+      variant.name = name->get<std::string>();
     }
     if (!parseOptionalExpr(value, "num_splits", path,
                            /*allowNumSplits=*/false, 1, variant.numSplits) ||
@@ -275,33 +271,33 @@ private:
                            variant.workspaceBytes))
       return false;
 
-    const JsonValue *launches = require(value, "launches", path);
+    const Json *launches = require(value, "launches", path);
     if (!launches ||
-        !expectKind(*launches, JsonValue::Kind::Array, path + ".launches"))
+        !expectKind(*launches, Json::value_t::array, path + ".launches"))
       return false;
-    if (launches->array.empty())
+    if (launches->empty())
       return fail(path + ".launches", "must list at least one launch");
-    variant.launches.resize(launches->array.size());
-    for (size_t i = 0; i < launches->array.size(); ++i)
-      if (!parseLaunch(launches->array[i], index(path + ".launches", i),
+    variant.launches.resize(launches->size());
+    for (size_t i = 0; i < launches->size(); ++i)
+      if (!parseLaunch((*launches)[i], indexed(path + ".launches", i),
                        variant.launches[i]))
         return false;
     return true;
   }
 
-  bool parseLaunch(const JsonValue &value, const std::string &path,
+  bool parseLaunch(const Json &value, const std::string &path,
                    Launch &launch) {
-    if (!expectKind(value, JsonValue::Kind::Object, path))
+    if (!expectKind(value, Json::value_t::object, path))
       return false;
 
-    const JsonValue *function = require(value, "function", path);
+    const Json *function = require(value, "function", path);
     if (!function ||
-        !expectKind(*function, JsonValue::Kind::String, path + ".function"))
+        !expectKind(*function, Json::value_t::string, path + ".function"))
       return false;
-    if (function->string.empty() ||
-        function->string.find('\0') != std::string::npos)
+    const std::string &name = function->get_ref<const std::string &>();
+    if (name.empty() || name.find('\0') != std::string::npos)
       return fail(path + ".function", "must be a non-empty symbol name");
-    launch.function = function->string;
+    launch.function = name;
     launch.functionIndex = functions.size();
     for (size_t i = 0; i < functions.size(); ++i)
       if (functions[i] == launch.function)
@@ -312,14 +308,14 @@ private:
     if (!parseBlock(value, path, launch))
       return false;
 
-    const JsonValue *grid = require(value, "grid", path);
-    if (!grid || !expectKind(*grid, JsonValue::Kind::Array, path + ".grid"))
+    const Json *grid = require(value, "grid", path);
+    if (!grid || !expectKind(*grid, Json::value_t::array, path + ".grid"))
       return false;
-    if (grid->array.size() != 3)
+    if (grid->size() != 3)
       return fail(path + ".grid", "must have 3 entries (x, y, z), got " +
-                                      std::to_string(grid->array.size()));
+                                      std::to_string(grid->size()));
     for (size_t i = 0; i < 3; ++i)
-      if (!parseExpr(grid->array[i], index(path + ".grid", i), true,
+      if (!parseExpr((*grid)[i], indexed(path + ".grid", i), true,
                      launch.grid[i]))
         return false;
     if (!parseOptionalExpr(value, "shared_bytes", path, true, 0,
@@ -328,27 +324,27 @@ private:
     return parseParams(value, path, launch);
   }
 
-  bool parseBlock(const JsonValue &value, const std::string &path,
+  bool parseBlock(const Json &value, const std::string &path,
                   Launch &launch) {
-    const JsonValue *block = require(value, "block", path);
-    if (!block || !expectKind(*block, JsonValue::Kind::Array, path + ".block"))
+    const Json *block = require(value, "block", path);
+    if (!block || !expectKind(*block, Json::value_t::array, path + ".block"))
       return false;
-    if (block->array.size() != 3)
+    if (block->size() != 3)
       return fail(path + ".block", "must have 3 entries (x, y, z), got " +
-                                       std::to_string(block->array.size()));
+                                       std::to_string(block->size()));
     int64_t threads = 1;
     for (size_t i = 0; i < 3; ++i) {
-      const JsonValue &entry = block->array[i];
-      std::string where = index(path + ".block", i);
-      if (entry.kind != JsonValue::Kind::Number || !entry.isInteger)
+      int64_t extent;
+      std::string where = indexed(path + ".block", i);
+      if (!asInt64((*block)[i], extent))
         return fail(where, "must be an integer");
       // Every CUDA device since compute capability 2.0 caps a block at
       // 1024 threads; a larger one can never launch.
-      if (entry.integer < 1 || entry.integer > 1024)
+      if (extent < 1 || extent > 1024)
         return fail(where, "must be between 1 and 1024, got " +
-                               std::to_string(entry.integer));
-      launch.block[i] = static_cast<uint32_t>(entry.integer);
-      threads *= entry.integer;
+                               std::to_string(extent));
+      launch.block[i] = static_cast<uint32_t>(extent);
+      threads *= extent;
     }
     if (threads > 1024)
       return fail(path + ".block", "has " + std::to_string(threads) +
@@ -356,17 +352,16 @@ private:
     return true;
   }
 
-  bool parseParams(const JsonValue &value, const std::string &path,
+  bool parseParams(const Json &value, const std::string &path,
                    Launch &launch) {
-    const JsonValue *params = require(value, "params", path);
-    if (!params ||
-        !expectKind(*params, JsonValue::Kind::Array, path + ".params"))
+    const Json *params = require(value, "params", path);
+    if (!params || !expectKind(*params, Json::value_t::array, path + ".params"))
       return false;
-    for (size_t i = 0; i < params->array.size(); ++i) {
-      std::string where = index(path + ".params", i);
-      if (!expectKind(params->array[i], JsonValue::Kind::String, where))
+    for (size_t i = 0; i < params->size(); ++i) {
+      std::string where = indexed(path + ".params", i);
+      if (!expectKind((*params)[i], Json::value_t::string, where))
         return false;
-      const std::string &name = params->array[i].string;
+      const std::string &name = (*params)[i].get_ref<const std::string &>();
       const ParamSpelling *found = nullptr;
       for (const ParamSpelling &entry : launchParams)
         if (name == entry.spelling)
@@ -414,7 +409,7 @@ private:
 };
 } // namespace
 
-bool skipattn::runtime::parseKernels(const JsonValue &value,
+bool skipattn::runtime::parseKernels(const Json &value,
                                      const Manifest &manifest,
                                      std::vector<KernelVariant> &kernels,
                                      std::vector<std::string> &functions,
@@ -574,7 +569,7 @@ skipattn_status skipattn::runtime::planLaunches(const Manifest &manifest,
 
   for (size_t i = 0; i < manifest.kernels.size(); ++i) {
     const KernelVariant &variant = manifest.kernels[i];
-    std::string key = index("kernels", i);
+    std::string key = indexed("kernels", i);
     // num_splits reaches kernels as an int32 parameter.
     int64_t numSplits, when;
     if (skipattn_status status = eval.get(
@@ -597,13 +592,13 @@ skipattn_status skipattn::runtime::planLaunches(const Manifest &manifest,
       return status;
     for (size_t j = 0; j < variant.launches.size(); ++j) {
       const Launch &launch = variant.launches[j];
-      std::string launchKey = index(key + ".launches", j);
+      std::string launchKey = indexed(key + ".launches", j);
       PlannedLaunch planned;
       planned.launch = &launch;
       for (int d = 0; d < 3; ++d) {
         int64_t extent;
         if (skipattn_status status =
-                eval.get(launch.grid[d], index(launchKey + ".grid", d), 1,
+                eval.get(launch.grid[d], indexed(launchKey + ".grid", d), 1,
                          int32Max, extent))
           return status;
         planned.grid[d] = static_cast<uint32_t>(extent);

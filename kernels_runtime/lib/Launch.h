@@ -13,6 +13,8 @@
 #ifndef SKIPATTN_RUNTIME_LAUNCH_H
 #define SKIPATTN_RUNTIME_LAUNCH_H
 
+#include "Json.h"
+
 #include "skipattn/runtime.h"
 
 #include <cstdint>
@@ -21,7 +23,6 @@
 
 namespace skipattn::runtime {
 
-class JsonValue;
 struct Manifest;
 
 /// The names an expression may use: the call's extents, the device's
@@ -131,7 +132,7 @@ struct KernelVariant {
 /// distinct function names. manifest supplies the fields that decide which
 /// parameters exist (mask, skip, stats). On failure returns false with a
 /// message naming the key ("kernels[0].launches[1].grid[2]: ...").
-bool parseKernels(const JsonValue &value, const Manifest &manifest,
+bool parseKernels(const Json &value, const Manifest &manifest,
                   std::vector<KernelVariant> &kernels,
                   std::vector<std::string> &functions, std::string &error);
 

@@ -9,7 +9,8 @@
 // checked here too, so that a bad launch description fails at load rather
 // than at the first call. Unknown keys are ignored so that newer compilers
 // can add fields without breaking older runtimes; the version number guards
-// incompatible changes.
+// incompatible changes, and the kernel's descriptor (Descriptor.cpp) guards
+// against a manifest that was edited or swapped.
 //
 //===----------------------------------------------------------------------===//
 
@@ -61,75 +62,75 @@ public:
     return false;
   }
 
-  const JsonValue *require(const JsonValue &object, const std::string &name) {
-    const JsonValue *value = object.find(leaf(name));
+  const Json *require(const Json &object, const std::string &name) {
+    const Json *value = findMember(object, leaf(name).c_str());
     if (!value)
       error("missing key " + quote(name));
     return value;
   }
 
-  bool expectKind(const JsonValue &value, JsonValue::Kind kind,
+  bool expectKind(const Json &value, Json::value_t kind,
                   const std::string &name) {
-    if (value.kind == kind)
+    if (value.type() == kind)
       return true;
-    return error(quote(name) + " must be " + describeKind(kind) + ", got " +
-                 describeKind(value.kind));
+    return error(quote(name) + " must be " + describeKind(Json(kind)) +
+                 ", got " + describeKind(value));
   }
 
-  bool getString(const JsonValue &object, const std::string &name,
+  bool getString(const Json &object, const std::string &name,
                  std::string &out) {
-    const JsonValue *value = require(object, name);
-    if (!value || !expectKind(*value, JsonValue::Kind::String, name))
+    const Json *value = require(object, name);
+    if (!value || !expectKind(*value, Json::value_t::string, name))
       return false;
-    out = value->string;
+    out = value->get<std::string>();
     return true;
   }
 
-  bool getBool(const JsonValue &object, const std::string &name, bool &out) {
-    const JsonValue *value = require(object, name);
-    if (!value || !expectKind(*value, JsonValue::Kind::Bool, name))
+  bool getBool(const Json &object, const std::string &name, bool &out) {
+    const Json *value = require(object, name);
+    if (!value || !expectKind(*value, Json::value_t::boolean, name))
       return false;
-    out = value->boolean;
+    out = value->get<bool>();
     return true;
   }
 
   /// A key that may be absent, which leaves out as it is.
-  bool getOptionalBool(const JsonValue &object, const std::string &name,
+  bool getOptionalBool(const Json &object, const std::string &name,
                        bool &out) {
-    return !object.find(leaf(name)) || getBool(object, name, out);
+    return !findMember(object, leaf(name).c_str()) ||
+           getBool(object, name, out);
   }
 
-  bool getNumber(const JsonValue &object, const std::string &name,
-                 double &out) {
-    const JsonValue *value = require(object, name);
-    if (!value || !expectKind(*value, JsonValue::Kind::Number, name))
+  bool getNumber(const Json &object, const std::string &name, double &out) {
+    const Json *value = require(object, name);
+    if (!value)
       return false;
-    out = value->number;
+    if (!value->is_number())
+      return error(quote(name) + " must be a number, got " +
+                   describeKind(*value));
+    out = value->get<double>();
     return true;
   }
 
-  bool getInteger(const JsonValue &object, const std::string &name,
-                  int64_t &out) {
-    const JsonValue *value = require(object, name);
+  bool getInteger(const Json &object, const std::string &name, int64_t &out) {
+    const Json *value = require(object, name);
     if (!value)
       return false;
     return toInteger(*value, name, out);
   }
 
-  bool toInteger(const JsonValue &value, const std::string &name,
-                 int64_t &out) {
-    if (value.kind != JsonValue::Kind::Number)
+  bool toInteger(const Json &value, const std::string &name, int64_t &out) {
+    if (!value.is_number())
       return error(quote(name) + " must be an integer, got " +
-                   describeKind(value.kind));
-    if (!value.isInteger)
+                   describeKind(value));
+    if (!asInt64(value, out))
       return error(quote(name) + " must be an integer, got " +
-                   formatDouble(value.number));
-    out = value.integer;
+                   formatValue(value));
     return true;
   }
 
   /// An extent: -1 (dynamic) or at least 1.
-  bool toExtent(const JsonValue &value, const std::string &name, int64_t &out) {
+  bool toExtent(const Json &value, const std::string &name, int64_t &out) {
     if (!toInteger(value, name, out))
       return false;
     if (out == -1 || out >= 1)
@@ -166,10 +167,10 @@ static bool parseFloatDtype(Reader &reader, const std::string &text,
   return true;
 }
 
-static bool parseShapes(Reader &reader, const JsonValue &root,
+static bool parseShapes(Reader &reader, const Json &root,
                         skipattn_shape &shape) {
-  const JsonValue *shapes = reader.require(root, "shapes");
-  if (!shapes || !reader.expectKind(*shapes, JsonValue::Kind::Object, "shapes"))
+  const Json *shapes = reader.require(root, "shapes");
+  if (!shapes || !reader.expectKind(*shapes, Json::value_t::object, "shapes"))
     return false;
   struct Field {
     const char *key;
@@ -183,7 +184,7 @@ static bool parseShapes(Reader &reader, const JsonValue &root,
                 {"value_head_dim", &shape.value_head_dim}};
   for (const Field &field : fields) {
     std::string name = std::string("shapes.") + field.key;
-    const JsonValue *value = reader.require(*shapes, name);
+    const Json *value = reader.require(*shapes, name);
     if (!value || !reader.toExtent(*value, name, *field.slot))
       return false;
   }
@@ -195,50 +196,50 @@ static bool parseShapes(Reader &reader, const JsonValue &root,
   return true;
 }
 
-static bool parseMask(Reader &reader, const JsonValue &root,
+static bool parseMask(Reader &reader, const Json &root,
                       Manifest &manifest) {
-  const JsonValue *mask = reader.require(root, "mask");
+  const Json *mask = reader.require(root, "mask");
   if (!mask)
     return false;
-  if (mask->kind == JsonValue::Kind::Null)
+  if (mask->is_null())
     return true;
-  if (mask->kind != JsonValue::Kind::Object)
+  if (!mask->is_object())
     return reader.error(
         std::string("\"mask\" must be null or an object, got ") +
-        describeKind(mask->kind));
+        describeKind(*mask));
   manifest.hasMask = true;
   std::string dtype;
   if (!reader.getString(*mask, "mask.dtype", dtype) ||
       !parseFloatDtype(reader, dtype, "mask.dtype", /*allowI1=*/true,
                        manifest.maskDtype))
     return false;
-  const JsonValue *shape = reader.require(*mask, "mask.shape");
+  const Json *shape = reader.require(*mask, "mask.shape");
   if (!shape ||
-      !reader.expectKind(*shape, JsonValue::Kind::Array, "mask.shape"))
+      !reader.expectKind(*shape, Json::value_t::array, "mask.shape"))
     return false;
-  if (shape->array.size() != 4)
+  if (shape->size() != 4)
     return reader.error("\"mask.shape\" must have 4 entries ([b, h, sq, skv]), "
                         "got " +
-                        std::to_string(shape->array.size()));
+                        std::to_string(shape->size()));
   for (int i = 0; i < 4; ++i)
-    if (!reader.toExtent(shape->array[i],
+    if (!reader.toExtent((*shape)[i],
                          "mask.shape[" + std::to_string(i) + "]",
                          manifest.maskShape[i]))
       return false;
   return true;
 }
 
-static bool parseSkip(Reader &reader, const JsonValue &root,
+static bool parseSkip(Reader &reader, const Json &root,
                       Manifest &manifest) {
-  const JsonValue *skip = reader.require(root, "skip");
+  const Json *skip = reader.require(root, "skip");
   if (!skip)
     return false;
-  if (skip->kind == JsonValue::Kind::Null)
+  if (skip->is_null())
     return true;
-  if (skip->kind != JsonValue::Kind::Object)
+  if (!skip->is_object())
     return reader.error(
         std::string("\"skip\" must be null or an object, got ") +
-        describeKind(skip->kind));
+        describeKind(*skip));
   std::string kind;
   if (!reader.getString(*skip, "skip.kind", kind))
     return false;
@@ -267,14 +268,32 @@ static bool parseSkip(Reader &reader, const JsonValue &root,
   return true;
 }
 
+/// A cpu bundle's "cpu": {"name": ..., "features": [...]}.
+static bool parseCpu(Reader &reader, const Json &root, Manifest &manifest) {
+  const Json *cpu = reader.require(root, "cpu");
+  if (!cpu || !reader.expectKind(*cpu, Json::value_t::object, "cpu") ||
+      !reader.getString(*cpu, "cpu.name", manifest.cpuName))
+    return false;
+  const Json *features = reader.require(*cpu, "cpu.features");
+  if (!features ||
+      !reader.expectKind(*features, Json::value_t::array, "cpu.features"))
+    return false;
+  for (size_t i = 0; i < features->size(); ++i) {
+    std::string name = "cpu.features[" + std::to_string(i) + "]";
+    if (!reader.expectKind((*features)[i], Json::value_t::string, name))
+      return false;
+    manifest.cpuFeatures.push_back((*features)[i].get<std::string>());
+  }
+  return true;
+}
+
 /// "paged": null (or absent), or {"page_size": P} with P a power of two
 /// from 16 to 256.
-static bool parsePaged(Reader &reader, const JsonValue &root,
-                       Manifest &manifest) {
-  const JsonValue *paged = root.find("paged");
-  if (!paged || paged->kind == JsonValue::Kind::Null)
+static bool parsePaged(Reader &reader, const Json &root, Manifest &manifest) {
+  const Json *paged = findMember(root, "paged");
+  if (!paged || paged->is_null())
     return true;
-  if (!reader.expectKind(*paged, JsonValue::Kind::Object, "paged") ||
+  if (!reader.expectKind(*paged, Json::value_t::object, "paged") ||
       !reader.getInteger(*paged, "paged.page_size", manifest.pageSize))
     return false;
   int64_t p = manifest.pageSize;
@@ -290,11 +309,11 @@ static bool parsePaged(Reader &reader, const JsonValue &root,
 /// "stats_layout": the counters are per (batch, query head), [B, Hq, 2]
 /// int64. Bundles from before per-head counters had two counters per launch
 /// and no such key; the runtime would pass them a buffer of another shape.
-static bool parseStatsLayout(Reader &reader, const JsonValue &root,
+static bool parseStatsLayout(Reader &reader, const Json &root,
                              const Manifest &manifest) {
   if (!manifest.stats)
     return true;
-  const JsonValue *layout = root.find("stats_layout");
+  const Json *layout = findMember(root, "stats_layout");
   if (!layout)
     return reader.error("\"stats\": true needs \"stats_layout\": "
                         "\"per_head\"; this bundle counts tiles per launch "
@@ -344,17 +363,17 @@ static std::string formatList(const std::vector<std::string> &names) {
   return result + "]";
 }
 
-static bool parseArguments(Reader &reader, const JsonValue &root,
+static bool parseArguments(Reader &reader, const Json &root,
                            Manifest &manifest) {
-  const JsonValue *arguments = reader.require(root, "arguments");
+  const Json *arguments = reader.require(root, "arguments");
   if (!arguments ||
-      !reader.expectKind(*arguments, JsonValue::Kind::Array, "arguments"))
+      !reader.expectKind(*arguments, Json::value_t::array, "arguments"))
     return false;
-  for (size_t i = 0; i < arguments->array.size(); ++i) {
+  for (size_t i = 0; i < arguments->size(); ++i) {
     std::string name = "arguments[" + std::to_string(i) + "]";
-    if (!reader.expectKind(arguments->array[i], JsonValue::Kind::String, name))
+    if (!reader.expectKind((*arguments)[i], Json::value_t::string, name))
       return false;
-    manifest.arguments.push_back(arguments->array[i].string);
+    manifest.arguments.push_back((*arguments)[i].get<std::string>());
   }
   std::vector<std::string> expected = expectedArguments(manifest);
   if (manifest.arguments != expected)
@@ -365,7 +384,7 @@ static bool parseArguments(Reader &reader, const JsonValue &root,
   return true;
 }
 
-static bool parseBlock(Reader &reader, const JsonValue &root,
+static bool parseBlock(Reader &reader, const Json &root,
                        const std::string &name, int64_t &out) {
   if (!reader.getInteger(root, name, out))
     return false;
@@ -395,10 +414,10 @@ static bool parseChip(Reader &reader, Manifest &manifest) {
 }
 
 /// A file name inside the bundle directory: not empty, no NUL.
-static bool parseFileName(Reader &reader, const JsonValue &root,
+static bool parseFileName(Reader &reader, const Json &root,
                           const char *key, bool optional, std::string &out) {
-  const JsonValue *value = root.find(key);
-  if (optional && (!value || value->kind == JsonValue::Kind::Null))
+  const Json *value = findMember(root, key);
+  if (optional && (!value || value->is_null()))
     return true;
   if (!reader.getString(root, key, out))
     return false;
@@ -410,13 +429,13 @@ static bool parseFileName(Reader &reader, const JsonValue &root,
 /// The gpu target's keys: PTX, optional cubin and the launch alternatives.
 /// Runs after the mask, skip and stats fields, which decide what the
 /// launches may pass.
-static bool parseGpu(Reader &reader, const JsonValue &root,
+static bool parseGpu(Reader &reader, const Json &root,
                      Manifest &manifest) {
   if (!parseChip(reader, manifest) ||
       !parseFileName(reader, root, "ptx", /*optional=*/false, manifest.ptx) ||
       !parseFileName(reader, root, "cubin", /*optional=*/true, manifest.cubin))
     return false;
-  const JsonValue *kernels = reader.require(root, "kernels");
+  const Json *kernels = reader.require(root, "kernels");
   if (!kernels)
     return false;
   std::string error;
@@ -426,12 +445,12 @@ static bool parseGpu(Reader &reader, const JsonValue &root,
   return true;
 }
 
-static bool parseRoot(Reader &reader, const JsonValue &root,
+static bool parseRoot(Reader &reader, const Json &root,
                       Manifest &manifest) {
-  if (root.kind != JsonValue::Kind::Object)
+  if (!root.is_object())
     return reader.error(std::string("the manifest must be a JSON object, "
                                     "got ") +
-                        describeKind(root.kind));
+                        describeKind(root));
 
   std::string format;
   if (!reader.getString(root, "format", format))
@@ -461,11 +480,12 @@ static bool parseRoot(Reader &reader, const JsonValue &root,
                         SKIPATTN_ERROR_TARGET);
   // A cpu bundle may omit the chip; a gpu bundle cannot be matched to a
   // device without one.
-  if (const JsonValue *chip = root.find("chip")) {
-    if (chip->kind != JsonValue::Kind::Null &&
-        !reader.expectKind(*chip, JsonValue::Kind::String, "chip"))
+  if (const Json *chip = findMember(root, "chip")) {
+    if (!chip->is_null() &&
+        !reader.expectKind(*chip, Json::value_t::string, "chip"))
       return false;
-    manifest.chip = chip->string;
+    if (chip->is_string())
+      manifest.chip = chip->get<std::string>();
   }
   if (manifest.target == SKIPATTN_TARGET_GPU && manifest.chip.empty())
     return reader.error("a gpu bundle must name its \"chip\" (e.g. "
@@ -481,6 +501,8 @@ static bool parseRoot(Reader &reader, const JsonValue &root,
       return reader.error("\"library\" must not be empty");
     if (manifest.entry.empty())
       return reader.error("\"entry\" must not be empty");
+    if (!parseCpu(reader, root, manifest))
+      return false;
   }
 
   std::string dtype;
@@ -526,13 +548,14 @@ skipattn_status skipattn::runtime::parseManifest(const std::string &path,
                                                  Manifest &manifest) {
   manifest = Manifest();
   manifest.path = path;
-  JsonValue root;
+  Json root;
   std::string jsonError;
   if (!parseJson(text, root, jsonError))
     return fail(SKIPATTN_ERROR_BUNDLE, path + ": invalid JSON: " + jsonError);
   Reader reader(path);
   if (!parseRoot(reader, root, manifest))
     return reader.status;
+  manifest.document = std::move(root);
   return SKIPATTN_OK;
 }
 

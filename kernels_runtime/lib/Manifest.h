@@ -34,6 +34,14 @@ struct Manifest {
   int chipMajor = 0;
   int chipMinor = 0;
   char chipSuffix = 0;
+  /// The manifest as read, which the kernel's descriptor must match.
+  Json document;
+  /// The CPU a cpu bundle was compiled for ("x86-64-v2", "native") and the
+  /// instruction-set extensions (LLVM's names) its code may use beyond the
+  /// x86-64 baseline; checked against the running CPU before the library
+  /// is called.
+  std::string cpuName;
+  std::vector<std::string> cpuFeatures;
   /// Library file, relative to the bundle directory (cpu bundles).
   std::string library;
   /// Symbol of the C-interface entry (cpu bundles).

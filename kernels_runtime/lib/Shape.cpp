@@ -140,6 +140,8 @@ extern "C" skipattn_status skipattn_check_shape(const skipattn_bundle *bundle,
                                                 const skipattn_shape *shape,
                                                 const int64_t maskShape[4]) {
   return guard([&] {
+    if (skipattn_status status = checkBundle(bundle, "skipattn_check_shape"))
+      return status;
     if (!bundle || !shape)
       return fail(SKIPATTN_ERROR_INVALID_ARGUMENT,
                   "skipattn_check_shape: bundle and shape must not be NULL");
@@ -157,6 +159,8 @@ skipattn_shape_from_tensors(const skipattn_bundle *bundle, const int64_t q[4],
                             const int64_t k[4], const int64_t v[4],
                             skipattn_shape *out) {
   return guard([&] {
+    if (skipattn_status status = checkBundle(bundle, "skipattn_shape_from_tensors"))
+      return status;
     if (!bundle || !q || !k || !v || !out)
       return fail(SKIPATTN_ERROR_INVALID_ARGUMENT,
                   "skipattn_shape_from_tensors: no argument may be NULL");

@@ -95,8 +95,11 @@ void skipattn::buildCompilePipeline(OpPassManager &pm,
   if (std::optional<std::string> error = invalidOptions(options))
     return pm.addPass(createInvalidOptionsPass(*error));
   buildAttentionFrontPipeline(pm, options);
-  if (options.target == "cpu")
-    return buildLowerToCPUPipeline(pm);
+  if (options.target == "cpu") {
+    LowerToCPUOptions cpu;
+    cpu.cpu = options.cpu;
+    return buildLowerToCPUPipeline(pm, cpu);
+  }
   LowerToNVVMOptions gpu;
   gpu.chip = options.chip;
   gpu.format = options.format;

@@ -88,17 +88,25 @@ def resolve_skip(skip, kv_len):
     min_kv = int(setting.get("min_kv_len", DEFAULT_MIN_KV_LEN))
     if "lambda" in setting and "factor" in setting:
         raise ValueError("skip gives both 'lambda' and 'factor'; give one")
+    # The runtime's rule (runtime.h, skipattn-run): a lambda given is in
+    # [0, 1), 0 turning skipping off; a factor is finite and at least 0,
+    # and a kv_len not above it gives lambda >= 1, skipping off.
     if "factor" in setting:
-        lam = float(setting["factor"]) / kv_len if kv_len > 0 else 0.0
+        factor = float(setting["factor"])
+        if not (math.isfinite(factor) and factor >= 0.0):
+            raise ValueError("skip factor must be a finite number at least 0 "
+                             "(0 turns skipping off), got %r" % factor)
+        lam = factor / kv_len if kv_len > 0 else 0.0
     elif "lambda" in setting:
         lam = float(setting["lambda"])
+        if not 0.0 <= lam < 1.0:
+            raise ValueError("skip lambda must be in [0, 1) (0 turns skipping "
+                             "off), got %r" % lam)
     else:
         raise ValueError("skip dict needs 'lambda' or 'factor' (or a "
                          "calibration with 'target'), got keys %s" %
                          sorted(setting))
-    if not math.isfinite(lam):
-        raise ValueError("skip lambda must be finite, got %r" % lam)
-    if lam <= 0.0:
+    if lam == 0.0:
         return 0.0, min_kv, "lambda <= 0"
     if lam >= 1.0:
         return 0.0, min_kv, "lambda >= 1 (would skip nearly everything)"

@@ -287,6 +287,12 @@ class Errors(unittest.TestCase):
                     mask=torch.ones(1, 1, 1, 8, 8, dtype=torch.bool))
         self.raises(ValueError, "'lambda' or 'factor'", q, k, k, skip={})
         self.raises(TypeError, "skip must be", q, k, k, skip=[1e-3])
+        # The runtime's rule for lambda, as skipattn-run and the C API have it.
+        for lam in (1.0, -0.1, float("nan"), float("inf")):
+            self.raises(ValueError, "skip lambda must be in [0, 1)", q, k, k,
+                        skip=lam)
+        self.raises(ValueError, "skip factor must be a finite number", q, k,
+                    k, skip={"factor": -1.0})
         if hasattr(torch, "device"):
             meta = torch.empty(1, 4, 8, 32, device="meta")
             self.raises(ValueError, "cpu or cuda", meta,

@@ -143,11 +143,17 @@ def write_bundle(directory, manifest=None, ptx=None, cubin=None, **changes):
         with open(os.path.join(INPUTS, "echo_manifest.json")) as f:
             manifest = json.load(f)
     manifest.update(changes)
-    shutil.copyfile(ptx or os.path.join(INPUTS, "echo_kernel.ptx"),
-                    os.path.join(directory, "kernel.ptx"))
     if cubin:
         shutil.copyfile(cubin, os.path.join(directory, "kernel.cubin"))
         manifest["cubin"] = "kernel.cubin"
+    # The runtime refuses PTX without the descriptor skipattn-compile puts
+    # there (bundle version 2).
+    sys.path.insert(0, INPUTS)
+    from make_gpu_bundle import with_descriptor
+    with open(ptx or os.path.join(INPUTS, "echo_kernel.ptx")) as f:
+        text = f.read()
+    with open(os.path.join(directory, "kernel.ptx"), "w") as f:
+        f.write(with_descriptor(text, manifest))
     with open(os.path.join(directory, "manifest.json"), "w") as f:
         json.dump(manifest, f)
     return directory

@@ -15,6 +15,7 @@
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/OwningOpRef.h"
 #include "mlir/Pass/PassManager.h"
+#include "llvm/Support/JSON.h"
 
 #include <optional>
 #include <string>
@@ -46,6 +47,8 @@ struct BundleSpec {
   attn::SkipAttr skip; // null for a dense bundle
   int64_t blockM = 64, blockN = 64;
   int64_t voteRows = 0;
+  /// The CPU a cpu bundle is compiled for (validateSpec resolves it).
+  CPUTarget cpu;
   /// The decode kernel's tiling on the CPU (docs/serving.md): the query
   /// heads of a GQA group packed into the q-blocks, and the kv range in a
   /// run-time number of parts (an entry argument after out).
@@ -108,6 +111,46 @@ llvm::LogicalResult emitHostLibrary(mlir::ModuleOp module,
 /// kernels' launch descriptions in `spec`.
 llvm::LogicalResult emitDeviceBundle(mlir::ModuleOp module, BundleSpec &spec,
                                      llvm::StringRef dir);
+
+/// Checks what the flags or the input left in spec, with an error that
+/// names the flag and the accepted range (the one validation of
+/// skipattn-compile's options); resolves spec.cpu from cpuName.
+llvm::LogicalResult validateSpec(BundleSpec &spec, llvm::StringRef cpuName);
+
+/// The manifest's keys that describe the compiled kernel: all but the file
+/// names. The kernel carries them too (its descriptor), and the runtime
+/// refuses a bundle whose manifest and kernel disagree.
+llvm::json::Object describeKernel(const BundleSpec &spec);
+
+/// describeKernel as one line of JSON: the text of the kernel's
+/// `skipattn_bundle_descriptor`.
+std::string kernelDescriptor(const BundleSpec &spec);
+
+/// The symbol that holds the descriptor in kernel.so and in the PTX.
+inline constexpr const char *kDescriptorSymbol = "skipattn_bundle_descriptor";
+
+/// A bundle directory that is written in a temporary sibling and moved into
+/// place by commit(), so that a failed compile leaves nothing behind and a
+/// reader never sees a half-written bundle.
+class StagedOutput {
+public:
+  /// Makes the temporary directory beside dir; fails (with an error) when
+  /// dir exists and is neither empty nor a bundle.
+  static llvm::FailureOr<StagedOutput> create(llvm::StringRef dir);
+  StagedOutput(StagedOutput &&other);
+  StagedOutput &operator=(StagedOutput &&) = delete;
+  ~StagedOutput();
+
+  /// Where to write the bundle's files.
+  llvm::StringRef path() const { return staging; }
+  /// Moves the written bundle to its place, replacing an old bundle there.
+  llvm::LogicalResult commit();
+
+private:
+  StagedOutput(std::string target, std::string staging)
+      : target(std::move(target)), staging(std::move(staging)) {}
+  std::string target, staging;
+};
 
 /// Writes `dir/manifest.json`.
 llvm::LogicalResult writeManifest(const BundleSpec &spec, llvm::StringRef dir,

@@ -8,6 +8,9 @@
 // The manifest then describes how to launch each kernel, from the
 // #attn.kernel attribute convert-attn-to-gpu left on it; the host side of
 // the entry is not needed, since kernels_runtime launches the kernels itself.
+// The PTX (and so the cubin) also holds the kernel's descriptor, a global
+// `skipattn_bundle_descriptor` with the manifest's kernel keys, which the
+// runtime compares with the manifest when it loads the bundle.
 //
 //===----------------------------------------------------------------------===//
 
@@ -17,6 +20,7 @@
 #include "skipattn/Pipelines/Pipelines.h"
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Pass/PassManager.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Path.h"
@@ -61,6 +65,21 @@ static LogicalResult assemble(StringRef ptx, StringRef cubin, StringRef chip,
   return success();
 }
 
+/// Adds `skipattn_bundle_descriptor`, the NUL-terminated descriptor text, as
+/// an external constant in global memory: PTX prints it as a byte list the
+/// runtime reads before loading, and the driver finds it in a cubin.
+static void addDescriptor(gpu::GPUModuleOp module, StringRef descriptor) {
+  MLIRContext *ctx = module.getContext();
+  std::string bytes = descriptor.str();
+  bytes.push_back('\0');
+  auto type = LLVM::LLVMArrayType::get(IntegerType::get(ctx, 8), bytes.size());
+  OpBuilder b = OpBuilder::atBlockBegin(module.getBody());
+  LLVM::GlobalOp::create(b, module.getLoc(), type, /*isConstant=*/true,
+                         LLVM::Linkage::External, kDescriptorSymbol,
+                         b.getStringAttr(bytes), /*alignment=*/1,
+                         /*addrSpace=*/1);
+}
+
 LogicalResult skipattn::emitDeviceBundle(ModuleOp module, BundleSpec &spec,
                                          StringRef dir) {
   MLIRContext *ctx = module.getContext();
@@ -101,13 +120,14 @@ LogicalResult skipattn::emitDeviceBundle(ModuleOp module, BundleSpec &spec,
     spec.kernels.push_back(k);
   }
 
-  // The kernels alone, to PTX.
+  // The kernels alone, to PTX, with the descriptor.
   OpBuilder b(ctx);
   OwningOpRef<ModuleOp> device = ModuleOp::create(module.getLoc());
   (*device)->setAttr(gpu::GPUDialect::getContainerModuleAttrName(),
                      b.getUnitAttr());
   b.setInsertionPointToEnd(device->getBody());
-  b.clone(*kernels);
+  auto copy = cast<gpu::GPUModuleOp>(b.clone(*kernels));
+  addDescriptor(copy, kernelDescriptor(spec));
   LowerToNVVMOptions options;
   options.chip = spec.chip;
   options.format = "isa";

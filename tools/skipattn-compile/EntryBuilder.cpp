@@ -145,6 +145,8 @@ void skipattn::setCompileOptions(const BundleSpec &spec,
   options.kvSplits = spec.kvSplits;
   options.stats = true;
   options.decodeKernels = true;
+  if (!spec.cpu.name.empty())
+    options.cpu = spec.cpu.name;
 }
 
 static MemRefType bufferOf(RankedTensorType t) {

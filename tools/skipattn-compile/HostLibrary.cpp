@@ -2,9 +2,13 @@
 //
 // For `--target cpu`, the entry goes through skipattn's compile pipeline
 // (attn-tile, attn-insert-block-skip, attn-lower-to-cpu), is translated to
-// LLVM IR, optimised at O3 for the host processor, emitted as an object file
-// and linked into `kernel.so` with the system C compiler driver (which brings
-// libm for expf/logf).
+// LLVM IR, optimised at O3 for the bundle's target CPU (--cpu: a portable
+// x86-64 level by default, not the build machine's processor, so that the
+// bundle runs elsewhere), emitted as an object file and linked into
+// `kernel.so` with the system C compiler driver (which brings libm for
+// expf/logf). The library exports the kernel's descriptor (the manifest's
+// kernel keys as a string), which the runtime compares with the manifest
+// before any call.
 //
 //===----------------------------------------------------------------------===//
 
@@ -19,6 +23,8 @@
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Export.h"
+#include "llvm/IR/Constants.h"
+#include "llvm/IR/GlobalVariable.h"
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/IR/Module.h"
 #include "llvm/MC/TargetRegistry.h"
@@ -30,6 +36,7 @@
 #include "llvm/Target/TargetMachine.h"
 #include "llvm/Target/TargetOptions.h"
 #include "llvm/TargetParser/Host.h"
+#include "llvm/TargetParser/Triple.h"
 
 using namespace mlir;
 using namespace skipattn;
@@ -58,7 +65,10 @@ static LogicalResult lowerToLLVMDialect(ModuleOp module,
   return success();
 }
 
-static std::unique_ptr<llvm::TargetMachine> hostTargetMachine() {
+/// A target machine for the bundle's CPU: the functions carry the same
+/// CPU and features (attn-lower-to-cpu marks them), this covers the rest.
+static std::unique_ptr<llvm::TargetMachine>
+hostTargetMachine(const CPUTarget &cpu) {
   llvm::InitializeNativeTarget();
   llvm::InitializeNativeTargetAsmPrinter();
   llvm::Triple triple(llvm::sys::getDefaultTargetTriple());
@@ -70,12 +80,18 @@ static std::unique_ptr<llvm::TargetMachine> hostTargetMachine() {
                  << triple.str() << ": " << error << "\n";
     return nullptr;
   }
-  std::string features;
-  for (const auto &f : llvm::sys::getHostCPUFeatures())
-    features += (f.second ? "+" : "-") + f.first().str() + ",";
-  return std::unique_ptr<llvm::TargetMachine>(
-      target->createTargetMachine(triple, llvm::sys::getHostCPUName(), features,
-                                  llvm::TargetOptions(), llvm::Reloc::PIC_));
+  return std::unique_ptr<llvm::TargetMachine>(target->createTargetMachine(
+      triple, cpu.cpu, cpu.featureString(), llvm::TargetOptions(),
+      llvm::Reloc::PIC_));
+}
+
+/// Adds the exported, NUL-terminated `skipattn_bundle_descriptor`.
+static void addDescriptor(llvm::Module &module, StringRef descriptor) {
+  llvm::Constant *text = llvm::ConstantDataArray::getString(
+      module.getContext(), descriptor, /*AddNull=*/true);
+  new llvm::GlobalVariable(module, text->getType(), /*isConstant=*/true,
+                           llvm::GlobalValue::ExternalLinkage, text,
+                           kDescriptorSymbol);
 }
 
 LogicalResult skipattn::emitHostLibrary(ModuleOp module, const BundleSpec &spec,
@@ -93,7 +109,8 @@ LogicalResult skipattn::emitHostLibrary(ModuleOp module, const BundleSpec &spec,
   if (!llvmModule)
     return module.emitError("cannot translate the lowered module to LLVM IR");
 
-  std::unique_ptr<llvm::TargetMachine> tm = hostTargetMachine();
+  addDescriptor(*llvmModule, kernelDescriptor(spec));
+  std::unique_ptr<llvm::TargetMachine> tm = hostTargetMachine(spec.cpu);
   if (!tm)
     return failure();
   llvmModule->setDataLayout(tm->createDataLayout());

@@ -2,7 +2,11 @@
 //
 // The manifest is the contract between skipattn-compile and
 // kernels_runtime: everything the runtime needs to check inputs and call the
-// entry, with -1 for dynamic extents.
+// entry, with -1 for dynamic extents. All of it but the file names is also
+// the kernel's descriptor, a string compiled into kernel.so and the PTX, so
+// that the runtime can refuse a manifest edited (or swapped) away from the
+// kernel it describes: a kernel called with the wrong head count or dtype
+// reads and writes out of bounds.
 //
 //===----------------------------------------------------------------------===//
 
@@ -122,8 +126,12 @@ static Json deviceKernels(const BundleSpec &spec) {
   return kernels;
 }
 
-LogicalResult skipattn::writeManifest(const BundleSpec &spec, StringRef dir,
-                                      StringRef library, StringRef entry) {
+/// The manifest format this compiler writes; kernels_runtime's
+/// SKIPATTN_BUNDLE_FORMAT_VERSION is the one it reads. Version 2 added the
+/// kernel's descriptor and the cpu bundle's "cpu".
+static constexpr int64_t kBundleFormatVersion = 2;
+
+llvm::json::Object skipattn::describeKernel(const BundleSpec &spec) {
   llvm::json::Object shapes{{"batch", extent(spec.query.getDimSize(0))},
                             {"q_heads", spec.query.getDimSize(1)},
                             {"kv_heads", spec.key.getDimSize(1)},
@@ -155,40 +163,64 @@ LogicalResult skipattn::writeManifest(const BundleSpec &spec, StringRef dir,
       spec.scale
           ? *spec.scale
           : 1.0f / std::sqrt(static_cast<float>(spec.query.getDimSize(3)));
+  bool gpu = spec.target == "gpu";
+  llvm::json::Value cpu = nullptr;
+  if (!gpu) {
+    llvm::json::Array features;
+    for (const std::string &feature : spec.cpu.features)
+      features.push_back(feature);
+    cpu = llvm::json::Object{{"name", spec.cpu.name},
+                             {"tune", spec.cpu.tuneCpu},
+                             {"features", std::move(features)}};
+  }
   // The counters are per (batch, query head): int64 [B, Hq, 2].
   llvm::json::Value statsLayout =
       spec.skip ? llvm::json::Value("per_head") : llvm::json::Value(nullptr);
-  llvm::json::Object manifest{{"format", "skipattn-bundle"},
-                              {"version", 1},
-                              {"target", spec.target},
-                              {"chip", spec.target == "gpu"
-                                           ? llvm::json::Value(spec.chip)
-                                           : llvm::json::Value(nullptr)},
-                              {"library", library},
-                              {"entry", entry},
-                              {"dtype", typeName(spec.elementType())},
-                              {"shapes", std::move(shapes)},
-                              {"causal", spec.causal},
-                              {"scale", scale},
-                              {"mask", std::move(mask)},
-                              {"skip", std::move(skip)},
-                              {"stats", static_cast<bool>(spec.skip)},
-                              {"stats_layout", std::move(statsLayout)},
-                              {"block_m", spec.blockM},
-                              {"block_n", spec.blockN},
-                              {"pack_gqa", spec.packGQA},
-                              {"kv_splits", spec.kvSplits},
-                              {"lse", spec.lse},
-                              {"paged", std::move(paged)},
-                              {"varlen", spec.varlen},
-                              {"arguments", std::move(arguments)}};
+  llvm::json::Object description{
+      {"format", "skipattn-bundle"},
+      {"version", kBundleFormatVersion},
+      {"target", spec.target},
+      {"chip", gpu ? llvm::json::Value(spec.chip) : llvm::json::Value(nullptr)},
+      {"cpu", std::move(cpu)},
+      {"dtype", typeName(spec.elementType())},
+      {"shapes", std::move(shapes)},
+      {"causal", spec.causal},
+      {"scale", scale},
+      {"mask", std::move(mask)},
+      {"skip", std::move(skip)},
+      {"stats", static_cast<bool>(spec.skip)},
+      {"stats_layout", std::move(statsLayout)},
+      {"block_m", spec.blockM},
+      {"block_n", spec.blockN},
+      {"pack_gqa", spec.packGQA},
+      {"kv_splits", spec.kvSplits},
+      {"lse", spec.lse},
+      {"paged", std::move(paged)},
+      {"varlen", spec.varlen},
+      {"arguments", std::move(arguments)}};
+  if (gpu)
+    description["kernels"] = deviceKernels(spec);
+  return description;
+}
+
+std::string skipattn::kernelDescriptor(const BundleSpec &spec) {
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  os << llvm::json::Value(describeKernel(spec));
+  return text;
+}
+
+LogicalResult skipattn::writeManifest(const BundleSpec &spec, StringRef dir,
+                                      StringRef library,
+                                      StringRef entry) {
+  llvm::json::Object manifest = describeKernel(spec);
   if (spec.target == "gpu") {
-    manifest.erase("library");
-    manifest.erase("entry");
     manifest["ptx"] = "kernel.ptx";
     manifest["cubin"] = spec.cubin ? llvm::json::Value("kernel.cubin")
                                    : llvm::json::Value(nullptr);
-    manifest["kernels"] = deviceKernels(spec);
+  } else {
+    manifest["library"] = library;
+    manifest["entry"] = entry;
   }
 
   SmallString<256> path(dir);
@@ -201,5 +233,12 @@ LogicalResult skipattn::writeManifest(const BundleSpec &spec, StringRef dir,
     return failure();
   }
   os << llvm::formatv("{0:2}", llvm::json::Value(std::move(manifest))) << "\n";
+  os.close();
+  if (os.has_error()) {
+    llvm::errs() << "skipattn-compile: error: cannot write " << path << ": "
+                 << os.error().message() << "\n";
+    os.clear_error();
+    return failure();
+  }
   return success();
 }

@@ -12,6 +12,7 @@
 #include "skipattn/Conversion/Passes.h"
 #include "skipattn/InitSkipAttn.h"
 #include "skipattn/Pipelines/Pipelines.h"
+#include "skipattn/Support/ParserGuard.h"
 #include "skipattn/runtime.h"
 
 #include "mlir/IR/AsmState.h"
@@ -20,6 +21,7 @@
 #include "mlir/IR/Verifier.h"
 #include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
+#include "mlir/Support/FileUtilities.h"
 #include "mlir/Support/Timing.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
@@ -40,6 +42,11 @@ static cl::opt<std::string> target("target", cl::desc("cpu or gpu"),
                                    cl::init("cpu"), cl::cat(category));
 static cl::opt<std::string> chip("chip", cl::desc("GPU chip (sm_90a, sm_80)"),
                                  cl::init("sm_90a"), cl::cat(category));
+static cl::opt<std::string>
+    cpu("cpu",
+        cl::desc("CPU of a cpu bundle: x86-64, x86-64-v2 (default), "
+                 "x86-64-v3, x86-64-v4 or native"),
+        cl::cat(category));
 static cl::opt<std::string> batch("batch", cl::desc("B, or ? for dynamic"),
                                   cl::cat(category));
 static cl::opt<std::string> qHeads("q-heads", cl::desc("Hq"),
@@ -302,8 +309,15 @@ int main(int argc, char **argv) {
          {&batch, &qHeads, &kvHeads, &qLen, &kvLen, &headDim, &valueHeadDim})
       if (o->getNumOccurrences())
         return fail("give either an .mlir input or the shape flags, not both");
+    std::string error;
+    std::unique_ptr<llvm::MemoryBuffer> file = openInputFile(input, &error);
+    if (!file)
+      return fail(error);
+    if (failed(checkParserCrash(*file)))
+      return 1;
+    sourceMgr.AddNewSourceBuffer(std::move(file), llvm::SMLoc());
     OwningOpRef<ModuleOp> module =
-        parseSourceFile<ModuleOp>(input, sourceMgr, &ctx);
+        parseSourceFile<ModuleOp>(sourceMgr, &ctx);
     if (!module)
       return fail("cannot parse '" + input + "'");
     spec = specFromModule(*module);
@@ -415,37 +429,33 @@ int main(int argc, char **argv) {
         !spec->skip)
       return 1;
   }
-  if (spec->blockM <= 0 || spec->blockN <= 0)
-    return fail("--block-m and --block-n must be positive");
-  if (spec->voteRows < 0 ||
-      (spec->voteRows > 0 && spec->blockM % spec->voteRows != 0))
-    return fail("--vote must divide --block-m (" + Twine(spec->blockM) + ")");
+  if (failed(validateSpec(*spec, cpu)))
+    return 1;
   if (failed(attn::verifyAttentionTypes(
           [&] { return emitError(spec->origin); }, spec->query, spec->key,
           spec->value, spec->mask ? Type(spec->mask) : Type(), spec->result())))
     return 1;
 
-  if (std::error_code ec = llvm::sys::fs::create_directories(outDir))
-    return fail("cannot create '" + outDir + "': " + ec.message());
+  FailureOr<StagedOutput> staged = StagedOutput::create(outDir);
+  if (failed(staged))
+    return 1;
   OwningOpRef<ModuleOp> entry = buildEntryModule(ctx, *spec);
   if (failed(verify(*entry)))
     return 1;
   if (spec->target == "gpu") {
-    if (!isSupportedGPUChip(spec->chip))
-      return fail(std::string("--chip must be ") + kSupportedGPUChips +
-                  ", got '" + spec->chip + "'");
-    if (failed(emitDeviceBundle(*entry, *spec, outDir)) ||
-        failed(writeManifest(*spec, outDir, "", "")))
+    if (failed(emitDeviceBundle(*entry, *spec, staged->path())) ||
+        failed(writeManifest(*spec, staged->path(), "", "")) ||
+        failed(staged->commit()))
       return 1;
     llvm::outs() << "skipattn-compile: wrote " << outDir
                  << "/{manifest.json,kernel.ptx"
                  << (spec->cubin ? ",kernel.cubin" : "") << "}\n";
     return 0;
   }
-  if (failed(emitHostLibrary(*entry, *spec, outDir)))
-    return 1;
-  if (failed(writeManifest(*spec, outDir, "kernel.so",
-                           "_mlir_ciface_skipattn_attention")))
+  if (failed(emitHostLibrary(*entry, *spec, staged->path())) ||
+      failed(writeManifest(*spec, staged->path(), "kernel.so",
+                           "_mlir_ciface_skipattn_attention")) ||
+      failed(staged->commit()))
     return 1;
   llvm::outs() << "skipattn-compile: wrote " << outDir
                << "/{manifest.json,kernel.so}\n";

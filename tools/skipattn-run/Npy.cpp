@@ -262,7 +262,13 @@ static std::string describeDescr(const std::string &text) {
   default:
     return "";
   }
-  int bytes = std::atoi(text.c_str() + 2);
+  // The item size: numpy's are 1 to 16 bytes; anything else (or digits
+  // that would overflow) is not a type to name.
+  std::string size = text.substr(2);
+  if (size.empty() || size.size() > 2 ||
+      size.find_first_not_of("0123456789") != std::string::npos)
+    return "";
+  int bytes = std::stoi(size);
   if (bytes <= 0)
     return "";
   return order + kind + std::to_string(bytes * 8);
@@ -372,6 +378,16 @@ bool skipattn::npy::readNpy(const std::string &path, Array &array,
     error = "cannot open '" + path + "': " + std::strerror(errno);
     return false;
   }
+  return readNpy(file.get(), path, array, error);
+}
+
+bool skipattn::npy::readNpy(std::FILE *stream, const std::string &path,
+                            Array &array, std::string &error) {
+  array = Array();
+  struct Borrowed {
+    std::FILE *stream;
+    std::FILE *get() const { return stream; }
+  } file{stream};
   // The file size bounds the data before anything is allocated.
   if (std::fseek(file.get(), 0, SEEK_END) != 0) {
     error = "cannot read '" + path + "': " + std::strerror(errno);

@@ -12,6 +12,7 @@
 #define SKIPATTN_TOOLS_SKIPATTN_RUN_NPY_H
 
 #include <cstdint>
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,11 @@ const char *typeName(ElementType type);
 /// element types. On failure returns false and sets error to a message that
 /// starts with the path.
 bool readNpy(const std::string &path, Array &array, std::string &error);
+
+/// The same from an open stream (it must support fseek); path names it in
+/// messages.
+bool readNpy(std::FILE *stream, const std::string &path, Array &array,
+             std::string &error);
 
 /// Writes a float32 array as format 1.0 with the header numpy itself would
 /// write (padded so that the data starts at a multiple of 64 bytes).

@@ -20,6 +20,8 @@
 
 #include "skipattn/runtime.h"
 
+#include <CLI/CLI.hpp>
+
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
@@ -149,7 +151,9 @@ static int64_t parseSplitCount(const std::string &flag,
   return value;
 }
 
-/// Returns false when --help was asked for.
+/// Returns false when --help was asked for. CLI11 reads the command line
+/// (values, repeats, unknown arguments); what the flags mean together is
+/// checked here.
 static bool parseArguments(int argc, char **argv, Options &options) {
   // The flags that take a value; the first four are required (--out not
   // with --plan).
@@ -175,125 +179,113 @@ static bool parseArguments(int argc, char **argv, Options &options) {
     NumFlags
   };
   std::string threshold, scaleFactor, targetSparsity, numSms, numSplits;
-  struct ValueFlag {
-    const char *name;
-    std::string *value;
-    bool seen;
-  } flags[NumFlags] = {{"--q", &options.q, false},
-                       {"--k", &options.k, false},
-                       {"--v", &options.v, false},
-                       {"--out", &options.out, false},
-                       {"--mask", &options.mask, false},
-                       {"--skip-threshold", &threshold, false},
-                       {"--skip-scale-factor", &scaleFactor, false},
-                       {"--calibration", &options.calibration, false},
-                       {"--target-sparsity", &targetSparsity, false},
-                       {"--phase", &options.phase, false},
-                       {"--layer", &options.layer, false},
-                       {"--num-sms", &numSms, false},
-                       {"--num-splits", &numSplits, false},
-                       {"--lse", &options.lse, false},
-                       {"--block-table", &options.blockTable, false},
-                       {"--seq-lens", &options.seqLens, false},
-                       {"--cu-seqlens-q", &options.cuSeqlensQ, false},
-                       {"--cu-seqlens-k", &options.cuSeqlensK, false}};
-  bool haveBundle = false;
+  const std::pair<const char *, std::string *> valueFlags[NumFlags] = {
+      {"--q", &options.q},
+      {"--k", &options.k},
+      {"--v", &options.v},
+      {"--out", &options.out},
+      {"--mask", &options.mask},
+      {"--skip-threshold", &threshold},
+      {"--skip-scale-factor", &scaleFactor},
+      {"--calibration", &options.calibration},
+      {"--target-sparsity", &targetSparsity},
+      {"--phase", &options.phase},
+      {"--layer", &options.layer},
+      {"--num-sms", &numSms},
+      {"--num-splits", &numSplits},
+      {"--lse", &options.lse},
+      {"--block-table", &options.blockTable},
+      {"--seq-lens", &options.seqLens},
+      {"--cu-seqlens-q", &options.cuSeqlensQ},
+      {"--cu-seqlens-k", &options.cuSeqlensK}};
 
+  CLI::App app("Runs a skipattn kernel bundle on .npy files", "skipattn-run");
+  // --help prints the usage above, which says more than CLI11's would.
+  app.set_help_flag("-h,--help");
+  app.add_option("DIR", options.bundle);
+  CLI::Option *flags[NumFlags];
+  for (int f = 0; f < NumFlags; ++f)
+    flags[f] = app.add_option(valueFlags[f].first, *valueFlags[f].second)
+                   ->multi_option_policy(CLI::MultiOptionPolicy::Throw);
+  for (auto [name, value] : {std::pair{"--stats", &options.stats},
+                             std::pair{"--plan", &options.plan}})
+    app.add_flag(name, *value)
+        ->disable_flag_override()
+        ->multi_option_policy(CLI::MultiOptionPolicy::Throw);
+  // CLI11 reads "--q=" as "--q" and takes the next argument for its value.
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
-    if (arg == "--help" || arg == "-h")
-      return false;
-    if (arg == "--stats" || arg == "--plan") {
-      bool &seen = arg == "--stats" ? options.stats : options.plan;
-      if (seen)
-        error(arg + " given twice");
-      seen = true;
-      continue;
-    }
-    if (arg.size() < 2 || arg[0] != '-') {
-      if (haveBundle)
-        error("unexpected argument '" + arg + "' (the bundle directory is '" +
-              options.bundle + "')");
-      options.bundle = arg;
-      haveBundle = true;
-      continue;
-    }
-    // "--flag value" or "--flag=value".
-    std::string name = arg, value;
-    bool inlineValue = false;
-    if (size_t eq = arg.find('='); eq != std::string::npos) {
-      name = arg.substr(0, eq);
-      value = arg.substr(eq + 1);
-      inlineValue = true;
-    }
-    if (name == "--stats" || name == "--plan")
-      error(name + " takes no value");
-    ValueFlag *flag = nullptr;
-    for (ValueFlag &candidate : flags)
-      if (name == candidate.name)
-        flag = &candidate;
-    if (!flag)
-      error("unknown flag '" + name + "' (see skipattn-run --help)");
-    if (flag->seen)
-      error(name + " given twice");
-    flag->seen = true;
-    if (!inlineValue) {
-      if (i + 1 >= argc)
-        error(name + " needs a value");
-      value = argv[++i];
-    }
-    if (value.empty())
-      error(name + " needs a value");
-    *flag->value = value;
+    if (arg.size() > 3 && arg.compare(0, 2, "--") == 0 && arg.back() == '=')
+      error(arg.substr(0, arg.size() - 1) + " needs a value");
   }
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp &) {
+    return false;
+  } catch (const CLI::ParseError &e) {
+    error(std::string(e.what()) + " (see skipattn-run --help)");
+  }
+  auto seen = [&](int f) { return flags[f]->count() > 0; };
+  auto name = [&](int f) { return std::string(valueFlags[f].first); };
+  for (int f = 0; f < NumFlags; ++f)
+    if (seen(f) && valueFlags[f].second->empty())
+      error(name(f) + " needs a value");
 
-  if (!haveBundle)
+  if (options.bundle.empty())
     error("missing the bundle directory (usage: skipattn-run DIR --q q.npy "
           "--k k.npy --v v.npy --out o.npy)");
   for (int f : {Q, K, V, Out})
-    if (!flags[f].seen && !(f == Out && options.plan))
-      error(std::string("missing required flag ") + flags[f].name);
+    if (!seen(f) && !(f == Out && options.plan))
+      error("missing required flag " + name(f));
   // A plan runs nothing, so the flags about a run do not apply to it.
   if (options.plan)
-    for (int f : {Out, Mask, Threshold, ScaleFactor, Calibration, NumSplits, Lse})
-      if (flags[f].seen)
-        error(std::string("--plan runs nothing, so ") + flags[f].name +
-              " does not apply");
+    for (int f : {Out, Mask, Threshold, ScaleFactor, Calibration, NumSplits,
+                  Lse})
+      if (seen(f))
+        error("--plan runs nothing, so " + name(f) + " does not apply");
   if (options.plan && options.stats)
     error("--plan runs nothing, so --stats does not apply");
-  if (flags[NumSms].seen && !options.plan)
+  if (seen(NumSms) && !options.plan)
     error("--num-sms only applies to --plan");
-  if (flags[NumSms].seen)
+  if (seen(NumSms))
     options.numSms = parseSmCount("--num-sms", numSms);
-  if (flags[NumSplits].seen)
+  if (seen(NumSplits))
     options.numSplits = parseSplitCount("--num-splits", numSplits);
-  if (flags[CuSeqlensQ].seen != flags[CuSeqlensK].seen)
+  if (seen(CuSeqlensQ) != seen(CuSeqlensK))
     error("--cu-seqlens-q and --cu-seqlens-k go together (a varlen bundle "
           "takes both)");
-  if (flags[BlockTable].seen != flags[SeqLens].seen)
+  if (seen(BlockTable) != seen(SeqLens))
     error("--block-table and --seq-lens go together (a paged bundle takes "
           "both)");
-  if (flags[Threshold].seen && flags[ScaleFactor].seen)
+  if (seen(Threshold) && seen(ScaleFactor))
     error("--skip-threshold and --skip-scale-factor are exclusive; give one");
-  if (flags[Calibration].seen != flags[TargetSparsity].seen)
+  if (seen(Calibration) != seen(TargetSparsity))
     error("--calibration and --target-sparsity go together");
   for (int f : {Phase, Layer})
-    if (flags[f].seen && !flags[Calibration].seen)
-      error(std::string(flags[f].name) + " only applies to --calibration");
-  if (flags[Calibration].seen &&
-      (flags[Threshold].seen || flags[ScaleFactor].seen))
+    if (seen(f) && !seen(Calibration))
+      error(name(f) + " only applies to --calibration");
+  if (seen(Calibration) && (seen(Threshold) || seen(ScaleFactor)))
     error(std::string("--calibration and ") +
-          (flags[Threshold].seen ? "--skip-threshold" : "--skip-scale-factor") +
+          (seen(Threshold) ? "--skip-threshold" : "--skip-scale-factor") +
           " are exclusive; give one");
-  if (flags[Phase].seen && options.phase != "prefill" &&
-      options.phase != "decode")
+  if (seen(Phase) && options.phase != "prefill" && options.phase != "decode")
     error("--phase must be prefill or decode, got '" + options.phase + "'");
-  if (flags[TargetSparsity].seen)
+  if (seen(TargetSparsity))
     options.targetSparsity = parseNumber("--target-sparsity", targetSparsity);
-  if (flags[Threshold].seen)
+  // The runtime's rule for lambda (runtime.h), stated in the flags' terms.
+  if (seen(Threshold)) {
     options.threshold = parseNumber("--skip-threshold", threshold);
-  if (flags[ScaleFactor].seen)
+    if (!(*options.threshold >= 0.0 && *options.threshold < 1.0))
+      error("--skip-threshold must be in [0, 1) (0 turns skipping off), got " +
+            threshold);
+  }
+  if (seen(ScaleFactor)) {
     options.scaleFactor = parseNumber("--skip-scale-factor", scaleFactor);
+    if (*options.scaleFactor < 0.0)
+      error("--skip-scale-factor must be at least 0 (0 turns skipping off), "
+            "got " +
+            scaleFactor);
+  }
   return true;
 }
 
@@ -796,8 +788,12 @@ static int run(const Options &options) {
   if (options.threshold)
     lambda = static_cast<float>(*options.threshold);
   else if (scaleFactor)
-    lambda =
-        static_cast<float>(*scaleFactor / static_cast<double>(shape.kv_len));
+    // A context not longer than the factor gives lambda >= 1: skipping off,
+    // as skipattn_bundle_default_lambda has it.
+    lambda = *scaleFactor >= static_cast<double>(shape.kv_len)
+                 ? 0.0f
+                 : static_cast<float>(*scaleFactor /
+                                      static_cast<double>(shape.kv_len));
   else
     lambda = skipattn_bundle_default_lambda(bundle.get(), shape.kv_len);
 

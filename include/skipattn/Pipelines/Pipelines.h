@@ -26,11 +26,47 @@
 
 #include "mlir/Pass/PassOptions.h"
 
+#include <optional>
+#include <string>
+#include <vector>
+
 namespace mlir {
 class OpPassManager;
 } // namespace mlir
 
 namespace skipattn {
+
+/// The CPU a host bundle is compiled for, when no one says:
+/// a level that every x86-64 processor since 2009 runs.
+inline constexpr const char *kDefaultCPU = "x86-64-v2";
+
+/// Options of attn-lower-to-cpu.
+struct LowerToCPUOptions
+    : public mlir::PassPipelineOptions<LowerToCPUOptions> {
+  Option<std::string> cpu{
+      *this, "cpu",
+      llvm::cl::desc("Target CPU: x86-64, x86-64-v2 (default), x86-64-v3, "
+                     "x86-64-v4, or native (this machine's extensions)"),
+      llvm::cl::init(kDefaultCPU)};
+};
+
+/// What a CPU name resolves to: code for the baseline `cpu` plus exactly
+/// `features` (LLVM's names of instruction-set extensions, each one the
+/// runtime can test on the machine that loads the bundle), scheduled for
+/// `tuneCpu`.
+struct CPUTarget {
+  std::string name;    // as asked: "x86-64-v2", "native", ...
+  std::string cpu;     // "x86-64" on x86 hosts
+  std::string tuneCpu; // "generic", or this machine's CPU for native
+  std::vector<std::string> features;
+  /// "+sse3,+ssse3,..." for LLVM's target-features.
+  std::string featureString() const;
+};
+
+/// Resolves a --cpu / cpu= value; on failure returns nullopt and sets
+/// error to a message that names the accepted values.
+std::optional<CPUTarget> resolveCPUTarget(llvm::StringRef name,
+                                          std::string &error);
 
 /// Options of the whole compile pipeline, attn-compile.
 struct CompileOptions : public mlir::PassPipelineOptions<CompileOptions> {
@@ -90,6 +126,11 @@ struct CompileOptions : public mlir::PassPipelineOptions<CompileOptions> {
       *this, "decode-kernels",
       llvm::cl::desc("GPU: also generate the split-KV decode kernels"),
       llvm::cl::init(false)};
+  Option<std::string> cpu{
+      *this, "cpu",
+      llvm::cl::desc("CPU target: x86-64, x86-64-v2 (default), x86-64-v3, "
+                     "x86-64-v4, or native (this machine's extensions)"),
+      llvm::cl::init(kDefaultCPU)};
 
   /// The block sizes with the target's defaults filled in.
   int64_t getBlockM() const;
@@ -110,7 +151,12 @@ void buildAttentionFrontPipeline(mlir::OpPassManager &pm,
                                  const CompileOptions &options);
 
 /// Tiled (and possibly skip-predicated) attention to the LLVM dialect, for
-/// the host: convert-attn-to-loops, bufferization, loops, LLVM.
+/// the host: convert-attn-to-loops, bufferization, loops, LLVM; functions
+/// are marked with the target CPU and features of options.cpu.
+void buildLowerToCPUPipeline(mlir::OpPassManager &pm,
+                             const LowerToCPUOptions &options);
+
+/// The same with the default CPU.
 void buildLowerToCPUPipeline(mlir::OpPassManager &pm);
 
 /// Options of attn-lower-to-nvvm.

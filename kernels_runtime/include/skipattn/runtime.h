@@ -16,11 +16,32 @@
 //    skipattn_last_error() holds a message for the calling thread that names
 //    the problem (file, key, dimension, expected and actual values).
 //  - Tensors are dense, row-major (C order) arrays of the element type that
-//    the call names; nothing is ever retained past a call.
+//    the call names; nothing is ever retained past a call. A pointer carries
+//    no size, so the runtime cannot check that a buffer holds the shape it
+//    is called with: a shape larger than the buffers is the caller's error
+//    (skipattn-run and the Python package check theirs).
 //  - Shapes follow the PyTorch SDPA layout: q [B, Hq, Sq, D], k [B, Hkv, Skv,
 //    D], v [B, Hkv, Skv, Dv], out [B, Hq, Sq, Dv]; -1 in a bundle's shape
 //    means "any extent >= 1 at run time".
 //  - Getters on a NULL bundle return a neutral value and never crash.
+//  - Handles are checked: a bundle that was freed (or never loaded) is
+//    SKIPATTN_ERROR_INVALID_ARGUMENT for every call that takes one (a
+//    getter returns its neutral value), and freeing it again sets that
+//    error and frees nothing.
+//
+// Threads:
+//  - Every function may be called from several threads at once, on the
+//    same bundle or on different ones, except skipattn_bundle_free: free a
+//    bundle only when no other call on it is running (a call that starts
+//    after the free fails cleanly; one that is running then does not).
+//  - skipattn_run_host and skipattn_run_device keep no state of their own
+//    between calls: concurrent runs of one bundle, on one stream or on
+//    several, each get their own counters and workspace. The first run in a
+//    CUDA context loads the module there, under a lock.
+//  - skipattn_last_error() and the text of skipattn_plan_device are per
+//    thread.
+//  - Strings returned by getters (skipattn_bundle_dir, _chip) live as long
+//    as the bundle.
 //
 //===----------------------------------------------------------------------===//
 
@@ -40,8 +61,10 @@
 extern "C" {
 #endif
 
-/// The bundle format version this runtime reads ("version" in the manifest).
-#define SKIPATTN_BUNDLE_FORMAT_VERSION 1
+/// The bundle format version this runtime reads ("version" in the manifest);
+/// others are refused. Version 2: the kernel carries a descriptor that must
+/// match the manifest, and a cpu bundle names its "cpu".
+#define SKIPATTN_BUNDLE_FORMAT_VERSION 2
 
 typedef enum skipattn_status {
   SKIPATTN_OK = 0,
@@ -150,8 +173,8 @@ SKIPATTN_API double skipattn_bundle_skip_value(const skipattn_bundle *bundle);
 SKIPATTN_API int64_t skipattn_bundle_vote_rows(const skipattn_bundle *bundle);
 
 /// The lambda to pass when the host has no opinion: the threshold, or the
-/// scale factor divided by kv_len. 0 (skipping off) for a dense bundle or a
-/// kv_len < 1.
+/// scale factor divided by kv_len. 0 (skipping off) for a dense bundle, a
+/// kv_len < 1, or a kv_len not above the scale factor (lambda >= 1).
 SKIPATTN_API float skipattn_bundle_default_lambda(const skipattn_bundle *bundle,
                                                   int64_t kv_len);
 
@@ -228,8 +251,9 @@ SKIPATTN_API skipattn_status skipattn_check_host(const skipattn_bundle *bundle);
 /// dtype; mask (NULL when the bundle takes none) is in the mask dtype with
 /// shape mask_shape. lambda is the Skip-Softmax threshold itself for either
 /// kind of bundle (a scale-factor kernel receives lambda * kv_len and divides
-/// it back); it is ignored by a dense bundle; lambda <= 0 or >= 1 turns
-/// skipping off. stats may be NULL; when the bundle has stats and
+/// it back); it is ignored by a dense bundle; for a skip bundle it must be
+/// in [0, 1), and 0 turns skipping off (SKIPATTN_ERROR_INVALID_ARGUMENT
+/// otherwise, NaN included). stats may be NULL; when the bundle has stats and
 /// stats is not NULL it receives this call's {tiles_total, tiles_skipped},
 /// summed over batch and heads. Passing stats to a bundle without stats is
 /// an error. out must not overlap the inputs.

@@ -19,7 +19,9 @@
  * (bytes, 1 GiB), FAKE_CUDA_NO_POOLS (no stream-ordered allocator),
  * FAKE_CUDA_NO_DEVICE (cuInit fails). PTX containing FAKE_JIT_ERROR fails to
  * load with a JIT log; an image starting with FAKE_CUBIN loads through
- * cuModuleLoadData (the rest is read as PTX). Built with -DFAKE_CUDA_OLD it
+ * cuModuleLoadData (the rest is read as PTX). A module's
+ * skipattn_bundle_descriptor global (the PTX's byte array) is what
+ * cuModuleGetGlobal finds. Built with -DFAKE_CUDA_OLD it
  * lacks cuMemAllocAsync (CUDA 11.2) and cuFuncGetParamInfo (CUDA 12.4), as
  * an old driver does.
  *
@@ -61,7 +63,15 @@ struct CUfunc_st {
 struct CUmod_st {
   int numFunctions;
   struct CUfunc_st functions[MAX_FUNCTIONS];
+  /* The PTX's `.global ... .b8 skipattn_bundle_descriptor[N] = {...}`, in
+     "device" memory that cuModuleGetGlobal hands out; null if none. */
+  unsigned char *descriptor;
+  size_t descriptorSize;
 };
+
+/* The descriptors of loaded modules: device memory for copies too. */
+#define MAX_MODULES 64
+static struct CUmod_st *modules[MAX_MODULES];
 
 static struct {
   unsigned char *base;
@@ -321,6 +331,38 @@ static CUresult needContext(void) {
  * Modules
  *===----------------------------------------------------------------------===*/
 
+/* Reads the bytes of the descriptor global, if the PTX has one. */
+static CUresult parseDescriptor(const char *text, struct CUmod_st *module) {
+  const char *name = strstr(text, "skipattn_bundle_descriptor[");
+  const char *cursor;
+  unsigned long size, byte;
+  char *end;
+  if (!name)
+    return CUDA_SUCCESS;
+  size = strtoul(name + strlen("skipattn_bundle_descriptor["), &end, 10);
+  cursor = strchr(end, '{');
+  if (!cursor || size == 0 || size > (1u << 20))
+    return CUDA_ERROR_INVALID_PTX;
+  /* As ptxas: what the initializer leaves out is zero (LLVM's NVPTX printer
+     leaves out trailing zeros); more values than the size is an error. */
+  module->descriptor = calloc(size, 1);
+  if (!module->descriptor)
+    return CUDA_ERROR_OUT_OF_MEMORY;
+  module->descriptorSize = size;
+  for (unsigned long i = 0; *cursor != '}'; ++i) {
+    byte = strtoul(cursor + 1, &end, 10);
+    if (i == size || end == cursor + 1 || byte > 255 ||
+        (*end != ',' && *end != '}')) {
+      free(module->descriptor);
+      module->descriptor = NULL;
+      return CUDA_ERROR_INVALID_PTX;
+    }
+    module->descriptor[i] = (unsigned char)byte;
+    cursor = end;
+  }
+  return CUDA_SUCCESS;
+}
+
 /* Reads the .entry declarations of PTX text: names and parameter types. */
 static CUresult parsePtx(const char *text, CUmodule *module) {
   struct CUmod_st *result = calloc(1, sizeof(*result));
@@ -360,6 +402,15 @@ static CUresult parsePtx(const char *text, CUmodule *module) {
     }
     cursor = end ? end : cursor;
   }
+  if (parseDescriptor(text, result) != CUDA_SUCCESS) {
+    free(result);
+    return CUDA_ERROR_INVALID_PTX;
+  }
+  for (int i = 0; i < MAX_MODULES; ++i)
+    if (!modules[i]) {
+      modules[i] = result;
+      break;
+    }
   *module = result;
   return CUDA_SUCCESS;
 }
@@ -407,7 +458,23 @@ EXPORT CUresult CUDAAPI cuModuleUnload(CUmodule hmod) {
   if (shutDown)
     return CUDA_ERROR_DEINITIALIZED;
   trace("unload module");
+  for (int i = 0; i < MAX_MODULES; ++i)
+    if (modules[i] == hmod)
+      modules[i] = NULL;
+  free(hmod->descriptor);
   free(hmod);
+  return CUDA_SUCCESS;
+}
+
+EXPORT CUresult CUDAAPI cuModuleGetGlobal(CUdeviceptr *dptr, size_t *bytes,
+                                          CUmodule hmod, const char *name) {
+  if (strcmp(name, "skipattn_bundle_descriptor") != 0 || !hmod->descriptor)
+    return CUDA_ERROR_NOT_FOUND;
+  trace("module global %s (%zu bytes)", name, hmod->descriptorSize);
+  if (dptr)
+    *dptr = (CUdeviceptr)hmod->descriptor;
+  if (bytes)
+    *bytes = hmod->descriptorSize;
   return CUDA_SUCCESS;
 }
 
@@ -610,12 +677,24 @@ EXPORT CUresult CUDAAPI cuMemHostUnregister(void *p) {
   return CUDA_SUCCESS;
 }
 
+/* Whether [device, device + bytes) lies in a loaded module's descriptor. */
+static int inModuleGlobal(uintptr_t device, size_t bytes) {
+  for (int i = 0; i < MAX_MODULES; ++i)
+    if (modules[i] && modules[i]->descriptor &&
+        device >= (uintptr_t)modules[i]->descriptor &&
+        device + bytes <=
+            (uintptr_t)modules[i]->descriptor + modules[i]->descriptorSize)
+      return 1;
+  return 0;
+}
+
 /* Copies check that the device side is device memory. */
 static CUresult copy(uintptr_t device, void *dst, const void *src,
                      size_t bytes) {
   int i = findAllocation(device);
-  if (i < 0 ||
-      device + bytes > (uintptr_t)allocations[i].base + allocations[i].size)
+  if ((i < 0 || device + bytes > (uintptr_t)allocations[i].base +
+                                     allocations[i].size) &&
+      !inModuleGlobal(device, bytes))
     return CUDA_ERROR_INVALID_VALUE;
   memcpy(dst, src, bytes);
   return CUDA_SUCCESS;

@@ -165,8 +165,16 @@ int main(int argc, char **argv) {
            skipattn_dtype_size((skipattn_dtype)9));
   }
 
-  skipattn_bundle_free(bundle);
+  /* Handles are checked: a freed bundle is an error, not freed memory. */
   skipattn_bundle_free(dense);
+  report("use-after-free", skipattn_run_host(dense, &shape, q, k, v, NULL,
+                                             NULL, out, 0.0f, NULL));
+  printf("getter-after-free: %lld\n", (long long)skipattn_bundle_block_m(dense));
+  skipattn_bundle_free(dense);
+  printf("double-free: %s\n", skipattn_last_error());
+  report("not-a-bundle", skipattn_check_host((const skipattn_bundle *)q));
+
+  skipattn_bundle_free(bundle);
   skipattn_bundle_free(gpu);
   return 0;
 }

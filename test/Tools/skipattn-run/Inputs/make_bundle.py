@@ -5,12 +5,18 @@ It writes DIR/manifest.json as skipattn-compile would and compiles
 naive_attention.c (a naive attention with the bundle entry ABI, not
 skipattn's kernel) into DIR/kernel.so with `cc -shared`, passing -D flags
 that match the manifest so that the library's signature is the one the
-manifest's "arguments" names.
+manifest's "arguments" names, and exporting skipattn_bundle_descriptor
+(the manifest's kernel keys) as skipattn-compile does.
 
   make_bundle.py DIR [--dtype f32|f16|bf16] [--shapes b,hq,hkv,sq,skv,d,dv]
                  [--causal] [--scale S] [--mask DTYPE:b,h,sq,skv]
                  [--skip threshold:X | --skip scale_factor:F] [--stats]
                  [--block-m M] [--block-n N] [--no-library] [--entry NAME]
+                 [--cpu-features F,G] [--descriptor-set KEY=JSON]...
+                 [--no-descriptor]
+
+--descriptor-set and --no-descriptor make a library whose descriptor
+disagrees with the manifest, or has none (the runtime must refuse both).
 
 Extents are integers or '?' (dynamic, -1 in the manifest).
 """
@@ -51,6 +57,11 @@ def main():
     p.add_argument("--entry", default="_mlir_ciface_skipattn_attention",
                    help="the manifest's entry (the library always defines "
                         "_mlir_ciface_skipattn_attention)")
+    p.add_argument("--cpu-features", default="",
+                   help="the manifest's cpu.features, comma-separated")
+    p.add_argument("--descriptor-set", action="append", default=[],
+                   help="KEY=JSON: a descriptor key that differs")
+    p.add_argument("--no-descriptor", action="store_true")
     a = p.parse_args()
 
     dims = extents(a.shapes)
@@ -74,8 +85,10 @@ def main():
     arguments += ([skip["kind"]] if skip else []) + (["stats"] if a.stats else [])
 
     manifest = {
-        "format": "skipattn-bundle", "version": 1,
+        "format": "skipattn-bundle", "version": 2,
         "target": "cpu", "chip": None,
+        "cpu": {"name": "x86-64", "tune": "generic",
+                "features": [f for f in a.cpu_features.split(",") if f]},
         "library": "kernel.so",
         "entry": a.entry,
         "dtype": a.dtype,
@@ -109,10 +122,26 @@ def main():
         "FIXTURE_BLOCK_M": a.block_m,
         "FIXTURE_BLOCK_N": a.block_n,
     }
+    # The descriptor: every manifest key but the file names.
+    descriptor = {k: v for k, v in manifest.items()
+                  if k not in ("library", "entry", "ptx", "cubin")}
+    for item in a.descriptor_set:
+        key, _, value = item.partition("=")
+        descriptor[key] = json.loads(value)
+    sources = [src]
+    if not a.no_descriptor:
+        text = json.dumps(descriptor, separators=(",", ":"))
+        c_file = os.path.join(a.dir, "descriptor.c")
+        with open(c_file, "w") as f:
+            f.write("const char skipattn_bundle_descriptor[] = %s;\n" %
+                    json.dumps(text))
+        sources.append(c_file)
     cmd = [cc, "-shared", "-fPIC", "-O2", "-std=c99", "-Wall", "-Werror",
-           "-o", os.path.join(a.dir, "kernel.so"), src, "-lm"]
+           "-o", os.path.join(a.dir, "kernel.so")] + sources + ["-lm"]
     cmd += [f"-D{k}={v}" for k, v in defines.items()]
     subprocess.run(cmd, check=True)
+    if not a.no_descriptor:
+        os.remove(c_file)
     return 0
 
 

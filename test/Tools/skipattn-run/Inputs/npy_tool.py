@@ -60,6 +60,8 @@ BAD = {
     "f8": lambda s: header_v1("<f8", s) + bytes(8 * int(np.prod(s))),
     "i4": lambda s: header_v1("<i4", s) + bytes(4 * int(np.prod(s))),
     "big-endian": lambda s: header_v1(">f4", s) + bytes(4 * int(np.prod(s))),
+    # An item size whose bits overflow an int (found by fuzz/NpyFuzzer.cpp).
+    "huge-itemsize": lambda s: header_v1("<f52885288888", s),
     "fortran": lambda s: header_v1("<f4", s, fortran=True) +
     bytes(4 * int(np.prod(s))),
     "version": lambda s: good_f32(s)[:6] + b"\x04\x00" + good_f32(s)[8:],

@@ -401,7 +401,7 @@ struct AttnInsertBlockSkipPass
     if (voteRows < 0) {
       getOperation().emitError()
           << "attn-insert-block-skip: vote must be 0 or positive, got "
-          << voteRows;
+          << voteRows.getValue();
       return signalPassFailure();
     }
     SmallVector<TileUpdateOp> requests;

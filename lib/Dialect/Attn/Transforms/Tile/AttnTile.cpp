@@ -494,9 +494,11 @@ struct AttnTilePass : public skipattn::attn::impl::AttnTileBase<AttnTilePass> {
 
   void runOnOperation() override {
     if (blockM <= 0 || blockN <= 0) {
+      // The options' values, not the options: a diagnostic streams a
+      // cl::opt<int64_t> as a character.
       getOperation()->emitError()
-          << "attn-tile: block-m and block-n must be positive, got " << blockM
-          << " and " << blockN;
+          << "attn-tile: block-m and block-n must be positive, got "
+          << blockM.getValue() << " and " << blockN.getValue();
       return signalPassFailure();
     }
     // Each view is read right before its tiling: tiling an attention
