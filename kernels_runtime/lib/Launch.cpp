@@ -95,7 +95,8 @@ constexpr ParamSpelling launchParams[] = {
     {"mask_kv_len", LaunchParam::MaskKvLen},
     {"tmap_q", LaunchParam::TensorMapQ},
     {"tmap_k", LaunchParam::TensorMapK},
-    {"tmap_v", LaunchParam::TensorMapV}};
+    {"tmap_v", LaunchParam::TensorMapV},
+    {"tile_counter", LaunchParam::TileCounter}};
 } // namespace
 
 const char *skipattn::runtime::paramName(LaunchParam param) {

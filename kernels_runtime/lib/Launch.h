@@ -105,7 +105,10 @@ enum class LaunchParam : uint8_t {
   /// Device addresses of the CUtensorMaps of q, k and v (sm_90a kernels).
   TensorMapQ,
   TensorMapK,
-  TensorMapV
+  TensorMapV,
+  /// A u32 that the runtime zeroes for each call, from which the CTAs of a
+  /// persistent kernel take their tiles.
+  TileCounter
 };
 
 struct Launch {

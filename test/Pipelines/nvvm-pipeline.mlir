@@ -7,13 +7,18 @@
 // launches the Hopper kernel (a producer and two consumer warpgroups).
 // CHECK: llvm.func @attention
 // CHECK-COUNT-3: llvm.call @mgpuSkipattnTensorMapEncode
+// CHECK: llvm.call @mgpuMemAlloc
+// CHECK: llvm.call @mgpuMemset32
 // CHECK: gpu.launch_func  @skipattn_kernels::@skipattn_prefill_bf16_h4x4_d64_m64n64_sm90_skip
 // CHECK: gpu.binary @skipattn_kernels  [#gpu.object<#nvvm.target<O = 3, chip = "sm_90a", features = "+ptx80">
 // CHECK-SAME: .maxnreg 168
 // CHECK-SAME: setmaxnreg.dec.sync.aligned.u32
+// CHECK-SAME: atom.global.add.u32
 // CHECK-SAME: cp.async.bulk.tensor.3d.shared::cluster.global.tile.mbarrier::complete_tx::bytes
 // CHECK-SAME: setmaxnreg.inc.sync.aligned.u32
 // CHECK-SAME: mbarrier.try_wait.parity
+// The consumers learn each tile from shared memory once its Q has landed.
+// CHECK-SAME: ld.shared.b32
 // Intra-warpgroup pipelining: S_j = Q K_j^T, then P_{j-1} V_{j-1} (A from
 // registers), two groups; the softmax of S_j waits for the first only.
 // CHECK-SAME: wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16

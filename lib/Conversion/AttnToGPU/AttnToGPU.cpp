@@ -439,12 +439,13 @@ static void generateKernels(TiledAttention &ta, bool decodeKernels) {
         c.sm90 ? skipattn::kernels::buildSm90PrefillKernel(b, kernels, c)
                : skipattn::kernels::buildPrefillKernel(b, kernels, c);
     operands.append({"out", "batch", "q_len", "kv_len"});
-    // The Hopper kernel is persistent: it walks the tiles of any grid.
-    describe(b, func, "prefill",
-             withVarlenParams(
-                 withMaskParams(withLseParam(withSkipParams(operands, c), c),
-                                c),
-                 c),
+    SmallVector<StringRef> params = withVarlenParams(
+        withMaskParams(withLseParam(withSkipParams(operands, c), c), c), c);
+    // The Hopper kernel is persistent: it walks the tiles of any grid, and
+    // its CTAs take them from a counter that each call zeroes.
+    if (c.sm90)
+      params.push_back("tile_counter");
+    describe(b, func, "prefill", params,
              c.prefillThreads(), c.prefillSharedBytes(), c.prefillCtaRows(),
              /*blockN=*/0, /*maxQueryLen=*/0, /*persistent=*/c.sm90);
   }
@@ -634,6 +635,26 @@ static LogicalResult launch(TiledAttention &ta) {
       args.push_back(
           toI32(b, loc, tensor::DimOp::create(b, loc, ta.mask, d)));
   }
+  // The Hopper kernel's tile counter, zeroed. gpu-to-llvm converts only
+  // the async forms of gpu.alloc and gpu.memset; the wait makes the zero
+  // land before the (synchronous) launch.
+  Value tileCounter;
+  auto tokenType = gpu::AsyncTokenType::get(b.getContext());
+  if (c.sm90) {
+    Value start = gpu::WaitOp::create(b, loc, tokenType, ValueRange{})
+                      .getAsyncToken();
+    auto alloc = gpu::AllocOp::create(
+        b, loc, MemRefType::get({1}, b.getI32Type()), tokenType,
+        ValueRange{start}, ValueRange{}, ValueRange{});
+    tileCounter = alloc.getMemref();
+    Value zeroed =
+        gpu::MemsetOp::create(
+            b, loc, tokenType, ValueRange{alloc.getAsyncToken()}, tileCounter,
+            arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(0)))
+            .getAsyncToken();
+    gpu::WaitOp::create(b, loc, Type(), ValueRange{zeroed});
+    args.push_back(addressOf(b, loc, tileCounter));
+  }
 
   Value bm = arith::ConstantIndexOp::create(b, loc, c.prefillCtaRows());
   Value one = arith::ConstantIndexOp::create(b, loc, 1);
@@ -655,6 +676,14 @@ static LogicalResult launch(TiledAttention &ta) {
       {FlatSymbolRefAttr::get(b.getStringAttr(c.name("prefill")))});
   gpu::LaunchFuncOp::create(b, loc, kernel, grid, block, smem, args,
                             /*asyncObject=*/Value());
+  if (tileCounter) {
+    Value start = gpu::WaitOp::create(b, loc, tokenType, ValueRange{})
+                      .getAsyncToken();
+    Value freed = gpu::DeallocOp::create(b, loc, tokenType, ValueRange{start},
+                                         tileCounter)
+                      .getAsyncToken();
+    gpu::WaitOp::create(b, loc, Type(), ValueRange{freed});
+  }
 
   for (auto [result, into, buffer] :
        llvm::zip(ta.forall.getResults(), intos, outs)) {

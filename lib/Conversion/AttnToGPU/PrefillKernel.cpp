@@ -421,6 +421,9 @@ gpu::GPUFuncOp skipattn::kernels::createPrefillFunc(OpBuilder &b,
     MaskView::addArgTypes(b, args);
   if (cfg.varlen)
     args.append(2, b.getI64Type());
+  // The persistent Hopper kernel's tile counter: a zeroed u32 per call.
+  if (cfg.sm90)
+    args.push_back(b.getI64Type());
   auto func = gpu::GPUFuncOp::create(b, module.getLoc(), cfg.name("prefill"),
                                      b.getFunctionType(args, {}));
   func->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), b.getUnitAttr());

@@ -4,9 +4,10 @@
 // FlashAttention-3 (DESIGN.md section 5, phase 2):
 //
 // - persistent CTAs of three warpgroups, at most one per SM, each looping
-//   over tiles of 128 query rows of one (batch, query head) on a static
-//   schedule (forEachTile: causal tiles longest first, dealt in a snake so
-//   that every CTA gets about the same work); warpgroup 0 is the producer,
+//   over tiles of 128 query rows of one (batch, query head), causal tiles
+//   longest first; a CTA that finishes a tile takes the next one from the
+//   call's tile counter (FlashAttention-3's dynamic scheduler), so tiles of
+//   unequal cost (causal, skipped) even out; warpgroup 0 is the producer,
 //   which gives up registers (setmaxnreg dec) and has one thread issue
 //   every TMA load; warpgroups 1 and 2 are the consumers, which take
 //   registers (setmaxnreg inc) and each own one 64-row q-block (the IR's
@@ -81,7 +82,10 @@ struct Sm90Layout {
   int64_t fullV0() const { return fullK0() + 8 * stages; }
   int64_t emptyK0() const { return fullV0() + 8 * stages; }
   int64_t emptyV0() const { return emptyK0() + 8 * stages; }
-  int64_t total() const { return emptyV0() + 8 * stages; }
+  /// The schedule position of the tile whose Q is in the buffer: the
+  /// producer writes it before it arms Q's full barrier.
+  int64_t tilePos() const { return emptyV0() + 8 * stages; }
+  int64_t total() const { return tilePos() + 8; }
 };
 
 /// One consumer's online-softmax state, as loop-carried values.
@@ -152,13 +156,14 @@ private:
 
   // Kernel arguments and CTA-wide values.
   Value mapQ, mapK, mapV, outAddr, batch, sq, skv, skipParam, statsAddr;
+  Value tileCounter;
   Value tid, smem, smem32, numQTiles, numTiles;
-  /// The tile in hand (set in the body of forEachTile): its first query row,
-  /// query head, batch and kv-blocks, how many tiles this CTA did before it
-  /// (the phase of the Q buffer) and where its first kv-block sits in the
-  /// K/V ring (the kv-blocks of every earlier tile of this CTA).
+  /// The tile in hand (set by visitTile): its schedule position, first query
+  /// row, query head, batch and kv-blocks, how many tiles this CTA did
+  /// before it (the phase of the Q buffer) and where its first kv-block sits
+  /// in the K/V ring (the kv-blocks of every earlier tile of this CTA).
   struct {
-    Value cta0, head, batch, numKV, seq, ring;
+    Value pos, cta0, head, batch, numKV, seq, ring;
   } tile;
 
   int64_t oSize() const { return layout.dv / 2; }
@@ -177,11 +182,21 @@ private:
   /// kv-blocks the q-block at `q0` visits (0 when it is past Sq).
   Value visitedBlocks(Value q0);
 
-  /// Runs `body` for each tile of this CTA (the persistent schedule), with
-  /// `tile` set.
-  void forEachTile(function_ref<void()> body);
-  /// Sets `tile` to the tile at position `pos` of the schedule.
+  /// Run `body` for each tile of this CTA with `tile` set: the producer
+  /// takes the tiles from the tile counter and publishes them with their Q,
+  /// the consumers read them once Q has landed.
+  void forEachProducerTile(function_ref<void()> body);
+  void forEachConsumerTile(function_ref<void()> body);
+  /// Sets `tile` to position `pos` of the schedule, this CTA's tile `seq`
+  /// whose kv-blocks start at `ring` in the K/V ring, runs `body`, and
+  /// returns the next tile's seq and ring.
+  SmallVector<Value> visitTile(Value pos, Value seq, Value ring,
+                               function_ref<void()> body);
+  /// Sets the tile's coordinates from position `pos` of the schedule.
   void decodeTile(Value pos);
+  /// Waits until the consumers have released Q of this CTA's tile `seq` - 1
+  /// (nothing for the first).
+  void waitQReleased(Value seq);
 
   // The producer.
   void buildSetup();
@@ -197,14 +212,18 @@ private:
   Consumer consumerSetup();
   /// `invariant` with the q-block of the tile in hand.
   Consumer consumerTile(const Consumer &invariant);
+  /// The kv loop of the tile in hand from `init`; `vote` says whether
+  /// its steps take the skip vote.
+  ConsumerState kvLoop(const Consumer &cs, const ConsumerState &init,
+                       bool vote);
   ConsumerState consumerStep(const Consumer &cs, Value j,
-                             const ConsumerState &st);
+                             const ConsumerState &st, bool vote);
   Accumulator issueScores(Value descQ, Value stage);
   Accumulator issuePV(const Accumulator &o, ArrayRef<Value> p, Value stage);
   SmallVector<Value> maskScores(ArrayRef<Value> s, Value j, const Consumer &cs);
   void rowMax(ArrayRef<Value> s, Value mt[2]);
   Value skipDecision(const Consumer &cs, Value j, const Value mt[2],
-                     const ConsumerState &st);
+                     const ConsumerState &st, bool vote);
   /// The new running max, the rescale and the exponent shift of a kept tile
   /// with row maxima `mt`.
   RowUpdate rowUpdate(const Value mt[2], const ConsumerState &st, Value c);
@@ -326,14 +345,21 @@ void Sm90PrefillGenerator::loadV(Value j) {
               mapV, {e.i32c(64 * c), row, bh}, full);
 }
 
-void Sm90PrefillGenerator::loadQ() {
+void Sm90PrefillGenerator::waitQReleased(Value seq) {
   // The consumers release Q after their last S of the previous tile.
-  scf::IfOp::create(e.b, e.loc, e.cmp(P::sgt, tile.seq, e.i32c(0)),
+  scf::IfOp::create(e.b, e.loc, e.cmp(P::sgt, seq, e.i32c(0)),
                     [&](OpBuilder &, Location) {
                       h.mbarWait(sharedAt(layout.emptyQ()),
-                                 e.band(e.sub(tile.seq, e.i32c(1)), e.i32c(1)));
+                                 e.band(e.sub(seq, e.i32c(1)), e.i32c(1)));
                       scf::YieldOp::create(e.b, e.loc);
                     });
+}
+
+void Sm90PrefillGenerator::loadQ() {
+  waitQReleased(tile.seq);
+  // The consumers learn the tile from the position stored here; the arrival
+  // below releases the store to them.
+  LLVM::StoreOp::create(e.b, e.loc, tile.pos, sharedAt(layout.tilePos()));
   // Both q-blocks: 64-row boxes of 64 columns.
   Value full = sharedAt(layout.fullQ());
   h.mbarArriveExpectTx(full, 2 * layout.qBlockBytes());
@@ -354,7 +380,7 @@ void Sm90PrefillGenerator::buildProducer() {
         // Tile after tile, without waiting for the consumers beyond the
         // stages they have yet to release: the next tile's Q and first
         // blocks load while they finish the current one.
-        forEachTile([&] {
+        forEachProducerTile([&] {
           loadQ();
           // In the order the consumers use them: step j needs K_j and
           // V_{j-1}, so K runs one block ahead of V.
@@ -451,16 +477,13 @@ void Sm90PrefillGenerator::rowMax(ArrayRef<Value> s, Value mt[2]) {
 
 Value Sm90PrefillGenerator::skipDecision(const Consumer &cs, Value j,
                                          const Value mt[2],
-                                         const ConsumerState &st) {
-  if (!cfg.skip)
+                                         const ConsumerState &st, bool vote) {
+  if (!vote)
     return constantBool(false);
-  // The vote group is the warpgroup's 64 rows: they share every wgmma. A
-  // threshold that turns skipping off (0, or 1 and above), and the first
-  // block, take no vote and no barrier.
-  Value voting =
-      e.band(cs.threshold.enabled, e.cmp(P::sgt, j, e.i32c(0)));
+  // The vote group is the warpgroup's 64 rows: they share every wgmma. The
+  // first block takes no vote and no barrier.
   auto decision = scf::IfOp::create(
-      e.b, e.loc, voting,
+      e.b, e.loc, e.cmp(P::sgt, j, e.i32c(0)),
       [&](OpBuilder &, Location) {
         Value outside[2] = {e.cmp(P::sge, cs.rows[0], sq),
                             e.cmp(P::sge, cs.rows[1], sq)};
@@ -629,7 +652,8 @@ Consumer Sm90PrefillGenerator::consumerTile(const Consumer &invariant) {
 // issued anything: ptxas does not correlate branch conditions, and a wait
 // under a condition makes it serialize every wgmma of the kernel.
 ConsumerState Sm90PrefillGenerator::consumerStep(const Consumer &cs, Value j,
-                                                 const ConsumerState &st) {
+                                                 const ConsumerState &st,
+                                                 bool vote) {
   OpBuilder &b = e.b;
   Location loc = e.loc;
   // Ring positions of kv-blocks j and j - 1 (only used when j > 0).
@@ -704,7 +728,7 @@ ConsumerState Sm90PrefillGenerator::consumerStep(const Consumer &cs, Value j,
     // Needed only for a kept tile, but ready while the vote's barrier waits.
     RowUpdate update = rowUpdate(mt, st, cs.c);
     auto decide = scf::IfOp::create(b, loc, types,
-                                    skipDecision(cs, j, mt, st),
+                                    skipDecision(cs, j, mt, st, vote),
                                     /*withElseRegion=*/true);
     {
       OpBuilder::InsertionGuard g2(b);
@@ -722,7 +746,7 @@ ConsumerState Sm90PrefillGenerator::consumerStep(const Consumer &cs, Value j,
                                                 pSize());
   // Step j + 1 branches on it around wgmma; made known to be uniform here,
   // off the path from the vote to the softmax.
-  if (cfg.skip)
+  if (vote)
     next.pending = h.uniformBool(next.pending);
 
   // P_{j-1} V_{j-1} done: V_{j-1} is free, and O takes tile j's rescale.
@@ -742,6 +766,23 @@ ConsumerState Sm90PrefillGenerator::consumerStep(const Consumer &cs, Value j,
   return next;
 }
 
+ConsumerState Sm90PrefillGenerator::kvLoop(const Consumer &cs,
+                                           const ConsumerState &init,
+                                           bool vote) {
+  OpBuilder &b = e.b;
+  auto loop = scf::ForOp::create(b, e.loc, e.i32c(0), tile.numKV, e.i32c(1),
+                                 init.flatten());
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(loop.getBody());
+    ConsumerState st = ConsumerState::unflatten(loop.getRegionIterArgs(),
+                                                oSize(), pSize());
+    ConsumerState next = consumerStep(cs, loop.getInductionVar(), st, vote);
+    scf::YieldOp::create(b, e.loc, next.flatten());
+  }
+  return ConsumerState::unflatten(loop.getResults(), oSize(), pSize());
+}
+
 void Sm90PrefillGenerator::buildConsumer() {
   OpBuilder &b = e.b;
   Location loc = e.loc;
@@ -758,9 +799,8 @@ void Sm90PrefillGenerator::buildConsumer() {
                       scf::YieldOp::create(b, loc);
                     });
 
-  forEachTile([&] {
+  forEachConsumerTile([&] {
     Consumer cs = consumerTile(invariant);
-    h.mbarWait(sharedAt(layout.fullQ()), e.band(tile.seq, e.i32c(1)));
 
     ConsumerState init;
     Value ninf = e.f32c(-INFINITY), zero = e.f32c(0.0);
@@ -771,18 +811,25 @@ void Sm90PrefillGenerator::buildConsumer() {
     init.pending = constantBool(false);
     init.skipped = e.i32c(0);
 
-    auto loop = scf::ForOp::create(b, loc, e.i32c(0), tile.numKV, e.i32c(1),
-                                   init.flatten());
-    {
-      OpBuilder::InsertionGuard guard(b);
-      b.setInsertionPointToStart(loop.getBody());
-      ConsumerState st = ConsumerState::unflatten(loop.getRegionIterArgs(),
-                                                  oSize(), pSize());
-      ConsumerState next = consumerStep(cs, loop.getInductionVar(), st);
-      scf::YieldOp::create(b, loc, next.flatten());
+    // A skip kernel whose threshold turns skipping off (0, or 1 and above)
+    // runs the loop of the dense kernel: no vote, no skip branch.
+    ConsumerState fin;
+    if (cfg.skip) {
+      SmallVector<Type> types;
+      for (Value v : init.flatten())
+        types.push_back(v.getType());
+      auto loops = scf::IfOp::create(b, loc, types, cs.threshold.enabled,
+                                     /*withElseRegion=*/true);
+      for (bool vote : {true, false}) {
+        OpBuilder::InsertionGuard guard(b);
+        b.setInsertionPointToStart(vote ? &loops.getThenRegion().front()
+                                        : &loops.getElseRegion().front());
+        scf::YieldOp::create(b, loc, kvLoop(cs, init, vote).flatten());
+      }
+      fin = ConsumerState::unflatten(loops.getResults(), oSize(), pSize());
+    } else {
+      fin = kvLoop(cs, init, /*vote=*/false);
     }
-    ConsumerState fin =
-        ConsumerState::unflatten(loop.getResults(), oSize(), pSize());
     // A tile without kv-blocks (Skv = 0) never reached its last S.
     scf::IfOp::create(b, loc, e.cmp(P::eq, tile.numKV, e.i32c(0)),
                       [&](OpBuilder &, Location) {
@@ -825,10 +872,11 @@ void Sm90PrefillGenerator::decodeTile(Value pos) {
   // Non-causal tiles are all equal: the q-blocks of one head come together,
   // so that the CTAs in flight share its K/V in L2. Causal tiles differ in
   // length, and the longest go first. While the K/V of all heads is small
-  // (kLongestFirstKVBytes), the longest tiles of every head lead, which the
-  // snake of forEachTile balances best; beyond it each head's q-blocks come
-  // together, longest first, and keep their K/V in L2 (on an H100, at 16K
-  // and 32 heads, longest-first over all heads ran 12% slower than this).
+  // (kLongestFirstKVBytes), the longest tiles of every head lead, so the
+  // shortest come last, where the tile counter evens out the CTAs' ends;
+  // beyond it each head's q-blocks come together, longest first, and keep
+  // their K/V in L2 (on an H100, at 16K and 32 heads, longest-first over all
+  // heads ran 12% slower than this).
   Value heads = e.mul(batch, e.i32c(cfg.qHeads));
   Value last = e.sub(numQTiles, e.i32c(1));
   Value qTile = e.remu(pos, numQTiles);
@@ -852,45 +900,74 @@ void Sm90PrefillGenerator::decodeTile(Value pos) {
                        visitedBlocks(e.add(tile.cta0, e.i32c(64))));
 }
 
-// A persistent schedule: the grid has at most one CTA per SM, and CTA c of G
-// takes position c of each round of G tiles, in reverse order every other
-// round (a snake), so that with the causal order of decodeTile each CTA's
-// sum of tile lengths comes out nearly equal. The schedule is static: both
-// roles of a CTA compute it alike, and nothing is shared between CTAs.
-void Sm90PrefillGenerator::forEachTile(function_ref<void()> body) {
+// A persistent schedule: the grid has at most one CTA per SM; CTA c starts
+// with position c and then takes gridDim + (the tile counter, incremented)
+// until the positions run out. Which CTA gets which tile depends on timing;
+// what each tile computes does not.
+SmallVector<Value> Sm90PrefillGenerator::visitTile(Value pos, Value seq,
+                                                   Value ring,
+                                                   function_ref<void()> body) {
+  decodeTile(pos);
+  tile.pos = pos;
+  tile.seq = seq;
+  tile.ring = ring;
+  body();
+  return {e.add(seq, e.i32c(1)), e.add(ring, tile.numKV)};
+}
+
+void Sm90PrefillGenerator::forEachProducerTile(function_ref<void()> body) {
   OpBuilder &b = e.b;
   Location loc = e.loc;
   auto gridSize = arith::IndexCastUIOp::create(
       b, loc, e.i32, gpu::GridDimOp::create(b, loc, gpu::Dimension::x));
-  Value cta = e.blockIdx(gpu::Dimension::x);
-  Value rounds = e.divu(e.add(numTiles, e.sub(gridSize, e.i32c(1))), gridSize);
   Value zero = e.i32c(0);
-  auto loop = scf::ForOp::create(b, loc, zero, rounds, e.i32c(1),
-                                 ValueRange{zero, zero});
-  OpBuilder::InsertionGuard guard(b);
-  b.setInsertionPointToStart(loop.getBody());
-  Value r = loop.getInductionVar();
-  Value seq = loop.getRegionIterArgs()[0], ring = loop.getRegionIterArgs()[1];
-  Value reversed = e.cmp(P::eq, e.band(r, e.i32c(1)), e.i32c(1));
-  Value pos = e.add(e.mul(r, gridSize),
-                    e.select(reversed, e.sub(e.sub(gridSize, e.i32c(1)), cta),
-                             cta));
-  auto inRange = scf::IfOp::create(
-      b, loc, TypeRange{e.i32, e.i32}, e.cmp(P::slt, pos, numTiles),
-      /*withElseRegion=*/true);
-  {
-    OpBuilder::InsertionGuard g(b);
-    b.setInsertionPointToStart(&inRange.getThenRegion().front());
-    decodeTile(pos);
-    tile.seq = seq;
-    tile.ring = ring;
-    body();
-    scf::YieldOp::create(b, loc, ValueRange{e.add(seq, e.i32c(1)),
-                                            e.add(ring, tile.numKV)});
-    b.setInsertionPointToStart(&inRange.getElseRegion().front());
-    scf::YieldOp::create(b, loc, ValueRange{seq, ring});
-  }
-  scf::YieldOp::create(b, loc, inRange.getResults());
+  Value first = e.blockIdx(gpu::Dimension::x);
+  SmallVector<Type> types(3, e.i32);
+  auto loop = scf::WhileOp::create(
+      b, loc, types, ValueRange{first, zero, zero},
+      [&](OpBuilder &, Location, ValueRange args) {
+        scf::ConditionOp::create(b, loc, e.cmp(P::slt, args[0], numTiles),
+                                 args);
+      },
+      [&](OpBuilder &, Location, ValueRange args) {
+        // Taken before this tile's loads are issued, which hide the
+        // atomic's latency.
+        Value taken = LLVM::AtomicRMWOp::create(
+            b, loc, LLVM::AtomicBinOp::add, e.toGlobalPtr(tileCounter),
+            e.i32c(1), LLVM::AtomicOrdering::monotonic);
+        Value next = e.add(taken, gridSize);
+        SmallVector<Value> yielded = {next};
+        yielded.append(visitTile(args[0], args[1], args[2], body));
+        scf::YieldOp::create(b, loc, yielded);
+      });
+  // The end: a position past the last tile, published when the consumers
+  // are done with the last Q, by an arrival without bytes.
+  waitQReleased(loop.getResult(1));
+  LLVM::StoreOp::create(b, loc, numTiles, sharedAt(layout.tilePos()));
+  h.mbarArrive(sharedAt(layout.fullQ()));
+}
+
+void Sm90PrefillGenerator::forEachConsumerTile(function_ref<void()> body) {
+  OpBuilder &b = e.b;
+  Location loc = e.loc;
+  Value zero = e.i32c(0);
+  // Carried: seq and ring; passed on to the body: pos, seq and ring.
+  SmallVector<Type> types(3, e.i32);
+  scf::WhileOp::create(
+      b, loc, types, ValueRange{zero, zero},
+      [&](OpBuilder &, Location, ValueRange args) {
+        Value seq = args[0];
+        h.mbarWait(sharedAt(layout.fullQ()), e.band(seq, e.i32c(1)));
+        Value pos = h.uniform(
+            LLVM::LoadOp::create(b, loc, e.i32, sharedAt(layout.tilePos())));
+        scf::ConditionOp::create(b, loc, e.cmp(P::slt, pos, numTiles),
+                                 ValueRange{pos, seq, args[1]});
+      },
+      [&](OpBuilder &, Location, ValueRange args) {
+        scf::YieldOp::create(
+            b, loc,
+            visitTile(args[0], args[1], args[2], body));
+      });
 }
 
 void Sm90PrefillGenerator::build(gpu::GPUFuncOp func) {
@@ -916,6 +993,7 @@ void Sm90PrefillGenerator::build(gpu::GPUFuncOp func) {
     skipParam = entry.getArgument(next++);
   if (cfg.stats)
     statsAddr = entry.getArgument(next++);
+  tileCounter = entry.getArgument(next++);
 
   tid = e.threadIdx();
   smem = e.sharedBase(kSharedSymbol);

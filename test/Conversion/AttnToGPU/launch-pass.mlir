@@ -27,7 +27,13 @@
 // SM90: func.func private @mgpuSkipattnTensorMapEncode(i64, i32, i64, i64, i64, i32) -> i64
 // SM90-LABEL: func.func @attention
 // SM90-COUNT-3: call @mgpuSkipattnTensorMapEncode
+// Its CTAs take tiles from a counter that each launch zeroes (and frees).
+// SM90: %[[START:.*]] = gpu.wait async
+// SM90: %[[COUNTER:.*]], %[[ALLOCATED:.*]] = gpu.alloc async [%[[START]]] () : memref<1xi32>
+// SM90: %[[ZEROED:.*]] = gpu.memset async [%[[ALLOCATED]]] %[[COUNTER]], %{{.*}} : memref<1xi32>, i32
+// SM90: gpu.wait [%[[ZEROED]]]
 // SM90: gpu.launch_func @skipattn_kernels::@skipattn_prefill_bf16_h4x4_d64_m64n64_causal_sm90 blocks
+// SM90: gpu.dealloc async [%{{.*}}] %[[COUNTER]] : memref<1xi32>
 // Launches of kernels that were never generated fail verification.
 // NOKERNELS: error: 'gpu.launch_func' op expected the closest surrounding module to have the 'gpu.container_module' attribute
 
