@@ -16,6 +16,7 @@ ap.add_argument("--batch", type=int, default=1)
 ap.add_argument("--len", type=int, default=16384)
 ap.add_argument("--q-len", type=int, help="default: --len (prefill)")
 ap.add_argument("--sparsity", type=float, default=0.0)
+ap.add_argument("--lam", type=float, help="the threshold itself (0: skipping off), not from --sparsity")
 a = ap.parse_args()
 bundle = Runtime(a.runtime).load(a.bundle)
 m = bundle.manifest
@@ -27,6 +28,8 @@ q, k, v = bench.structured(a.batch, sh["q_heads"], sh["kv_heads"], sq, a.len, sh
                            m["block_n"], m["causal"], gen, gap)
 out = torch.empty_like(q)
 lam = math.exp(-gap * (1 - a.sparsity)) if a.sparsity > 0 else 1e-30
+if a.lam is not None:
+    lam = a.lam
 for i in range(3):
     res = bundle.run_device(q, k, v, out, lam, stats=True) if m["skip"] else bundle.run_device(q, k, v, out)
 torch.cuda.synchronize()
