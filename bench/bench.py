@@ -154,10 +154,20 @@ def main():
             ms = row[f"{sys_}_ms"]
             row[f"{sys_}_tflops"] = fl / (ms * 1e-3) / 1e12 if ms else None
         row["vs_cudnn"] = row["cudnn_ms"] / row["skipattn_ms"] if row["cudnn_ms"] else None
+        if dtype == "f16":
+            # f16 against bf16 (within 5%), timed interleaved on the same
+            # values.
+            bf16 = bundles[f"prefill_d{D}{'_causal' if causal else ''}"]
+            qb, kb, vb = (x.to(torch.bfloat16) for x in (q, k, v))
+            outb = torch.empty_like(qb)
+            t_b, t_f = paired(lambda: bf16.run_device(qb, kb, vb, outb), lambda: ours.run_device(q, k, v, out))
+            row["f16_over_bf16_time"] = t_f / t_b
+            del qb, kb, vb, outb
         rows.append(row)
         print("prefill {dtype} D={D} S={S} causal={causal}: ".format(**row) + "  ".join(
             f"{s}={row[s + '_tflops']:.0f}" if row[s + '_tflops'] else f"{s}=-" for s in ("skipattn", "cudnn", "flash", "flex"))
-            + " TFLOP/s" + (f"  ours/cuDNN={row['vs_cudnn']:.3f}x" if row["vs_cudnn"] else ""), flush=True)
+            + " TFLOP/s" + (f"  ours/cuDNN={row['vs_cudnn']:.3f}x" if row["vs_cudnn"] else "")
+            + (f"  f16/bf16 time (interleaved)={row['f16_over_bf16_time']:.3f}" if dtype == "f16" else ""), flush=True)
         del q, k, v, out
 
     # Decode: contiguous and paged, dense and skip (bench/bench_decode.py).
