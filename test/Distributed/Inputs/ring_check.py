@@ -1,0 +1,224 @@
+#!/usr/bin/env python3
+"""skipattn.distributed.ring_attention on CPU tensors with gloo, one process
+per rank (started by torch.distributed.run, see launch.py).
+
+Every rank draws the same full Q, K, V per case, takes its shard
+(zigzag_shard; without causal, ragged contiguous shards), runs the ring and
+all-gathers the outputs; rank 0 reassembles them and checks, per case:
+
+  out      against float64 attention of the whole sequence
+           (test/Numerics/attention_ref.py); a skip run against float64
+           with the entries of the tiles the simulator predicts skipped
+           dropped, the prediction replaying each rank's kernel calls;
+  single   against skipattn.attention of the whole sequence in one process
+           (dense cases);
+  counts   each (rank, step)'s {tiles_total, tiles_skipped} equal to the
+           simulator's for that step's calls, and more than none skipped
+           in the planted skip cases;
+  cover    the calls of every rank and step cover each (query, key) pair
+           the attention attends exactly once (the zig-zag schedule), for
+           this world size and for 1 to 8 ranks over a few lengths.
+
+Prints one line per case and then `ring W=<world>: N cases, P passed, F
+failed` on rank 0; every rank exits 1 when anything failed.
+"""
+import math
+import os
+import sys
+
+sys.dont_write_bytecode = True
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "Numerics"))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+import torch.distributed as dist  # noqa: E402
+
+import attention_ref as ar  # noqa: E402
+import skipattn  # noqa: E402
+import skipattn.distributed as sd  # noqa: E402
+
+TOL = {torch.float32: 2e-5, torch.bfloat16: 3e-2}
+LAMBDA = 0.05
+
+
+def contiguous_shards(lengths):
+    starts = np.concatenate([[0], np.cumsum(lengths)]).astype(int)
+    return [(int(starts[r]), int(starts[r + 1])) for r in range(len(lengths))]
+
+
+def shard(x, world, rank, causal, lengths):
+    if causal:
+        return sd.zigzag_shard(x, rank, world)
+    a, b = contiguous_shards(lengths)[rank]
+    return x[:, :, a:b]
+
+
+def global_rows(world, rank, causal, lengths, total):
+    """Global positions of rank's shard rows."""
+    if causal:
+        ch = sd.zigzag_chunks(total, world)
+        a, b = ch[rank], ch[2 * world - 1 - rank]
+        return list(range(*a)) + list(range(*b))
+    a, b = contiguous_shards(lengths)[rank]
+    return list(range(a, b))
+
+
+def rank_lengths(world, causal, lengths, total):
+    return [len(global_rows(world, r, causal, lengths, total))
+            for r in range(world)]
+
+
+def calls(world, causal, lengths, total):
+    """(rank, step, global query rows, global key rows, causal) of every
+    kernel call, from ring_schedule."""
+    lens = rank_lengths(world, causal, lengths, total)
+    out = []
+    for r in range(world):
+        rows = global_rows(world, r, causal, lengths, total)
+        for t, step in enumerate(sd.ring_schedule(r, world, causal, lens,
+                                                  lens)):
+            for src, q0, q1, k0, k1, c in step:
+                keys = global_rows(world, src, causal, lengths, total)
+                out.append((r, t, rows[q0:q1], keys[k0:k1], c))
+    return out
+
+
+def coverage_ok(world, causal, lengths, total):
+    """Each attended (query, key) pair covered once, nothing else."""
+    seen = np.zeros((total, total), dtype=np.int64)
+    for _, _, qr, kr, c in calls(world, causal, lengths, total):
+        local = ar.allowed_mask(len(qr), len(kr), c)
+        seen[np.ix_(qr, kr)] += local
+    want = ar.allowed_mask(total, total, causal).astype(np.int64)
+    return np.array_equal(seen, want)
+
+
+def predicted(q, k, world, causal, lengths, total, lam):
+    """Per (rank, step) counts and the [B, Hq, S, S] drop mask."""
+    counts = np.zeros((world, world, 2), dtype=np.int64)
+    drop = np.zeros((q.shape[0], q.shape[1], total, total), dtype=bool)
+    for r, t, qr, kr, c in calls(world, causal, lengths, total):
+        p = ar.predict(q[:, :, qr], k[:, :, kr], c, lam)
+        counts[r, t] += (p.tiles_total, p.tiles_skipped)
+        drop[np.ix_(range(q.shape[0]), range(q.shape[1]), qr, kr)] |= \
+            p.drop_mask(len(qr), len(kr))
+    return counts, drop
+
+
+def run_case(name, rng, world, rank, *, b, hq, hkv, d, total, causal,
+             lengths=None, dtype=torch.float32, skip=None):
+    if skip is not None:
+        qn, kn, vn, _ = ar.planted_inputs(rng, b, hq, hkv, total, total, d,
+                                          causal)
+    else:
+        qn, kn, vn = ar.gaussian_inputs(rng, b, hq, hkv, total, total, d)
+    q, k, v = (torch.from_numpy(x).to(dtype) for x in (qn, kn, vn))
+    if rank == 0:
+        # One rank compiles the bundles, the others find them cached.
+        for c in {False, causal}:
+            skipattn._bundles.bundle_dir(skipattn.bundle_key(
+                "", dtype, hq, hkv, d, d, c, skip is not None, lse=True))
+    dist.barrier()
+    # The reference sees the inputs the kernels see (bf16-rounded).
+    qn, kn, vn = (x.float().numpy() for x in (q, k, v))
+    mine = [shard(x, world, rank, causal, lengths) for x in (q, k, v)]
+    out, stats = sd.ring_attention(*mine, causal=causal, skip=skip,
+                                   return_stats=True)
+    every = [None] * world
+    dist.all_gather_object(every, out)
+    if rank != 0:
+        return True
+    if causal:
+        full = sd.zigzag_unshard(every)
+    else:
+        full = torch.cat(every, dim=2)
+    lam = LAMBDA if skip is not None else 0.0
+    counts, drop = predicted(qn, kn, world, causal, lengths, total, lam)
+    ref = ar.reference_attention(qn, kn, vn, causal, drop=drop)
+    err = float(np.abs(full.double().numpy() - ref).max())
+    ok = err <= TOL[dtype]
+    why = []
+    if not ok:
+        why.append("out error %.3g > %.3g" % (err, TOL[dtype]))
+    got = stats["per_rank_step"].numpy()
+    if not np.array_equal(got, counts):
+        ok = False
+        why.append("counts per (rank, step) %s, simulator %s" %
+                   (got.tolist(), counts.tolist()))
+    if skip is not None and stats["tiles_skipped"] == 0:
+        ok = False
+        why.append("nothing skipped in a planted case")
+    if skip is None:
+        single = skipattn.attention(q, k, v, causal=causal)
+        serr = float((full.double() - single.double()).abs().max())
+        if serr > 2 * TOL[dtype]:
+            ok = False
+            why.append("differs from single-process attention by %.3g" % serr)
+    if not coverage_ok(world, causal, lengths, total):
+        ok = False
+        why.append("the schedule does not cover the attended pairs once")
+    print("%s %s: err %.2e, tiles %d/%d skipped (%s)%s" % (
+        "PASS" if ok else "FAIL", name, err, stats["tiles_skipped"],
+        stats["tiles_total"],
+        " ".join("%d:%s" % (r, got[r, :, 1].tolist()) for r in range(world)),
+        "; " + "; ".join(why) if why else ""))
+    sys.stdout.flush()
+    return ok
+
+
+def main():
+    dist.init_process_group("gloo")
+    world, rank = dist.get_world_size(), dist.get_rank()
+    torch.set_num_threads(1)
+    rng = np.random.default_rng(int(os.environ.get("RING_SEED", "1234")))
+    ragged = {2: [150, 43], 4: [70, 0, 91, 32]}[world]
+    ragged_skip = {2: [400, 300], 4: [250, 150, 0, 300]}[world]
+    cases = [
+        ("dense full GQA 4/2 ragged %s" % ragged,
+         dict(b=2, hq=4, hkv=2, d=32, total=sum(ragged), causal=False,
+              lengths=ragged)),
+        ("dense causal GQA 4/2 S=301 (zig-zag tail shorter)",
+         dict(b=1, hq=4, hkv=2, d=32, total=301, causal=True)),
+        ("dense causal bf16 MHA S=200",
+         dict(b=1, hq=2, hkv=2, d=32, total=200, causal=True,
+              dtype=torch.bfloat16)),
+        ("skip causal GQA 4/2 S=1000",
+         dict(b=1, hq=4, hkv=2, d=32, total=1000, causal=True,
+              skip={"lambda": LAMBDA, "min_kv_len": 0})),
+        ("skip full MHA ragged %s" % ragged_skip,
+         dict(b=1, hq=2, hkv=2, d=32, total=sum(ragged_skip), causal=False,
+              lengths=ragged_skip,
+              skip={"lambda": LAMBDA, "min_kv_len": 0})),
+    ]
+    failed = 0
+    passed = 0
+    for name, kw in cases:
+        if kw.get("lengths") is not None:
+            assert sum(kw["lengths"]) == kw["total"], kw["lengths"]
+        if run_case(name, rng, world, rank, **kw):
+            passed += 1
+        else:
+            failed += 1
+    if rank == 0:
+        # The schedule alone, for other world sizes and ragged tails.
+        for w in range(1, 9):
+            for total in (1, 7, 64, 129):
+                for causal in (False, True):
+                    lengths = [total // w] * (w - 1) + \
+                        [total - total // w * (w - 1)]
+                    if coverage_ok(w, causal, lengths, total):
+                        continue
+                    failed += 1
+                    print("FAIL cover W=%d S=%d causal=%s" % (w, total,
+                                                               causal))
+        print("ring W=%d: %d cases, %d passed, %d failed" %
+              (world, passed + failed, passed, failed))
+    flag = torch.tensor([failed])
+    dist.all_reduce(flag)
+    dist.destroy_process_group()
+    return 1 if int(flag) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
