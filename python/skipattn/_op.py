@@ -264,9 +264,6 @@ def bundle_key(chip, dtype, q_heads, kv_heads, head_dim, value_head_dim,
                 1 if mask.shape[3] == 1 else "?"]
         mask_spec = {"dtype": "i1" if mask.dtype == torch.bool
                      else _DTYPES[mask.dtype], "shape": dims}
-    if mask is not None and lse:
-        raise NotImplementedError("a bundle with both a mask and the lse "
-                                  "output is not built by skipattn.attention")
     return BundleKey("gpu" if chip else "cpu", _DTYPES[dtype], q_heads,
                      kv_heads, head_dim, value_head_dim, causal, skip, bm, bn,
                      chip=chip, mask=mask_spec, lse=lse)

@@ -196,8 +196,78 @@ def _check_ranks(q, k, v, causal, group, world):
     return q_lens, kv_lens
 
 
+def _row_positions(rank, world, causal, q_lens):
+    """Global sequence positions of this rank's query rows (causal: the
+    zig-zag chunks), or None without causal."""
+    if not causal:
+        return None
+    chunks = zigzag_chunks(sum(q_lens), world)
+    a, b = chunks[rank], chunks[2 * world - 1 - rank]
+    return torch.cat([torch.arange(*a), torch.arange(*b)])
+
+
+def _sink_seed(q, k_sink, positions):
+    """Per query row, the largest score over the sink keys the row attends:
+    float32 [B, Hq, Sq], in q's dtype rounded down (a seed must not exceed
+    the scores it stands for). q is already scaled as the kernels take it
+    (their scale 1/sqrt(D))."""
+    group = q.shape[1] // k_sink.shape[1]
+    keys = k_sink.float().repeat_interleave(group, dim=1)
+    scores = torch.matmul(q.float(), keys.transpose(-1, -2)) / \
+        math.sqrt(q.shape[3])
+    if positions is not None:
+        # Causal: key j (position j, the sinks open the sequence) for rows
+        # at position >= j; every row attends key 0.
+        allowed = torch.arange(keys.shape[2]).unsqueeze(0) <= \
+            positions.unsqueeze(1)
+        scores = scores.masked_fill(~allowed.to(q.device), -math.inf)
+    return _round_down(scores.amax(dim=-1), q.dtype)
+
+
+def _round_down(x, dtype):
+    """x (float32) in dtype, rounded down: where rounding to nearest went
+    up, x - eps |x| - tiny, which rounds to below x (torch 1.13 has no
+    nextafter for f16 on the CPU)."""
+    rounded = x.to(dtype)
+    if dtype == torch.float32:
+        return rounded
+    info = torch.finfo(dtype)
+    lower = (x - x.abs() * info.eps - info.tiny).to(dtype)
+    return torch.where(rounded.float() > x, lower, rounded)
+
+
+def _seeded_call(q, k, v, causal, lam, seed):
+    """The attention of q over (k, v) whose running max starts from `seed`
+    (per row, q's dtype): a key of zeros is put in front, scored `seed` by
+    an additive mask, so that kv-block 0 of the call starts the max there; its weight exp(seed) is then taken
+    back out of the row sum. Returns (out, lse, counters) of the real keys.
+
+    The bound: seed is the max of scores the row attends, so it is at most
+    the final max of the row (DESIGN.md section 4); taking exp(seed) out of
+    exp(lse) loses at most f32 rounding of exp(seed) <= the final row sum.
+    """
+    b, hkv, sk, d = k.shape
+    sq = q.shape[2]
+    k1 = torch.cat([k.new_zeros(b, hkv, 1, d), k], dim=2)
+    v1 = torch.cat([v.new_zeros(b, hkv, 1, v.shape[3]), v], dim=2)
+    # Causal is bottom-right aligned: with one key more in front, row i
+    # attends that key and the real keys up to where it did before.
+    mask = q.new_zeros(b, q.shape[1], sq, sk + 1)
+    mask[..., 0] = seed
+    lse = torch.empty(b, q.shape[1], sq, dtype=torch.float32,
+                      device=q.device)
+    out, heads = _op._run(q, k1, v1, mask, causal, None, lam, True, lse=lse)
+    # exp(lse_real) = exp(lse) - exp(seed), out_real = out * exp(lse -
+    # lse_real); a row left with nothing (every real tile skipped) is -inf.
+    frac = torch.exp(seed.float() - lse).clamp(max=1.0)
+    real = lse + torch.log1p(-frac)
+    empty = torch.isneginf(real)
+    ratio = torch.where(empty, torch.zeros_like(lse), torch.exp(lse - real))
+    return out.float() * ratio.unsqueeze(-1), real, heads
+
+
 def ring_attention(q, k, v, *, group=None, causal=False, skip=None,
-                   scale=None, return_stats=False):
+                   scale=None, seed="sinks", return_stats=False):
     """Attention of this rank's queries over the keys of every rank.
 
     q [B, Hq, Sq_r, D], k [B, Hkv, Skv_r, D], v [B, Hkv, Skv_r, Dv]: this
@@ -209,10 +279,17 @@ def ring_attention(q, k, v, *, group=None, causal=False, skip=None,
     skipattn.attention, a factor being divided by the whole sequence's
     kv length. Returns this rank's output [B, Hq, Sq_r, Dv] in q's dtype.
 
+    seed: with skipping on, "sinks" (the default) starts every kernel
+    call's running max from the row max over the sequence's first kv-block
+    (the first min(64, ...) keys of the first rank that has keys, broadcast
+    once), so that the first tiles of a ring step can be skipped too
+    (docs/distributed.md); None starts every call from -inf.
+
     With return_stats, also a dict, the same on every rank (gathered with
     all_gather): tiles_total, tiles_skipped and sparsity over every rank
     and step, per_rank_step (int64 [W, W, 2]: rank, ring step, {tiles_total,
-    tiles_skipped}), lambda, dense, dense_reason, min_kv_len.
+    tiles_skipped}), lambda, dense, dense_reason, min_kv_len, seed (the
+    rule used, None when no call was seeded).
     """
     world = dist.get_world_size(group)
     rank = dist.get_rank(group)
@@ -222,11 +299,33 @@ def ring_attention(q, k, v, *, group=None, causal=False, skip=None,
                                   math.isfinite(scale) and scale > 0):
         raise ValueError("scale must be a positive finite number, got %r" %
                          (scale,))
+    if seed not in ("sinks", None):
+        raise ValueError("seed must be 'sinks' or None, got %r" % (seed,))
     q_lens, kv_lens = _check_ranks(q, k, v, causal, group, world)
     kv_total = sum(kv_lens)
     lam, min_kv, reason = _op.resolve_skip(skip, max(kv_total, 1))
     use_skip = skip is not None
     schedule = ring_schedule(rank, world, causal, q_lens, kv_lens)
+    # The kernels scale by 1/sqrt(D); another scale goes into q once, as
+    # skipattn.attention does, so that the seeds see the kernels' scores.
+    d = q.shape[3]
+    if scale is not None and abs(scale * math.sqrt(d) - 1.0) > 1e-12:
+        q = q * (scale * math.sqrt(d))
+    q = q.contiguous()
+    row_seed = None
+    if seed == "sinks" and reason is None and kv_total:
+        owner = next(r for r in range(world) if kv_lens[r])
+        block_n = _op.block_sizes(q.device, causal, d)[1]
+        n_sink = min(block_n, kv_lens[owner])
+        if causal:
+            n_sink = min(n_sink, zigzag_chunks(kv_total, world)[0][1])
+        # As float32 (exact for every dtype here): gloo has no bf16
+        # collectives.
+        sinks = k[:, :, :n_sink].float().contiguous() if rank == owner else \
+            k.new_empty(k.shape[:2] + (n_sink, d), dtype=torch.float32)
+        dist.broadcast(sinks, _global_rank(group, owner), group=group)
+        row_seed = _sink_seed(q, sinks, _row_positions(rank, world, causal,
+                                                        q_lens))
 
     b, hq, sq, _ = q.shape
     out = torch.zeros(b, hq, sq, v.shape[3], dtype=torch.float32,
@@ -257,10 +356,14 @@ def ring_attention(q, k, v, *, group=None, causal=False, skip=None,
         for _, q0, q1, k0, k1, step_causal in schedule[t]:
             qs = q[:, :, q0:q1]
             ks, vs = k_cur[:, :, k0:k1], v_cur[:, :, k0:k1]
-            part_lse = torch.empty(b, hq, q1 - q0, dtype=torch.float32,
-                                   device=q.device)
-            part, heads = _op._run(qs, ks, vs, None, step_causal, scale, lam,
-                                   use_skip, lse=part_lse)
+            if row_seed is not None:
+                part, part_lse, heads = _seeded_call(
+                    qs, ks, vs, step_causal, lam, row_seed[:, :, q0:q1])
+            else:
+                part_lse = torch.empty(b, hq, q1 - q0, dtype=torch.float32,
+                                       device=q.device)
+                part, heads = _op._run(qs, ks, vs, None, step_causal, None,
+                                       lam, use_skip, lse=part_lse)
             _merge(out, lse, (q0, q1), part, part_lse)
             if use_skip:
                 counts[t] += heads.sum(dim=(0, 1)).cpu()
@@ -283,4 +386,5 @@ def ring_attention(q, k, v, *, group=None, causal=False, skip=None,
                     "sparsity": skipped / total if total else 0.0,
                     "per_rank_step": per, "lambda": lam,
                     "dense": reason is not None, "dense_reason": reason,
-                    "min_kv_len": min_kv}
+                    "min_kv_len": min_kv,
+                    "seed": seed if row_seed is not None else None}

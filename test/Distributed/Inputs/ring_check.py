@@ -38,7 +38,7 @@ import attention_ref as ar  # noqa: E402
 import skipattn  # noqa: E402
 import skipattn.distributed as sd  # noqa: E402
 
-TOL = {torch.float32: 2e-5, torch.bfloat16: 3e-2}
+TOL = {torch.float32: 2e-5, torch.float16: 4e-3, torch.bfloat16: 3e-2}
 LAMBDA = 0.05
 
 
@@ -94,20 +94,66 @@ def coverage_ok(world, causal, lengths, total):
     return np.array_equal(seen, want)
 
 
-def predicted(q, k, world, causal, lengths, total, lam):
-    """Per (rank, step) counts and the [B, Hq, S, S] drop mask."""
+def sink_seed(q, k, world, causal, lengths, total, dtype):
+    """The seed of every row (ring_attention's "sinks" rule, from the
+    docs): the row max over the first min(64, ...) keys of the first rank
+    holding keys, in float64, then as the kernels get it (q's dtype,
+    rounded down)."""
+    lens = rank_lengths(world, causal, lengths, total)
+    owner = next(r for r in range(world) if lens[r])
+    n = min(ar.DEFAULT_BLOCK, lens[owner])
+    if causal:
+        n = min(n, sd.zigzag_chunks(total, world)[0][1])
+    keys = global_rows(world, owner, causal, lengths, total)[:n]
+    s = ar.scores(q, k[:, :, keys], False)
+    if causal:
+        allowed = np.array(keys)[None, :] <= np.arange(total)[:, None]
+        s = np.where(allowed[None, None], s, -np.inf)
+    seed = torch.from_numpy(s.max(axis=-1)).float()
+    rounded = seed.to(dtype)
+    if dtype != torch.float32:
+        # Rounded down: the largest value of dtype not above the seed.
+        info = torch.finfo(dtype)
+        lower = (seed - seed.abs() * info.eps - info.tiny).to(dtype)
+        rounded = torch.where(rounded.float() > seed, lower, rounded)
+    return rounded.double().numpy()
+
+
+def predicted(q, k, world, causal, lengths, total, lam, seed=None):
+    """Per (rank, step) counts and the [B, Hq, S, S] drop mask. With seed
+    ([B, Hq, S] per global row), each call is simulated as the kernels
+    run it: a key of zeros in front scored seed by an additive mask."""
     counts = np.zeros((world, world, 2), dtype=np.int64)
     drop = np.zeros((q.shape[0], q.shape[1], total, total), dtype=bool)
+    margins = []
     for r, t, qr, kr, c in calls(world, causal, lengths, total):
-        p = ar.predict(q[:, :, qr], k[:, :, kr], c, lam)
+        if seed is None:
+            p = ar.predict(q[:, :, qr], k[:, :, kr], c, lam)
+            dropped = p.drop_mask(len(qr), len(kr))
+        else:
+            kc = np.concatenate([np.zeros_like(k[:, :, :1]), k[:, :, kr]], 2)
+            mask = np.zeros((q.shape[0], q.shape[1], len(qr), len(kr) + 1))
+            mask[..., 0] = seed[:, :, qr]
+            p = ar.predict(q[:, :, qr], kc, c, lam, mask=mask)
+            dropped = p.drop_mask(len(qr), len(kr) + 1)[..., 1:]
+        margins.append(p.min_margin)
         counts[r, t] += (p.tiles_total, p.tiles_skipped)
-        drop[np.ix_(range(q.shape[0]), range(q.shape[1]), qr, kr)] |= \
-            p.drop_mask(len(qr), len(kr))
-    return counts, drop
+        drop[np.ix_(range(q.shape[0]), range(q.shape[1]), qr, kr)] |= dropped
+    return counts, drop, min(margins)
+
+
+def bound_ok(q, k, causal, drop, lam):
+    """DESIGN.md section 4: every dropped score is below lam times the
+    row's final max (over the entries kept)."""
+    if not drop.any():
+        return True
+    s = ar.scores(q, k, causal)
+    top = np.where(drop, -np.inf, s).max(axis=-1, keepdims=True)
+    return bool(np.all(np.where(drop, s - top, -np.inf) < math.log(lam)))
 
 
 def run_case(name, rng, world, rank, *, b, hq, hkv, d, total, causal,
-             lengths=None, dtype=torch.float32, skip=None):
+             lengths=None, dtype=torch.float32, skip=None, seed="sinks"):
     if skip is not None:
         qn, kn, vn, _ = ar.planted_inputs(rng, b, hq, hkv, total, total, d,
                                           causal)
@@ -116,15 +162,18 @@ def run_case(name, rng, world, rank, *, b, hq, hkv, d, total, causal,
     q, k, v = (torch.from_numpy(x).to(dtype) for x in (qn, kn, vn))
     if rank == 0:
         # One rank compiles the bundles, the others find them cached.
+        seeded = skip is not None and seed is not None
+        mask = torch.zeros(b, hq, 2, 2, dtype=dtype)
         for c in {False, causal}:
             skipattn._bundles.bundle_dir(skipattn.bundle_key(
-                "", dtype, hq, hkv, d, d, c, skip is not None, lse=True))
+                "", dtype, hq, hkv, d, d, c, skip is not None,
+                mask if seeded else None, lse=True))
     dist.barrier()
     # The reference sees the inputs the kernels see (bf16-rounded).
     qn, kn, vn = (x.float().numpy() for x in (q, k, v))
     mine = [shard(x, world, rank, causal, lengths) for x in (q, k, v)]
     out, stats = sd.ring_attention(*mine, causal=causal, skip=skip,
-                                   return_stats=True)
+                                   seed=seed, return_stats=True)
     every = [None] * world
     dist.all_gather_object(every, out)
     if rank != 0:
@@ -134,13 +183,29 @@ def run_case(name, rng, world, rank, *, b, hq, hkv, d, total, causal,
     else:
         full = torch.cat(every, dim=2)
     lam = LAMBDA if skip is not None else 0.0
-    counts, drop = predicted(qn, kn, world, causal, lengths, total, lam)
+    seeds = None
+    if skip is not None and seed is not None:
+        seeds = sink_seed(qn, kn, world, causal, lengths, total, dtype)
+    counts, drop, margin = predicted(qn, kn, world, causal, lengths, total,
+                                     lam, seeds)
     ref = ar.reference_attention(qn, kn, vn, causal, drop=drop)
     err = float(np.abs(full.double().numpy() - ref).max())
     ok = err <= TOL[dtype]
     why = []
     if not ok:
         why.append("out error %.3g > %.3g" % (err, TOL[dtype]))
+    if skip is not None and margin < 1e-3:
+        ok = False
+        why.append("a skip decision is within %.2g of the threshold: not "
+                   "robust to rounding, pick another seed" % margin)
+    if skip is not None and not bound_ok(qn, kn, causal, drop, lam):
+        ok = False
+        why.append("a skipped score is not below lambda times its row's "
+                   "final max")
+    if (stats["seed"] is not None) != (seeds is not None):
+        ok = False
+        why.append("seed %r reported, %s expected" % (
+            stats["seed"], "a seed" if seeds is not None else "none"))
     got = stats["per_rank_step"].numpy()
     if not np.array_equal(got, counts):
         ok = False
@@ -183,12 +248,15 @@ def main():
         ("dense causal bf16 MHA S=200",
          dict(b=1, hq=2, hkv=2, d=32, total=200, causal=True,
               dtype=torch.bfloat16)),
-        ("skip causal GQA 4/2 S=1000",
+        ("skip causal GQA 4/2 S=1000 seeded",
          dict(b=1, hq=4, hkv=2, d=32, total=1000, causal=True,
               skip={"lambda": LAMBDA, "min_kv_len": 0})),
-        ("skip full MHA ragged %s" % ragged_skip,
+        ("skip causal GQA 4/2 S=1000 unseeded",
+         dict(b=1, hq=4, hkv=2, d=32, total=1000, causal=True, seed=None,
+              skip={"lambda": LAMBDA, "min_kv_len": 0})),
+        ("skip full f16 MHA ragged %s seeded" % ragged_skip,
          dict(b=1, hq=2, hkv=2, d=32, total=sum(ragged_skip), causal=False,
-              lengths=ragged_skip,
+              lengths=ragged_skip, dtype=torch.float16,
               skip={"lambda": LAMBDA, "min_kv_len": 0})),
     ]
     failed = 0
