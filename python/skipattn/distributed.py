@@ -267,7 +267,7 @@ def _seeded_call(q, k, v, causal, lam, seed):
 
 
 def ring_attention(q, k, v, *, group=None, causal=False, skip=None,
-                   scale=None, seed="sinks", return_stats=False):
+                   scale=None, seed=None, return_stats=False):
     """Attention of this rank's queries over the keys of every rank.
 
     q [B, Hq, Sq_r, D], k [B, Hkv, Skv_r, D], v [B, Hkv, Skv_r, Dv]: this
@@ -279,11 +279,14 @@ def ring_attention(q, k, v, *, group=None, causal=False, skip=None,
     skipattn.attention, a factor being divided by the whole sequence's
     kv length. Returns this rank's output [B, Hq, Sq_r, Dv] in q's dtype.
 
-    seed: with skipping on, "sinks" (the default) starts every kernel
-    call's running max from the row max over the sequence's first kv-block
-    (the first min(64, ...) keys of the first rank that has keys, broadcast
-    once), so that the first tiles of a ring step can be skipped too
-    (docs/distributed.md); None starts every call from -inf.
+    seed: None (the default) starts every kernel call's running max from
+    -inf, so the first kv-block of every call is never skipped. "sinks",
+    with skipping on, starts it from the row max over the sequence's first
+    kv-block (the first min(64, ...) keys of the first rank that has keys,
+    broadcast once), so that a late shard can be skipped whole. The kernels
+    take no initial max yet: it goes in as a key of zeros and an additive
+    mask of [B, Hq, Sq_r, Skv_s + 1] elements per call, which limits it to
+    short shards (docs/distributed.md).
 
     With return_stats, also a dict, the same on every rank (gathered with
     all_gather): tiles_total, tiles_skipped and sparsity over every rank

@@ -10,6 +10,7 @@ an int, which Python 3.11 no longer equates, and returns None for the
 default "0"); this sets the stream redirections to Std.NONE, which is what
 that default means, and changes nothing else."""
 import dataclasses
+import os
 import socket
 import sys
 
@@ -20,6 +21,9 @@ from torch.distributed.launcher.api import elastic_launch
 
 def main():
     nproc, script = sys.argv[1], sys.argv[2]
+    # What torchrun sets for several ranks on one machine, without its
+    # warning in the test's output.
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]

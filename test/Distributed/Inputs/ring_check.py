@@ -17,7 +17,9 @@ all-gathers the outputs; rank 0 reassembles them and checks, per case:
            in the planted skip cases;
   cover    the calls of every rank and step cover each (query, key) pair
            the attention attends exactly once (the zig-zag schedule), for
-           this world size and for 1 to 8 ranks over a few lengths.
+           this world size and for 1 to 8 ranks over a few lengths;
+  errors   inputs the ranks disagree on, or one rank's bad input, fail on
+           every rank with a message (no rank is left waiting).
 
 Prints one line per case and then `ring W=<world>: N cases, P passed, F
 failed` on rank 0; every rank exits 1 when anything failed.
@@ -265,6 +267,38 @@ def main():
         if kw.get("lengths") is not None:
             assert sum(kw["lengths"]) == kw["total"], kw["lengths"]
         if run_case(name, rng, world, rank, **kw):
+            passed += 1
+        else:
+            failed += 1
+    # Bad inputs fail on every rank with a message, none waits forever.
+    x = torch.randn(1, 2, 10 + rank, 16)
+    errors = [
+        ("causal shards that are not zig-zag",
+         lambda: sd.ring_attention(x, x, x, causal=True),
+         "causal shards must be the zig-zag shards"),
+        ("ranks with different head dims",
+         lambda: sd.ring_attention(*(torch.randn(1, 2, 8, 16 * (1 + rank)),)
+                                   * 3),
+         "every rank must agree"),
+        ("one rank's inputs invalid",
+         lambda: sd.ring_attention(*(x[0] if rank == 1 else x,) * 3),
+         "must be 4-D" if rank == 1 else "rank 1's inputs are invalid"),
+        ("a bad seed rule", lambda: sd.ring_attention(x, x, x, seed="max"),
+         "seed must be 'sinks' or None"),
+    ]
+    for name, call, want in errors:
+        try:
+            call()
+            got = "no error"
+        except (ValueError, TypeError) as e:
+            got = str(e)
+        ok = want in got
+        flags = [None] * world
+        dist.all_gather_object(flags, ok)
+        if rank == 0:
+            print("%s error: %s%s" % ("PASS" if all(flags) else "FAIL", name,
+                                      "" if ok else " (got: %s)" % got))
+        if all(flags):
             passed += 1
         else:
             failed += 1
