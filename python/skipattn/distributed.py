@@ -239,8 +239,9 @@ def _round_down(x, dtype):
 def _seeded_call(q, k, v, causal, lam, seed):
     """The attention of q over (k, v) whose running max starts from `seed`
     (per row, q's dtype): a key of zeros is put in front, scored `seed` by
-    an additive mask, so that kv-block 0 of the call starts the max there; its weight exp(seed) is then taken
-    back out of the row sum. Returns (out, lse, counters) of the real keys.
+    an additive mask, so that kv-block 0 of the call starts the max there;
+    its weight exp(seed) is then taken back out of the row sum. Returns
+    (out, lse, counters) of the real keys.
 
     The bound: seed is the max of scores the row attends, so it is at most
     the final max of the row (DESIGN.md section 4); taking exp(seed) out of
