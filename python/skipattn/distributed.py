@@ -267,6 +267,31 @@ def _seeded_call(q, k, v, causal, lam, seed):
     return out.float() * ratio.unsqueeze(-1), real, heads
 
 
+def _attend_step(calls, q, k, v, lam, use_skip, row_seed, out, lse,
+                 counts):
+    """The kernel calls of one ring step on the K/V shard in hand, merged
+    into (out, lse); their tiles added to counts ({total, skipped})."""
+    b, hq, _, d = q.shape
+    for _, q0, q1, k0, k1, step_causal in calls:
+        qs = q[:, :, q0:q1]
+        ks, vs = k[:, :, k0:k1], v[:, :, k0:k1]
+        if row_seed is not None:
+            part, part_lse, heads = _seeded_call(
+                qs, ks, vs, step_causal, lam, row_seed[:, :, q0:q1])
+        else:
+            part_lse = torch.empty(b, hq, q1 - q0, dtype=torch.float32,
+                                   device=q.device)
+            part, heads = _op._run(qs, ks, vs, None, step_causal, None, lam,
+                                   use_skip, lse=part_lse)
+        _merge(out, lse, (q0, q1), part, part_lse)
+        if use_skip:
+            counts += heads.sum(dim=(0, 1))
+        else:
+            bm, bn = _op.block_sizes(q.device, step_causal, d, q1 - q0)
+            counts[0] += b * hq * _op.visited_tiles(q1 - q0, k1 - k0,
+                                                    step_causal, bm, bn)
+
+
 def ring_attention(q, k, v, *, group=None, causal=False, skip=None,
                    scale=None, seed=None, return_stats=False):
     """Attention of this rank's queries over the keys of every rank.
@@ -336,8 +361,8 @@ def ring_attention(q, k, v, *, group=None, causal=False, skip=None,
                       device=q.device)
     lse = torch.full((b, hq, sq), -math.inf, dtype=torch.float32,
                      device=q.device)
-    counts = torch.zeros(world, 2, dtype=torch.int64)
-    block_m, block_n = _op.block_sizes(q.device, False, q.shape[3])
+    # On q's device, so that counting does not wait for the kernels.
+    counts = torch.zeros(world, 2, dtype=torch.int64, device=q.device)
     nxt = _global_rank(group, (rank + 1) % world)
     prv = _global_rank(group, (rank - 1) % world)
     k_cur, v_cur = k.contiguous(), v.contiguous()
@@ -357,33 +382,21 @@ def ring_attention(q, k, v, *, group=None, causal=False, skip=None,
                         dist.P2POp(dist.irecv, v_next, prv, group)]
             if ops:
                 pending = dist.batch_isend_irecv(ops)
-        for _, q0, q1, k0, k1, step_causal in schedule[t]:
-            qs = q[:, :, q0:q1]
-            ks, vs = k_cur[:, :, k0:k1], v_cur[:, :, k0:k1]
-            if row_seed is not None:
-                part, part_lse, heads = _seeded_call(
-                    qs, ks, vs, step_causal, lam, row_seed[:, :, q0:q1])
-            else:
-                part_lse = torch.empty(b, hq, q1 - q0, dtype=torch.float32,
-                                       device=q.device)
-                part, heads = _op._run(qs, ks, vs, None, step_causal, None,
-                                       lam, use_skip, lse=part_lse)
-            _merge(out, lse, (q0, q1), part, part_lse)
-            if use_skip:
-                counts[t] += heads.sum(dim=(0, 1)).cpu()
-            else:
-                counts[t, 0] += b * hq * _op.visited_tiles(
-                    q1 - q0, k1 - k0, step_causal, block_m, block_n)
-        for work in pending:
-            work.wait()
+        try:
+            _attend_step(schedule[t], q, k_cur, v_cur, lam, use_skip,
+                         row_seed, out, lse, counts[t])
+        finally:
+            # Also when the step failed: the neighbours posted the matching
+            # ops, and ops left in flight would meet the next collective.
+            for work in pending:
+                work.wait()
         if t + 1 < world:
             k_cur, v_cur = k_next, v_next
     result = out.to(q.dtype)
     if not return_stats:
         return result
-    mine = counts.to(q.device)
-    every = [torch.empty_like(mine) for _ in range(world)]
-    dist.all_gather(every, mine, group=group)
+    every = [torch.empty_like(counts) for _ in range(world)]
+    dist.all_gather(every, counts, group=group)
     per = torch.stack([e.cpu() for e in every])
     total, skipped = int(per[..., 0].sum()), int(per[..., 1].sum())
     return result, {"tiles_total": total, "tiles_skipped": skipped,
