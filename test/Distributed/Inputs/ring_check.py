@@ -18,6 +18,7 @@ all-gathers the outputs; rank 0 reassembles them and checks, per case:
   cover    the calls of every rank and step cover each (query, key) pair
            the attention attends exactly once (the zig-zag schedule), for
            this world size and for 1 to 8 ranks over a few lengths;
+  groups   rings over subgroups (pairs at 4 ranks) with another scale;
   errors   inputs the ranks disagree on, or one rank's bad input, fail on
            every rank with a message (no rank is left waiting).
 
@@ -234,6 +235,40 @@ def run_case(name, rng, world, rank, *, b, hq, hkv, d, total, causal,
     return ok
 
 
+def run_groups(world, rank):
+    """Rings over subgroups (pairs at 4 ranks, single ranks at 2), each on
+    its own sequence, causal with scale 0.3: the group's ranks and the
+    global ranks of its point-to-point peers differ."""
+    size = 2 if world == 4 else 1
+    groups = [dist.new_group(list(range(g, g + size)))
+              for g in range(0, world, size)]
+    gi = rank // size
+    group = groups[gi]
+    rng = np.random.default_rng(100 + gi)
+    total = 203
+    qn, kn, vn = ar.gaussian_inputs(rng, 1, 4, 2, total, total, 32)
+    q, k, v = (torch.from_numpy(x) for x in (qn, kn, vn))
+    mine = [sd.zigzag_shard(x, rank % size, size) for x in (q, k, v)]
+    out = sd.ring_attention(*mine, group=group, causal=True, scale=0.3)
+    every = [None] * size
+    dist.all_gather_object(every, out, group=group)
+    ok, err = True, 0.0
+    if rank % size == 0:
+        ref = ar.reference_attention(qn, kn, vn, True, scale=0.3)
+        err = float(np.abs(sd.zigzag_unshard(every).double().numpy() -
+                           ref).max())
+        ok = err <= TOL[torch.float32]
+    flags = [None] * world
+    dist.all_gather_object(flags, (ok, err))
+    if rank == 0:
+        good = all(f[0] for f in flags)
+        print("%s subgroups of %d ranks, causal, scale 0.3: errors %s" % (
+            "PASS" if good else "FAIL", size,
+            ["%.2e" % f[1] for f in flags[::size]]))
+        sys.stdout.flush()
+    return all(f[0] for f in flags)
+
+
 def main():
     dist.init_process_group("gloo")
     world, rank = dist.get_world_size(), dist.get_rank()
@@ -270,6 +305,10 @@ def main():
             passed += 1
         else:
             failed += 1
+    if run_groups(world, rank):
+        passed += 1
+    else:
+        failed += 1
     # Bad inputs fail on every rank with a message, none waits forever.
     x = torch.randn(1, 2, 10 + rank, 16)
     errors = [
