@@ -24,6 +24,9 @@ def main():
     # What torchrun sets for several ranks on one machine, without its
     # warning in the test's output.
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    # Every rank is on this machine: gloo talks over loopback, whatever
+    # the host name resolves to (or not) in a CI container.
+    os.environ.setdefault("GLOO_SOCKET_IFNAME", "lo")
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
