@@ -116,7 +116,7 @@ class BundleKey:
 
     def __init__(self, target, dtype, q_heads, kv_heads, head_dim,
                  value_head_dim, causal, skip, block_m, block_n, vote=0,
-                 chip="", mask=None):
+                 chip="", mask=None, lse=False):
         self.fields = {
             "target": target, "chip": chip, "dtype": dtype,
             "q_heads": int(q_heads), "kv_heads": int(kv_heads),
@@ -124,6 +124,10 @@ class BundleKey:
             "causal": bool(causal), "skip": "threshold" if skip else "dense",
             "block_m": int(block_m), "block_n": int(block_n),
             "vote": int(vote), "mask": mask}
+        # Only a bundle with the log-sum-exp output names it, so that the
+        # keys of caches filled before it existed still match.
+        if lse:
+            self.fields["lse"] = True
 
     def digest(self, compiler):
         text = json.dumps({"bundle": self.fields,
@@ -177,6 +181,8 @@ class BundleKey:
             cmd.append("--causal")
         if f["skip"] != "dense":
             cmd.append("--skip")
+        if f.get("lse"):
+            cmd.append("--lse")
         return cmd
 
 
@@ -253,6 +259,17 @@ class _Shape(ctypes.Structure):
         "value_head_dim")]
 
 
+class _Options(ctypes.Structure):
+    """skipattn_run_options (every field, in runtime.h's order)."""
+    _fields_ = [("num_splits", ctypes.c_int64), ("lse", ctypes.c_void_p),
+                ("block_table", ctypes.c_void_p), ("seq_lens", ctypes.c_void_p),
+                ("num_pages", ctypes.c_int64), ("max_pages", ctypes.c_int64),
+                ("head_stats", ctypes.c_void_p),
+                ("cu_seqlens_q", ctypes.c_void_p),
+                ("cu_seqlens_k", ctypes.c_void_p),
+                ("max_seqlen_q", ctypes.c_int64)]
+
+
 _runtime = None
 
 
@@ -279,6 +296,11 @@ def runtime():
         lib.skipattn_run_host_head_stats.argtypes = head_args
         lib.skipattn_run_device_head_stats.argtypes = head_args + [
             ctypes.c_void_p]
+        # With options (the lse output of a bundle compiled with --lse).
+        options = ctypes.POINTER(_Options)
+        lib.skipattn_run_host_ex.argtypes = run_args + [options]
+        lib.skipattn_run_device_ex.argtypes = run_args + [ctypes.c_void_p,
+                                                          options]
         _runtime = lib
     return _runtime
 

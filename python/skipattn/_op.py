@@ -247,10 +247,12 @@ def _prepare_mask(mask, q, k):
 # ===----------------------------------------------------------------------===
 
 def bundle_key(chip, dtype, q_heads, kv_heads, head_dim, value_head_dim,
-               causal, skip, mask=None):
+               causal, skip, mask=None, lse=False):
     """The BundleKey the op uses: chip "" for the CPU, else "sm_90a" or
     "sm_80"; dtype a torch dtype; mask None or a 4-D tensor (its dtype and
-    which dims broadcast count). For filling a cache ahead of time."""
+    which dims broadcast count); lse for the bundle that also writes the
+    log-sum-exp (skipattn.distributed). For filling a cache ahead of
+    time."""
     bm, bn = _block_sizes(chip, causal, head_dim)
     mask_spec = None
     if mask is not None:
@@ -264,19 +266,21 @@ def bundle_key(chip, dtype, q_heads, kv_heads, head_dim, value_head_dim,
                      else _DTYPES[mask.dtype], "shape": dims}
     return BundleKey("gpu" if chip else "cpu", _DTYPES[dtype], q_heads,
                      kv_heads, head_dim, value_head_dim, causal, skip, bm, bn,
-                     chip=chip, mask=mask_spec)
+                     chip=chip, mask=mask_spec, lse=lse)
 
 
-def _key(q, k, v, mask, causal, skip):
+def _key(q, k, v, mask, causal, skip, lse=False):
     chip = chip_of(q.device) if q.device.type == "cuda" else ""
     return bundle_key(chip, q.dtype, q.shape[1], k.shape[1], q.shape[3],
-                      v.shape[3], causal, skip, mask)
+                      v.shape[3], causal, skip, mask, lse)
 
 
-def _run(q, k, v, mask, causal, scale, lam, skip):
+def _run(q, k, v, mask, causal, scale, lam, skip, lse=None):
     """out [B, Hq, Sq, Dv] and the counters int64 [B, Hq, 2] {tiles_total,
     tiles_skipped} per (batch, query head), on q's device (zeros for a dense
-    bundle, which counts nothing).
+    bundle, which counts nothing). With lse (a contiguous f32 tensor
+    [B, Hq, Sq] on q's device) the bundle compiled with --lse runs and writes
+    each row's log-sum-exp into it (docs/serving.md).
 
     The bundles have the default scale 1/sqrt(D) built in; another scale is
     applied by scaling q (exact in f32 up to one rounding of q).
@@ -289,7 +293,8 @@ def _run(q, k, v, mask, causal, scale, lam, skip):
                       device=q.device)
     stats = torch.zeros(q.shape[0], q.shape[1], 2, dtype=torch.int64,
                         device=q.device)
-    handle = _bundles.load(_key(q, k, v, mask, causal, skip))
+    handle = _bundles.load(_key(q, k, v, mask, causal, skip,
+                                lse is not None))
     lib = _bundles.runtime()
     shape = _bundles._Shape(q.shape[0], q.shape[1], k.shape[1], q.shape[2],
                             k.shape[2], q.shape[3], v.shape[3])
@@ -300,6 +305,21 @@ def _run(q, k, v, mask, causal, scale, lam, skip):
         mask_shape = ctypes.addressof(mask_dims)
     args = (handle, ctypes.byref(shape), q.data_ptr(), k.data_ptr(),
             v.data_ptr(), mask_ptr, mask_shape, out.data_ptr(), lam)
+    if lse is not None:
+        options = _bundles._Options()
+        options.lse = lse.data_ptr()
+        if skip:
+            options.head_stats = stats.data_ptr()
+        if q.device.type == "cpu":
+            _bundles.check(lib.skipattn_run_host_ex(*args, None,
+                                                    ctypes.byref(options)))
+            return out, stats
+        stream = ctypes.c_void_p(
+            torch.cuda.current_stream(q.device).cuda_stream)
+        with torch.cuda.device(q.device):
+            _bundles.check(lib.skipattn_run_device_ex(
+                *args, None, stream, ctypes.byref(options)))
+        return out, stats
     if q.device.type == "cpu":
         if skip:
             _bundles.check(lib.skipattn_run_host_head_stats(
