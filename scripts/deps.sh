@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(cmake ninja-build g++ python3 python3-numpy python3-torch python3-setuptools python3-pip
           llvm-22-dev llvm-22-tools libmlir-22-dev mlir-22-tools
-          nlohmann-json3-dev libcli11-dev)
+          nlohmann-json3-dev libcli11-dev libclang-rt-22-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

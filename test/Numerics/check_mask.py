@@ -32,15 +32,21 @@ import numpy as np  # noqa: E402
 
 import attention_ref as ar  # noqa: E402
 
-TOL = 1e-5
 LAMBDA = 1e-2
 B, HQ, HKV, D = 2, 4, 1, 32
 
-# (kind, mask shape, Sq, Skv, causal): "?" marks a full (dynamic) extent.
-CASES = [("bool", "?,1,1,?", 1, 300, False),
-         ("bool", "?,4,?,?", 3, 200, True),
-         ("additive", "1,4,?,?", 2, 500, False),
-         ("additive", "?,1,?,?", 5, 130, True)]
+# (kind, mask shape, Sq, Skv, causal, dtype): "?" marks a full (dynamic)
+# extent. The bf16 case is a bundle that once failed to load: LLVM's x86 back
+# end calls __truncsfbf2 for the masked load's bf16 phi (compiler-rt's
+# builtins are linked in for it).
+CASES = [("bool", "?,1,1,?", 1, 300, False, "f32"),
+         ("bool", "?,4,?,?", 3, 200, True, "f32"),
+         ("additive", "1,4,?,?", 2, 500, False, "f32"),
+         ("additive", "?,1,?,?", 5, 130, True, "f32"),
+         ("additive", "?,1,?,?", 5, 130, True, "bf16")]
+# Relative error allowed per dtype: f32 arithmetic, or inputs, mask and
+# output rounded to bf16.
+TOLERANCE = {"f32": 1e-5, "bf16": 3e-2}
 
 
 class Failure(Exception):
@@ -53,6 +59,14 @@ def run(cmd):
         raise Failure(f"exit {proc.returncode}: {' '.join(cmd)}\n    "
                       f"{(proc.stderr or proc.stdout).strip()[-1500:]}")
     return proc.stdout
+
+
+def round_bf16(x):
+    """x (float32) rounded to the nearest bf16, ties to even; infinities
+    stay."""
+    bits = np.ascontiguousarray(x, dtype=np.float32).view(np.uint32)
+    bits = (bits + 0x7FFF + ((bits >> 16) & 1)) & 0xFFFF0000
+    return bits.astype(np.uint32).view(np.float32)
 
 
 def make_mask(rng, kind, shape_text, sq, skv):
@@ -77,14 +91,14 @@ def make_mask(rng, kind, shape_text, sq, skv):
 
 
 def check_case(bins, workdir, rng, case, split, bundles):
-    kind, shape_text, sq, skv, causal = case
-    key = (kind, shape_text, causal, split)
+    kind, shape_text, sq, skv, causal, dtype = case
+    key = (kind, shape_text, causal, split, dtype)
     if key not in bundles:
         out = os.path.join(workdir, "b%d" % len(bundles))
         cmd = [os.path.join(bins, "skipattn-compile"), "--target", "cpu",
                "-o", out, "--batch", "?", "--q-heads", str(HQ), "--kv-heads",
                str(HKV), "--q-len", "?", "--kv-len", "?", "--head-dim", str(D),
-               "--dtype", "f32", "--mask", f"{kind}:{shape_text}"]
+               "--dtype", dtype, "--mask", f"{kind}:{shape_text}"]
         if causal:
             cmd.append("--causal")
         if split:
@@ -97,6 +111,12 @@ def check_case(bins, workdir, rng, case, split, bundles):
                                        16, 64)
     else:
         q, k, v = ar.gaussian_inputs(rng, B, HQ, HKV, sq, skv, D)
+    if dtype == "bf16":
+        # The bundle sees the bf16 values; so do the reference and the
+        # simulator.
+        q, k, v = (round_bf16(x) for x in (q, k, v))
+        if kind == "additive":
+            mask = round_bf16(mask)
     paths = {}
     for name, arr in (("q", q), ("k", k), ("v", v), ("m", mask)):
         paths[name] = os.path.join(workdir, name + ".npy")
@@ -128,7 +148,7 @@ def check_case(bins, workdir, rng, case, split, bundles):
     ref = ar.reference_attention(q, k, v, causal, drop=drop, mask=mask)
     err = float(np.max(np.abs(got - ref))) / max(float(np.max(np.abs(ref))),
                                                  1e-30)
-    if not np.isfinite(got).all() or err > TOL:
+    if not np.isfinite(got).all() or err > TOLERANCE[dtype]:
         raise Failure(f"max rel err {err:.3g}")
     empty = int((ar.scores(q, k, causal, mask=mask) == -np.inf).all(-1).sum())
     return f"err {err:.1e}, {empty} rows with no key{note}"
@@ -149,7 +169,7 @@ def main(argv):
             seed = args.seed if args.seed is not None else \
                 int.from_bytes(os.urandom(8), "little")
             rng = np.random.default_rng(seed)
-            tag = "%s mask %s sq=%d skv=%d causal=%d" % case + \
+            tag = "%s mask %s sq=%d skv=%d causal=%d %s" % case + \
                 (" split" if split else " dense")
             try:
                 note = check_case(args.bin, workdir, rng, case, split, bundles)

@@ -151,6 +151,10 @@ LogicalResult skipattn::emitHostLibrary(ModuleOp module, const BundleSpec &spec,
     return failure();
   }
   SmallVector<StringRef> args = {*cc, "-shared", "-o", library, object, "-lm"};
+#ifdef SKIPATTN_COMPILER_RT_BUILTINS
+  // Only the members the object calls are taken from the archive.
+  args.push_back(SKIPATTN_COMPILER_RT_BUILTINS);
+#endif
   std::string error;
   int rc = llvm::sys::ExecuteAndWait(*cc, args, std::nullopt, {}, 0, 0, &error);
   if (rc != 0) {
