@@ -43,6 +43,84 @@ static bool isAttentionElementType(Type t) {
   return t.isF16() || t.isBF16() || t.isF32();
 }
 
+namespace {
+/// An operand (or result) as diagnostics name it, and its type.
+struct Named {
+  const char *name;
+  RankedTensorType type;
+};
+using EmitError = function_ref<InFlightDiagnostic()>;
+} // namespace
+
+/// Every type of `all` has rank `rank` (`layout` describes it) and the
+/// element type of the first, the query's: f16, bf16 or f32.
+static LogicalResult verifyRanksAndElementTypes(EmitError emitError,
+                                                ArrayRef<Named> all,
+                                                int64_t rank,
+                                                StringRef layout) {
+  for (Named n : all)
+    if (n.type.getRank() != rank)
+      return emitError() << n.name << " must have rank " << rank << layout
+                         << ", got rank " << n.type.getRank();
+  Type elt = all.front().type.getElementType();
+  if (!isAttentionElementType(elt))
+    return emitError() << "query element type must be f16, bf16 or f32, got "
+                       << elt;
+  for (Named n : all)
+    if (n.type.getElementType() != elt)
+      return emitError() << n.name << " element type ("
+                         << n.type.getElementType()
+                         << ") must match query element type (" << elt << ")";
+  return success();
+}
+
+/// Query heads a multiple of the key/value heads (both known positive).
+static LogicalResult verifyHeadGroups(EmitError emitError, int64_t hq,
+                                      int64_t hkv) {
+  if (hq % hkv != 0)
+    return emitError() << "number of query heads (" << hq
+                       << ") must be a multiple of key/value heads (" << hkv
+                       << ")";
+  return success();
+}
+
+/// Heads of ops whose operands carry them in different dimensions: static
+/// and positive, and grouped.
+static LogicalResult verifyStaticHeads(EmitError emitError, int64_t hq,
+                                       int64_t hkv) {
+  if (ShapedType::isDynamic(hq) || ShapedType::isDynamic(hkv) || hq <= 0 ||
+      hkv <= 0)
+    return emitError() << "numbers of heads must be static and positive";
+  return verifyHeadGroups(emitError, hq, hkv);
+}
+
+/// Query, key and value (`qkv`) head dims, dimension `dim`: static, and the
+/// key's equal to the query's.
+static LogicalResult verifyHeadDims(EmitError emitError, ArrayRef<Named> qkv,
+                                    int64_t dim) {
+  for (Named n : qkv)
+    if (n.type.isDynamicDim(dim))
+      return emitError() << n.name << " head dim must be static";
+  int64_t q = qkv[0].type.getDimSize(dim), k = qkv[1].type.getDimSize(dim);
+  if (k != q)
+    return emitError() << "key head dim (" << k
+                       << ") must match query head dim (" << q << ")";
+  return success();
+}
+
+/// The result shape, which must be `expected` ([B, Hq, Sq, Dv]).
+static LogicalResult verifyResultShape(EmitError emitError,
+                                       ArrayRef<int64_t> shape,
+                                       ArrayRef<int64_t> expected) {
+  if (shape == expected)
+    return success();
+  InFlightDiagnostic diag = emitError() << "result shape [";
+  llvm::interleave(shape, diag, [&](int64_t d) { diag << dimStr(d); }, "x");
+  diag << "] must be [B, Hq, Sq, Dv] = [";
+  llvm::interleave(expected, diag, [&](int64_t d) { diag << dimStr(d); }, "x");
+  return diag << "]";
+}
+
 RankedTensorType
 skipattn::attn::inferAttentionResultType(RankedTensorType query,
                                          RankedTensorType value) {
@@ -54,10 +132,6 @@ skipattn::attn::inferAttentionResultType(RankedTensorType query,
 LogicalResult skipattn::attn::verifyAttentionTypes(
     function_ref<InFlightDiagnostic()> emitError, Type queryType, Type keyType,
     Type valueType, Type maskType, Type resultType) {
-  struct Named {
-    const char *name;
-    RankedTensorType type;
-  };
   auto q = dyn_cast<RankedTensorType>(queryType);
   auto k = dyn_cast<RankedTensorType>(keyType);
   auto v = dyn_cast<RankedTensorType>(valueType);
@@ -65,21 +139,9 @@ LogicalResult skipattn::attn::verifyAttentionTypes(
   if (!q || !k || !v || !r)
     return emitError() << "query, key, value and result must be ranked tensors";
   Named all[] = {{"query", q}, {"key", k}, {"value", v}, {"result", r}};
-
-  for (Named n : all)
-    if (n.type.getRank() != 4)
-      return emitError() << n.name << " must have rank 4 ([B, H, S, D]), got "
-                         << "rank " << n.type.getRank();
-
+  if (failed(verifyRanksAndElementTypes(emitError, all, 4, " ([B, H, S, D])")))
+    return failure();
   Type elt = q.getElementType();
-  if (!isAttentionElementType(elt))
-    return emitError() << "query element type must be f16, bf16 or f32, got "
-                       << elt;
-  for (Named n : all)
-    if (n.type.getElementType() != elt)
-      return emitError() << n.name << " element type ("
-                         << n.type.getElementType()
-                         << ") must match query element type (" << elt << ")";
 
   // Batch: one extent for Q, K and V.
   int64_t batch = q.getDimSize(0);
@@ -100,19 +162,9 @@ LogicalResult skipattn::attn::verifyAttentionTypes(
   if (v.getDimSize(1) != hkv)
     return emitError() << "number of value heads (" << v.getDimSize(1)
                        << ") must match key heads (" << hkv << ")";
-  if (hq % hkv != 0)
-    return emitError() << "number of query heads (" << hq
-                       << ") must be a multiple of key/value heads (" << hkv
-                       << ")";
-
-  // Head dims: static, K's equal Q's.
-  for (Named n : {all[0], all[1], all[2]})
-    if (n.type.isDynamicDim(3))
-      return emitError() << n.name << " head dim must be static";
-  if (k.getDimSize(3) != q.getDimSize(3))
-    return emitError() << "key head dim (" << k.getDimSize(3)
-                       << ") must match query head dim (" << q.getDimSize(3)
-                       << ")";
+  if (failed(verifyHeadGroups(emitError, hq, hkv)) ||
+      failed(verifyHeadDims(emitError, ArrayRef(all).take_front(3), 3)))
+    return failure();
 
   // Key/value length.
   if (!compatible(k.getDimSize(2), v.getDimSize(2)))
@@ -121,16 +173,9 @@ LogicalResult skipattn::attn::verifyAttentionTypes(
                        << dimStr(k.getDimSize(2)) << ")";
 
   // Result: [B, Hq, Sq, Dv], exactly.
-  RankedTensorType expected = inferAttentionResultType(q, v);
-  if (r.getShape() != expected.getShape()) {
-    InFlightDiagnostic diag = emitError() << "result shape [";
-    llvm::interleave(
-        r.getShape(), diag, [&](int64_t d) { diag << dimStr(d); }, "x");
-    diag << "] must be [B, Hq, Sq, Dv] = [";
-    llvm::interleave(
-        expected.getShape(), diag, [&](int64_t d) { diag << dimStr(d); }, "x");
-    return diag << "]";
-  }
+  if (failed(verifyResultShape(emitError, r.getShape(),
+                               inferAttentionResultType(q, v).getShape())))
+    return failure();
 
   if (!maskType)
     return success();
@@ -447,23 +492,11 @@ AttentionOp::generateResultTileValue(OpBuilder &b, unsigned resultNumber,
 LogicalResult PagedAttentionOp::verify() {
   RankedTensorType q = getQuery().getType(), k = getKey().getType(),
                    v = getValue().getType(), r = getResult().getType();
-  struct Named {
-    const char *name;
-    RankedTensorType type;
-  } all[] = {{"query", q}, {"key pages", k}, {"value pages", v}, {"result", r}};
-  for (Named n : all)
-    if (n.type.getRank() != 4)
-      return emitOpError() << n.name << " must have rank 4, got rank "
-                           << n.type.getRank();
-  Type elt = q.getElementType();
-  if (!isAttentionElementType(elt))
-    return emitOpError() << "query element type must be f16, bf16 or f32, got "
-                         << elt;
-  for (Named n : all)
-    if (n.type.getElementType() != elt)
-      return emitOpError() << n.name << " element type ("
-                           << n.type.getElementType()
-                           << ") must match query element type (" << elt << ")";
+  auto emitError = [&] { return emitOpError(); };
+  Named all[] = {
+      {"query", q}, {"key pages", k}, {"value pages", v}, {"result", r}};
+  if (failed(verifyRanksAndElementTypes(emitError, all, 4, "")))
+    return failure();
 
   // Pages: [num_pages, page_size, Hkv, D], V's first three dims K's.
   int64_t pageSize = k.getDimSize(1);
@@ -479,20 +512,9 @@ LogicalResult PagedAttentionOp::verify() {
                            << ") must match key pages dim " << i << " ("
                            << dimStr(k.getDimSize(i)) << ")";
   int64_t hq = q.getDimSize(1), hkv = k.getDimSize(2);
-  if (ShapedType::isDynamic(hq) || ShapedType::isDynamic(hkv) || hq <= 0 ||
-      hkv <= 0)
-    return emitOpError("numbers of heads must be static and positive");
-  if (hq % hkv != 0)
-    return emitOpError() << "number of query heads (" << hq
-                         << ") must be a multiple of key/value heads (" << hkv
-                         << ")";
-  for (Named n : {all[0], all[1], all[2]})
-    if (n.type.isDynamicDim(3))
-      return emitOpError() << n.name << " head dim must be static";
-  if (k.getDimSize(3) != q.getDimSize(3))
-    return emitOpError() << "key head dim (" << k.getDimSize(3)
-                         << ") must match query head dim (" << q.getDimSize(3)
-                         << ")";
+  if (failed(verifyStaticHeads(emitError, hq, hkv)) ||
+      failed(verifyHeadDims(emitError, ArrayRef(all).take_front(3), 3)))
+    return failure();
 
   // The block table and the lengths: i32, one row per sequence.
   int64_t batch = q.getDimSize(0);
@@ -510,17 +532,10 @@ LogicalResult PagedAttentionOp::verify() {
     return emitOpError() << "seq_lens has " << dimStr(lens.getDimSize(0))
                          << " entries, but the batch is " << dimStr(batch);
 
-  SmallVector<int64_t> expected = {batch, hq, q.getDimSize(2), v.getDimSize(3)};
-  if (r.getShape() != ArrayRef<int64_t>(expected)) {
-    InFlightDiagnostic diag = emitOpError() << "result shape [";
-    llvm::interleave(
-        r.getShape(), diag, [&](int64_t d) { diag << dimStr(d); }, "x");
-    diag << "] must be [B, Hq, Sq, Dv] = [";
-    llvm::interleave(
-        expected, diag, [&](int64_t d) { diag << dimStr(d); }, "x");
-    return diag << "]";
-  }
-  if (failed(verifyScale(*this, getScale())))
+  if (failed(verifyResultShape(
+          emitError, r.getShape(),
+          {batch, hq, q.getDimSize(2), v.getDimSize(3)})) ||
+      failed(verifyScale(*this, getScale())))
     return failure();
   return verifyLse(*this, q, getLse());
 }
@@ -538,40 +553,14 @@ float PagedAttentionOp::getScaleValue() {
 LogicalResult VarlenAttentionOp::verify() {
   RankedTensorType q = getQuery().getType(), k = getKey().getType(),
                    v = getValue().getType(), r = getResult().getType();
-  struct Named {
-    const char *name;
-    RankedTensorType type;
-  } all[] = {{"query", q}, {"key", k}, {"value", v}, {"result", r}};
-  for (Named n : all)
-    if (n.type.getRank() != 3)
-      return emitOpError() << n.name
-                           << " must have rank 3 ([tokens, heads, head dim]), "
-                              "got rank "
-                           << n.type.getRank();
-  Type elt = q.getElementType();
-  if (!isAttentionElementType(elt))
-    return emitOpError() << "query element type must be f16, bf16 or f32, got "
-                         << elt;
-  for (Named n : all)
-    if (n.type.getElementType() != elt)
-      return emitOpError() << n.name << " element type ("
-                           << n.type.getElementType()
-                           << ") must match query element type (" << elt << ")";
-  int64_t hq = q.getDimSize(1), hkv = k.getDimSize(1);
-  if (ShapedType::isDynamic(hq) || ShapedType::isDynamic(hkv) || hq <= 0 ||
-      hkv <= 0)
-    return emitOpError("numbers of heads must be static and positive");
-  if (hq % hkv != 0)
-    return emitOpError() << "number of query heads (" << hq
-                         << ") must be a multiple of key/value heads (" << hkv
-                         << ")";
-  for (Named n : all)
-    if (n.type.isDynamicDim(2))
-      return emitOpError() << n.name << " head dim must be static";
-  if (k.getDimSize(2) != q.getDimSize(2))
-    return emitOpError() << "key head dim (" << k.getDimSize(2)
-                         << ") must match query head dim (" << q.getDimSize(2)
-                         << ")";
+  auto emitError = [&] { return emitOpError(); };
+  Named all[] = {{"query", q}, {"key", k}, {"value", v}, {"result", r}};
+  if (failed(verifyRanksAndElementTypes(emitError, all, 3,
+                                        " ([tokens, heads, head dim])")) ||
+      failed(verifyStaticHeads(emitError, q.getDimSize(1), k.getDimSize(1))) ||
+      failed(verifyHeadDims(emitError, all, 2)))
+    return failure();
+  int64_t hq = q.getDimSize(1);
   for (int64_t i = 0; i < 2; ++i)
     if (!compatible(v.getDimSize(i), k.getDimSize(i)))
       return emitOpError() << "value dim " << i << " ("
