@@ -106,6 +106,42 @@ Type eltOf(Value v) { return getElementTypeOrSelf(v.getType()); }
 //===----------------------------------------------------------------------===//
 
 namespace {
+using ElementFn = function_ref<Value(OpBuilder &, Location, ValueRange)>;
+
+Value ult(OpBuilder &b, Location loc, Value a, Value c) {
+  return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, a, c);
+}
+
+/// `read()` where `in` holds, else the zero of `elt`: every tile load reads
+/// only inside its source.
+Value readOrZero(OpBuilder &b, Location loc, Value in, Type elt,
+                 function_ref<Value(OpBuilder &, Location)> read) {
+  return scf::IfOp::create(
+             b, loc, in,
+             [&](OpBuilder &tb, Location tl) {
+               scf::YieldOp::create(tb, tl, read(tb, tl));
+             },
+             [&](OpBuilder &eb, Location el) {
+               scf::YieldOp::create(
+                   eb, el,
+                   arith::ConstantOp::create(eb, el, eb.getZeroAttr(elt))
+                       .getResult());
+             })
+      .getResult(0);
+}
+
+/// Replaces `op` (a tile load) by a tensor.generate of its result type whose
+/// element at `ivs` is `element(ivs)`.
+void replaceByGenerate(PatternRewriter &rewriter, Operation *op,
+                       ElementFn element) {
+  auto gen = tensor::GenerateOp::create(
+      rewriter, op->getLoc(), op->getResult(0).getType(), ValueRange{},
+      [&](OpBuilder &nb, Location l, ValueRange ivs) {
+        tensor::YieldOp::create(nb, l, element(nb, l, ivs));
+      });
+  rewriter.replaceOp(op, gen.getResult());
+}
+
 /// Pattern: attn.load_tile => tensor.generate reading in-bounds rows, 0 past
 /// the end.
 struct LoadTileLowering : OpRewritePattern<LoadTileOp> {
@@ -115,30 +151,17 @@ struct LoadTileLowering : OpRewritePattern<LoadTileOp> {
     Builder h{rewriter, op.getLoc()};
     Value src = op.getSource();
     Value rows = h.dim(src, 2);
-    Type elt = eltOf(src);
-    Location loc = op.getLoc();
-    auto gen = tensor::GenerateOp::create(
-        rewriter, loc, op.getType(), ValueRange{},
-        [&](OpBuilder &nb, Location l, ValueRange ivs) {
-          Value r = arith::AddIOp::create(nb, l, op.getRow(), ivs[0]);
-          Value in =
-              arith::CmpIOp::create(nb, l, arith::CmpIPredicate::ult, r, rows);
-          auto ifOp = scf::IfOp::create(
-              nb, l, in,
-              [&](OpBuilder &tb, Location tl) {
-                Value x = tensor::ExtractOp::create(
-                    tb, tl, src,
-                    ValueRange{op.getBatch(), op.getHead(), r, ivs[1]});
-                scf::YieldOp::create(tb, tl, x);
-              },
-              [&](OpBuilder &eb, Location el) {
-                Value z =
-                    arith::ConstantOp::create(eb, el, eb.getZeroAttr(elt));
-                scf::YieldOp::create(eb, el, z);
-              });
-          tensor::YieldOp::create(nb, l, ifOp.getResult(0));
-        });
-    rewriter.replaceOp(op, gen.getResult());
+    replaceByGenerate(rewriter, op, [&](OpBuilder &nb, Location l,
+                                        ValueRange ivs) {
+      Value r = arith::AddIOp::create(nb, l, op.getRow(), ivs[0]);
+      return readOrZero(nb, l, ult(nb, l, r, rows), eltOf(src),
+                        [&](OpBuilder &tb, Location tl) -> Value {
+                          return tensor::ExtractOp::create(
+                              tb, tl, src,
+                              ValueRange{op.getBatch(), op.getHead(), r,
+                                         ivs[1]});
+                        });
+    });
     return success();
   }
 };
@@ -152,33 +175,18 @@ struct LoadPackedTileLowering : OpRewritePattern<LoadPackedTileOp> {
     Builder h{rewriter, op.getLoc()};
     Value src = op.getSource();
     Value tokens = h.dim(src, 0);
-    Type elt = eltOf(src);
-    Location loc = op.getLoc();
-    auto ult = [&](OpBuilder &nb, Location l, Value a, Value b) -> Value {
-      return arith::CmpIOp::create(nb, l, arith::CmpIPredicate::ult, a, b);
-    };
-    auto gen = tensor::GenerateOp::create(
-        rewriter, loc, op.getType(), ValueRange{},
-        [&](OpBuilder &nb, Location l, ValueRange ivs) {
-          Value j = arith::AddIOp::create(nb, l, op.getRow(), ivs[0]);
-          Value t = arith::AddIOp::create(nb, l, op.getStart(), j);
-          Value in = arith::AndIOp::create(nb, l, ult(nb, l, j, op.getLimit()),
-                                           ult(nb, l, t, tokens));
-          auto ifOp = scf::IfOp::create(
-              nb, l, in,
-              [&](OpBuilder &tb, Location tl) {
-                Value x = tensor::ExtractOp::create(
-                    tb, tl, src, ValueRange{t, op.getHead(), ivs[1]});
-                scf::YieldOp::create(tb, tl, x);
-              },
-              [&](OpBuilder &eb, Location el) {
-                Value z =
-                    arith::ConstantOp::create(eb, el, eb.getZeroAttr(elt));
-                scf::YieldOp::create(eb, el, z);
-              });
-          tensor::YieldOp::create(nb, l, ifOp.getResult(0));
-        });
-    rewriter.replaceOp(op, gen.getResult());
+    replaceByGenerate(rewriter, op, [&](OpBuilder &nb, Location l,
+                                        ValueRange ivs) {
+      Value j = arith::AddIOp::create(nb, l, op.getRow(), ivs[0]);
+      Value t = arith::AddIOp::create(nb, l, op.getStart(), j);
+      Value in = arith::AndIOp::create(nb, l, ult(nb, l, j, op.getLimit()),
+                                       ult(nb, l, t, tokens));
+      return readOrZero(nb, l, in, eltOf(src),
+                        [&](OpBuilder &tb, Location tl) -> Value {
+                          return tensor::ExtractOp::create(
+                              tb, tl, src, ValueRange{t, op.getHead(), ivs[1]});
+                        });
+    });
     return success();
   }
 };
@@ -192,53 +200,39 @@ struct LoadPagedTileLowering : OpRewritePattern<LoadPagedTileOp> {
                                 PatternRewriter &rewriter) const override {
     Builder h{rewriter, op.getLoc()};
     Value pages = op.getPages(), table = op.getTable();
-    Type elt = eltOf(pages);
-    Location loc = op.getLoc();
     int64_t pageSize = dimOf(pages, 1);
     Value numPages = h.dim(pages, 0), width = h.dim(table, 1);
-    auto ult = [&](OpBuilder &nb, Location l, Value a, Value b) -> Value {
-      return arith::CmpIOp::create(nb, l, arith::CmpIPredicate::ult, a, b);
-    };
-    auto gen = tensor::GenerateOp::create(
-        rewriter, loc, op.getType(), ValueRange{},
-        [&](OpBuilder &nb, Location l, ValueRange ivs) {
-          Value zero =
-              arith::ConstantOp::create(nb, l, nb.getZeroAttr(elt)).getResult();
-          Value j = arith::AddIOp::create(nb, l, op.getRow(), ivs[0]);
-          Value column = arith::DivUIOp::create(nb, l, j, h.index(pageSize));
-          Value inRange = arith::AndIOp::create(
-              nb, l, ult(nb, l, j, op.getLimit()), ult(nb, l, column, width));
-          // The table is read only for rows in range; a negative entry is a
-          // huge unsigned index and reads 0 like any other bad one.
-          auto page = scf::IfOp::create(
-              nb, l, inRange,
-              [&](OpBuilder &tb, Location tl) {
-                Value entry = tensor::ExtractOp::create(
-                    tb, tl, table, ValueRange{op.getBatch(), column});
-                scf::YieldOp::create(
-                    tb, tl,
-                    arith::IndexCastOp::create(tb, tl, tb.getIndexType(), entry)
-                        .getResult());
-              },
-              [&](OpBuilder &eb, Location el) {
-                scf::YieldOp::create(eb, el, numPages);
-              });
-          Value p = page.getResult(0);
-          auto value = scf::IfOp::create(
-              nb, l, ult(nb, l, p, numPages),
-              [&](OpBuilder &tb, Location tl) {
-                Value slot =
-                    arith::RemUIOp::create(tb, tl, j, h.index(pageSize));
-                Value x = tensor::ExtractOp::create(
-                    tb, tl, pages, ValueRange{p, slot, op.getHead(), ivs[1]});
-                scf::YieldOp::create(tb, tl, x);
-              },
-              [&](OpBuilder &eb, Location el) {
-                scf::YieldOp::create(eb, el, zero);
-              });
-          tensor::YieldOp::create(nb, l, value.getResult(0));
-        });
-    rewriter.replaceOp(op, gen.getResult());
+    replaceByGenerate(rewriter, op, [&](OpBuilder &nb, Location l,
+                                        ValueRange ivs) {
+      Value j = arith::AddIOp::create(nb, l, op.getRow(), ivs[0]);
+      Value column = arith::DivUIOp::create(nb, l, j, h.index(pageSize));
+      Value inRange = arith::AndIOp::create(
+          nb, l, ult(nb, l, j, op.getLimit()), ult(nb, l, column, width));
+      // The table is read only for rows in range; a negative entry is a
+      // huge unsigned index and reads 0 like any other bad one.
+      auto page = scf::IfOp::create(
+          nb, l, inRange,
+          [&](OpBuilder &tb, Location tl) {
+            Value entry = tensor::ExtractOp::create(
+                tb, tl, table, ValueRange{op.getBatch(), column});
+            scf::YieldOp::create(
+                tb, tl,
+                arith::IndexCastOp::create(tb, tl, tb.getIndexType(), entry)
+                    .getResult());
+          },
+          [&](OpBuilder &eb, Location el) {
+            scf::YieldOp::create(eb, el, numPages);
+          });
+      Value p = page.getResult(0);
+      return readOrZero(nb, l, ult(nb, l, p, numPages), eltOf(pages),
+                        [&](OpBuilder &tb, Location tl) -> Value {
+                          Value slot = arith::RemUIOp::create(
+                              tb, tl, j, h.index(pageSize));
+                          return tensor::ExtractOp::create(
+                              tb, tl, pages,
+                              ValueRange{p, slot, op.getHead(), ivs[1]});
+                        });
+    });
     return success();
   }
 };
@@ -251,7 +245,6 @@ struct LoadMaskTileLowering : OpRewritePattern<LoadMaskTileOp> {
                                 PatternRewriter &rewriter) const override {
     Builder h{rewriter, op.getLoc()};
     Value mask = op.getMask();
-    Type elt = eltOf(mask);
     Location loc = op.getLoc();
     Value extents[4], unit[4];
     for (int d = 0; d < 4; ++d) {
@@ -261,44 +254,30 @@ struct LoadMaskTileLowering : OpRewritePattern<LoadMaskTileOp> {
     }
     Value zero = h.index(0);
     Value packedQLen = op.getPackedQLen();
-    auto gen = tensor::GenerateOp::create(
-        rewriter, loc, op.getType(), ValueRange{},
-        [&](OpBuilder &nb, Location l, ValueRange ivs) {
-          Value row = arith::AddIOp::create(nb, l, op.getRow(), ivs[0]);
-          Value head = op.getHead();
-          if (packedQLen) {
-            // Packed row p: query p mod Sq of the group's head p / Sq.
-            head = arith::AddIOp::create(
-                nb, l, head, arith::DivUIOp::create(nb, l, row, packedQLen));
-            row = arith::RemUIOp::create(nb, l, row, packedQLen);
-          }
-          Value base[4] = {op.getBatch(), head, row,
-                           arith::AddIOp::create(nb, l, op.getCol(), ivs[1])};
-          SmallVector<Value> idx;
-          Value in = arith::ConstantOp::create(nb, l, nb.getBoolAttr(true));
-          for (int d = 0; d < 4; ++d) {
-            idx.push_back(
-                arith::SelectOp::create(nb, l, unit[d], zero, base[d]));
-            Value inDim = arith::CmpIOp::create(
-                nb, l, arith::CmpIPredicate::ult, idx.back(), extents[d]);
-            in = arith::AndIOp::create(nb, l, in, inDim);
-          }
-          auto ifOp = scf::IfOp::create(
-              nb, l, in,
-              [&](OpBuilder &tb, Location tl) {
-                scf::YieldOp::create(
-                    tb, tl,
-                    tensor::ExtractOp::create(tb, tl, mask, idx).getResult());
-              },
-              [&](OpBuilder &eb, Location el) {
-                scf::YieldOp::create(
-                    eb, el,
-                    arith::ConstantOp::create(eb, el, eb.getZeroAttr(elt))
-                        .getResult());
-              });
-          tensor::YieldOp::create(nb, l, ifOp.getResult(0));
-        });
-    rewriter.replaceOp(op, gen.getResult());
+    replaceByGenerate(rewriter, op, [&](OpBuilder &nb, Location l,
+                                        ValueRange ivs) {
+      Value row = arith::AddIOp::create(nb, l, op.getRow(), ivs[0]);
+      Value head = op.getHead();
+      if (packedQLen) {
+        // Packed row p: query p mod Sq of the group's head p / Sq.
+        head = arith::AddIOp::create(
+            nb, l, head, arith::DivUIOp::create(nb, l, row, packedQLen));
+        row = arith::RemUIOp::create(nb, l, row, packedQLen);
+      }
+      Value base[4] = {op.getBatch(), head, row,
+                       arith::AddIOp::create(nb, l, op.getCol(), ivs[1])};
+      SmallVector<Value> idx;
+      Value in = arith::ConstantOp::create(nb, l, nb.getBoolAttr(true));
+      for (int d = 0; d < 4; ++d) {
+        idx.push_back(arith::SelectOp::create(nb, l, unit[d], zero, base[d]));
+        in = arith::AndIOp::create(nb, l, in,
+                                   ult(nb, l, idx.back(), extents[d]));
+      }
+      return readOrZero(nb, l, in, eltOf(mask),
+                        [&](OpBuilder &tb, Location tl) -> Value {
+                          return tensor::ExtractOp::create(tb, tl, mask, idx);
+                        });
+    });
     return success();
   }
 };
