@@ -212,11 +212,6 @@ def _prepare_mask(mask, q, k):
     if not isinstance(mask, torch.Tensor):
         raise TypeError("mask must be a torch.Tensor, got %s" %
                         type(mask).__name__)
-    if q.device.type == "cuda":
-        raise NotImplementedError(
-            "skipattn.attention: mask is not supported on CUDA tensors yet "
-            "(the GPU kernels take no mask operand); use causal=True, or CPU "
-            "tensors")
     if mask.device != q.device:
         raise ValueError("mask is on %s but q is on %s" %
                          (mask.device, q.device))

@@ -19,7 +19,10 @@ build-gpu/python-op/) keeps the numbers for bench/RESULTS.md.
               SDPA's own error in the same dtype; skip bundles at a tiny
               lambda give the same, and their per-(batch, head) counters
               equal the visited tiles of every head
-  mask        a mask on CUDA tensors raises NotImplementedError
+  mask        bool (padding, one sequence with no key at all) and additive
+              (-inf entries, causal) masks on CUDA tensors against float64
+              attention with the mask (rows with no key give zeros), dense
+              and skip bundles
   compile     torch.compile(fullgraph=True) of a function calling the op
               (dense and skip) equals eager
   cuda_graph  the op (and its raw custom op with the counters) captured in
@@ -58,6 +61,16 @@ CORRECTNESS = [
     (torch.float16, 4, 4, 64, True), (torch.float16, 4, 1, 64, False),
 ]
 CALIBRATION = (torch.bfloat16, 32, 8, 128, False)
+# (name, dtype, q_heads, kv_heads, head_dim, causal, batch, sq, skv, mask
+# dtype, mask shape): the masked calls of check_mask.
+MASKED = [
+    ("bool padding", torch.bfloat16, 8, 2, 128, False, 2, 300, 1000,
+     torch.bool, (2, 1, 1, 1000)),
+    ("bool padding decode", torch.bfloat16, 8, 2, 128, False, 2, 1, 1000,
+     torch.bool, (2, 1, 1, 1000)),
+    ("additive causal", torch.float16, 4, 1, 64, True, 1, 200, 700,
+     torch.float16, (1, 4, 200, 700)),
+]
 KV_LENGTHS = (4096, 16384, 65536)
 TARGETS = (0.5, 0.7, 0.9)
 
@@ -70,6 +83,12 @@ def bundle_keys(chip):
                                             skip))
     dtype, hq, hkv, d, causal = CALIBRATION
     keys.append(skipattn.bundle_key(chip, dtype, hq, hkv, d, d, causal, True))
+    for _, dtype, hq, hkv, d, causal, _, _, _, mdtype, mshape in MASKED:
+        # Only the mask's dtype and which dims broadcast make the key.
+        mask = torch.empty(mshape, dtype=mdtype)
+        for skip in (False, True):
+            keys.append(skipattn.bundle_key(chip, dtype, hq, hkv, d, d, causal,
+                                            skip, mask=mask))
     return keys
 
 
@@ -213,18 +232,66 @@ def check_per_head_skip(checks):
     checks.run("per-head skip counts", one)
 
 
+def masked_reference(q, k, v, mask, causal):
+    """Attention in float64 with the mask (bool: True attends; else added)
+    and causal bottom-right; a row with no key gives zeros, as skipattn's
+    does (SDPA's gives NaN)."""
+    g = q.shape[1] // k.shape[1]
+    q, k, v = q.double(), k.double().repeat_interleave(g, 1), \
+        v.double().repeat_interleave(g, 1)
+    s = q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1])
+    if mask.dtype == torch.bool:
+        s = s.masked_fill(~mask, float("-inf"))
+    else:
+        s = s + mask.double()
+    if causal:
+        sq, skv = s.shape[-2:]
+        i = torch.arange(sq, device=s.device)[:, None]
+        j = torch.arange(skv, device=s.device)[None, :]
+        s = s.masked_fill(j > i + (skv - sq), float("-inf"))
+    empty = torch.isinf(s).all(-1, keepdim=True) & (s < 0).all(-1, keepdim=True)
+    p = torch.softmax(s.masked_fill(empty, 0.0), -1).masked_fill(empty, 0.0)
+    return p @ v
+
+
 def check_mask(checks):
-    def one():
-        q = torch.randn(1, 2, 8, 64, device="cuda", dtype=torch.bfloat16)
-        try:
-            skipattn.attention(q, q, q, mask=torch.ones(8, 8, dtype=torch.bool,
-                                                        device="cuda"))
-        except NotImplementedError as e:
-            checks.record("mask on cuda raises", "CUDA" in str(e),
-                          message=str(e)[:80])
-            return
-        checks.record("mask on cuda raises", False, message="no error")
-    checks.run("mask on cuda raises", one)
+    for (label, dtype, hq, hkv, d, causal, b, sq, skv, mdtype,
+         mshape) in MASKED:
+        name = "mask %s %s h%dx%d d%d b%d sq%d skv%d" % (
+            label, str(dtype)[6:], hq, hkv, d, b, sq, skv)
+
+        def one():
+            g = torch.Generator(device="cuda").manual_seed(sq + skv + d + 1)
+            q, k, v = (torch.randn(b, h, s, d, device="cuda", generator=g)
+                       .to(dtype) for h, s in ((hq, sq), (hkv, skv),
+                                               (hkv, skv)))
+            if mdtype == torch.bool:
+                # Sequence 0 attends its first 700 keys, sequence 1 none.
+                mask = torch.zeros(mshape, dtype=torch.bool, device="cuda")
+                mask[0, ..., :700] = True
+            else:
+                mask = torch.randn(mshape, device="cuda", generator=g) * 2
+                drop = torch.rand(mshape, device="cuda", generator=g) < 0.1
+                mask = mask.masked_fill(drop, float("-inf")).to(mdtype)
+            ref = masked_reference(q, k, v, mask, causal)
+            out = skipattn.attention(q, k, v, causal=causal, mask=mask)
+            err = rel_err(out, ref)
+            out2, st = skipattn.attention(
+                q, k, v, causal=causal, mask=mask,
+                skip={"lambda": 1e-30, "min_kv_len": 0}, return_stats=True)
+            err_skip = rel_err(out2, ref)
+            finite = bool(torch.isfinite(out).all() and
+                          torch.isfinite(out2).all())
+            zero_rows = 0
+            if mdtype == torch.bool:
+                zero_rows = int((out[1] == 0).all(-1).sum())
+            want_zero = hq * sq if mdtype == torch.bool else 0
+            tol = 2e-2 if dtype == torch.bfloat16 else 4e-3
+            checks.record(name, finite and err < tol and err_skip < tol and
+                          zero_rows == want_zero and st["tiles_skipped"] == 0,
+                          err=err, err_skip=err_skip, tol=tol,
+                          zero_rows=zero_rows, want_zero_rows=want_zero)
+        checks.run(name, one)
 
 
 def check_compile(checks):
