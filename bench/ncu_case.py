@@ -26,6 +26,7 @@ gen = torch.Generator(device="cuda").manual_seed(7)
 gap = 40.0
 q, k, v = bench.structured(a.batch, sh["q_heads"], sh["kv_heads"], sq, a.len, sh["head_dim"],
                            m["block_n"], m["causal"], gen, gap)
+q, k, v = (x.to(bench.DTYPES[m["dtype"]]) for x in (q, k, v))
 out = torch.empty_like(q)
 lam = math.exp(-gap * (1 - a.sparsity)) if a.sparsity > 0 else 1e-30
 if a.lam is not None:
