@@ -26,7 +26,6 @@ import argparse
 import json
 import os
 import socket
-import subprocess
 import sys
 import time
 
@@ -34,6 +33,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.normpath(os.path.join(HERE, ".."))
 WORK = os.path.join(ROOT, "build-gpu", "bench-ring")
 sys.path.insert(0, os.path.join(ROOT, "python"))
+sys.path.insert(0, os.path.join(ROOT, "kernels_runtime", "python"))
 sys.path.insert(0, HERE)
 sys.dont_write_bytecode = True
 
@@ -41,6 +41,7 @@ import torch  # noqa: E402
 import torch.distributed as dist  # noqa: E402
 
 import skipattn  # noqa: E402
+from skipattn_runtime import build_from_source  # noqa: E402
 import skipattn.distributed as sd  # noqa: E402
 
 HQ, HKV, D = 32, 8, 128
@@ -99,19 +100,9 @@ def worker(rank, world, port, args, out):
     dist.destroy_process_group()
 
 
-def build_runtime():
-    build = os.path.join(ROOT, "build-rt")
-    subprocess.run(["cmake", "-S", ROOT, "-B", build, "-G", "Ninja",
-                    "-DSKIPATTN_RUNTIME_ONLY=ON"], check=True,
-                   stdout=subprocess.DEVNULL)
-    subprocess.run(["cmake", "--build", build], check=True,
-                   stdout=subprocess.DEVNULL)
-    return os.path.join(build, "lib", "libskipattn_runtime.so")
-
-
 def run(args):
     os.environ["SKIPATTN_CACHE"] = args.cache
-    os.environ["SKIPATTN_RUNTIME"] = args.runtime or build_runtime()
+    os.environ["SKIPATTN_RUNTIME"] = args.runtime or build_from_source(ROOT)
     os.environ["SKIPATTN_BIN"] = os.path.join(WORK, "no-compiler")
     os.makedirs(WORK, exist_ok=True)
     dense_1 = None

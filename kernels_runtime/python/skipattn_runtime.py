@@ -16,6 +16,20 @@ raises RuntimeError with the runtime's message.
 import ctypes
 import json
 import os
+import subprocess
+
+
+def build_from_source(root):
+    """Builds libskipattn_runtime alone (SKIPATTN_RUNTIME_ONLY, no MLIR)
+    from the checkout at `root` into root/build-rt, as the GPU machine
+    does, and returns the library's path."""
+    build = os.path.join(root, "build-rt")
+    subprocess.run(["cmake", "-S", root, "-B", build, "-G", "Ninja",
+                    "-DSKIPATTN_RUNTIME_ONLY=ON"], check=True,
+                   stdout=subprocess.DEVNULL)
+    subprocess.run(["cmake", "--build", build], check=True,
+                   stdout=subprocess.DEVNULL)
+    return os.path.join(build, "lib", "libskipattn_runtime.so")
 
 
 class _Shape(ctypes.Structure):

@@ -36,7 +36,6 @@ import argparse
 import json
 import math
 import os
-import subprocess
 import sys
 import time
 import traceback
@@ -45,12 +44,14 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
 WORK = os.path.join(ROOT, "build-gpu", "python-op")
 sys.path.insert(0, os.path.join(ROOT, "python"))
+sys.path.insert(0, os.path.join(ROOT, "kernels_runtime", "python"))
 sys.path.insert(0, os.path.join(ROOT, "bench"))
 sys.dont_write_bytecode = True
 
 import torch  # noqa: E402
 
 import skipattn  # noqa: E402
+from skipattn_runtime import build_from_source  # noqa: E402
 from skipattn import calibrate as cal  # noqa: E402
 from accuracy import structured  # noqa: E402  (bench/accuracy.py)
 
@@ -398,22 +399,12 @@ def check_calibration(checks, results):
         checks.run(name, one)
 
 
-def build_runtime():
-    build = os.path.join(ROOT, "build-rt")
-    subprocess.run(["cmake", "-S", ROOT, "-B", build, "-G", "Ninja",
-                    "-DSKIPATTN_RUNTIME_ONLY=ON"], check=True,
-                   stdout=subprocess.DEVNULL)
-    subprocess.run(["cmake", "--build", build], check=True,
-                   stdout=subprocess.DEVNULL)
-    return os.path.join(build, "lib", "libskipattn_runtime.so")
-
-
 def run(args):
     if not torch.cuda.is_available():
         print("python_op: no CUDA device")
         return 1
     os.environ["SKIPATTN_CACHE"] = args.cache
-    os.environ["SKIPATTN_RUNTIME"] = args.runtime or build_runtime()
+    os.environ["SKIPATTN_RUNTIME"] = args.runtime or build_from_source(ROOT)
     # No compiler here: the bundles come from the prepared cache.
     os.environ["SKIPATTN_BIN"] = os.path.join(WORK, "no-compiler")
     dev = torch.cuda.get_device_name()

@@ -27,19 +27,20 @@ import argparse
 import math
 import os
 import socket
-import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
 WORK = os.path.join(ROOT, "build-gpu", "ring")
 sys.path.insert(0, os.path.join(ROOT, "python"))
+sys.path.insert(0, os.path.join(ROOT, "kernels_runtime", "python"))
 sys.dont_write_bytecode = True
 
 import torch  # noqa: E402
 import torch.distributed as dist  # noqa: E402
 
 import skipattn  # noqa: E402
+from skipattn_runtime import build_from_source  # noqa: E402
 import skipattn.distributed as sd  # noqa: E402
 
 HQ, HKV, D = 8, 2, 128
@@ -144,22 +145,12 @@ def worker(rank, world, port, out):
     dist.destroy_process_group()
 
 
-def build_runtime():
-    build = os.path.join(ROOT, "build-rt")
-    subprocess.run(["cmake", "-S", ROOT, "-B", build, "-G", "Ninja",
-                    "-DSKIPATTN_RUNTIME_ONLY=ON"], check=True,
-                   stdout=subprocess.DEVNULL)
-    subprocess.run(["cmake", "--build", build], check=True,
-                   stdout=subprocess.DEVNULL)
-    return os.path.join(build, "lib", "libskipattn_runtime.so")
-
-
 def run(args):
     if not torch.cuda.is_available():
         print("ring_gpu: no CUDA device")
         return 1
     os.environ["SKIPATTN_CACHE"] = args.cache
-    os.environ["SKIPATTN_RUNTIME"] = args.runtime or build_runtime()
+    os.environ["SKIPATTN_RUNTIME"] = args.runtime or build_from_source(ROOT)
     os.environ["SKIPATTN_BIN"] = os.path.join(WORK, "no-compiler")
     world = args.ranks or torch.cuda.device_count()
     with socket.socket() as s:
