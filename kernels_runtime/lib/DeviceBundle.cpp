@@ -604,6 +604,11 @@ skipattn_status DeviceKernel::run(const Manifest &manifest,
             workspace.allocate(static_cast<size_t>(plan.workspaceBytes),
                                cuStream, *info, "the kernel workspace"))
       return status;
+  if (plan.workspaceZeroBytes > 0)
+    SKIPATTN_CUDA_TRY(cuMemsetD8Async,
+                      (workspace.pointer, 0,
+                       static_cast<size_t>(plan.workspaceZeroBytes), cuStream),
+                      "clearing the workspace's counters");
 
   ParamValue extents[5];
   const char *extentNames[5] = {"batch", "query heads", "kv heads",

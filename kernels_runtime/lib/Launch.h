@@ -125,6 +125,8 @@ struct KernelVariant {
   Expr when;
   std::vector<Launch> launches;
   Expr workspaceBytes;
+  /// The leading bytes of the workspace to zero before the launches.
+  Expr workspaceZeroBytes;
   Expr numSplits;
 };
 
@@ -152,6 +154,7 @@ struct LaunchPlan {
   size_t variant = 0;
   int64_t numSplits = 1;
   int64_t workspaceBytes = 0;
+  int64_t workspaceZeroBytes = 0;
   std::vector<PlannedLaunch> launches;
 };
 

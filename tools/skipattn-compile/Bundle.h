@@ -24,7 +24,7 @@ namespace skipattn {
 
 /// A kernel of a GPU bundle and how to launch it.
 struct DeviceKernel {
-  std::string function, role; // prefill, decode, decode_wide, combine
+  std::string function, role; // prefill, decode, decode_wide
   int64_t threads = 0, sharedBytes = 0;
   int64_t blockM = 0, blockN = 0, maxQueryLen = 0;
   /// One CTA loops over tiles of blockM query rows: launch at most one per

@@ -22,7 +22,7 @@ configs.append((128, "bf16", True, "threshold", "sm_90a", (32, 8), 16, 64, ()))
 configs.append((128, "bf16", False, "threshold", "sm_90a", (32, 8), 0, 128, ()))
 configs.append((64, "f16", True, "off", "sm_80", (4, 1), 0, 128, ()))
 # Serving (docs/serving.md): the log-sum-exp output of the prefill and
-# combine kernels.
+# decode kernels.
 configs.append((128, "bf16", False, "threshold", "sm_90a", (32, 8), 0, 64,
                 ("--lse",)))
 configs.append((64, "f16", True, "off", "sm_80", (8, 2), 0, 64, ("--lse",)))
