@@ -55,6 +55,9 @@ struct BundleSpec {
   bool packGQA = false, kvSplits = false;
   /// The log-sum-exp of each output row as a second output, f32 [B, Hq, Sq].
   bool lse = false;
+  /// GPU decode kernels also vote against the maxima other splits publish
+  /// (opt-in; docs/serving.md).
+  bool decodeSharedMax = false;
   /// Paged K/V (attn.paged_attention): keys per page, 0 for contiguous.
   /// `key` and `value` then keep the logical [B, Hkv, Skv, D] shapes; the
   /// entry takes the page pools, the block table and the lengths.

@@ -86,11 +86,15 @@ static Json deviceKernels(const BundleSpec &spec) {
                               op("div", {op("mul", {perSM, "num_sms"}),
                                          op("mul", {"batch", "kv_heads"})})})});
     // The workspace (DecodeKernel.cpp): one u32 arrival counter per (batch,
-    // kv head), zeroed before the launch and padded to 16 bytes, then each
+    // kv head) and, with --decode-shared-max, one published row max per
+    // output row, zeroed before the launch and padded to 16 bytes; then each
     // split's partial result [m, l, O[Dv]] (f32) of every output row.
     int64_t rowBytes = 4 * (spec.value.getDimSize(3) + 2);
-    Json counterBytes =
-        op("mul", {16, op("ceil_div", {op("mul", {"batch", "kv_heads"}), 4})});
+    Json counters = op("mul", {"batch", "kv_heads"});
+    if (spec.decodeSharedMax)
+      counters =
+          op("add", {counters, op("mul", {"batch", "q_heads", "q_len"})});
+    Json counterBytes = op("mul", {16, op("ceil_div", {counters, 4})});
     kernels.push_back(llvm::json::Object{
         {"name", decode->role},
         {"when", op("le", {"q_len", decode->maxQueryLen})},
@@ -102,6 +106,8 @@ static Json deviceKernels(const BundleSpec &spec) {
          op("add", {counterBytes, op("mul", {"batch", "q_heads", "q_len",
                                              "num_splits", rowBytes})})},
         {"workspace_zero_bytes", counterBytes},
+        // Skip counts that depend on timing (docs/serving.md).
+        {"shared_max", spec.decodeSharedMax},
         {"launches", llvm::json::Array{launch(
                          *decode, llvm::json::Array{"num_splits", "kv_heads",
                                                     "batch"})}}});

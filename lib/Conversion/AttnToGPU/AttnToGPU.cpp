@@ -695,6 +695,7 @@ struct ConvertAttnToGPUPass
       FailureOr<TiledAttention> ta = analyze(forall, chip);
       if (failed(ta))
         return signalPassFailure();
+      ta->config.decodeSharedMax = decodeSharedMax;
       generateKernels(*ta, decodeKernels);
       if (launchKernels && failed(launch(*ta)))
         return signalPassFailure();

@@ -80,7 +80,11 @@ public:
 private:
   /// Rows a warp merges at once, and splits per step of the merge.
   static constexpr int64_t kMergeRows = 4, kMergeSplits = 4;
-  Value counterBytes(Value batch);
+  Value counterBytes(Value batch, Value sq);
+  /// The published row maxima (opt-in, cfg.decodeSharedMax): an f32 as a
+  /// u32 whose unsigned order is the float order, 0 below every float.
+  Value encodeMax(Value m);
+  Value decodeMax(Value u);
   void mergeSplits(Value ws, Value outAddr, Value lseAddr, Value bIdx,
                    Value kvh, Value rows, Value sq, Value numSplits, Value tid);
 
@@ -331,6 +335,25 @@ void DecodeGenerator::build(gpu::GPUFuncOp func) {
     start.m[1] = seed.getResult(1);
   }
 
+  // Shared max (opt-in): this thread's two rows' slots of the published
+  // maxima, after the arrival counters; padding rows use row 0's slot and
+  // never publish.
+  bool sharedMax = cfg.skip && cfg.decodeSharedMax;
+  Value published[2];
+  if (sharedMax) {
+    Value maxima = e.gep(e.toGlobalPtr(wsAddr),
+                         e.shl(e.mul(batch, e.i32c(cfg.kvHeads)), 2));
+    for (int r = 0; r < 2; ++r) {
+      Value row =
+          e.select(e.cmp(P::slt, rowIdx[r], rows), rowIdx[r], e.i32c(0));
+      Value head = e.add(e.mul(kvh, e.i32c(group)), e.divu(row, sq));
+      Value bh = e.add(e.mul(bIdx, e.i32c(cfg.qHeads)), head);
+      Value outRow = e.add(e.mul(bh, sq), e.remu(row, sq));
+      published[r] = e.gep(
+          maxima, arith::MulIOp::create(b, loc, e.toI64(outRow), e.i64c(4)));
+    }
+  }
+
   SmallVector<Value> init = start.flatten();
   init.push_back(e.i32c(0));
   unsigned skippedIdx = init.size() - 1;
@@ -345,6 +368,17 @@ void DecodeGenerator::build(gpu::GPUFuncOp func) {
     Value stage = e.remu(e.sub(j, j0), e.i32c(stages));
     e.cpAsyncWait(1);
     e.barrier();
+    // Shared max: what the other splits have published, read before the
+    // scores so that the load's latency hides under them.
+    Value others[2];
+    if (sharedMax)
+      for (int r = 0; r < 2; ++r)
+        others[r] = decodeMax(
+            LLVM::LoadOp::create(b, loc, e.i32, published[r], 4,
+                                 /*isVolatile=*/false, /*isNonTemporal=*/false,
+                                 /*isInvariant=*/false,
+                                 /*isInvariantGroup=*/false,
+                                 LLVM::AtomicOrdering::monotonic, "device"));
     Value mt[2];
     Fragments s = scoreTile(j, kStageAt(stage), mt);
     if (pairs) {
@@ -378,7 +412,14 @@ void DecodeGenerator::build(gpu::GPUFuncOp func) {
       // 0 is exempt: a split past it starts from its seed.
       Value pad[2] = {e.cmp(P::sge, rowIdx[0], rows),
                       e.cmp(P::sge, rowIdx[1], rows)};
+      // The bound the vote compares with: the split's own running max, and
+      // with shared max also the others' (every published value is the max
+      // of tiles that are part of the final softmax: a lower bound of the
+      // row's final max, as the seed is).
       Value m[2] = {state[0], state[1]};
+      if (sharedMax)
+        for (int r = 0; r < 2; ++r)
+          m[r] = e.fmax(m[r], others[r]);
       Value yes = wt.skipVote(mt, m, pad, c, threshold);
       // One warp votes with vote.sync; several meet in bar.red.and.
       Value all = warps == 1 ? e.warpAll(yes) : e.barrierAnd(yes);
@@ -416,6 +457,20 @@ void DecodeGenerator::build(gpu::GPUFuncOp func) {
                 wt.update(s, mt, before, e.i32c(vOffset()), c).flatten());
           });
       SmallVector<Value> yielded(update.getResults());
+      if (sharedMax) {
+        // Publish the new running max of a kept tile (one lane per row).
+        Value publish = e.band(keepTile, e.cmp(P::eq, t, e.i32c(0)));
+        for (int r = 0; r < 2; ++r)
+          scf::IfOp::create(b, loc,
+                            e.band(publish, e.cmp(P::slt, rowIdx[r], rows)),
+                            [&](OpBuilder &, Location) {
+                              LLVM::AtomicRMWOp::create(
+                                  b, loc, LLVM::AtomicBinOp::umax, published[r],
+                                  encodeMax(yielded[r]),
+                                  LLVM::AtomicOrdering::monotonic, "device");
+                              scf::YieldOp::create(b, loc);
+                            });
+      }
       yielded.push_back(e.add(state[skippedIdx],
                               arith::ExtUIOp::create(b, loc, e.i32, skip)));
       e.barrier();
@@ -428,7 +483,7 @@ void DecodeGenerator::build(gpu::GPUFuncOp func) {
   // counters.
   ValueRange fin = loop.getResults();
   SoftmaxState last = SoftmaxState::unflatten(fin.drop_back(), wt.oTiles);
-  Value ws = e.gep(e.toGlobalPtr(wsAddr), counterBytes(batch));
+  Value ws = e.gep(e.toGlobalPtr(wsAddr), counterBytes(batch, sq));
   int64_t rowFloats = dv + 2;
   for (int r = 0; r < 2; ++r) {
     Value l = e.fadd(last.l[r], e.shflXor(last.l[r], 1));
@@ -475,12 +530,13 @@ void DecodeGenerator::build(gpu::GPUFuncOp func) {
                       });
   }
 
-  // The last split of (b, kvh) to arrive merges them all: every thread
-  // publishes its stores (fence), one thread counts the CTA in, and the
-  // CTA that sees numSplits - 1 earlier arrivals acquires them (fence) and
-  // merges. The counters are zeroed by the runtime before each launch (the
-  // manifest's workspace_zero_bytes).
-  LLVM::FenceOp::create(b, loc, LLVM::AtomicOrdering::acq_rel, "device");
+  // The last split of (b, kvh) to arrive merges them all. After a barrier
+  // (every thread's partial is stored), thread 0 releases the CTA's stores
+  // (fence), counts the CTA in, and acquires what the earlier arrivals
+  // released (fence): the PTX memory model's release and acquire patterns,
+  // made cumulative over the CTA by the barriers around them. The CTA that
+  // sees numSplits - 1 earlier arrivals merges. The counters are zeroed by
+  // the runtime before each launch (the manifest's workspace_zero_bytes).
   e.barrier();
   Value flag = smem; // Q's rows are in registers by now.
   scf::IfOp::create(
@@ -488,9 +544,11 @@ void DecodeGenerator::build(gpu::GPUFuncOp func) {
         Value counter =
             e.gep(e.toGlobalPtr(wsAddr),
                   e.shl(e.add(e.mul(bIdx, e.i32c(cfg.kvHeads)), kvh), 2));
+        LLVM::FenceOp::create(b, loc, LLVM::AtomicOrdering::acq_rel, "device");
         Value before = LLVM::AtomicRMWOp::create(
             b, loc, LLVM::AtomicBinOp::add, counter, e.i32c(1),
-            LLVM::AtomicOrdering::acq_rel, "device");
+            LLVM::AtomicOrdering::monotonic, "device");
+        LLVM::FenceOp::create(b, loc, LLVM::AtomicOrdering::acq_rel, "device");
         Value isLast = e.cmp(P::eq, before, e.sub(numSplits, e.i32c(1)));
         LLVM::StoreOp::create(
             b, loc, arith::ExtUIOp::create(b, loc, e.i32, isLast), flag, 4);
@@ -500,19 +558,41 @@ void DecodeGenerator::build(gpu::GPUFuncOp func) {
   Value isLast =
       e.cmp(P::ne, LLVM::LoadOp::create(b, loc, e.i32, flag, 4), e.i32c(0));
   scf::IfOp::create(b, loc, isLast, [&](OpBuilder &, Location) {
-    LLVM::FenceOp::create(b, loc, LLVM::AtomicOrdering::acq_rel, "device");
     mergeSplits(ws, outAddr, lseAddr, bIdx, kvh, rows, sq, numSplits, tid);
     scf::YieldOp::create(b, loc);
   });
   gpu::ReturnOp::create(b, loc);
 }
 
-Value DecodeGenerator::counterBytes(Value batch) {
-  // One u32 per (batch, kv head), in 16-byte units so that the partial
-  // results after them stay 16-byte aligned.
-  Value units =
-      e.divu(e.add(e.mul(batch, e.i32c(cfg.kvHeads)), e.i32c(3)), e.i32c(4));
+Value DecodeGenerator::counterBytes(Value batch, Value sq) {
+  // One u32 per (batch, kv head) and, shared-max, one per output row, in
+  // 16-byte units so that the partial results after them stay 16-byte
+  // aligned (the manifest's workspace_zero_bytes).
+  Value words = e.mul(batch, e.i32c(cfg.kvHeads));
+  if (cfg.skip && cfg.decodeSharedMax)
+    words = e.add(words, e.mul(e.mul(batch, e.i32c(cfg.qHeads)), sq));
+  Value units = e.divu(e.add(words, e.i32c(3)), e.i32c(4));
   return arith::MulIOp::create(e.b, e.loc, e.toI64(units), e.i64c(16));
+}
+
+Value DecodeGenerator::encodeMax(Value m) {
+  // f >= +0: bits | 2^31; f < 0 (and -0): ~bits. -inf encodes as 0x007fffff.
+  Value bits = arith::BitcastOp::create(e.b, e.loc, e.i32, m);
+  Value negative = e.cmp(P::slt, bits, e.i32c(0));
+  return e.select(
+      negative, e.bxor(bits, e.i32c(-1)),
+      arith::OrIOp::create(e.b, e.loc, bits,
+                           e.i32c(static_cast<int32_t>(0x80000000u))));
+}
+
+Value DecodeGenerator::decodeMax(Value u) {
+  Value high = e.cmp(P::slt, u, e.i32c(0)); // bit 31 set: f >= +0
+  Value bits =
+      e.select(high, arith::AndIOp::create(e.b, e.loc, u, e.i32c(0x7fffffff)),
+               e.bxor(u, e.i32c(-1)));
+  Value f = arith::BitcastOp::create(e.b, e.loc, e.f32, bits);
+  // 0: nothing published yet.
+  return e.select(e.cmp(P::eq, u, e.i32c(0)), e.f32c(-INFINITY), f);
 }
 
 /// Merges the numSplits partial results of this CTA's rows with

@@ -39,6 +39,9 @@ struct KernelConfig {
   /// Also write the log-sum-exp of each row: an f32 [B, Hq, Sq] output
   /// address as an argument of the prefill and decode kernels.
   bool lse = false;
+  /// Skipping decode kernels: also vote against the row maxima that other
+  /// splits publish (opt-in, timing-dependent counts; docs/serving.md).
+  bool decodeSharedMax = false;
   /// Paged K/V (attn.paged_attention): keys per page; 0 for K and V as
   /// [B, Hkv, Skv, D]. Paged attention has decode kernels only.
   int64_t pageSize = 0;

@@ -45,21 +45,23 @@
 //       CHECK:     arith.muli %{{.*}}, %c16_i64{{[_0-9]*}} : i64
 //       CHECK:     llvm.atomicrmw add
 //       CHECK:     llvm.atomicrmw add
-// The merge, in the same launch: every thread publishes its partial
-// result, thread 0 counts the CTA in at workspace + (b * Hkv + kvh) * 4, and
-// the CTA that sees num_splits - 1 earlier arrivals acquires the others'
-// partials and merges them (volatile loads: other CTAs wrote them).
-//       CHECK:   llvm.fence syncscope("device") acq_rel
-//  CHECK-NEXT:   nvvm.barrier0
-//       CHECK:   scf.if
-//       CHECK:     %[[ARRIVED:.*]] = llvm.atomicrmw add %{{.*}}, %{{.*}} syncscope("device") acq_rel : !llvm.ptr<1>, i32
+// The merge, in the same launch: after a barrier (every partial result
+// stored), thread 0 releases the CTA's stores (fence), counts the CTA in at
+// workspace + (b * Hkv + kvh) * 4 and acquires the earlier arrivals' (fence);
+// the CTA that sees num_splits - 1 earlier arrivals merges (volatile loads:
+// other CTAs wrote them).
+//       CHECK:   nvvm.barrier0
+//       CHECK:   %[[TID0:.*]] = arith.cmpi eq, %{{.*}}, %c0_i32{{.*}} : i32
+//  CHECK-NEXT:   scf.if %[[TID0]] {
+//       CHECK:     llvm.fence syncscope("device") acq_rel
+//       CHECK:     %[[ARRIVED:.*]] = llvm.atomicrmw add %{{.*}}, %{{.*}} syncscope("device") monotonic : !llvm.ptr<1>, i32
+//  CHECK-NEXT:     llvm.fence syncscope("device") acq_rel
 //       CHECK:     %[[LASTN:.*]] = arith.subi %arg8, %{{.*}} : i32
 //       CHECK:     arith.cmpi eq, %[[ARRIVED]], %[[LASTN]] : i32
 //       CHECK:   nvvm.barrier0
 //       CHECK:   %[[FLAG:.*]] = llvm.load %{{.*}} : !llvm.ptr<3> -> i32
 //       CHECK:   %[[LAST:.*]] = arith.cmpi ne, %[[FLAG]], %{{.*}} : i32
 //       CHECK:   scf.if %[[LAST]] {
-//  CHECK-NEXT:     llvm.fence syncscope("device") acq_rel
 //       CHECK:     scf.for
 //       CHECK:       llvm.load volatile %{{.*}} : !llvm.ptr<1> -> f32
 //       CHECK:       arith.maxnumf
