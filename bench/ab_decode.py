@@ -13,7 +13,8 @@ times:
 - paged decode (16-token pages, random page order) at B=8, L=32K;
 - the skip bundle on bench_decode.py's structured inputs at about 0% and 70%
   unsplit sparsity, at (1, 8K) and (8, 32K), against each variant's own
-  dense time.
+  dense time; and, where a variant's folder has decode_gqa_skip_sharedmax
+  (the opt-in shared-max decode), that bundle too, with its own count.
 
 Every variant's output is compared with a float64 reference (dense rows)
 or with the first variant's (skip rows, which must also count the same
@@ -67,7 +68,9 @@ def main():
     for spec in a.variant:
         vn, d = spec.split("=", 1)
         variants[vn] = {n: rt.load(os.path.join(d, n))
-                        for n in ("decode_gqa", "decode_gqa_skip", "decode_gqa_paged16")}
+                        for n in ("decode_gqa", "decode_gqa_skip", "decode_gqa_paged16",
+                                  "decode_gqa_skip_sharedmax")
+                        if os.path.isfile(os.path.join(d, n, "manifest.json"))}
     first = next(iter(variants))
     gen = torch.Generator(device="cuda").manual_seed(int.from_bytes(os.urandom(4), "little"))
     print(torch.__version__, torch.cuda.get_device_name(), flush=True)
@@ -152,6 +155,25 @@ def main():
                       f"counts_equal={srow['counts_equal']}: " + "  ".join(
                           f"{vn}={ms[vn] * 1e3:.1f} us ({srow[vn + '_speedup']:.2f}x own dense)" for vn in variants),
                       flush=True)
+                for vn, bundles in variants.items():
+                    shared = bundles.get("decode_gqa_skip_sharedmax")
+                    if shared is None:
+                        continue
+                    out = torch.full_like(q, float("nan"))
+                    got = shared.run_device(q, k, v, out, lam, stats=True)
+                    err = rel_err(out, ref)
+                    check(f"shared-max B={B} L={L} target={target} {vn} against float64", err, 5e-2)
+                    if got[0] != total or got[1] < skipped:
+                        bad.append(f"shared-max B={B} L={L} target={target}: counts {got}, "
+                                   f"deterministic {(total, skipped)}")
+                    t = bench.bench(lambda: shared.run_device(q, k, v, out, lam))
+                    rows.append(dict(case="skip-sharedmax", variant=vn, B=B, L=L, target=target,
+                                     tiles_total=got[0], tiles_skipped=got[1],
+                                     sparsity=got[1] / max(got[0], 1), ms=t,
+                                     speedup=row[f"{vn}_ms"] / t))
+                    print(f"  shared-max {vn}: kernel={got[1] / max(got[0], 1):.3f} (deterministic "
+                          f"{srow['sparsity']:.3f}) {t * 1e3:.1f} us ({row[vn + '_ms'] / t:.2f}x own dense) "
+                          f"err {err:.1e}", flush=True)
         del q, k, v, ref
     os.makedirs(a.out, exist_ok=True)
     with open(os.path.join(a.out, "ab_decode.json"), "w") as f:

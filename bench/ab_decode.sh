@@ -27,6 +27,9 @@ prepare)
   "$root/scripts/build.sh" >/dev/null
   rm -rf "$out"
   bundles "$root/build/bin/skipattn-compile" "$out/new"
+  # The opt-in shared-max decode, this checkout only.
+  "$root/build/bin/skipattn-compile" --target gpu -o "$out/new/decode_gqa_skip_sharedmax" \
+    --batch '?' --q-len '?' --kv-len '?' --dtype bf16 --q-heads 32 --kv-heads 8 --head-dim 128 --skip --decode-shared-max
   bundles "${2:-/work/main/build/bin/skipattn-compile}" "$out/base"
   echo "prepared $(ls "$out"/*/*/manifest.json | wc -l) bundles in $out"
   ;;
