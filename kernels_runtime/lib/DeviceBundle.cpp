@@ -204,6 +204,7 @@ static size_t paramBytes(LaunchParam param) {
   case LaunchParam::CuSeqlensK:
   case LaunchParam::Stats:
   case LaunchParam::Workspace:
+  case LaunchParam::WorkspaceZeroed:
   case LaunchParam::TensorMapQ:
   case LaunchParam::TensorMapK:
   case LaunchParam::TensorMapV:
@@ -698,6 +699,7 @@ skipattn_status DeviceKernel::run(const Manifest &manifest,
         value.pointer = counterPointer;
         break;
       case LaunchParam::Workspace:
+      case LaunchParam::WorkspaceZeroed:
         value.pointer = workspace.pointer;
         break;
       case LaunchParam::Batch:

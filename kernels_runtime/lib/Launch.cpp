@@ -76,6 +76,7 @@ constexpr ParamSpelling launchParams[] = {
     {"lse", LaunchParam::Lse},
     {"stats", LaunchParam::Stats},
     {"workspace", LaunchParam::Workspace},
+    {"workspace_zeroed", LaunchParam::WorkspaceZeroed},
     {"batch", LaunchParam::Batch},
     {"q_heads", LaunchParam::QHeads},
     {"kv_heads", LaunchParam::KvHeads},

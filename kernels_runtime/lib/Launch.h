@@ -81,6 +81,10 @@ enum class LaunchParam : uint8_t {
   Lse,
   Stats,
   Workspace,
+  /// The workspace too, for a kernel that needs its leading
+  /// "workspace_zero_bytes" zeroed: a runtime that does not zero them does
+  /// not know this name and refuses the bundle instead of running it.
+  WorkspaceZeroed,
   Batch,
   QHeads,
   KvHeads,

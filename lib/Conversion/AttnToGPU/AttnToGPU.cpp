@@ -455,7 +455,7 @@ static void generateKernels(TiledAttention &ta, bool decodeKernels) {
     auto describeDecode = [&](gpu::GPUFuncOp func, StringRef role,
                               int64_t warps) {
       SmallVector<StringRef> params = {"q",     "k",      "v",         "out",
-                                       "workspace", "batch", "q_len",
+                                       "workspace_zeroed", "batch", "q_len",
                                        "kv_len", "num_splits"};
       if (paged)
         params.append({"block_table", "seq_lens", "max_pages"});

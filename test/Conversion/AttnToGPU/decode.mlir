@@ -4,7 +4,7 @@
 // vote is the warp's (the whole GQA group), and V is loaded only for a
 // kept tile; the last split of each kv head to finish merges the splits.
 // CHECK-LABEL: gpu.func @skipattn_decode_f16_h4x1_d64_m64n64_skipsf_stats(
-//  CHECK-SAME:     attn.kernel = #attn.kernel<role = "decode", params = ["q", "k", "v", "out", "workspace", "batch", "q_len", "kv_len", "num_splits", "scale_factor", "stats"], threads = 32, shared_bytes = {{[0-9]+}}, block_n = 64, max_q_len = 4>
+//  CHECK-SAME:     attn.kernel = #attn.kernel<role = "decode", params = ["q", "k", "v", "out", "workspace_zeroed", "batch", "q_len", "kv_len", "num_splits", "scale_factor", "stats"], threads = 32, shared_bytes = {{[0-9]+}}, block_n = 64, max_q_len = 4>
 //  CHECK-SAME:     known_block_size = array<i32: 32, 1, 1>
 // The seed (docs/serving.md): with skipping on, a split that starts past
 // kv-block 0 loads K_0 with Q and starts its running max from block 0's row

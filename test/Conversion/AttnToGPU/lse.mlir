@@ -22,7 +22,7 @@
 // writes lse in the merge of the last split to finish.
 // CHECK-LABEL: gpu.func @skipattn_decode_bf16_h8x2_d128_m64n128_lse(
 //  CHECK-SAME:     %{{.*}}: i32, %[[CL:[a-z0-9]+]]: i64) kernel
-//  CHECK-SAME:     params = ["q", "k", "v", "out", "workspace", "batch", "q_len", "kv_len", "num_splits", "lse"]
+//  CHECK-SAME:     params = ["q", "k", "v", "out", "workspace_zeroed", "batch", "q_len", "kv_len", "num_splits", "lse"]
 //       CHECK:   llvm.atomicrmw add {{.*}} syncscope("device") monotonic
 //       CHECK:   %[[LG:.*]] = llvm.inline_asm "lg2.approx.f32 $0, $1;"
 //       CHECK:   %[[SUM:.*]] = arith.addf %{{.*}}, %[[LG]]

@@ -13,7 +13,7 @@
 //   CHECK-NOT: gpu.func @skipattn_prefill
 //       CHECK: gpu.func @skipattn_decode_bf16_h8x2_d128_m64n64_skip_paged16(
 //  CHECK-SAME:     %{{.*}}: i32, %[[TABLE:[a-z0-9]+]]: i64, %[[LENS:[a-z0-9]+]]: i64, %[[MAXP:[a-z0-9]+]]: i32, %{{.*}}: f32)
-//  CHECK-SAME:     params = ["q", "k", "v", "out", "workspace", "batch", "q_len", "kv_len", "num_splits", "block_table", "seq_lens", "max_pages", "threshold"]
+//  CHECK-SAME:     params = ["q", "k", "v", "out", "workspace_zeroed", "batch", "q_len", "kv_len", "num_splits", "block_table", "seq_lens", "max_pages", "threshold"]
 //       CHECK:   %[[LP:.*]] = llvm.inttoptr %[[LENS]] : i64 to !llvm.ptr<1>
 //       CHECK:   llvm.load %{{.*}} : !llvm.ptr<1> -> i32
 //       CHECK:   arith.muli %[[MAXP]], %c16_i32
