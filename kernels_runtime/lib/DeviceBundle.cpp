@@ -204,6 +204,7 @@ static size_t paramBytes(LaunchParam param) {
   case LaunchParam::CuSeqlensK:
   case LaunchParam::Stats:
   case LaunchParam::Workspace:
+  case LaunchParam::WorkspaceZeroed:
   case LaunchParam::TensorMapQ:
   case LaunchParam::TensorMapK:
   case LaunchParam::TensorMapV:
@@ -605,6 +606,11 @@ skipattn_status DeviceKernel::run(const Manifest &manifest,
             workspace.allocate(static_cast<size_t>(plan.workspaceBytes),
                                cuStream, *info, "the kernel workspace"))
       return status;
+  if (plan.workspaceZeroBytes > 0)
+    SKIPATTN_CUDA_TRY(cuMemsetD8Async,
+                      (workspace.pointer, 0,
+                       static_cast<size_t>(plan.workspaceZeroBytes), cuStream),
+                      "clearing the workspace's counters");
 
   ParamValue extents[5];
   const char *extentNames[5] = {"batch", "query heads", "kv heads",
@@ -694,6 +700,7 @@ skipattn_status DeviceKernel::run(const Manifest &manifest,
         value.pointer = counterPointer;
         break;
       case LaunchParam::Workspace:
+      case LaunchParam::WorkspaceZeroed:
         value.pointer = workspace.pointer;
         break;
       case LaunchParam::Batch:
