@@ -208,7 +208,6 @@ static size_t paramBytes(LaunchParam param) {
   case LaunchParam::TensorMapQ:
   case LaunchParam::TensorMapK:
   case LaunchParam::TensorMapV:
-  case LaunchParam::TileCounter:
     return sizeof(CUdeviceptr);
   case LaunchParam::Batch:
   case LaunchParam::QHeads:
@@ -585,7 +584,7 @@ skipattn_status DeviceKernel::run(const Manifest &manifest,
   auto cuStream = static_cast<CUstream>(stream);
   // The kernels increment the counters, [B, Hq, 2] int64, so they start at
   // zero; a kernel with stats gets them even when the host does not ask.
-  CallBuffer counters, workspace, tileCounter;
+  CallBuffer counters, workspace;
   size_t counterBytes = static_cast<size_t>(shape.batch) *
                         static_cast<size_t>(shape.q_heads) * 2 *
                         sizeof(int64_t);
@@ -745,17 +744,6 @@ skipattn_status DeviceKernel::run(const Manifest &manifest,
           return status;
         break;
       }
-      case LaunchParam::TileCounter:
-        // Zero for every launch that takes it: its CTAs count from there.
-        if (!tileCounter.pointer)
-          if (skipattn_status status = tileCounter.allocate(
-                  sizeof(uint32_t), cuStream, *info, "the tile counter"))
-            return status;
-        SKIPATTN_CUDA_TRY(cuMemsetD8Async,
-                          (tileCounter.pointer, 0, sizeof(uint32_t), cuStream),
-                          "clearing the tile counter");
-        value.pointer = tileCounter.pointer;
-        break;
       }
       pointers[p] = &value;
     }

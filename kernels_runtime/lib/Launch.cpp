@@ -96,8 +96,7 @@ constexpr ParamSpelling launchParams[] = {
     {"mask_kv_len", LaunchParam::MaskKvLen},
     {"tmap_q", LaunchParam::TensorMapQ},
     {"tmap_k", LaunchParam::TensorMapK},
-    {"tmap_v", LaunchParam::TensorMapV},
-    {"tile_counter", LaunchParam::TileCounter}};
+    {"tmap_v", LaunchParam::TensorMapV}};
 } // namespace
 
 const char *skipattn::runtime::paramName(LaunchParam param) {

@@ -109,10 +109,7 @@ enum class LaunchParam : uint8_t {
   /// Device addresses of the CUtensorMaps of q, k and v (sm_90a kernels).
   TensorMapQ,
   TensorMapK,
-  TensorMapV,
-  /// A u32 that the runtime zeroes for each call, from which the CTAs of a
-  /// persistent kernel take their tiles.
-  TileCounter
+  TensorMapV
 };
 
 struct Launch {

@@ -122,11 +122,15 @@ static Json deviceKernels(const BundleSpec &spec) {
       grid = llvm::json::Array{
           op("min", {"num_sms", op("mul", {qTiles, "q_heads", "batch"})}), 1,
           1};
+    // The persistent kernel's CTAs take their tiles from a u32 counter that
+    // starts at zero: the workspace, zeroed.
+    int64_t counterBytes = prefill->persistent ? 16 : 0;
     kernels.push_back(llvm::json::Object{
         {"name", "prefill"},
         {"when", 1},
         {"num_splits", 1},
-        {"workspace_bytes", 0},
+        {"workspace_bytes", counterBytes},
+        {"workspace_zero_bytes", counterBytes},
         {"launches", llvm::json::Array{launch(*prefill, std::move(grid))}}});
   }
   return kernels;

@@ -442,9 +442,9 @@ static void generateKernels(TiledAttention &ta, bool decodeKernels) {
     SmallVector<StringRef> params = withVarlenParams(
         withMaskParams(withLseParam(withSkipParams(operands, c), c), c), c);
     // The Hopper kernel is persistent: it walks the tiles of any grid, and
-    // its CTAs take them from a counter that each call zeroes.
+    // its CTAs take them from a counter, the zeroed workspace of the call.
     if (c.sm90)
-      params.push_back("tile_counter");
+      params.push_back("workspace_zeroed");
     describe(b, func, "prefill", params,
              c.prefillThreads(), c.prefillSharedBytes(), c.prefillCtaRows(),
              /*blockN=*/0, /*maxQueryLen=*/0, /*persistent=*/c.sm90);
