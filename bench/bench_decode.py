@@ -18,8 +18,16 @@ reports that figure next to the kernel's own count, whose splits start
 from the seed of kv-block 0 (docs/serving.md).
 
     bench/run.sh prepare && bench/run.sh run OUTDIR --only decode
+
+--quick runs the two rows of the acceptance figures (B=8 L=32K, B=1 L=8K);
+without it the whole table runs, acceptance rows first, and stops starting
+new shapes once DECODE_BUDGET_S seconds (300 by default, an H100's run of
+the whole table) have passed, printing which shapes it left out. Shapes
+whose K/V do not fit the free memory are left out with a printed reason.
 """
 import math
+import os
+import time
 
 import torch
 import torch.nn.functional as F
@@ -118,12 +126,20 @@ def free_bytes():
 
 def run(a, bundles, gen, rows, bench):
     """Appends the decode rows to `rows`; `bench` times a callable (ms)."""
-    shapes = [(B, L) for L in (8192, 32768, 131072) for B in (1, 8, 64)]
+    first = [(8, 32768), (1, 8192)]
+    shapes = first + [(B, L) for L in (8192, 32768, 131072) for B in (1, 8, 64)
+                      if (B, L) not in first]
     if a.quick:
-        shapes = [(8, 32768), (1, 8192)]
+        shapes = first
+    budget = float(os.environ.get("DECODE_BUDGET_S", "300"))
+    start = time.time()
     dense, skip = bundles["decode_gqa"], bundles["decode_gqa_skip"]
     bn = next(k["block_n"] for k in skip.manifest["kernels"] if k["name"] == "decode")
-    for (B, L) in shapes:
+    for n, (B, L) in enumerate(shapes):
+        if time.time() - start > budget:
+            print(f"decode: {time.time() - start:.0f} s past, over DECODE_BUDGET_S={budget:.0f}: "
+                  f"left out {shapes[n:]}", flush=True)
+            break
         kv_bytes = 2 * B * HKV * L * D * 2
         # Contiguous K/V plus one page pool at a time (and room to spare).
         if 2.2 * kv_bytes > free_bytes():
@@ -172,6 +188,7 @@ def run(a, bundles, gen, rows, bench):
         if (B, L) != (64, 131072):
             skip_rows(a, skip, "contiguous", q, k, v, row["contiguous_ms"], B, L, bn, rows, bench)
         del q, k, v, out
+        print(f"decode: {time.time() - start:.0f} s so far", flush=True)
 
 
 def skip_rows(a, skip, layout, q, k, kv, dense_ms, B, L, bn, rows, bench):

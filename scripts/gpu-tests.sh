@@ -42,6 +42,8 @@ prepare() {
   # Paged K/V, each with its contiguous twin (the name without _paged<P>).
   "$c" --target gpu -o "$out/bf16_d128_gqa_skip" "${dyn[@]}" --q-heads 32 --kv-heads 8 --head-dim 128 --dtype bf16 --skip
   "$c" --target gpu -o "$out/bf16_d128_gqa_paged16_skip" "${dyn[@]}" --q-heads 32 --kv-heads 8 --head-dim 128 --dtype bf16 --skip --page-size 16
+  # The opt-in shared-max decode: skip counts at least the prediction.
+  "$c" --target gpu -o "$out/bf16_d128_gqa_skip_sharedmax" "${dyn[@]}" --q-heads 32 --kv-heads 8 --head-dim 128 --dtype bf16 --skip --decode-shared-max
   "$c" --target gpu -o "$out/f16_d64_causal_paged256_lse" "${dyn[@]}" --q-heads 8 --kv-heads 2 --head-dim 64 --dtype f16 --causal --page-size 256 --lse
   # Masks on the GPU: a bool padding mask with skipping, an additive one.
   "$c" --target gpu -o "$out/bf16_d128_gqa_causal_skip_maskb" "${dyn[@]}" --q-heads 32 --kv-heads 8 --head-dim 128 --dtype bf16 --causal --skip --mask 'bool:?,1,1,?'

@@ -204,10 +204,10 @@ static size_t paramBytes(LaunchParam param) {
   case LaunchParam::CuSeqlensK:
   case LaunchParam::Stats:
   case LaunchParam::Workspace:
+  case LaunchParam::WorkspaceZeroed:
   case LaunchParam::TensorMapQ:
   case LaunchParam::TensorMapK:
   case LaunchParam::TensorMapV:
-  case LaunchParam::TileCounter:
     return sizeof(CUdeviceptr);
   case LaunchParam::Batch:
   case LaunchParam::QHeads:
@@ -584,7 +584,7 @@ skipattn_status DeviceKernel::run(const Manifest &manifest,
   auto cuStream = static_cast<CUstream>(stream);
   // The kernels increment the counters, [B, Hq, 2] int64, so they start at
   // zero; a kernel with stats gets them even when the host does not ask.
-  CallBuffer counters, workspace, tileCounter;
+  CallBuffer counters, workspace;
   size_t counterBytes = static_cast<size_t>(shape.batch) *
                         static_cast<size_t>(shape.q_heads) * 2 *
                         sizeof(int64_t);
@@ -605,6 +605,11 @@ skipattn_status DeviceKernel::run(const Manifest &manifest,
             workspace.allocate(static_cast<size_t>(plan.workspaceBytes),
                                cuStream, *info, "the kernel workspace"))
       return status;
+  if (plan.workspaceZeroBytes > 0)
+    SKIPATTN_CUDA_TRY(cuMemsetD8Async,
+                      (workspace.pointer, 0,
+                       static_cast<size_t>(plan.workspaceZeroBytes), cuStream),
+                      "clearing the workspace's counters");
 
   ParamValue extents[5];
   const char *extentNames[5] = {"batch", "query heads", "kv heads",
@@ -694,6 +699,7 @@ skipattn_status DeviceKernel::run(const Manifest &manifest,
         value.pointer = counterPointer;
         break;
       case LaunchParam::Workspace:
+      case LaunchParam::WorkspaceZeroed:
         value.pointer = workspace.pointer;
         break;
       case LaunchParam::Batch:
@@ -738,17 +744,6 @@ skipattn_status DeviceKernel::run(const Manifest &manifest,
           return status;
         break;
       }
-      case LaunchParam::TileCounter:
-        // Zero for every launch that takes it: its CTAs count from there.
-        if (!tileCounter.pointer)
-          if (skipattn_status status = tileCounter.allocate(
-                  sizeof(uint32_t), cuStream, *info, "the tile counter"))
-            return status;
-        SKIPATTN_CUDA_TRY(cuMemsetD8Async,
-                          (tileCounter.pointer, 0, sizeof(uint32_t), cuStream),
-                          "clearing the tile counter");
-        value.pointer = tileCounter.pointer;
-        break;
       }
       pointers[p] = &value;
     }

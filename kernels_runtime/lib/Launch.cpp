@@ -76,6 +76,7 @@ constexpr ParamSpelling launchParams[] = {
     {"lse", LaunchParam::Lse},
     {"stats", LaunchParam::Stats},
     {"workspace", LaunchParam::Workspace},
+    {"workspace_zeroed", LaunchParam::WorkspaceZeroed},
     {"batch", LaunchParam::Batch},
     {"q_heads", LaunchParam::QHeads},
     {"kv_heads", LaunchParam::KvHeads},
@@ -95,8 +96,7 @@ constexpr ParamSpelling launchParams[] = {
     {"mask_kv_len", LaunchParam::MaskKvLen},
     {"tmap_q", LaunchParam::TensorMapQ},
     {"tmap_k", LaunchParam::TensorMapK},
-    {"tmap_v", LaunchParam::TensorMapV},
-    {"tile_counter", LaunchParam::TileCounter}};
+    {"tmap_v", LaunchParam::TensorMapV}};
 } // namespace
 
 const char *skipattn::runtime::paramName(LaunchParam param) {
@@ -269,7 +269,9 @@ private:
                            /*allowNumSplits=*/false, 1, variant.numSplits) ||
         !parseOptionalExpr(value, "when", path, true, 1, variant.when) ||
         !parseOptionalExpr(value, "workspace_bytes", path, true, 0,
-                           variant.workspaceBytes))
+                           variant.workspaceBytes) ||
+        !parseOptionalExpr(value, "workspace_zero_bytes", path, true, 0,
+                           variant.workspaceZeroBytes))
       return false;
 
     const Json *launches = require(value, "launches", path);
@@ -590,6 +592,13 @@ skipattn_status skipattn::runtime::planLaunches(const Manifest &manifest,
     if (skipattn_status status =
             eval.get(variant.workspaceBytes, key + ".workspace_bytes", 0,
                      int64Max, plan.workspaceBytes))
+      return status;
+    // The leading bytes of the workspace that the kernels expect zeroed
+    // (the decode kernels' arrival counters).
+    if (skipattn_status status =
+            eval.get(variant.workspaceZeroBytes,
+                     key + ".workspace_zero_bytes", 0, plan.workspaceBytes,
+                     plan.workspaceZeroBytes))
       return status;
     for (size_t j = 0; j < variant.launches.size(); ++j) {
       const Launch &launch = variant.launches[j];

@@ -81,6 +81,10 @@ enum class LaunchParam : uint8_t {
   Lse,
   Stats,
   Workspace,
+  /// The workspace too, for a kernel that needs its leading
+  /// "workspace_zero_bytes" zeroed: a runtime that does not zero them does
+  /// not know this name and refuses the bundle instead of running it.
+  WorkspaceZeroed,
   Batch,
   QHeads,
   KvHeads,
@@ -105,10 +109,7 @@ enum class LaunchParam : uint8_t {
   /// Device addresses of the CUtensorMaps of q, k and v (sm_90a kernels).
   TensorMapQ,
   TensorMapK,
-  TensorMapV,
-  /// A u32 that the runtime zeroes for each call, from which the CTAs of a
-  /// persistent kernel take their tiles.
-  TileCounter
+  TensorMapV
 };
 
 struct Launch {
@@ -128,6 +129,8 @@ struct KernelVariant {
   Expr when;
   std::vector<Launch> launches;
   Expr workspaceBytes;
+  /// The leading bytes of the workspace to zero before the launches.
+  Expr workspaceZeroBytes;
   Expr numSplits;
 };
 
@@ -155,6 +158,7 @@ struct LaunchPlan {
   size_t variant = 0;
   int64_t numSplits = 1;
   int64_t workspaceBytes = 0;
+  int64_t workspaceZeroBytes = 0;
   std::vector<PlannedLaunch> launches;
 };
 

@@ -24,7 +24,7 @@ namespace skipattn {
 
 /// A kernel of a GPU bundle and how to launch it.
 struct DeviceKernel {
-  std::string function, role; // prefill, decode, decode_wide, combine
+  std::string function, role; // prefill, decode, decode_wide
   int64_t threads = 0, sharedBytes = 0;
   int64_t blockM = 0, blockN = 0, maxQueryLen = 0;
   /// One CTA loops over tiles of blockM query rows: launch at most one per
@@ -55,6 +55,9 @@ struct BundleSpec {
   bool packGQA = false, kvSplits = false;
   /// The log-sum-exp of each output row as a second output, f32 [B, Hq, Sq].
   bool lse = false;
+  /// GPU decode kernels also vote against the maxima other splits publish
+  /// (opt-in; docs/serving.md).
+  bool decodeSharedMax = false;
   /// Paged K/V (attn.paged_attention): keys per page, 0 for contiguous.
   /// `key` and `value` then keep the logical [B, Hkv, Skv, D] shapes; the
   /// entry takes the page pools, the block table and the lengths.

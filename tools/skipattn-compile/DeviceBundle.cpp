@@ -91,6 +91,7 @@ LogicalResult skipattn::emitDeviceBundle(ModuleOp module, BundleSpec &spec,
         buildAttentionFrontPipeline(pm, options);
         ConvertAttnToGPUOptions gpu;
         gpu.decodeKernels = true;
+        gpu.decodeSharedMax = spec.decodeSharedMax;
         gpu.chip = spec.chip;
         gpu.launchKernels = false;
         pm.addPass(createConvertAttnToGPU(gpu));

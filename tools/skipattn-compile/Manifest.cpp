@@ -55,22 +55,18 @@ static Json op(StringRef name, std::initializer_list<Json> args) {
 /// wide decode kernel when they fit its rows (up to 8 query tokens per
 /// sequence), then prefill for any shape.
 static Json deviceKernels(const BundleSpec &spec) {
-  const DeviceKernel *prefill = nullptr, *combine = nullptr;
+  const DeviceKernel *prefill = nullptr;
   SmallVector<const DeviceKernel *> decodes;
   for (const DeviceKernel &k : spec.kernels) {
     if (k.role == "prefill")
       prefill = &k;
     if (k.role == "decode" || k.role == "decode_wide")
       decodes.push_back(&k);
-    if (k.role == "combine")
-      combine = &k;
   }
   llvm::sort(decodes, [](const DeviceKernel *a, const DeviceKernel *b) {
     return a->maxQueryLen < b->maxQueryLen;
   });
   llvm::json::Array kernels;
-  if (!combine)
-    decodes.clear();
   for (const DeviceKernel *decode : decodes) {
     // Splits: enough CTAs to give every SM as many as fit in its shared
     // memory (227 KiB usable) in one wave, each split at least
@@ -89,7 +85,16 @@ static Json deviceKernels(const BundleSpec &spec) {
         "max", {1, op("min", {op("ceil_div", {"kv_len", splitKeys}),
                               op("div", {op("mul", {perSM, "num_sms"}),
                                          op("mul", {"batch", "kv_heads"})})})});
+    // The workspace (DecodeKernel.cpp): one u32 arrival counter per (batch,
+    // kv head) and, with --decode-shared-max, one published row max per
+    // output row, zeroed before the launch and padded to 16 bytes; then each
+    // split's partial result [m, l, O[Dv]] (f32) of every output row.
     int64_t rowBytes = 4 * (spec.value.getDimSize(3) + 2);
+    Json counters = op("mul", {"batch", "kv_heads"});
+    if (spec.decodeSharedMax)
+      counters =
+          op("add", {counters, op("mul", {"batch", "q_heads", "q_len"})});
+    Json counterBytes = op("mul", {16, op("ceil_div", {counters, 4})});
     kernels.push_back(llvm::json::Object{
         {"name", decode->role},
         {"when", op("le", {"q_len", decode->maxQueryLen})},
@@ -98,13 +103,14 @@ static Json deviceKernels(const BundleSpec &spec) {
         {"block_n", decode->blockN},
         {"num_splits", std::move(splits)},
         {"workspace_bytes",
-         op("mul", {"batch", "q_heads", "q_len", "num_splits", rowBytes})},
-        {"launches",
-         llvm::json::Array{
-             launch(*decode,
-                    llvm::json::Array{"num_splits", "kv_heads", "batch"}),
-             launch(*combine,
-                    llvm::json::Array{"q_len", "q_heads", "batch"})}}});
+         op("add", {counterBytes, op("mul", {"batch", "q_heads", "q_len",
+                                             "num_splits", rowBytes})})},
+        {"workspace_zero_bytes", counterBytes},
+        // Skip counts that depend on timing (docs/serving.md).
+        {"shared_max", spec.decodeSharedMax},
+        {"launches", llvm::json::Array{launch(
+                         *decode, llvm::json::Array{"num_splits", "kv_heads",
+                                                    "batch"})}}});
   }
   if (prefill) {
     // A varlen grid covers the longest sequence (max_q_len, which the call
@@ -116,11 +122,15 @@ static Json deviceKernels(const BundleSpec &spec) {
       grid = llvm::json::Array{
           op("min", {"num_sms", op("mul", {qTiles, "q_heads", "batch"})}), 1,
           1};
+    // The persistent kernel's CTAs take their tiles from a u32 counter that
+    // starts at zero: the workspace, zeroed.
+    int64_t counterBytes = prefill->persistent ? 16 : 0;
     kernels.push_back(llvm::json::Object{
         {"name", "prefill"},
         {"when", 1},
         {"num_splits", 1},
-        {"workspace_bytes", 0},
+        {"workspace_bytes", counterBytes},
+        {"workspace_zero_bytes", counterBytes},
         {"launches", llvm::json::Array{launch(*prefill, std::move(grid))}}});
   }
   return kernels;

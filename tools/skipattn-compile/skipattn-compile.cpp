@@ -124,6 +124,13 @@ static cl::opt<bool>
         cl::desc("Also write the log-sum-exp of each output row (f32 "
                  "[B, Hq, Sq]), to merge partial attentions"),
         cl::cat(category));
+static cl::opt<bool> decodeSharedMax(
+    "decode-shared-max",
+    cl::desc("GPU, skipping: the decode kernels also vote against the row "
+             "maxima other kv splits publish in global memory (atomic max). "
+             "Opt-in: at least the default's skipped tiles, but how many "
+             "more depends on timing (docs/serving.md)"),
+    cl::cat(category));
 static cl::opt<int64_t> pageSize(
     "page-size",
     cl::desc("Paged K/V cache (attn.paged_attention): keys per page, a power "
@@ -429,6 +436,13 @@ int main(int argc, char **argv) {
         !spec->skip)
       return 1;
   }
+  spec->decodeSharedMax = decodeSharedMax;
+  if (decodeSharedMax && (target != "gpu" || !spec->skip))
+    return fail("--decode-shared-max is an option of skipping GPU decode "
+                "kernels: it needs --target gpu and skipping");
+  // The paged decode kernel has no registers left for it (ptxas spills).
+  if (decodeSharedMax && spec->pageSize)
+    return fail("--decode-shared-max does not take --page-size yet");
   if (failed(validateSpec(*spec, cpu)))
     return 1;
   if (failed(attn::verifyAttentionTypes(

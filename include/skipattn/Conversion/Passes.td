@@ -91,7 +91,11 @@ def ConvertAttnToGPU : Pass<"convert-attn-to-gpu", "::mlir::ModuleOp"> {
   }];
   let options = [
     Option<"decodeKernels", "decode-kernels", "bool", /*default=*/"false",
-           "Also generate the split-KV decode and combine kernels">,
+           "Also generate the split-KV decode kernels">,
+    Option<"decodeSharedMax", "decode-shared-max", "bool", /*default=*/"false",
+           "Opt-in: skipping decode kernels also vote against the running "
+           "maxima other splits publish in global memory (atomic max); "
+           "faster, but skip counts depend on timing (docs/serving.md)">,
     Option<"chip", "chip", "std::string", /*default=*/"\"sm_90a\"",
            "Target chip: sm_90a gets the Hopper prefill kernel (TMA, wgmma, "
            "warp specialization) where the tiling allows it; sm_80 and "

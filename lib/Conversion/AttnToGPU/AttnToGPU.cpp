@@ -419,7 +419,7 @@ static SmallVector<StringRef> withVarlenParams(SmallVector<StringRef> names,
 }
 
 /// Generates the prefill kernel of `ta` (and with `decodeKernels` the decode
-/// and combine kernels) into the kernel module of the module that holds it,
+/// kernels) into the kernel module of the module that holds it,
 /// unless a kernel of the same configuration is already there. Paged
 /// attention gets the decode kernels only.
 static void generateKernels(TiledAttention &ta, bool decodeKernels) {
@@ -442,9 +442,9 @@ static void generateKernels(TiledAttention &ta, bool decodeKernels) {
     SmallVector<StringRef> params = withVarlenParams(
         withMaskParams(withLseParam(withSkipParams(operands, c), c), c), c);
     // The Hopper kernel is persistent: it walks the tiles of any grid, and
-    // its CTAs take them from a counter that each call zeroes.
+    // its CTAs take them from a counter, the zeroed workspace of the call.
     if (c.sm90)
-      params.push_back("tile_counter");
+      params.push_back("workspace_zeroed");
     describe(b, func, "prefill", params,
              c.prefillThreads(), c.prefillSharedBytes(), c.prefillCtaRows(),
              /*blockN=*/0, /*maxQueryLen=*/0, /*persistent=*/c.sm90);
@@ -455,21 +455,19 @@ static void generateKernels(TiledAttention &ta, bool decodeKernels) {
         skipattn::kernels::buildDecodeKernels(b, kernels, c);
     auto describeDecode = [&](gpu::GPUFuncOp func, StringRef role,
                               int64_t warps) {
-      SmallVector<StringRef> params = {
-          "q", "k", "v", "workspace", "batch", "q_len", "kv_len", "num_splits"};
+      SmallVector<StringRef> params = {"q",     "k",      "v",         "out",
+                                       "workspace_zeroed", "batch", "q_len",
+                                       "kv_len", "num_splits"};
       if (paged)
         params.append({"block_table", "seq_lens", "max_pages"});
-      describe(b, func, role, withMaskParams(withSkipParams(params, c), c),
+      describe(b, func, role,
+               withMaskParams(withLseParam(withSkipParams(params, c), c), c),
                32 * warps, c.decodeSharedBytes(warps), /*blockM=*/0,
                c.decodeBlockN(), c.decodeMaxQueryLen(warps));
     };
     describeDecode(decode.decode, "decode", 1);
     if (decode.wide)
       describeDecode(decode.wide, "decode_wide", c.decodeWideWarps());
-    describe(
-        b, decode.combine, "combine",
-        withLseParam({"workspace", "out", "batch", "q_len", "num_splits"}, c),
-        c.valueHeadDim, 0);
   }
 }
 
@@ -726,6 +724,7 @@ struct ConvertAttnToGPUPass
       FailureOr<TiledAttention> ta = analyze(forall, chip);
       if (failed(ta))
         return signalPassFailure();
+      ta->config.decodeSharedMax = decodeSharedMax;
       generateKernels(*ta, decodeKernels);
       if (launchKernels && failed(launch(*ta)))
         return signalPassFailure();

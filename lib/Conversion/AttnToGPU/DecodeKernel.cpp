@@ -1,4 +1,4 @@
-//===- DecodeKernel.cpp - split-KV decode and its combine kernel ----------===//
+//===- DecodeKernel.cpp - split-KV decode kernels -------------------------===//
 //
 // Decode has a few query rows per head and a long key/value history, so one
 // CTA per (q-block, head) would leave most of the GPU idle. Following
@@ -10,11 +10,23 @@
 //   The decode kernel is one warp of 16 rows; its wide variant, for up to 8
 //   query tokens per sequence (speculative decoding) with larger groups,
 //   has one warp per 16 rows, and the warps' votes meet in a bar.red.and;
-// - K tiles are prefetched two ahead with cp.async (three stages); the V
-//   tile is loaded only after the vote, so a skipped tile costs no V
-//   traffic, and a run of skipped tiles still has two K tiles in flight;
-// - each split writes its unnormalised (m, l, O) to a workspace, and the
-//   combine kernel merges the splits of each output row with log-sum-exp.
+// - with skipping compiled in, K tiles are prefetched two ahead with
+//   cp.async (three stages); the V tile is loaded only after the vote, so a
+//   skipped tile costs no V traffic, and a run of skipped tiles still has two
+//   K tiles in flight;
+// - without it, there is no vote to wait for: K_j and V_j travel together,
+//   two (K, V) pairs in flight (the same shared memory as three K stages and
+//   a V tile when D = Dv). A split of a few kv-blocks (batch 1, short
+//   contexts) then waits for about two DRAM round trips instead of one per
+//   tile plus one for the first K;
+// - each split writes its unnormalised (m, l, O) to a workspace and counts
+//   itself in on an atomic counter of its (batch, kv head); the split that
+//   arrives last merges the splits of the group's rows with log-sum-exp and
+//   writes the output (and lse), as FlashDecoding-style kernels do. One
+//   launch instead of a second, combine, kernel: at batch 1 and 8K keys the
+//   whole call took 29 us on an H100 (bench/RESULTS.md run 3), of which a
+//   second launch (drain, launch, ramp-up) and a combine of 32 CTAs walking
+//   49 splits are an estimated several microseconds;
 //
 // Seeds (DESIGN.md section 4, docs/serving.md): a split that does not start
 // at kv-block 0 first scores block 0 (the sink tokens) and starts its running
@@ -41,12 +53,18 @@ using FP = arith::CmpFPredicate;
 
 static constexpr StringLiteral kSharedSymbol = "skipattn_smem";
 
-/// K stages of the decode kernel: kv-block j is used while j + 1 and j + 2
-/// are in flight.
+/// K stages of the skip decode kernel: kv-block j is used while j + 1 and
+/// j + 2 are in flight.
 static constexpr int64_t kKStages = 3;
+/// (K, V) stages of the dense decode kernel: pair j is used while j + 1 is in
+/// flight.
+static constexpr int64_t kPairStages = 2;
 
 int64_t KernelConfig::decodeSharedBytes(int64_t warps) const {
   int64_t bn = decodeBlockN();
+  if (!skip)
+    return 2 *
+           (16 * warps * headDim + kPairStages * bn * (headDim + valueHeadDim));
   return 2 *
          (16 * warps * headDim + kKStages * bn * headDim + bn * valueHeadDim);
 }
@@ -60,15 +78,29 @@ public:
   void build(gpu::GPUFuncOp func);
 
 private:
+  /// Rows a warp merges at once, and splits per step of the merge.
+  static constexpr int64_t kMergeRows = 4, kMergeSplits = 4;
+  Value counterBytes(Value batch, Value sq);
+  /// The published row maxima (opt-in, cfg.decodeSharedMax): an f32 as a
+  /// u32 whose unsigned order is the float order, 0 below every float.
+  Value encodeMax(Value m);
+  Value decodeMax(Value u);
+  void mergeSplits(Value ws, Value outAddr, Value lseAddr, Value bIdx,
+                   Value kvh, Value rows, Value sq, Value numSplits, Value tid);
+
   const KernelConfig &cfg;
   KernelEmitter &e;
   int64_t d, dv, bn, group, warps, threads;
 
-  /// Shared memory: the Q rows of every warp, the K stages, the V tile.
+  /// Shared memory: the Q rows of every warp, the K stages, the V tile
+  /// (skip); the Q rows, two K stages, two V stages (dense).
   int64_t kOffset(int64_t stage) const {
     return 2 * 16 * warps * d + stage * 2 * bn * d;
   }
   int64_t vOffset() const { return 2 * 16 * warps * d + kKStages * 2 * bn * d; }
+  int64_t pairVOffset(int64_t stage) const {
+    return 2 * 16 * warps * d + kPairStages * 2 * bn * d + stage * 2 * bn * dv;
+  }
 };
 } // namespace
 
@@ -78,10 +110,11 @@ void DecodeGenerator::build(gpu::GPUFuncOp func) {
   Block &entry = func.getBody().front();
   b.setInsertionPointToStart(&entry);
   Value qAddr = entry.getArgument(0), kAddr = entry.getArgument(1),
-        vAddr = entry.getArgument(2), wsAddr = entry.getArgument(3);
-  Value sq = entry.getArgument(5), skv = entry.getArgument(6),
-        numSplits = entry.getArgument(7);
-  unsigned next = 8;
+        vAddr = entry.getArgument(2), outAddr = entry.getArgument(3),
+        wsAddr = entry.getArgument(4);
+  Value batch = entry.getArgument(5), sq = entry.getArgument(6),
+        skv = entry.getArgument(7), numSplits = entry.getArgument(8);
+  unsigned next = 9;
   // Paged K/V: the block table [B, max_pages], the lengths [B] (i32) and
   // max_pages; k and v are then the page pools [num_pages, P, Hkv, D].
   int64_t pageSize = cfg.pageSize;
@@ -96,6 +129,9 @@ void DecodeGenerator::build(gpu::GPUFuncOp func) {
     skipParam = entry.getArgument(next++);
   if (cfg.stats)
     statsAddr = entry.getArgument(next++);
+  Value lseAddr;
+  if (cfg.lse)
+    lseAddr = entry.getArgument(next++);
   std::optional<MaskView> mask;
   if (cfg.mask != KernelConfig::Mask::None)
     mask = MaskView::fromArgs(cfg, entry.getArguments().drop_front(next));
@@ -214,9 +250,19 @@ void DecodeGenerator::build(gpu::GPUFuncOp func) {
       e.cpAsync16(wt.swizzled(e.i32c(0), r, c, 2 * d), src, valid);
     }
   }
+  // Dense: stage s holds the pair (K_j, V_j).
+  bool pairs = !cfg.skip;
+  int64_t stages = pairs ? kPairStages : kKStages;
+  auto kStageAt = [&](Value stage) {
+    return e.add(e.i32c(kOffset(0)), e.mul(stage, e.i32c(2 * bn * d)));
+  };
+  auto vStageAt = [&](Value stage) {
+    return e.add(e.i32c(pairVOffset(0)), e.mul(stage, e.i32c(2 * bn * dv)));
+  };
   auto loadK = [&](Value j, Value stage) {
-    Value base = e.add(e.i32c(kOffset(0)), e.mul(stage, e.i32c(2 * bn * d)));
-    loadKV(base, kBase, kAddr, e.mul(j, e.i32c(bn)), 2 * d);
+    loadKV(kStageAt(stage), kBase, kAddr, e.mul(j, e.i32c(bn)), 2 * d);
+    if (pairs)
+      loadKV(vStageAt(stage), vBase, vAddr, e.mul(j, e.i32c(bn)), 2 * dv);
   };
   // The seed's K_0 goes to the last stage, which the loop first fills with
   // K_j0+2 after its first barrier.
@@ -227,8 +273,9 @@ void DecodeGenerator::build(gpu::GPUFuncOp func) {
       scf::YieldOp::create(b, loc);
     });
   e.cpAsyncCommit();
-  // cp.async groups: Q, K_j0, K_j0+1 (either may be empty).
-  for (int64_t ahead = 0; ahead < kKStages - 1; ++ahead) {
+  // cp.async groups: Q, then K_j0 and K_j0+1 (skip) or the pairs j0 and
+  // j0 + 1 (dense); either may be empty.
+  for (int64_t ahead = 0; ahead < 2; ++ahead) {
     Value j = e.add(j0, e.i32c(ahead));
     scf::IfOp::create(b, loc, e.cmp(P::slt, j, j1), [&](OpBuilder &, Location) {
       loadK(j, e.i32c(ahead));
@@ -236,7 +283,7 @@ void DecodeGenerator::build(gpu::GPUFuncOp func) {
     });
     e.cpAsyncCommit();
   }
-  e.cpAsyncWait(kKStages - 1);
+  e.cpAsyncWait(2);
   e.barrier();
   Fragments qFrag = wt.loadQ(e.i32c(0), warpRow);
 
@@ -260,8 +307,9 @@ void DecodeGenerator::build(gpu::GPUFuncOp func) {
     wt.maskScores(s, needMask, k0, sq, skv, query);
     // The mask operand: row r is query r % Sq of head kvh * G + r / Sq.
     if (mask) {
-      Value heads[2] = {e.add(e.mul(kvh, e.i32c(group)), e.divu(rowIdx[0], sq)),
-                        e.add(e.mul(kvh, e.i32c(group)), e.divu(rowIdx[1], sq))};
+      Value heads[2] = {
+          e.add(e.mul(kvh, e.i32c(group)), e.divu(rowIdx[0], sq)),
+          e.add(e.mul(kvh, e.i32c(group)), e.divu(rowIdx[1], sq))};
       wt.applyMask(s, *mask, bIdx, heads, query, k0, sq, skv);
     }
     wt.rowMax(s, mt);
@@ -287,6 +335,25 @@ void DecodeGenerator::build(gpu::GPUFuncOp func) {
     start.m[1] = seed.getResult(1);
   }
 
+  // Shared max (opt-in): this thread's two rows' slots of the published
+  // maxima, after the arrival counters; padding rows use row 0's slot and
+  // never publish.
+  bool sharedMax = cfg.skip && cfg.decodeSharedMax;
+  Value published[2];
+  if (sharedMax) {
+    Value maxima = e.gep(e.toGlobalPtr(wsAddr),
+                         e.shl(e.mul(batch, e.i32c(cfg.kvHeads)), 2));
+    for (int r = 0; r < 2; ++r) {
+      Value row =
+          e.select(e.cmp(P::slt, rowIdx[r], rows), rowIdx[r], e.i32c(0));
+      Value head = e.add(e.mul(kvh, e.i32c(group)), e.divu(row, sq));
+      Value bh = e.add(e.mul(bIdx, e.i32c(cfg.qHeads)), head);
+      Value outRow = e.add(e.mul(bh, sq), e.remu(row, sq));
+      published[r] = e.gep(
+          maxima, arith::MulIOp::create(b, loc, e.toI64(outRow), e.i64c(4)));
+    }
+  }
+
   SmallVector<Value> init = start.flatten();
   init.push_back(e.i32c(0));
   unsigned skippedIdx = init.size() - 1;
@@ -296,70 +363,127 @@ void DecodeGenerator::build(gpu::GPUFuncOp func) {
     b.setInsertionPointToStart(loop.getBody());
     Value j = loop.getInductionVar();
     ValueRange state = loop.getRegionIterArgs();
-    // In flight at the top: K_j and K_j+1 (each its own group).
-    Value stage = e.remu(e.sub(j, j0), e.i32c(kKStages));
+    // In flight at the top: K_j and K_j+1, or the pairs j and j + 1 (each
+    // its own group).
+    Value stage = e.remu(e.sub(j, j0), e.i32c(stages));
     e.cpAsyncWait(1);
     e.barrier();
-    Value kStage = e.add(e.i32c(kOffset(0)), e.mul(stage, e.i32c(2 * bn * d)));
+    // Shared max: what the other splits have published, read before the
+    // scores so that the load's latency hides under them.
+    Value others[2];
+    if (sharedMax)
+      for (int r = 0; r < 2; ++r)
+        others[r] = decodeMax(
+            LLVM::LoadOp::create(b, loc, e.i32, published[r], 4,
+                                 /*isVolatile=*/false, /*isNonTemporal=*/false,
+                                 /*isInvariant=*/false,
+                                 /*isInvariantGroup=*/false,
+                                 LLVM::AtomicOrdering::monotonic, "device"));
     Value mt[2];
-    Fragments s = scoreTile(j, kStage, mt);
-    Value k0 = e.mul(j, e.i32c(bn));
+    Fragments s = scoreTile(j, kStageAt(stage), mt);
+    if (pairs) {
+      // Dense: V_j came with K_j. K_j+2 goes into this stage's K once every
+      // thread has its scores, V_j+2 once every thread is done with V_j;
+      // both in one cp.async group.
+      Value aheadJ = e.add(j, e.i32c(kPairStages));
+      Value ahead = e.cmp(P::slt, aheadJ, j1);
+      Value aheadK0 = e.mul(aheadJ, e.i32c(bn));
+      e.barrier();
+      scf::IfOp::create(b, loc, ahead, [&](OpBuilder &, Location) {
+        loadKV(kStageAt(stage), kBase, kAddr, aheadK0, 2 * d);
+        scf::YieldOp::create(b, loc);
+      });
+      SoftmaxState before =
+          SoftmaxState::unflatten(state.drop_back(), wt.oTiles);
+      SmallVector<Value> yielded =
+          wt.update(s, mt, before, vStageAt(stage), c).flatten();
+      yielded.push_back(state[skippedIdx]);
+      e.barrier();
+      scf::IfOp::create(b, loc, ahead, [&](OpBuilder &, Location) {
+        loadKV(vStageAt(stage), vBase, vAddr, aheadK0, 2 * dv);
+        scf::YieldOp::create(b, loc);
+      });
+      e.cpAsyncCommit();
+      scf::YieldOp::create(b, loc, yielded);
+    } else {
+      Value k0 = e.mul(j, e.i32c(bn));
 
-    // The group's vote: every row of every head of the group. Only kv-block
-    // 0 is exempt: a split past it starts from its seed.
-    Value skip = arith::ConstantOp::create(b, loc, b.getBoolAttr(false));
-    if (cfg.skip) {
+      // The group's vote: every row of every head of the group. Only kv-block
+      // 0 is exempt: a split past it starts from its seed.
       Value pad[2] = {e.cmp(P::sge, rowIdx[0], rows),
                       e.cmp(P::sge, rowIdx[1], rows)};
+      // The bound the vote compares with: the split's own running max, and
+      // with shared max also the others' (every published value is the max
+      // of tiles that are part of the final softmax: a lower bound of the
+      // row's final max, as the seed is).
       Value m[2] = {state[0], state[1]};
+      if (sharedMax)
+        for (int r = 0; r < 2; ++r)
+          m[r] = e.fmax(m[r], others[r]);
       Value yes = wt.skipVote(mt, m, pad, c, threshold);
       // One warp votes with vote.sync; several meet in bar.red.and.
       Value all = warps == 1 ? e.warpAll(yes) : e.barrierAnd(yes);
-      skip =
+      Value skip =
           e.band(e.band(threshold.enabled, e.cmp(P::sgt, j, e.i32c(0))), all);
-    }
 
-    // V only for a tile that is kept; then prefetch K two ahead into the
-    // stage of K_j-1, which the barrier above has released.
-    Value keepTile = arith::XOrIOp::create(
-        b, loc, skip, arith::ConstantOp::create(b, loc, b.getBoolAttr(true)));
-    scf::IfOp::create(b, loc, keepTile, [&](OpBuilder &, Location) {
-      loadKV(e.i32c(vOffset()), vBase, vAddr, k0, 2 * dv);
-      scf::YieldOp::create(b, loc);
-    });
-    e.cpAsyncCommit();
-    Value aheadJ = e.add(j, e.i32c(kKStages - 1));
-    scf::IfOp::create(
-        b, loc, e.cmp(P::slt, aheadJ, j1), [&](OpBuilder &, Location) {
-          loadK(aheadJ, e.remu(e.sub(aheadJ, j0), e.i32c(kKStages)));
-          scf::YieldOp::create(b, loc);
-        });
-    e.cpAsyncCommit();
-    auto update = scf::IfOp::create(
-        b, loc, skip,
-        [&](OpBuilder &, Location) {
-          scf::YieldOp::create(b, loc, state.drop_back());
-        },
-        [&](OpBuilder &, Location) {
-          e.cpAsyncWait(1);
-          e.barrier();
-          SoftmaxState before =
-              SoftmaxState::unflatten(state.drop_back(), wt.oTiles);
-          scf::YieldOp::create(
-              b, loc, wt.update(s, mt, before, e.i32c(vOffset()), c).flatten());
-        });
-    SmallVector<Value> yielded(update.getResults());
-    yielded.push_back(
-        e.add(state[skippedIdx], arith::ExtUIOp::create(b, loc, e.i32, skip)));
-    e.barrier();
-    scf::YieldOp::create(b, loc, yielded);
+      // V only for a tile that is kept; then prefetch K two ahead into the
+      // stage of K_j-1, which the barrier above has released.
+      Value keepTile = arith::XOrIOp::create(
+          b, loc, skip, arith::ConstantOp::create(b, loc, b.getBoolAttr(true)));
+      scf::IfOp::create(b, loc, keepTile, [&](OpBuilder &, Location) {
+        loadKV(e.i32c(vOffset()), vBase, vAddr, k0, 2 * dv);
+        scf::YieldOp::create(b, loc);
+      });
+      e.cpAsyncCommit();
+      Value aheadJ = e.add(j, e.i32c(kKStages - 1));
+      scf::IfOp::create(
+          b, loc, e.cmp(P::slt, aheadJ, j1), [&](OpBuilder &, Location) {
+            loadK(aheadJ, e.remu(e.sub(aheadJ, j0), e.i32c(kKStages)));
+            scf::YieldOp::create(b, loc);
+          });
+      e.cpAsyncCommit();
+      auto update = scf::IfOp::create(
+          b, loc, skip,
+          [&](OpBuilder &, Location) {
+            scf::YieldOp::create(b, loc, state.drop_back());
+          },
+          [&](OpBuilder &, Location) {
+            e.cpAsyncWait(1);
+            e.barrier();
+            SoftmaxState before =
+                SoftmaxState::unflatten(state.drop_back(), wt.oTiles);
+            scf::YieldOp::create(
+                b, loc,
+                wt.update(s, mt, before, e.i32c(vOffset()), c).flatten());
+          });
+      SmallVector<Value> yielded(update.getResults());
+      if (sharedMax) {
+        // Publish the new running max of a kept tile (one lane per row).
+        Value publish = e.band(keepTile, e.cmp(P::eq, t, e.i32c(0)));
+        for (int r = 0; r < 2; ++r)
+          scf::IfOp::create(b, loc,
+                            e.band(publish, e.cmp(P::slt, rowIdx[r], rows)),
+                            [&](OpBuilder &, Location) {
+                              LLVM::AtomicRMWOp::create(
+                                  b, loc, LLVM::AtomicBinOp::umax, published[r],
+                                  encodeMax(yielded[r]),
+                                  LLVM::AtomicOrdering::monotonic, "device");
+                              scf::YieldOp::create(b, loc);
+                            });
+      }
+      yielded.push_back(e.add(state[skippedIdx],
+                              arith::ExtUIOp::create(b, loc, e.i32, skip)));
+      e.barrier();
+      scf::YieldOp::create(b, loc, yielded);
+    }
   }
 
   // The split's partial result per valid row: [m * c, l, O[Dv]] in f32,
-  // at ((b * Hq + head) * Sq + query) * splits + split.
+  // at ((b * Hq + head) * Sq + query) * splits + split, after the arrival
+  // counters.
   ValueRange fin = loop.getResults();
   SoftmaxState last = SoftmaxState::unflatten(fin.drop_back(), wt.oTiles);
-  Value ws = e.toGlobalPtr(wsAddr);
+  Value ws = e.gep(e.toGlobalPtr(wsAddr), counterBytes(batch, sq));
   int64_t rowFloats = dv + 2;
   for (int r = 0; r < 2; ++r) {
     Value l = e.fadd(last.l[r], e.shflXor(last.l[r], 1));
@@ -397,92 +521,228 @@ void DecodeGenerator::build(gpu::GPUFuncOp func) {
   // Counters, per query head of the group, which shares the vote: thread g
   // (of the first warp) counts head kvh * G + g.
   if (cfg.stats) {
-    scf::IfOp::create(
-        b, loc, e.cmp(P::ult, tid, e.i32c(group)), [&](OpBuilder &, Location) {
-          Value head = e.add(e.mul(kvh, e.i32c(group)), tid);
-          e.countTiles(statsAddr, bIdx, cfg.qHeads, head, e.sub(j1, j0),
-                       fin[skippedIdx]);
-          scf::YieldOp::create(b, loc);
-        });
-  }
-  gpu::ReturnOp::create(b, loc);
-}
-
-/// The combine kernel: one CTA per output row (query, head, batch), one
-/// thread per output column; the splits merge with log-sum-exp in log2
-/// space.
-static void buildCombine(gpu::GPUFuncOp func, const KernelConfig &cfg,
-                         KernelEmitter &e) {
-  OpBuilder &b = e.b;
-  Location loc = e.loc;
-  Block &entry = func.getBody().front();
-  b.setInsertionPointToStart(&entry);
-  Value ws = e.toGlobalPtr(entry.getArgument(0));
-  Value out = e.toGlobalPtr(entry.getArgument(1));
-  Value sq = entry.getArgument(3), numSplits = entry.getArgument(4);
-  int64_t dv = cfg.valueHeadDim, rowFloats = dv + 2;
-  Value col = e.threadIdx();
-  Value query = e.blockIdx(gpu::Dimension::x);
-  Value head = e.blockIdx(gpu::Dimension::y);
-  Value bIdx = e.blockIdx(gpu::Dimension::z);
-  Value outRow =
-      e.add(e.mul(e.add(e.mul(bIdx, e.i32c(cfg.qHeads)), head), sq), query);
-  Value first =
-      arith::MulIOp::create(b, loc, e.toI64(outRow), e.toI64(numSplits));
-  Value rowBase =
-      e.gep(ws, arith::MulIOp::create(b, loc, first, e.i64c(4 * rowFloats)));
-  auto slot = [&](Value s, Value index) {
-    Value off = e.add(e.mul(s, e.i32c(4 * rowFloats)), e.shl(index, 2));
-    return LLVM::LoadOp::create(b, loc, e.f32, e.gep(rowBase, off), 4)
-        .getResult();
-  };
-  Value ninf = e.f32c(-INFINITY), zero = e.f32c(0.0);
-  // M = max over splits of m.
-  auto maxLoop = scf::ForOp::create(b, loc, e.i32c(0), numSplits, e.i32c(1),
-                                    ValueRange{ninf});
-  {
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToStart(maxLoop.getBody());
-    Value m = slot(maxLoop.getInductionVar(), e.i32c(0));
-    scf::YieldOp::create(b, loc, e.fmax(maxLoop.getRegionIterArg(0), m));
-  }
-  Value bigM = maxLoop.getResult(0);
-  Value shift = e.select(e.fcmp(FP::OEQ, bigM, ninf), zero, bigM);
-  // L = sum l * 2^(m - M), O = sum O * 2^(m - M).
-  auto sumLoop = scf::ForOp::create(b, loc, e.i32c(0), numSplits, e.i32c(1),
-                                    ValueRange{zero, zero});
-  {
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToStart(sumLoop.getBody());
-    Value s = sumLoop.getInductionVar();
-    Value w = e.ex2(e.fsub(slot(s, e.i32c(0)), shift));
-    Value l = e.fma(slot(s, e.i32c(1)), w, sumLoop.getRegionIterArg(0));
-    Value o =
-        e.fma(slot(s, e.add(col, e.i32c(2))), w, sumLoop.getRegionIterArg(1));
-    scf::YieldOp::create(b, loc, ValueRange{l, o});
-  }
-  Value l = sumLoop.getResult(0), o = sumLoop.getResult(1);
-  Value value = e.select(e.fcmp(FP::OEQ, l, zero), zero, e.fdiv(o, l));
-  // The row's log-sum-exp, natural log: M and the split maxima are in log2
-  // units of scaled logits, so ln(sum) = (M + log2(L)) ln 2.
-  if (cfg.lse) {
-    Value lse = e.select(e.fcmp(FP::OEQ, l, zero), ninf,
-                         e.fmul(e.fadd(shift, e.lg2(l)), e.f32c(M_LN2)));
-    Value at = e.gep(e.toGlobalPtr(entry.getArgument(5)),
-                     arith::MulIOp::create(b, loc, e.toI64(outRow), e.i64c(4)));
-    scf::IfOp::create(b, loc, e.cmp(P::eq, col, e.i32c(0)),
+    scf::IfOp::create(b, loc, e.cmp(P::ult, tid, e.i32c(group)),
                       [&](OpBuilder &, Location) {
-                        LLVM::StoreOp::create(b, loc, lse, at, 4);
+                        Value head = e.add(e.mul(kvh, e.i32c(group)), tid);
+                        e.countTiles(statsAddr, bIdx, cfg.qHeads, head,
+                                     e.sub(j1, j0), fin[skippedIdx]);
                         scf::YieldOp::create(b, loc);
                       });
   }
-  Value narrow = arith::TruncFOp::create(b, loc, cfg.elementType, value);
-  Value at = e.gep(
-      out, arith::MulIOp::create(
-               b, loc, e.add(e.mul(e.toI64(outRow), e.i64c(dv)), e.toI64(col)),
-               e.i64c(2)));
-  LLVM::StoreOp::create(b, loc, narrow, at, 2);
+
+  // The last split of (b, kvh) to arrive merges them all. After a barrier
+  // (every thread's partial is stored), thread 0 releases the CTA's stores
+  // (fence), counts the CTA in, and acquires what the earlier arrivals
+  // released (fence): the PTX memory model's release and acquire patterns,
+  // made cumulative over the CTA by the barriers around them. The CTA that
+  // sees numSplits - 1 earlier arrivals merges. The counters are zeroed by
+  // the runtime before each launch (the manifest's workspace_zero_bytes).
+  e.barrier();
+  Value flag = smem; // Q's rows are in registers by now.
+  scf::IfOp::create(
+      b, loc, e.cmp(P::eq, tid, e.i32c(0)), [&](OpBuilder &, Location) {
+        Value counter =
+            e.gep(e.toGlobalPtr(wsAddr),
+                  e.shl(e.add(e.mul(bIdx, e.i32c(cfg.kvHeads)), kvh), 2));
+        LLVM::FenceOp::create(b, loc, LLVM::AtomicOrdering::acq_rel, "device");
+        Value before = LLVM::AtomicRMWOp::create(
+            b, loc, LLVM::AtomicBinOp::add, counter, e.i32c(1),
+            LLVM::AtomicOrdering::monotonic, "device");
+        LLVM::FenceOp::create(b, loc, LLVM::AtomicOrdering::acq_rel, "device");
+        Value isLast = e.cmp(P::eq, before, e.sub(numSplits, e.i32c(1)));
+        LLVM::StoreOp::create(
+            b, loc, arith::ExtUIOp::create(b, loc, e.i32, isLast), flag, 4);
+        scf::YieldOp::create(b, loc);
+      });
+  e.barrier();
+  Value isLast =
+      e.cmp(P::ne, LLVM::LoadOp::create(b, loc, e.i32, flag, 4), e.i32c(0));
+  scf::IfOp::create(b, loc, isLast, [&](OpBuilder &, Location) {
+    mergeSplits(ws, outAddr, lseAddr, bIdx, kvh, rows, sq, numSplits, tid);
+    scf::YieldOp::create(b, loc);
+  });
   gpu::ReturnOp::create(b, loc);
+}
+
+Value DecodeGenerator::counterBytes(Value batch, Value sq) {
+  // One u32 per (batch, kv head) and, shared-max, one per output row, in
+  // 16-byte units so that the partial results after them stay 16-byte
+  // aligned (the manifest's workspace_zero_bytes).
+  Value words = e.mul(batch, e.i32c(cfg.kvHeads));
+  if (cfg.skip && cfg.decodeSharedMax)
+    words = e.add(words, e.mul(e.mul(batch, e.i32c(cfg.qHeads)), sq));
+  Value units = e.divu(e.add(words, e.i32c(3)), e.i32c(4));
+  return arith::MulIOp::create(e.b, e.loc, e.toI64(units), e.i64c(16));
+}
+
+Value DecodeGenerator::encodeMax(Value m) {
+  // f >= +0: bits | 2^31; f < 0 (and -0): ~bits. -inf encodes as 0x007fffff.
+  Value bits = arith::BitcastOp::create(e.b, e.loc, e.i32, m);
+  Value negative = e.cmp(P::slt, bits, e.i32c(0));
+  return e.select(
+      negative, e.bxor(bits, e.i32c(-1)),
+      arith::OrIOp::create(e.b, e.loc, bits,
+                           e.i32c(static_cast<int32_t>(0x80000000u))));
+}
+
+Value DecodeGenerator::decodeMax(Value u) {
+  Value high = e.cmp(P::slt, u, e.i32c(0)); // bit 31 set: f >= +0
+  Value bits =
+      e.select(high, arith::AndIOp::create(e.b, e.loc, u, e.i32c(0x7fffffff)),
+               e.bxor(u, e.i32c(-1)));
+  Value f = arith::BitcastOp::create(e.b, e.loc, e.f32, bits);
+  // 0: nothing published yet.
+  return e.select(e.cmp(P::eq, u, e.i32c(0)), e.f32c(-INFINITY), f);
+}
+
+/// Merges the numSplits partial results of this CTA's rows with
+/// log-sum-exp in log2 space (the split maxima are in log2 units of scaled
+/// logits): M = max_s m_s, L = sum_s l_s 2^(m_s - M), O = sum_s O_s 2^(m_s -
+/// M) / L. Each warp takes rows in groups of kMergeRows, each lane two of
+/// every 64 columns. The loads are volatile: they read what other CTAs
+/// wrote during this kernel, so they must not come from a stale L1 line.
+void DecodeGenerator::mergeSplits(Value ws, Value outAddr, Value lseAddr,
+                                  Value bIdx, Value kvh, Value rows, Value sq,
+                                  Value numSplits, Value tid) {
+  OpBuilder &b = e.b;
+  Location loc = e.loc;
+  Type v2f32 = VectorType::get({2}, e.f32);
+  Value ninf = e.f32c(-INFINITY), zero = e.f32c(0.0);
+  int64_t rowBytes = 4 * (dv + 2), chunks = dv / 64;
+  Value lane = warps == 1 ? tid : e.remu(tid, e.i32c(32));
+  Value warp = warps == 1 ? e.i32c(0) : e.divu(tid, e.i32c(32));
+  auto partial = [&](Value row, Value s) {
+    Value head = e.add(e.mul(kvh, e.i32c(group)), e.divu(row, sq));
+    Value bh = e.add(e.mul(bIdx, e.i32c(cfg.qHeads)), head);
+    Value outRow = e.add(e.mul(bh, sq), e.remu(row, sq));
+    Value slot = arith::AddIOp::create(
+        b, loc,
+        arith::MulIOp::create(b, loc, e.toI64(outRow), e.toI64(numSplits)),
+        e.toI64(s));
+    return e.gep(ws, arith::MulIOp::create(b, loc, slot, e.i64c(rowBytes)));
+  };
+  auto load = [&](Type type, Value at, int64_t align) {
+    return LLVM::LoadOp::create(b, loc, type, at, align, /*isVolatile=*/true)
+        .getResult();
+  };
+  auto element = [&](Value v, int64_t i) {
+    return LLVM::ExtractElementOp::create(b, loc, v, e.i32c(i)).getResult();
+  };
+
+  auto rowLoop = scf::ForOp::create(b, loc, e.mul(warp, e.i32c(kMergeRows)),
+                                    rows, e.i32c(kMergeRows * warps));
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(rowLoop.getBody());
+  Value rb = rowLoop.getInductionVar();
+  // Rows past the group's read row rb's partials and store nothing.
+  Value row[kMergeRows], valid[kMergeRows];
+  for (int64_t i = 0; i < kMergeRows; ++i) {
+    Value r = e.add(rb, e.i32c(i));
+    valid[i] = e.cmp(P::slt, r, rows);
+    row[i] = e.select(valid[i], r, rb);
+  }
+
+  // M: lane-parallel over the splits, then across the warp.
+  SmallVector<Value> maxInit(kMergeRows, ninf);
+  auto maxLoop =
+      scf::ForOp::create(b, loc, lane, numSplits, e.i32c(32), maxInit);
+  {
+    OpBuilder::InsertionGuard inner(b);
+    b.setInsertionPointToStart(maxLoop.getBody());
+    SmallVector<Value> m;
+    for (int64_t i = 0; i < kMergeRows; ++i)
+      m.push_back(load(e.f32, partial(row[i], maxLoop.getInductionVar()), 4));
+    for (int64_t i = 0; i < kMergeRows; ++i)
+      m[i] = e.fmax(maxLoop.getRegionIterArgs()[i], m[i]);
+    scf::YieldOp::create(b, loc, m);
+  }
+  Value shift[kMergeRows];
+  for (int64_t i = 0; i < kMergeRows; ++i) {
+    Value m = maxLoop.getResult(i);
+    for (int64_t lanes = 16; lanes >= 1; lanes /= 2)
+      m = e.fmax(m, e.shflXor(m, lanes));
+    shift[i] = e.select(e.fcmp(FP::OEQ, m, ninf), zero, m);
+  }
+
+  // L and O: kMergeSplits splits per step, their loads issued before any
+  // is used. Splits past the end read split s0 with weight 0.
+  SmallVector<Value> sumInit(kMergeRows * (1 + 2 * chunks), zero);
+  auto sumLoop = scf::ForOp::create(b, loc, e.i32c(0), numSplits,
+                                    e.i32c(kMergeSplits), sumInit);
+  {
+    OpBuilder::InsertionGuard inner(b);
+    b.setInsertionPointToStart(sumLoop.getBody());
+    Value s0 = sumLoop.getInductionVar();
+    SmallVector<Value> acc(sumLoop.getRegionIterArgs());
+    Value inRange[kMergeSplits], ml[kMergeSplits][kMergeRows],
+        o[kMergeSplits][kMergeRows][2];
+    for (int64_t u = 0; u < kMergeSplits; ++u) {
+      Value s = e.add(s0, e.i32c(u));
+      inRange[u] = e.cmp(P::slt, s, numSplits);
+      Value safe = e.select(inRange[u], s, s0);
+      for (int64_t i = 0; i < kMergeRows; ++i) {
+        Value at = partial(row[i], safe);
+        ml[u][i] = load(v2f32, at, 8);
+        for (int64_t ch = 0; ch < chunks; ++ch)
+          o[u][i][ch] = load(
+              v2f32,
+              e.gep(at, e.shl(e.add(e.i32c(2 + 64 * ch), e.shl(lane, 1)), 2)),
+              8);
+      }
+    }
+    for (int64_t u = 0; u < kMergeSplits; ++u)
+      for (int64_t i = 0; i < kMergeRows; ++i) {
+        Value w = e.select(inRange[u],
+                           e.ex2(e.fsub(element(ml[u][i], 0), shift[i])), zero);
+        Value *a = &acc[i * (1 + 2 * chunks)];
+        a[0] = e.fma(element(ml[u][i], 1), w, a[0]);
+        for (int64_t ch = 0; ch < chunks; ++ch)
+          for (int64_t k = 0; k < 2; ++k)
+            a[1 + 2 * ch + k] =
+                e.fma(element(o[u][i][ch], k), w, a[1 + 2 * ch + k]);
+      }
+    scf::YieldOp::create(b, loc, acc);
+  }
+
+  // out = O / L (0 for a row that attends nothing), lse = (M + log2 L) ln 2.
+  Value out = e.toGlobalPtr(outAddr);
+  for (int64_t i = 0; i < kMergeRows; ++i) {
+    scf::IfOp::create(b, loc, valid[i], [&](OpBuilder &, Location) {
+      ValueRange a =
+          sumLoop.getResults().slice(i * (1 + 2 * chunks), 1 + 2 * chunks);
+      Value l = a[0];
+      Value empty = e.fcmp(FP::OEQ, l, zero);
+      Value head = e.add(e.mul(kvh, e.i32c(group)), e.divu(row[i], sq));
+      Value bh = e.add(e.mul(bIdx, e.i32c(cfg.qHeads)), head);
+      Value outRow = e.toI64(e.add(e.mul(bh, sq), e.remu(row[i], sq)));
+      for (int64_t ch = 0; ch < chunks; ++ch) {
+        Value lo = e.select(empty, zero, e.fdiv(a[1 + 2 * ch], l));
+        Value hi = e.select(empty, zero, e.fdiv(a[2 + 2 * ch], l));
+        Value col = e.toI64(e.add(e.i32c(64 * ch), e.shl(lane, 1)));
+        Value at = e.gep(
+            out,
+            arith::MulIOp::create(
+                b, loc,
+                arith::AddIOp::create(
+                    b, loc, arith::MulIOp::create(b, loc, outRow, e.i64c(dv)),
+                    col),
+                e.i64c(2)));
+        LLVM::StoreOp::create(b, loc, e.pack(cfg.elementType, lo, hi), at, 4);
+      }
+      if (cfg.lse) {
+        Value lse = e.select(empty, ninf,
+                             e.fmul(e.fadd(shift[i], e.lg2(l)), e.f32c(M_LN2)));
+        Value at = e.gep(e.toGlobalPtr(lseAddr),
+                         arith::MulIOp::create(b, loc, outRow, e.i64c(4)));
+        scf::IfOp::create(b, loc, e.cmp(P::eq, lane, e.i32c(0)),
+                          [&](OpBuilder &, Location) {
+                            LLVM::StoreOp::create(b, loc, lse, at, 4);
+                            scf::YieldOp::create(b, loc);
+                          });
+      }
+      scf::YieldOp::create(b, loc);
+    });
+  }
 }
 
 static gpu::GPUFuncOp makeKernel(OpBuilder &b, gpu::GPUModuleOp module,
@@ -504,14 +764,16 @@ DecodeKernels skipattn::kernels::buildDecodeKernels(OpBuilder &b,
   Location loc = module.getLoc();
   declareSharedMemory(b, module);
   Type i32 = b.getI32Type(), i64 = b.getI64Type();
-  // (q, k, v, workspace, batch, q_len, kv_len, num_splits,
-  //  [block_table, seq_lens, max_pages], [skip], [stats])
-  SmallVector<Type> args = {i64, i64, i64, i64, i32, i32, i32, i32};
+  // (q, k, v, out, workspace, batch, q_len, kv_len, num_splits,
+  //  [block_table, seq_lens, max_pages], [skip], [stats], [lse], [mask])
+  SmallVector<Type> args = {i64, i64, i64, i64, i64, i32, i32, i32, i32};
   if (cfg.pageSize)
     args.append({i64, i64, i32});
   if (cfg.skip)
     args.push_back(b.getF32Type());
   if (cfg.stats)
+    args.push_back(i64);
+  if (cfg.lse)
     args.push_back(i64);
   if (cfg.mask != KernelConfig::Mask::None)
     MaskView::addArgTypes(b, args);
@@ -528,13 +790,5 @@ DecodeKernels skipattn::kernels::buildDecodeKernels(OpBuilder &b,
   kernels.decode = build("decode", 1);
   if (cfg.decodeWideWarps() > 1)
     kernels.wide = build("decode_wide", cfg.decodeWideWarps());
-  // (workspace, out, batch, q_len, num_splits, [lse])
-  SmallVector<Type> combineArgs = {i64, i64, i32, i32, i32};
-  if (cfg.lse)
-    combineArgs.push_back(i64);
-  kernels.combine =
-      makeKernel(b, module, cfg.name("combine"), combineArgs, cfg.valueHeadDim);
-  KernelEmitter ce(b, loc);
-  buildCombine(kernels.combine, cfg, ce);
   return kernels;
 }

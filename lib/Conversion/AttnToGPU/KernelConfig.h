@@ -37,8 +37,11 @@ struct KernelConfig {
   int64_t voteRows = 0; // rows per vote group: blockM (CTA) or 16 (warp)
   bool stats = false;
   /// Also write the log-sum-exp of each row: an f32 [B, Hq, Sq] output
-  /// address as the last argument of the prefill and combine kernels.
+  /// address as an argument of the prefill and decode kernels.
   bool lse = false;
+  /// Skipping decode kernels: also vote against the row maxima that other
+  /// splits publish (opt-in, timing-dependent counts; docs/serving.md).
+  bool decodeSharedMax = false;
   /// Paged K/V (attn.paged_attention): keys per page; 0 for K and V as
   /// [B, Hkv, Skv, D]. Paged attention has decode kernels only.
   int64_t pageSize = 0;
@@ -210,13 +213,13 @@ mlir::gpu::GPUFuncOp createPrefillFunc(mlir::OpBuilder &b,
                                        int64_t threads);
 
 /// The split-KV decode kernels: one warp, a wide one of decodeWideWarps()
-/// warps (null when that is 1) and their combine kernel.
+/// warps (null when that is 1). The last split of each group to finish
+/// merges the splits.
 struct DecodeKernels {
-  mlir::gpu::GPUFuncOp decode, wide, combine;
+  mlir::gpu::GPUFuncOp decode, wide;
 };
 
-/// Builds the split-KV decode kernels and their combine kernel into
-/// `module`.
+/// Builds the split-KV decode kernels into `module`.
 DecodeKernels buildDecodeKernels(mlir::OpBuilder &b,
                                  mlir::gpu::GPUModuleOp module,
                                  const KernelConfig &cfg);

@@ -33,6 +33,8 @@ std::string KernelConfig::name(StringRef role) const {
     s += skipKind == attn::SkipKind::Threshold ? "_skip" : "_skipsf";
   if (skip && warpVote())
     s += "_warpvote";
+  if (skip && decodeSharedMax && role.starts_with("decode"))
+    s += "_sharedmax";
   if (stats)
     s += "_stats";
   if (lse)

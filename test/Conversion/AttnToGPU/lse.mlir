@@ -1,7 +1,7 @@
 // RUN: skipattn-opt %s --attn-tile="block-n=128" --convert-attn-to-gpu=decode-kernels | FileCheck %s
 
 // The lse result on the GPU: the output kernels (the mma.sync prefill, which
-// an lse attention keeps on sm_90a too, and the decode's combine) take the
+// an lse attention keeps on sm_90a too, and the decode kernels) take the
 // address of an f32 [B, Hq, Sq] buffer as their last argument and write
 // ln(sum) of each row there; the host allocates it like the output.
 // CHECK-LABEL: func.func @lse
@@ -18,9 +18,12 @@
 //  CHECK-SAME:     params = ["q", "k", "v", "out", "batch", "q_len", "kv_len", "lse"]
 //       CHECK:   llvm.inline_asm "lg2.approx.f32 $0, $1;"
 //       CHECK:   llvm.store %{{.*}} : f32, !llvm.ptr<1>
-// CHECK-LABEL: gpu.func @skipattn_combine_bf16_h8x2_d128_m64n128_lse(
+// The decode kernel (dense here: K and V of a kv-block in flight together)
+// writes lse in the merge of the last split to finish.
+// CHECK-LABEL: gpu.func @skipattn_decode_bf16_h8x2_d128_m64n128_lse(
 //  CHECK-SAME:     %{{.*}}: i32, %[[CL:[a-z0-9]+]]: i64) kernel
-//  CHECK-SAME:     params = ["workspace", "out", "batch", "q_len", "num_splits", "lse"]
+//  CHECK-SAME:     params = ["q", "k", "v", "out", "workspace_zeroed", "batch", "q_len", "kv_len", "num_splits", "lse"]
+//       CHECK:   llvm.atomicrmw add {{.*}} syncscope("device") monotonic
 //       CHECK:   %[[LG:.*]] = llvm.inline_asm "lg2.approx.f32 $0, $1;"
 //       CHECK:   %[[SUM:.*]] = arith.addf %{{.*}}, %[[LG]]
 //       CHECK:   %[[LN:.*]] = arith.mulf %[[SUM]], %{{.*}}

@@ -22,10 +22,15 @@ configs.append((128, "bf16", True, "threshold", "sm_90a", (32, 8), 16, 64, ()))
 configs.append((128, "bf16", False, "threshold", "sm_90a", (32, 8), 0, 128, ()))
 configs.append((64, "f16", True, "off", "sm_80", (4, 1), 0, 128, ()))
 # Serving (docs/serving.md): the log-sum-exp output of the prefill and
-# combine kernels.
+# decode kernels.
 configs.append((128, "bf16", False, "threshold", "sm_90a", (32, 8), 0, 64,
                 ("--lse",)))
 configs.append((64, "f16", True, "off", "sm_80", (8, 2), 0, 64, ("--lse",)))
+# The opt-in shared-max decode (published row maxima, atomic max).
+configs.append((128, "bf16", False, "threshold", "sm_90a", (32, 8), 0, 64,
+                ("--decode-shared-max",)))
+configs.append((64, "f16", True, "scale_factor", "sm_80", (8, 2), 0, 64,
+                ("--decode-shared-max", "--lse")))
 # Paged K/V: the decode kernels read through the block table.
 configs.append((128, "bf16", False, "threshold", "sm_90a", (32, 8), 0, 64,
                 ("--page-size", "16")))
