@@ -39,13 +39,21 @@ def bench(fn):
     return tt.do_bench(fn, warmup=25, rep=200, return_mode="median")
 
 
-def paired(f, g):
+def paired(f, g, rounds=3):
     """Times f and g interleaved, f g g f, keeping each one's faster time: a
     clock that drifts through the pair (the card warming up) favours
-    neither."""
-    f1, g1 = bench(f), bench(g)
-    g2, f2 = bench(g), bench(f)
-    return min(f1, f2), min(g1, g2)
+    neither. Repeated `rounds` times; returns the median round's times and
+    the lowest and highest per-round ratio g/f, so that a difference inside
+    that spread reads as noise (METHOD.md: time the same version twice)."""
+    tf, tg = [], []
+    for _ in range(rounds):
+        f1, g1 = bench(f), bench(g)
+        g2, f2 = bench(g), bench(f)
+        tf.append(min(f1, f2))
+        tg.append(min(g1, g2))
+    ratios = sorted(b / a for a, b in zip(tf, tg))
+    mid = sorted(range(rounds), key=lambda i: tg[i] / tf[i])[rounds // 2]
+    return tf[mid], tg[mid], (ratios[0], ratios[-1])
 
 
 def flops(B, H, Sq, Skv, D, causal):
@@ -160,14 +168,18 @@ def main():
             bf16 = bundles[f"prefill_d{D}{'_causal' if causal else ''}"]
             qb, kb, vb = (x.to(torch.bfloat16) for x in (q, k, v))
             outb = torch.empty_like(qb)
-            t_b, t_f = paired(lambda: bf16.run_device(qb, kb, vb, outb), lambda: ours.run_device(q, k, v, out))
+            t_b, t_f, spread = paired(lambda: bf16.run_device(qb, kb, vb, outb),
+                                      lambda: ours.run_device(q, k, v, out))
             row["f16_over_bf16_time"] = t_f / t_b
+            row["f16_over_bf16_spread"] = spread
             del qb, kb, vb, outb
         rows.append(row)
         print("prefill {dtype} D={D} S={S} causal={causal}: ".format(**row) + "  ".join(
             f"{s}={row[s + '_tflops']:.0f}" if row[s + '_tflops'] else f"{s}=-" for s in ("skipattn", "cudnn", "flash", "flex"))
             + " TFLOP/s" + (f"  ours/cuDNN={row['vs_cudnn']:.3f}x" if row["vs_cudnn"] else "")
-            + (f"  f16/bf16 time (interleaved)={row['f16_over_bf16_time']:.3f}" if dtype == "f16" else ""), flush=True)
+            + (f"  f16/bf16 time (interleaved, median of 3 rounds)={row['f16_over_bf16_time']:.3f}"
+               f" [{row['f16_over_bf16_spread'][0]:.3f}, {row['f16_over_bf16_spread'][1]:.3f}]"
+               if dtype == "f16" else ""), flush=True)
         del q, k, v, out
 
     # Decode: contiguous and paged, dense and skip (bench/bench_decode.py).
@@ -207,12 +219,12 @@ def main():
         for target in (None, 0.0, 0.25, 0.5, 0.75, 0.9):
             lam = 0.0 if target is None else math.exp(-gap * (1 - target)) if target > 0 else 1e-30
             total, skipped = skip.run_device(q, k, v, out_s, lam, stats=True)
-            t_dense_row = t_dense
+            t_dense_row, spread = t_dense, None
             if target is None:
                 # Lambda 0 against dense is an acceptance pair (within 2%):
                 # timed interleaved rather than minutes apart.
-                t_dense_row, t_skip = paired(lambda: dense.run_device(q, k, v, out_d),
-                                             lambda: skip.run_device(q, k, v, out_s, lam))
+                t_dense_row, t_skip, spread = paired(lambda: dense.run_device(q, k, v, out_d),
+                                                     lambda: skip.run_device(q, k, v, out_s, lam))
             else:
                 t_skip = bench(lambda: skip.run_device(q, k, v, out_s, lam))
             err = ((out_s.double() - ref).norm() / ref.norm()).item()
@@ -221,10 +233,11 @@ def main():
                        sparsity=skipped / max(total, 1), dense_ms=t_dense_row, skip_ms=t_skip,
                        speedup=t_dense_row / t_skip, cudnn_ms=t_cudnn,
                        speedup_vs_cudnn=t_cudnn / t_skip if t_cudnn else None,
-                       rel_err_vs_dense=err)
+                       rel_err_vs_dense=err, skip_over_dense_spread=spread)
             rows.append(row)
             print(f"skip {kind} B={B} S={S} causal={causal} lam={lam:.2e}: sparsity={row['sparsity']:.3f} "
                   f"dense={t_dense_row:.3f} ms skip={t_skip:.3f} ms speedup={row['speedup']:.2f}x"
+                  + (f" skip/dense time per round in [{spread[0]:.3f}, {spread[1]:.3f}]" if spread else "")
                   + (f" cudnn={t_cudnn:.3f} ms vs_cudnn={row['speedup_vs_cudnn']:.2f}x" if t_cudnn else "")
                   + f" err={err:.1e}", flush=True)
         del q, k, v, out_d, out_s

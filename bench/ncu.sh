@@ -23,7 +23,7 @@ done
 profile() {
   local name=$1; shift
   [[ "$only" == "  " || "$only" == *" $name "* ]] || return 0
-  ncu --kernel-name regex:skipattn_ --launch-skip 2 --launch-count 1 \
+  ncu --clock-control none --kernel-name regex:skipattn_ --launch-skip 2 --launch-count 1 \
     --section SpeedOfLight --section MemoryWorkloadAnalysis --section ComputeWorkloadAnalysis \
     --section WarpStateStats --section Occupancy --section LaunchStats --metrics "$stalls" \
     python3 "$root/bench/ncu_case.py" --runtime "$rt" "$@" > "$out/ncu-$name.txt" 2>&1 || echo "ncu $name failed"
@@ -36,4 +36,5 @@ profile prefill-causal-f16 --bundle "$b/prefill_d128_causal_f16"
 profile prefill-skip0 --bundle "$b/prefill_d128_skip" --sparsity 0
 profile prefill-skip75 --bundle "$b/prefill_d128_skip" --sparsity 0.75
 profile decode-dense --bundle "$b/decode_gqa" --batch 8 --len 32768 --q-len 1
+profile decode-b1 --bundle "$b/decode_gqa" --batch 1 --len 8192 --q-len 1
 profile decode-skip75 --bundle "$b/decode_gqa_skip" --batch 8 --len 32768 --q-len 1 --sparsity 0.75

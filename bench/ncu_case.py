@@ -1,7 +1,12 @@
 """One skipattn kernel under the profiler (run by bench/ncu.sh on the GPU
 machine): builds the structured inputs of bench.py, picks the threshold for
 a target tile sparsity, and runs the bundle three times (ncu profiles the
-third launch)."""
+third launch).
+
+With --trace, no ncu: the call runs 20 times under torch.profiler, each
+after an L2 flush as triton's do_bench does, and the device activity of the
+calls (the runtime's workspace memset, the kernel) is printed beside the
+event-timed span of a call, so that time outside the kernel shows."""
 import argparse, math, os, sys
 import torch
 
@@ -17,6 +22,7 @@ ap.add_argument("--len", type=int, default=16384)
 ap.add_argument("--q-len", type=int, help="default: --len (prefill)")
 ap.add_argument("--sparsity", type=float, default=0.0)
 ap.add_argument("--lam", type=float, help="the threshold itself (0: skipping off), not from --sparsity")
+ap.add_argument("--trace", action="store_true", help="torch.profiler timeline instead of a run for ncu")
 a = ap.parse_args()
 bundle = Runtime(a.runtime).load(a.bundle)
 m = bundle.manifest
@@ -36,3 +42,23 @@ for i in range(3):
 torch.cuda.synchronize()
 if res:
     print(f"{os.path.basename(a.bundle)}: measured sparsity {res[1] / res[0]:.3f}")
+
+if a.trace:
+    from torch.profiler import profile, ProfilerActivity
+    flush = torch.empty(256 * 1024 * 1024 // 4, dtype=torch.int32, device="cuda")
+    call = (lambda: bundle.run_device(q, k, v, out, lam)) if m["skip"] else (lambda: bundle.run_device(q, k, v, out))
+    reps, spans = 20, []
+    with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
+        for _ in range(reps):
+            flush.zero_()
+            e0, e1 = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            e0.record()
+            call()
+            e1.record()
+            torch.cuda.synchronize()
+            spans.append(e0.elapsed_time(e1) * 1e3)
+    spans.sort()
+    print(f"event span of one call: median {spans[reps // 2]:.1f} us, min {spans[0]:.1f} us")
+    avg = prof.key_averages()
+    key = "self_device_time_total" if hasattr(avg[0], "self_device_time_total") else "self_cuda_time_total"
+    print(avg.table(sort_by=key, row_limit=12, max_name_column_width=60))

@@ -387,7 +387,7 @@ def attention(q, k, v, *, causal=False, scale=None, skip=None, mask=None,
     """Attention on [B, H, S, D] torch tensors with optional Skip-Softmax.
 
     Non-contiguous inputs are copied to contiguous ones (the kernels read
-    the op layout densely). mask (CPU only for now): bool (True attends) or
+    the op layout densely). mask: bool (True attends) or
     q's dtype (added to the scaled scores), broadcasting to [B, Hq, Sq,
     Skv]; a row with nothing to attend to gives zeros. With return_stats,
     also returns a dict: tiles_total, tiles_skipped, sparsity, their

@@ -255,6 +255,26 @@ def masked_reference(q, k, v, mask, causal):
     return p @ v
 
 
+def masked_block_skips(mask, st, causal, d, sq, skv):
+    """Skips DESIGN.md section 4 predicts at lambda 1e-30 on random scores:
+    only kv-blocks past the first whose keys are all masked out for every
+    row (their max is -inf), one per visited (vote group, kv-block). The
+    masks here are per sequence (bool, [B, 1, 1, Skv]) or random additive
+    ones with no whole block masked, so each (batch, head) skips its
+    visited tiles' share of those blocks."""
+    total = st["tiles_total_per_head"]
+    if mask.dtype != torch.bool:
+        return torch.zeros_like(total)
+    _, bn = skipattn.block_sizes(mask.device, causal, d, sq)
+    nkv = -(-skv // bn)
+    keep = torch.nn.functional.pad(mask.reshape(mask.shape[0], skv).cpu(),
+                                   (0, nkv * bn - skv))
+    dead = ~keep.view(-1, nkv, bn).any(-1)
+    dead[:, 0] = False  # kv-block 0 is never voted
+    assert not causal and bool((total % nkv == 0).all())
+    return total // nkv * dead.sum(-1, keepdim=True)
+
+
 def check_mask(checks):
     for (label, dtype, hq, hkv, d, causal, b, sq, skv, mdtype,
          mshape) in MASKED:
@@ -287,11 +307,16 @@ def check_mask(checks):
             if mdtype == torch.bool:
                 zero_rows = int((out[1] == 0).all(-1).sum())
             want_zero = hq * sq if mdtype == torch.bool else 0
+            want_skips = masked_block_skips(mask, st, causal, d, sq, skv)
             tol = 2e-2 if dtype == torch.bfloat16 else 4e-3
             checks.record(name, finite and err < tol and err_skip < tol and
-                          zero_rows == want_zero and st["tiles_skipped"] == 0,
+                          zero_rows == want_zero and
+                          torch.equal(st["tiles_skipped_per_head"],
+                                      want_skips),
                           err=err, err_skip=err_skip, tol=tol,
-                          zero_rows=zero_rows, want_zero_rows=want_zero)
+                          zero_rows=zero_rows, want_zero_rows=want_zero,
+                          skipped=st["tiles_skipped"],
+                          want_skipped=int(want_skips.sum()))
         checks.run(name, one)
 
 

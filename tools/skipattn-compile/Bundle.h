@@ -58,6 +58,9 @@ struct BundleSpec {
   /// GPU decode kernels also vote against the maxima other splits publish
   /// (opt-in; docs/serving.md).
   bool decodeSharedMax = false;
+  /// GPU decode: the fewest kv-blocks a split takes (0: the default, 2
+  /// without skipping and 8 with it; Manifest.cpp says why).
+  int64_t decodeSplitBlocks = 0;
   /// Paged K/V (attn.paged_attention): keys per page, 0 for contiguous.
   /// `key` and `value` then keep the logical [B, Hkv, Skv, D] shapes; the
   /// entry takes the page pools, the block table and the lengths.

@@ -76,11 +76,14 @@ static Json deviceKernels(const BundleSpec &spec) {
     // scores its seed (block 0, DESIGN.md section 4), one K tile on top of
     // its own: skip bundles keep splits of kMinSkipSplitBlocks so that the
     // seeds cost at most an eighth of the K traffic.
+    // skipattn-compile --decode-split-blocks sets the minimum instead.
     constexpr int64_t kMinSplitBlocks = 2, kMinSkipSplitBlocks = 8;
     int64_t perSM = std::max<int64_t>(
         1, std::min<int64_t>(32, 227 * 1024 / decode->sharedBytes));
-    int64_t splitKeys =
-        decode->blockN * (spec.skip ? kMinSkipSplitBlocks : kMinSplitBlocks);
+    int64_t minBlocks = spec.decodeSplitBlocks ? spec.decodeSplitBlocks
+                        : spec.skip           ? kMinSkipSplitBlocks
+                                              : kMinSplitBlocks;
+    int64_t splitKeys = decode->blockN * minBlocks;
     Json splits = op(
         "max", {1, op("min", {op("ceil_div", {"kv_len", splitKeys}),
                               op("div", {op("mul", {perSM, "num_sms"}),

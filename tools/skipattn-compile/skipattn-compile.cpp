@@ -131,6 +131,13 @@ static cl::opt<bool> decodeSharedMax(
              "Opt-in: at least the default's skipped tiles, but how many "
              "more depends on timing (docs/serving.md)"),
     cl::cat(category));
+static cl::opt<int64_t> decodeSplitBlocks(
+    "decode-split-blocks",
+    cl::desc("GPU decode: the fewest kv-blocks each kv split takes (default "
+             "2, with skipping 8). Fewer, longer splits mean fewer partial "
+             "results to merge at a small batch; more, shorter ones more "
+             "CTAs in flight"),
+    cl::init(0), cl::cat(category));
 static cl::opt<int64_t> pageSize(
     "page-size",
     cl::desc("Paged K/V cache (attn.paged_attention): keys per page, a power "
@@ -437,6 +444,12 @@ int main(int argc, char **argv) {
       return 1;
   }
   spec->decodeSharedMax = decodeSharedMax;
+  if (decodeSplitBlocks.getNumOccurrences() &&
+      (target != "gpu" || decodeSplitBlocks < 1 || decodeSplitBlocks > 4096))
+    return fail("--decode-split-blocks is an option of GPU decode kernels: "
+                "it needs --target gpu and a value from 1 to 4096, got " +
+                std::to_string(decodeSplitBlocks));
+  spec->decodeSplitBlocks = decodeSplitBlocks;
   if (decodeSharedMax && (target != "gpu" || !spec->skip))
     return fail("--decode-shared-max is an option of skipping GPU decode "
                 "kernels: it needs --target gpu and skipping");
