@@ -6,7 +6,12 @@ third launch).
 With --trace, no ncu: the call runs 20 times under torch.profiler, each
 after an L2 flush as triton's do_bench does, and the device activity of the
 calls (the runtime's workspace memset, the kernel) is printed beside the
-event-timed span of a call, so that time outside the kernel shows."""
+event-timed span of a call, so that time outside the kernel shows.
+
+With --sustain S, no ncu: the call runs back to back for S seconds (as a
+benchmark's repetitions do) while nvidia-smi samples the SM clock and the
+power draw every 100 ms; prints the time per call and the median clock and
+power of the second half, where the card has settled under its limits."""
 import argparse, math, os, sys
 import torch
 
@@ -22,7 +27,12 @@ ap.add_argument("--len", type=int, default=16384)
 ap.add_argument("--q-len", type=int, help="default: --len (prefill)")
 ap.add_argument("--sparsity", type=float, default=0.0)
 ap.add_argument("--lam", type=float, help="the threshold itself (0: skipping off), not from --sparsity")
+ap.add_argument("--random", action="store_true", help="standard normal q, k, v (bench.py's dense rows) instead of the structured ones")
+ap.add_argument("--dobench", action="store_true",
+                help="no ncu: bench.py's timing (do_bench) three times, sampling the SM clock and power")
 ap.add_argument("--trace", action="store_true", help="torch.profiler timeline instead of a run for ncu")
+ap.add_argument("--sustain", type=float, default=0.0,
+                help="no ncu: run back to back for this many seconds, sampling the SM clock and power (nvidia-smi)")
 a = ap.parse_args()
 bundle = Runtime(a.runtime).load(a.bundle)
 m = bundle.manifest
@@ -32,6 +42,8 @@ gen = torch.Generator(device="cuda").manual_seed(7)
 gap = 40.0
 q, k, v = bench.structured(a.batch, sh["q_heads"], sh["kv_heads"], sq, a.len, sh["head_dim"],
                            m["block_n"], m["causal"], gen, gap)
+if a.random:
+    q, k, v = (torch.randn_like(x) for x in (q, k, v))
 q, k, v = (x.to(bench.DTYPES[m["dtype"]]) for x in (q, k, v))
 out = torch.empty_like(q)
 lam = math.exp(-gap * (1 - a.sparsity)) if a.sparsity > 0 else 1e-30
@@ -62,3 +74,49 @@ if a.trace:
     avg = prof.key_averages()
     key = "self_device_time_total" if hasattr(avg[0], "self_device_time_total") else "self_cuda_time_total"
     print(avg.table(sort_by=key, row_limit=12, max_name_column_width=60))
+
+def sample_clocks():
+    import subprocess
+    return subprocess.Popen(["nvidia-smi", "--query-gpu=clocks.sm,power.draw", "--format=csv,noheader,nounits",
+                             "-lms", "100"], stdout=subprocess.PIPE, text=True)
+
+
+def clock_summary(smi):
+    smi.terminate()
+    samples = [tuple(float(x) for x in line.split(",")) for line in smi.communicate()[0].splitlines()
+               if line.count(",") == 1 and "N/A" not in line]
+    late = sorted(samples[len(samples) // 2:]) or [(0.0, 0.0)]
+    power = sorted(p for _, p in late)
+    return (f"SM clock median {late[len(late) // 2][0]:.0f} MHz, power median {power[len(power) // 2]:.0f} W"
+            f" ({len(samples)} samples)")
+
+
+if a.dobench:
+    # bench.py's own timing (triton do_bench: L2 flush before every call,
+    # median), three times, with the clock sampled meanwhile.
+    call = (lambda: bundle.run_device(q, k, v, out, lam)) if m["skip"] else (lambda: bundle.run_device(q, k, v, out))
+    smi = sample_clocks()
+    times = [bench.bench(call) for _ in range(3)]
+    print(f"{os.path.basename(a.bundle)} do_bench x3: " + ", ".join(f"{t:.3f}" for t in times)
+          + f" ms; second half: {clock_summary(smi)}")
+
+if a.sustain > 0:
+    import time
+    call = (lambda: bundle.run_device(q, k, v, out, lam)) if m["skip"] else (lambda: bundle.run_device(q, k, v, out))
+    smi = sample_clocks()
+    t0, calls = time.time(), 0
+    e0 = torch.cuda.Event(enable_timing=True)
+    e1 = torch.cuda.Event(enable_timing=True)
+    half = None
+    while time.time() - t0 < a.sustain:
+        for _ in range(10):
+            call()
+        calls += 10
+        if half is None and time.time() - t0 > a.sustain / 2:
+            torch.cuda.synchronize()
+            half, e0_calls = time.time(), calls
+            e0.record()
+    e1.record()
+    torch.cuda.synchronize()
+    print(f"{os.path.basename(a.bundle)} sustained {a.sustain:.0f} s: second half "
+          f"{e0.elapsed_time(e1) / (calls - e0_calls):.3f} ms per call, {clock_summary(smi)}")

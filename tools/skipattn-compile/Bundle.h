@@ -58,7 +58,7 @@ struct BundleSpec {
   /// GPU decode kernels also vote against the maxima other splits publish
   /// (opt-in; docs/serving.md).
   bool decodeSharedMax = false;
-  /// GPU decode: the fewest kv-blocks a split takes (0: the default, 2
+  /// GPU decode: the fewest kv-blocks a split takes (0: the default, 4
   /// without skipping and 8 with it; Manifest.cpp says why).
   int64_t decodeSplitBlocks = 0;
   /// Paged K/V (attn.paged_attention): keys per page, 0 for contiguous.

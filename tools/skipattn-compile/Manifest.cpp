@@ -75,9 +75,14 @@ static Json deviceKernels(const BundleSpec &spec) {
     // batch a few long ones. Every split of a skip kernel past block 0 also
     // scores its seed (block 0, DESIGN.md section 4), one K tile on top of
     // its own: skip bundles keep splits of kMinSkipSplitBlocks so that the
-    // seeds cost at most an eighth of the K traffic.
-    // skipattn-compile --decode-split-blocks sets the minimum instead.
-    constexpr int64_t kMinSplitBlocks = 2, kMinSkipSplitBlocks = 8;
+    // seeds cost at most an eighth of the K traffic. Dense splits take at
+    // least 4 blocks: at batch 1 and 8K keys (GQA 32/8, D=128, H100, bench/
+    // RESULTS.md run 8) 2, 4, 8 and 16 gave 49, 32, 16 and 8 splits and
+    // 33.0, 29.7, 27.8 and 33.0 us: fewer splits shorten the one-warp merge
+    // of the last split, more keep more CTAs loading; 4 keeps short contexts
+    // (2K: 8 splits) from running long serial splits. skipattn-compile
+    // --decode-split-blocks sets the minimum instead.
+    constexpr int64_t kMinSplitBlocks = 4, kMinSkipSplitBlocks = 8;
     int64_t perSM = std::max<int64_t>(
         1, std::min<int64_t>(32, 227 * 1024 / decode->sharedBytes));
     int64_t minBlocks = spec.decodeSplitBlocks ? spec.decodeSplitBlocks

@@ -134,7 +134,7 @@ static cl::opt<bool> decodeSharedMax(
 static cl::opt<int64_t> decodeSplitBlocks(
     "decode-split-blocks",
     cl::desc("GPU decode: the fewest kv-blocks each kv split takes (default "
-             "2, with skipping 8). Fewer, longer splits mean fewer partial "
+             "4, with skipping 8). Fewer, longer splits mean fewer partial "
              "results to merge at a small batch; more, shorter ones more "
              "CTAs in flight"),
     cl::init(0), cl::cat(category));
