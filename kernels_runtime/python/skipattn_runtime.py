@@ -44,7 +44,8 @@ class _Options(ctypes.Structure):
                 ("block_table", ctypes.c_void_p), ("seq_lens", ctypes.c_void_p),
                 ("num_pages", ctypes.c_int64), ("max_pages", ctypes.c_int64),
                 ("head_stats", ctypes.c_void_p), ("cu_seqlens_q", ctypes.c_void_p),
-                ("cu_seqlens_k", ctypes.c_void_p), ("max_seqlen_q", ctypes.c_int64)]
+                ("cu_seqlens_k", ctypes.c_void_p), ("max_seqlen_q", ctypes.c_int64),
+                ("init_max", ctypes.c_void_p), ("max", ctypes.c_void_p)]
 
 
 _DTYPES = {"torch.float32": 0, "torch.float16": 1, "torch.bfloat16": 2}

@@ -125,6 +125,20 @@ static LogicalResult checkHostContext(scf::ForallOp forall, StringRef pass) {
   return success();
 }
 
+/// Whether the forall writes a kv loop's running max as a result: the max
+/// result of attn.attention, a row slice of the loop's final max.
+static bool writesRunningMax(scf::ForallOp forall) {
+  for (Operation &op : forall.getTerminator().getYieldingOps()) {
+    auto insert = dyn_cast<tensor::ParallelInsertSliceOp>(op);
+    auto rows = insert
+                    ? insert.getSource().getDefiningOp<tensor::ExtractSliceOp>()
+                    : nullptr;
+    if (rows && rows.getSource().getDefiningOp<scf::ForOp>())
+      return true;
+  }
+  return false;
+}
+
 /// Reads the tiled form, or explains what is missing.
 static FailureOr<TiledAttention> analyze(scf::ForallOp forall, StringRef chip) {
   TiledAttention ta;
@@ -135,6 +149,17 @@ static FailureOr<TiledAttention> analyze(scf::ForallOp forall, StringRef chip) {
   if (!qLoad)
     qLoad = findIn<LoadPackedTileOp>(body);
   auto loop = findIn<scf::ForOp>(body);
+  // The carry of a ring (docs/distributed.md): the kernels start the
+  // running max at -inf and keep it in registers; the CPU lowering reads
+  // init_max and writes max.
+  if (findIn<LoadMaxTileOp>(body))
+    return forall.emitError("convert-attn-to-gpu: init_max is not supported "
+                            "by the GPU lowering yet (attn.attention's "
+                            "init_max operand; the CPU lowering has it)");
+  if (writesRunningMax(forall))
+    return forall.emitError("convert-attn-to-gpu: the max result is not "
+                            "supported by the GPU lowering yet "
+                            "(attn.attention's max; the CPU lowering has it)");
   // The output, and with attn.attention's lse result the log-sum-exp.
   bool lse = findIn<TileLseOp>(body) != nullptr;
   if (!qLoad || !loop || forall.getNumResults() != (lse ? 2u : 1u))
