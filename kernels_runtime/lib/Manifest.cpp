@@ -541,11 +541,10 @@ static bool parseRoot(Reader &reader, const Json &root,
     return reader.error("\"varlen\" bundles take no mask, pages, lse or kv "
                         "splits");
   if (manifest.initMax &&
-      (manifest.target == SKIPATTN_TARGET_GPU || manifest.varlen ||
-       manifest.pageSize || manifest.kvSplits))
-    return reader.error("\"init_max\" is for cpu bundles of contiguous "
-                        "K/V without kv splits (the GPU lowering does not "
-                        "support it yet)");
+      (manifest.varlen || manifest.pageSize || manifest.kvSplits))
+    return reader.error("\"init_max\" is for bundles of contiguous K/V "
+                        "without kv splits (not varlen, paged or "
+                        "kv_splits)");
   if (manifest.kvSplits && manifest.target == SKIPATTN_TARGET_GPU)
     return reader.error("\"kv_splits\" is a tiling of cpu bundles; a gpu "
                         "bundle's kernels split the kv range on their own");

@@ -70,9 +70,10 @@ struct Manifest {
   /// The bundle also writes the log-sum-exp of each output row ("lse":
   /// true): an argument after out (cpu), a launch parameter (gpu).
   bool lse = false;
-  /// The carry of a ring ("init_max": true, cpu bundles): the entry takes
-  /// init_max (f32 [B, Hq, Sq]) after the mask and writes the final
-  /// running max (f32 [B, Hq, Sq]) after the lse (docs/distributed.md).
+  /// The carry of a ring ("init_max": true): the entry takes init_max
+  /// (f32 [B, Hq, Sq]) after the mask and writes the final running max
+  /// (f32 [B, Hq, Sq]) after the lse (cpu), or the prefill kernel takes
+  /// both as launch parameters (gpu) (docs/distributed.md).
   bool initMax = false;
   /// A paged bundle ("paged": {"page_size": P}): keys per page, 0 for
   /// contiguous K/V. k and v are then page pools [num_pages, P, Hkv, D],

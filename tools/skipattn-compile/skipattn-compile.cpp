@@ -126,9 +126,10 @@ static cl::opt<bool>
         cl::cat(category));
 static cl::opt<bool> initMax(
     "init-max",
-    cl::desc("CPU: take init_max (f32 [B, Hq, Sq]), the running max each "
-             "row starts from, and write the final max (f32 [B, Hq, Sq]): "
-             "the carry of a context-parallel ring (docs/distributed.md)"),
+    cl::desc("Take init_max (f32 [B, Hq, Sq]), the running max each row "
+             "starts from, and write the final max (f32 [B, Hq, Sq]): the "
+             "carry of a context-parallel ring (docs/distributed.md; on the "
+             "GPU, the mma.sync prefill kernel for every query length)"),
     cl::cat(category));
 static cl::opt<bool> decodeSharedMax(
     "decode-shared-max",
@@ -371,9 +372,6 @@ int main(int argc, char **argv) {
   spec->voteRows = vote;
   spec->lse = spec->lse || lse;
   spec->initMax = spec->initMax || initMax;
-  if (spec->initMax && target != "cpu")
-    return fail("init_max is not supported by the GPU lowering yet; "
-                "--init-max builds cpu bundles");
   spec->pageSize = pageSize;
   if (pageSize.getNumOccurrences() && !input.empty())
     return fail("--page-size builds a paged attention from the shape flags; "
