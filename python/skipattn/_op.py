@@ -246,7 +246,7 @@ def bundle_key(chip, dtype, q_heads, kv_heads, head_dim, value_head_dim,
     """The BundleKey the op uses: chip "" for the CPU, else "sm_90a" or
     "sm_80"; dtype a torch dtype; mask None or a 4-D tensor (its dtype and
     which dims broadcast count); lse for the bundle that also writes the
-    log-sum-exp (skipattn.distributed); init_max for the CPU bundle that
+    log-sum-exp (skipattn.distributed); init_max for the bundle that
     carries the running max (init_max in, max out; the ring's carry). For
     filling a cache ahead of time."""
     bm, bn = _block_sizes(chip, causal, head_dim)
@@ -278,9 +278,9 @@ def _run(q, k, v, mask, causal, scale, lam, skip, lse=None, init_max=None,
     bundle, which counts nothing). With lse (a contiguous f32 tensor
     [B, Hq, Sq] on q's device) the bundle compiled with --lse runs and writes
     each row's log-sum-exp into it (docs/serving.md). With init_max and
-    max_out (contiguous f32 [B, Hq, Sq] CPU tensors, with lse) the bundle
-    compiled with --init-max starts each row's running max from init_max
-    and writes the final one into max_out (docs/distributed.md).
+    max_out (contiguous f32 [B, Hq, Sq] tensors on q's device, with lse) the
+    bundle compiled with --init-max starts each row's running max from
+    init_max and writes the final one into max_out (docs/distributed.md).
 
     The bundles have the default scale 1/sqrt(D) built in; another scale is
     applied by scaling q (exact in f32 up to one rounding of q).

@@ -324,13 +324,13 @@ def ring_attention(q, k, v, *, group=None, causal=False, skip=None,
     with skipping on, carries the running max from step to step: step t + 1
     starts each row from the largest score steps 0..t kept (the bundles'
     init_max operand and max result), so that a late shard can be skipped
-    whole, its first kv-block included; CPU tensors only (the GPU lowering
-    does not take init_max yet). "sinks", with skipping on, starts every
-    call from the row max over the sequence's first kv-block (the first
-    min(64, ...) keys of the first rank that has keys, broadcast once); it
-    goes in as a key of zeros and an additive mask of [B, Hq, Sq_r,
-    Skv_s + 1] elements per call, which limits it to short shards
-    (docs/distributed.md).
+    whole, its first kv-block included (CPU tensors, and CUDA tensors, where
+    the GPU bundles run the mma.sync prefill kernel). "sinks", with
+    skipping on, starts every call from the row max over the sequence's
+    first kv-block (the first min(64, ...) keys of the first rank that has
+    keys, broadcast once); it goes in as a key of zeros and an additive mask
+    of [B, Hq, Sq_r, Skv_s + 1] elements per call, which limits it to short
+    shards (docs/distributed.md).
 
     With return_stats, also a dict, the same on every rank (gathered with
     all_gather): tiles_total, tiles_skipped and sparsity over every rank
@@ -349,11 +349,6 @@ def ring_attention(q, k, v, *, group=None, causal=False, skip=None,
     if seed not in ("carry", "sinks", None):
         raise ValueError("seed must be 'carry', 'sinks' or None, got %r" %
                          (seed,))
-    if seed == "carry" and isinstance(q, torch.Tensor) and \
-            q.device.type != "cpu":
-        raise ValueError("seed='carry' needs CPU tensors: init_max is not "
-                         "supported by the GPU lowering yet (use 'sinks' or "
-                         "None on %s)" % q.device.type)
     q_lens, kv_lens = _check_ranks(q, k, v, causal, group, world)
     kv_total = sum(kv_lens)
     lam, min_kv, reason = _op.resolve_skip(skip, max(kv_total, 1))
