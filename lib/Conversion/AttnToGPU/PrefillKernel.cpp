@@ -249,9 +249,9 @@ void PrefillGenerator::build(gpu::GPUFuncOp func) {
   if (cfg.initMax) {
     carryBase = e.mul(e.add(e.mul(bIdx, e.i32c(cfg.qHeads)), h), sq);
     for (int r = 0; r < 2; ++r) {
-      auto read = scf::IfOp::create(
-          b, loc, TypeRange{e.f32}, e.cmp(P::slt, row[r], sq),
-          /*addThenBlock=*/true, /*addElseBlock=*/true);
+      auto read =
+          scf::IfOp::create(b, loc, TypeRange{e.f32}, e.cmp(P::slt, row[r], sq),
+                            /*addThenBlock=*/true, /*addElseBlock=*/true);
       {
         OpBuilder::InsertionGuard guard(b);
         b.setInsertionPointToStart(read.thenBlock());
