@@ -1,5 +1,6 @@
 // RUN: skipattn-opt %s --attn-tile --attn-insert-block-skip --convert-attn-to-gpu="chip=sm_90a decode-kernels" | FileCheck %s
 // RUN: skipattn-opt %s --attn-tile --attn-insert-block-skip --convert-attn-to-gpu="chip=sm_80 decode-kernels" | FileCheck %s
+// RUN: skipattn-opt %s --attn-tile --attn-insert-block-skip --convert-attn-to-gpu="chip=sm_90a decode-kernels" | FileCheck %s --check-prefix=DECODE
 
 // The carry of a ring on the GPU (docs/distributed.md): attn.attention's
 // init_max and max go to the mma.sync prefill kernel (on sm_90a too) as two
@@ -24,9 +25,15 @@
 //       CHECK:   return %[[O]], %[[L]], %[[M]]
 // CHECK-LABEL: func.func @plain(
 //       CHECK:   gpu.launch_func  @skipattn_kernels::@skipattn_prefill_bf16_h8x2_d128_m64n64_causal_skip_lse blocks
+// One query row (a decode step) launches the prefill kernel too.
+// CHECK-LABEL: func.func @one_row(
+//       CHECK:   gpu.launch_func  @skipattn_kernels::@skipattn_prefill_bf16_h8x2_d64_m64n64_skip_lse_carry blocks
 
-// CHECK-NOT: skipattn_decode
 // CHECK-NOT: _sm90
+// No decode kernel takes the carry; the plain attention has its own.
+// DECODE-NOT: gpu.func @skipattn_decode{{.*}}_carry
+// DECODE: gpu.func @skipattn_decode_bf16_h8x2_d128_m64n64_causal_skip_lse(
+// DECODE-NOT: gpu.func @skipattn_decode{{.*}}_carry
 // CHECK-LABEL: gpu.func @skipattn_prefill_bf16_h8x2_d128_m64n64_causal_skip_lse_carry(
 //  CHECK-SAME:     %[[IMARG:[a-z0-9]+]]: i64, %[[MXARG:[a-z0-9]+]]: i64) kernel
 //  CHECK-SAME:     params = ["q", "k", "v", "out", "batch", "q_len", "kv_len", "threshold", "lse", "init_max", "max"]
@@ -80,4 +87,14 @@ func.func @plain(%q: tensor<?x8x?x128xbf16>, %k: tensor<?x2x?x128xbf16>, %v: ten
   %o, %l = attn.attention %q, %k, %v {causal, skip = #attn.skip<threshold = 1.0e-3>}
        : tensor<?x8x?x128xbf16>, tensor<?x2x?x128xbf16>, tensor<?x2x?x128xbf16> -> tensor<?x8x?x128xbf16>, tensor<?x8x?xf32> outs(%e, %el : tensor<?x8x?xf32>)
   return %o, %l : tensor<?x8x?x128xbf16>, tensor<?x8x?xf32>
+}
+
+func.func @one_row(%q: tensor<1x8x1x64xbf16>, %k: tensor<1x2x?x64xbf16>, %m: tensor<1x8x1xf32>) -> (tensor<1x8x1x64xbf16>, tensor<1x8x1xf32>, tensor<1x8x1xf32>) {
+  %e = tensor.empty() : tensor<1x8x1x64xbf16>
+  %el = tensor.empty() : tensor<1x8x1xf32>
+  %em = tensor.empty() : tensor<1x8x1xf32>
+  %o, %l, %mx = attn.attention %q, %k, %k init_max(%m : tensor<1x8x1xf32>) {skip = #attn.skip<threshold = 1.0e-3>}
+       : tensor<1x8x1x64xbf16>, tensor<1x2x?x64xbf16>, tensor<1x2x?x64xbf16> -> tensor<1x8x1x64xbf16>, tensor<1x8x1xf32>, max tensor<1x8x1xf32>
+         outs(%e, %el : tensor<1x8x1xf32>, max %em : tensor<1x8x1xf32>)
+  return %o, %l, %mx : tensor<1x8x1x64xbf16>, tensor<1x8x1xf32>, tensor<1x8x1xf32>
 }
