@@ -75,13 +75,15 @@ run() {
   "$root/examples/host_program/build.sh" --link "$out/host_program" "$(dirname "$lib")"
   "$out/host_program/attention_host" || failed=1
   # The serving kernels too (docs/serving.md): paged decode through a
-  # scrambled block table (skip, and lse at pages of 256), masks, varlen.
+  # scrambled block table (skip, and lse at pages of 256), masks, varlen;
+  # and the carry of a ring (init_max, max).
   local sanitize=(python3 "$root/test/GPU/sanitize.py" --runtime "$lib"
                   "$out/bf16_d128_gqa_causal_skip" "$out/f16_d64_causal"
                   "$out/bf16_d128_gqa_paged16_skip"
                   "$out/f16_d64_causal_paged256_lse"
                   "$out/bf16_d128_gqa_causal_skip_maskb"
-                  "$out/bf16_d128_gqa_causal_skip_varlen")
+                  "$out/bf16_d128_gqa_causal_skip_varlen"
+                  "$out/bf16_d128_gqa_causal_skip_lse_carry")
   for tool in memcheck racecheck synccheck; do
     echo "== compute-sanitizer --tool $tool"
     compute-sanitizer --tool "$tool" --error-exitcode 9 "${sanitize[@]}" || failed=1

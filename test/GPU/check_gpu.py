@@ -689,6 +689,9 @@ def main():
     ap.add_argument("--runtime", required=True)
     ap.add_argument("--bundles", required=True)
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--match", default="",
+                    help="only the bundles whose name contains this (e.g. "
+                    "_carry: the carry's bundles and, through them, their twins)")
     a = ap.parse_args()
     rt = Runtime(a.runtime)
     seed = int.from_bytes(os.urandom(4), "little")
@@ -704,7 +707,7 @@ def main():
         shapes = shapes[::3]
     for name in sorted(os.listdir(a.bundles)):
         d = os.path.join(a.bundles, name)
-        if not os.path.isfile(os.path.join(d, "manifest.json")):
+        if not os.path.isfile(os.path.join(d, "manifest.json")) or a.match not in name:
             continue
         bundle = rt.load(d)
         man = bundle.manifest
