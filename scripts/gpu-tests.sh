@@ -50,6 +50,14 @@ prepare() {
   "$c" --target gpu --chip sm_80 -o "$out/f16_d64_sm80_maska" "${dyn[@]}" --q-heads 4 --kv-heads 1 --head-dim 64 --dtype f16 --mask 'additive:?,4,?,?'
   # Varlen prefill; its twin is bf16_d128_gqa_causal_skip (same shape).
   "$c" --target gpu -o "$out/bf16_d128_gqa_causal_skip_varlen" "${dyn[@]}" --q-heads 8 --kv-heads 2 --head-dim 128 --dtype bf16 --causal --skip --varlen
+  # The carry of a ring (docs/distributed.md), each with its twin (the name
+  # without _carry; bf16_d128_gqa_lse above is the dense one's): the
+  # mma.sync prefill kernel with init_max and max, on sm_90a and sm_80.
+  "$c" --target gpu -o "$out/bf16_d128_gqa_causal_skip_lse_carry" "${dyn[@]}" --q-heads 8 --kv-heads 2 --head-dim 128 --dtype bf16 --causal --skip --lse --init-max
+  "$c" --target gpu -o "$out/bf16_d128_gqa_causal_skip_lse" "${dyn[@]}" --q-heads 8 --kv-heads 2 --head-dim 128 --dtype bf16 --causal --skip --lse
+  "$c" --target gpu --chip sm_80 -o "$out/f16_d64_gqa_warpvote_skip_lse_sm80_carry" "${dyn[@]}" --q-heads 4 --kv-heads 2 --head-dim 64 --dtype f16 --skip --block-m 128 --vote 16 --lse --init-max
+  "$c" --target gpu --chip sm_80 -o "$out/f16_d64_gqa_warpvote_skip_lse_sm80" "${dyn[@]}" --q-heads 4 --kv-heads 2 --head-dim 64 --dtype f16 --skip --block-m 128 --vote 16 --lse
+  "$c" --target gpu -o "$out/bf16_d128_gqa_lse_carry" "${dyn[@]}" --q-heads 32 --kv-heads 8 --head-dim 128 --dtype bf16 --lse --init-max
   "$root/examples/host_program/build.sh" --object "$out/host_program"
   echo "prepared $(ls "$out"/*/manifest.json | wc -l) test bundles and the host program in $out"
 }
@@ -67,13 +75,15 @@ run() {
   "$root/examples/host_program/build.sh" --link "$out/host_program" "$(dirname "$lib")"
   "$out/host_program/attention_host" || failed=1
   # The serving kernels too (docs/serving.md): paged decode through a
-  # scrambled block table (skip, and lse at pages of 256), masks, varlen.
+  # scrambled block table (skip, and lse at pages of 256), masks, varlen;
+  # and the carry of a ring (init_max, max).
   local sanitize=(python3 "$root/test/GPU/sanitize.py" --runtime "$lib"
                   "$out/bf16_d128_gqa_causal_skip" "$out/f16_d64_causal"
                   "$out/bf16_d128_gqa_paged16_skip"
                   "$out/f16_d64_causal_paged256_lse"
                   "$out/bf16_d128_gqa_causal_skip_maskb"
-                  "$out/bf16_d128_gqa_causal_skip_varlen")
+                  "$out/bf16_d128_gqa_causal_skip_varlen"
+                  "$out/bf16_d128_gqa_causal_skip_lse_carry")
   for tool in memcheck racecheck synccheck; do
     echo "== compute-sanitizer --tool $tool"
     compute-sanitizer --tool "$tool" --error-exitcode 9 "${sanitize[@]}" || failed=1

@@ -273,6 +273,10 @@ extern "C" int skipattn_bundle_has_lse(const skipattn_bundle *bundle) {
   return bundle && bundle->manifest.lse;
 }
 
+extern "C" int skipattn_bundle_has_init_max(const skipattn_bundle *bundle) {
+  return bundle && bundle->manifest.initMax;
+}
+
 extern "C" int64_t skipattn_bundle_page_size(const skipattn_bundle *bundle) {
   return bundle ? bundle->manifest.pageSize : 0;
 }
@@ -513,6 +517,18 @@ static skipattn_status checkOptions(const char *api, const Manifest &manifest,
                 std::string(api) + ": lse was given, but this bundle does not "
                                    "write it (\"lse\": false; compile with "
                                    "--lse)");
+  if (manifest.initMax && (!options.init_max || !options.max))
+    return fail(SKIPATTN_ERROR_INVALID_ARGUMENT,
+                std::string(api) +
+                    ": this bundle carries the running max (\"init_max\": "
+                    "true); pass skipattn_run_options.init_max and .max "
+                    "(f32 [B, Hq, Sq] each; init_max -inf for none)");
+  if (!manifest.initMax && (options.init_max || options.max))
+    return fail(SKIPATTN_ERROR_INVALID_ARGUMENT,
+                std::string(api) + ": init_max or max was given, but this "
+                                   "bundle does not take them "
+                                   "(\"init_max\": false; compile with "
+                                   "--init-max)");
   return SKIPATTN_OK;
 }
 

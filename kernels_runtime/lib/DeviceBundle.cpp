@@ -198,6 +198,8 @@ static size_t paramBytes(LaunchParam param) {
   case LaunchParam::Out:
   case LaunchParam::Mask:
   case LaunchParam::Lse:
+  case LaunchParam::InitMax:
+  case LaunchParam::Max:
   case LaunchParam::BlockTable:
   case LaunchParam::SeqLens:
   case LaunchParam::CuSeqlensQ:
@@ -669,6 +671,12 @@ skipattn_status DeviceKernel::run(const Manifest &manifest,
         break;
       case LaunchParam::Lse:
         value.pointer = devicePointer(options.lse);
+        break;
+      case LaunchParam::InitMax:
+        value.pointer = devicePointer(options.init_max);
+        break;
+      case LaunchParam::Max:
+        value.pointer = devicePointer(options.max);
         break;
       case LaunchParam::BlockTable:
         value.pointer = devicePointer(options.block_table);

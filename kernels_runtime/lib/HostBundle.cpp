@@ -235,11 +235,18 @@ void HostKernel::run(const Manifest &manifest, const skipattn_shape &shape,
   // [B, Hq, 2] counters, one pair per (batch, query head).
   MemRef3 statsRef = {
       headStats, headStats, 0, {s.batch, s.q_heads, 2}, {2 * s.q_heads, 2, 1}};
-  MemRef3 lseRef = {options.lse,
-                    options.lse,
-                    0,
-                    {s.batch, s.q_heads, s.q_len},
-                    {s.q_heads * s.q_len, s.q_len, 1}};
+  // [B, Hq, Sq] rows: the lse, and the carry (init_max in, max out).
+  auto rowsOf = [&](const float *data) -> MemRef3 {
+    auto *p = const_cast<float *>(data);
+    return {p,
+            p,
+            0,
+            {s.batch, s.q_heads, s.q_len},
+            {s.q_heads * s.q_len, s.q_len, 1}};
+  };
+  MemRef3 lseRef = rowsOf(options.lse);
+  MemRef3 initMaxRef = rowsOf(options.init_max);
+  MemRef3 maxRef = rowsOf(options.max);
   // An index argument: int64 on the 64-bit hosts the runtime builds for.
   int64_t numSplits = options.num_splits < 1 ? 1 : options.num_splits;
 
@@ -248,10 +255,10 @@ void HostKernel::run(const Manifest &manifest, const skipattn_shape &shape,
     lambda *= static_cast<float>(s.kv_len);
   bool hasLambda = manifest.skipKind != SKIPATTN_SKIP_NONE;
 
-  // The canonical order q, k, v, [mask], [block_table, seq_lens],
-  // [cu_seqlens_q, cu_seqlens_k], out,
-  // [lse], [num_splits], [lambda], [stats]: each step appends its argument
-  // when the bundle has it, so every combination gets its own prototype.
+  // The canonical order q, k, v, [mask], [init_max], [block_table,
+  // seq_lens], [cu_seqlens_q, cu_seqlens_k], out, [lse], [max],
+  // [num_splits], [lambda], [stats]: each step appends its argument when the
+  // bundle has it, so every combination gets its own prototype.
   auto withStats = [&](auto... args) {
     if (manifest.stats)
       call(entry, args..., &statsRef);
@@ -270,11 +277,17 @@ void HostKernel::run(const Manifest &manifest, const skipattn_shape &shape,
     else
       withLambda(args...);
   };
-  auto withLse = [&](auto... args) {
-    if (manifest.lse)
-      withSplits(args..., &lseRef);
+  auto withMax = [&](auto... args) {
+    if (manifest.initMax)
+      withSplits(args..., &maxRef);
     else
       withSplits(args...);
+  };
+  auto withLse = [&](auto... args) {
+    if (manifest.lse)
+      withMax(args..., &lseRef);
+    else
+      withMax(args...);
   };
   if (manifest.varlen) {
     // Packed [tokens, heads, dim] tensors and the cumulative lengths.
@@ -288,7 +301,11 @@ void HostKernel::run(const Manifest &manifest, const skipattn_shape &shape,
     MemRef1 cuQRef = {cuQ, cuQ, 0, {s.batch + 1}, {1}};
     MemRef1 cuKRef = {cuK, cuK, 0, {s.batch + 1}, {1}};
     withLse(&qPacked, &kPacked, &vPacked, &cuQRef, &cuKRef, &oPacked);
-  } else if (manifest.hasMask)
+  } else if (manifest.hasMask && manifest.initMax)
+    withLse(&qRef, &kRef, &vRef, &mRef, &initMaxRef, &oRef);
+  else if (manifest.initMax)
+    withLse(&qRef, &kRef, &vRef, &initMaxRef, &oRef);
+  else if (manifest.hasMask)
     withLse(&qRef, &kRef, &vRef, &mRef, &oRef);
   else if (pageSize)
     withLse(&qRef, &kRef, &vRef, &tableRef, &lensRef, &oRef);

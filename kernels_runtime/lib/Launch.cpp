@@ -74,6 +74,8 @@ constexpr ParamSpelling launchParams[] = {
     {"out", LaunchParam::Out},
     {"mask", LaunchParam::Mask},
     {"lse", LaunchParam::Lse},
+    {"init_max", LaunchParam::InitMax},
+    {"max", LaunchParam::Max},
     {"stats", LaunchParam::Stats},
     {"workspace", LaunchParam::Workspace},
     {"workspace_zeroed", LaunchParam::WorkspaceZeroed},
@@ -403,6 +405,10 @@ private:
                                " needs a varlen bundle (\"varlen\" is false)");
       if (found->param == LaunchParam::Lse && !manifest.lse)
         return fail(where, ": \"lse\" needs \"lse\": true");
+      if ((found->param == LaunchParam::InitMax ||
+           found->param == LaunchParam::Max) &&
+          !manifest.initMax)
+        return fail(where, ": " + quote(name) + " needs \"init_max\": true");
       if (found->param == LaunchParam::Stats && !manifest.stats)
         return fail(where, ": \"stats\" needs \"stats\": true");
       launch.params.push_back(found->param);

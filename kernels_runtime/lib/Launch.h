@@ -79,6 +79,10 @@ enum class LaunchParam : uint8_t {
   Mask,
   /// The log-sum-exp output, f32 [B, Hq, Sq] (bundles with "lse").
   Lse,
+  /// The carry of a ring (bundles with "init_max"): the initial running
+  /// max and the final one, f32 [B, Hq, Sq] each.
+  InitMax,
+  Max,
   Stats,
   Workspace,
   /// The workspace too, for a kernel that needs its leading

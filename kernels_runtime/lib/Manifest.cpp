@@ -332,6 +332,8 @@ static std::vector<std::string> expectedArguments(const Manifest &manifest) {
   std::vector<std::string> result = {"q", "k", "v"};
   if (manifest.hasMask)
     result.push_back("mask");
+  if (manifest.initMax)
+    result.push_back("init_max");
   if (manifest.pageSize) {
     result.push_back("block_table");
     result.push_back("seq_lens");
@@ -343,6 +345,8 @@ static std::vector<std::string> expectedArguments(const Manifest &manifest) {
   result.push_back("out");
   if (manifest.lse)
     result.push_back("lse");
+  if (manifest.initMax)
+    result.push_back("max");
   if (manifest.kvSplits)
     result.push_back("num_splits");
   // The run-time skip argument: the threshold lambda itself, or the scale
@@ -378,7 +382,8 @@ static bool parseArguments(Reader &reader, const Json &root,
   std::vector<std::string> expected = expectedArguments(manifest);
   if (manifest.arguments != expected)
     return reader.error("\"arguments\" is " + formatList(manifest.arguments) +
-                        ", but \"mask\", \"paged\", \"varlen\", \"lse\", "
+                        ", but \"mask\", \"init_max\", \"paged\", "
+                        "\"varlen\", \"lse\", "
                         "\"kv_splits\", \"skip\" and \"stats\" imply " +
                         formatList(expected));
   return true;
@@ -523,6 +528,7 @@ static bool parseRoot(Reader &reader, const Json &root,
       !reader.getBool(root, "stats", manifest.stats) ||
       !reader.getOptionalBool(root, "kv_splits", manifest.kvSplits) ||
       !reader.getOptionalBool(root, "lse", manifest.lse) ||
+      !reader.getOptionalBool(root, "init_max", manifest.initMax) ||
       !reader.getOptionalBool(root, "varlen", manifest.varlen) ||
       !parseStatsLayout(reader, root, manifest) ||
       !parseBlock(reader, root, "block_m", manifest.blockM) ||
@@ -534,6 +540,11 @@ static bool parseRoot(Reader &reader, const Json &root,
                           manifest.lse || manifest.kvSplits))
     return reader.error("\"varlen\" bundles take no mask, pages, lse or kv "
                         "splits");
+  if (manifest.initMax &&
+      (manifest.varlen || manifest.pageSize || manifest.kvSplits))
+    return reader.error("\"init_max\" is for bundles of contiguous K/V "
+                        "without kv splits (not varlen, paged or "
+                        "kv_splits)");
   if (manifest.kvSplits && manifest.target == SKIPATTN_TARGET_GPU)
     return reader.error("\"kv_splits\" is a tiling of cpu bundles; a gpu "
                         "bundle's kernels split the kv range on their own");

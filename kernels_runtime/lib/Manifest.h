@@ -70,6 +70,11 @@ struct Manifest {
   /// The bundle also writes the log-sum-exp of each output row ("lse":
   /// true): an argument after out (cpu), a launch parameter (gpu).
   bool lse = false;
+  /// The carry of a ring ("init_max": true): the entry takes init_max
+  /// (f32 [B, Hq, Sq]) after the mask and writes the final running max
+  /// (f32 [B, Hq, Sq]) after the lse (cpu), or the prefill kernel takes
+  /// both as launch parameters (gpu) (docs/distributed.md).
+  bool initMax = false;
   /// A paged bundle ("paged": {"page_size": P}): keys per page, 0 for
   /// contiguous K/V. k and v are then page pools [num_pages, P, Hkv, D],
   /// and the entry takes block_table and seq_lens after v.
@@ -82,8 +87,8 @@ struct Manifest {
   int64_t blockM = 0;
   int64_t blockN = 0;
   /// The entry's parameters in order; checked to be the canonical
-  /// q, k, v, [mask], [block_table, seq_lens], [cu_seqlens_q,
-  /// cu_seqlens_k], out, [lse], [num_splits],
+  /// q, k, v, [mask], [init_max], [block_table, seq_lens], [cu_seqlens_q,
+  /// cu_seqlens_k], out, [lse], [max], [num_splits],
   /// [lambda], [stats].
   std::vector<std::string> arguments;
 

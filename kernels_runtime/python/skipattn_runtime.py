@@ -5,6 +5,8 @@
     bundle.run_device(q, k, v, out, lam)            # torch CUDA tensors, async
     total, skipped = bundle.run_device(..., stats=True)  # waits, returns counters
     bundle.run_device(q, k, v, out, lse=lse)         # a bundle compiled with --lse
+    bundle.run_device(q, k, v, out, lam, lse=lse,    # and --init-max: the carry
+                      init_max=m0, max_out=m1)
     rt.merge_lse(out_a, lse_a, out_b, lse_b, out, lse)   # CPU tensors
     bundle.run_device(q, k_pages, v_pages, out,      # a paged bundle
                       block_table=table, seq_lens=lens)
@@ -44,7 +46,8 @@ class _Options(ctypes.Structure):
                 ("block_table", ctypes.c_void_p), ("seq_lens", ctypes.c_void_p),
                 ("num_pages", ctypes.c_int64), ("max_pages", ctypes.c_int64),
                 ("head_stats", ctypes.c_void_p), ("cu_seqlens_q", ctypes.c_void_p),
-                ("cu_seqlens_k", ctypes.c_void_p), ("max_seqlen_q", ctypes.c_int64)]
+                ("cu_seqlens_k", ctypes.c_void_p), ("max_seqlen_q", ctypes.c_int64),
+                ("init_max", ctypes.c_void_p), ("max", ctypes.c_void_p)]
 
 
 _DTYPES = {"torch.float32": 0, "torch.float16": 1, "torch.bfloat16": 2}
@@ -136,7 +139,8 @@ class Bundle:
 
     def run_device(self, q, k, v, out, lam=0.0, stats=False, stream=None, lse=None,
                    block_table=None, seq_lens=None, mask=None, head_stats=None,
-                   cu_seqlens_q=None, cu_seqlens_k=None, max_seqlen_q=0):
+                   cu_seqlens_q=None, cu_seqlens_k=None, max_seqlen_q=0,
+                   init_max=None, max_out=None):
         """Runs the bundle on torch CUDA tensors. With stats, waits for the
         stream and returns (tiles_total, tiles_skipped). lse: an f32 CUDA
         tensor [B, Hq, Sq] for a bundle compiled with --lse. A paged bundle
@@ -147,7 +151,10 @@ class Bundle:
         counters of each (batch, query head) on the stream. A varlen bundle
         takes q, k, v and out packed [tokens, H, D], int32 CUDA tensors
         cu_seqlens_q / cu_seqlens_k [B + 1] and the longest sequence's query
-        count max_seqlen_q (0: every token, slower)."""
+        count max_seqlen_q (0: every token, slower). init_max and max_out:
+        f32 CUDA tensors [B, Hq, Sq] for a bundle compiled with --init-max
+        (each row's running max starts at init_max, -inf for none; the final
+        one is written to max_out)."""
         if stream is None:
             import torch
             stream = torch.cuda.current_stream().cuda_stream
@@ -165,6 +172,10 @@ class Bundle:
             options.cu_seqlens_q = cu_seqlens_q.data_ptr()
             options.cu_seqlens_k = cu_seqlens_k.data_ptr()
             options.max_seqlen_q = max_seqlen_q
+        if init_max is not None:
+            options.init_max = init_max.data_ptr()
+        if max_out is not None:
+            options.max = max_out.data_ptr()
         mask_ptr = mask_shape = None
         if mask is not None:
             mask_ptr = mask.data_ptr()

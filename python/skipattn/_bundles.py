@@ -116,7 +116,7 @@ class BundleKey:
 
     def __init__(self, target, dtype, q_heads, kv_heads, head_dim,
                  value_head_dim, causal, skip, block_m, block_n, vote=0,
-                 chip="", mask=None, lse=False):
+                 chip="", mask=None, lse=False, init_max=False):
         self.fields = {
             "target": target, "chip": chip, "dtype": dtype,
             "q_heads": int(q_heads), "kv_heads": int(kv_heads),
@@ -128,6 +128,9 @@ class BundleKey:
         # keys of caches filled before it existed still match.
         if lse:
             self.fields["lse"] = True
+        # The carry of a ring (init_max in, max out), named the same way.
+        if init_max:
+            self.fields["init_max"] = True
 
     def digest(self, compiler):
         text = json.dumps({"bundle": self.fields,
@@ -183,6 +186,8 @@ class BundleKey:
             cmd.append("--skip")
         if f.get("lse"):
             cmd.append("--lse")
+        if f.get("init_max"):
+            cmd.append("--init-max")
         return cmd
 
 
@@ -267,7 +272,8 @@ class _Options(ctypes.Structure):
                 ("head_stats", ctypes.c_void_p),
                 ("cu_seqlens_q", ctypes.c_void_p),
                 ("cu_seqlens_k", ctypes.c_void_p),
-                ("max_seqlen_q", ctypes.c_int64)]
+                ("max_seqlen_q", ctypes.c_int64),
+                ("init_max", ctypes.c_void_p), ("max", ctypes.c_void_p)]
 
 
 _runtime = None

@@ -242,12 +242,13 @@ def _prepare_mask(mask, q, k):
 # ===----------------------------------------------------------------------===
 
 def bundle_key(chip, dtype, q_heads, kv_heads, head_dim, value_head_dim,
-               causal, skip, mask=None, lse=False):
+               causal, skip, mask=None, lse=False, init_max=False):
     """The BundleKey the op uses: chip "" for the CPU, else "sm_90a" or
     "sm_80"; dtype a torch dtype; mask None or a 4-D tensor (its dtype and
     which dims broadcast count); lse for the bundle that also writes the
-    log-sum-exp (skipattn.distributed). For filling a cache ahead of
-    time."""
+    log-sum-exp (skipattn.distributed); init_max for the bundle that
+    carries the running max (init_max in, max out; the ring's carry). For
+    filling a cache ahead of time."""
     bm, bn = _block_sizes(chip, causal, head_dim)
     mask_spec = None
     if mask is not None:
@@ -261,21 +262,25 @@ def bundle_key(chip, dtype, q_heads, kv_heads, head_dim, value_head_dim,
                      else _DTYPES[mask.dtype], "shape": dims}
     return BundleKey("gpu" if chip else "cpu", _DTYPES[dtype], q_heads,
                      kv_heads, head_dim, value_head_dim, causal, skip, bm, bn,
-                     chip=chip, mask=mask_spec, lse=lse)
+                     chip=chip, mask=mask_spec, lse=lse, init_max=init_max)
 
 
-def _key(q, k, v, mask, causal, skip, lse=False):
+def _key(q, k, v, mask, causal, skip, lse=False, init_max=False):
     chip = chip_of(q.device) if q.device.type == "cuda" else ""
     return bundle_key(chip, q.dtype, q.shape[1], k.shape[1], q.shape[3],
-                      v.shape[3], causal, skip, mask, lse)
+                      v.shape[3], causal, skip, mask, lse, init_max)
 
 
-def _run(q, k, v, mask, causal, scale, lam, skip, lse=None):
+def _run(q, k, v, mask, causal, scale, lam, skip, lse=None, init_max=None,
+         max_out=None):
     """out [B, Hq, Sq, Dv] and the counters int64 [B, Hq, 2] {tiles_total,
     tiles_skipped} per (batch, query head), on q's device (zeros for a dense
     bundle, which counts nothing). With lse (a contiguous f32 tensor
     [B, Hq, Sq] on q's device) the bundle compiled with --lse runs and writes
-    each row's log-sum-exp into it (docs/serving.md).
+    each row's log-sum-exp into it (docs/serving.md). With init_max and
+    max_out (contiguous f32 [B, Hq, Sq] tensors on q's device, with lse) the
+    bundle compiled with --init-max starts each row's running max from
+    init_max and writes the final one into max_out (docs/distributed.md).
 
     The bundles have the default scale 1/sqrt(D) built in; another scale is
     applied by scaling q (exact in f32 up to one rounding of q).
@@ -289,7 +294,7 @@ def _run(q, k, v, mask, causal, scale, lam, skip, lse=None):
     stats = torch.zeros(q.shape[0], q.shape[1], 2, dtype=torch.int64,
                         device=q.device)
     handle = _bundles.load(_key(q, k, v, mask, causal, skip,
-                                lse is not None))
+                                lse is not None, init_max is not None))
     lib = _bundles.runtime()
     shape = _bundles._Shape(q.shape[0], q.shape[1], k.shape[1], q.shape[2],
                             k.shape[2], q.shape[3], v.shape[3])
@@ -303,6 +308,9 @@ def _run(q, k, v, mask, causal, scale, lam, skip, lse=None):
     if lse is not None:
         options = _bundles._Options()
         options.lse = lse.data_ptr()
+        if init_max is not None:
+            options.init_max = init_max.data_ptr()
+            options.max = max_out.data_ptr()
         if skip:
             options.head_stats = stats.data_ptr()
         if q.device.type == "cpu":

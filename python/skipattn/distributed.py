@@ -267,15 +267,29 @@ def _seeded_call(q, k, v, causal, lam, seed):
     return out.float() * ratio.unsqueeze(-1), real, heads
 
 
-def _attend_step(calls, q, k, v, lam, use_skip, row_seed, out, lse,
+def _attend_step(calls, q, k, v, lam, use_skip, row_seed, carry, out, lse,
                  counts):
     """The kernel calls of one ring step on the K/V shard in hand, merged
-    into (out, lse); their tiles added to counts ({total, skipped})."""
+    into (out, lse); their tiles added to counts ({total, skipped}). With
+    carry (f32 [B, Hq, Sq], the running max of the earlier steps), each call
+    starts its rows' running max there and carry takes the call's final
+    max."""
     b, hq, _, d = q.shape
     for _, q0, q1, k0, k1, step_causal in calls:
         qs = q[:, :, q0:q1]
         ks, vs = k[:, :, k0:k1], v[:, :, k0:k1]
-        if row_seed is not None:
+        if carry is not None:
+            part_lse = torch.empty(b, hq, q1 - q0, dtype=torch.float32,
+                                   device=q.device)
+            part_max = torch.empty_like(part_lse)
+            part, heads = _op._run(
+                qs, ks, vs, None, step_causal, None, lam, use_skip,
+                lse=part_lse, init_max=carry[:, :, q0:q1].contiguous(),
+                max_out=part_max)
+            # The running max of steps 0..t: the call's max, which started
+            # from the carry, and (the same) the max of the two.
+            carry[:, :, q0:q1] = torch.maximum(carry[:, :, q0:q1], part_max)
+        elif row_seed is not None:
             part, part_lse, heads = _seeded_call(
                 qs, ks, vs, step_causal, lam, row_seed[:, :, q0:q1])
         else:
@@ -306,19 +320,23 @@ def ring_attention(q, k, v, *, group=None, causal=False, skip=None,
     kv length. Returns this rank's output [B, Hq, Sq_r, Dv] in q's dtype.
 
     seed: None (the default) starts every kernel call's running max from
-    -inf, so the first kv-block of every call is never skipped. "sinks",
-    with skipping on, starts it from the row max over the sequence's first
-    kv-block (the first min(64, ...) keys of the first rank that has keys,
-    broadcast once), so that a late shard can be skipped whole. The kernels
-    take no initial max yet: it goes in as a key of zeros and an additive
-    mask of [B, Hq, Sq_r, Skv_s + 1] elements per call, which limits it to
-    short shards (docs/distributed.md).
+    -inf, so the first kv-block of every call is never skipped. "carry",
+    with skipping on, carries the running max from step to step: step t + 1
+    starts each row from the largest score steps 0..t kept (the bundles'
+    init_max operand and max result), so that a late shard can be skipped
+    whole, its first kv-block included (CPU tensors, and CUDA tensors, where
+    the GPU bundles run the mma.sync prefill kernel). "sinks", with
+    skipping on, starts every call from the row max over the sequence's
+    first kv-block (the first min(64, ...) keys of the first rank that has
+    keys, broadcast once); it goes in as a key of zeros and an additive mask
+    of [B, Hq, Sq_r, Skv_s + 1] elements per call, which limits it to short
+    shards (docs/distributed.md).
 
     With return_stats, also a dict, the same on every rank (gathered with
     all_gather): tiles_total, tiles_skipped and sparsity over every rank
     and step, per_rank_step (int64 [W, W, 2]: rank, ring step, {tiles_total,
     tiles_skipped}), lambda, dense, dense_reason, min_kv_len, seed (the
-    rule used, None when no call was seeded).
+    rule used, "carry" or "sinks"; None when no call was seeded).
     """
     world = dist.get_world_size(group)
     rank = dist.get_rank(group)
@@ -328,8 +346,9 @@ def ring_attention(q, k, v, *, group=None, causal=False, skip=None,
                                   math.isfinite(scale) and scale > 0):
         raise ValueError("scale must be a positive finite number, got %r" %
                          (scale,))
-    if seed not in ("sinks", None):
-        raise ValueError("seed must be 'sinks' or None, got %r" % (seed,))
+    if seed not in ("carry", "sinks", None):
+        raise ValueError("seed must be 'carry', 'sinks' or None, got %r" %
+                         (seed,))
     q_lens, kv_lens = _check_ranks(q, k, v, causal, group, world)
     kv_total = sum(kv_lens)
     lam, min_kv, reason = _op.resolve_skip(skip, max(kv_total, 1))
@@ -357,6 +376,12 @@ def ring_attention(q, k, v, *, group=None, causal=False, skip=None,
                                                         q_lens))
 
     b, hq, sq, _ = q.shape
+    # The carry: each row's running max over the steps so far, -inf at
+    # first.
+    carry = None
+    if seed == "carry" and use_skip and reason is None:
+        carry = torch.full((b, hq, sq), -math.inf, dtype=torch.float32,
+                           device=q.device)
     out = torch.zeros(b, hq, sq, v.shape[3], dtype=torch.float32,
                       device=q.device)
     lse = torch.full((b, hq, sq), -math.inf, dtype=torch.float32,
@@ -384,7 +409,7 @@ def ring_attention(q, k, v, *, group=None, causal=False, skip=None,
                 pending = dist.batch_isend_irecv(ops)
         try:
             _attend_step(schedule[t], q, k_cur, v_cur, lam, use_skip,
-                         row_seed, out, lse, counts[t])
+                         row_seed, carry, out, lse, counts[t])
         finally:
             # Also when the step failed: the neighbours posted the matching
             # ops, and ops left in flight would meet the next collective.
@@ -404,4 +429,5 @@ def ring_attention(q, k, v, *, group=None, causal=False, skip=None,
                     "per_rank_step": per, "lambda": lam,
                     "dense": reason is not None, "dense_reason": reason,
                     "min_kv_len": min_kv,
-                    "seed": seed if row_seed is not None else None}
+                    "seed": seed if row_seed is not None or
+                    carry is not None else None}

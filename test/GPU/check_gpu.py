@@ -32,7 +32,18 @@ For every bundle in --bundles it checks, on fresh random inputs each time:
 - bundles with lse (docs/serving.md): the log-sum-exp of every row against
   float64 on every run, and two halves of the key range, each run on the
   device and merged with the runtime's skipattn_merge_lse, equal to the
-  whole call.
+  whole call;
+- bundles with the carry (skipattn-compile --init-max, docs/distributed.md;
+  out, lse and max poisoned): init_max all -inf gives out, lse and counts
+  bit-identical to the twin bundle (the name without "_carry") where it
+  runs the prefill kernel too (counts: but for warp-vote groups wholly past
+  Sq, which skip block 0 as well), and max the largest score of each row; on
+  planted inputs, init_max the row max over the first half of the keys
+  (float64, rounded down to f32) gives float64 attention with the tiles the
+  simulation (every kv-block voted, block 0 included) drops, its counts and
+  lse, and max the largest kept score; two calls over the two parts of
+  the keys, the second starting from the first's max, merge to float64
+  attention of every key with both calls' predicted drops.
 Prints one line per case and a summary; exits non-zero on any failure."""
 import argparse, json, math, os, sys
 import torch
@@ -158,6 +169,220 @@ def check_lse_merge(rt, bundle, name, man, gen, dt, tol):
         print(f"{'PASS' if ok else 'FAIL'} {name} lse-merge B={B} Sq={Sq} Skv={Skv} cut={cut} "
               f"err={err:.1e} vs_whole={err_whole:.1e} lse_err={lerr:.1e}", flush=True)
     return ok_all
+
+
+def causal_scores(q, k, causal, scale):
+    """float64 scores [B, Hq, Sq, Skv], -inf where causal hides the key."""
+    Hq, Sq, Skv = q.shape[1], q.shape[2], k.shape[2]
+    s = torch.einsum("bhid,bhjd->bhij", q.double(),
+                     k.double().repeat_interleave(Hq // k.shape[1], 1)) * scale
+    if causal:
+        i = torch.arange(Sq, device=q.device)[:, None]
+        j = torch.arange(Skv, device=q.device)[None, :]
+        s = s.masked_fill(j > i + Skv - Sq, float("-inf"))
+    return s
+
+
+def row_max(s):
+    """The max of each score row, -inf for a row without keys."""
+    if s.shape[-1] == 0:
+        return torch.full(s.shape[:-1], float("-inf"), dtype=s.dtype, device=s.device)
+    return s.amax(-1)
+
+
+def round_down_f32(x):
+    """x (float64) rounded down to f32: a lower bound of x."""
+    f = x.float()
+    up = f.double() > x
+    return torch.where(up, torch.nextafter(f, torch.full_like(f, float("-inf"))), f)
+
+
+def kept_max(s, drop, init):
+    """The largest score each row keeps (drop left out), at least init."""
+    if drop is not None:
+        s = s.masked_fill(drop, float("-inf"))
+    return torch.maximum(row_max(s), init.double())
+
+
+def max_error(got, ref):
+    """Largest |got - ref| / (1 + |ref|) over the finite rows (f32 scores of
+    bf16/f16 products: a few f32 roundings); inf when the -inf rows or any
+    NaN disagree."""
+    if bool(torch.isnan(got).any()) or not torch.equal(torch.isinf(got), torch.isinf(ref)):
+        return float("inf")
+    fin = torch.isfinite(ref)
+    if not bool(fin.any()):
+        return 0.0
+    return ((got.double()[fin] - ref[fin]).abs() / (1 + ref[fin].abs())).max().item()
+
+
+# A row's max from f32 scores of the same bf16/f16 inputs.
+MAX_TOL = 2e-5
+
+
+def dead_groups(man, B, Hq, Sq, Skv):
+    """Vote groups of the prefill kernel whose rows all lie past Sq (a warp
+    vote's last warps on a ragged q-block) in q-blocks that visit a kv-block:
+    they vote yes on every block they vote on, so with init_max (block 0
+    voted too) each skips one tile more than without."""
+    bm, bn = man["block_m"], man["block_n"]
+    group = man["skip"]["vote_rows"] if man["skip"] else bm
+    nkv = -(-Skv // bn)
+    n = 0
+    for q0 in range(0, Sq, bm):
+        last = nkv
+        if man["causal"]:
+            keys_end = min(q0 + bm, Sq) + Skv - Sq
+            last = max(0, min(nkv, -(-keys_end // bn))) if keys_end > 0 else 0
+        if last:
+            n += sum(1 for r in range(q0, q0 + bm, group) if r >= Sq)
+    return n * B * Hq
+
+
+def run_carry(bundle, q, k, v, lam, init, stats=True):
+    """One call of a carry bundle with poisoned outputs: (out, lse, max,
+    counts)."""
+    B, Hq, Sq, D = q.shape
+    out = torch.full((B, Hq, Sq, v.shape[3]), float("nan"), device="cuda", dtype=q.dtype)
+    lse = torch.full((B, Hq, Sq), float("nan"), device="cuda")
+    mx = torch.full((B, Hq, Sq), float("nan"), device="cuda")
+    got = bundle.run_device(q, k, v, out, lam, stats=stats, lse=lse,
+                            init_max=init.float().contiguous(), max_out=mx)
+    torch.cuda.synchronize()
+    return out, lse, mx, got
+
+
+def check_carry_bundle(rt, bundle, name, man, gen, dt, tol, bundles_dir, quick):
+    """The carry of a ring (init_max in, max out; docs/distributed.md).
+    Returns (cases, failures)."""
+    sh = man["shapes"]
+    Hq, Hkv, D = sh["q_heads"], sh["kv_heads"], sh["head_dim"]
+    causal, scale = man["causal"], man["scale"]
+    twin_dir = os.path.join(bundles_dir, name.replace("_carry", ""))
+    twin = rt.load(twin_dir) if os.path.isfile(
+        os.path.join(twin_dir, "manifest.json")) else None
+    skip = bool(man["skip"])
+    cases = fails = 0
+
+    def report(ok, text):
+        nonlocal cases, fails
+        cases += 1
+        fails += not ok
+        print(f"{'PASS' if ok else 'FAIL'} {name} {text}", flush=True)
+
+    # init_max all -inf: the twin's answer, bit for bit, where the twin runs
+    # the prefill kernel too (it has decode kernels for short queries), and
+    # float64 with the simulation's drops everywhere. The counts are the
+    # twin's but for the vote groups wholly past Sq (dead_groups), which
+    # skip block 0 too.
+    lam = 1e-3 if skip else 0.0
+    shapes = [(1, 1, 1), (2, 1, 63), (1, 3, 64), (2, 2, 129), (2, 65, 129), (1, 200, 500),
+              (1, 500, 200), (1, 8, 700), (1, 1000, 2000), (3, 1, 3000)]
+    for (B, Sq, Skv) in shapes[::2] if quick else shapes:
+        for attempt in range(6):
+            q = torch.randn(B, Hq, Sq, D, generator=gen, device="cuda").to(dt)
+            k = torch.randn(B, Hkv, Skv, D, generator=gen, device="cuda").to(dt)
+            v = torch.randn(B, Hkv, Skv, D, generator=gen, device="cuda").to(dt)
+            none = torch.full((B, Hq, Sq), float("-inf"), device="cuda")
+            plan = bundle.plan(q, k, v)
+            total, skipped, drop, margin = simulate(q, k, man, plan, lam, init_max=none)
+            if margin > 0.05:
+                break
+        out, lse, mx, got = run_carry(bundle, q, k, v, lam, none, stats=skip)
+        s = causal_scores(q, k, causal, scale)
+        ref = reference(q, k, v, causal, scale, drop)
+        err = ((out.double() - ref).norm() / ref.norm().clamp_min(1e-30)).item()
+        lerr = lse_error(lse, reference_lse(q, k, causal, scale, drop))
+        merr = max_error(mx, kept_max(s, drop, none))
+        ok = plan["kernel"] == "prefill" and err <= tol and lerr <= LSE_TOL and \
+            merr <= MAX_TOL and (got is None or got == (total, skipped))
+        same = "twin runs " + (twin.plan(q, k, v)["kernel"] if twin else "-")
+        if twin is not None and twin.plan(q, k, v)["kernel"] == "prefill":
+            out2 = torch.full_like(out, float("nan"))
+            lse2 = torch.full_like(lse, float("nan"))
+            got2 = twin.run_device(q, k, v, out2, lam, stats=skip, lse=lse2)
+            torch.cuda.synchronize()
+            dead = dead_groups(man, B, Hq, Sq, Skv) if 0 < lam < 1 else 0
+            bits = torch.equal(out.view(torch.int16), out2.view(torch.int16)) and \
+                torch.equal(lse.view(torch.int32), lse2.view(torch.int32)) and \
+                (got is None or got == (got2[0], got2[1] + dead))
+            ok = ok and bits
+            same = f"bit-identical to the twin: {bits} (twin stats={got2}, dead groups {dead})"
+        report(ok, f"init_max=-inf B={B} Sq={Sq} Skv={Skv} lam={lam} err={err:.1e} "
+               f"lse_err={lerr:.1e} max_err={merr:.1e} stats={got} "
+               f"predicted={(total, skipped)} {same}")
+
+    # init_max from the first half of the keys (a score every row keeps):
+    # the kernel starts there and votes block 0 against it.
+    for (B, Sq, Skv, lam, sink) in [(1, 200, 1500, 1e-3, True), (2, 130, 1000, 3e-2, True),
+                                    (1, 1, 4000, 1e-3, True), (1, 7, 3000, 1e-3, True),
+                                    (1, 300, 2000, 1e-3, False), (3, 65, 777, 1e-3, True)]:
+        lam = lam if skip else 0.0
+        plan = bundle.plan(*[torch.empty(B, h, n, D, device="meta")
+                             for (h, n) in ((Hq, Sq), (Hkv, Skv), (Hkv, Skv))])
+        for attempt in range(6):
+            q, k, v = planted(B, Hq, Hkv, Sq, Skv, D, dt, man["block_n"], gen, sink)
+            s = causal_scores(q, k, causal, scale)
+            init = round_down_f32(row_max(s[..., :Skv // 2]))
+            total, skipped, drop, margin = simulate(q, k, man, plan, lam, init_max=init)
+            if margin > 0.05:
+                break
+        out, lse, mx, got = run_carry(bundle, q, k, v, lam, init, stats=skip)
+        ref = reference(q, k, v, causal, scale, drop)
+        err = ((out.double() - ref).norm() / ref.norm().clamp_min(1e-30)).item()
+        lerr = lse_error(lse, reference_lse(q, k, causal, scale, drop))
+        merr = max_error(mx, kept_max(s, drop, init))
+        nan = torch.isnan(out).sum().item()
+        ok = nan == 0 and err <= tol and lerr <= LSE_TOL and merr <= MAX_TOL and \
+            (got is None or (got == (total, skipped) and (lam == 0 or got[1] > 0)))
+        report(ok, f"init_max=max(first half) planted{'' if sink else ' (no sink)'} "
+               f"B={B} Sq={Sq} Skv={Skv} lam={lam} err={err:.1e} lse_err={lerr:.1e} "
+               f"max_err={merr:.1e} nan={nan} stats={got} predicted={(total, skipped)} "
+               f"margin={margin:.2f}")
+
+    # Two calls over the two parts of the keys, the second from the first's
+    # max, merged by lse: float64 attention of every key with both calls'
+    # drops. (Causal only with one query row, whose mask does not move with
+    # the part's length.)
+    for (B, Sq, Skv, cut, lam) in [(1, 1, 4000, 1500, 1e-3), (1, 200, 1500, 700, 1e-3),
+                                   (2, 64, 1000, 333, 3e-2), (2, 1, 3000, 64, 1e-3)]:
+        if causal and Sq > 1:
+            continue
+        lam = lam if skip else 0.0
+        for attempt in range(6):
+            q, k, v = planted(B, Hq, Hkv, Sq, Skv, D, dt, man["block_n"], gen)
+            parts = [(k[:, :, c0:c1].contiguous(), v[:, :, c0:c1].contiguous())
+                     for (c0, c1) in ((0, cut), (cut, Skv))]
+            carry = torch.full((B, Hq, Sq), float("-inf"), device="cuda")
+            runs, sims, margin = [], [], float("inf")
+            for (kk, vv) in parts:
+                plan = bundle.plan(q, kk, vv)
+                sim = simulate(q, kk, man, plan, lam, init_max=carry)
+                margin = min(margin, sim[3])
+                out, lse, mx, got = run_carry(bundle, q, kk, vv, lam, carry, stats=skip)
+                runs.append((out, lse, mx, got))
+                sims.append(sim)
+                carry = mx
+            if margin > 0.05:
+                break
+        (oa, la, _, ga), (ob, lb, mb, gb) = runs
+        om, lm = torch.empty_like(oa.float().cpu()), torch.empty_like(la.cpu())
+        rt.merge_lse(oa.float().cpu(), la.cpu(), ob.float().cpu(), lb.cpu(), om, lm)
+        drop = torch.cat([sims[0][2], sims[1][2]], -1)
+        s = causal_scores(q, k, causal, scale)
+        ref = reference(q, k, v, causal, scale, drop).cpu()
+        err = ((om.double() - ref).norm() / ref.norm().clamp_min(1e-30)).item()
+        lerr = lse_error(lm, reference_lse(q, k, causal, scale, drop).cpu())
+        none = torch.full((B, Hq, Sq), float("-inf"), device="cuda")
+        merr = max_error(mb, kept_max(s, drop, none))
+        counts = [g for g in (ga, gb)]
+        predicted = [(sm[0], sm[1]) for sm in sims]
+        ok = err <= tol and lerr <= LSE_TOL and merr <= MAX_TOL and \
+            (not skip or (counts == predicted and (lam == 0 or gb[1] > 0)))
+        report(ok, f"carry over two calls B={B} Sq={Sq} Skv={Skv} cut={cut} lam={lam} "
+               f"err={err:.1e} lse_err={lerr:.1e} max_err={merr:.1e} stats={counts} "
+               f"predicted={predicted} margin={margin:.2f}")
+    return cases, fails
 
 
 def scatter_pages(k, v, lens, page, gen):
@@ -335,10 +560,13 @@ def check_varlen_bundle(rt, bundle, name, man, gen, dt, tol, bundles_dir):
     return cases, fails
 
 
-def simulate(q, k, man, plan, lam, mask=None):
+def simulate(q, k, man, plan, lam, mask=None, init_max=None):
     """Independent float64 re-implementation of DESIGN.md section 4 for the
     kernel the runtime planned, on the masked scores. Returns (total,
-    skipped, drop, margin)."""
+    skipped, drop, margin). init_max ([B, Hq, Sq], -inf for none; the carry
+    of a ring, prefill only) starts each row's running max, and then every
+    kv-block is voted, block 0 included, as test/Numerics/attention_ref.py
+    simulate_skip does."""
     B, Hq, Sq, D = q.shape
     Hkv, Skv = k.shape[1], k.shape[2]
     g = Hq // Hkv
@@ -394,13 +622,16 @@ def simulate(q, k, man, plan, lam, mask=None):
             rngs = [(0, last)]
         for j0, j1 in rngs:
             m = torch.full((rows_t.shape[0],), float("-inf"), dtype=torch.float64, device=q.device)
+            if init_max is not None:
+                b, h, r0, r1, _ = key
+                m = init_max[b, h, r0:r1].double().clone()
             if on and 0 < j0 < j1:
                 # The seed: a part past kv-block 0 starts from block 0's row max.
                 m = rows_t[:, 0].clone()
             for j in range(j0, j1):
                 mt = rows_t[:, j]
                 total += mult
-                if on and j > 0:
+                if on and (j > 0 or init_max is not None):
                     gap = mt - m
                     yes = torch.isinf(mt) & (mt < 0) | (gap < lnl)
                     fin = ~torch.isinf(mt) & ~torch.isinf(m)
@@ -458,6 +689,9 @@ def main():
     ap.add_argument("--runtime", required=True)
     ap.add_argument("--bundles", required=True)
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--match", default="",
+                    help="only the bundles whose name contains this (e.g. "
+                    "_carry: the carry's bundles and, through them, their twins)")
     a = ap.parse_args()
     rt = Runtime(a.runtime)
     seed = int.from_bytes(os.urandom(4), "little")
@@ -473,7 +707,7 @@ def main():
         shapes = shapes[::3]
     for name in sorted(os.listdir(a.bundles)):
         d = os.path.join(a.bundles, name)
-        if not os.path.isfile(os.path.join(d, "manifest.json")):
+        if not os.path.isfile(os.path.join(d, "manifest.json")) or a.match not in name:
             continue
         bundle = rt.load(d)
         man = bundle.manifest
@@ -486,6 +720,10 @@ def main():
             continue
         if man.get("varlen"):
             c, f = check_varlen_bundle(rt, bundle, name, man, gen, dt, tol, a.bundles)
+            cases, fails = cases + c, fails + f
+            continue
+        if man.get("init_max"):
+            c, f = check_carry_bundle(rt, bundle, name, man, gen, dt, tol, a.bundles, a.quick)
             cases, fails = cases + c, fails + f
             continue
         has_lse = bool(man.get("lse"))

@@ -4,14 +4,16 @@ over several, and with more tiles than SMs, so that CTAs take several) and a
 GQA decode with several splits; for the serving bundles (docs/serving.md)
 also decode of 6 query tokens (the wide kernel's warps), paged K/V through
 a block table in random page order with garbage around it, a mask operand,
-the lse output, and varlen prefill over packed sequences. The output is checked against float64 so a sanitizer
+the lse output, varlen prefill over packed sequences, and the carry of a
+ring (init_max read, max written: docs/distributed.md). The output is checked against float64 so a sanitizer
 run also proves the launch did its work."""
 import argparse, os, sys
 import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "kernels_runtime", "python"))
-from check_gpu import random_mask, reference, scatter_pages  # noqa: E402
+from check_gpu import (causal_scores, random_mask, reference,  # noqa: E402
+                       round_down_f32, row_max, scatter_pages)
 from skipattn_runtime import Runtime  # noqa: E402
 
 ap = argparse.ArgumentParser()
@@ -87,10 +89,19 @@ for d in a.bundles:
         mask = random_mask(man, B, Hq, Sq, Skv, gen, dt) if man["mask"] else None
         out = torch.full_like(q, float("nan"))
         lse = torch.empty(B, Hq, Sq, device="cuda") if man.get("lse") else None
-        b.run_device(q, k, v, out, lam, stats=bool(man["stats"]), lse=lse, mask=mask)
+        carry = {}
+        if man.get("init_max"):
+            # A lower bound of each row's max: its first half of the keys.
+            s = causal_scores(q, k, man["causal"], man["scale"])
+            carry = {"init_max": round_down_f32(row_max(s[..., :Skv // 2])).contiguous(),
+                     "max_out": torch.full((B, Hq, Sq), float("nan"), device="cuda")}
+        b.run_device(q, k, v, out, lam, stats=bool(man["stats"]), lse=lse, mask=mask,
+                     **carry)
         torch.cuda.synchronize()
         ref = reference(q, k, v, man["causal"], man["scale"], mask=mask)
         err = ((out.double() - ref).norm() / ref.norm().clamp_min(1e-30)).item()
-        report(not torch.isnan(out).any() and err < 5e-2,
-               f"{name} B={B} Sq={Sq} Skv={Skv} err={err:.1e}")
+        ok = not torch.isnan(out).any() and err < 5e-2
+        if carry:
+            ok = ok and not torch.isnan(carry["max_out"]).any()
+        report(ok, f"{name} B={B} Sq={Sq} Skv={Skv} err={err:.1e}")
 sys.exit(1 if bad else 0)

@@ -279,8 +279,13 @@ def packed_visited(sq, skv, causal, group, block_m, block_n):
 
 def simulate_skip(row_max, sq, skv, causal, lam,
                   block_m=DEFAULT_BLOCK, block_n=DEFAULT_BLOCK,
-                  num_splits=1, pack_gqa=False, kv_heads=None):
+                  num_splits=1, pack_gqa=False, kv_heads=None,
+                  init_max=None):
     """Replays the skip test on block_row_max() output for run-time `lam`.
+
+    init_max ([B, Hq, Sq], -inf for none; attn.attention's init_max) starts
+    each row's running max, and then every kv-block is voted, block 0
+    included (a row at -inf votes no where it has a score).
 
     num_splits > 1 cuts each unit's kv range into parts (part_ranges); a
     part that starts past block 0 and has blocks starts, while skipping is
@@ -294,6 +299,8 @@ def simulate_skip(row_max, sq, skv, causal, lam,
     if group > 1:
         # [B, Hq, Sq, nkb] -> [B, Hkv, G * Sq, nkb], heads one after another.
         rows = row_max.reshape(b_count, kv_heads, group * sq, nkb)
+        if init_max is not None:
+            init_max = init_max.reshape(b_count, kv_heads, group * sq)
         counts, heads = packed_visited(sq, skv, causal, group, block_m,
                                        block_n)
         packing = (group, sq, block_m, block_n)
@@ -313,14 +320,17 @@ def simulate_skip(row_max, sq, skv, causal, lam,
         for h in range(h_count):
             for qb in range(nqb):
                 # Rows past the end always vote yes, so only valid rows matter.
-                tile = rows[b, h, qb * block_m:min(n_rows, (qb + 1) * block_m)]
+                span = slice(qb * block_m, min(n_rows, (qb + 1) * block_m))
+                tile = rows[b, h, span]
                 for j0, j1 in part_ranges(int(counts[qb]), num_splits):
                     m = np.full(tile.shape[0], -np.inf)
+                    if init_max is not None:
+                        m = init_max[b, h, span].astype(np.float64)
                     if active and 0 < j0 < j1:
                         m = tile[:, 0].copy()       # the seed
                     for j in range(j0, j1):
                         mt = tile[:, j]
-                        if active and j > 0:
+                        if active and (j > 0 or init_max is not None):
                             finite = np.isfinite(mt) & np.isfinite(m)
                             diff = np.where(finite,
                                             mt - np.where(finite, m, 0.0), 0.0)
@@ -348,10 +358,11 @@ def simulate_skip(row_max, sq, skv, causal, lam,
 
 
 def predict(q, k, causal, lam, block_m=DEFAULT_BLOCK, block_n=DEFAULT_BLOCK,
-            scale=None, num_splits=1, pack_gqa=False, mask=None):
+            scale=None, num_splits=1, pack_gqa=False, mask=None,
+            init_max=None):
     rm = block_row_max(q, k, causal, block_n, scale, mask)
     return simulate_skip(rm, q.shape[2], k.shape[2], causal, lam, block_m,
-                         block_n, num_splits, pack_gqa, k.shape[1])
+                         block_n, num_splits, pack_gqa, k.shape[1], init_max)
 
 
 # ===----------------------------------------------------------------------===

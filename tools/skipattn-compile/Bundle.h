@@ -55,6 +55,10 @@ struct BundleSpec {
   bool packGQA = false, kvSplits = false;
   /// The log-sum-exp of each output row as a second output, f32 [B, Hq, Sq].
   bool lse = false;
+  /// The carry of a ring (docs/distributed.md): an init_max input (f32
+  /// [B, Hq, Sq], after the mask) that starts each row's running max, and
+  /// the final max as an output (after the lse).
+  bool initMax = false;
   /// GPU decode kernels also vote against the maxima other splits publish
   /// (opt-in; docs/serving.md).
   bool decodeSharedMax = false;
@@ -79,9 +83,9 @@ struct BundleSpec {
   }
   /// The type of the log-sum-exp output: f32 [B, Hq, Sq].
   mlir::RankedTensorType lseType() const;
-  /// The entry's arguments, in order: q, k, v, [mask], [block_table,
-  /// seq_lens], [cu_seqlens_q, cu_seqlens_k], out, [lse], [num_splits],
-  /// [skip, stats].
+  /// The entry's arguments, in order: q, k, v, [mask], [init_max],
+  /// [block_table, seq_lens], [cu_seqlens_q, cu_seqlens_k], out, [lse],
+  /// [max], [num_splits], [skip, stats].
   llvm::SmallVector<std::string> argumentNames() const;
 };
 

@@ -27,6 +27,8 @@ SmallVector<std::string> BundleSpec::argumentNames() const {
   SmallVector<std::string> names = {"q", "k", "v"};
   if (mask)
     names.push_back("mask");
+  if (initMax)
+    names.push_back("init_max");
   if (pageSize)
     names.append({"block_table", "seq_lens"});
   if (varlen)
@@ -34,6 +36,8 @@ SmallVector<std::string> BundleSpec::argumentNames() const {
   names.push_back("out");
   if (lse)
     names.push_back("lse");
+  if (initMax)
+    names.push_back("max");
   if (kvSplits)
     names.push_back("num_splits");
   if (skip) {
@@ -65,7 +69,11 @@ LogicalResult skipattn::runPasses(ModuleOp module,
 /// returned as it is.
 static Operation *firstForeignOp(func::FuncOp func, attn::AttentionOp op) {
   llvm::SmallPtrSet<Operation *, 4> own = {op.getOperation()};
-  if (auto empty = op.getInit().getDefiningOp<tensor::EmptyOp>()) {
+  // The destinations (the output's, the lse's and the max's).
+  for (Value init : op.getDpsInits()) {
+    auto empty = init.getDefiningOp<tensor::EmptyOp>();
+    if (!empty)
+      continue;
     own.insert(empty);
     for (Value size : empty.getDynamicSizes())
       if (auto dim = size.getDefiningOp<tensor::DimOp>())
@@ -75,8 +83,9 @@ static Operation *firstForeignOp(func::FuncOp func, attn::AttentionOp op) {
     if (own.contains(&other))
       continue;
     auto ret = dyn_cast<func::ReturnOp>(other);
-    if (ret && llvm::all_of(ret.getOperands(),
-                            [&](Value v) { return v == op.getResult(); }))
+    if (ret && llvm::all_of(ret.getOperands(), [&](Value v) {
+          return v.getDefiningOp() == op.getOperation();
+        }))
       continue;
     return &other;
   }
@@ -130,6 +139,13 @@ FailureOr<BundleSpec> skipattn::specFromModule(ModuleOp module) {
     spec.scale = scale->convertToFloat();
   spec.skip = op.getSkipAttr();
   spec.lse = static_cast<bool>(op.getLse());
+  // The carry comes whole: an init_max without the max result (or the
+  // reverse) is not a bundle's interface.
+  if (!op.getInitMax() != !op.getMax())
+    return op.emitError("a bundle takes init_max and returns max together "
+                        "(skipattn-compile --init-max); this attention has "
+                        "only one of them");
+  spec.initMax = static_cast<bool>(op.getInitMax());
   return spec;
 }
 
@@ -163,6 +179,8 @@ OwningOpRef<ModuleOp> skipattn::buildEntryModule(MLIRContext &ctx,
   SmallVector<RankedTensorType> tensors = {spec.query, spec.key, spec.value};
   if (spec.mask)
     tensors.push_back(spec.mask);
+  if (spec.initMax)
+    tensors.push_back(spec.lseType());
   // Paged: K and V are page pools [num_pages, P, Hkv, D], then the block
   // table [B, max_pages] and the lengths [B] (i32).
   if (spec.pageSize) {
@@ -197,6 +215,8 @@ OwningOpRef<ModuleOp> skipattn::buildEntryModule(MLIRContext &ctx,
   tensors.push_back(spec.varlen ? packed(spec.result()) : spec.result());
   if (spec.lse)
     tensors.push_back(spec.lseType());
+  if (spec.initMax)
+    tensors.push_back(spec.lseType());
   SmallVector<Type> args;
   for (RankedTensorType t : tensors)
     args.push_back(bufferOf(t));
@@ -206,30 +226,32 @@ OwningOpRef<ModuleOp> skipattn::buildEntryModule(MLIRContext &ctx,
   Block *entry = func.addEntryBlock();
   b.setInsertionPointToStart(entry);
 
-  unsigned numOutputs = spec.lse ? 2 : 1;
+  unsigned numOutputs = 1 + spec.lse + spec.initMax;
   SmallVector<Value> inputs;
   for (unsigned i = 0; i + numOutputs < tensors.size(); ++i)
     inputs.push_back(bufferization::ToTensorOp::create(
         b, loc, tensors[i], entry->getArgument(i), /*restrict=*/true,
         /*writable=*/false));
   Value mask = spec.mask ? inputs[3] : Value();
+  Value initMax = spec.initMax ? inputs[spec.mask ? 4 : 3] : Value();
   Type lseType = spec.lse ? Type(spec.lseType()) : Type();
+  Type maxType = spec.initMax ? Type(spec.lseType()) : Type();
   UnitAttr causal = spec.causal ? b.getUnitAttr() : UnitAttr();
   FloatAttr scale = spec.scale ? b.getF32FloatAttr(*spec.scale) : FloatAttr();
   Operation *attention =
       spec.varlen
-          ? attn::VarlenAttentionOp::create(
-                b, loc, tensors[5], inputs[0], inputs[1], inputs[2], inputs[3],
-                inputs[4], causal, scale, spec.skip)
+          ? attn::VarlenAttentionOp::create(b, loc, tensors[5], inputs[0],
+                                            inputs[1], inputs[2], inputs[3],
+                                            inputs[4], causal, scale, spec.skip)
                 .getOperation()
       : spec.pageSize
           ? attn::PagedAttentionOp::create(
                 b, loc, spec.result(), lseType, inputs[0], inputs[1], inputs[2],
                 inputs[3], inputs[4], causal, scale, spec.skip)
                 .getOperation()
-          : attn::AttentionOp::create(b, loc, spec.result(), lseType, inputs[0],
-                                      inputs[1], inputs[2], mask, causal, scale,
-                                      spec.skip)
+          : attn::AttentionOp::create(b, loc, spec.result(), lseType, maxType,
+                                      inputs[0], inputs[1], inputs[2], mask,
+                                      initMax, causal, scale, spec.skip)
                 .getOperation();
   SmallVector<Value> results(attention->getResults());
   for (auto [i, result] : llvm::enumerate(results)) {

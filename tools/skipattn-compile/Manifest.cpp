@@ -213,6 +213,7 @@ llvm::json::Object skipattn::describeKernel(const BundleSpec &spec) {
       {"pack_gqa", spec.packGQA},
       {"kv_splits", spec.kvSplits},
       {"lse", spec.lse},
+      {"init_max", spec.initMax},
       {"paged", std::move(paged)},
       {"varlen", spec.varlen},
       {"arguments", std::move(arguments)}};

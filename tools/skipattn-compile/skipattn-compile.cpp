@@ -124,6 +124,13 @@ static cl::opt<bool>
         cl::desc("Also write the log-sum-exp of each output row (f32 "
                  "[B, Hq, Sq]), to merge partial attentions"),
         cl::cat(category));
+static cl::opt<bool> initMax(
+    "init-max",
+    cl::desc("Take init_max (f32 [B, Hq, Sq]), the running max each row "
+             "starts from, and write the final max (f32 [B, Hq, Sq]): the "
+             "carry of a context-parallel ring (docs/distributed.md; on the "
+             "GPU, the mma.sync prefill kernel for every query length)"),
+    cl::cat(category));
 static cl::opt<bool> decodeSharedMax(
     "decode-shared-max",
     cl::desc("GPU, skipping: the decode kernels also vote against the row "
@@ -371,6 +378,7 @@ int main(int argc, char **argv) {
     spec->blockN = 128;
   spec->voteRows = vote;
   spec->lse = spec->lse || lse;
+  spec->initMax = spec->initMax || initMax;
   spec->pageSize = pageSize;
   if (pageSize.getNumOccurrences() && !input.empty())
     return fail("--page-size builds a paged attention from the shape flags; "
@@ -380,6 +388,8 @@ int main(int argc, char **argv) {
                 ".mlir input brings its own");
   if (pageSize.getNumOccurrences() && spec->mask)
     return fail("a paged attention (--page-size) takes no mask");
+  if (pageSize.getNumOccurrences() && spec->initMax)
+    return fail("a paged attention (--page-size) takes no init_max");
   if (pageSize.getNumOccurrences() &&
       (pageSize < 16 || pageSize > 256 || (pageSize & (pageSize - 1))))
     return fail("--page-size must be a power of two from 16 to 256, got " +
@@ -390,9 +400,9 @@ int main(int argc, char **argv) {
       return fail("--varlen builds a varlen attention from the shape flags; "
                   "it does not apply to an .mlir input");
     if (spec->mask || pageSize.getNumOccurrences() || spec->lse || packGQA ||
-        kvSplits)
-      return fail("--varlen takes no --mask, --page-size, --lse, --pack-gqa "
-                  "or --kv-splits");
+        kvSplits || spec->initMax)
+      return fail("--varlen takes no --mask, --page-size, --lse, --pack-gqa, "
+                  "--kv-splits or --init-max");
     if (!spec->query.isDynamicDim(0) || !spec->query.isDynamicDim(2) ||
         !spec->key.isDynamicDim(2))
       return fail("--varlen needs --batch ?, --q-len ? and --kv-len ? (the "
@@ -400,6 +410,9 @@ int main(int argc, char **argv) {
   }
   spec->packGQA = packGQA;
   spec->kvSplits = kvSplits;
+  if (kvSplits && spec->initMax)
+    return fail("--kv-splits seeds each part on its own; it does not take "
+                "--init-max");
   if ((packGQA || kvSplits) && target != "cpu")
     return fail("--pack-gqa and --kv-splits are tilings of cpu bundles (the "
                 "GPU decode kernel packs and splits on its own)");

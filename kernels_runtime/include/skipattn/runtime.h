@@ -196,6 +196,12 @@ SKIPATTN_API int skipattn_bundle_kv_splits(const skipattn_bundle *bundle);
 /// (skipattn-compile --lse): skipattn_run_options.lse receives it.
 SKIPATTN_API int skipattn_bundle_has_lse(const skipattn_bundle *bundle);
 
+/// 1 if the bundle carries the running max between calls
+/// (skipattn-compile --init-max): skipattn_run_options.init_max
+/// starts each row's running max and skipattn_run_options.max receives the
+/// final one (docs/distributed.md).
+SKIPATTN_API int skipattn_bundle_has_init_max(const skipattn_bundle *bundle);
+
 /// Keys per page of a paged bundle (skipattn-compile --page-size), whose k
 /// and v are page pools addressed through skipattn_run_options.block_table;
 /// 0 for a bundle with k [B, Hkv, Skv, D].
@@ -321,6 +327,15 @@ typedef struct skipattn_run_options {
   /// with many idle CTAs). Not checked on the device: a value below a
   /// sequence's length leaves its last rows unwritten.
   int64_t max_seqlen_q;
+  /// For a bundle with init_max (skipattn_bundle_has_init_max; host memory
+  /// for a cpu bundle, device memory for a gpu one, as the lse), both f32
+  /// [B, Hq, Sq]: init_max, the running max each row starts from (-inf:
+  /// none; a finite value must be a score the row keeps in the softmax this
+  /// call's partial is merged into, see attn.attention), and max, where the
+  /// bundle writes each row's final running max. Required by such a bundle,
+  /// NULL otherwise.
+  const float *init_max;
+  float *max;
 } skipattn_run_options;
 
 /// skipattn_run_host with options; NULL options are all zero.

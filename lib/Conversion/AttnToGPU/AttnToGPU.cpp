@@ -67,6 +67,8 @@ struct TiledAttention {
   Value cuSeqlensQ, cuSeqlensK;
   /// The mask operand, or null.
   Value mask;
+  /// attn.attention's init_max operand (the carry of a ring), or null.
+  Value initMax;
   RankedTensorType resultType;
   Value skipParam; // the function argument with lambda or F
   Value stats;     // the function argument with the counters
@@ -125,6 +127,20 @@ static LogicalResult checkHostContext(scf::ForallOp forall, StringRef pass) {
   return success();
 }
 
+/// Whether the forall writes a kv loop's running max as a result: the max
+/// result of attn.attention, a row slice of the loop's final max.
+static bool writesRunningMax(scf::ForallOp forall) {
+  for (Operation &op : forall.getTerminator().getYieldingOps()) {
+    auto insert = dyn_cast<tensor::ParallelInsertSliceOp>(op);
+    auto rows = insert
+                    ? insert.getSource().getDefiningOp<tensor::ExtractSliceOp>()
+                    : nullptr;
+    if (rows && rows.getSource().getDefiningOp<scf::ForOp>())
+      return true;
+  }
+  return false;
+}
+
 /// Reads the tiled form, or explains what is missing.
 static FailureOr<TiledAttention> analyze(scf::ForallOp forall, StringRef chip) {
   TiledAttention ta;
@@ -135,9 +151,19 @@ static FailureOr<TiledAttention> analyze(scf::ForallOp forall, StringRef chip) {
   if (!qLoad)
     qLoad = findIn<LoadPackedTileOp>(body);
   auto loop = findIn<scf::ForOp>(body);
+  // The carry of a ring (docs/distributed.md): init_max starts the running
+  // max and the max result is its final value. The prefill kernel takes
+  // both, or neither.
+  auto initMaxLoad = findIn<LoadMaxTileOp>(body);
+  bool carry = static_cast<bool>(initMaxLoad);
+  if (carry != writesRunningMax(forall))
+    return forall.emitError("convert-attn-to-gpu: the GPU kernels take "
+                            "attn.attention's init_max and max together "
+                            "(the carry of a ring); this attention has only "
+                            "one of them");
   // The output, and with attn.attention's lse result the log-sum-exp.
   bool lse = findIn<TileLseOp>(body) != nullptr;
-  if (!qLoad || !loop || forall.getNumResults() != (lse ? 2u : 1u))
+  if (!qLoad || !loop || forall.getNumResults() != 1u + lse + carry)
     return forall.emitError("convert-attn-to-gpu: this loop is not the tiled "
                             "form attn-tile produces");
   TileScoresOp scores;
@@ -236,6 +262,9 @@ static FailureOr<TiledAttention> analyze(scf::ForallOp forall, StringRef chip) {
   c.blockM = cast<RankedTensorType>(qLoad->getResult(0).getType()).getDimSize(0);
   c.blockN = cast<RankedTensorType>(scores.getKey().getType()).getDimSize(0);
   c.lse = lse;
+  c.initMax = carry;
+  if (carry)
+    ta.initMax = initMaxLoad.getSource();
 
   // What the kernels cover.
   if (!c.elementType.isBF16() && !c.elementType.isF16())
@@ -300,11 +329,12 @@ static FailureOr<TiledAttention> analyze(scf::ForallOp forall, StringRef chip) {
   // The Hopper kernel gives each consumer warpgroup one 64-row q-block, and
   // its wgmma branches must be uniform per warpgroup: a warp vote cannot
   // skip on its own there, so that tiling keeps the mma.sync kernel.
-  // The Hopper kernel does not write a log-sum-exp, read a mask or address
-  // packed varlen rows yet: such an attention keeps the mma.sync kernel.
+  // The Hopper kernel does not write a log-sum-exp, carry the running max,
+  // read a mask or address packed varlen rows yet: such an attention keeps
+  // the mma.sync kernel.
   c.sm90 = chip == "sm_90a" && c.blockM == 64 &&
            (c.blockN == 64 || c.blockN == 128) &&
-           (!c.skip || c.voteRows == c.blockM) && !c.lse &&
+           (!c.skip || c.voteRows == c.blockM) && !c.lse && !c.initMax &&
            c.mask == KernelConfig::Mask::None && !c.varlen;
   if (counter) {
     c.stats = true;
@@ -400,6 +430,14 @@ static SmallVector<StringRef> withLseParam(SmallVector<StringRef> names,
   return names;
 }
 
+/// The prefill kernel's carry (init_max in, max out), after the lse.
+static SmallVector<StringRef> withCarryParams(SmallVector<StringRef> names,
+                                              const KernelConfig &c) {
+  if (c.initMax)
+    names.append({"init_max", "max"});
+  return names;
+}
+
 /// The parameters of a kernel that reads the scores, with the mask and its
 /// extents last when the attention has one.
 static SmallVector<StringRef> withMaskParams(SmallVector<StringRef> names,
@@ -421,7 +459,9 @@ static SmallVector<StringRef> withVarlenParams(SmallVector<StringRef> names,
 /// Generates the prefill kernel of `ta` (and with `decodeKernels` the decode
 /// kernels) into the kernel module of the module that holds it,
 /// unless a kernel of the same configuration is already there. Paged
-/// attention gets the decode kernels only.
+/// attention gets the decode kernels only. The decode kernels do not carry
+/// the running max (init_max): such an attention gets the prefill kernel
+/// alone, which serves every query length.
 static void generateKernels(TiledAttention &ta, bool decodeKernels) {
   const KernelConfig &c = ta.config;
   bool paged = c.pageSize != 0;
@@ -440,7 +480,10 @@ static void generateKernels(TiledAttention &ta, bool decodeKernels) {
                : skipattn::kernels::buildPrefillKernel(b, kernels, c);
     operands.append({"out", "batch", "q_len", "kv_len"});
     SmallVector<StringRef> params = withVarlenParams(
-        withMaskParams(withLseParam(withSkipParams(operands, c), c), c), c);
+        withMaskParams(
+            withCarryParams(withLseParam(withSkipParams(operands, c), c), c),
+            c),
+        c);
     // The Hopper kernel is persistent: it walks the tiles of any grid, and
     // its CTAs take them from a counter, the zeroed workspace of the call.
     if (c.sm90)
@@ -449,7 +492,7 @@ static void generateKernels(TiledAttention &ta, bool decodeKernels) {
              c.prefillThreads(), c.prefillSharedBytes(), c.prefillCtaRows(),
              /*blockN=*/0, /*maxQueryLen=*/0, /*persistent=*/c.sm90);
   }
-  if ((decodeKernels || paged) && !c.varlen && c.group() <= 16 &&
+  if ((decodeKernels || paged) && !c.varlen && !c.initMax && c.group() <= 16 &&
       !kernels.lookupSymbol(c.name("decode"))) {
     skipattn::kernels::DecodeKernels decode =
         skipattn::kernels::buildDecodeKernels(b, kernels, c);
@@ -627,6 +670,10 @@ static LogicalResult launch(TiledAttention &ta) {
     args.push_back(addressOf(b, loc, ta.stats));
   if (c.lse)
     args.push_back(addressOf(b, loc, outs[1]));
+  if (c.initMax) {
+    args.push_back(addressOf(b, loc, bufferOf(b, loc, ta.initMax)));
+    args.push_back(addressOf(b, loc, outs.back()));
+  }
   if (ta.mask) {
     args.push_back(addressOf(b, loc, bufferOf(b, loc, ta.mask)));
     for (int64_t d = 0; d < 4; ++d)

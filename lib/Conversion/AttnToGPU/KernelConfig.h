@@ -39,6 +39,13 @@ struct KernelConfig {
   /// Also write the log-sum-exp of each row: an f32 [B, Hq, Sq] output
   /// address as an argument of the prefill and decode kernels.
   bool lse = false;
+  /// The carry of a ring (attn.attention's init_max and max,
+  /// docs/distributed.md): the prefill kernel takes the addresses of
+  /// init_max and max (f32 [B, Hq, Sq]) after the lse's, starts each row's
+  /// running max at init_max, votes every kv-block (block 0 included) and
+  /// writes the final running max. The mma.sync prefill kernel only: no
+  /// decode kernels, no Hopper kernel.
+  bool initMax = false;
   /// Skipping decode kernels: also vote against the row maxima that other
   /// splits publish (opt-in, timing-dependent counts; docs/serving.md).
   bool decodeSharedMax = false;
@@ -206,7 +213,9 @@ void declareSharedMemory(mlir::OpBuilder &b, mlir::gpu::GPUModuleOp module,
 
 /// An empty prefill kernel of `threads` threads with the arguments both
 /// prefill kernels take: q, k, v (addresses or tensor maps), out (i64),
-/// batch, q_len, kv_len (i32), [threshold (f32)], [stats (i64)].
+/// batch, q_len, kv_len (i32), [threshold (f32)], [stats (i64)], [lse
+/// (i64)], [init_max, max (i64)], [mask], [cu_seqlens_q, cu_seqlens_k],
+/// [tile counter (i64)].
 mlir::gpu::GPUFuncOp createPrefillFunc(mlir::OpBuilder &b,
                                        mlir::gpu::GPUModuleOp module,
                                        const KernelConfig &config,

@@ -39,6 +39,8 @@ std::string KernelConfig::name(StringRef role) const {
     s += "_stats";
   if (lse)
     s += "_lse";
+  if (initMax)
+    s += "_carry";
   if (pageSize)
     s += "_paged" + std::to_string(pageSize);
   if (mask != Mask::None)

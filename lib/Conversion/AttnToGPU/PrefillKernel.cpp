@@ -24,7 +24,10 @@
 //   its own with a 16-row vote group); a skipped tile costs no exp2, no
 //   rescale and no P V;
 // - the epilogue divides by l, stages the tile through shared memory and
-//   writes 16-byte stores; rows past Sq are masked on store only.
+//   writes 16-byte stores; rows past Sq are masked on store only;
+// - with the carry of a ring (init_max), each row's running max starts at
+//   init_max instead of -inf, block 0 is voted like every other, and the
+//   final max is written beside the lse (docs/distributed.md).
 //
 //===----------------------------------------------------------------------===//
 
@@ -121,13 +124,17 @@ void PrefillGenerator::build(gpu::GPUFuncOp func) {
   sq = entry.getArgument(5);
   skv = entry.getArgument(6);
   unsigned next = 7;
-  Value skipParam, statsAddr, lseAddr;
+  Value skipParam, statsAddr, lseAddr, initMaxAddr, maxAddr;
   if (cfg.skip)
     skipParam = entry.getArgument(next++);
   if (cfg.stats)
     statsAddr = entry.getArgument(next++);
   if (cfg.lse)
     lseAddr = entry.getArgument(next++);
+  if (cfg.initMax) {
+    initMaxAddr = entry.getArgument(next++);
+    maxAddr = entry.getArgument(next++);
+  }
   std::optional<MaskView> mask;
   if (cfg.mask != KernelConfig::Mask::None)
     mask = MaskView::fromArgs(cfg, entry.getArguments().drop_front(next));
@@ -227,8 +234,44 @@ void PrefillGenerator::build(gpu::GPUFuncOp func) {
   Value row[2] = {e.add(q0, rowInBlock),
                   e.add(q0, e.add(rowInBlock, e.i32c(8)))};
 
+  // The carry's f32 [B, Hq, Sq] rows (the lse's layout): element (b, h, i)
+  // of the CTA's (batch, head) at (b * Hq + h) * Sq + i.
+  Value carryBase;
+  auto carryAddress = [&](Value address, Value rowIndex) {
+    Value index = e.toI64(e.add(carryBase, rowIndex));
+    return e.gep(e.toGlobalPtr(address),
+                 arith::MulIOp::create(b, loc, index, e.i64c(4)));
+  };
+  // init_max of this thread's rows (-inf past Sq), as a raw logit: m is kept
+  // unscaled, and a score s is the raw logit s / scale (an additive mask
+  // entry enters as entry / scale too).
+  Value initMax[2], initRaw[2];
+  if (cfg.initMax) {
+    carryBase = e.mul(e.add(e.mul(bIdx, e.i32c(cfg.qHeads)), h), sq);
+    for (int r = 0; r < 2; ++r) {
+      auto read =
+          scf::IfOp::create(b, loc, TypeRange{e.f32}, e.cmp(P::slt, row[r], sq),
+                            /*addThenBlock=*/true, /*addElseBlock=*/true);
+      {
+        OpBuilder::InsertionGuard guard(b);
+        b.setInsertionPointToStart(read.thenBlock());
+        Value v = LLVM::LoadOp::create(b, loc, e.f32,
+                                       carryAddress(initMaxAddr, row[r]), 4);
+        scf::YieldOp::create(b, loc, v);
+        b.setInsertionPointToStart(read.elseBlock());
+        scf::YieldOp::create(b, loc, ValueRange{e.f32c(-INFINITY)});
+      }
+      initMax[r] = read.getResult(0);
+      initRaw[r] = e.fdiv(initMax[r], e.f32c(cfg.scale));
+    }
+  }
+
   // Loop state: m[2], l[2], O fragments, skipped-tile count.
-  SmallVector<Value> init = wt->initial().flatten();
+  SoftmaxState start = wt->initial();
+  if (cfg.initMax)
+    for (int r = 0; r < 2; ++r)
+      start.m[r] = initRaw[r];
+  SmallVector<Value> init = start.flatten();
   init.push_back(e.i32c(0));
   unsigned skippedIdx = init.size() - 1;
 
@@ -277,9 +320,16 @@ void PrefillGenerator::build(gpu::GPUFuncOp func) {
       skip = e.barrierAnd(skip);
     else
       e.barrier();
-    if (cfg.skip)
-      skip =
-          e.band(e.band(threshold.enabled, e.cmp(P::sgt, j, e.i32c(0))), skip);
+    // Block 0 is never skipped, but from init_max (DESIGN.md section 4,
+    // docs/distributed.md): then m holds a score of the merged softmax
+    // before the first tile, and a row still at -inf votes no wherever it
+    // has a score.
+    if (cfg.skip) {
+      Value gate = threshold.enabled;
+      if (!cfg.initMax)
+        gate = e.band(gate, e.cmp(P::sgt, j, e.i32c(0)));
+      skip = e.band(gate, skip);
+    }
     prefetch(e.add(j, e.i32c(kStages - 1)), numKV);
 
     // Skipped: (m, l, O) unchanged. Otherwise the online-softmax update and
@@ -334,6 +384,22 @@ void PrefillGenerator::build(gpu::GPUFuncOp func) {
       });
     }
   }
+  // The carry's final running max, scaled back to a score (the units of
+  // init_max), by the quad's first thread. A row whose max never rose above
+  // init_max writes init_max itself, so a carry that a call passes through
+  // comes back unchanged rather than rounded twice.
+  if (cfg.initMax)
+    for (int r = 0; r < 2; ++r) {
+      Value inRange =
+          e.band(e.cmp(P::slt, row[r], sq), e.cmp(P::eq, t, e.i32c(0)));
+      scf::IfOp::create(b, loc, inRange, [&](OpBuilder &, Location) {
+        Value kept = e.fcmp(FP::OEQ, fin[r], initRaw[r]);
+        Value value =
+            e.select(kept, initMax[r], e.fmul(fin[r], e.f32c(cfg.scale)));
+        LLVM::StoreOp::create(b, loc, value, carryAddress(maxAddr, row[r]), 4);
+        scf::YieldOp::create(b, loc);
+      });
+    }
   // Stage the bf16/f16 tile in shared memory (the Q area, free once every
   // warp holds its fragments), then write rows < Sq with 16-byte stores.
   e.barrier();
@@ -417,6 +483,8 @@ gpu::GPUFuncOp skipattn::kernels::createPrefillFunc(OpBuilder &b,
     args.push_back(b.getI64Type());
   if (cfg.lse)
     args.push_back(b.getI64Type());
+  if (cfg.initMax)
+    args.append(2, b.getI64Type());
   if (cfg.mask != KernelConfig::Mask::None)
     MaskView::addArgTypes(b, args);
   if (cfg.varlen)

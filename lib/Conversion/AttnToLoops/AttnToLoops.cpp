@@ -166,6 +166,41 @@ struct LoadTileLowering : OpRewritePattern<LoadTileOp> {
   }
 };
 
+/// Pattern: attn.load_max_tile => tensor.generate reading in-bounds rows,
+/// -inf past the end.
+struct LoadMaxTileLowering : OpRewritePattern<LoadMaxTileOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(LoadMaxTileOp op,
+                                PatternRewriter &rewriter) const override {
+    Builder h{rewriter, op.getLoc()};
+    Value src = op.getSource();
+    Value rows = h.dim(src, 2);
+    replaceByGenerate(
+        rewriter, op, [&](OpBuilder &nb, Location l, ValueRange ivs) -> Value {
+          Value r = arith::AddIOp::create(nb, l, op.getRow(), ivs[0]);
+          return scf::IfOp::create(
+                     nb, l, ult(nb, l, r, rows),
+                     [&](OpBuilder &tb, Location tl) {
+                       scf::YieldOp::create(
+                           tb, tl,
+                           tensor::ExtractOp::create(
+                               tb, tl, src,
+                               ValueRange{op.getBatch(), op.getHead(), r})
+                               .getResult());
+                     },
+                     [&](OpBuilder &eb, Location el) {
+                       scf::YieldOp::create(
+                           eb, el,
+                           arith::ConstantOp::create(
+                               eb, el, eb.getF32FloatAttr(-INFINITY))
+                               .getResult());
+                     })
+              .getResult(0);
+        });
+    return success();
+  }
+};
+
 /// Pattern: attn.load_packed_tile => tensor.generate reading row start + j
 /// of the [T, H, D] source for j < limit (and inside the tensor), 0 else.
 struct LoadPackedTileLowering : OpRewritePattern<LoadPackedTileOp> {
@@ -663,11 +698,12 @@ struct ConvertAttnToLoopsPass
       return signalPassFailure();
 
     RewritePatternSet patterns(&getContext());
-    patterns.add<LoadTileLowering, LoadPagedTileLowering,
-                 LoadPackedTileLowering, LoadMaskTileLowering,
-                 TileScoresLowering, TileRowMaxLowering, SkipVoteLowering,
-                 TileUpdateLowering, TileMergeLowering, TileLseLowering,
-                 TileFinalizeLowering>(&getContext());
+    patterns
+        .add<LoadTileLowering, LoadMaxTileLowering, LoadPagedTileLowering,
+             LoadPackedTileLowering, LoadMaskTileLowering, TileScoresLowering,
+             TileRowMaxLowering, SkipVoteLowering, TileUpdateLowering,
+             TileMergeLowering, TileLseLowering, TileFinalizeLowering>(
+            &getContext());
     GreedyRewriteConfig config;
     config.enableFolding(false);
     if (failed(applyPatternsGreedily(root, std::move(patterns), config)))

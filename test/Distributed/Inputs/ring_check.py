@@ -13,8 +13,11 @@ all-gathers the outputs; rank 0 reassembles them and checks, per case:
   single   against skipattn.attention of the whole sequence in one process
            (dense cases);
   counts   each (rank, step)'s {tiles_total, tiles_skipped} equal to the
-           simulator's for that step's calls, and more than none skipped
-           in the planted skip cases;
+           simulator's for that step's calls (with the carry: each call
+           starting from the running max the simulator kept in the earlier
+           steps), and more than none skipped in the planted skip cases;
+  versus   the carry skips at least as many tiles as seed=None on the same
+           inputs (both printed);
   cover    the calls of every rank and step cover each (query, key) pair
            the attention attends exactly once (the zig-zag schedule), for
            this world size and for 1 to 8 ranks over a few lengths;
@@ -122,15 +125,30 @@ def sink_seed(q, k, world, causal, lengths, total, dtype):
     return rounded.double().numpy()
 
 
-def predicted(q, k, world, causal, lengths, total, lam, seed=None):
+def predicted(q, k, world, causal, lengths, total, lam, seed=None,
+              carry=False):
     """Per (rank, step) counts and the [B, Hq, S, S] drop mask. With seed
     ([B, Hq, S] per global row), each call is simulated as the kernels
-    run it: a key of zeros in front scored seed by an additive mask."""
+    run it: a key of zeros in front scored seed by an additive mask. With
+    carry, each call starts from the running max of its rows (the largest
+    score the earlier steps kept, -inf at first), which then takes the
+    largest score the call keeps."""
     counts = np.zeros((world, world, 2), dtype=np.int64)
     drop = np.zeros((q.shape[0], q.shape[1], total, total), dtype=bool)
+    running = np.full((q.shape[0], q.shape[1], total), -np.inf)
     margins = []
+    # calls() lists each rank's steps in order, and the ranks' rows are
+    # disjoint: the carry of a row is replayed in ring order.
     for r, t, qr, kr, c in calls(world, causal, lengths, total):
-        if seed is None:
+        if carry:
+            init = running[:, :, qr]
+            p = ar.predict(q[:, :, qr], k[:, :, kr], c, lam, init_max=init)
+            dropped = p.drop_mask(len(qr), len(kr))
+            s = np.where(dropped, -np.inf, ar.scores(q[:, :, qr],
+                                                     k[:, :, kr], c))
+            running[:, :, qr] = np.maximum(
+                init, s.max(axis=-1, initial=-np.inf))
+        elif seed is None:
             p = ar.predict(q[:, :, qr], k[:, :, kr], c, lam)
             dropped = p.drop_mask(len(qr), len(kr))
         else:
@@ -156,8 +174,16 @@ def bound_ok(q, k, causal, drop, lam):
 
 
 def run_case(name, rng, world, rank, *, b, hq, hkv, d, total, causal,
-             lengths=None, dtype=torch.float32, skip=None, seed="sinks"):
-    if skip is not None:
+             lengths=None, dtype=torch.float32, skip=None, seed="sinks",
+             versus="unset"):
+    """One ring run checked against float64 and the simulator; with
+    versus (a seed rule), also run with that rule on the same inputs, and
+    this run must skip at least as many tiles."""
+    lam = skip["lambda"] if skip is not None else 0.0
+    # A tiny lambda skips nothing: the result is then also single-process
+    # attention's.
+    planted = lam > 1e-6
+    if planted:
         qn, kn, vn, _ = ar.planted_inputs(rng, b, hq, hkv, total, total, d,
                                           causal)
     else:
@@ -165,18 +191,28 @@ def run_case(name, rng, world, rank, *, b, hq, hkv, d, total, causal,
     q, k, v = (torch.from_numpy(x).to(dtype) for x in (qn, kn, vn))
     if rank == 0:
         # One rank compiles the bundles, the others find them cached.
-        seeded = skip is not None and seed is not None
+        seeded = skip is not None and seed == "sinks"
+        carried = skip is not None and seed == "carry"
         mask = torch.zeros(b, hq, 2, 2, dtype=dtype)
         for c in {False, causal}:
             skipattn._bundles.bundle_dir(skipattn.bundle_key(
                 "", dtype, hq, hkv, d, d, c, skip is not None,
-                mask if seeded else None, lse=True))
+                mask if seeded else None, lse=True, init_max=carried))
+            if versus != "unset":
+                skipattn._bundles.bundle_dir(skipattn.bundle_key(
+                    "", dtype, hq, hkv, d, d, c, skip is not None,
+                    mask if versus == "sinks" else None, lse=True,
+                    init_max=versus == "carry"))
     dist.barrier()
     # The reference sees the inputs the kernels see (bf16-rounded).
     qn, kn, vn = (x.float().numpy() for x in (q, k, v))
     mine = [shard(x, world, rank, causal, lengths) for x in (q, k, v)]
     out, stats = sd.ring_attention(*mine, causal=causal, skip=skip,
                                    seed=seed, return_stats=True)
+    other = None
+    if versus != "unset":
+        other = sd.ring_attention(*mine, causal=causal, skip=skip,
+                                  seed=versus, return_stats=True)[1]
     every = [None] * world
     dist.all_gather_object(every, out)
     if rank != 0:
@@ -185,19 +221,19 @@ def run_case(name, rng, world, rank, *, b, hq, hkv, d, total, causal,
         full = sd.zigzag_unshard(every)
     else:
         full = torch.cat(every, dim=2)
-    lam = LAMBDA if skip is not None else 0.0
     seeds = None
-    if skip is not None and seed is not None:
+    if skip is not None and seed == "sinks":
         seeds = sink_seed(qn, kn, world, causal, lengths, total, dtype)
+    carried = skip is not None and seed == "carry"
     counts, drop, margin = predicted(qn, kn, world, causal, lengths, total,
-                                     lam, seeds)
+                                     lam, seeds, carried)
     ref = ar.reference_attention(qn, kn, vn, causal, drop=drop)
     err = float(np.abs(full.double().numpy() - ref).max())
     ok = err <= TOL[dtype]
     why = []
     if not ok:
         why.append("out error %.3g > %.3g" % (err, TOL[dtype]))
-    if skip is not None and margin < 1e-3:
+    if planted and margin < 1e-3:
         ok = False
         why.append("a skip decision is within %.2g of the threshold: not "
                    "robust to rounding, pick another seed" % margin)
@@ -205,19 +241,29 @@ def run_case(name, rng, world, rank, *, b, hq, hkv, d, total, causal,
         ok = False
         why.append("a skipped score is not below lambda times its row's "
                    "final max")
-    if (stats["seed"] is not None) != (seeds is not None):
+    want_seed = seed if skip is not None else None
+    if stats["seed"] != want_seed:
         ok = False
-        why.append("seed %r reported, %s expected" % (
-            stats["seed"], "a seed" if seeds is not None else "none"))
+        why.append("seed %r reported, %r expected" % (stats["seed"],
+                                                      want_seed))
     got = stats["per_rank_step"].numpy()
     if not np.array_equal(got, counts):
         ok = False
         why.append("counts per (rank, step) %s, simulator %s" %
                    (got.tolist(), counts.tolist()))
-    if skip is not None and stats["tiles_skipped"] == 0:
+    if planted and stats["tiles_skipped"] == 0:
         ok = False
         why.append("nothing skipped in a planted case")
-    if skip is None:
+    if other is not None:
+        why_not = "" if stats["tiles_skipped"] >= other["tiles_skipped"] \
+            else " (fewer!)"
+        print("  %s skips %d of %d tiles, seed=%r %d of %d%s" % (
+            seed, stats["tiles_skipped"], stats["tiles_total"], versus,
+            other["tiles_skipped"], other["tiles_total"], why_not))
+        if why_not:
+            ok = False
+            why.append("skips fewer tiles than seed=%r" % (versus,))
+    if not planted:
         single = skipattn.attention(q, k, v, causal=causal)
         serr = float((full.double() - single.double()).abs().max())
         if serr > 2 * TOL[dtype]:
@@ -295,6 +341,26 @@ def main():
          dict(b=1, hq=2, hkv=2, d=32, total=sum(ragged_skip), causal=False,
               lengths=ragged_skip, dtype=torch.float16,
               skip={"lambda": LAMBDA, "min_kv_len": 0})),
+        ("skip causal GQA 4/2 S=1000 carry vs unseeded",
+         dict(b=1, hq=4, hkv=2, d=32, total=1000, causal=True, seed="carry",
+              versus=None, skip={"lambda": LAMBDA, "min_kv_len": 0})),
+        ("skip full GQA 4/2 ragged %s carry vs unseeded" % ragged_skip,
+         dict(b=1, hq=4, hkv=2, d=32, total=sum(ragged_skip), causal=False,
+              lengths=ragged_skip, seed="carry", versus=None,
+              skip={"lambda": LAMBDA, "min_kv_len": 0})),
+        ("skip full f16 MHA ragged %s carry" % ragged_skip,
+         dict(b=1, hq=2, hkv=2, d=32, total=sum(ragged_skip), causal=False,
+              lengths=ragged_skip, dtype=torch.float16, seed="carry",
+              skip={"lambda": LAMBDA, "min_kv_len": 0})),
+        # lambda 1e-30 skips nothing: the carry's result is then single-
+        # process attention's (causal and ragged).
+        ("carry causal GQA 4/2 S=301, nothing skipped",
+         dict(b=1, hq=4, hkv=2, d=32, total=301, causal=True, seed="carry",
+              skip={"lambda": 1e-30, "min_kv_len": 0})),
+        ("carry full GQA 4/2 ragged %s, nothing skipped" % ragged,
+         dict(b=2, hq=4, hkv=2, d=32, total=sum(ragged), causal=False,
+              lengths=ragged, seed="carry",
+              skip={"lambda": 1e-30, "min_kv_len": 0})),
     ]
     failed = 0
     passed = 0
@@ -323,7 +389,7 @@ def main():
          lambda: sd.ring_attention(*(x[0] if rank == 1 else x,) * 3),
          "must be 4-D" if rank == 1 else "rank 1's inputs are invalid"),
         ("a bad seed rule", lambda: sd.ring_attention(x, x, x, seed="max"),
-         "seed must be 'sinks' or None"),
+         "seed must be 'carry', 'sinks' or None"),
     ]
     for name, call, want in errors:
         try:

@@ -48,6 +48,12 @@ configs.append((128, "bf16", True, "threshold", "sm_90a", (32, 8), 0, 64,
                 ("--varlen",)))
 configs.append((64, "f16", False, "off", "sm_80", (4, 4), 0, 128,
                 ("--varlen",)))
+# The carry of a ring (docs/distributed.md): init_max and max in the
+# mma.sync prefill kernel, on both chips (a warp vote and a mask on sm_80).
+configs.append((128, "bf16", True, "threshold", "sm_90a", (8, 2), 0, 64,
+                ("--lse", "--init-max")))
+configs.append((64, "f16", False, "scale_factor", "sm_80", (8, 2), 16, 128,
+                ("--lse", "--init-max", "--mask", "additive:?,8,?,?")))
 
 ok = 0
 for (d, dtype, causal, skip, chip, (hq, hkv), vote, bm, extra) in configs:

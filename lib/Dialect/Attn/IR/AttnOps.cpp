@@ -23,6 +23,70 @@
 using namespace mlir;
 using namespace skipattn::attn;
 
+//===----------------------------------------------------------------------===//
+// Custom assembly: attn.attention's optional lse and max
+//===----------------------------------------------------------------------===//
+
+// `(, lse-type)? (, max max-type)?` after the result type: the keyword
+// tells the max from the lse, so that either comes without the other.
+static ParseResult parseOptionalResultTypes(OpAsmParser &parser, Type &lse,
+                                            Type &max) {
+  while (succeeded(parser.parseOptionalComma())) {
+    if (succeeded(parser.parseOptionalKeyword("max"))) {
+      if (max)
+        return parser.emitError(parser.getCurrentLocation(),
+                                "the max result type is given twice");
+      if (parser.parseType(max))
+        return failure();
+      continue;
+    }
+    if (lse || max)
+      return parser.emitError(parser.getCurrentLocation(),
+                              "expected `max` and its type: the lse result "
+                              "type comes first and once");
+    if (parser.parseType(lse))
+      return failure();
+  }
+  return success();
+}
+
+static void printOptionalResultTypes(OpAsmPrinter &p, Operation *, Type lse,
+                                     Type max) {
+  if (lse)
+    p << ", " << lse;
+  if (max)
+    p << ", max " << max;
+}
+
+// `(, %lse : type)? (, max %max : type)?` after the destination in `outs`.
+static ParseResult parseOptionalInits(
+    OpAsmParser &parser, std::optional<OpAsmParser::UnresolvedOperand> &lse,
+    Type &lseType, std::optional<OpAsmParser::UnresolvedOperand> &max,
+    Type &maxType) {
+  while (succeeded(parser.parseOptionalComma())) {
+    bool isMax = succeeded(parser.parseOptionalKeyword("max"));
+    if (isMax ? max.has_value() : (lse.has_value() || max.has_value()))
+      return parser.emitError(parser.getCurrentLocation(),
+                              "expected at most an lse destination, then a "
+                              "`max` destination");
+    OpAsmParser::UnresolvedOperand operand;
+    Type type;
+    if (parser.parseOperand(operand) || parser.parseColonType(type))
+      return failure();
+    (isMax ? max : lse) = operand;
+    (isMax ? maxType : lseType) = type;
+  }
+  return success();
+}
+
+static void printOptionalInits(OpAsmPrinter &p, Operation *, Value lse,
+                               Type lseType, Value max, Type maxType) {
+  if (lse)
+    p << ", " << lse << " : " << lseType;
+  if (max)
+    p << ", max " << max << " : " << maxType;
+}
+
 #define GET_OP_CLASSES
 #include "skipattn/Dialect/Attn/IR/AttnOps.cpp.inc"
 
@@ -219,16 +283,19 @@ static LogicalResult verifyScale(Operation *op, std::optional<APFloat> scale) {
   return success();
 }
 
-/// The lse result, when there is one, is f32 [B, Hq, Sq] of the query.
-static LogicalResult verifyLse(Operation *op, RankedTensorType q, Value lse) {
-  if (!lse)
+/// A per-row value (`name`: the lse or max result, the init_max operand),
+/// when there is one, is f32 [B, Hq, Sq] of the query.
+static LogicalResult verifyRowValue(Operation *op, RankedTensorType q,
+                                    Value value, StringRef name = "lse") {
+  if (!value)
     return success();
-  // f32 whatever the element type: a log-sum-exp needs the range.
-  auto type = cast<RankedTensorType>(lse.getType());
+  // f32 whatever the element type: a log-sum-exp needs the range, a max
+  // compares with f32 scores.
+  auto type = cast<RankedTensorType>(value.getType());
   if (type.getElementType().isF32() && type.getRank() == 3 &&
       type.getShape() == q.getShape().drop_back())
     return success();
-  InFlightDiagnostic diag = op->emitOpError() << "lse must be tensor<";
+  InFlightDiagnostic diag = op->emitOpError() << name << " must be tensor<";
   for (int64_t i = 0; i < 3; ++i)
     diag << dimStr(q.getDimSize(i)) << "x";
   return diag << "f32> ([B, Hq, Sq] of the query), got " << type;
@@ -243,16 +310,25 @@ LogicalResult AttentionOp::verify() {
     return failure();
   if (failed(verifyScale(*this, getScale())))
     return failure();
-  if (failed(verifyLse(*this, getQuery().getType(), getLse())))
+  RankedTensorType q = getQuery().getType();
+  if (failed(verifyRowValue(*this, q, getLse())) ||
+      failed(verifyRowValue(*this, q, getMax(), "max")) ||
+      failed(verifyRowValue(*this, q, getInitMax(), "init_max")))
     return failure();
-  // The lse result and its destination come together.
-  if (!getLse() != !getLseInit())
-    return emitOpError("the lse result needs an lse destination in outs, and "
-                       "an lse destination needs the lse result");
-  if (getLse() && getLse().getType() != getLseInit().getType())
-    return emitOpError() << "lse destination type " << getLseInit().getType()
-                         << " must match the lse result type "
-                         << getLse().getType();
+  // The lse (max) result and its destination come together.
+  for (auto [name, article, result, init] :
+       {std::tuple{"lse", "an", getLse(), getLseInit()},
+        std::tuple{"max", "a", getMax(), getMaxInit()}}) {
+    if (!result != !init)
+      return emitOpError() << "the " << name << " result needs " << article
+                           << " " << name << " destination in outs, and "
+                           << article << " " << name
+                           << " destination needs the " << name << " result";
+    if (result && result.getType() != init.getType())
+      return emitOpError() << name << " destination type " << init.getType()
+                           << " must match the " << name << " result type "
+                           << result.getType();
+  }
   return success();
 }
 
@@ -263,9 +339,9 @@ float AttentionOp::getScaleValue() {
 }
 
 void AttentionOp::build(OpBuilder &b, OperationState &state, Type resultType,
-                        Type lseType, Value query, Value key, Value value,
-                        Value mask, UnitAttr causal, FloatAttr scale,
-                        SkipAttr skip) {
+                        Type lseType, Type maxType, Value query, Value key,
+                        Value value, Value mask, Value initMax, UnitAttr causal,
+                        FloatAttr scale, SkipAttr skip) {
   // The destinations' dynamic extents are the query's batch and length (the
   // head counts and head dims are static).
   auto empty = [&](Type t) -> Value {
@@ -279,8 +355,9 @@ void AttentionOp::build(OpBuilder &b, OperationState &state, Type resultType,
   };
   Value init = empty(resultType);
   Value lseInit = lseType ? empty(lseType) : Value();
-  build(b, state, resultType, lseType, query, key, value, mask, init, lseInit,
-        causal, scale, skip);
+  Value maxInit = maxType ? empty(maxType) : Value();
+  build(b, state, resultType, lseType, maxType, query, key, value, mask,
+        initMax, init, lseInit, maxInit, causal, scale, skip);
 }
 
 //===----------------------------------------------------------------------===//
@@ -296,6 +373,7 @@ void AttentionOp::build(OpBuilder &b, OperationState &state, Type resultType,
 //   value [B, Hkv, Skv, Dv]   as key, and the Dv tile
 //   mask  [B|1, Hq|1, Sq|1, Skv|1]  as query/key; extents of 1 broadcast
 //   init  [B, Hq, Sq, Dv]     the tile itself
+//   init_max, lse and max destinations [B, Hq, Sq]: the tile without Dv
 
 SmallVector<utils::IteratorType> AttentionOp::getLoopIteratorTypes() {
   return SmallVector<utils::IteratorType>(4, utils::IteratorType::parallel);
@@ -431,7 +509,9 @@ AttentionOp::getTiledImplementation(OpBuilder &b,
       operands.push_back(slice(b, loc, v, o, s, slices));
     } else if (&operand == &getInitMutable()) {
       operands.push_back(slice(b, loc, v, offsets, sizes, slices));
-    } else if (getLseInit() && &operand == &getLseInitMutable()[0]) {
+    } else if ((getLseInit() && &operand == &getLseInitMutable()[0]) ||
+               (getMaxInit() && &operand == &getMaxInitMutable()[0]) ||
+               (getInitMax() && &operand == &getInitMaxMutable()[0])) {
       // [B, Hq, Sq]: the tile without its value-dim extent.
       operands.push_back(slice(b, loc, v, offsets.take_front(3),
                                sizes.take_front(3), slices));
@@ -452,7 +532,8 @@ LogicalResult AttentionOp::getResultTilePosition(
     OpBuilder &b, unsigned resultNumber, ArrayRef<OpFoldResult> offsets,
     ArrayRef<OpFoldResult> sizes, SmallVector<OpFoldResult> &resultOffsets,
     SmallVector<OpFoldResult> &resultSizes) {
-  // The result is the iteration domain; the lse its first three dims.
+  // The result is the iteration domain; the lse and max its first three
+  // dims.
   size_t rank = resultNumber == 0 ? 4 : 3;
   resultOffsets.assign(offsets.begin(), offsets.begin() + rank);
   resultSizes.assign(sizes.begin(), sizes.begin() + rank);
@@ -466,8 +547,8 @@ LogicalResult AttentionOp::getIterationDomainTileFromResultTile(
     SmallVectorImpl<OpFoldResult> &iterDomainSizes) {
   iterDomainOffsets.assign(offsets.begin(), offsets.end());
   iterDomainSizes.assign(sizes.begin(), sizes.end());
-  // An lse tile [B, Hq, Sq] needs every value column.
-  if (resultNumber == 1) {
+  // An lse or max tile [B, Hq, Sq] needs every value column.
+  if (resultNumber != 0) {
     iterDomainOffsets.push_back(b.getIndexAttr(0));
     iterDomainSizes.push_back(tensor::getMixedSize(b, getLoc(), getInit(), 3));
   }
@@ -537,7 +618,7 @@ LogicalResult PagedAttentionOp::verify() {
           {batch, hq, q.getDimSize(2), v.getDimSize(3)})) ||
       failed(verifyScale(*this, getScale())))
     return failure();
-  return verifyLse(*this, q, getLse());
+  return verifyRowValue(*this, q, getLse());
 }
 
 float PagedAttentionOp::getScaleValue() {

@@ -45,6 +45,18 @@ LogicalResult LoadTileOp::verify() {
   return success();
 }
 
+LogicalResult LoadMaxTileOp::verify() {
+  auto source = cast<RankedTensorType>(getSource().getType());
+  if (source.getRank() != 3 || !source.getElementType().isF32())
+    return emitOpError() << "source must be f32 of rank 3 ([B, H, S]), got "
+                         << source;
+  if (failed(staticTile(*this, getType(), 1, "result")))
+    return failure();
+  if (!isF32Tile(getResult()))
+    return emitOpError("result must be f32");
+  return success();
+}
+
 LogicalResult LoadPagedTileOp::verify() {
   auto pages = cast<RankedTensorType>(getPages().getType());
   auto table = cast<RankedTensorType>(getTable().getType());

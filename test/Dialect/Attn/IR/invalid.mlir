@@ -293,7 +293,7 @@ func.func @unknown_element_type(%k: tensor<1x4x128x64xf32>) {
 
 func.func @generic_unranked(%q: tensor<*xf32>, %k: tensor<1x4x8x4xf32>) {
   // expected-error @+1 {{operand #0 must be ranked tensor of any type values, but got 'tensor<*xf32>'}}
-  %0 = "attn.attention"(%q, %k, %k, %k) <{operandSegmentSizes = array<i32: 1, 1, 1, 0, 1, 0>}> : (tensor<*xf32>, tensor<1x4x8x4xf32>, tensor<1x4x8x4xf32>, tensor<1x4x8x4xf32>) -> tensor<1x4x8x4xf32>
+  %0 = "attn.attention"(%q, %k, %k, %k) <{operandSegmentSizes = array<i32: 1, 1, 1, 0, 0, 1, 0, 0>, resultSegmentSizes = array<i32: 1, 0, 0>}> : (tensor<*xf32>, tensor<1x4x8x4xf32>, tensor<1x4x8x4xf32>, tensor<1x4x8x4xf32>) -> tensor<1x4x8x4xf32>
   return
 }
 
@@ -301,7 +301,7 @@ func.func @generic_unranked(%q: tensor<*xf32>, %k: tensor<1x4x8x4xf32>) {
 
 func.func @destination_type(%q: tensor<1x4x128x64xf16>, %init: tensor<1x4x128x64xf32>) -> tensor<1x4x128x64xf16> {
   // expected-error @+1 {{'attn.attention' op failed to verify that all of {init, result} have same type}}
-  %0 = "attn.attention"(%q, %q, %q, %init) <{operandSegmentSizes = array<i32: 1, 1, 1, 0, 1, 0>}> : (tensor<1x4x128x64xf16>, tensor<1x4x128x64xf16>, tensor<1x4x128x64xf16>, tensor<1x4x128x64xf32>) -> tensor<1x4x128x64xf16>
+  %0 = "attn.attention"(%q, %q, %q, %init) <{operandSegmentSizes = array<i32: 1, 1, 1, 0, 0, 1, 0, 0>, resultSegmentSizes = array<i32: 1, 0, 0>}> : (tensor<1x4x128x64xf16>, tensor<1x4x128x64xf16>, tensor<1x4x128x64xf16>, tensor<1x4x128x64xf32>) -> tensor<1x4x128x64xf16>
   return %0 : tensor<1x4x128x64xf16>
 }
 
@@ -358,6 +358,62 @@ func.func @lse_destination_type(%q: tensor<1x4x8x32xf32>, %e: tensor<1x4x8x32xf3
 func.func @lse_shape(%q: tensor<?x4x?x32xf32>, %e: tensor<?x4x?x32xf32>, %el: tensor<?x4xf32>) {
   // expected-error @+1 {{lse must be tensor<?x4x?xf32> ([B, Hq, Sq] of the query), got 'tensor<?x4xf32>'}}
   %o, %l = attn.attention %q, %q, %q : tensor<?x4x?x32xf32>, tensor<?x4x?x32xf32>, tensor<?x4x?x32xf32> -> tensor<?x4x?x32xf32>, tensor<?x4xf32> outs(%e, %el : tensor<?x4xf32>)
+  return
+}
+
+// -----
+
+func.func @init_max_shape(%q: tensor<1x4x8x32xf32>, %e: tensor<1x4x8x32xf32>, %m: tensor<1x2x8xf32>) {
+  // expected-error @+1 {{init_max must be tensor<1x4x8xf32> ([B, Hq, Sq] of the query), got 'tensor<1x2x8xf32>'}}
+  %o = attn.attention %q, %q, %q init_max(%m : tensor<1x2x8xf32>) : tensor<1x4x8x32xf32>, tensor<1x4x8x32xf32>, tensor<1x4x8x32xf32> -> tensor<1x4x8x32xf32> outs(%e)
+  return
+}
+
+// -----
+
+func.func @init_max_element_type(%q: tensor<1x4x8x32xf16>, %e: tensor<1x4x8x32xf16>, %m: tensor<1x4x8xf16>) {
+  // expected-error @+1 {{init_max must be tensor<1x4x8xf32> ([B, Hq, Sq] of the query), got 'tensor<1x4x8xf16>'}}
+  %o = attn.attention %q, %q, %q init_max(%m : tensor<1x4x8xf16>) : tensor<1x4x8x32xf16>, tensor<1x4x8x32xf16>, tensor<1x4x8x32xf16> -> tensor<1x4x8x32xf16> outs(%e)
+  return
+}
+
+// -----
+
+func.func @max_shape(%q: tensor<?x4x?x32xf32>, %e: tensor<?x4x?x32xf32>, %em: tensor<?x4x?x1xf32>) {
+  // expected-error @+1 {{max must be tensor<?x4x?xf32> ([B, Hq, Sq] of the query), got 'tensor<?x4x?x1xf32>'}}
+  %o, %m = attn.attention %q, %q, %q : tensor<?x4x?x32xf32>, tensor<?x4x?x32xf32>, tensor<?x4x?x32xf32> -> tensor<?x4x?x32xf32>, max tensor<?x4x?x1xf32> outs(%e, max %em : tensor<?x4x?x1xf32>)
+  return
+}
+
+// -----
+
+func.func @max_missing_destination(%q: tensor<1x4x8x32xf32>, %e: tensor<1x4x8x32xf32>) {
+  // expected-error @+1 {{the max result needs a max destination in outs, and a max destination needs the max result}}
+  %o, %m = attn.attention %q, %q, %q : tensor<1x4x8x32xf32>, tensor<1x4x8x32xf32>, tensor<1x4x8x32xf32> -> tensor<1x4x8x32xf32>, max tensor<1x4x8xf32> outs(%e)
+  return
+}
+
+// -----
+
+func.func @max_destination_type(%q: tensor<1x4x8x32xf32>, %e: tensor<1x4x8x32xf32>, %em: tensor<1x4x?xf32>) {
+  // expected-error @+1 {{max destination type 'tensor<1x4x?xf32>' must match the max result type 'tensor<1x4x8xf32>'}}
+  %o, %m = attn.attention %q, %q, %q : tensor<1x4x8x32xf32>, tensor<1x4x8x32xf32>, tensor<1x4x8x32xf32> -> tensor<1x4x8x32xf32>, max tensor<1x4x8xf32> outs(%e, max %em : tensor<1x4x?xf32>)
+  return
+}
+
+// -----
+
+func.func @max_before_lse(%q: tensor<1x4x8x32xf32>, %e: tensor<1x4x8x32xf32>) {
+  // expected-error @+1 {{expected `max` and its type: the lse result type comes first and once}}
+  %o, %m, %l = attn.attention %q, %q, %q : tensor<1x4x8x32xf32>, tensor<1x4x8x32xf32>, tensor<1x4x8x32xf32> -> tensor<1x4x8x32xf32>, max tensor<1x4x8xf32>, tensor<1x4x8xf32> outs(%e)
+  return
+}
+
+// -----
+
+func.func @max_destination_twice(%q: tensor<1x4x8x32xf32>, %e: tensor<1x4x8x32xf32>, %em: tensor<1x4x8xf32>) {
+  // expected-error @+1 {{expected at most an lse destination, then a `max` destination}}
+  %o, %m = attn.attention %q, %q, %q : tensor<1x4x8x32xf32>, tensor<1x4x8x32xf32>, tensor<1x4x8x32xf32> -> tensor<1x4x8x32xf32>, max tensor<1x4x8xf32> outs(%e, max %em : tensor<1x4x8xf32>, max %em : tensor<1x4x8xf32>)
   return
 }
 

@@ -88,6 +88,31 @@ func.func @lse(%q: tensor<?x8x?x64xbf16>, %k: tensor<?x2x?x64xbf16>,
   return %o, %lse : tensor<?x8x?x64xbf16>, tensor<?x8x?xf32>
 }
 
+// The carry of a ring: the init_max operand and the max result, with the
+// lse and without it.
+// CHECK-LABEL: func.func @carry
+// CHECK:         %{{.*}}, %{{.*}}, %{{.*}} = attn.attention %{{.*}}, %{{.*}}, %{{.*}} init_max(%{{.*}} : tensor<?x8x?xf32>) {causal} : tensor<?x8x?x64xf32>, tensor<?x2x?x64xf32>, tensor<?x2x?x64xf32> -> tensor<?x8x?x64xf32>, tensor<?x8x?xf32>, max tensor<?x8x?xf32> outs(%{{.*}}, %{{.*}} : tensor<?x8x?xf32>, max %{{.*}} : tensor<?x8x?xf32>)
+// CHECK:         %{{.*}}, %{{.*}} = attn.attention %{{.*}}, %{{.*}}, %{{.*}} : tensor<?x8x?x64xf32>, tensor<?x2x?x64xf32>, tensor<?x2x?x64xf32> -> tensor<?x8x?x64xf32>, max tensor<?x8x?xf32> outs(%{{.*}}, max %{{.*}} : tensor<?x8x?xf32>)
+// CHECK:         attn.attention %{{.*}}, %{{.*}}, %{{.*}} mask %{{.*}} init_max(%{{.*}} : tensor<?x8x?xf32>) : tensor<?x8x?x64xf32>, tensor<?x2x?x64xf32>, tensor<?x2x?x64xf32>, tensor<?x1x?x?xi1> -> tensor<?x8x?x64xf32> outs(%{{.*}})
+func.func @carry(%q: tensor<?x8x?x64xf32>, %k: tensor<?x2x?x64xf32>,
+                 %v: tensor<?x2x?x64xf32>, %m: tensor<?x8x?xf32>,
+                 %mask: tensor<?x1x?x?xi1>, %e: tensor<?x8x?x64xf32>,
+                 %el: tensor<?x8x?xf32>, %em: tensor<?x8x?xf32>)
+    -> (tensor<?x8x?x64xf32>, tensor<?x8x?xf32>, tensor<?x8x?xf32>, tensor<?x8x?xf32>, tensor<?x8x?x64xf32>) {
+  %o, %lse, %mx = attn.attention %q, %k, %v init_max(%m : tensor<?x8x?xf32>) {causal}
+       : tensor<?x8x?x64xf32>, tensor<?x2x?x64xf32>, tensor<?x2x?x64xf32>
+         -> tensor<?x8x?x64xf32>, tensor<?x8x?xf32>, max tensor<?x8x?xf32>
+         outs(%e, %el : tensor<?x8x?xf32>, max %em : tensor<?x8x?xf32>)
+  %o2, %mx2 = attn.attention %q, %k, %v
+       : tensor<?x8x?x64xf32>, tensor<?x2x?x64xf32>, tensor<?x2x?x64xf32>
+         -> tensor<?x8x?x64xf32>, max tensor<?x8x?xf32>
+         outs(%e, max %em : tensor<?x8x?xf32>)
+  %o3 = attn.attention %q, %k, %v mask %mask init_max(%m : tensor<?x8x?xf32>)
+       : tensor<?x8x?x64xf32>, tensor<?x2x?x64xf32>, tensor<?x2x?x64xf32>, tensor<?x1x?x?xi1>
+         -> tensor<?x8x?x64xf32> outs(%e)
+  return %o, %lse, %mx, %mx2, %o3 : tensor<?x8x?x64xf32>, tensor<?x8x?xf32>, tensor<?x8x?xf32>, tensor<?x8x?xf32>, tensor<?x8x?x64xf32>
+}
+
 // Paged attention: page pools [num_pages, page_size, Hkv, D], a block table
 // and the lengths.
 // CHECK-LABEL: func.func @paged

@@ -109,3 +109,27 @@ func.func @merge_types(%m: tensor<16xf32>, %m2: tensor<32xf32>, %acc: tensor<16x
   %a, %b, %c = "attn.tile_merge"(%m, %m, %acc, %m2, %m, %acc) : (tensor<16xf32>, tensor<16xf32>, tensor<16x64xf32>, tensor<32xf32>, tensor<16xf32>, tensor<16x64xf32>) -> (tensor<16xf32>, tensor<16xf32>, tensor<16x64xf32>)
   return
 }
+
+// -----
+
+func.func @load_max_tile_source(%m: tensor<1x4x?x1xf32>, %i: index) {
+  // expected-error @+1 {{source must be f32 of rank 3 ([B, H, S]), got 'tensor<1x4x?x1xf32>'}}
+  %t = attn.load_max_tile %m[%i, %i, %i] : tensor<1x4x?x1xf32> -> tensor<64xf32>
+  return
+}
+
+// -----
+
+func.func @load_max_tile_result(%m: tensor<1x4x?xf32>, %i: index) {
+  // expected-error @+1 {{result must be a static tensor of rank 1, got 'tensor<?xf32>'}}
+  %t = attn.load_max_tile %m[%i, %i, %i] : tensor<1x4x?xf32> -> tensor<?xf32>
+  return
+}
+
+// -----
+
+func.func @load_max_tile_type(%m: tensor<1x4x?xf32>, %i: index) {
+  // expected-error @+1 {{result must be f32}}
+  %t = attn.load_max_tile %m[%i, %i, %i] : tensor<1x4x?xf32> -> tensor<64xf16>
+  return
+}

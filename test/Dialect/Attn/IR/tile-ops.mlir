@@ -34,3 +34,11 @@ func.func @decode_tile_ops(%q: tensor<16x64xf32>, %k: tensor<64x64xf32>, %mask: 
   %a, %b, %c = attn.tile_merge (%m, %l, %acc), (%m, %l, %s) : tensor<16xf32>, tensor<16x64xf32>
   return %c : tensor<16x64xf32>
 }
+
+// The initial running max of a q-block (attn.attention's init_max).
+// CHECK-LABEL: func.func @load_max_tile
+// CHECK:         attn.load_max_tile %{{.*}}[%{{.*}}, %{{.*}}, %{{.*}}] : tensor<1x4x?xf32> -> tensor<64xf32>
+func.func @load_max_tile(%m: tensor<1x4x?xf32>, %i: index) -> tensor<64xf32> {
+  %t = attn.load_max_tile %m[%i, %i, %i] : tensor<1x4x?xf32> -> tensor<64xf32>
+  return %t : tensor<64xf32>
+}

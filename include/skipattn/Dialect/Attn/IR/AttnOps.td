@@ -17,6 +17,7 @@ include "mlir/Interfaces/SideEffectInterfaces.td"
 include "mlir/Interfaces/TilingInterface.td"
 
 def Attn_AttentionOp : Attn_Op<"attention", [Pure, AttrSizedOperandSegments,
+    AttrSizedResultSegments,
     DestinationStyleOpInterface,
     AllTypesMatch<["init", "result"]>,
     DeclareOpInterfaceMethods<TilingInterface,
@@ -53,6 +54,27 @@ def Attn_AttentionOp : Attn_Op<"attention", [Pure, AttrSizedOperandSegments,
       disjoint key ranges merge into the attention over both with it
       (docs/serving.md): what ring and context-parallel attention need. Its
       destination is a second `outs` operand, written with its type.
+    - An optional operand `init_max(%m : tensor<BxHqxSqxf32>)` is the
+      running max each softmax row starts from, -inf meaning none: the
+      carry of a context-parallel ring (docs/distributed.md), whose step
+      t + 1 starts from the max that steps 0..t kept. The Skip-Softmax
+      vote then tests every kv-block against it, the first included (a row
+      at -inf votes to keep a block that has a score). **Contract:** a
+      finite `init_max[b, h, i]` must be a score that row i keeps in the
+      final softmax it is merged into (a kept score of another call over
+      other keys of the same query, as the `max` result of such a call
+      is), so a lower bound of that softmax's max; then every skipped score
+      s has `exp(s - final max) < lambda` and the skipped mass stays bounded
+      as in DESIGN.md section 4. The result and lse remain the attention
+      over this op's keys; a score far below `init_max` underflows in
+      `exp(s - m)`, which is below f32 rounding of the merged softmax that
+      `init_max` belongs to, not of this op's own.
+    - An optional result `max`, f32 [B, Hq, Sq], is each row's final running
+      max: the largest score the row kept (skipped tiles left out), or
+      `init_max` when that is larger; -inf for a row that kept nothing and
+      had no `init_max`. Its destination is an `outs` operand after the
+      lse's, written `max %dest : type`; its type is written `max type`
+      after the result types.
     - `outs(%init)` is the destination (destination-passing style): a tensor
       of the result's type whose contents are overwritten, typically a
       `tensor.empty`. It ties the result to a buffer for bufferization and
@@ -83,6 +105,12 @@ def Attn_AttentionOp : Attn_Op<"attention", [Pure, AttrSizedOperandSegments,
       : tensor<1x32x1x128xbf16>, tensor<1x8x?x128xbf16>,
         tensor<1x8x?x128xbf16> -> tensor<1x32x1x128xbf16>, tensor<1x32x1xf32>
         outs(%g, %l : tensor<1x32x1xf32>)
+    %o3, %lse3, %max3 = attn.attention %q, %k, %v
+        init_max(%m : tensor<1x32x4096xf32>) {causal}
+      : tensor<1x32x4096x128xbf16>, tensor<1x8x?x128xbf16>,
+        tensor<1x8x?x128xbf16> -> tensor<1x32x4096x128xbf16>,
+        tensor<1x32x4096xf32>, max tensor<1x32x4096xf32>
+        outs(%e, %l3 : tensor<1x32x4096xf32>, max %m3 : tensor<1x32x4096xf32>)
     ```
   }];
 
@@ -90,19 +118,26 @@ def Attn_AttentionOp : Attn_Op<"attention", [Pure, AttrSizedOperandSegments,
                        AnyRankedTensor:$key,
                        AnyRankedTensor:$value,
                        Optional<AnyRankedTensor>:$mask,
+                       Optional<AnyRankedTensor>:$init_max,
                        AnyRankedTensor:$init,
                        Optional<AnyRankedTensor>:$lse_init,
+                       Optional<AnyRankedTensor>:$max_init,
                        UnitAttr:$causal,
                        OptionalAttr<F32Attr>:$scale,
                        OptionalAttr<Attn_SkipAttr>:$skip);
   let results = (outs AnyRankedTensor:$result,
-                      Optional<AnyRankedTensor>:$lse);
+                      Optional<AnyRankedTensor>:$lse,
+                      Optional<AnyRankedTensor>:$max);
 
+  // The optional results and destinations follow a comma each; `max` names
+  // its own so that either can come without the other.
   let assemblyFormat = [{
-    $query `,` $key `,` $value (`mask` $mask^)? attr-dict `:`
+    $query `,` $key `,` $value (`mask` $mask^)?
+    (`init_max` `(` $init_max^ `:` type($init_max) `)`)? attr-dict `:`
     type($query) `,` type($key) `,` type($value) (`,` type($mask)^)?
-    `->` type($result) (`,` type($lse)^)?
-    `outs` `(` $init (`,` $lse_init^ `:` type($lse_init))? `)`
+    `->` type($result) `` custom<OptionalResultTypes>(type($lse), type($max))
+    `outs` `(` $init `` custom<OptionalInits>($lse_init, type($lse_init),
+                                             $max_init, type($max_init)) `)`
   }];
 
   let hasVerifier = 1;
@@ -111,18 +146,21 @@ def Attn_AttentionOp : Attn_Op<"attention", [Pure, AttrSizedOperandSegments,
     // The attention into new `tensor.empty` destinations, created at the
     // builder's insertion point: for passes that build the op from its
     // inputs (attn-raise, skipattn-compile's entry). With a non-null
-    // `lseType`, the op also has the lse result.
+    // `lseType` (`maxType`), the op also has the lse (max) result; a
+    // non-null `initMax` is the init_max operand.
     OpBuilder<(ins "::mlir::Type":$resultType, "::mlir::Type":$lseType,
-      "::mlir::Value":$query, "::mlir::Value":$key, "::mlir::Value":$value,
-      "::mlir::Value":$mask, "::mlir::UnitAttr":$causal,
-      "::mlir::FloatAttr":$scale, "::skipattn::attn::SkipAttr":$skip)>,
+      "::mlir::Type":$maxType, "::mlir::Value":$query, "::mlir::Value":$key,
+      "::mlir::Value":$value, "::mlir::Value":$mask, "::mlir::Value":$initMax,
+      "::mlir::UnitAttr":$causal, "::mlir::FloatAttr":$scale,
+      "::skipattn::attn::SkipAttr":$skip)>,
     // The same without the log-sum-exp.
     OpBuilder<(ins "::mlir::Type":$resultType, "::mlir::Value":$query,
       "::mlir::Value":$key, "::mlir::Value":$value, "::mlir::Value":$mask,
       "::mlir::UnitAttr":$causal, "::mlir::FloatAttr":$scale,
       "::skipattn::attn::SkipAttr":$skip), [{
-      build($_builder, $_state, resultType, /*lseType=*/::mlir::Type(), query,
-            key, value, mask, causal, scale, skip);
+      build($_builder, $_state, resultType, /*lseType=*/::mlir::Type(),
+            /*maxType=*/::mlir::Type(), query, key, value, mask,
+            /*initMax=*/::mlir::Value(), causal, scale, skip);
     }]>
   ];
 
@@ -140,7 +178,8 @@ def Attn_AttentionOp : Attn_Op<"attention", [Pure, AttrSizedOperandSegments,
       return getQuery().getType().getElementType();
     }
     /// DestinationStyleOpInterface: the result is written into `init`, the
-    /// lse into `lse_init` (the last operands, in that order).
+    /// lse into `lse_init`, the max into `max_init` (the last operands, in
+    /// that order).
     ::mlir::MutableOperandRange getDpsInitsMutable() {
       unsigned start = getInitMutable().getOperandNumber();
       return ::mlir::MutableOperandRange(getOperation(), start,

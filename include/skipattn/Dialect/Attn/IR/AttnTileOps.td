@@ -37,6 +37,25 @@ def Attn_LoadTileOp : Attn_TileOp<"load_tile"> {
   }];
 }
 
+def Attn_LoadMaxTileOp : Attn_TileOp<"load_max_tile"> {
+  let summary = "the initial running max of rows [row, row + R) of one (batch, head)";
+  let description = [{
+    `%m = attn.load_max_tile %init_max[%b, %h, %row]` reads the R-row tile
+    `m[i] = init_max[b, h, row + i]` of an f32 [B, H, S] tensor, the
+    `init_max` operand of attn.attention (or its packed view); rows past the
+    end of S read as -inf, the max of a row that has seen nothing. attn-tile
+    starts the kv loop's running max from it, and attn-insert-block-skip
+    then votes every kv-block, the first included.
+  }];
+  let arguments = (ins AnyRankedTensor:$source, Index:$batch, Index:$head,
+                       Index:$row);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = [{
+    $source `[` $batch `,` $head `,` $row `]` attr-dict `:` type($source)
+    `->` type($result)
+  }];
+}
+
 def Attn_LoadPagedTileOp : Attn_TileOp<"load_paged_tile"> {
   let summary = "rows [row, row + R) of one sequence and kv head of a paged cache";
   let description = [{

@@ -19,6 +19,11 @@
 // the loop by a clone of the loop's own score computation, start its running
 // max, and every block but block 0 is subject to the vote.
 //
+// A kv loop whose running max starts from anything but the constant -inf
+// (attn.attention's init_max, loaded by attn.load_max_tile) votes every
+// block, the first included: a row at -inf keeps any block where it has a
+// score, and a row that starts from a carried max skips against it.
+//
 //===----------------------------------------------------------------------===//
 
 #include "skipattn/Dialect/Attn/IR/AttnOps.h"
@@ -30,6 +35,7 @@
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/IR/IRMapping.h"
+#include "mlir/IR/Matchers.h"
 #include "mlir/IR/SymbolTable.h"
 #include "mlir/Interfaces/FunctionInterfaces.h"
 #include "llvm/ADT/SetVector.h"
@@ -136,6 +142,15 @@ static FailureOr<TiledLoop> analyze(TileUpdateOp update) {
     return loop.emitError("attn-insert-block-skip: the update must read the "
                           "loop's (max, sum, acc)");
   return t;
+}
+
+/// Whether `m` is the constant splat -inf, the running max of a loop that
+/// starts from nothing.
+static bool isMinusInfinity(Value m) {
+  DenseFPElementsAttr attr;
+  return matchPattern(m, m_Constant(&attr)) && attr.isSplat() &&
+         attr.getSplatValue<APFloat>().isInfinity() &&
+         attr.getSplatValue<APFloat>().isNegative();
 }
 
 /// Whether 0 < lambda < 1: skipping is on.
@@ -299,6 +314,8 @@ insertSkip(TileUpdateOp request, int64_t voteRows, bool stats,
   // A loop that may start past kv-block 0 is a part of a split kv range: it
   // is seeded, and needs lambda before it.
   bool split = !isConstantIntValue(loop.getLowerBound(), 0);
+  // A loop that starts from a given max (init_max) votes its first block.
+  bool voteFirst = !split && !isMinusInfinity(loop.getInitArgs()[0]);
   if (split)
     b.setInsertionPoint(loop);
   else
@@ -321,16 +338,22 @@ insertSkip(TileUpdateOp request, int64_t voteRows, bool stats,
                                    b.getI64IntegerAttr(group), skip);
   update.removeSkipRequestAttr();
   // Block 0 is never skipped; every other block is, on the vote (a part
-  // that starts past block 0 starts from its seed).
-  Value first = split ? arith::ConstantIndexOp::create(b, loc, 0).getResult()
-                      : loop.getLowerBound();
-  Value notFirst = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne,
-                                         loop.getInductionVar(), first);
+  // that starts past block 0 starts from its seed). A loop that starts from
+  // init_max votes block 0 too.
+  Value notFirst;
+  if (!voteFirst) {
+    Value first = split ? arith::ConstantIndexOp::create(b, loc, 0).getResult()
+                        : loop.getLowerBound();
+    notFirst = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne,
+                                     loop.getInductionVar(), first);
+  }
 
   if (numGroups > 1) {
     // Each group keeps or updates its own rows.
-    Value notFirstAll = tensor::SplatOp::create(b, loc, votesType, notFirst);
-    Value groups = arith::AndIOp::create(b, loc, votes, notFirstAll);
+    Value groups = votes;
+    if (notFirst)
+      groups = arith::AndIOp::create(
+          b, loc, votes, tensor::SplatOp::create(b, loc, votesType, notFirst));
     update.getSkipGroupsMutable().assign(groups);
     if (statsBuf) {
       Value c0 = arith::ConstantIndexOp::create(b, loc, 0);
@@ -355,7 +378,9 @@ insertSkip(TileUpdateOp request, int64_t voteRows, bool stats,
 
   Value c0 = arith::ConstantIndexOp::create(b, loc, 0);
   Value vote = tensor::ExtractOp::create(b, loc, votes, ValueRange{c0});
-  Value doSkip = arith::AndIOp::create(b, loc, notFirst, vote);
+  Value doSkip = notFirst
+                     ? arith::AndIOp::create(b, loc, notFirst, vote).getResult()
+                     : vote;
   if (statsBuf && packed && *packed > 1) {
     Value one = arith::ConstantIndexOp::create(b, loc, 1);
     Value skipped =

@@ -193,15 +193,18 @@ struct AttentionView {
   float scale;
   SkipAttr skip;
   Value lse;
+  /// attn.attention's init_max operand and max result; null otherwise.
+  Value initMax, max;
   /// attn.attention's destinations (outs); null for paged attention.
-  Value init, lseInit;
+  Value init, lseInit, maxInit;
   int64_t hq, hkv, d, dv;
 
   explicit AttentionView(AttentionOp a)
       : op(a), query(a.getQuery()), key(a.getKey()), value(a.getValue()),
         mask(a.getMask()), causal(a.getCausal()), scale(a.getScaleValue()),
-        skip(a.getSkipAttr()), lse(a.getLse()), init(a.getInit()),
-        lseInit(a.getLseInit()), hq(a.getNumQueryHeads()),
+        skip(a.getSkipAttr()), lse(a.getLse()), initMax(a.getInitMax()),
+        max(a.getMax()), init(a.getInit()), lseInit(a.getLseInit()),
+        maxInit(a.getMaxInit()), hq(a.getNumQueryHeads()),
         hkv(a.getNumKVHeads()), d(a.getHeadDim()), dv(a.getValueHeadDim()) {}
   explicit AttentionView(PagedAttentionOp a)
       : op(a), query(a.getQuery()), key(a.getKey()), value(a.getValue()),
@@ -245,6 +248,11 @@ static LogicalResult tileAttention(const AttentionView &op,
   int64_t d = op.d, dv = op.dv;
   Type f32 = b.getF32Type();
 
+  // A part of a split kv range starts from its own seed (docs/serving.md);
+  // combining that with an initial max is not built.
+  if (op.initMax && tiling.numSplits)
+    return op.op->emitError("attn-tile: init_max is not supported with "
+                            "kv-splits");
   bool varlen = static_cast<bool>(op.cuSeqlensQ);
   if (varlen && packed > 1)
     return op.op->emitError("attn-tile: pack-gqa does not apply to "
@@ -307,6 +315,16 @@ static LogicalResult tileAttention(const AttentionView &op,
     lseType = RankedTensorType::get(outType.getShape().drop_back(), f32);
     inits.push_back(destination(op.lseInit, lseType));
   }
+  // The final running max of each row: [B, heads, rows] in f32.
+  RankedTensorType maxType;
+  if (op.max) {
+    maxType = RankedTensorType::get(outType.getShape().drop_back(), f32);
+    inits.push_back(destination(op.maxInit, maxType));
+  }
+  // The initial running max, viewed as packed rows with the heads.
+  Value initMax = op.initMax;
+  if (initMax && packed > 1)
+    initMax = packHeads(b, loc, initMax, hkv, packed);
 
   int64_t heads = packed > 1 ? hkv : hq;
   SmallVector<OpFoldResult> ubs = {batch, b.getIndexAttr(heads), numQBlocks};
@@ -354,7 +372,13 @@ static LogicalResult tileAttention(const AttentionView &op,
         b, loc,
         arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, q0, sq),
         numKV, cst(b, loc, 0));
-  Value m0 = splat(b, loc, {bm}, -INFINITY);
+  // The running max starts at -inf, or at init_max (rows past the end at
+  // -inf).
+  Value m0 =
+      initMax ? LoadMaxTileOp::create(b, loc, RankedTensorType::get({bm}, f32),
+                                      initMax, ib, ih, q0)
+                    .getResult()
+              : splat(b, loc, {bm}, -INFINITY);
   Value l0 = splat(b, loc, {bm}, 0.0f);
   Value acc0 = splat(b, loc, {bm, dv}, 0.0f);
 
@@ -454,6 +478,11 @@ static LogicalResult tileAttention(const AttentionView &op,
         b, loc, lt, ArrayRef<OpFoldResult>{zero}, ArrayRef<OpFoldResult>{rows},
         ArrayRef<OpFoldResult>{one});
   }
+  Value validMax;
+  if (maxType)
+    validMax = tensor::ExtractSliceOp::create(
+        b, loc, state[0], ArrayRef<OpFoldResult>{zero},
+        ArrayRef<OpFoldResult>{rows}, ArrayRef<OpFoldResult>{one});
   Value varlenRow =
       varlen ? arith::AddIOp::create(b, loc, startQ, q0).getResult() : Value();
   b.setInsertionPointToStart(forall.getTerminator().getBody());
@@ -474,6 +503,12 @@ static LogicalResult tileAttention(const AttentionView &op,
         ArrayRef<OpFoldResult>{ib, ih, q0},
         ArrayRef<OpFoldResult>{one, one, rows},
         ArrayRef<OpFoldResult>{one, one, one});
+  if (maxType)
+    tensor::ParallelInsertSliceOp::create(
+        b, loc, validMax, body->getArgument(lseType ? 5 : 4),
+        ArrayRef<OpFoldResult>{ib, ih, q0},
+        ArrayRef<OpFoldResult>{one, one, rows},
+        ArrayRef<OpFoldResult>{one, one, one});
 
   b.setInsertionPointAfter(forall);
   SmallVector<Value> results(forall.getResults());
@@ -483,6 +518,10 @@ static LogicalResult tileAttention(const AttentionView &op,
       results[1] =
           unpackHeads(b, loc, results[1],
                       cast<RankedTensorType>(op.lse.getType()), packed, sq);
+    if (maxType)
+      results.back() =
+          unpackHeads(b, loc, results.back(),
+                      cast<RankedTensorType>(op.max.getType()), packed, sq);
   }
   b.replaceOp(op.op, results);
   return success();
