@@ -79,7 +79,7 @@ public:
 
 private:
   /// Rows a warp merges at once, and splits per step of the merge.
-  static constexpr int64_t kMergeRows = 4, kMergeSplits = 8;
+  static constexpr int64_t kMergeRows = 4, kMergeSplits = 4;
   Value counterBytes(Value batch, Value sq);
   /// The published row maxima (opt-in, cfg.decodeSharedMax): an f32 as a
   /// u32 whose unsigned order is the float order, 0 below every float.
