@@ -11,7 +11,9 @@ event-timed span of a call, so that time outside the kernel shows.
 With --sustain S, no ncu: the call runs back to back for S seconds (as a
 benchmark's repetitions do) while nvidia-smi samples the SM clock and the
 power draw every 100 ms; prints the time per call and the median clock and
-power of the second half, where the card has settled under its limits."""
+power of the second half, where the card has settled under its limits.
+With --dobench, no ncu: bench.py's own timing (triton's do_bench) three
+times, with the clock and power sampled the same way."""
 import argparse, math, os, sys
 import torch
 
@@ -54,11 +56,11 @@ for i in range(3):
 torch.cuda.synchronize()
 if res:
     print(f"{os.path.basename(a.bundle)}: measured sparsity {res[1] / res[0]:.3f}")
+call = (lambda: bundle.run_device(q, k, v, out, lam)) if m["skip"] else (lambda: bundle.run_device(q, k, v, out))
 
 if a.trace:
     from torch.profiler import profile, ProfilerActivity
     flush = torch.empty(256 * 1024 * 1024 // 4, dtype=torch.int32, device="cuda")
-    call = (lambda: bundle.run_device(q, k, v, out, lam)) if m["skip"] else (lambda: bundle.run_device(q, k, v, out))
     reps, spans = 20, []
     with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
         for _ in range(reps):
@@ -74,6 +76,7 @@ if a.trace:
     avg = prof.key_averages()
     key = "self_device_time_total" if hasattr(avg[0], "self_device_time_total") else "self_cuda_time_total"
     print(avg.table(sort_by=key, row_limit=12, max_name_column_width=60))
+
 
 def sample_clocks():
     import subprocess
@@ -94,7 +97,6 @@ def clock_summary(smi):
 if a.dobench:
     # bench.py's own timing (triton do_bench: L2 flush before every call,
     # median), three times, with the clock sampled meanwhile.
-    call = (lambda: bundle.run_device(q, k, v, out, lam)) if m["skip"] else (lambda: bundle.run_device(q, k, v, out))
     smi = sample_clocks()
     times = [bench.bench(call) for _ in range(3)]
     print(f"{os.path.basename(a.bundle)} do_bench x3: " + ", ".join(f"{t:.3f}" for t in times)
@@ -102,7 +104,6 @@ if a.dobench:
 
 if a.sustain > 0:
     import time
-    call = (lambda: bundle.run_device(q, k, v, out, lam)) if m["skip"] else (lambda: bundle.run_device(q, k, v, out))
     smi = sample_clocks()
     t0, calls = time.time(), 0
     e0 = torch.cuda.Event(enable_timing=True)
@@ -116,6 +117,8 @@ if a.sustain > 0:
             torch.cuda.synchronize()
             half, e0_calls = time.time(), calls
             e0.record()
+    if half is None:
+        sys.exit(f"--sustain {a.sustain}: too short for one batch of 10 calls per half")
     e1.record()
     torch.cuda.synchronize()
     print(f"{os.path.basename(a.bundle)} sustained {a.sustain:.0f} s: second half "
