@@ -112,10 +112,10 @@ Value ult(OpBuilder &b, Location loc, Value a, Value c) {
   return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, a, c);
 }
 
-/// `read()` where `in` holds, else the zero of `elt`: every tile load reads
-/// only inside its source.
-Value readOrZero(OpBuilder &b, Location loc, Value in, Type elt,
-                 function_ref<Value(OpBuilder &, Location)> read) {
+/// `read()` where `in` holds, else the constant `fill`: every tile load
+/// reads only inside its source.
+Value readOr(OpBuilder &b, Location loc, Value in, TypedAttr fill,
+             function_ref<Value(OpBuilder &, Location)> read) {
   return scf::IfOp::create(
              b, loc, in,
              [&](OpBuilder &tb, Location tl) {
@@ -123,11 +123,15 @@ Value readOrZero(OpBuilder &b, Location loc, Value in, Type elt,
              },
              [&](OpBuilder &eb, Location el) {
                scf::YieldOp::create(
-                   eb, el,
-                   arith::ConstantOp::create(eb, el, eb.getZeroAttr(elt))
-                       .getResult());
+                   eb, el, arith::ConstantOp::create(eb, el, fill).getResult());
              })
       .getResult(0);
+}
+
+/// readOr with the zero of `elt`.
+Value readOrZero(OpBuilder &b, Location loc, Value in, Type elt,
+                 function_ref<Value(OpBuilder &, Location)> read) {
+  return readOr(b, loc, in, cast<TypedAttr>(b.getZeroAttr(elt)), read);
 }
 
 /// Replaces `op` (a tile load) by a tensor.generate of its result type whose
@@ -178,24 +182,13 @@ struct LoadMaxTileLowering : OpRewritePattern<LoadMaxTileOp> {
     replaceByGenerate(
         rewriter, op, [&](OpBuilder &nb, Location l, ValueRange ivs) -> Value {
           Value r = arith::AddIOp::create(nb, l, op.getRow(), ivs[0]);
-          return scf::IfOp::create(
-                     nb, l, ult(nb, l, r, rows),
-                     [&](OpBuilder &tb, Location tl) {
-                       scf::YieldOp::create(
-                           tb, tl,
-                           tensor::ExtractOp::create(
-                               tb, tl, src,
-                               ValueRange{op.getBatch(), op.getHead(), r})
-                               .getResult());
-                     },
-                     [&](OpBuilder &eb, Location el) {
-                       scf::YieldOp::create(
-                           eb, el,
-                           arith::ConstantOp::create(
-                               eb, el, eb.getF32FloatAttr(-INFINITY))
-                               .getResult());
-                     })
-              .getResult(0);
+          return readOr(nb, l, ult(nb, l, r, rows),
+                        nb.getF32FloatAttr(-INFINITY),
+                        [&](OpBuilder &tb, Location tl) -> Value {
+                          return tensor::ExtractOp::create(
+                              tb, tl, src,
+                              ValueRange{op.getBatch(), op.getHead(), r});
+                        });
         });
     return success();
   }
