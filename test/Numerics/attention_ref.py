@@ -625,6 +625,22 @@ def _online_softmax_loop(q, k, v, causal, lam, block_m, block_n,
     return out, skipped, total
 
 
+class CheckFailure(Exception):
+    """A numerics check of a check_*.py script that did not hold."""
+
+
+def check_out(got, ref, tol, what):
+    """An attention output against its float64 reference: every element
+    finite, max abs error over the reference's max magnitude within tol.
+    Returns the error."""
+    denom = max(float(np.max(np.abs(ref))), 1e-30)
+    err = float(np.max(np.abs(got.astype(np.float64) - ref))) / denom
+    if not np.isfinite(got).all() or err > tol:
+        raise CheckFailure(f"{what}: out max rel err {err:.3g} > {tol:g} "
+                           f"(finite: {bool(np.isfinite(got).all())})")
+    return err
+
+
 def _rel_err(a, b):
     denom = np.max(np.abs(b))
     return float(np.max(np.abs(a - b)) / (denom if denom > 0 else 1.0))

@@ -50,8 +50,7 @@ CASES = [(2, 4, 2, 70, 300, 32, False), (1, 4, 1, 1, 500, 32, False),
          (2, 4, 4, 65, 129, 32, True), (1, 4, 2, 90, 40, 32, True)]
 
 
-class Failure(Exception):
-    pass
+Failure = ar.CheckFailure
 
 
 class Runner:
@@ -126,15 +125,6 @@ class Runner:
             0.0 if lam is None else lam, stats, ctypes.byref(options)), "run")
         counts = (stats[0], stats[1]) if stats is not None else None
         return out, lse, mx, counts
-
-
-def compare_out(got, ref, what):
-    denom = max(float(np.max(np.abs(ref))), 1e-30)
-    err = float(np.max(np.abs(got.astype(np.float64) - ref))) / denom
-    if not np.isfinite(got).all() or err > TOL_OUT:
-        raise Failure(f"{what}: out max rel err {err:.3g} > {TOL_OUT:g} "
-                      f"(finite: {bool(np.isfinite(got).all())})")
-    return err
 
 
 def compare_rows(got, ref, tol, what):
@@ -244,8 +234,9 @@ def check_carried(runner, rng, case, skip):
         drop_b = pb.drop_mask(sq, skv - cut)
     out, lse = merge(oa, la, ob, lb)
     drop = np.concatenate([drop_a, drop_b], axis=-1) if skip else None
-    e_out = compare_out(out, ar.reference_attention(q, k, v, causal,
-                                                    drop=drop), "merged")
+    e_out = ar.check_out(out, ar.reference_attention(q, k, v, causal,
+                                                     drop=drop),
+                         TOL_OUT, "merged")
     e_lse = compare_rows(lse, ar.reference_lse(q, k, causal, drop=drop),
                          TOL_LSE, "merged lse")
     want = np.maximum(ma.astype(np.float64),
@@ -273,8 +264,9 @@ def check_bound(runner, rng, case, skip):
     if skip:
         check_counts(counts, pred, "bound")
         drop = pred.drop_mask(sq, skv)
-    e_out = compare_out(out, ar.reference_attention(q, k, v, causal,
-                                                    drop=drop), "bound")
+    e_out = ar.check_out(out, ar.reference_attention(q, k, v, causal,
+                                                     drop=drop),
+                         TOL_OUT, "bound")
     e_lse = compare_rows(lse, ar.reference_lse(q, k, causal, drop=drop),
                          TOL_LSE, "bound lse")
     want = np.maximum(init.astype(np.float64), kept_max(q, k, causal, drop))

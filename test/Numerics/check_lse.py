@@ -44,8 +44,7 @@ CASES = [(2, 4, 2, 7, 200, 32, False), (1, 4, 1, 1, 500, 32, False),
          (1, 4, 2, 90, 40, 32, True)]
 
 
-class Failure(Exception):
-    pass
+Failure = ar.CheckFailure
 
 
 class Runner:
@@ -123,15 +122,6 @@ class Runner:
         return out, lse
 
 
-def compare_out(got, ref, what):
-    denom = max(float(np.max(np.abs(ref))), 1e-30)
-    err = float(np.max(np.abs(got.astype(np.float64) - ref))) / denom
-    if not np.isfinite(got).all() or err > TOL_OUT:
-        raise Failure(f"{what}: out max rel err {err:.3g} > {TOL_OUT:g} "
-                      f"(finite: {bool(np.isfinite(got).all())})")
-    return err
-
-
 def compare_lse(got, ref, what):
     ninf_got, ninf_ref = np.isneginf(got), np.isneginf(ref)
     if not np.array_equal(ninf_got, ninf_ref):
@@ -153,8 +143,8 @@ def check_case(runner, rng, case, kind):
         q, k, v = ar.gaussian_inputs(rng, b, hq, hkv, sq, skv, d)
         out, lse, _ = runner.run(bundle, q, k, v)
         notes.append("whole out %.1e lse %.1e" % (
-            compare_out(out, ar.reference_attention(q, k, v, causal),
-                        "whole"),
+            ar.check_out(out, ar.reference_attention(q, k, v, causal),
+                         TOL_OUT, "whole"),
             compare_lse(lse, ar.reference_lse(q, k, causal), "whole")))
         if causal and sq > skv:
             empty = ar.key_limits(sq, skv, True) == 0
@@ -167,12 +157,13 @@ def check_case(runner, rng, case, kind):
             oa, la, _ = runner.run(bundle, q, k[:, :, :cut], v[:, :, :cut])
             ob, lb, _ = runner.run(bundle, q, k[:, :, cut:], v[:, :, cut:])
             om, lm = runner.merge(oa, la, ob, lb)
-            compare_out(om, out.astype(np.float64), "halves vs whole")
+            ar.check_out(om, out.astype(np.float64), TOL_OUT,
+                         "halves vs whole")
             compare_lse(lm, lse.astype(np.float64), "halves vs whole")
             notes.append("halves at %d: out %.1e lse %.1e" % (
                 cut,
-                compare_out(om, ar.reference_attention(q, k, v, causal),
-                            "halves vs reference"),
+                ar.check_out(om, ar.reference_attention(q, k, v, causal),
+                             TOL_OUT, "halves vs reference"),
                 compare_lse(lm, ar.reference_lse(q, k, causal),
                             "halves vs reference")))
         return notes
@@ -195,8 +186,8 @@ def check_case(runner, rng, case, kind):
     drop = pred.drop_mask(sq, skv)
     notes.append("parts=%d tiles %d/%d out %.1e lse %.1e" % (
         parts, got[1], got[0],
-        compare_out(out, ar.reference_attention(q, k, v, causal, drop=drop),
-                    "skip"),
+        ar.check_out(out, ar.reference_attention(q, k, v, causal, drop=drop),
+                     TOL_OUT, "skip"),
         compare_lse(lse, ar.reference_lse(q, k, causal, drop=drop), "skip")))
     return notes
 
