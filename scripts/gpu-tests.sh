@@ -37,7 +37,11 @@ prepare() {
   "$c" --target gpu -o "$out/f16_d64_mha_skip" "${dyn[@]}" --q-heads 2 --kv-heads 2 --head-dim 64 --dtype f16 --skip
   "$c" --target gpu -o "$out/bf16_d64_warpvote_skip" "${dyn[@]}" --q-heads 4 --kv-heads 2 --head-dim 64 --dtype bf16 --causal --skip --block-m 128 --vote 16
   "$c" --target gpu --chip sm_80 -o "$out/bf16_d128_sm80_causal" "${dyn[@]}" --q-heads 4 --kv-heads 4 --head-dim 128 --dtype bf16 --causal
-  # Serving (docs/serving.md): the log-sum-exp output and its merge.
+  # Serving (docs/serving.md): the log-sum-exp output and its merge; GQA
+  # 16/1 with 6 and 8 query tokens gives the wide decode kernel 96 and 128
+  # rows, more than its merge stages at once (two groups of rows, many
+  # rounds of splits).
+  "$c" --target gpu -o "$out/bf16_d128_gqa16_lse" "${dyn[@]}" --q-heads 16 --kv-heads 1 --head-dim 128 --dtype bf16 --lse
   "$c" --target gpu -o "$out/bf16_d128_gqa_lse" "${dyn[@]}" --q-heads 32 --kv-heads 8 --head-dim 128 --dtype bf16 --lse
   # Paged K/V, each with its contiguous twin (the name without _paged<P>).
   "$c" --target gpu -o "$out/bf16_d128_gqa_skip" "${dyn[@]}" --q-heads 32 --kv-heads 8 --head-dim 128 --dtype bf16 --skip

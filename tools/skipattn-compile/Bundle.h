@@ -65,6 +65,8 @@ struct BundleSpec {
   /// GPU decode: the fewest kv-blocks a split takes (0: the default, 4
   /// without skipping and 8 with it; Manifest.cpp says why).
   int64_t decodeSplitBlocks = 0;
+  /// GPU decode: the most waves of split CTAs (0: the default, 1).
+  int64_t decodeWaves = 0;
   /// Paged K/V (attn.paged_attention): keys per page, 0 for contiguous.
   /// `key` and `value` then keep the logical [B, Hkv, Skv, D] shapes; the
   /// entry takes the page pools, the block table and the lengths.

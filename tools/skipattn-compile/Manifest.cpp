@@ -84,7 +84,9 @@ static Json deviceKernels(const BundleSpec &spec) {
     // --decode-split-blocks sets the minimum instead.
     constexpr int64_t kMinSplitBlocks = 4, kMinSkipSplitBlocks = 8;
     int64_t perSM = std::max<int64_t>(
-        1, std::min<int64_t>(32, 227 * 1024 / decode->sharedBytes));
+                        1, std::min<int64_t>(
+                               32, 227 * 1024 / decode->sharedBytes)) *
+                    std::max<int64_t>(1, spec.decodeWaves);
     int64_t minBlocks = spec.decodeSplitBlocks ? spec.decodeSplitBlocks
                         : spec.skip           ? kMinSkipSplitBlocks
                                               : kMinSplitBlocks;
@@ -96,8 +98,9 @@ static Json deviceKernels(const BundleSpec &spec) {
     // The workspace (DecodeKernel.cpp): one u32 arrival counter per (batch,
     // kv head) and, with --decode-shared-max, one published row max per
     // output row, zeroed before the launch and padded to 16 bytes; then each
-    // split's partial result [m, l, O[Dv]] (f32) of every output row.
-    int64_t rowBytes = 4 * (spec.value.getDimSize(3) + 2);
+    // split's partial result [O[Dv], m, l] (f32, padded to 16 bytes) of
+    // every output row.
+    int64_t rowBytes = 4 * (spec.value.getDimSize(3) + 4);
     Json counters = op("mul", {"batch", "kv_heads"});
     if (spec.decodeSharedMax)
       counters =

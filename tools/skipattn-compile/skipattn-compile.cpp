@@ -145,6 +145,13 @@ static cl::opt<int64_t> decodeSplitBlocks(
              "results to merge at a small batch; more, shorter ones more "
              "CTAs in flight"),
     cl::init(0), cl::cat(category));
+static cl::opt<int64_t> decodeWaves(
+    "decode-waves",
+    cl::desc("GPU decode: at most this many waves of split CTAs (default 1: "
+             "as many splits as fit on the GPU at once). More waves balance "
+             "splits whose kept tiles differ (skipping) at the cost of more "
+             "partial results to merge"),
+    cl::init(0), cl::cat(category));
 static cl::opt<int64_t> pageSize(
     "page-size",
     cl::desc("Paged K/V cache (attn.paged_attention): keys per page, a power "
@@ -463,6 +470,12 @@ int main(int argc, char **argv) {
                 "it needs --target gpu and a value from 1 to 4096, got " +
                 std::to_string(decodeSplitBlocks));
   spec->decodeSplitBlocks = decodeSplitBlocks;
+  if (decodeWaves.getNumOccurrences() &&
+      (target != "gpu" || decodeWaves < 1 || decodeWaves > 64))
+    return fail("--decode-waves is an option of GPU decode kernels: it needs "
+                "--target gpu and a value from 1 to 64, got " +
+                std::to_string(decodeWaves));
+  spec->decodeWaves = decodeWaves;
   if (decodeSharedMax && (target != "gpu" || !spec->skip))
     return fail("--decode-shared-max is an option of skipping GPU decode "
                 "kernels: it needs --target gpu and skipping");

@@ -78,15 +78,18 @@ public:
   void build(gpu::GPUFuncOp func);
 
 private:
-  /// Rows a warp merges at once, and splits per step of the merge.
-  static constexpr int64_t kMergeRows = 4, kMergeSplits = 4;
   Value counterBytes(Value batch, Value sq);
+  /// A split's partial result of one row in the workspace: O[Dv], m * c
+  /// and l (f32), padded to 16 bytes.
+  int64_t partialBytes() const { return 4 * (dv + 4); }
   /// The published row maxima (opt-in, cfg.decodeSharedMax): an f32 as a
   /// u32 whose unsigned order is the float order, 0 below every float.
   Value encodeMax(Value m);
   Value decodeMax(Value u);
   void mergeSplits(Value ws, Value outAddr, Value lseAddr, Value bIdx,
                    Value kvh, Value rows, Value sq, Value numSplits, Value tid);
+  void storeRow(Value outAddr, Value lseAddr, Value outRow, Value lane,
+                ValueRange o, Value l, Value shift);
 
   const KernelConfig &cfg;
   KernelEmitter &e;
@@ -478,13 +481,12 @@ void DecodeGenerator::build(gpu::GPUFuncOp func) {
     }
   }
 
-  // The split's partial result per valid row: [m * c, l, O[Dv]] in f32,
-  // at ((b * Hq + head) * Sq + query) * splits + split, after the arrival
-  // counters.
+  // The split's partial result per valid row: [O[Dv], m * c, l] in f32
+  // (partialBytes), at ((b * Hq + head) * Sq + query) * splits + split,
+  // after the arrival counters.
   ValueRange fin = loop.getResults();
   SoftmaxState last = SoftmaxState::unflatten(fin.drop_back(), wt.oTiles);
   Value ws = e.gep(e.toGlobalPtr(wsAddr), counterBytes(batch, sq));
-  int64_t rowFloats = dv + 2;
   for (int r = 0; r < 2; ++r) {
     Value l = e.fadd(last.l[r], e.shflXor(last.l[r], 1));
     l = e.fadd(l, e.shflXor(l, 2));
@@ -498,18 +500,19 @@ void DecodeGenerator::build(gpu::GPUFuncOp func) {
           Value slot =
               e.add(e.mul(e.toI64(outRow), e.toI64(numSplits)), e.toI64(split));
           Value base = e.gep(
-              ws, arith::MulIOp::create(b, loc, slot, e.i64c(4 * rowFloats)));
+              ws, arith::MulIOp::create(b, loc, slot, e.i64c(partialBytes())));
+          Value ml = e.gep(base, e.i32c(4 * dv));
           scf::IfOp::create(
               b, loc, e.cmp(P::eq, t, e.i32c(0)), [&](OpBuilder &, Location) {
                 Value mScaled = e.select(e.fcmp(FP::OEQ, last.m[r], ninf), ninf,
                                          e.fmul(last.m[r], c));
-                LLVM::StoreOp::create(b, loc, mScaled, base, 4);
-                LLVM::StoreOp::create(b, loc, l, e.gep(base, e.i32c(4)), 4);
+                LLVM::StoreOp::create(b, loc, mScaled, ml, 4);
+                LLVM::StoreOp::create(b, loc, l, e.gep(ml, e.i32c(4)), 4);
                 scf::YieldOp::create(b, loc);
               });
           for (int64_t n = 0; n < wt.oTiles; ++n) {
             Value col = e.add(e.i32c(n * 8), e.mul(t, e.i32c(2)));
-            Value at = e.gep(base, e.shl(e.add(col, e.i32c(2)), 2));
+            Value at = e.gep(base, e.shl(col, 2));
             LLVM::StoreOp::create(b, loc, last.o[n][2 * r], at, 4);
             LLVM::StoreOp::create(b, loc, last.o[n][2 * r + 1],
                                   e.gep(at, e.i32c(4)), 4);
@@ -598,151 +601,190 @@ Value DecodeGenerator::decodeMax(Value u) {
 /// Merges the numSplits partial results of this CTA's rows with
 /// log-sum-exp in log2 space (the split maxima are in log2 units of scaled
 /// logits): M = max_s m_s, L = sum_s l_s 2^(m_s - M), O = sum_s O_s 2^(m_s -
-/// M) / L. Each warp takes rows in groups of kMergeRows, each lane two of
-/// every 64 columns. The loads are volatile: they read what other CTAs
-/// wrote during this kernel, so they must not come from a stale L1 line.
+/// M) / L. The partials come into shared memory with cp.async.cg (L2, never
+/// a stale L1 line), all of a round's in flight at once: the CTA's rows
+/// are consecutive output rows, so a row's splits are one contiguous run of
+/// the workspace. A round stages `slots` partials of every row of a group
+/// of rows; when the splits do not fit in one round, slot 0 keeps the
+/// merged partial of the rounds so far (a partial like the others), and
+/// the next round loads the following splits into slots 1 and up. A warp
+/// merges rows warp, warp + warps, ...; each lane holds Dv / 32 columns.
 void DecodeGenerator::mergeSplits(Value ws, Value outAddr, Value lseAddr,
                                   Value bIdx, Value kvh, Value rows, Value sq,
                                   Value numSplits, Value tid) {
   OpBuilder &b = e.b;
   Location loc = e.loc;
-  Type v2f32 = VectorType::get({2}, e.f32);
   Value ninf = e.f32c(-INFINITY), zero = e.f32c(0.0);
-  int64_t rowBytes = 4 * (dv + 2), chunks = dv / 64;
+  Value yes = arith::ConstantOp::create(b, loc, b.getBoolAttr(true));
+  int64_t rowBytes = partialBytes(), pieces = rowBytes / 16;
+  int64_t cols = dv / 32; // per lane
+  Type colsType = VectorType::get({cols}, e.f32);
+  Type mlType = VectorType::get({2}, e.f32);
   Value lane = warps == 1 ? tid : e.remu(tid, e.i32c(32));
   Value warp = warps == 1 ? e.i32c(0) : e.divu(tid, e.i32c(32));
-  auto partial = [&](Value row, Value s) {
-    Value head = e.add(e.mul(kvh, e.i32c(group)), e.divu(row, sq));
-    Value bh = e.add(e.mul(bIdx, e.i32c(cfg.qHeads)), head);
-    Value outRow = e.add(e.mul(bh, sq), e.remu(row, sq));
-    Value slot = arith::AddIOp::create(
-        b, loc,
-        arith::MulIOp::create(b, loc, e.toI64(outRow), e.toI64(numSplits)),
-        e.toI64(s));
-    return e.gep(ws, arith::MulIOp::create(b, loc, slot, e.i64c(rowBytes)));
-  };
-  auto load = [&](Type type, Value at, int64_t align) {
-    return LLVM::LoadOp::create(b, loc, type, at, align, /*isVolatile=*/true)
-        .getResult();
-  };
+  // Shared memory past the 16 bytes of the arrival flag; a group of rows
+  // gets at least two slots per row (the carried partial and one new).
+  int64_t stageSlots = (cfg.decodeSharedBytes(warps) - 16) / rowBytes;
+  int64_t groupRows = std::min<int64_t>(16 * warps, stageSlots / 2);
+  Value stage = e.gep(e.sharedBase(kSharedSymbol), e.i32c(16));
+  Value outRow0 = e.mul(
+      e.add(e.mul(bIdx, e.i32c(cfg.qHeads)), e.mul(kvh, e.i32c(group))), sq);
   auto element = [&](Value v, int64_t i) {
     return LLVM::ExtractElementOp::create(b, loc, v, e.i32c(i)).getResult();
   };
+  auto forLoop = [&](Value lb, Value ub, Value step, ValueRange init,
+                     function_ref<SmallVector<Value>(Value, ValueRange)> body) {
+    return scf::ForOp::create(
+        b, loc, lb, ub, step, init,
+        [&](OpBuilder &, Location, Value iv, ValueRange args) {
+          scf::YieldOp::create(b, loc, body(iv, args));
+        });
+  };
+  auto noResults = [&](function_ref<void(Value)> body) {
+    return [body](Value iv, ValueRange) {
+      body(iv);
+      return SmallVector<Value>();
+    };
+  };
 
-  auto rowLoop = scf::ForOp::create(b, loc, e.mul(warp, e.i32c(kMergeRows)),
-                                    rows, e.i32c(kMergeRows * warps));
-  OpBuilder::InsertionGuard guard(b);
-  b.setInsertionPointToStart(rowLoop.getBody());
-  Value rb = rowLoop.getInductionVar();
-  // Rows past the group's read row rb's partials and store nothing.
-  Value row[kMergeRows], valid[kMergeRows];
-  for (int64_t i = 0; i < kMergeRows; ++i) {
-    Value r = e.add(rb, e.i32c(i));
-    valid[i] = e.cmp(P::slt, r, rows);
-    row[i] = e.select(valid[i], r, rb);
-  }
+  forLoop(e.i32c(0), rows, e.i32c(groupRows), {}, noResults([&](Value g0) {
+    Value gRows = e.minsi(e.i32c(groupRows), e.sub(rows, g0));
+    Value slots = e.divu(e.i32c(stageSlots), gRows);
+    // Round 0 loads splits [0, slots) into slots [0, slots); round k > 0
+    // loads slots - 1 more into slots [1, slots).
+    Value more = e.sub(slots, e.i32c(1));
+    Value rest = e.maxsi(e.sub(numSplits, slots), e.i32c(0));
+    Value rounds = e.add(e.i32c(1), e.divu(e.add(rest, e.sub(more, e.i32c(1))),
+                                          more));
+    forLoop(e.i32c(0), rounds, e.i32c(1), {}, noResults([&](Value k) {
+      Value first = e.cmp(P::eq, k, e.i32c(0));
+      Value last = e.cmp(P::eq, k, e.sub(rounds, e.i32c(1)));
+      Value slot0 = e.select(first, e.i32c(0), e.i32c(1));
+      Value split0 = e.select(first, e.i32c(0),
+                              e.add(slots, e.mul(e.sub(k, e.i32c(1)), more)));
+      Value count = e.minsi(e.sub(slots, slot0), e.sub(numSplits, split0));
+      Value used = e.add(slot0, count);
+      // Stage: row i's splits [split0, split0 + count) into its slots
+      // [slot0, used), 16 bytes per cp.async.
+      e.barrier();
+      forLoop(e.i32c(0), gRows, e.i32c(1), {}, noResults([&](Value i) {
+        Value slot = e.add(e.mul(e.add(g0, i), numSplits), split0);
+        Value src = e.gep(
+            ws, arith::MulIOp::create(b, loc,
+                                      e.toI64(e.add(e.mul(outRow0, numSplits),
+                                                    slot)),
+                                      e.i64c(rowBytes)));
+        Value dst = e.gep(
+            stage, e.mul(e.add(e.mul(i, slots), slot0), e.i32c(rowBytes)));
+        forLoop(tid, e.mul(count, e.i32c(pieces)), e.i32c(threads), {},
+                noResults([&](Value p) {
+                  Value at = e.shl(p, 4);
+                  e.cpAsync16(e.gep(dst, at), e.gep(src, at), yes);
+                }));
+      }));
+      e.cpAsyncCommit();
+      e.cpAsyncWait(0);
+      e.barrier();
+      forLoop(warp, gRows, e.i32c(warps), {}, noResults([&](Value i) {
+        Value rowAt = e.gep(stage, e.mul(e.mul(i, slots), e.i32c(rowBytes)));
+        auto partial = [&](Value s) {
+          return e.gep(rowAt, e.mul(s, e.i32c(rowBytes)));
+        };
+        // M over the used slots, lanes in parallel, then across the warp.
+        Value m = forLoop(lane, used, e.i32c(32), {ninf},
+                          [&](Value s, ValueRange acc) {
+                            Value ms = LLVM::LoadOp::create(
+                                b, loc, e.f32,
+                                e.gep(partial(s), e.i32c(4 * dv)), 4);
+                            return SmallVector<Value>{e.fmax(acc[0], ms)};
+                          })
+                      .getResult(0);
+        for (int64_t lanes = 16; lanes >= 1; lanes /= 2)
+          m = e.fmax(m, e.shflXor(m, lanes));
+        Value shift = e.select(e.fcmp(FP::OEQ, m, ninf), zero, m);
+        // L and this lane's columns of O.
+        SmallVector<Value> init(1 + cols, zero);
+        auto sum = forLoop(
+            e.i32c(0), used, e.i32c(1), init, [&](Value s, ValueRange acc) {
+              Value at = partial(s);
+              Value ml = LLVM::LoadOp::create(b, loc, mlType,
+                                              e.gep(at, e.i32c(4 * dv)), 8);
+              Value o = LLVM::LoadOp::create(
+                  b, loc, colsType, e.gep(at, e.shl(lane, 2 + llvm::Log2_64(cols))),
+                  4 * cols);
+              Value w = e.ex2(e.fsub(element(ml, 0), shift));
+              SmallVector<Value> next{e.fma(element(ml, 1), w, acc[0])};
+              for (int64_t c = 0; c < cols; ++c)
+                next.push_back(e.fma(element(o, c), w, acc[1 + c]));
+              return next;
+            });
+        Value l = sum.getResult(0);
+        // Every lane has read slot 0 before it is overwritten.
+        NVVM::SyncWarpOp::create(b, loc, e.i32c(-1));
+        scf::IfOp::create(
+            b, loc, last,
+            [&](OpBuilder &, Location) {
+              storeRow(outAddr, lseAddr, e.add(outRow0, e.add(g0, i)), lane,
+                       sum.getResults().drop_front(), l, shift);
+              scf::YieldOp::create(b, loc);
+            },
+            [&](OpBuilder &, Location) {
+              // Carry: slot 0 becomes the merged partial [O, M, L].
+              Value at = partial(e.i32c(0));
+              Value o = LLVM::UndefOp::create(b, loc, colsType);
+              for (int64_t c = 0; c < cols; ++c)
+                o = LLVM::InsertElementOp::create(b, loc, o, sum.getResult(1 + c),
+                                                  e.i32c(c));
+              LLVM::StoreOp::create(
+                  b, loc, o, e.gep(at, e.shl(lane, 2 + llvm::Log2_64(cols))),
+                  4 * cols);
+              scf::IfOp::create(
+                  b, loc, e.cmp(P::eq, lane, e.i32c(0)),
+                  [&](OpBuilder &, Location) {
+                    Value ml = LLVM::UndefOp::create(b, loc, mlType);
+                    ml = LLVM::InsertElementOp::create(b, loc, ml, m, e.i32c(0));
+                    ml = LLVM::InsertElementOp::create(b, loc, ml, l, e.i32c(1));
+                    LLVM::StoreOp::create(b, loc, ml,
+                                          e.gep(at, e.i32c(4 * dv)), 8);
+                    scf::YieldOp::create(b, loc);
+                  });
+              scf::YieldOp::create(b, loc);
+            });
+      }));
+    }));
+  }));
+}
 
-  // M: lane-parallel over the splits, then across the warp.
-  SmallVector<Value> maxInit(kMergeRows, ninf);
-  auto maxLoop =
-      scf::ForOp::create(b, loc, lane, numSplits, e.i32c(32), maxInit);
-  {
-    OpBuilder::InsertionGuard inner(b);
-    b.setInsertionPointToStart(maxLoop.getBody());
-    SmallVector<Value> m;
-    for (int64_t i = 0; i < kMergeRows; ++i)
-      m.push_back(load(e.f32, partial(row[i], maxLoop.getInductionVar()), 4));
-    for (int64_t i = 0; i < kMergeRows; ++i)
-      m[i] = e.fmax(maxLoop.getRegionIterArgs()[i], m[i]);
-    scf::YieldOp::create(b, loc, m);
+/// out = O / L (0 for a row that attends nothing) in this lane's columns of
+/// output row `outRow`, and lse = (M + log2 L) ln 2 (-inf for such a row).
+void DecodeGenerator::storeRow(Value outAddr, Value lseAddr, Value outRow,
+                               Value lane, ValueRange o, Value l, Value shift) {
+  OpBuilder &b = e.b;
+  Location loc = e.loc;
+  Value zero = e.f32c(0.0);
+  Value empty = e.fcmp(FP::OEQ, l, zero);
+  Value row = e.gep(e.toGlobalPtr(outAddr),
+                    arith::MulIOp::create(b, loc, e.toI64(outRow),
+                                          e.i64c(2 * dv)));
+  int64_t cols = o.size();
+  for (int64_t c = 0; c < cols; c += 2) {
+    Value lo = e.select(empty, zero, e.fdiv(o[c], l));
+    Value hi = e.select(empty, zero, e.fdiv(o[c + 1], l));
+    Value col = e.add(e.mul(lane, e.i32c(cols)), e.i32c(c));
+    LLVM::StoreOp::create(b, loc, e.pack(cfg.elementType, lo, hi),
+                          e.gep(row, e.shl(col, 1)), 4);
   }
-  Value shift[kMergeRows];
-  for (int64_t i = 0; i < kMergeRows; ++i) {
-    Value m = maxLoop.getResult(i);
-    for (int64_t lanes = 16; lanes >= 1; lanes /= 2)
-      m = e.fmax(m, e.shflXor(m, lanes));
-    shift[i] = e.select(e.fcmp(FP::OEQ, m, ninf), zero, m);
-  }
-
-  // L and O: kMergeSplits splits per step, their loads issued before any
-  // is used. Splits past the end read split s0 with weight 0.
-  SmallVector<Value> sumInit(kMergeRows * (1 + 2 * chunks), zero);
-  auto sumLoop = scf::ForOp::create(b, loc, e.i32c(0), numSplits,
-                                    e.i32c(kMergeSplits), sumInit);
-  {
-    OpBuilder::InsertionGuard inner(b);
-    b.setInsertionPointToStart(sumLoop.getBody());
-    Value s0 = sumLoop.getInductionVar();
-    SmallVector<Value> acc(sumLoop.getRegionIterArgs());
-    Value inRange[kMergeSplits], ml[kMergeSplits][kMergeRows],
-        o[kMergeSplits][kMergeRows][2];
-    for (int64_t u = 0; u < kMergeSplits; ++u) {
-      Value s = e.add(s0, e.i32c(u));
-      inRange[u] = e.cmp(P::slt, s, numSplits);
-      Value safe = e.select(inRange[u], s, s0);
-      for (int64_t i = 0; i < kMergeRows; ++i) {
-        Value at = partial(row[i], safe);
-        ml[u][i] = load(v2f32, at, 8);
-        for (int64_t ch = 0; ch < chunks; ++ch)
-          o[u][i][ch] = load(
-              v2f32,
-              e.gep(at, e.shl(e.add(e.i32c(2 + 64 * ch), e.shl(lane, 1)), 2)),
-              8);
-      }
-    }
-    for (int64_t u = 0; u < kMergeSplits; ++u)
-      for (int64_t i = 0; i < kMergeRows; ++i) {
-        Value w = e.select(inRange[u],
-                           e.ex2(e.fsub(element(ml[u][i], 0), shift[i])), zero);
-        Value *a = &acc[i * (1 + 2 * chunks)];
-        a[0] = e.fma(element(ml[u][i], 1), w, a[0]);
-        for (int64_t ch = 0; ch < chunks; ++ch)
-          for (int64_t k = 0; k < 2; ++k)
-            a[1 + 2 * ch + k] =
-                e.fma(element(o[u][i][ch], k), w, a[1 + 2 * ch + k]);
-      }
-    scf::YieldOp::create(b, loc, acc);
-  }
-
-  // out = O / L (0 for a row that attends nothing), lse = (M + log2 L) ln 2.
-  Value out = e.toGlobalPtr(outAddr);
-  for (int64_t i = 0; i < kMergeRows; ++i) {
-    scf::IfOp::create(b, loc, valid[i], [&](OpBuilder &, Location) {
-      ValueRange a =
-          sumLoop.getResults().slice(i * (1 + 2 * chunks), 1 + 2 * chunks);
-      Value l = a[0];
-      Value empty = e.fcmp(FP::OEQ, l, zero);
-      Value head = e.add(e.mul(kvh, e.i32c(group)), e.divu(row[i], sq));
-      Value bh = e.add(e.mul(bIdx, e.i32c(cfg.qHeads)), head);
-      Value outRow = e.toI64(e.add(e.mul(bh, sq), e.remu(row[i], sq)));
-      for (int64_t ch = 0; ch < chunks; ++ch) {
-        Value lo = e.select(empty, zero, e.fdiv(a[1 + 2 * ch], l));
-        Value hi = e.select(empty, zero, e.fdiv(a[2 + 2 * ch], l));
-        Value col = e.toI64(e.add(e.i32c(64 * ch), e.shl(lane, 1)));
-        Value at = e.gep(
-            out,
-            arith::MulIOp::create(
-                b, loc,
-                arith::AddIOp::create(
-                    b, loc, arith::MulIOp::create(b, loc, outRow, e.i64c(dv)),
-                    col),
-                e.i64c(2)));
-        LLVM::StoreOp::create(b, loc, e.pack(cfg.elementType, lo, hi), at, 4);
-      }
-      if (cfg.lse) {
-        Value lse = e.select(empty, ninf,
-                             e.fmul(e.fadd(shift[i], e.lg2(l)), e.f32c(M_LN2)));
-        Value at = e.gep(e.toGlobalPtr(lseAddr),
-                         arith::MulIOp::create(b, loc, outRow, e.i64c(4)));
-        scf::IfOp::create(b, loc, e.cmp(P::eq, lane, e.i32c(0)),
-                          [&](OpBuilder &, Location) {
-                            LLVM::StoreOp::create(b, loc, lse, at, 4);
-                            scf::YieldOp::create(b, loc);
-                          });
-      }
-      scf::YieldOp::create(b, loc);
-    });
-  }
+  if (!cfg.lse)
+    return;
+  Value lse = e.select(empty, e.f32c(-INFINITY),
+                       e.fmul(e.fadd(shift, e.lg2(l)), e.f32c(M_LN2)));
+  Value at = e.gep(e.toGlobalPtr(lseAddr),
+                   arith::MulIOp::create(b, loc, e.toI64(outRow), e.i64c(4)));
+  scf::IfOp::create(b, loc, e.cmp(P::eq, lane, e.i32c(0)),
+                    [&](OpBuilder &, Location) {
+                      LLVM::StoreOp::create(b, loc, lse, at, 4);
+                      scf::YieldOp::create(b, loc);
+                    });
 }
 
 static gpu::GPUFuncOp makeKernel(OpBuilder &b, gpu::GPUModuleOp module,

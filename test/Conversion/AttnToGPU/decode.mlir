@@ -48,8 +48,9 @@
 // The merge, in the same launch: after a barrier (every partial result
 // stored), thread 0 releases the CTA's stores (fence), counts the CTA in at
 // workspace + (b * Hkv + kvh) * 4 and acquires the earlier arrivals' (fence);
-// the CTA that sees num_splits - 1 earlier arrivals merges (volatile loads:
-// other CTAs wrote them).
+// the CTA that sees num_splits - 1 earlier arrivals merges: the partials
+// come into shared memory with cp.async.cg (L2: other CTAs wrote them), a
+// round of splits at a time, slot 0 carrying the merge of earlier rounds.
 //       CHECK:   nvvm.barrier0
 //       CHECK:   %[[TID0:.*]] = arith.cmpi eq, %{{.*}}, %c0_i32{{.*}} : i32
 //  CHECK-NEXT:   scf.if %[[TID0]] {
@@ -63,14 +64,28 @@
 //       CHECK:   %[[LAST:.*]] = arith.cmpi ne, %[[FLAG]], %{{.*}} : i32
 //       CHECK:   scf.if %[[LAST]] {
 //       CHECK:     scf.for
-//       CHECK:       llvm.load volatile %{{.*}} : !llvm.ptr<1> -> f32
-//       CHECK:       arith.maxnumf
-//       CHECK:     nvvm.shfl.sync  bfly
-//       CHECK:     scf.for
-//       CHECK:       llvm.load volatile %{{.*}} : !llvm.ptr<1> -> vector<2xf32>
-//       CHECK:       "ex2.approx.ftz.f32 $0, $1;"
-//       CHECK:     arith.divf
-//       CHECK:     llvm.store %{{.*}}, %{{.*}} {alignment = 4 : i64} : i32, !llvm.ptr<1>
+//       CHECK:       scf.for
+//       CHECK:         nvvm.barrier0
+//       CHECK:         scf.for
+//       CHECK:           scf.for
+//       CHECK:             nvvm.cp.async.shared.global %{{.*}}, %{{.*}}, 16, cache = cg
+//       CHECK:         nvvm.cp.async.commit.group
+//       CHECK:         nvvm.cp.async.wait.group 0
+//       CHECK:         nvvm.barrier0
+//       CHECK:         scf.for
+//       CHECK:           scf.for
+//       CHECK:             llvm.load %{{.*}} : !llvm.ptr<3> -> f32
+//       CHECK:             arith.maxnumf
+//       CHECK:           nvvm.shfl.sync  bfly
+//       CHECK:           scf.for
+//       CHECK:             llvm.load %{{.*}} : !llvm.ptr<3> -> vector<2xf32>
+//       CHECK:             "ex2.approx.ftz.f32 $0, $1;"
+//       CHECK:           nvvm.bar.warp.sync
+//       CHECK:           scf.if
+//       CHECK:             arith.divf
+//       CHECK:             llvm.store %{{.*}}, %{{.*}} {alignment = 4 : i64} : i32, !llvm.ptr<1>
+//       CHECK:           } else {
+//       CHECK:             llvm.store %{{.*}}, %{{.*}} {alignment = 8 : i64} : vector<2xf32>, !llvm.ptr<3>
 // Up to 8 query tokens per sequence (speculative decoding): the wide
 // kernel has a warp per 16 of the group's 4 x 8 rows, and its warps' votes
 // meet in bar.red.and.
