@@ -1,11 +1,12 @@
 //===- CPUPipeline.cpp - tiled attention to LLVM for the host -------------===//
 //
 // attn-lower-to-cpu, in three steps: the attn tile ops become linalg and
-// tensor code (convert-attn-to-loops); one-shot bufferization turns tensors
-// into buffers, with ownership-based deallocation; then loops and the
-// standard conversions reach the LLVM dialect. bf16 arithmetic is expanded
-// to integer ops, so the host object needs no bf16 support from the C
-// runtime.
+// tensor code (convert-attn-to-loops, and convert-elementwise-to-linalg for
+// the arith ops on whole tensors around them); one-shot bufferization turns
+// tensors into buffers, with ownership-based deallocation; then loops and
+// the standard conversions reach the LLVM dialect. bf16 arithmetic is
+// expanded to integer ops, so the host object needs no bf16 support from the
+// C runtime.
 //
 // The target CPU is an option (cpu=, skipattn-compile --cpu): a portable
 // x86-64 level by default, or `native`. It resolves to the x86-64 baseline
@@ -175,9 +176,14 @@ struct MarkCPUTargetPass
 // Pipeline
 //===----------------------------------------------------------------------===//
 
-/// Tile ops to linalg/tensor code, cleaned up.
+/// Tile ops to linalg/tensor code, cleaned up. Elementwise arith on whole
+/// tensors, which one-shot bufferization cannot bufferize, becomes linalg
+/// too: attn-insert-block-skip ANDs the vote groups (vote= finer than the
+/// q-block) with "not the first block" as tensor<Gxi1> values.
 static void buildAttnToLinalg(OpPassManager &pm) {
-  pm.nestAny().addPass(skipattn::createConvertAttnToLoops());
+  OpPassManager &perOp = pm.nestAny();
+  perOp.addPass(skipattn::createConvertAttnToLoops());
+  perOp.addPass(createConvertElementwiseToLinalgPass());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
 }
