@@ -9,10 +9,11 @@ re-implements, from DESIGN.md sections 3 and 4 and nothing else:
     optionally a set of dropped (skipped) kv tiles per (b, head, q-block);
   * simulate_skip: which kv-blocks every (b, head, q-block) visits and which
     of them the skip test skips, for a run-time lambda, plus the decision
-    margins that say how far each decision is from flipping; optionally for
-    the split-KV decode tiling of docs/serving.md: the query heads of a GQA
-    group packed into the q-blocks, and the kv range of each q-block in parts
-    that start from the seed of kv-block 0;
+    margins that say how far each decision is from flipping; optionally with
+    vote groups finer than the q-block (skipattn-compile --vote: a warp's
+    rows), or for the split-KV decode tiling of docs/serving.md: the query
+    heads of a GQA group packed into the q-blocks, and the kv range of each
+    q-block in parts that start from the seed of kv-block 0;
   * input generators: plain Gaussian, Gaussian with per-block biases, and
     "planted" inputs with the structure of long-context attention (a sink in
     block 0 and a few high blocks per q-block) on which a moderate lambda
@@ -178,25 +179,31 @@ class SkipPrediction:
 
     A unit is what votes together: a (b, query head, q-block) of block_m
     query rows, or with packing a (b, kv head, q-block) of block_m packed
-    rows (row p is query p % Sq of the group's head p // Sq).
+    rows (row p is query p % Sq of the group's head p // Sq), or with vote
+    groups a (b, query head, vote group): with G = block_m / vote_rows
+    groups per q-block, q-block qb holds units qb * G to qb * G + G - 1.
 
-    visited   [B, H, nqb]        kv-blocks each unit visits (0..visited-1);
-                                 H is Hq, or Hkv when packed
-    weights   [B, H, nqb]        query heads per unit: what one of its tiles
+    visited   [B, H, U]          kv-blocks each unit visits (0..visited-1);
+                                 H is Hq, or Hkv when packed; U is nqb, or
+                                 nqb * block_m / vote_rows with vote groups
+    weights   [B, H, U]          query heads per unit: what one of its tiles
                                  counts in tiles_total / tiles_skipped
-    skipped   [B, H, nqb, nkb]   True for a visited tile the test skipped
+    skipped   [B, H, U, nkb]     True for a visited tile the test skipped
     margins   list of per-decision margins (one per decision while skipping
               is active): how far, in scaled-logit units, the deciding rows
               are from ln(lam); a decision is robust to f32 rounding when
               its margin is well above the rounding error.
     """
 
-    def __init__(self, visited, weights, skipped, margins, lam, packing):
+    def __init__(self, visited, weights, skipped, margins, lam, packing,
+                 vote_rows=None):
         self.visited = visited
         self.weights = weights
         self.skipped = skipped
         self.margins = margins
         self.lam = lam
+        # rows per unit with vote groups finer than the q-block, else None
+        self.vote_rows = vote_rows
         # (group, sq, block_m, block_n) when packed, else None
         self.packing = packing
 
@@ -239,7 +246,8 @@ class SkipPrediction:
     def drop_mask(self, sq, skv, block_m=DEFAULT_BLOCK, block_n=DEFAULT_BLOCK):
         """[B, Hq, Sq, Skv]: True where a skipped tile covers the entry."""
         if self.packing is None:
-            return expand_tiles(self.skipped, sq, skv, block_m, block_n)
+            return expand_tiles(self.skipped, sq, skv,
+                                self.vote_rows or block_m, block_n)
         group, sq_, bm, bn = self.packing
         b_count, hkv, nqb, nkb = self.skipped.shape
         drop = np.zeros((b_count, hkv * group, sq, skv), dtype=bool)
@@ -280,7 +288,7 @@ def packed_visited(sq, skv, causal, group, block_m, block_n):
 def simulate_skip(row_max, sq, skv, causal, lam,
                   block_m=DEFAULT_BLOCK, block_n=DEFAULT_BLOCK,
                   num_splits=1, pack_gqa=False, kv_heads=None,
-                  init_max=None):
+                  init_max=None, vote_rows=0):
     """Replays the skip test on block_row_max() output for run-time `lam`.
 
     init_max ([B, Hq, Sq], -inf for none; attn.attention's init_max) starts
@@ -290,7 +298,13 @@ def simulate_skip(row_max, sq, skv, causal, lam,
     num_splits > 1 cuts each unit's kv range into parts (part_ranges); a
     part that starts past block 0 and has blocks starts, while skipping is
     on, from the row max of block 0 (the seed); block 0 is never skipped.
-    pack_gqa packs the Hq / kv_heads heads of a group into the q-blocks."""
+    pack_gqa packs the Hq / kv_heads heads of a group into the q-blocks.
+
+    vote_rows (0: block_m) cuts each q-block into vote groups of that many
+    consecutive rows: each group visits the kv-blocks of its q-block, votes
+    for its own rows and counts its own tiles, and a group wholly past the
+    last row votes yes on every block it votes on. A q-block of packed heads
+    votes as a whole (attn-insert-block-skip refuses finer groups there)."""
     b_count, hq = row_max.shape[:2]
     nkb = num_blocks(skv, block_n)
     active = skipping_active(lam)
@@ -311,18 +325,30 @@ def simulate_skip(row_max, sq, skv, causal, lam,
         heads = np.ones_like(counts)
         packing = None
         n_rows = sq
-    h_count, nqb = rows.shape[1], counts.shape[0]
-    visited = np.broadcast_to(counts, (b_count, h_count, nqb)).copy()
-    weights = np.broadcast_to(heads, (b_count, h_count, nqb)).copy()
-    skipped = np.zeros((b_count, h_count, nqb, nkb), dtype=bool)
+    group_rows = vote_rows or block_m
+    assert block_m % group_rows == 0, "vote_rows must divide block_m"
+    assert group == 1 or group_rows == block_m, \
+        "a q-block of packed heads votes as a whole"
+    per_block = block_m // group_rows
+    h_count = rows.shape[1]
+    # One unit per vote group, each with its q-block's visits and heads.
+    counts = np.repeat(counts, per_block)
+    heads = np.repeat(heads, per_block)
+    n_units = counts.shape[0]
+    visited = np.broadcast_to(counts, (b_count, h_count, n_units)).copy()
+    weights = np.broadcast_to(heads, (b_count, h_count, n_units)).copy()
+    skipped = np.zeros((b_count, h_count, n_units, nkb), dtype=bool)
     margins = []
     for b in range(b_count):
         for h in range(h_count):
-            for qb in range(nqb):
-                # Rows past the end always vote yes, so only valid rows matter.
-                span = slice(qb * block_m, min(n_rows, (qb + 1) * block_m))
+            for unit in range(n_units):
+                # Rows past the end always vote yes, so only valid rows
+                # matter; a group without one skips whatever it votes on.
+                start = unit * group_rows
+                span = slice(min(n_rows, start),
+                             min(n_rows, start + group_rows))
                 tile = rows[b, h, span]
-                for j0, j1 in part_ranges(int(counts[qb]), num_splits):
+                for j0, j1 in part_ranges(int(counts[unit]), num_splits):
                     m = np.full(tile.shape[0], -np.inf)
                     if init_max is not None:
                         m = init_max[b, h, span].astype(np.float64)
@@ -346,7 +372,7 @@ def simulate_skip(row_max, sq, skv, causal, lam,
                                 # threshold.
                                 margins.append(float(dist[finite].min())
                                                if finite.any() else math.inf)
-                                skipped[b, h, qb, j] = True
+                                skipped[b, h, unit, j] = True
                                 continue
                             # One robust "no" is enough to keep the tile.
                             no_rows = ~yes
@@ -354,15 +380,17 @@ def simulate_skip(row_max, sq, skv, causal, lam,
                             margins.append(math.inf if infinite_no.any() else
                                            float(dist[no_rows].max()))
                         m = np.maximum(m, mt)
-    return SkipPrediction(visited, weights, skipped, margins, lam, packing)
+    return SkipPrediction(visited, weights, skipped, margins, lam, packing,
+                          group_rows if per_block > 1 else None)
 
 
 def predict(q, k, causal, lam, block_m=DEFAULT_BLOCK, block_n=DEFAULT_BLOCK,
             scale=None, num_splits=1, pack_gqa=False, mask=None,
-            init_max=None):
+            init_max=None, vote_rows=0):
     rm = block_row_max(q, k, causal, block_n, scale, mask)
     return simulate_skip(rm, q.shape[2], k.shape[2], causal, lam, block_m,
-                         block_n, num_splits, pack_gqa, k.shape[1], init_max)
+                         block_n, num_splits, pack_gqa, k.shape[1], init_max,
+                         vote_rows)
 
 
 # ===----------------------------------------------------------------------===
@@ -506,11 +534,13 @@ def _direct_attention(q, k, v, causal):
 
 
 def _online_softmax_loop(q, k, v, causal, lam, block_m, block_n,
-                         num_splits=1, pack_gqa=False):
+                         num_splits=1, pack_gqa=False, vote_rows=0):
     """Section 4 and docs/serving.md read literally: per unit (a q-block of
     one head, or of a GQA group's packed rows), the visited kv-blocks in
     parts, each part an online softmax from its seed, the parts merged by
-    log-sum-exp. Returns the output, the skipped tiles per unit and the
+    log-sum-exp. With vote_rows, each group of that many rows of a q-block
+    votes for its own rows, which keep their state where it skips. Returns
+    the output, the skipped tiles per unit (per vote group) and the
     weighted tile count."""
     b_count, hq, sq, d = q.shape
     hkv, skv, dv = k.shape[1], k.shape[2], v.shape[3]
@@ -522,8 +552,10 @@ def _online_softmax_loop(q, k, v, causal, lam, block_m, block_n,
     units = hkv if packed else hq
     n_rows = g * sq if packed else sq
     nqb = num_blocks(n_rows, block_m)
+    group_rows = vote_rows or block_m
+    per_block = block_m // group_rows
     out = np.zeros((b_count, hq, sq, dv))
-    skipped = np.zeros((b_count, units, nqb, nkb), dtype=bool)
+    skipped = np.zeros((b_count, units, nqb * per_block, nkb), dtype=bool)
     total = 0
     for b in range(b_count):
         for u in range(units):
@@ -562,7 +594,7 @@ def _online_softmax_loop(q, k, v, causal, lam, block_m, block_n,
                 # valid row (found from the scores here, not the geometry).
                 live = [j for j in range(nkb) if np.isfinite(all_scores[j]).any()]
                 n = live[-1] + 1 if live else 0
-                total += n * len(heads)
+                total += n * len(heads) * per_block
                 parts = max(num_splits, 1)
                 per = -(-n // parts) if n else 0
                 merged = None
@@ -576,6 +608,8 @@ def _online_softmax_loop(q, k, v, causal, lam, block_m, block_n,
                     for j in range(j0, j1):
                         s = all_scores[j]
                         mt = s.max(axis=1)
+                        # Rows whose vote group skips this tile.
+                        keep = np.zeros(block_m, dtype=bool)
                         if j > 0 and ln_lam is not None:
                             votes = []
                             for r, row in enumerate(rows):
@@ -585,8 +619,13 @@ def _online_softmax_loop(q, k, v, causal, lam, block_m, block_n,
                                     votes.append(False)
                                 else:
                                     votes.append(mt[r] - m[r] < ln_lam)
-                            if all(votes):
-                                skipped[b, u, qb, j] = True
+                            for grp in range(per_block):
+                                r0 = grp * group_rows
+                                if all(votes[r0:r0 + group_rows]):
+                                    skipped[b, u, qb * per_block + grp,
+                                            j] = True
+                                    keep[r0:r0 + group_rows] = True
+                            if keep.all():
                                 continue
                         m_new = np.maximum(m, mt)
                         safe = np.where(np.isfinite(m_new), m_new, 0.0)
@@ -597,14 +636,15 @@ def _online_softmax_loop(q, k, v, causal, lam, block_m, block_n,
                             0.0)
                         c0 = j * block_n
                         n_valid = min(block_n, skv - c0)
-                        l = alpha * l + p_.sum(axis=1)
                         pv = np.zeros((block_m, dv))
                         for r, row in enumerate(rows):
                             if row is not None:
                                 kh = row[0] // g
                                 pv[r] = p_[r, :n_valid] @ v[b, kh, c0:c0 + n_valid]
-                        acc = alpha[:, None] * acc + pv
-                        m = m_new
+                        l = np.where(keep, l, alpha * l + p_.sum(axis=1))
+                        acc = np.where(keep[:, None], acc,
+                                       alpha[:, None] * acc + pv)
+                        m = np.where(keep, m, m_new)
                     # Log-sum-exp merge with the parts before.
                     if merged is None:
                         merged = (m, l, acc)
@@ -737,6 +777,57 @@ def selftest(verbose=False):
             partial += 0 < pred.tiles_skipped < pred.tiles_total
     expect(partial >= 10,
            f"simulator-vs-loop cases skip some but not all tiles ({partial})")
+
+    # Vote groups finer than the q-block (skipattn-compile --vote), unsplit
+    # and in parts, against the same loop; ragged q-blocks leave groups
+    # wholly past Sq, which skip every block they vote on.
+    split_votes = 0
+    for (b, hq, hkv, sq, skv, d, causal, bm, bn, vr, kind) in [
+            (1, 2, 1, 13, 40, 8, True, 8, 8, 2, "biased"),
+            (2, 2, 2, 9, 37, 8, False, 8, 8, 4, "biased"),
+            (1, 2, 2, 30, 10, 4, True, 8, 4, 4, "biased"),
+            (1, 2, 1, 16, 64, 8, True, 8, 8, 4, "planted")]:
+        if kind == "planted":
+            q, k, v, _ = planted_inputs(rng, b, hq, hkv, sq, skv, d, causal,
+                                        bm, bn)
+        else:
+            q, k, v = block_biased_inputs(rng, b, hq, hkv, sq, skv, d, bn)
+        for lam, splits in [(0.0, 1), (0.5, 1), (0.05, 1), (1e-3, 1),
+                            (0.05, 3), (0.5, 2)]:
+            pred = predict(q, k, causal, lam, bm, bn, num_splits=splits,
+                           vote_rows=vr)
+            out, skipped, total = _online_softmax_loop(
+                q, k, v, causal, lam, bm, bn, num_splits=splits,
+                vote_rows=vr)
+            tag = (f"{kind} b={b} hq={hq} hkv={hkv} sq={sq} skv={skv} "
+                   f"causal={causal} blocks={bm}x{bn} vote={vr} lam={lam} "
+                   f"splits={splits}")
+            expect(total == pred.tiles_total,
+                   f"tiles_total {total} == {pred.tiles_total}: {tag}")
+            expect(np.array_equal(skipped, pred.skipped),
+                   f"skip pattern matches loop: {tag}")
+            ref = reference_attention(q, k, v, causal,
+                                      drop=pred.drop_mask(sq, skv, bm, bn))
+            expect(_rel_err(out, ref) < 1e-12,
+                   f"loop output == reference with dropped tiles: {tag}")
+            per_block = bm // vr
+            expect(pred.tiles_total == b * hq * per_block *
+                   int(visited_counts(sq, skv, causal, bm, bn).sum()),
+                   f"every group counts its q-block's tiles: {tag}")
+            if skipping_active(lam) and splits == 1:
+                # Groups with no row before Sq skip every tile but block 0.
+                for unit, n in enumerate(pred.visited[0, 0]):
+                    if unit * vr >= sq and n > 1:
+                        expect(pred.skipped[:, :, unit, 1:n].all(),
+                               f"group {unit} past Sq skips blocks 1..{n - 1}"
+                               f": {tag}")
+            by_block = pred.skipped.reshape(b, hq, -1, per_block,
+                                            pred.skipped.shape[-1])
+            split_votes += int((by_block.any(axis=3) &
+                                ~by_block.all(axis=3)).sum())
+    expect(split_votes > 0,
+           f"the groups of a q-block decide differently somewhere "
+           f"({split_votes} tiles)")
 
     # Seeds: on inputs whose sink (block 0) dominates every row, a part that
     # starts from the seed skips what the unsplit pass skips, whatever the

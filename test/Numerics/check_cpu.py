@@ -24,6 +24,10 @@ skipattn-run and checks, against attention_ref.py:
          kv-blocks): counts against the simulator with the same packing,
          parts and seeds.
 
+With --vote N the skip bundles vote in groups of N rows of each q-block
+(skipattn-compile --vote, the GPU's warp vote) and the simulator does the
+same: each group decides and counts its own tiles.
+
 Skip decisions closer to ln(lambda) than --min-margin would depend on f32
 rounding: such inputs are redrawn (at most --max-redraws times) and the
 config line says so. One line per config, then a summary line
@@ -74,12 +78,13 @@ def seed_arg(text):
 # ===----------------------------------------------------------------------===
 
 class Tools:
-    def __init__(self, bin_dir, workdir, block_m, block_n, timeout):
+    def __init__(self, bin_dir, workdir, block_m, block_n, vote, timeout):
         self.compile = os.path.join(bin_dir, "skipattn-compile")
         self.run = os.path.join(bin_dir, "skipattn-run")
         self.workdir = workdir
         self.block_m = block_m
         self.block_n = block_n
+        self.vote = vote
         self.timeout = timeout
         self.bundles = {}
 
@@ -108,7 +113,8 @@ class Tools:
         if key not in self.bundles:
             name = (f"bundle_d{d}_hq{Q_HEADS}_hkv{hkv}_"
                     f"{'causal' if causal else 'full'}_"
-                    f"{'skip' if skip else 'dense'}{'_split' if split else ''}")
+                    f"{'skip' if skip else 'dense'}{'_split' if split else ''}"
+                    f"{f'_vote{self.vote}' if skip and self.vote else ''}")
             out = os.path.join(self.workdir, name)
             shutil.rmtree(out, ignore_errors=True)
             cmd = [self.compile, "--target", "cpu", "-o", out,
@@ -121,6 +127,8 @@ class Tools:
                 cmd.append("--causal")
             if skip:
                 cmd.append("--skip")
+                if self.vote:
+                    cmd += ["--vote", str(self.vote)]
             if split:
                 cmd += ["--pack-gqa", "--kv-splits"]
             try:
@@ -138,7 +146,8 @@ class Tools:
         return out
 
     def _check_manifest(self, out):
-        """If a manifest reports block_m/block_n, they must be ours."""
+        """If a manifest reports block_m/block_n/vote_rows, they must be
+        ours."""
         if not os.path.isdir(out):
             raise CheckFailure(f"skipattn-compile wrote no bundle at {out}")
         for name in sorted(os.listdir(out)):
@@ -146,10 +155,12 @@ class Tools:
                 continue
             try:
                 with open(os.path.join(out, name)) as f:
-                    found = _find_keys(json.load(f), ("block_m", "block_n"))
+                    found = _find_keys(json.load(f),
+                                       ("block_m", "block_n", "vote_rows"))
             except (OSError, ValueError):
                 continue
-            want = {"block_m": self.block_m, "block_n": self.block_n}
+            want = {"block_m": self.block_m, "block_n": self.block_n,
+                    "vote_rows": self.vote or self.block_m}
             for key, values in found.items():
                 bad = [x for x in values if x != want[key]]
                 if bad:
@@ -303,16 +314,19 @@ def _pattern(pred, limit=12):
 # ===----------------------------------------------------------------------===
 
 class Tiling:
-    """How the skip bundle under test tiles: unsplit, or the split-KV decode
-    tiling with some number of kv parts."""
+    """How the skip bundle under test tiles and votes: unsplit, or the
+    split-KV decode tiling with some number of kv parts; in vote groups of
+    vote_rows rows (0: the q-block)."""
 
-    def __init__(self, split=False, num_splits=1):
+    def __init__(self, vote_rows, split=False, num_splits=1):
+        self.vote_rows = vote_rows
         self.split = split
         self.num_splits = num_splits
 
     def sim(self):
         """The simulator's keyword arguments for this tiling."""
-        return dict(num_splits=self.num_splits, pack_gqa=self.split)
+        return dict(num_splits=self.num_splits, pack_gqa=self.split,
+                    vote_rows=self.vote_rows)
 
     def run(self):
         """skipattn-run's keyword arguments for this tiling."""
@@ -339,7 +353,7 @@ class Config:
                 f"--causal {int(self.causal)} --sq {self.sq} --skv {self.skv} "
                 f"--batch {self.batch} --modes {self.mode} "
                 f"--block-m {args.block_m} --block-n {args.block_n} "
-                f"--seed {self.seed:#x}")
+                f"--vote {args.vote} --seed {self.seed:#x}")
 
 
 def choose_random_lambda(rng, q, k, cfg, args, tiling):
@@ -364,9 +378,9 @@ def random_tiling(rng, cfg, args, split):
     """Unsplit, or a random number of kv parts up to more than there are
     kv-blocks (empty parts included)."""
     if not split:
-        return Tiling()
+        return Tiling(args.vote)
     nkb = ar.num_blocks(cfg.skv, args.block_n)
-    return Tiling(True, int(rng.integers(1, nkb + 3)))
+    return Tiling(args.vote, True, int(rng.integers(1, nkb + 3)))
 
 
 def run_skip_checks(tools, cfg, args, rng, workdir, q, k, v, ref, dense_out,
@@ -469,9 +483,11 @@ def run_skip_checks(tools, cfg, args, rng, workdir, q, k, v, ref, dense_out,
     err = check_skip_run(out, summary, pref, pred, args.tol, what)
     total = pred.tiles_total
     # The plan is of unpacked q-blocks; its majority holds for the packed
-    # ones when every q-block is planted for it (seeds keep it under parts).
+    # ones when every q-block is planted for it (seeds keep it under parts),
+    # and for vote groups, whose rows share their q-block's plan.
     majority = plan.exact and not split and \
-        plan.planned_skipped(cfg.batch, Q_HEADS) > total / 2
+        plan.planned_skipped(cfg.batch, Q_HEADS) > \
+        plan.planned_total(cfg.batch, Q_HEADS) / 2
     if majority and not summary["tiles_skipped"] > total / 2:
         raise CheckFailure(f"{what}: {summary['tiles_skipped']}/{total} "
                            f"tiles skipped, planted for more than half")
@@ -547,6 +563,8 @@ def main(argv):
                         help="batch size (default: 2, 1 for Sq*Skv >= 25000)")
     parser.add_argument("--block-m", type=int, default=ar.DEFAULT_BLOCK)
     parser.add_argument("--block-n", type=int, default=ar.DEFAULT_BLOCK)
+    parser.add_argument("--vote", type=int, default=0,
+                        help="rows per skip vote group (0: the q-block)")
     parser.add_argument("--seed", type=seed_arg,
                         help="seed every config with this (to reproduce)")
     parser.add_argument("--tol", type=float, default=1e-5)
@@ -559,6 +577,9 @@ def main(argv):
     for mode in args.modes:
         if mode not in ("dense", "skip", "split"):
             parser.error(f"unknown mode '{mode}'")
+    if args.vote < 0 or (args.vote and args.block_m % args.vote):
+        parser.error(f"--vote {args.vote} does not divide --block-m "
+                     f"{args.block_m}")
     for ratio in args.gqa:
         if ratio <= 0 or Q_HEADS % ratio:
             parser.error(f"GQA ratio {ratio} does not divide {Q_HEADS}")
@@ -566,7 +587,7 @@ def main(argv):
     workdir = args.workdir or tempfile.mkdtemp(prefix="skipattn-numerics-")
     os.makedirs(workdir, exist_ok=True)
     tools = Tools(os.path.abspath(args.bin), os.path.abspath(workdir),
-                  args.block_m, args.block_n, args.timeout)
+                  args.block_m, args.block_n, args.vote, args.timeout)
     missing = tools.missing()
     if missing:
         print(f"error: tool not found or not executable: {', '.join(missing)}",
