@@ -33,6 +33,9 @@ profile prefill-dense-4k --bundle "$b/prefill_d128" --len 4096
 profile prefill-causal --bundle "$b/prefill_d128_causal"
 profile prefill-causal-skip0 --bundle "$b/prefill_d128_causal_skip" --lam 0
 profile prefill-causal-f16 --bundle "$b/prefill_d128_causal_f16"
+# Random inputs (f16 values of full precision, as bench.py's f16 rows).
+profile prefill-causal-random --bundle "$b/prefill_d128_causal" --random
+profile prefill-causal-f16-random --bundle "$b/prefill_d128_causal_f16" --random
 profile prefill-skip0 --bundle "$b/prefill_d128_skip" --sparsity 0
 profile prefill-skip75 --bundle "$b/prefill_d128_skip" --sparsity 0.75
 profile decode-dense --bundle "$b/decode_gqa" --batch 8 --len 32768 --q-len 1

@@ -45,7 +45,10 @@ gap = 40.0
 q, k, v = bench.structured(a.batch, sh["q_heads"], sh["kv_heads"], sq, a.len, sh["head_dim"],
                            m["block_n"], m["causal"], gen, gap)
 if a.random:
-    q, k, v = (torch.randn_like(x) for x in (q, k, v))
+    # Drawn in f32 and rounded once to the bundle's dtype: f16 values keep
+    # their 11 significant bits (structured() returns bf16 tensors, whose
+    # randn_like would give f16 inputs of bf16 precision).
+    q, k, v = (torch.randn(x.shape, device=x.device, dtype=torch.float32) for x in (q, k, v))
 q, k, v = (x.to(bench.DTYPES[m["dtype"]]) for x in (q, k, v))
 out = torch.empty_like(q)
 lam = math.exp(-gap * (1 - a.sparsity)) if a.sparsity > 0 else 1e-30
