@@ -77,11 +77,11 @@ static Json deviceKernels(const BundleSpec &spec) {
     // its own: skip bundles keep splits of kMinSkipSplitBlocks so that the
     // seeds cost at most an eighth of the K traffic. Dense splits take at
     // least 4 blocks: at batch 1 and 8K keys (GQA 32/8, D=128, H100, bench/
-    // RESULTS.md run 8) 2, 4, 8 and 16 gave 49, 32, 16 and 8 splits and
-    // 33.0, 29.7, 27.8 and 33.0 us: fewer splits shorten the one-warp merge
-    // of the last split, more keep more CTAs loading; 4 keeps short contexts
-    // (2K: 8 splits) from running long serial splits. skipattn-compile
-    // --decode-split-blocks sets the minimum instead.
+    // RESULTS.md runs 8 and 9) 2, 4 and 8 give 49, 32 and 16 splits and
+    // 32.8, 29.3 and 28.5 us; 4 keeps short contexts (2K: 8 splits) from
+    // running long serial splits. skipattn-compile --decode-split-blocks
+    // sets the minimum instead, --decode-waves allows more than one wave
+    // (run 9: no faster for skipping at 70%, 6, 12 or 24 splits at B=8).
     constexpr int64_t kMinSplitBlocks = 4, kMinSkipSplitBlocks = 8;
     int64_t perSM = std::max<int64_t>(
                         1, std::min<int64_t>(

@@ -22,11 +22,9 @@
 // - each split writes its unnormalised (m, l, O) to a workspace and counts
 //   itself in on an atomic counter of its (batch, kv head); the split that
 //   arrives last merges the splits of the group's rows with log-sum-exp and
-//   writes the output (and lse), as FlashDecoding-style kernels do. One
-//   launch instead of a second, combine, kernel: at batch 1 and 8K keys the
-//   whole call took 29 us on an H100 (bench/RESULTS.md run 3), of which a
-//   second launch (drain, launch, ramp-up) and a combine of 32 CTAs walking
-//   49 splits are an estimated several microseconds;
+//   writes the output (and lse), as FlashDecoding-style kernels do: one
+//   launch instead of a second, combine, kernel. The merge stages the
+//   partials in shared memory with every load in flight (mergeSplits);
 //
 // Seeds (DESIGN.md section 4, docs/serving.md): a split that does not start
 // at kv-block 0 first scores block 0 (the sink tokens) and starts its running
