@@ -730,6 +730,24 @@ def selftest(verbose=False):
             expect(np.all(ref[:, :, masked_rows] == 0.0),
                    f"fully masked rows are zeros sq={sq} skv={skv}")
 
+    def loop_matches_simulator(q, k, v, causal, lam, bm, bn, tag, **tiling):
+        """The literal online-softmax loop against the simulator: the same
+        tiles, the same skips, and its output the reference with the
+        predicted tiles dropped. Returns the prediction."""
+        pred = predict(q, k, causal, lam, bm, bn, **tiling)
+        out, skipped, total = _online_softmax_loop(q, k, v, causal, lam, bm,
+                                                   bn, **tiling)
+        sq, skv = q.shape[2], k.shape[2]
+        expect(total == pred.tiles_total,
+               f"tiles_total {total} == {pred.tiles_total}: {tag}")
+        expect(np.array_equal(skipped, pred.skipped),
+               f"skip pattern matches loop: {tag}")
+        ref = reference_attention(q, k, v, causal,
+                                  drop=pred.drop_mask(sq, skv, bm, bn))
+        expect(_rel_err(out, ref) < 1e-12,
+               f"loop output == reference with dropped tiles: {tag}")
+        return pred
+
     # Simulator vs the literal online-softmax loop, on shapes small enough
     # for Python loops, blocks small so that there are many tiles.
     partial = 0
@@ -755,22 +773,11 @@ def selftest(verbose=False):
         for i, (splits, pack) in enumerate(tilings):
             lam = lams[i % len(lams)] if i < len(lams) else \
                 lams[4 + i % 3]
-            pred = predict(q, k, causal, lam, bm, bn, num_splits=splits,
-                           pack_gqa=pack)
-            out, skipped, total = _online_softmax_loop(
-                q, k, v, causal, lam, bm, bn, num_splits=splits,
-                pack_gqa=pack)
             tag = (f"{kind} b={b} hq={hq} hkv={hkv} sq={sq} skv={skv} "
                    f"causal={causal} blocks={bm}x{bn} lam={lam} "
                    f"splits={splits} pack={pack}")
-            expect(total == pred.tiles_total,
-                   f"tiles_total {total} == {pred.tiles_total}: {tag}")
-            expect(np.array_equal(skipped, pred.skipped),
-                   f"skip pattern matches loop: {tag}")
-            ref = reference_attention(q, k, v, causal,
-                                      drop=pred.drop_mask(sq, skv, bm, bn))
-            expect(_rel_err(out, ref) < 1e-12,
-                   f"loop output == reference with dropped tiles: {tag}")
+            pred = loop_matches_simulator(q, k, v, causal, lam, bm, bn, tag,
+                                          num_splits=splits, pack_gqa=pack)
             if not skipping_active(lam):
                 expect(pred.tiles_skipped == 0 and not pred.margins,
                        f"no skipping when lam={lam}: {tag}")
@@ -794,22 +801,11 @@ def selftest(verbose=False):
             q, k, v = block_biased_inputs(rng, b, hq, hkv, sq, skv, d, bn)
         for lam, splits in [(0.0, 1), (0.5, 1), (0.05, 1), (1e-3, 1),
                             (0.05, 3), (0.5, 2)]:
-            pred = predict(q, k, causal, lam, bm, bn, num_splits=splits,
-                           vote_rows=vr)
-            out, skipped, total = _online_softmax_loop(
-                q, k, v, causal, lam, bm, bn, num_splits=splits,
-                vote_rows=vr)
             tag = (f"{kind} b={b} hq={hq} hkv={hkv} sq={sq} skv={skv} "
                    f"causal={causal} blocks={bm}x{bn} vote={vr} lam={lam} "
                    f"splits={splits}")
-            expect(total == pred.tiles_total,
-                   f"tiles_total {total} == {pred.tiles_total}: {tag}")
-            expect(np.array_equal(skipped, pred.skipped),
-                   f"skip pattern matches loop: {tag}")
-            ref = reference_attention(q, k, v, causal,
-                                      drop=pred.drop_mask(sq, skv, bm, bn))
-            expect(_rel_err(out, ref) < 1e-12,
-                   f"loop output == reference with dropped tiles: {tag}")
+            pred = loop_matches_simulator(q, k, v, causal, lam, bm, bn, tag,
+                                          num_splits=splits, vote_rows=vr)
             per_block = bm // vr
             expect(pred.tiles_total == b * hq * per_block *
                    int(visited_counts(sq, skv, causal, bm, bn).sum()),
