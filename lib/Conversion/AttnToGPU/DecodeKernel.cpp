@@ -666,13 +666,12 @@ void DecodeGenerator::mergeSplits(Value ws, Value outAddr, Value lseAddr,
       // [slot0, used), 16 bytes per cp.async.
       e.barrier();
       forLoop(e.i32c(0), gRows, e.i32c(1), {}, noResults([&](Value i) {
-        // 64-bit, as the partials' stores: (outRow * splits + split) bytes.
-        Value outRow = e.toI64(e.add(outRow0, e.add(g0, i)));
-        Value slot = arith::AddIOp::create(
-            b, loc, arith::MulIOp::create(b, loc, outRow, e.toI64(numSplits)),
-            e.toI64(split0));
+        Value slot = e.add(e.mul(e.add(g0, i), numSplits), split0);
         Value src = e.gep(
-            ws, arith::MulIOp::create(b, loc, slot, e.i64c(rowBytes)));
+            ws, arith::MulIOp::create(b, loc,
+                                      e.toI64(e.add(e.mul(outRow0, numSplits),
+                                                    slot)),
+                                      e.i64c(rowBytes)));
         Value dst = e.gep(
             stage, e.mul(e.add(e.mul(i, slots), slot0), e.i32c(rowBytes)));
         forLoop(tid, e.mul(count, e.i32c(pieces)), e.i32c(threads), {},
