@@ -148,9 +148,10 @@ static cl::opt<int64_t> decodeSplitBlocks(
 static cl::opt<int64_t> decodeWaves(
     "decode-waves",
     cl::desc("GPU decode: at most this many waves of split CTAs (default 1: "
-             "as many splits as fit on the GPU at once). More waves balance "
-             "splits whose kept tiles differ (skipping) at the cost of more "
-             "partial results to merge"),
+             "as many splits as fit on the GPU at once). More waves would "
+             "balance skipping splits whose kept tiles differ, at the cost "
+             "of more partials to merge and seeds to score; measured no "
+             "faster (bench/RESULTS.md run 9)"),
     cl::init(0), cl::cat(category));
 static cl::opt<int64_t> pageSize(
     "page-size",
