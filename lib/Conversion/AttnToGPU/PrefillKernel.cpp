@@ -53,8 +53,7 @@ class PrefillGenerator {
 public:
   PrefillGenerator(const KernelConfig &cfg, KernelEmitter &e)
       : cfg(cfg), e(e), d(cfg.headDim), dv(cfg.valueHeadDim), bm(cfg.blockM),
-        bn(cfg.blockN), threads(cfg.numThreads()), kSteps(d / 16),
-        sTiles(bn / 8), oTiles(dv / 8),
+        bn(cfg.blockN), threads(cfg.numThreads()), oTiles(dv / 8),
         qStride(2 * d * (cfg.varlen ? cfg.qHeads : 1)),
         kStride(2 * d * (cfg.varlen ? cfg.kvHeads : 1)),
         vStride(2 * dv * (cfg.varlen ? cfg.kvHeads : 1)),
@@ -65,7 +64,7 @@ public:
 private:
   const KernelConfig &cfg;
   KernelEmitter &e;
-  int64_t d, dv, bm, bn, threads, kSteps, sTiles, oTiles;
+  int64_t d, dv, bm, bn, threads, oTiles;
 
   // Per-thread values.
   Value tid, warp, lane, smem;
