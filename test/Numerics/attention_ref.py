@@ -26,6 +26,7 @@ standard library are used.
 
 import argparse
 import math
+import os
 import sys
 
 import numpy as np
@@ -679,6 +680,64 @@ def check_out(got, ref, tol, what):
         raise CheckFailure(f"{what}: out max rel err {err:.3g} > {tol:g} "
                            f"(finite: {bool(np.isfinite(got).all())})")
     return err
+
+
+def check_rows(got, ref, tol, what, relative=False):
+    """Per-row values (lse, running max) against float64: no NaN (an
+    unwritten row), the same -inf rows, the rest within tol: absolute, or
+    with `relative` relative past magnitude 1. Returns the error."""
+    if np.isnan(got).any():
+        raise CheckFailure(f"{what}: NaN (an unwritten row)")
+    if not np.array_equal(np.isneginf(got), np.isneginf(ref)):
+        idx = tuple(int(x) for x in
+                    np.argwhere(np.isneginf(got) != np.isneginf(ref))[0])
+        raise CheckFailure(f"{what}: -inf pattern differs first at [b,h,i]="
+                           f"{list(idx)}: got {got[idx]}, ref {ref[idx]}")
+    live = ~np.isneginf(ref)
+    if not live.any():
+        return 0.0
+    diff = np.abs(got[live] - ref[live])
+    if relative:
+        diff = diff / np.maximum(1.0, np.abs(ref[live]))
+    err = float(np.max(diff))
+    if not err <= tol:
+        raise CheckFailure(f"{what}: max {'rel ' if relative else 'abs '}"
+                           f"err {err:.3g} > {tol:g}")
+    return err
+
+
+def case_seed(seed):
+    """The seed a check_*.py case runs with: --seed, or a fresh one."""
+    return seed if seed is not None else int.from_bytes(os.urandom(8),
+                                                         "little")
+
+
+class CaseLog:
+    """The PASS/FAIL lines of a check_*.py script and its summary line
+    `NAME: N cases, P passed, F failed`."""
+
+    def __init__(self):
+        self.passed = self.failed = 0
+
+    def run(self, label, check, seed=None):
+        """Runs check() (a list of notes, or CheckFailure) and prints its
+        line; a failure names the seed."""
+        try:
+            notes = check()
+        except CheckFailure as failure:
+            self.failed += 1
+            seed_text = "" if seed is None else f" seed={seed:#x}"
+            print(f"FAIL {label}{seed_text}: {failure}", flush=True)
+        else:
+            self.passed += 1
+            print(f"PASS {label}: {'; '.join(notes)}", flush=True)
+
+    def summary(self, name):
+        """Prints the summary line; the exit status (1 unless something ran
+        and nothing failed)."""
+        print(f"{name}: {self.passed + self.failed} cases, {self.passed} "
+              f"passed, {self.failed} failed")
+        return 1 if self.failed or not self.passed else 0
 
 
 def _rel_err(a, b):

@@ -127,26 +127,6 @@ class Runner:
         return out, lse, mx, counts
 
 
-def compare_rows(got, ref, tol, what):
-    """Per-row values (lse, max): the same -inf rows, the rest within tol
-    (absolute, relative past magnitude 1)."""
-    if np.isnan(got).any():
-        raise Failure(f"{what}: NaN (an unwritten row)")
-    if not np.array_equal(np.isneginf(got), np.isneginf(ref)):
-        idx = tuple(int(x) for x in
-                    np.argwhere(np.isneginf(got) != np.isneginf(ref))[0])
-        raise Failure(f"{what}: -inf pattern differs first at [b,h,i]="
-                      f"{list(idx)}: got {got[idx]}, ref {ref[idx]}")
-    live = ~np.isneginf(ref)
-    if not live.any():
-        return 0.0
-    err = float(np.max(np.abs(got[live] - ref[live]) /
-                       np.maximum(1.0, np.abs(ref[live]))))
-    if err > tol:
-        raise Failure(f"{what}: max err {err:.3g} > {tol:g}")
-    return err
-
-
 def kept_max(q, k, causal, drop=None):
     """Each row's largest score that a kernel keeps (float64)."""
     s = ar.scores(q, k, causal)
@@ -207,8 +187,8 @@ def check_none(runner, rng, case, skip):
     drop = pred.drop_mask(sq, skv) if skip else None
     if skip:
         check_counts(carry[3], pred, "init_max -inf")
-    err = compare_rows(carry[2], kept_max(q, k, causal, drop), TOL_MAX,
-                       "max")
+    err = ar.check_rows(carry[2], kept_max(q, k, causal, drop), TOL_MAX,
+                        "max", relative=True)
     tiles = " tiles %d/%d" % (carry[3][1], carry[3][0]) if skip else ""
     return [f"bit-identical to no init_max{tiles}, max err {err:.1e}"]
 
@@ -237,11 +217,11 @@ def check_carried(runner, rng, case, skip):
     e_out = ar.check_out(out, ar.reference_attention(q, k, v, causal,
                                                      drop=drop),
                          TOL_OUT, "merged")
-    e_lse = compare_rows(lse, ar.reference_lse(q, k, causal, drop=drop),
-                         TOL_LSE, "merged lse")
+    e_lse = ar.check_rows(lse, ar.reference_lse(q, k, causal, drop=drop),
+                          TOL_LSE, "merged lse", relative=True)
     want = np.maximum(ma.astype(np.float64),
                       kept_max(q, k[:, :, cut:], causal, drop_b))
-    e_max = compare_rows(mb, want, TOL_MAX, "second max")
+    e_max = ar.check_rows(mb, want, TOL_MAX, "second max", relative=True)
     tiles = " tiles %d/%d then %d/%d" % (ca[1], ca[0], cb[1], cb[0]) \
         if skip else ""
     return [f"cut {cut}{tiles}: out {e_out:.1e} lse {e_lse:.1e} "
@@ -267,10 +247,10 @@ def check_bound(runner, rng, case, skip):
     e_out = ar.check_out(out, ar.reference_attention(q, k, v, causal,
                                                      drop=drop),
                          TOL_OUT, "bound")
-    e_lse = compare_rows(lse, ar.reference_lse(q, k, causal, drop=drop),
-                         TOL_LSE, "bound lse")
+    e_lse = ar.check_rows(lse, ar.reference_lse(q, k, causal, drop=drop),
+                          TOL_LSE, "bound lse", relative=True)
     want = np.maximum(init.astype(np.float64), kept_max(q, k, causal, drop))
-    e_max = compare_rows(mx, want, TOL_MAX, "bound max")
+    e_max = ar.check_rows(mx, want, TOL_MAX, "bound max", relative=True)
     empty = ar.key_limits(sq, skv, causal) == 0
     notes = f"out {e_out:.1e} lse {e_lse:.1e} max {e_max:.1e}"
     if empty.any():
@@ -323,7 +303,7 @@ def main(argv):
     runner = Runner(args.bin, args.lib, args.binding, workdir)
     checks = [("none", check_none), ("carried", check_carried),
               ("bound", check_bound)]
-    passed = failed = 0
+    log = ar.CaseLog()
     for case in CASES:
         for name, check in checks:
             if name == "carried" and case[6]:
@@ -331,34 +311,16 @@ def main(argv):
             if name == "bound" and not case[6]:
                 continue
             for skip in (False, True):
-                seed = args.seed if args.seed is not None else \
-                    int.from_bytes(os.urandom(8), "little")
+                seed = ar.case_seed(args.seed)
                 rng = np.random.default_rng(seed)
                 tag = "b=%d hq=%d hkv=%d sq=%d skv=%d d=%d causal=%d" % case
-                kind = "%s %s" % (name, "skip" if skip else "dense")
-                try:
-                    notes = check(runner, rng, case, skip)
-                except Failure as failure:
-                    failed += 1
-                    print(f"FAIL {kind} {tag} seed={seed:#x}: {failure}",
-                          flush=True)
-                else:
-                    passed += 1
-                    print(f"PASS {kind} {tag}: {'; '.join(notes)}",
-                          flush=True)
-    try:
-        notes = check_errors(runner)
-    except Failure as failure:
-        failed += 1
-        print(f"FAIL errors: {failure}", flush=True)
-    else:
-        passed += 1
-        print(f"PASS errors: {'; '.join(notes)}", flush=True)
-    print(f"init_max: {passed + failed} cases, {passed} passed, "
-          f"{failed} failed")
-    if args.workdir is None and not failed:
+                log.run(f"{name} {'skip' if skip else 'dense'} {tag}",
+                        lambda: check(runner, rng, case, skip), seed)
+    log.run("errors", lambda: check_errors(runner))
+    status = log.summary("init_max")
+    if args.workdir is None and not log.failed:
         shutil.rmtree(workdir, ignore_errors=True)
-    return 1 if failed or not passed else 0
+    return status
 
 
 if __name__ == "__main__":

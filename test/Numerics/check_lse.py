@@ -122,19 +122,6 @@ class Runner:
         return out, lse
 
 
-def compare_lse(got, ref, what):
-    ninf_got, ninf_ref = np.isneginf(got), np.isneginf(ref)
-    if not np.array_equal(ninf_got, ninf_ref):
-        idx = tuple(int(x) for x in np.argwhere(ninf_got != ninf_ref)[0])
-        raise Failure(f"{what}: lse -inf pattern differs first at "
-                      f"[b,h,i]={list(idx)}: got {got[idx]}, ref {ref[idx]}")
-    live = ~ninf_ref
-    err = float(np.max(np.abs(got[live] - ref[live]))) if live.any() else 0.0
-    if not np.isfinite(got[live]).all() or err > TOL_LSE:
-        raise Failure(f"{what}: lse max abs err {err:.3g} > {TOL_LSE:g}")
-    return err
-
-
 def check_case(runner, rng, case, kind):
     b, hq, hkv, sq, skv, d, causal = case
     bundle = runner.bundle(hq, hkv, d, causal, kind)
@@ -145,7 +132,8 @@ def check_case(runner, rng, case, kind):
         notes.append("whole out %.1e lse %.1e" % (
             ar.check_out(out, ar.reference_attention(q, k, v, causal),
                          TOL_OUT, "whole"),
-            compare_lse(lse, ar.reference_lse(q, k, causal), "whole")))
+            ar.check_rows(lse, ar.reference_lse(q, k, causal), TOL_LSE,
+                          "whole lse")))
         if causal and sq > skv:
             empty = ar.key_limits(sq, skv, True) == 0
             if not (np.isneginf(lse[:, :, empty]).all() and
@@ -159,13 +147,14 @@ def check_case(runner, rng, case, kind):
             om, lm = runner.merge(oa, la, ob, lb)
             ar.check_out(om, out.astype(np.float64), TOL_OUT,
                          "halves vs whole")
-            compare_lse(lm, lse.astype(np.float64), "halves vs whole")
+            ar.check_rows(lm, lse.astype(np.float64), TOL_LSE,
+                          "halves vs whole lse")
             notes.append("halves at %d: out %.1e lse %.1e" % (
                 cut,
                 ar.check_out(om, ar.reference_attention(q, k, v, causal),
                              TOL_OUT, "halves vs reference"),
-                compare_lse(lm, ar.reference_lse(q, k, causal),
-                            "halves vs reference")))
+                ar.check_rows(lm, ar.reference_lse(q, k, causal), TOL_LSE,
+                              "halves vs reference lse")))
         return notes
     # Skip bundles: planted inputs, the simulator's drops in the reference.
     split = kind == "split"
@@ -188,7 +177,8 @@ def check_case(runner, rng, case, kind):
         parts, got[1], got[0],
         ar.check_out(out, ar.reference_attention(q, k, v, causal, drop=drop),
                      TOL_OUT, "skip"),
-        compare_lse(lse, ar.reference_lse(q, k, causal, drop=drop), "skip")))
+        ar.check_rows(lse, ar.reference_lse(q, k, causal, drop=drop), TOL_LSE,
+                      "skip lse")))
     return notes
 
 
@@ -203,26 +193,18 @@ def main(argv):
     workdir = args.workdir or tempfile.mkdtemp(prefix="skipattn-lse-")
     os.makedirs(workdir, exist_ok=True)
     runner = Runner(args.bin, args.lib, workdir)
-    passed = failed = 0
+    log = ar.CaseLog()
     for case in CASES:
         for kind in ("dense", "skip", "split"):
-            seed = args.seed if args.seed is not None else \
-                int.from_bytes(os.urandom(8), "little")
+            seed = ar.case_seed(args.seed)
             rng = np.random.default_rng(seed)
             tag = "b=%d hq=%d hkv=%d sq=%d skv=%d d=%d causal=%d" % case
-            try:
-                notes = check_case(runner, rng, case, kind)
-            except Failure as failure:
-                failed += 1
-                print(f"FAIL {kind} {tag} seed={seed:#x}: {failure}",
-                      flush=True)
-            else:
-                passed += 1
-                print(f"PASS {kind} {tag}: {'; '.join(notes)}", flush=True)
-    print(f"lse: {passed + failed} cases, {passed} passed, {failed} failed")
-    if args.workdir is None and not failed:
+            log.run(f"{kind} {tag}",
+                    lambda: check_case(runner, rng, case, kind), seed)
+    status = log.summary("lse")
+    if args.workdir is None and not log.failed:
         shutil.rmtree(workdir, ignore_errors=True)
-    return 1 if failed or not passed else 0
+    return status
 
 
 if __name__ == "__main__":
