@@ -465,17 +465,21 @@ int main(int argc, char **argv) {
       return 1;
   }
   spec->decodeSharedMax = decodeSharedMax;
-  if (decodeSplitBlocks.getNumOccurrences() &&
-      (target != "gpu" || decodeSplitBlocks < 1 || decodeSplitBlocks > 4096))
-    return fail("--decode-split-blocks is an option of GPU decode kernels: "
-                "it needs --target gpu and a value from 1 to 4096, got " +
-                std::to_string(decodeSplitBlocks));
+  // The GPU decode kernels' counts: given, they need the GPU target and a
+  // value in [1, most].
+  auto badDecodeCount = [&](cl::opt<int64_t> &count, int64_t most) {
+    if (!count.getNumOccurrences() ||
+        (target == "gpu" && count >= 1 && count <= most))
+      return false;
+    fail("--" + count.ArgStr + " is an option of GPU decode kernels: it " +
+         "needs --target gpu and a value from 1 to " + Twine(most) +
+         ", got " + Twine(count.getValue()));
+    return true;
+  };
+  if (badDecodeCount(decodeSplitBlocks, 4096) ||
+      badDecodeCount(decodeWaves, 64))
+    return 1;
   spec->decodeSplitBlocks = decodeSplitBlocks;
-  if (decodeWaves.getNumOccurrences() &&
-      (target != "gpu" || decodeWaves < 1 || decodeWaves > 64))
-    return fail("--decode-waves is an option of GPU decode kernels: it needs "
-                "--target gpu and a value from 1 to 64, got " +
-                std::to_string(decodeWaves));
   spec->decodeWaves = decodeWaves;
   if (decodeSharedMax && (target != "gpu" || !spec->skip))
     return fail("--decode-shared-max is an option of skipping GPU decode "
