@@ -52,8 +52,13 @@ prepare() {
   # Masks on the GPU: a bool padding mask with skipping, an additive one.
   "$c" --target gpu -o "$out/bf16_d128_gqa_causal_skip_maskb" "${dyn[@]}" --q-heads 32 --kv-heads 8 --head-dim 128 --dtype bf16 --causal --skip --mask 'bool:?,1,1,?'
   "$c" --target gpu --chip sm_80 -o "$out/f16_d64_sm80_maska" "${dyn[@]}" --q-heads 4 --kv-heads 1 --head-dim 64 --dtype f16 --mask 'additive:?,4,?,?'
-  # Varlen prefill; its twin is bf16_d128_gqa_causal_skip (same shape).
+  # Varlen prefill, each with its twin (the name without _varlen): the
+  # Hopper kernel causal with skipping, non-causal with skipping (GQA 32/8)
+  # and dense f16 D=64; the mma.sync kernel on sm_80.
   "$c" --target gpu -o "$out/bf16_d128_gqa_causal_skip_varlen" "${dyn[@]}" --q-heads 8 --kv-heads 2 --head-dim 128 --dtype bf16 --causal --skip --varlen
+  "$c" --target gpu -o "$out/bf16_d128_gqa_skip_varlen" "${dyn[@]}" --q-heads 32 --kv-heads 8 --head-dim 128 --dtype bf16 --skip --varlen
+  "$c" --target gpu -o "$out/f16_d64_causal_varlen" "${dyn[@]}" --q-heads 4 --kv-heads 1 --head-dim 64 --dtype f16 --causal --varlen
+  "$c" --target gpu --chip sm_80 -o "$out/bf16_d128_sm80_causal_varlen" "${dyn[@]}" --q-heads 4 --kv-heads 4 --head-dim 128 --dtype bf16 --causal --varlen
   # The carry of a ring (docs/distributed.md), each with its twin (the name
   # without _carry; bf16_d128_gqa_lse above is the dense one's): the
   # mma.sync prefill kernel with init_max and max, on sm_90a and sm_80.

@@ -737,15 +737,18 @@ skipattn_status DeviceKernel::run(const Manifest &manifest,
       case LaunchParam::TensorMapQ:
       case LaunchParam::TensorMapK:
       case LaunchParam::TensorMapV: {
-        // Boxes of block_m query rows or block_n keys, as the kernel loads.
+        // Boxes of block_m query rows or block_n keys, as the kernel loads;
+        // a varlen call's q_len and kv_len count the packed tokens.
         bool isQ = launch.params[p] == LaunchParam::TensorMapQ;
         bool isV = launch.params[p] == LaunchParam::TensorMapV;
         TensorMapKey key;
         key.data = devicePointer(isQ ? q : isV ? v : k);
         key.bf16 = manifest.dtype == SKIPATTN_DTYPE_BF16;
+        key.packed = manifest.varlen;
         key.inner = isV ? shape.value_head_dim : shape.head_dim;
         key.rows = isQ ? shape.q_len : shape.kv_len;
-        key.outer = shape.batch * (isQ ? shape.q_heads : shape.kv_heads);
+        key.outer = (manifest.varlen ? 1 : shape.batch) *
+                    (isQ ? shape.q_heads : shape.kv_heads);
         key.boxRows = isQ ? manifest.blockM : manifest.blockN;
         if (skipattn_status status = loaded->tensorMaps.get(
                 key, cuStream, isQ ? "q" : isV ? "v" : "k", value.pointer))

@@ -22,12 +22,20 @@ skipattn_status skipattn::runtime::encodeTensorMap(const TensorMapKey &key,
                     " (a multiple of 64), length " + std::to_string(key.rows) +
                     ", " + std::to_string(key.outer) +
                     " heads, and a 16-byte aligned address are needed");
-  cuuint64_t dims[3] = {static_cast<cuuint64_t>(key.inner),
-                        static_cast<cuuint64_t>(key.rows),
-                        static_cast<cuuint64_t>(key.outer)};
-  cuuint64_t strides[2] = {static_cast<cuuint64_t>(key.inner * 2),
-                           static_cast<cuuint64_t>(key.inner * 2 * key.rows)};
-  cuuint32_t box[3] = {64, static_cast<cuuint32_t>(key.boxRows), 1};
+  auto rows = static_cast<cuuint64_t>(key.rows);
+  auto outer = static_cast<cuuint64_t>(key.outer);
+  auto rowBytes = static_cast<cuuint64_t>(key.inner * 2);
+  auto boxRows = static_cast<cuuint32_t>(key.boxRows);
+  cuuint64_t dims[3] = {static_cast<cuuint64_t>(key.inner), rows, outer};
+  cuuint64_t strides[2] = {rowBytes, rowBytes * rows};
+  cuuint32_t box[3] = {64, boxRows, 1};
+  if (key.packed) {
+    dims[1] = outer;
+    dims[2] = rows;
+    strides[1] = rowBytes * outer;
+    box[1] = 1;
+    box[2] = boxRows;
+  }
   cuuint32_t elementStrides[3] = {1, 1, 1};
   SKIPATTN_CUDA_TRY(
       cuTensorMapEncodeTiled,

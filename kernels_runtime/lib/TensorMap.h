@@ -1,8 +1,10 @@
 //===- TensorMap.h - the TMA descriptors of the sm_90a kernel ---*- C++ -*-===//
 //
 // The Hopper prefill kernel reads Q, K and V through CUtensorMaps: 3-D maps
-// of a [B * heads, len, head dim] tensor with 128-byte swizzle and boxes of
-// 64 columns by a block of rows, rows past len read as zeros. The kernel
+// of a [B * heads, len, head dim] tensor, or of a varlen call's packed
+// [tokens, heads, head dim] one, with 128-byte swizzle and boxes of 64
+// columns by a block of rows of one head, rows past the end read as zeros.
+// The kernel
 // takes their device addresses. Encoding is cheap, but putting a map in
 // device memory is a copy, and a copy from pageable memory waits for the
 // stream, so maps are cached per (context, tensor, shape): a repeated call
@@ -23,14 +25,18 @@
 
 namespace skipattn::runtime {
 
-/// What one map describes.
+/// What one map describes: [outer, rows, inner], or with `packed` (varlen)
+/// [rows, outer, inner], whose dimensions the map orders inner, outer, rows
+/// (the kernel's coordinates follow).
 struct TensorMapKey {
   CUdeviceptr data = 0;
   bool bf16 = true; // else f16
+  bool packed = false;
   int64_t inner = 0, rows = 0, outer = 0, boxRows = 0;
   bool operator==(const TensorMapKey &o) const {
-    return data == o.data && bf16 == o.bf16 && inner == o.inner &&
-           rows == o.rows && outer == o.outer && boxRows == o.boxRows;
+    return data == o.data && bf16 == o.bf16 && packed == o.packed &&
+           inner == o.inner && rows == o.rows && outer == o.outer &&
+           boxRows == o.boxRows;
   }
 };
 

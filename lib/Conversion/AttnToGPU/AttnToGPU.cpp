@@ -329,13 +329,12 @@ static FailureOr<TiledAttention> analyze(scf::ForallOp forall, StringRef chip) {
   // The Hopper kernel gives each consumer warpgroup one 64-row q-block, and
   // its wgmma branches must be uniform per warpgroup: a warp vote cannot
   // skip on its own there, so that tiling keeps the mma.sync kernel.
-  // The Hopper kernel does not write a log-sum-exp, carry the running max,
-  // read a mask or address packed varlen rows yet: such an attention keeps
-  // the mma.sync kernel.
+  // The Hopper kernel does not write a log-sum-exp, carry the running max
+  // or read a mask yet: such an attention keeps the mma.sync kernel.
   c.sm90 = chip == "sm_90a" && c.blockM == 64 &&
            (c.blockN == 64 || c.blockN == 128) &&
            (!c.skip || c.voteRows == c.blockM) && !c.lse && !c.initMax &&
-           c.mask == KernelConfig::Mask::None && !c.varlen;
+           c.mask == KernelConfig::Mask::None;
   if (counter) {
     c.stats = true;
     ta.stats = counter.getMemref();
@@ -448,7 +447,8 @@ static SmallVector<StringRef> withMaskParams(SmallVector<StringRef> names,
   return names;
 }
 
-/// The varlen prefill kernel's cumulative lengths, last.
+/// The varlen prefill kernel's cumulative lengths, after the operands above
+/// (the Hopper kernel's tile counter follows).
 static SmallVector<StringRef> withVarlenParams(SmallVector<StringRef> names,
                                                const KernelConfig &c) {
   if (c.varlen)

@@ -82,10 +82,22 @@ struct Sm90Layout {
   int64_t fullV0() const { return fullK0() + 8 * stages; }
   int64_t emptyK0() const { return fullV0() + 8 * stages; }
   int64_t emptyV0() const { return emptyK0() + 8 * stages; }
-  /// The schedule position of the tile whose Q is in the buffer: the
-  /// producer writes it before it arms Q's full barrier.
+  /// The tile whose Q is in the buffer, which the producer writes before it
+  /// arms Q's full barrier: its schedule position and, for varlen, its
+  /// sequence (TileSlot).
   int64_t tilePos() const { return emptyV0() + 8 * stages; }
-  int64_t total() const { return tilePos() + 8; }
+  int64_t total() const { return tilePos() + 32; }
+};
+
+/// The i32 fields of the published tile, at tilePos() + 4 * field.
+enum TileSlot : int64_t {
+  kSlotPos,
+  kSlotBatch,
+  kSlotQTile,
+  kSlotQStart,
+  kSlotQLen,
+  kSlotKStart,
+  kSlotKvLen
 };
 
 /// One consumer's online-softmax state, as loop-carried values.
@@ -154,16 +166,21 @@ private:
   Sm90Emitter h;
   Sm90Layout layout;
 
-  // Kernel arguments and CTA-wide values.
+  // Kernel arguments and CTA-wide values. Varlen: cuQ and cuK are the
+  // cumulative lengths, and numSlots the q-tile slots of one head.
   Value mapQ, mapK, mapV, outAddr, batch, sq, skv, skipParam, statsAddr;
-  Value tileCounter;
-  Value tid, smem, smem32, numQTiles, numTiles;
+  Value cuQ, cuK, tileCounter;
+  Value tid, smem, smem32, numQTiles, numSlots, numTiles;
   /// The tile in hand (set by visitTile): its schedule position, first query
   /// row, query head, batch and kv-blocks, how many tiles this CTA did
   /// before it (the phase of the Q buffer) and where its first kv-block sits
-  /// in the K/V ring (the kv-blocks of every earlier tile of this CTA).
+  /// in the K/V ring (the kv-blocks of every earlier tile of this CTA); its
+  /// sequence's lengths and first tokens (varlen; else sq, skv and 0); and
+  /// whether the position holds a tile at all (varlen: false past its
+  /// sequence's q-tiles).
   struct {
     Value pos, cta0, head, batch, numKV, seq, ring;
+    Value qTile, sq, skv, qStart, kStart, valid;
   } tile;
 
   int64_t oSize() const { return layout.dv / 2; }
@@ -179,8 +196,15 @@ private:
   Value constantBool(bool v) {
     return arith::ConstantOp::create(e.b, e.loc, e.b.getBoolAttr(v));
   }
-  /// kv-blocks the q-block at `q0` visits (0 when it is past Sq).
+  /// kv-blocks the q-block at `q0` of the tile in hand visits (0 when it
+  /// is past its Sq).
   Value visitedBlocks(Value q0);
+  /// TMA coordinates of row `row` of `head` of the tile's sequence, whose
+  /// first token is `start`, at column `col`: {col, row, batch * heads +
+  /// head} in a [B * heads, S, D] map, {col, head, start + row} in a varlen
+  /// map of packed [T, heads, D] (dimensions D, heads, T).
+  SmallVector<Value> tmaCoords(Value col, Value row, Value start, Value head,
+                               int64_t heads);
 
   /// Run `body` for each tile of this CTA with `tile` set: the producer
   /// takes the tiles from the tile counter and publishes them with their Q,
@@ -189,11 +213,19 @@ private:
   void forEachConsumerTile(function_ref<void()> body);
   /// Sets `tile` to position `pos` of the schedule, this CTA's tile `seq`
   /// whose kv-blocks start at `ring` in the K/V ring, runs `body`, and
-  /// returns the next tile's seq and ring.
-  SmallVector<Value> visitTile(Value pos, Value seq, Value ring,
+  /// returns the next tile's seq and ring. The producer skips (varlen)
+  /// positions that hold no tile: it does not publish them.
+  SmallVector<Value> visitTile(Value pos, Value seq, Value ring, bool producer,
                                function_ref<void()> body);
-  /// Sets the tile's coordinates from position `pos` of the schedule.
+  /// Sets the tile's q-tile, head and batch from position `pos` of the
+  /// schedule.
   void decodeTile(Value pos);
+  /// Varlen: the producer finds the tile's sequence from the cumulative
+  /// lengths; the consumers read what it published with Q.
+  void locateVarlenTile(Value pos);
+  void readVarlenTile(Value pos);
+  /// The tile's first row and kv-blocks from its q-tile and lengths.
+  void finishTile();
   /// Waits until the consumers have released Q of this CTA's tile `seq` - 1
   /// (nothing for the first).
   void waitQReleased(Value seq);
@@ -265,9 +297,17 @@ Value Sm90PrefillGenerator::address32(int64_t offset, Value stage,
 }
 
 Value Sm90PrefillGenerator::visitedBlocks(Value q0) {
-  return e.select(e.cmp(P::slt, q0, sq),
-                  visitedKvBlocks(e, cfg, q0, cfg.blockM, sq, skv),
+  return e.select(e.cmp(P::slt, q0, tile.sq),
+                  visitedKvBlocks(e, cfg, q0, cfg.blockM, tile.sq, tile.skv),
                   e.i32c(0));
+}
+
+SmallVector<Value> Sm90PrefillGenerator::tmaCoords(Value col, Value row,
+                                                   Value start, Value head,
+                                                   int64_t heads) {
+  if (cfg.varlen)
+    return {col, head, e.add(start, row)};
+  return {col, row, e.add(e.mul(tile.batch, e.i32c(heads)), head)};
 }
 
 //===----------------------------------------------------------------------===//
@@ -309,14 +349,15 @@ void Sm90PrefillGenerator::loadK(Value j) {
                     });
   Value kvh = cfg.group() == 1 ? tile.head
                                  : e.divu(tile.head, e.i32c(cfg.group()));
-  Value bh = e.add(e.mul(tile.batch, e.i32c(cfg.kvHeads)), kvh);
   Value row = e.mul(j, e.i32c(layout.bn));
   Value full = sharedAt(layout.fullK0(), s, 8);
   h.mbarArriveExpectTx(full, layout.kTileBytes());
   for (int64_t c = 0; c < layout.d / 64; ++c)
     h.tmaLoad(sharedAt(layout.k0() + c * layout.bn * 128, s,
                        layout.kTileBytes()),
-              mapK, {e.i32c(64 * c), row, bh}, full);
+              mapK,
+              tmaCoords(e.i32c(64 * c), row, tile.kStart, kvh, cfg.kvHeads),
+              full);
 }
 
 void Sm90PrefillGenerator::loadV(Value j) {
@@ -336,13 +377,14 @@ void Sm90PrefillGenerator::loadV(Value j) {
       });
   Value kvh = cfg.group() == 1 ? tile.head
                                  : e.divu(tile.head, e.i32c(cfg.group()));
-  Value bh = e.add(e.mul(tile.batch, e.i32c(cfg.kvHeads)), kvh);
   Value row = e.mul(j, e.i32c(layout.bn));
   h.mbarArriveExpectTx(full, layout.vTileBytes());
   for (int64_t c = 0; c < layout.dv / 64; ++c)
     h.tmaLoad(sharedAt(layout.v0() + c * layout.bn * 128, s,
                        layout.vTileBytes()),
-              mapV, {e.i32c(64 * c), row, bh}, full);
+              mapV,
+              tmaCoords(e.i32c(64 * c), row, tile.kStart, kvh, cfg.kvHeads),
+              full);
 }
 
 void Sm90PrefillGenerator::waitQReleased(Value seq) {
@@ -357,17 +399,29 @@ void Sm90PrefillGenerator::waitQReleased(Value seq) {
 
 void Sm90PrefillGenerator::loadQ() {
   waitQReleased(tile.seq);
-  // The consumers learn the tile from the position stored here; the arrival
-  // below releases the store to them.
-  LLVM::StoreOp::create(e.b, e.loc, tile.pos, sharedAt(layout.tilePos()));
+  // The consumers learn the tile from the position (and, varlen, the
+  // sequence) stored here; the arrival below releases the stores to them.
+  auto publish = [&](TileSlot field, Value v) {
+    LLVM::StoreOp::create(e.b, e.loc, v,
+                          sharedAt(layout.tilePos() + 4 * field));
+  };
+  publish(kSlotPos, tile.pos);
+  if (cfg.varlen) {
+    publish(kSlotBatch, tile.batch);
+    publish(kSlotQTile, tile.qTile);
+    publish(kSlotQStart, tile.qStart);
+    publish(kSlotQLen, tile.sq);
+    publish(kSlotKStart, tile.kStart);
+    publish(kSlotKvLen, tile.skv);
+  }
   // Both q-blocks: 64-row boxes of 64 columns.
   Value full = sharedAt(layout.fullQ());
   h.mbarArriveExpectTx(full, 2 * layout.qBlockBytes());
-  Value bh = e.add(e.mul(tile.batch, e.i32c(cfg.qHeads)), tile.head);
   for (int64_t half = 0; half < 2; ++half)
     for (int64_t c = 0; c < layout.d / 64; ++c)
       h.tmaLoad(sharedAt(half * layout.qBlockBytes() + c * 8192), mapQ,
-                {e.i32c(64 * c), e.add(tile.cta0, e.i32c(64 * half)), bh},
+                tmaCoords(e.i32c(64 * c), e.add(tile.cta0, e.i32c(64 * half)),
+                          tile.qStart, tile.head, cfg.qHeads),
                 full);
 }
 
@@ -441,7 +495,7 @@ SmallVector<Value> Sm90PrefillGenerator::maskScores(ArrayRef<Value> s, Value j,
   Location loc = e.loc;
   // Only tiles that cross Skv or the first row's diagonal need the selects.
   Value k0 = e.mul(j, e.i32c(layout.bn));
-  Value need = tileNeedsMask(e, cfg, k0, cs.q0, sq, skv);
+  Value need = tileNeedsMask(e, cfg, k0, cs.q0, tile.sq, tile.skv);
   auto masked = scf::IfOp::create(
       b, loc, need,
       [&](OpBuilder &, Location) {
@@ -451,7 +505,8 @@ SmallVector<Value> Sm90PrefillGenerator::maskScores(ArrayRef<Value> s, Value j,
         Value ninf = e.f32c(-INFINITY);
         for (int64_t i = 0; i < sSize(); ++i) {
           Value col = e.add(colBase, e.i32c(8 * (i / 4) + (i & 1)));
-          Value keep = keyVisible(e, cfg, col, cs.rows[(i % 4) / 2], sq, skv);
+          Value keep = keyVisible(e, cfg, col, cs.rows[(i % 4) / 2], tile.sq,
+                                  tile.skv);
           out.push_back(e.select(keep, s[i], ninf));
         }
         scf::YieldOp::create(b, loc, out);
@@ -485,8 +540,8 @@ Value Sm90PrefillGenerator::skipDecision(const Consumer &cs, Value j,
   auto decision = scf::IfOp::create(
       e.b, e.loc, e.cmp(P::sgt, j, e.i32c(0)),
       [&](OpBuilder &, Location) {
-        Value outside[2] = {e.cmp(P::sge, cs.rows[0], sq),
-                            e.cmp(P::sge, cs.rows[1], sq)};
+        Value outside[2] = {e.cmp(P::sge, cs.rows[0], tile.sq),
+                            e.cmp(P::sge, cs.rows[1], tile.sq)};
         Value vote = skipVoteRows(e, mt, st.m, outside, cs.c, cs.threshold);
         scf::YieldOp::create(
             e.b, e.loc, h.namedAnd(cs.voteBar, kConsumerThreads, vote));
@@ -571,16 +626,32 @@ void Sm90PrefillGenerator::epilogue(const ConsumerState &st,
                       e.fdiv(e.f32c(1.0), l));
   }
   SmallVector<Value> o = h.unpack(st.o);
-  Value oBase = e.headBase(outAddr, tile.batch, cfg.qHeads, tile.head, sq,
-                           2 * layout.dv);
+  // The rows of the tile's (batch, head): [B, Hq, Sq, Dv], or varlen packed
+  // [T, Hq, Dv] from the sequence's first token. Rows past its Sq belong to
+  // the next sequence (varlen) or to nothing, and are not written.
+  int64_t rowBytes = 2 * layout.dv;
+  Value oBase;
+  if (cfg.varlen) {
+    Value token = arith::AddIOp::create(
+        b, loc,
+        arith::MulIOp::create(b, loc, e.toI64(tile.qStart),
+                              e.i64c(cfg.qHeads)),
+        e.toI64(tile.head));
+    oBase = e.gep(e.toGlobalPtr(outAddr),
+                  arith::MulIOp::create(b, loc, token, e.i64c(rowBytes)));
+    rowBytes *= cfg.qHeads;
+  } else {
+    oBase = e.headBase(outAddr, tile.batch, cfg.qHeads, tile.head, sq,
+                       rowBytes);
+  }
   Value colBytes = e.mul(e.remu(cs.lane, e.i32c(4)), e.i32c(4));
   for (int r = 0; r < 2; ++r) {
     Value row = cs.rows[r];
     scf::IfOp::create(
-        b, loc, e.cmp(P::slt, row, sq), [&](OpBuilder &, Location) {
+        b, loc, e.cmp(P::slt, row, tile.sq), [&](OpBuilder &, Location) {
           Value rowPtr = e.gep(
               e.gep(oBase, arith::MulIOp::create(b, loc, e.toI64(row),
-                                                 e.i64c(2 * layout.dv))),
+                                                 e.i64c(rowBytes))),
               colBytes);
           for (int64_t i = 0; i < oSize() / 4; ++i) {
             Value packed = e.pack(cfg.elementType,
@@ -599,8 +670,8 @@ void Sm90PrefillGenerator::countTiles(const ConsumerState &st,
                                       const Consumer &cs) {
   // One atomic pair per consumer that owns a q-block, into the counters of
   // the tile's (batch, head).
-  Value first =
-      e.band(e.cmp(P::eq, cs.thread, e.i32c(0)), e.cmp(P::slt, cs.q0, sq));
+  Value first = e.band(e.cmp(P::eq, cs.thread, e.i32c(0)),
+                       e.cmp(P::slt, cs.q0, tile.sq));
   scf::IfOp::create(e.b, e.loc, first, [&](OpBuilder &, Location) {
     e.countTiles(statsAddr, tile.batch, cfg.qHeads, tile.head, cs.visited,
                  st.skipped);
@@ -625,7 +696,9 @@ Consumer Sm90PrefillGenerator::consumerSetup() {
   cs.otherTurn = e.add(e.i32c(kTurnBarrier), other);
   cs.voteBar = e.add(e.i32c(kVoteBarrier), cs.index);
   cs.c = e.f32c(cfg.scale * M_LOG2E);
-  if (cfg.skip)
+  // A scale factor's lambda is F / Skv: per sequence (consumerTile) when
+  // varlen.
+  if (cfg.skip && !cfg.varlen)
     cs.threshold = SkipThreshold::build(e, cfg, skipParam, skv);
   cs.descQ = h.descriptor(
       e.add(smem32, e.mul(cs.index, e.i32c(layout.qBlockBytes()))), 16, 1024);
@@ -638,6 +711,8 @@ Consumer Sm90PrefillGenerator::consumerTile(const Consumer &invariant) {
   cs.visited = visitedBlocks(cs.q0);
   cs.rows[0] = e.add(cs.q0, cs.rowInBlock);
   cs.rows[1] = e.add(cs.q0, e.add(cs.rowInBlock, e.i32c(8)));
+  if (cfg.skip && cfg.varlen)
+    cs.threshold = SkipThreshold::build(e, cfg, skipParam, tile.skv);
   return cs;
 }
 
@@ -891,9 +966,78 @@ void Sm90PrefillGenerator::decodeTile(Value pos) {
                      e.sub(last, qTile));
     bh = e.select(acrossHeads, e.remu(pos, heads), bh);
   }
-  tile.cta0 = e.mul(qTile, e.i32c(KernelConfig::kSm90CtaRows));
+  tile.qTile = qTile;
   tile.head = e.remu(bh, e.i32c(cfg.qHeads));
   tile.batch = e.divu(bh, e.i32c(cfg.qHeads));
+  tile.sq = sq;
+  tile.skv = skv;
+  tile.qStart = tile.kStart = e.i32c(0);
+}
+
+// Varlen positions: head-major, and within a head one slot per q-tile of
+// each sequence in order, sequence b's from slot (cu_q[b] + 127 b) / 128.
+// Those starts grow by at least the sequence's q-tiles, ceil(len / 128),
+// and by at most one more, so at most one slot per (sequence, head) holds
+// no tile, and a position finds its sequence by a binary search over
+// cu_seqlens_q. The q-tiles of one (sequence, head) come together, sharing
+// its K/V in L2; causal ones longest first.
+void Sm90PrefillGenerator::locateVarlenTile(Value pos) {
+  OpBuilder &b = e.b;
+  Location loc = e.loc;
+  auto read = [&](Value cu, Value i) -> Value {
+    Value at = e.gep(e.toGlobalPtr(cu), e.mul(i, e.i32c(4)));
+    return LLVM::LoadOp::create(b, loc, e.i32, at, /*alignment=*/4);
+  };
+  auto slotOf = [&](Value seq, Value start) {
+    return e.divu(e.add(start, e.mul(seq, e.i32c(127))), e.i32c(128));
+  };
+  Value slot = e.remu(pos, numSlots);
+  tile.head = e.divu(pos, numSlots);
+  // The last sequence whose first slot is at most `slot`: slotOf(lo) <=
+  // slot < slotOf(hi) throughout.
+  auto search = scf::WhileOp::create(
+      b, loc, TypeRange{e.i32, e.i32}, ValueRange{e.i32c(0), batch},
+      [&](OpBuilder &, Location, ValueRange args) {
+        scf::ConditionOp::create(
+            b, loc, e.cmp(P::sgt, e.sub(args[1], args[0]), e.i32c(1)), args);
+      },
+      [&](OpBuilder &, Location, ValueRange args) {
+        Value mid = e.divu(e.add(args[0], args[1]), e.i32c(2));
+        Value below = e.cmp(P::sle, slotOf(mid, read(cuQ, mid)), slot);
+        scf::YieldOp::create(b, loc,
+                             ValueRange{e.select(below, mid, args[0]),
+                                        e.select(below, args[1], mid)});
+      });
+  tile.batch = search.getResult(0);
+  Value next = e.add(tile.batch, e.i32c(1));
+  tile.qStart = read(cuQ, tile.batch);
+  tile.kStart = read(cuK, tile.batch);
+  tile.sq = e.maxsi(e.sub(read(cuQ, next), tile.qStart), e.i32c(0));
+  tile.skv = e.maxsi(e.sub(read(cuK, next), tile.kStart), e.i32c(0));
+  Value t = e.sub(slot, slotOf(tile.batch, tile.qStart));
+  Value qTiles = e.ceilDiv(tile.sq, KernelConfig::kSm90CtaRows);
+  tile.valid = e.cmp(P::slt, t, qTiles);
+  tile.qTile = cfg.causal ? e.sub(e.sub(qTiles, e.i32c(1)), t) : t;
+}
+
+void Sm90PrefillGenerator::readVarlenTile(Value pos) {
+  // Known warp-uniform, as the position is: the kv loop branches on them
+  // around wgmma.
+  auto read = [&](TileSlot field) -> Value {
+    return h.uniform(LLVM::LoadOp::create(
+        e.b, e.loc, e.i32, sharedAt(layout.tilePos() + 4 * field)));
+  };
+  tile.head = e.divu(pos, numSlots);
+  tile.batch = read(kSlotBatch);
+  tile.qTile = read(kSlotQTile);
+  tile.qStart = read(kSlotQStart);
+  tile.sq = read(kSlotQLen);
+  tile.kStart = read(kSlotKStart);
+  tile.skv = read(kSlotKvLen);
+}
+
+void Sm90PrefillGenerator::finishTile() {
+  tile.cta0 = e.mul(tile.qTile, e.i32c(KernelConfig::kSm90CtaRows));
   // The producer loads what the later consumer visits, which is at least
   // what the earlier one does.
   tile.numKV = e.maxsi(visitedBlocks(tile.cta0),
@@ -905,14 +1049,34 @@ void Sm90PrefillGenerator::decodeTile(Value pos) {
 // until the positions run out. Which CTA gets which tile depends on timing;
 // what each tile computes does not.
 SmallVector<Value> Sm90PrefillGenerator::visitTile(Value pos, Value seq,
-                                                   Value ring,
+                                                   Value ring, bool producer,
                                                    function_ref<void()> body) {
-  decodeTile(pos);
+  if (!cfg.varlen)
+    decodeTile(pos);
+  else if (producer)
+    locateVarlenTile(pos);
+  else
+    readVarlenTile(pos);
+  finishTile();
   tile.pos = pos;
   tile.seq = seq;
   tile.ring = ring;
-  body();
-  return {e.add(seq, e.i32c(1)), e.add(ring, tile.numKV)};
+  auto visit = [&]() -> SmallVector<Value> {
+    body();
+    return {e.add(seq, e.i32c(1)), e.add(ring, tile.numKV)};
+  };
+  if (!cfg.varlen || !producer)
+    return visit();
+  OpBuilder &b = e.b;
+  Location loc = e.loc;
+  auto valid = scf::IfOp::create(b, loc, TypeRange{e.i32, e.i32}, tile.valid,
+                                 /*withElseRegion=*/true);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(&valid.getThenRegion().front());
+  scf::YieldOp::create(b, loc, visit());
+  b.setInsertionPointToStart(&valid.getElseRegion().front());
+  scf::YieldOp::create(b, loc, ValueRange{seq, ring});
+  return SmallVector<Value>(valid.getResults());
 }
 
 void Sm90PrefillGenerator::forEachProducerTile(function_ref<void()> body) {
@@ -937,7 +1101,8 @@ void Sm90PrefillGenerator::forEachProducerTile(function_ref<void()> body) {
             e.i32c(1), LLVM::AtomicOrdering::monotonic);
         Value next = e.add(taken, gridSize);
         SmallVector<Value> yielded = {next};
-        yielded.append(visitTile(args[0], args[1], args[2], body));
+        yielded.append(
+            visitTile(args[0], args[1], args[2], /*producer=*/true, body));
         scf::YieldOp::create(b, loc, yielded);
       });
   // The end: a position past the last tile, published when the consumers
@@ -966,7 +1131,7 @@ void Sm90PrefillGenerator::forEachConsumerTile(function_ref<void()> body) {
       [&](OpBuilder &, Location, ValueRange args) {
         scf::YieldOp::create(
             b, loc,
-            visitTile(args[0], args[1], args[2], body));
+            visitTile(args[0], args[1], args[2], /*producer=*/false, body));
       });
 }
 
@@ -993,14 +1158,26 @@ void Sm90PrefillGenerator::build(gpu::GPUFuncOp func) {
     skipParam = entry.getArgument(next++);
   if (cfg.stats)
     statsAddr = entry.getArgument(next++);
+  if (cfg.varlen) {
+    cuQ = entry.getArgument(next++);
+    cuK = entry.getArgument(next++);
+  }
   tileCounter = entry.getArgument(next++);
 
   tid = e.threadIdx();
   smem = e.sharedBase(kSharedSymbol);
   smem32 = LLVM::PtrToIntOp::create(b, loc, e.i32, smem);
-  numQTiles = e.ceilDiv(sq, KernelConfig::kSm90CtaRows);
-  numTiles =
-      e.mul(e.mul(numQTiles, e.i32c(cfg.qHeads)), batch);
+  if (cfg.varlen) {
+    // locateVarlenTile's slots: (cu_q[B] + 127 B) / 128 per head.
+    Value tokens = LLVM::LoadOp::create(
+        b, loc, e.i32, e.gep(e.toGlobalPtr(cuQ), e.mul(batch, e.i32c(4))),
+        /*alignment=*/4);
+    numSlots = e.divu(e.add(tokens, e.mul(batch, e.i32c(127))), e.i32c(128));
+    numTiles = e.mul(numSlots, e.i32c(cfg.qHeads));
+  } else {
+    numQTiles = e.ceilDiv(sq, KernelConfig::kSm90CtaRows);
+    numTiles = e.mul(e.mul(numQTiles, e.i32c(cfg.qHeads)), batch);
+  }
 
   buildSetup();
   Value producer = e.cmp(P::ult, tid, e.i32c(kConsumerThreads));
