@@ -741,7 +741,7 @@ bool Matcher::decideMasks() {
     mask.expr = t.expr;
     SmallVector<Level> levels = levelsOf(d, t.expr, /*allowScale=*/false);
     if (const Level *l = levelOfType(levels, m.elementType))
-      mask.leaf = Leaf{l->node, {}};
+      mask.leaf = Leaf{l->node, {}, Type()};
   } else {
     mask.isBool = true;
     mask.expr = t.expr;
@@ -755,7 +755,7 @@ bool Matcher::decideMasks() {
     SmallVector<Level> levels = levelsOf(d, mask.expr, /*allowScale=*/false);
     for (const Level &l : llvm::reverse(levels))
       if (l.node->type.isInteger(1)) {
-        mask.leaf = Leaf{l.node, {}};
+        mask.leaf = Leaf{l.node, {}, Type()};
         break;
       }
   }

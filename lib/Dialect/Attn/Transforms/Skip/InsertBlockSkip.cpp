@@ -105,7 +105,7 @@ static FailureOr<TiledLoop> analyze(TileUpdateOp update) {
     return update.emitError("attn-insert-block-skip: an update with a skip "
                             "request must be in the kv loop (scf.for) that "
                             "attn-tile builds");
-  TiledLoop t{loop, {}, {}, update, {}, {}};
+  TiledLoop t{loop, {}, {}, update, {}, {}, {}, {}};
   for (Operation &op : *loop.getBody())
     if (isa<TileUpdateOp>(op) && &op != update.getOperation())
       return loop.emitError("attn-insert-block-skip: a kv loop must hold "
