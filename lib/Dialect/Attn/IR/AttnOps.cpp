@@ -301,6 +301,17 @@ static LogicalResult verifyRowValue(Operation *op, RankedTensorType q,
   return diag << "f32> ([B, Hq, Sq] of the query), got " << type;
 }
 
+LogicalResult skipattn::attn::detail::verifySingleSegments(
+    Operation *op, ArrayRef<int32_t> sizes, ArrayRef<unsigned> groups,
+    StringRef kind) {
+  for (unsigned g : groups)
+    if (g >= sizes.size() || sizes[g] != 1)
+      return op->emitOpError()
+             << kind << " segment " << g << " must hold one value, but "
+             << (g < sizes.size() ? sizes[g] : 0) << " are given";
+  return success();
+}
+
 LogicalResult AttentionOp::verify() {
   Type maskType = getMask() ? getMask().getType() : Type();
   if (failed(verifyAttentionTypes([&] { return emitOpError(); },

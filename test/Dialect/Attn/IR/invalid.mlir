@@ -307,6 +307,33 @@ func.func @destination_type(%q: tensor<1x4x128x64xf16>, %init: tensor<1x4x128x64
 
 // -----
 
+// Segments that add up to the operand count but leave a single operand
+// (init) without a value or give one (value) two: refused before the
+// generated verifier reads init (the fuzzer's crash-8e8cb96c).
+func.func @segments_init_empty(%q: tensor<1x4x128x64xf16>, %init: tensor<1x4x128x64xf32>) -> tensor<1x4x128x64xf16> {
+  // expected-error @+1 {{'attn.attention' op operand segment 2 must hold one value, but 2 are given}}
+  %0 = "attn.attention"(%q, %q, %q, %init) <{operandSegmentSizes = array<i32: 1, 1, 2, 0, 0, 0, 0, 0>, resultSegmentSizes = array<i32: 1, 0, 0>}> : (tensor<1x4x128x64xf16>, tensor<1x4x128x64xf16>, tensor<1x4x128x64xf16>, tensor<1x4x128x64xf32>) -> tensor<1x4x128x64xf16>
+  return %0 : tensor<1x4x128x64xf16>
+}
+
+// -----
+
+func.func @segments_query_empty(%q: tensor<1x4x8x4xf32>) {
+  // expected-error @+1 {{'attn.attention' op operand segment 0 must hold one value, but 0 are given}}
+  %0 = "attn.attention"(%q, %q, %q, %q) <{operandSegmentSizes = array<i32: 0, 2, 1, 0, 0, 1, 0, 0>, resultSegmentSizes = array<i32: 1, 0, 0>}> : (tensor<1x4x8x4xf32>, tensor<1x4x8x4xf32>, tensor<1x4x8x4xf32>, tensor<1x4x8x4xf32>) -> tensor<1x4x8x4xf32>
+  return
+}
+
+// -----
+
+func.func @segments_result_empty(%q: tensor<1x4x8x4xf32>) {
+  // expected-error @+1 {{'attn.attention' op result segment 0 must hold one value, but 0 are given}}
+  %0:2 = "attn.attention"(%q, %q, %q, %q) <{operandSegmentSizes = array<i32: 1, 1, 1, 0, 0, 1, 0, 0>, resultSegmentSizes = array<i32: 0, 1, 1>}> : (tensor<1x4x8x4xf32>, tensor<1x4x8x4xf32>, tensor<1x4x8x4xf32>, tensor<1x4x8x4xf32>) -> (tensor<1x4x8x4xf32>, tensor<1x4x8x4xf32>)
+  return
+}
+
+// -----
+
 func.func @missing_destination(%q: tensor<1x4x8x4xf32>) {
   // expected-error @+1 {{expected 4 or more operands, but found 3}}
   %0 = "attn.attention"(%q, %q, %q) : (tensor<1x4x8x4xf32>, tensor<1x4x8x4xf32>, tensor<1x4x8x4xf32>) -> tensor<1x4x8x4xf32>

@@ -16,6 +16,7 @@
 
 #include "skipattn/Dialect/Attn/IR/AttnAttrs.h"
 #include "skipattn/Dialect/Attn/IR/AttnDialect.h"
+#include "skipattn/Dialect/Attn/IR/AttnTraits.h"
 
 #define GET_OP_CLASSES
 #include "skipattn/Dialect/Attn/IR/AttnOps.h.inc"

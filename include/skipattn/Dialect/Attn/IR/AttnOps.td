@@ -16,8 +16,21 @@ include "mlir/Interfaces/DestinationStyleOpInterface.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
 include "mlir/Interfaces/TilingInterface.td"
 
+// Structural traits (verified before the generated verifier): the operand
+// (result) segments at these indices each hold one value (AttnTraits.h).
+class Attn_SingleOperandSegments<string groups>
+    : ParamNativeOpTrait<"SingleOperandSegments", groups>, StructuralOpTrait {
+  let cppNamespace = "::skipattn::attn";
+}
+class Attn_SingleResultSegments<string groups>
+    : ParamNativeOpTrait<"SingleResultSegments", groups>, StructuralOpTrait {
+  let cppNamespace = "::skipattn::attn";
+}
+
 def Attn_AttentionOp : Attn_Op<"attention", [Pure, AttrSizedOperandSegments,
     AttrSizedResultSegments,
+    // query, key, value and init; result.
+    Attn_SingleOperandSegments<"0, 1, 2, 5">, Attn_SingleResultSegments<"0">,
     DestinationStyleOpInterface,
     AllTypesMatch<["init", "result"]>,
     DeclareOpInterfaceMethods<TilingInterface,
