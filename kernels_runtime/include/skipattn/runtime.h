@@ -324,8 +324,10 @@ typedef struct skipattn_run_options {
   const int32_t *cu_seqlens_k;
   /// For a varlen bundle on the device: the longest sequence's number of
   /// queries, which sizes the grid (0: q_len, every token, correct but
-  /// with many idle CTAs). Not checked on the device: a value below a
-  /// sequence's length leaves its last rows unwritten.
+  /// with many idle CTAs). Not checked on the device: with the mma.sync
+  /// kernel (sm_80, or a tiling the Hopper kernel does not take) a value
+  /// below a sequence's length leaves its last rows unwritten; the Hopper
+  /// kernel's persistent CTAs walk every tile whatever the grid.
   int64_t max_seqlen_q;
   /// For a bundle with init_max (skipattn_bundle_has_init_max; host memory
   /// for a cpu bundle, device memory for a gpu one, as the lse), both f32
