@@ -167,6 +167,8 @@ public:
   // Memory.
   mlir::Value toGlobalPtr(mlir::Value address);
   mlir::Value gep(mlir::Value ptr, mlir::Value byteOffset);
+  /// Element `index` (i32) of the i32 array at global `address` (i64).
+  mlir::Value loadI32(mlir::Value address, mlir::Value index);
   /// The global pointer to head `head` of batch `batch` in a [B, heads, len,
   /// rowBytes] tensor at `address`, with 64-bit offset arithmetic.
   mlir::Value headBase(mlir::Value address, mlir::Value batch, int64_t heads,

@@ -172,6 +172,11 @@ Value KernelEmitter::gep(Value ptr, Value byteOffset) {
   return LLVM::GEPOp::create(b, loc, ptr.getType(), b.getI8Type(), ptr,
                              ValueRange{byteOffset});
 }
+Value KernelEmitter::loadI32(Value address, Value index) {
+  Value offset = mul(index, i32c(4));
+  Value at = gep(toGlobalPtr(address), offset);
+  return LLVM::LoadOp::create(b, loc, i32, at, /*alignment=*/4);
+}
 Value KernelEmitter::headBase(Value address, Value batch, int64_t heads,
                               Value head, Value len, int64_t rowBytes) {
   Value bh = add(mul(batch, i32c(heads)), head);

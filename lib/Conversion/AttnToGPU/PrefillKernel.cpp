@@ -158,15 +158,11 @@ void PrefillGenerator::build(gpu::GPUFuncOp func) {
   // lengths; sq and skv become its own.
   Value startQ, startK;
   if (cfg.varlen) {
-    auto read = [&](Value cu, Value i) -> Value {
-      Value at = e.gep(e.toGlobalPtr(cu), e.mul(i, e.i32c(4)));
-      return LLVM::LoadOp::create(b, loc, e.i32, at, /*alignment=*/4);
-    };
     Value next = e.add(bIdx, e.i32c(1));
-    startQ = read(cuQAddr, bIdx);
-    startK = read(cuKAddr, bIdx);
-    sq = e.maxsi(e.sub(read(cuQAddr, next), startQ), e.i32c(0));
-    skv = e.maxsi(e.sub(read(cuKAddr, next), startK), e.i32c(0));
+    startQ = e.loadI32(cuQAddr, bIdx);
+    startK = e.loadI32(cuKAddr, bIdx);
+    sq = e.maxsi(e.sub(e.loadI32(cuQAddr, next), startQ), e.i32c(0));
+    skv = e.maxsi(e.sub(e.loadI32(cuKAddr, next), startK), e.i32c(0));
   }
 
   // The CTA's q-block: the causal grid starts with the longest ones. A

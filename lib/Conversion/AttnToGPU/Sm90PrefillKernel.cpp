@@ -984,10 +984,6 @@ void Sm90PrefillGenerator::decodeTile(Value pos) {
 void Sm90PrefillGenerator::locateVarlenTile(Value pos) {
   OpBuilder &b = e.b;
   Location loc = e.loc;
-  auto read = [&](Value cu, Value i) -> Value {
-    Value at = e.gep(e.toGlobalPtr(cu), e.mul(i, e.i32c(4)));
-    return LLVM::LoadOp::create(b, loc, e.i32, at, /*alignment=*/4);
-  };
   auto slotOf = [&](Value seq, Value start) {
     return e.divu(e.add(start, e.mul(seq, e.i32c(127))), e.i32c(128));
   };
@@ -1003,17 +999,17 @@ void Sm90PrefillGenerator::locateVarlenTile(Value pos) {
       },
       [&](OpBuilder &, Location, ValueRange args) {
         Value mid = e.divu(e.add(args[0], args[1]), e.i32c(2));
-        Value below = e.cmp(P::sle, slotOf(mid, read(cuQ, mid)), slot);
+        Value below = e.cmp(P::sle, slotOf(mid, e.loadI32(cuQ, mid)), slot);
         scf::YieldOp::create(b, loc,
                              ValueRange{e.select(below, mid, args[0]),
                                         e.select(below, args[1], mid)});
       });
   tile.batch = search.getResult(0);
   Value next = e.add(tile.batch, e.i32c(1));
-  tile.qStart = read(cuQ, tile.batch);
-  tile.kStart = read(cuK, tile.batch);
-  tile.sq = e.maxsi(e.sub(read(cuQ, next), tile.qStart), e.i32c(0));
-  tile.skv = e.maxsi(e.sub(read(cuK, next), tile.kStart), e.i32c(0));
+  tile.qStart = e.loadI32(cuQ, tile.batch);
+  tile.kStart = e.loadI32(cuK, tile.batch);
+  tile.sq = e.maxsi(e.sub(e.loadI32(cuQ, next), tile.qStart), e.i32c(0));
+  tile.skv = e.maxsi(e.sub(e.loadI32(cuK, next), tile.kStart), e.i32c(0));
   Value t = e.sub(slot, slotOf(tile.batch, tile.qStart));
   Value qTiles = e.ceilDiv(tile.sq, KernelConfig::kSm90CtaRows);
   tile.valid = e.cmp(P::slt, t, qTiles);
@@ -1169,9 +1165,7 @@ void Sm90PrefillGenerator::build(gpu::GPUFuncOp func) {
   smem32 = LLVM::PtrToIntOp::create(b, loc, e.i32, smem);
   if (cfg.varlen) {
     // locateVarlenTile's slots: (cu_q[B] + 127 B) / 128 per head.
-    Value tokens = LLVM::LoadOp::create(
-        b, loc, e.i32, e.gep(e.toGlobalPtr(cuQ), e.mul(batch, e.i32c(4))),
-        /*alignment=*/4);
+    Value tokens = e.loadI32(cuQ, batch);
     numSlots = e.divu(e.add(tokens, e.mul(batch, e.i32c(127))), e.i32c(128));
     numTiles = e.mul(numSlots, e.i32c(cfg.qHeads));
   } else {
