@@ -4,10 +4,9 @@
 // of a [B * heads, len, head dim] tensor, or of a varlen call's packed
 // [tokens, heads, head dim] one, with 128-byte swizzle and boxes of 64
 // columns by a block of rows of one head, rows past the end read as zeros.
-// The kernel
-// takes their device addresses. Encoding is cheap, but putting a map in
-// device memory is a copy, and a copy from pageable memory waits for the
-// stream, so maps are cached per (context, tensor, shape): a repeated call
+// The kernel takes their device addresses. Encoding is cheap, but putting a
+// map in device memory is a copy, and a copy from pageable memory waits for
+// the stream, so maps are cached per (context, tensor, shape): a repeated call
 // on the same tensors (a benchmark, a CUDA graph, a serving loop with a
 // caching allocator) launches with no copy at all.
 //
