@@ -175,7 +175,7 @@ private:
   /// row, query head, batch and kv-blocks, how many tiles this CTA did
   /// before it (the phase of the Q buffer) and where its first kv-block sits
   /// in the K/V ring (the kv-blocks of every earlier tile of this CTA); its
-  /// sequence's lengths and first tokens (varlen; else sq, skv and 0); and
+  /// sequence's lengths (else sq and skv) and first tokens (varlen); and
   /// whether the position holds a tile at all (varlen: false past its
   /// sequence's q-tiles).
   struct {
@@ -199,12 +199,16 @@ private:
   /// kv-blocks the q-block at `q0` of the tile in hand visits (0 when it
   /// is past its Sq).
   Value visitedBlocks(Value q0);
-  /// TMA coordinates of row `row` of `head` of the tile's sequence, whose
-  /// first token is `start`, at column `col`: {col, row, batch * heads +
-  /// head} in a [B * heads, S, D] map, {col, head, start + row} in a varlen
-  /// map of packed [T, heads, D] (dimensions D, heads, T).
-  SmallVector<Value> tmaCoords(Value col, Value row, Value start, Value head,
-                               int64_t heads);
+  /// The kv head of the tile in hand.
+  Value kvHead();
+  /// TMA loads of the `cols` columns of the box at row `row` of `head` of
+  /// the tile's sequence (first token `start`) in `map`, 64 columns a load
+  /// into `dstOf(chunk)`, completing on `full`. The box sits at {column,
+  /// row, batch * heads + head} of a [B * heads, S, D] map, and at
+  /// {column, head, start + row} of a varlen map of packed [T, heads, D]
+  /// (dimensions D, heads, T).
+  void loadRows(Value map, int64_t cols, function_ref<Value(int64_t)> dstOf,
+                Value row, Value start, Value head, int64_t heads, Value full);
 
   /// Run `body` for each tile of this CTA with `tile` set: the producer
   /// takes the tiles from the tile counter and publishes them with their Q,
@@ -302,12 +306,24 @@ Value Sm90PrefillGenerator::visitedBlocks(Value q0) {
                   e.i32c(0));
 }
 
-SmallVector<Value> Sm90PrefillGenerator::tmaCoords(Value col, Value row,
-                                                   Value start, Value head,
-                                                   int64_t heads) {
-  if (cfg.varlen)
-    return {col, head, e.add(start, row)};
-  return {col, row, e.add(e.mul(tile.batch, e.i32c(heads)), head)};
+Value Sm90PrefillGenerator::kvHead() {
+  return cfg.group() == 1 ? tile.head
+                          : e.divu(tile.head, e.i32c(cfg.group()));
+}
+
+void Sm90PrefillGenerator::loadRows(Value map, int64_t cols,
+                                    function_ref<Value(int64_t)> dstOf,
+                                    Value row, Value start, Value head,
+                                    int64_t heads, Value full) {
+  Value y = row, z;
+  if (cfg.varlen) {
+    y = head;
+    z = e.add(start, row);
+  } else {
+    z = e.add(e.mul(tile.batch, e.i32c(heads)), head);
+  }
+  for (int64_t c = 0; c < cols / 64; ++c)
+    h.tmaLoad(dstOf(c), map, {e.i32c(64 * c), y, z}, full);
 }
 
 //===----------------------------------------------------------------------===//
@@ -347,17 +363,15 @@ void Sm90PrefillGenerator::loadK(Value j) {
                                  parityOf(previous));
                       scf::YieldOp::create(e.b, e.loc);
                     });
-  Value kvh = cfg.group() == 1 ? tile.head
-                                 : e.divu(tile.head, e.i32c(cfg.group()));
-  Value row = e.mul(j, e.i32c(layout.bn));
   Value full = sharedAt(layout.fullK0(), s, 8);
   h.mbarArriveExpectTx(full, layout.kTileBytes());
-  for (int64_t c = 0; c < layout.d / 64; ++c)
-    h.tmaLoad(sharedAt(layout.k0() + c * layout.bn * 128, s,
-                       layout.kTileBytes()),
-              mapK,
-              tmaCoords(e.i32c(64 * c), row, tile.kStart, kvh, cfg.kvHeads),
-              full);
+  loadRows(
+      mapK, layout.d,
+      [&](int64_t c) {
+        return sharedAt(layout.k0() + c * layout.bn * 128, s,
+                        layout.kTileBytes());
+      },
+      e.mul(j, e.i32c(layout.bn)), tile.kStart, kvHead(), cfg.kvHeads, full);
 }
 
 void Sm90PrefillGenerator::loadV(Value j) {
@@ -375,16 +389,14 @@ void Sm90PrefillGenerator::loadV(Value j) {
         h.mbarWait(full, parityOf(previous));
         scf::YieldOp::create(e.b, e.loc);
       });
-  Value kvh = cfg.group() == 1 ? tile.head
-                                 : e.divu(tile.head, e.i32c(cfg.group()));
-  Value row = e.mul(j, e.i32c(layout.bn));
   h.mbarArriveExpectTx(full, layout.vTileBytes());
-  for (int64_t c = 0; c < layout.dv / 64; ++c)
-    h.tmaLoad(sharedAt(layout.v0() + c * layout.bn * 128, s,
-                       layout.vTileBytes()),
-              mapV,
-              tmaCoords(e.i32c(64 * c), row, tile.kStart, kvh, cfg.kvHeads),
-              full);
+  loadRows(
+      mapV, layout.dv,
+      [&](int64_t c) {
+        return sharedAt(layout.v0() + c * layout.bn * 128, s,
+                        layout.vTileBytes());
+      },
+      e.mul(j, e.i32c(layout.bn)), tile.kStart, kvHead(), cfg.kvHeads, full);
 }
 
 void Sm90PrefillGenerator::waitQReleased(Value seq) {
@@ -418,11 +430,13 @@ void Sm90PrefillGenerator::loadQ() {
   Value full = sharedAt(layout.fullQ());
   h.mbarArriveExpectTx(full, 2 * layout.qBlockBytes());
   for (int64_t half = 0; half < 2; ++half)
-    for (int64_t c = 0; c < layout.d / 64; ++c)
-      h.tmaLoad(sharedAt(half * layout.qBlockBytes() + c * 8192), mapQ,
-                tmaCoords(e.i32c(64 * c), e.add(tile.cta0, e.i32c(64 * half)),
-                          tile.qStart, tile.head, cfg.qHeads),
-                full);
+    loadRows(
+        mapQ, layout.d,
+        [&](int64_t c) {
+          return sharedAt(half * layout.qBlockBytes() + c * 8192);
+        },
+        e.add(tile.cta0, e.i32c(64 * half)), tile.qStart, tile.head,
+        cfg.qHeads, full);
 }
 
 void Sm90PrefillGenerator::buildProducer() {
@@ -971,7 +985,6 @@ void Sm90PrefillGenerator::decodeTile(Value pos) {
   tile.batch = e.divu(bh, e.i32c(cfg.qHeads));
   tile.sq = sq;
   tile.skv = skv;
-  tile.qStart = tile.kStart = e.i32c(0);
 }
 
 // Varlen positions: head-major, and within a head one slot per q-tile of
