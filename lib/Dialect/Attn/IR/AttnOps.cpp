@@ -304,11 +304,13 @@ static LogicalResult verifyRowValue(Operation *op, RankedTensorType q,
 LogicalResult skipattn::attn::detail::verifySingleSegments(
     Operation *op, ArrayRef<int32_t> sizes, ArrayRef<unsigned> groups,
     StringRef kind) {
-  for (unsigned g : groups)
-    if (g >= sizes.size() || sizes[g] != 1)
-      return op->emitOpError()
-             << kind << " segment " << g << " must hold one value, but "
-             << (g < sizes.size() ? sizes[g] : 0) << " are given";
+  for (unsigned g : groups) {
+    assert(g < sizes.size() && "a segment index past the op's segments");
+    if (sizes[g] != 1)
+      return op->emitOpError() << kind << " segment " << g
+                               << " must hold one value, but " << sizes[g]
+                               << " are given";
+  }
   return success();
 }
 
